@@ -1,0 +1,560 @@
+//! The CMG's replicated state machine: the cluster state, the validated set and the logical
+//! topology, changed only by commands applied in log order — identically on every replica.
+//!
+//! This module is pure: [`CmgState::apply`] takes a command and returns its outcome. The replica
+//! that proposed a command sends the outcome to whoever asked (see `leader.rs`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
+use crate::init::InitPlan;
+use crate::message::RequestId;
+use crate::types::{
+    Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
+};
+
+/// The cluster state, set once by the first committed cluster-init command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// The cluster's tag. Never changes once committed.
+    pub tag: ClusterTag,
+    /// Product version of the cluster (from the initiator).
+    pub product: ProductVersion,
+    /// Protocol version of the cluster (from the initiator).
+    pub protocol: ProtocolVersion,
+    /// CMG voters.
+    pub cmg_nodes: Vec<NodeName>,
+    /// Meta Storage voters now.
+    pub ms_nodes: Vec<NodeName>,
+    /// Meta Storage voters at init (a replica that starts empty starts from them).
+    pub initial_ms_nodes: Vec<NodeName>,
+    /// Meta Storage version: 1 at init, +1 at every committed change of the MS node list.
+    pub ms_version: u64,
+    /// The incarnation of both groups.
+    pub instance: InstanceId,
+    /// Addresses of the nodes named at init.
+    pub addrs: BTreeMap<NodeName, Addr>,
+}
+
+impl ClusterState {
+    fn from_plan(plan: &InitPlan) -> ClusterState {
+        ClusterState {
+            tag: plan.tag.clone(),
+            product: plan.product,
+            protocol: plan.protocol,
+            cmg_nodes: plan.cmg_nodes.clone(),
+            ms_nodes: plan.ms_nodes.clone(),
+            initial_ms_nodes: plan.ms_nodes.clone(),
+            ms_version: plan.ms_version,
+            instance: plan.init,
+            addrs: plan.addrs.clone(),
+        }
+    }
+}
+
+/// The logical topology: nodes that were validated and sent join ready.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogicalTopology {
+    /// Raised by one at every change.
+    pub version: u64,
+    /// Members by name.
+    pub members: BTreeMap<NodeName, NodeInfo>,
+}
+
+impl LogicalTopology {
+    /// True when this exact launch is a member.
+    pub fn contains(&self, name: &str, launch: LaunchId) -> bool {
+        self.members.get(name).is_some_and(|m| m.launch == launch)
+    }
+
+    /// Members as (name, launch) pairs, sorted by name.
+    pub fn pairs(&self) -> Vec<(NodeName, LaunchId)> {
+        self.members
+            .iter()
+            .map(|(n, i)| (n.clone(), i.launch))
+            .collect()
+    }
+}
+
+/// The CMG's whole replicated state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmgState {
+    /// Set by the first cluster-init command.
+    pub cluster: Option<ClusterState>,
+    /// Validated nodes waiting for their join ready, by name.
+    pub validated: BTreeMap<NodeName, NodeInfo>,
+    /// The logical topology.
+    pub lt: LogicalTopology,
+}
+
+/// A command of the CMG log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmgCommand {
+    /// The first entry of every CMG log. Changes nothing.
+    Bootstrap,
+    /// Set the cluster state (first one wins; later ones are compared).
+    ClusterInit(InitPlan),
+    /// Validate a joining node.
+    Join {
+        /// Who.
+        info: NodeInfo,
+        /// Its stored tag and MS version, if it is initialized.
+        stored: Option<(ClusterTag, u64)>,
+    },
+    /// A validated node finished recovery: move it into the LT.
+    JoinReady {
+        /// Who.
+        info: NodeInfo,
+    },
+    /// Members declared dead: remove them from the LT and the validated set.
+    NodesLeave {
+        /// (name, launch) of each.
+        nodes: Vec<(NodeName, LaunchId)>,
+    },
+    /// Admin: change the Meta Storage node list (MS version + 1).
+    ChangeMsNodes {
+        /// New voters.
+        nodes: Vec<NodeName>,
+        /// The node that forwarded the admin command.
+        origin: Addr,
+        /// Its request id.
+        request: RequestId,
+    },
+}
+
+/// What a CMG gives a validated node: everything it needs to set up its Meta Storage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinAccept {
+    /// The cluster's tag.
+    pub tag: ClusterTag,
+    /// CMG voters.
+    pub cmg_nodes: Vec<NodeName>,
+    /// Meta Storage voters.
+    pub ms_nodes: Vec<NodeName>,
+    /// Meta Storage voters at init.
+    pub initial_ms_nodes: Vec<NodeName>,
+    /// The cluster's Meta Storage version (Y).
+    pub ms_version: u64,
+    /// Incarnation of the groups.
+    pub instance: InstanceId,
+    /// Known addresses of group members.
+    pub addrs: BTreeMap<NodeName, Addr>,
+}
+
+/// The outcome of a join request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinResult {
+    /// Validated.
+    Accepted(JoinAccept),
+    /// The cluster is not initialized yet: ask again later.
+    RetryLater,
+    /// Final rejection.
+    Rejected(RejectionReason),
+}
+
+/// The outcome of applying a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CmgOutcome {
+    /// Nothing to report.
+    Nothing,
+    /// The cluster state was set by this command.
+    InitApplied(ClusterState),
+    /// The cluster state already existed and equals the command's parameters.
+    InitExisting(ClusterState),
+    /// The cluster state already existed with other parameters.
+    InitMismatch {
+        /// What differs.
+        detail: String,
+    },
+    /// A join request was applied.
+    Join(JoinResult),
+    /// A join ready was applied: the LT version, or why not.
+    JoinReady(Result<u64, JoinReadyRefusal>),
+    /// These (name, launch) pairs left the LT.
+    Left(Vec<(NodeName, LaunchId)>),
+    /// A Meta Storage node list change: the new version and list, or why not.
+    MsChanged(Result<(u64, Vec<NodeName>), AdminError>),
+}
+
+/// Join validation, the same on every replica. `Ok` means the node may be validated.
+pub fn validate_join(
+    cluster: &ClusterState,
+    info: &NodeInfo,
+    stored: Option<&(ClusterTag, u64)>,
+) -> Result<(), RejectionReason> {
+    if info.protocol != cluster.protocol {
+        return Err(RejectionReason::ProtocolMismatch {
+            joiner: info.protocol,
+            cluster: cluster.protocol,
+        });
+    }
+    if !info.product.compatible_with(&cluster.product) {
+        return Err(RejectionReason::ProductMismatch {
+            joiner: info.product,
+            cluster: cluster.product,
+        });
+    }
+    if let Some((tag, ms_version)) = stored {
+        if tag != &cluster.tag {
+            return Err(RejectionReason::TagMismatch {
+                joiner: tag.clone(),
+                cluster: cluster.tag.clone(),
+            });
+        }
+        if *ms_version > cluster.ms_version {
+            return Err(RejectionReason::MsVersionAhead {
+                joiner: *ms_version,
+                cluster: cluster.ms_version,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What differs between an existing cluster state and a requested init, checked in the order
+/// CMG list, Meta Storage list, cluster name, product version. `None` when they are equal.
+pub fn plan_difference(
+    cluster_name: &str,
+    cmg_nodes: &[NodeName],
+    ms_nodes: &[NodeName],
+    existing_name: &str,
+    existing_cmg: &[NodeName],
+    existing_ms: &[NodeName],
+) -> Option<String> {
+    if cmg_nodes != existing_cmg {
+        return Some(format!(
+            "CMG node names do not match: requested {cmg_nodes:?}, held {existing_cmg:?}"
+        ));
+    }
+    if ms_nodes != existing_ms {
+        return Some(format!(
+            "Meta Storage node names do not match: requested {ms_nodes:?}, held {existing_ms:?}"
+        ));
+    }
+    if cluster_name != existing_name {
+        return Some(format!(
+            "cluster names do not match: requested {cluster_name:?}, held {existing_name:?}"
+        ));
+    }
+    None
+}
+
+impl CmgState {
+    /// Applies one committed command.
+    pub fn apply(&mut self, command: &CmgCommand) -> CmgOutcome {
+        match command {
+            CmgCommand::Bootstrap => CmgOutcome::Nothing,
+            CmgCommand::ClusterInit(plan) => self.apply_init(plan),
+            CmgCommand::Join { info, stored } => self.apply_join(info, stored.as_ref()),
+            CmgCommand::JoinReady { info } => CmgOutcome::JoinReady(self.apply_join_ready(info)),
+            CmgCommand::NodesLeave { nodes } => CmgOutcome::Left(self.apply_leave(nodes)),
+            CmgCommand::ChangeMsNodes { nodes, .. } => {
+                CmgOutcome::MsChanged(self.apply_ms_change(nodes))
+            }
+        }
+    }
+
+    fn apply_init(&mut self, plan: &InitPlan) -> CmgOutcome {
+        match &self.cluster {
+            None => {
+                let state = ClusterState::from_plan(plan);
+                self.cluster = Some(state.clone());
+                CmgOutcome::InitApplied(state)
+            }
+            Some(existing) => {
+                let difference = plan_difference(
+                    &plan.tag.name,
+                    &plan.cmg_nodes,
+                    &plan.ms_nodes,
+                    &existing.tag.name,
+                    &existing.cmg_nodes,
+                    &existing.initial_ms_nodes,
+                )
+                .or_else(|| {
+                    (!plan.product.compatible_with(&existing.product)).then(|| {
+                        format!(
+                            "product versions do not match: requested {}, held {}",
+                            plan.product, existing.product
+                        )
+                    })
+                });
+                match difference {
+                    None => CmgOutcome::InitExisting(existing.clone()),
+                    Some(detail) => CmgOutcome::InitMismatch { detail },
+                }
+            }
+        }
+    }
+
+    fn apply_join(&mut self, info: &NodeInfo, stored: Option<&(ClusterTag, u64)>) -> CmgOutcome {
+        let Some(cluster) = &self.cluster else {
+            return CmgOutcome::Join(JoinResult::RetryLater);
+        };
+        if let Err(reason) = validate_join(cluster, info, stored) {
+            return CmgOutcome::Join(JoinResult::Rejected(reason));
+        }
+        let accept = JoinAccept {
+            tag: cluster.tag.clone(),
+            cmg_nodes: cluster.cmg_nodes.clone(),
+            ms_nodes: cluster.ms_nodes.clone(),
+            initial_ms_nodes: cluster.initial_ms_nodes.clone(),
+            ms_version: cluster.ms_version,
+            instance: cluster.instance,
+            addrs: cluster.addrs.clone(),
+        };
+        if !self.lt.contains(&info.name, info.launch) {
+            // A new launch of a validated name replaces the old validation.
+            self.validated.insert(info.name.clone(), info.clone());
+        }
+        CmgOutcome::Join(JoinResult::Accepted(accept))
+    }
+
+    fn apply_join_ready(&mut self, info: &NodeInfo) -> Result<u64, JoinReadyRefusal> {
+        if self.lt.contains(&info.name, info.launch) {
+            return Ok(self.lt.version);
+        }
+        let validated = self
+            .validated
+            .get(&info.name)
+            .is_some_and(|v| v.launch == info.launch);
+        if !validated {
+            return Err(JoinReadyRefusal::NotValidated {
+                name: info.name.clone(),
+            });
+        }
+        self.validated.remove(&info.name);
+        // Same name, new launch: the new entry replaces the old one in a single change.
+        self.lt.members.insert(info.name.clone(), info.clone());
+        self.lt.version += 1;
+        Ok(self.lt.version)
+    }
+
+    fn apply_leave(&mut self, nodes: &[(NodeName, LaunchId)]) -> Vec<(NodeName, LaunchId)> {
+        let mut left = Vec::new();
+        for (name, launch) in nodes {
+            if self.lt.contains(name, *launch) {
+                self.lt.members.remove(name);
+                self.lt.version += 1;
+                left.push((name.clone(), *launch));
+            }
+            if self.validated.get(name).is_some_and(|v| v.launch == *launch) {
+                self.validated.remove(name);
+            }
+        }
+        left
+    }
+
+    fn apply_ms_change(&mut self, nodes: &[NodeName]) -> Result<(u64, Vec<NodeName>), AdminError> {
+        let Some(cluster) = &mut self.cluster else {
+            return Err(AdminError::NotJoined);
+        };
+        if nodes.is_empty() {
+            return Err(AdminError::EmptyList);
+        }
+        let mut sorted = Vec::with_capacity(nodes.len());
+        for name in nodes {
+            if name.trim().is_empty() {
+                return Err(AdminError::BlankNodeName);
+            }
+            if sorted.contains(name) {
+                return Err(AdminError::DuplicateNodeName { name: name.clone() });
+            }
+            if !self.lt.members.contains_key(name) {
+                return Err(AdminError::NotInLogicalTopology { name: name.clone() });
+            }
+            sorted.push(name.clone());
+        }
+        sorted.sort();
+        if sorted != cluster.ms_nodes {
+            cluster.ms_nodes = sorted;
+            cluster.ms_version += 1;
+        }
+        Ok((cluster.ms_version, cluster.ms_nodes.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ClusterId;
+
+    fn info(name: &str, launch: u64) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            addr: Addr::new([10, 0, 0, 1], 7000),
+            launch: LaunchId(launch),
+            protocol: ProtocolVersion(1),
+            product: ProductVersion::new(3, 0, 0),
+        }
+    }
+
+    fn plan(name: &str, id: u128, cmg: &[&str]) -> InitPlan {
+        InitPlan {
+            init: InstanceId(id as u64),
+            tag: ClusterTag {
+                name: name.into(),
+                id: ClusterId(id),
+            },
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_version: 1,
+            product: ProductVersion::new(3, 0, 0),
+            protocol: ProtocolVersion(1),
+            initiator: "a".into(),
+            addrs: BTreeMap::new(),
+        }
+    }
+
+    fn initialized() -> CmgState {
+        let mut s = CmgState::default();
+        s.apply(&CmgCommand::ClusterInit(plan("c", 1, &["a", "b", "c"])));
+        s
+    }
+
+    #[test]
+    fn first_init_wins_and_later_ones_are_compared() {
+        let mut s = CmgState::default();
+        let first = s.apply(&CmgCommand::ClusterInit(plan("c", 1, &["a", "b", "c"])));
+        assert!(matches!(first, CmgOutcome::InitApplied(_)));
+        let same = s.apply(&CmgCommand::ClusterInit(plan("c", 2, &["a", "b", "c"])));
+        match same {
+            CmgOutcome::InitExisting(state) => assert_eq!(state.tag.id, ClusterId(1)),
+            other => panic!("{other:?}"),
+        }
+        let other = s.apply(&CmgCommand::ClusterInit(plan("c", 3, &["a", "b", "d"])));
+        match other {
+            CmgOutcome::InitMismatch { detail } => assert!(detail.contains("CMG"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.cluster.unwrap().tag.id, ClusterId(1));
+    }
+
+    #[test]
+    fn join_before_init_asks_to_retry() {
+        let mut s = CmgState::default();
+        let out = s.apply(&CmgCommand::Join {
+            info: info("a", 1),
+            stored: None,
+        });
+        assert_eq!(out, CmgOutcome::Join(JoinResult::RetryLater));
+    }
+
+    #[test]
+    fn every_rejection_reason() {
+        let mut s = initialized();
+        let tag = s.cluster.as_ref().unwrap().tag.clone();
+        let mut old_protocol = info("x", 1);
+        old_protocol.protocol = ProtocolVersion(2);
+        let mut old_product = info("x", 1);
+        old_product.product = ProductVersion::new(3, 1, 0);
+        let other_tag = ClusterTag {
+            name: "c".into(),
+            id: ClusterId(99),
+        };
+        let cases = [
+            (old_protocol, None, "Protocol"),
+            (old_product, None, "Product"),
+            (info("x", 1), Some((other_tag, 1)), "Tag"),
+            (info("x", 1), Some((tag.clone(), 2)), "MsVersionAhead"),
+        ];
+        for (who, stored, want) in cases {
+            let out = s.apply(&CmgCommand::Join { info: who, stored });
+            let CmgOutcome::Join(JoinResult::Rejected(reason)) = out else {
+                panic!("expected a rejection, got {out:?}");
+            };
+            assert!(format!("{reason:?}").starts_with(want), "{reason:?}");
+        }
+        assert!(s.validated.is_empty());
+        // A patch difference is compatible; a stale MS version is accepted.
+        let mut patched = info("y", 1);
+        patched.product = ProductVersion::new(3, 0, 7);
+        let out = s.apply(&CmgCommand::Join {
+            info: patched,
+            stored: Some((tag, 1)),
+        });
+        assert!(matches!(out, CmgOutcome::Join(JoinResult::Accepted(_))));
+    }
+
+    #[test]
+    fn join_ready_needs_validation_and_same_name_replaces() {
+        let mut s = initialized();
+        let refused = s.apply(&CmgCommand::JoinReady { info: info("a", 1) });
+        assert!(matches!(refused, CmgOutcome::JoinReady(Err(_))));
+        s.apply(&CmgCommand::Join {
+            info: info("a", 1),
+            stored: None,
+        });
+        assert_eq!(
+            s.apply(&CmgCommand::JoinReady { info: info("a", 1) }),
+            CmgOutcome::JoinReady(Ok(1))
+        );
+        // Idempotent.
+        assert_eq!(
+            s.apply(&CmgCommand::JoinReady { info: info("a", 1) }),
+            CmgOutcome::JoinReady(Ok(1))
+        );
+        // Restart: new launch replaces the entry.
+        s.apply(&CmgCommand::Join {
+            info: info("a", 2),
+            stored: None,
+        });
+        assert_eq!(
+            s.apply(&CmgCommand::JoinReady { info: info("a", 2) }),
+            CmgOutcome::JoinReady(Ok(2))
+        );
+        assert!(s.lt.contains("a", LaunchId(2)));
+        // Leave of the old launch is a no-op; of the new one removes it.
+        assert_eq!(
+            s.apply(&CmgCommand::NodesLeave {
+                nodes: vec![("a".into(), LaunchId(1))]
+            }),
+            CmgOutcome::Left(vec![])
+        );
+        s.apply(&CmgCommand::NodesLeave {
+            nodes: vec![("a".into(), LaunchId(2))],
+        });
+        assert!(s.lt.members.is_empty());
+        assert_eq!(s.lt.version, 3);
+    }
+
+    #[test]
+    fn ms_node_change_validates_and_bumps_version() {
+        let mut s = initialized();
+        for name in ["a", "b"] {
+            s.apply(&CmgCommand::Join {
+                info: info(name, 1),
+                stored: None,
+            });
+            s.apply(&CmgCommand::JoinReady { info: info(name, 1) });
+        }
+        let change = |s: &mut CmgState, nodes: &[&str]| {
+            s.apply(&CmgCommand::ChangeMsNodes {
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+                origin: Addr::new([10, 0, 0, 1], 7000),
+                request: RequestId(1),
+            })
+        };
+        assert_eq!(
+            change(&mut s, &[]),
+            CmgOutcome::MsChanged(Err(AdminError::EmptyList))
+        );
+        assert!(matches!(
+            change(&mut s, &["a", "z"]),
+            CmgOutcome::MsChanged(Err(AdminError::NotInLogicalTopology { .. }))
+        ));
+        assert!(matches!(
+            change(&mut s, &["a", "a"]),
+            CmgOutcome::MsChanged(Err(AdminError::DuplicateNodeName { .. }))
+        ));
+        assert_eq!(
+            change(&mut s, &["b", "a"]),
+            CmgOutcome::MsChanged(Ok((2, vec!["a".into(), "b".into()])))
+        );
+        // Same list again: no new version.
+        assert_eq!(
+            change(&mut s, &["a", "b"]),
+            CmgOutcome::MsChanged(Ok((2, vec!["a".into(), "b".into()])))
+        );
+    }
+}

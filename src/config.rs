@@ -1,0 +1,152 @@
+//! What a node is configured with: its identity, its seed members and its timers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::types::{Addr, NodeInfo, NodeName, ProductVersion, ProtocolVersion};
+
+/// A node's static configuration: the same at every start of the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// Unique name.
+    pub name: NodeName,
+    /// The address the node listens on.
+    pub addr: Addr,
+    /// Product version.
+    pub product: ProductVersion,
+    /// Join protocol version.
+    pub protocol: ProtocolVersion,
+    /// Seed members to contact when starting (the IP finder's answer). The node's own address
+    /// may appear; it is skipped. With no other seed, the node forms a topology of its own.
+    pub seeds: Vec<Addr>,
+}
+
+impl NodeConfig {
+    /// Checks that the configuration can run.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::InvalidConfig {
+                detail: "node name must not be blank".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn info(&self, launch: crate::types::LaunchId) -> NodeInfo {
+        NodeInfo {
+            name: self.name.clone(),
+            addr: self.addr,
+            launch,
+            protocol: self.protocol,
+            product: self.product,
+        }
+    }
+}
+
+/// Every timer of the protocol, in milliseconds of (simulated) time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// How often the host calls [`crate::Node::tick`]; one Raft tick per call.
+    pub tick_ms: u64,
+    /// Raft election timeout, in ticks (randomized by raft-rs between this and twice this).
+    pub election_ticks: usize,
+    /// Raft heartbeat interval, in ticks.
+    pub heartbeat_ticks: usize,
+    /// How long a handshake waits for an answer before another seed is tried.
+    pub handshake_retry_ms: u64,
+    /// A member not heard from for this long is probed.
+    pub probe_interval_ms: u64,
+    /// A member not heard from for this long is declared dead and removed.
+    pub failure_timeout_ms: u64,
+    /// How often the CMG leader resends the cluster state to a member outside the LT.
+    pub cluster_state_retry_ms: u64,
+    /// How often a joining node resends a join request or join ready without an answer.
+    pub join_retry_ms: u64,
+    /// How often the init command's messages are resent without an answer.
+    pub init_retry_ms: u64,
+    /// How long an init waits for every named node (and then for the commit) before it cancels.
+    pub init_timeout_ms: u64,
+    /// How often a node catching up its Meta Storage asks again to be added as a learner, and the
+    /// CMG leader asks again for a Meta Storage reconfiguration.
+    pub ms_retry_ms: u64,
+    /// How long an admin command waits for the CMG before it fails.
+    pub admin_timeout_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            tick_ms: 100,
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            handshake_retry_ms: 500,
+            probe_interval_ms: 500,
+            failure_timeout_ms: 2_000,
+            cluster_state_retry_ms: 1_000,
+            join_retry_ms: 1_000,
+            init_retry_ms: 300,
+            init_timeout_ms: 5_000,
+            ms_retry_ms: 500,
+            admin_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Timing {
+    /// Checks the timers are usable: positive, heartbeat shorter than the election timeout, and
+    /// the failure timeout longer than the probe interval.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |detail: &str| {
+            Err(Error::InvalidConfig {
+                detail: detail.to_string(),
+            })
+        };
+        let all = [
+            self.tick_ms,
+            self.handshake_retry_ms,
+            self.probe_interval_ms,
+            self.failure_timeout_ms,
+            self.cluster_state_retry_ms,
+            self.join_retry_ms,
+            self.init_retry_ms,
+            self.init_timeout_ms,
+            self.ms_retry_ms,
+            self.admin_timeout_ms,
+        ];
+        if all.contains(&0) {
+            return bad("every timer must be positive");
+        }
+        if self.heartbeat_ticks == 0 || self.heartbeat_ticks >= self.election_ticks {
+            return bad("heartbeat_ticks must be positive and below election_ticks");
+        }
+        if self.failure_timeout_ms <= 2 * self.probe_interval_ms {
+            return bad("failure_timeout_ms must exceed twice probe_interval_ms");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timing_is_valid_and_bad_values_are_refused() {
+        Timing::default().validate().unwrap();
+        let zero = Timing {
+            tick_ms: 0,
+            ..Timing::default()
+        };
+        assert!(zero.validate().is_err());
+        let heartbeat = Timing {
+            heartbeat_ticks: 10,
+            ..Timing::default()
+        };
+        assert!(heartbeat.validate().is_err());
+        let detector = Timing {
+            failure_timeout_ms: 900,
+            ..Timing::default()
+        };
+        assert!(detector.validate().is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! Protocol events: what a node reports about each step it takes.
+//!
+//! Events are data in the node's output. The host stamps them with the simulated time and the
+//! node's name, logs them, hashes them into the run's trace hash, and the invariant checkers read
+//! them. A node never emits an event for something it did not do.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::error::{InitError, Rejection, RejectionReason};
+use crate::init::InitParams;
+use crate::message::RequestId;
+use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeName};
+
+/// Why a member left a node's view of the physical topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RemovalCause {
+    /// It stopped answering probes.
+    Dead,
+    /// It said it was leaving.
+    Left,
+    /// A member with a conflicting tag was admitted before it.
+    Evicted,
+}
+
+/// A Raft role, as events report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Follower (or learner).
+    Follower,
+    /// Pre-candidate or candidate.
+    Candidate,
+    /// Leader.
+    Leader,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        })
+    }
+}
+
+/// Something a node did.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Event {
+    /// The node started (a new launch), from its vault.
+    Started {
+        /// This launch.
+        launch: LaunchId,
+        /// The tag in its vault, if initialized.
+        tag: Option<ClusterTag>,
+        /// The Meta Storage version in its vault, if initialized.
+        ms_version: Option<u64>,
+    },
+    /// The node stopped for good: it was refused or rejected.
+    Halted {
+        /// Why.
+        rejection: Rejection,
+    },
+    /// A handshake went to a seed member.
+    HandshakeSent {
+        /// The seed.
+        to: Addr,
+    },
+    /// This node was admitted to the physical topology.
+    EnteredTopology {
+        /// The node that admitted it (itself when it formed its own topology).
+        via: NodeName,
+    },
+    /// This node admitted a joiner: the joiner passed pre-init validation here.
+    Admitted {
+        /// The joiner.
+        member: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// The tag it presented.
+        tag: Option<ClusterTag>,
+    },
+    /// This node refused (or evicted) a joiner at pre-init validation.
+    PreInitRefused {
+        /// The joiner.
+        joiner: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// Why.
+        reason: RejectionReason,
+    },
+    /// A member entered this node's view.
+    MemberAdded {
+        /// Member.
+        member: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+    },
+    /// A restarted member replaced its old entry.
+    MemberReplaced {
+        /// Member.
+        member: NodeName,
+        /// Old launch.
+        old: LaunchId,
+        /// New launch.
+        new: LaunchId,
+    },
+    /// A member left this node's view.
+    MemberRemoved {
+        /// Member.
+        member: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// Why.
+        cause: RemovalCause,
+    },
+    /// The user's init command arrived.
+    InitReceived {
+        /// Request.
+        request: RequestId,
+        /// Parameters as given.
+        params: InitParams,
+    },
+    /// This node, as initiator, sent an init to the named nodes.
+    InitStarted {
+        /// Request.
+        request: RequestId,
+        /// The init attempt (and group incarnation).
+        init: InstanceId,
+        /// The tag it proposes.
+        tag: ClusterTag,
+        /// CMG voters.
+        cmg_nodes: Vec<NodeName>,
+        /// Meta Storage voters.
+        ms_nodes: Vec<NodeName>,
+    },
+    /// This node answered the user's init.
+    InitAnswered {
+        /// Request.
+        request: RequestId,
+        /// Answer.
+        result: Result<ClusterTag, InitError>,
+    },
+    /// This node, as initiator, cancelled an init.
+    InitCancelled {
+        /// The init attempt.
+        init: InstanceId,
+        /// Why.
+        reason: String,
+    },
+    /// A Raft replica started on this node.
+    GroupStarted {
+        /// Group.
+        group: GroupKind,
+        /// Incarnation.
+        instance: InstanceId,
+        /// Restarted from the vault (rather than created).
+        from_vault: bool,
+    },
+    /// A Raft replica on this node was destroyed (init cancelled, or replaced).
+    GroupDestroyed {
+        /// Group.
+        group: GroupKind,
+        /// Incarnation.
+        instance: InstanceId,
+    },
+    /// The replica's role, term or leader changed.
+    RoleChanged {
+        /// Group.
+        group: GroupKind,
+        /// Incarnation.
+        instance: InstanceId,
+        /// New role.
+        role: Role,
+        /// Term.
+        term: u64,
+        /// The leader it knows (by name), if any.
+        leader: Option<NodeName>,
+    },
+    /// A CMG replica applied the cluster-init command that set the cluster state.
+    ClusterInitApplied {
+        /// Incarnation.
+        instance: InstanceId,
+        /// The committed tag.
+        tag: ClusterTag,
+        /// Log index.
+        index: u64,
+    },
+    /// The CMG leader sent the cluster state to a member outside the LT.
+    ClusterStateSent {
+        /// Member.
+        to: NodeName,
+        /// Leader term.
+        term: u64,
+    },
+    /// This node received the cluster state.
+    ClusterStateReceived {
+        /// Leader.
+        leader: NodeName,
+        /// Its term.
+        term: u64,
+        /// Ignored because a newer term was seen.
+        stale: bool,
+    },
+    /// This node sent a join request.
+    JoinRequestSent {
+        /// To this leader.
+        leader: NodeName,
+        /// With its stored tag and MS version, if initialized.
+        stored: Option<(ClusterTag, u64)>,
+    },
+    /// A CMG replica applied a join request and validated the node.
+    Validated {
+        /// Node.
+        node: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// Log index.
+        index: u64,
+    },
+    /// A CMG replica applied a join request and rejected the node.
+    JoinRejected {
+        /// Node.
+        node: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// Why.
+        reason: RejectionReason,
+        /// Log index.
+        index: u64,
+    },
+    /// This node was accepted by the CMG: it stored the tag and is now initialized.
+    JoinAccepted {
+        /// The tag.
+        tag: ClusterTag,
+        /// The Meta Storage version it stored before (X), if it was initialized.
+        stored_ms_version: Option<u64>,
+        /// The cluster's Meta Storage version (Y) it must catch up to.
+        cluster_ms_version: u64,
+    },
+    /// This node finished local recovery: its Meta Storage caught up.
+    RecoveryFinished {
+        /// The Meta Storage version it reached.
+        ms_version: u64,
+    },
+    /// This node sent join ready.
+    JoinReadySent {
+        /// To this leader.
+        leader: NodeName,
+    },
+    /// The CMG refused this node's join ready; it starts its join again.
+    JoinReadyRefused {
+        /// Why.
+        reason: String,
+    },
+    /// This node is in the logical topology.
+    Joined {
+        /// The LT version that includes it.
+        lt_version: u64,
+    },
+    /// A CMG replica's logical topology changed.
+    LtChanged {
+        /// New version.
+        version: u64,
+        /// Members (name, launch).
+        members: Vec<(NodeName, LaunchId)>,
+        /// Log index.
+        index: u64,
+    },
+    /// A CMG replica committed a new Meta Storage node list.
+    MsNodesChanged {
+        /// New version.
+        version: u64,
+        /// New voters.
+        nodes: Vec<NodeName>,
+        /// Log index.
+        index: u64,
+    },
+    /// A Meta Storage replica applied a configuration version.
+    MsConfigApplied {
+        /// Version.
+        version: u64,
+        /// Voters.
+        nodes: Vec<NodeName>,
+        /// Log index.
+        index: u64,
+    },
+    /// This node's stored Meta Storage version changed.
+    MsVersionStored {
+        /// Before (None when the node was empty).
+        from: Option<u64>,
+        /// After.
+        to: u64,
+    },
+    /// This node's vault was cleared by a cancelled init: it is empty again.
+    VaultCleared {
+        /// The cancelled init.
+        init: InstanceId,
+    },
+    /// An admin command was answered.
+    AdminAnswered {
+        /// Request.
+        request: RequestId,
+        /// Answer, as text.
+        result: String,
+    },
+    /// A replica met a committed entry it cannot decode and stopped (its vault is kept).
+    ReplicaFailed {
+        /// Group.
+        group: GroupKind,
+        /// Log index.
+        index: u64,
+        /// Decoder error.
+        detail: String,
+    },
+    /// Bytes that did not decode, or a Raft payload that did not.
+    CorruptMessage {
+        /// Sender.
+        from: Addr,
+        /// Decoder error.
+        detail: String,
+    },
+}

@@ -1,0 +1,817 @@
+//! Step 2: the init command — parameter validation and defaulting, propagation to the named nodes,
+//! Raft groups started with those voters, the answer after commit and Meta Storage leader, cancel
+//! on failure or timeout, idempotent repeats.
+//!
+//! The node that receives the user's init is the *initiator*. It validates the parameters against
+//! its physical topology, draws the init id (which is also the id of the group incarnations) and
+//! the cluster id, and sends [`Message::StartGroups`] to every CMG and Meta Storage node. Each of
+//! them (a *target*) starts its replicas and answers; then the initiator asks the targets for the
+//! state of their groups until a CMG replica reports the committed cluster state and a Meta
+//! Storage replica reports a leader. Only then does the user get the tag.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cmg::{plan_difference, ClusterState, CmgCommand};
+use crate::error::{InitError, NodeList};
+use crate::event::Event;
+use crate::message::{encode, Message, RequestId};
+use crate::metastorage::MsCommand;
+use crate::node::Node;
+use crate::raft_group::RaftGroup;
+use crate::types::{
+    Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName, ProductVersion,
+    ProtocolVersion,
+};
+use crate::vault::VaultWrite;
+
+/// How many init commands one node runs at once.
+pub const MAX_INITS_IN_FLIGHT: usize = 8;
+
+/// The init command's parameters, as the user gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct InitParams {
+    /// Human-readable cluster name.
+    pub cluster_name: String,
+    /// Meta Storage node names (may be empty: see defaulting).
+    pub ms_nodes: Vec<NodeName>,
+    /// CMG node names (may be empty: see defaulting).
+    pub cmg_nodes: Vec<NodeName>,
+}
+
+/// An init attempt as sent to the named nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitPlan {
+    /// The attempt's id, also the incarnation of the groups it creates.
+    pub init: InstanceId,
+    /// The tag the CMG commits if this attempt wins.
+    pub tag: ClusterTag,
+    /// CMG voters, sorted.
+    pub cmg_nodes: Vec<NodeName>,
+    /// Meta Storage voters, sorted.
+    pub ms_nodes: Vec<NodeName>,
+    /// Meta Storage version at init (1; higher only for vaults restored by a harness).
+    pub ms_version: u64,
+    /// The initiator's product version.
+    pub product: ProductVersion,
+    /// The initiator's protocol version.
+    pub protocol: ProtocolVersion,
+    /// The initiator.
+    pub initiator: NodeName,
+    /// Addresses of the named nodes.
+    pub addrs: BTreeMap<NodeName, Addr>,
+}
+
+/// A named node's answer to [`Message::StartGroups`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StartOutcome {
+    /// The node runs the groups of this init.
+    Started,
+    /// The node already holds an init with equal parameters (another attempt).
+    Existing {
+        /// That attempt.
+        init: InstanceId,
+        /// Its tag.
+        tag: ClusterTag,
+    },
+    /// The node already holds an init with other parameters.
+    Mismatch {
+        /// What differs.
+        detail: String,
+    },
+    /// The node cannot start the groups.
+    Failed {
+        /// Why.
+        detail: String,
+    },
+}
+
+/// What a named node reports about its groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    /// The CMG incarnation it hosts.
+    pub cmg_instance: Option<InstanceId>,
+    /// The cluster state its CMG replica has applied.
+    pub cluster: Option<ClusterState>,
+    /// The Meta Storage incarnation it hosts.
+    pub ms_instance: Option<InstanceId>,
+    /// The Meta Storage leader it knows.
+    pub ms_leader: Option<NodeName>,
+}
+
+/// Validated, defaulted init parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedInit {
+    /// Cluster name, trimmed.
+    pub cluster_name: String,
+    /// CMG voters, sorted.
+    pub cmg_nodes: Vec<NodeName>,
+    /// Meta Storage voters, sorted.
+    pub ms_nodes: Vec<NodeName>,
+}
+
+fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitError> {
+    let mut out: Vec<NodeName> = Vec::with_capacity(list.len());
+    for name in list {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(InitError::BlankNodeName { list: which });
+        }
+        if out.iter().any(|n| n == name) {
+            return Err(InitError::DuplicateNodeName {
+                list: which,
+                name: name.to_string(),
+            });
+        }
+        out.push(name.to_string());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Validates and defaults init parameters against a physical topology.
+///
+/// `members` is every member of the receiving node's view (itself included) as (name, address);
+/// `tags` the tag each member is known to hold; `own_tag` the receiving node's tag. Checks, in
+/// order: blank cluster name; blank or duplicate names in the MS list, then the CMG list; two live
+/// members with one name; then defaulting (CMG takes the MS list and the reverse; both empty: the
+/// first 3 names of the topology in sorted order, or 5 when it has 5 or more); then every name must
+/// be a member; then every initialized named node must hold the same tag as the receiving node (or,
+/// when it is empty, as the first initialized named node).
+pub fn resolve_params(
+    params: &InitParams,
+    members: &[(NodeName, Addr)],
+    tags: &BTreeMap<NodeName, Option<ClusterTag>>,
+    own_tag: Option<&ClusterTag>,
+) -> Result<ResolvedInit, InitError> {
+    let cluster_name = params.cluster_name.trim().to_string();
+    if cluster_name.is_empty() {
+        return Err(InitError::BlankClusterName);
+    }
+    let mut ms_nodes = clean_list(&params.ms_nodes, NodeList::Ms)?;
+    let mut cmg_nodes = clean_list(&params.cmg_nodes, NodeList::Cmg)?;
+    let mut addrs_by_name: BTreeMap<&str, Addr> = BTreeMap::new();
+    for (name, addr) in members {
+        if let Some(first) = addrs_by_name.insert(name.as_str(), *addr) {
+            if first != *addr {
+                return Err(InitError::DuplicateMember {
+                    name: name.clone(),
+                    first: first.min(*addr),
+                    second: first.max(*addr),
+                });
+            }
+        }
+    }
+    match (ms_nodes.is_empty(), cmg_nodes.is_empty()) {
+        (true, true) => {
+            let count = if addrs_by_name.len() >= 5 { 5 } else { 3 };
+            let chosen: Vec<NodeName> = addrs_by_name
+                .keys()
+                .take(count)
+                .map(|n| n.to_string())
+                .collect();
+            ms_nodes = chosen.clone();
+            cmg_nodes = chosen;
+        }
+        (true, false) => ms_nodes = cmg_nodes.clone(),
+        (false, true) => cmg_nodes = ms_nodes.clone(),
+        (false, false) => {}
+    }
+    let named: BTreeSet<&NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).collect();
+    for name in &named {
+        if !addrs_by_name.contains_key(name.as_str()) {
+            return Err(InitError::NotInPhysicalTopology {
+                name: (*name).clone(),
+            });
+        }
+    }
+    let mut expected: Option<ClusterTag> = own_tag.cloned();
+    for name in &named {
+        if let Some(Some(tag)) = tags.get(*name) {
+            match &expected {
+                None => expected = Some(tag.clone()),
+                Some(e) if e != tag => {
+                    return Err(InitError::ForeignTag {
+                        name: (*name).clone(),
+                        tag: tag.clone(),
+                        expected: Some(e.clone()),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(ResolvedInit {
+        cluster_name,
+        cmg_nodes,
+        ms_nodes,
+    })
+}
+
+/// Where an init attempt stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for every named node to start its groups.
+    Starting,
+    /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
+    AwaitCommit { since_ms: u64 },
+    /// Answered with an error; telling the named nodes to cancel, since `since_ms`.
+    Cancelling {
+        since_ms: u64,
+        acked: BTreeSet<NodeName>,
+    },
+}
+
+/// What a named node said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TargetState {
+    Pending,
+    Running,
+}
+
+/// One init command in progress on its initiator.
+#[derive(Clone, Debug)]
+pub(crate) struct InitAttempt {
+    request: RequestId,
+    user: Addr,
+    plan: InitPlan,
+    targets: BTreeMap<NodeName, TargetState>,
+    /// The incarnation whose commit we wait for: ours, or an equal earlier one a target holds.
+    watch: InstanceId,
+    committed: Option<(NodeName, ClusterState)>,
+    ms_leader: bool,
+    phase: Phase,
+    started_ms: u64,
+    last_sent_ms: u64,
+}
+
+impl InitAttempt {
+    pub(crate) fn user_request(&self) -> (Addr, RequestId) {
+        (self.user, self.request)
+    }
+
+    fn target_of(&self, addr: Addr) -> Option<NodeName> {
+        self.plan
+            .addrs
+            .iter()
+            .find(|(_, a)| **a == addr)
+            .map(|(n, _)| n.clone())
+    }
+}
+
+impl Node {
+    pub(crate) fn on_init_request(&mut self, from: Addr, request: RequestId, params: InitParams) {
+        self.emit(Event::InitReceived {
+            request,
+            params: params.clone(),
+        });
+        if let Some(rejection) = &self.halted {
+            let reason = rejection.to_string();
+            self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
+            return;
+        }
+        if self
+            .inits
+            .values()
+            .any(|a| a.request == request && a.user == from)
+        {
+            return;
+        }
+        if self.inits.len() >= MAX_INITS_IN_FLIGHT {
+            let error = InitError::Busy {
+                max: MAX_INITS_IN_FLIGHT,
+            };
+            self.answer_init(from, request, Err(error));
+            return;
+        }
+        let members: Vec<(NodeName, Addr)> = self
+            .physical_members()
+            .into_iter()
+            .map(|(n, a, _)| (n, a))
+            .collect();
+        let own_tag = self.local.as_ref().map(|l| l.tag.clone());
+        let resolved = match resolve_params(&params, &members, &self.member_tags(), own_tag.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.answer_init(from, request, Err(e));
+                return;
+            }
+        };
+        let init = InstanceId(self.rng.nonzero_u64());
+        let tag = ClusterTag {
+            name: resolved.cluster_name.clone(),
+            id: ClusterId(self.rng.next_u128()),
+        };
+        let addrs: BTreeMap<NodeName, Addr> = members
+            .iter()
+            .filter(|(n, _)| resolved.cmg_nodes.contains(n) || resolved.ms_nodes.contains(n))
+            .cloned()
+            .collect();
+        let plan = InitPlan {
+            init,
+            tag: tag.clone(),
+            cmg_nodes: resolved.cmg_nodes.clone(),
+            ms_nodes: resolved.ms_nodes.clone(),
+            ms_version: 1,
+            product: self.cfg.product,
+            protocol: self.cfg.protocol,
+            initiator: self.cfg.name.clone(),
+            addrs: addrs.clone(),
+        };
+        self.emit(Event::InitStarted {
+            request,
+            init,
+            tag,
+            cmg_nodes: plan.cmg_nodes.clone(),
+            ms_nodes: plan.ms_nodes.clone(),
+        });
+        let attempt = InitAttempt {
+            request,
+            user: from,
+            targets: addrs
+                .keys()
+                .map(|n| (n.clone(), TargetState::Pending))
+                .collect(),
+            watch: init,
+            committed: None,
+            ms_leader: false,
+            phase: Phase::Starting,
+            started_ms: self.now_ms,
+            last_sent_ms: self.now_ms,
+            plan: plan.clone(),
+        };
+        for (_, addr) in &addrs {
+            self.send(*addr, Message::StartGroups { plan: plan.clone() });
+        }
+        self.inits.insert(init, attempt);
+    }
+
+    fn answer_init(&mut self, user: Addr, request: RequestId, result: Result<ClusterTag, InitError>) {
+        self.emit(Event::InitAnswered {
+            request,
+            result: result.clone(),
+        });
+        self.send(user, Message::InitResponse { request, result });
+    }
+
+    /// Answers the user with an error and tells every named node (and every member, for vault
+    /// state holding the tag) to cancel.
+    fn cancel_init(&mut self, init: InstanceId, error: InitError) {
+        let Some(attempt) = self.inits.get_mut(&init) else {
+            return;
+        };
+        if matches!(attempt.phase, Phase::Cancelling { .. }) {
+            return;
+        }
+        attempt.phase = Phase::Cancelling {
+            since_ms: self.now_ms,
+            acked: BTreeSet::new(),
+        };
+        attempt.last_sent_ms = self.now_ms;
+        let (user, request) = (attempt.user, attempt.request);
+        let reason = error.to_string();
+        self.emit(Event::InitCancelled {
+            init,
+            reason: reason.clone(),
+        });
+        self.answer_init(user, request, Err(error));
+        let mut recipients: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
+        recipients.extend(self.inits[&init].plan.addrs.values().copied());
+        recipients.insert(self.cfg.addr);
+        for addr in recipients {
+            self.send(
+                addr,
+                Message::CancelInit {
+                    init,
+                    reason: reason.clone(),
+                },
+            );
+        }
+    }
+
+    fn finish_init(&mut self, init: InstanceId, result: Result<ClusterTag, InitError>) {
+        if let Some(attempt) = self.inits.remove(&init) {
+            self.answer_init(attempt.user, attempt.request, result);
+        }
+    }
+
+    pub(crate) fn on_start_groups_ack(&mut self, from: Addr, init: InstanceId, outcome: StartOutcome) {
+        let Some(attempt) = self.inits.get_mut(&init) else {
+            return;
+        };
+        if attempt.phase != Phase::Starting {
+            return;
+        }
+        let Some(node) = attempt.target_of(from) else {
+            return;
+        };
+        match outcome {
+            StartOutcome::Started => {
+                attempt.targets.insert(node, TargetState::Running);
+            }
+            StartOutcome::Existing { init: held, .. } => {
+                attempt.targets.insert(node, TargetState::Running);
+                if attempt.watch == attempt.plan.init {
+                    attempt.watch = held;
+                }
+            }
+            StartOutcome::Mismatch { detail } => {
+                self.finish_init(init, Err(InitError::ParametersDiffer { node, detail }));
+                return;
+            }
+            StartOutcome::Failed { detail } => {
+                self.cancel_init(init, InitError::NodeFailed { node, detail });
+                return;
+            }
+        }
+        if attempt.targets.values().all(|t| *t == TargetState::Running) {
+            attempt.phase = Phase::AwaitCommit {
+                since_ms: self.now_ms,
+            };
+            attempt.last_sent_ms = self.now_ms;
+            let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
+            for addr in addrs {
+                self.send(addr, Message::StatusQuery { init });
+            }
+        }
+    }
+
+    pub(crate) fn on_status_reply(&mut self, from: Addr, init: InstanceId, status: GroupStatus) {
+        let Some(attempt) = self.inits.get_mut(&init) else {
+            return;
+        };
+        if !matches!(attempt.phase, Phase::AwaitCommit { .. }) {
+            return;
+        }
+        let Some(node) = attempt.target_of(from) else {
+            return;
+        };
+        if status.cmg_instance == Some(attempt.watch) {
+            if let Some(cluster) = status.cluster {
+                attempt.committed = Some((node, cluster));
+            }
+        }
+        if status.ms_instance == Some(attempt.watch) && status.ms_leader.is_some() {
+            attempt.ms_leader = true;
+        }
+        let (Some((node, cluster)), true) = (attempt.committed.clone(), attempt.ms_leader) else {
+            return;
+        };
+        let plan = &attempt.plan;
+        let result = match plan_difference(
+            &plan.tag.name,
+            &plan.cmg_nodes,
+            &plan.ms_nodes,
+            &cluster.tag.name,
+            &cluster.cmg_nodes,
+            &cluster.initial_ms_nodes,
+        ) {
+            None => Ok(cluster.tag.clone()),
+            Some(detail) => Err(InitError::ParametersDiffer { node, detail }),
+        };
+        self.finish_init(init, result);
+    }
+
+    pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId) {
+        let Some(attempt) = self.inits.get_mut(&init) else {
+            return;
+        };
+        let Some(node) = attempt.target_of(from) else {
+            return;
+        };
+        if let Phase::Cancelling { acked, .. } = &mut attempt.phase {
+            acked.insert(node);
+            if acked.len() == attempt.targets.len() {
+                self.inits.remove(&init);
+            }
+        }
+    }
+
+    pub(crate) fn init_tick(&mut self) {
+        let now = self.now_ms;
+        let timing = self.timing.clone();
+        let ids: Vec<InstanceId> = self.inits.keys().copied().collect();
+        for init in ids {
+            let Some(attempt) = self.inits.get(&init) else {
+                continue;
+            };
+            let resend = now >= attempt.last_sent_ms + timing.init_retry_ms;
+            match attempt.phase.clone() {
+                Phase::Starting => {
+                    if now >= attempt.started_ms + timing.init_timeout_ms {
+                        let node = first_pending(attempt);
+                        self.cancel_init(
+                            init,
+                            InitError::Timeout {
+                                node,
+                                waiting_for: "its answer to start the groups".into(),
+                            },
+                        );
+                    } else if resend {
+                        let plan = attempt.plan.clone();
+                        let pending: Vec<Addr> = attempt
+                            .targets
+                            .iter()
+                            .filter(|(_, s)| **s == TargetState::Pending)
+                            .filter_map(|(n, _)| plan.addrs.get(n).copied())
+                            .collect();
+                        for addr in pending {
+                            self.send(addr, Message::StartGroups { plan: plan.clone() });
+                        }
+                        self.touch_init(init);
+                    }
+                }
+                Phase::AwaitCommit { since_ms } => {
+                    if now >= since_ms + timing.init_timeout_ms {
+                        let (node, waiting_for) = if attempt.committed.is_none() {
+                            (
+                                attempt.plan.cmg_nodes.first().cloned().unwrap_or_default(),
+                                "the CMG to commit the cluster state".to_string(),
+                            )
+                        } else {
+                            (
+                                attempt.plan.ms_nodes.first().cloned().unwrap_or_default(),
+                                "the Meta Storage to elect a leader".to_string(),
+                            )
+                        };
+                        self.cancel_init(init, InitError::Timeout { node, waiting_for });
+                    } else if resend {
+                        let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
+                        for addr in addrs {
+                            self.send(addr, Message::StatusQuery { init });
+                        }
+                        self.touch_init(init);
+                    }
+                }
+                Phase::Cancelling { since_ms, acked } => {
+                    if now >= since_ms + timing.init_timeout_ms {
+                        self.inits.remove(&init);
+                    } else if resend {
+                        let addrs: Vec<Addr> = attempt
+                            .plan
+                            .addrs
+                            .iter()
+                            .filter(|(n, _)| !acked.contains(*n))
+                            .map(|(_, a)| *a)
+                            .collect();
+                        for addr in addrs {
+                            self.send(
+                                addr,
+                                Message::CancelInit {
+                                    init,
+                                    reason: "retry".into(),
+                                },
+                            );
+                        }
+                        self.touch_init(init);
+                    }
+                }
+            }
+        }
+    }
+
+    fn touch_init(&mut self, init: InstanceId) {
+        let now = self.now_ms;
+        if let Some(a) = self.inits.get_mut(&init) {
+            a.last_sent_ms = now;
+        }
+    }
+
+    // --- Target side ---
+
+    pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
+        let init = plan.init;
+        let outcome = if let Some(rejection) = &self.halted {
+            StartOutcome::Failed {
+                detail: format!("node has stopped: {rejection}"),
+            }
+        } else if !plan.cmg_nodes.contains(&self.cfg.name) && !plan.ms_nodes.contains(&self.cfg.name) {
+            StartOutcome::Failed {
+                detail: "node is not named in the init".into(),
+            }
+        } else if let Some(held) = self.held_init_outcome(&plan) {
+            held
+        } else {
+            self.start_groups(&plan);
+            StartOutcome::Started
+        };
+        self.send(from, Message::StartGroupsAck { init, outcome });
+    }
+
+    /// How an init compares with what this node already holds, if it holds anything.
+    fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
+        let hosted = [
+            self.cmg.as_ref().map(|c| (c.group.instance(), c.plan.clone())),
+            self.ms.as_ref().map(|m| (m.group.instance(), m.plan.clone())),
+        ];
+        for (instance, held_plan) in hosted.into_iter().flatten() {
+            if instance == plan.init {
+                return Some(StartOutcome::Started);
+            }
+            if let Some(held) = held_plan {
+                return Some(compare(plan, &held.tag, &held.cmg_nodes, &held.ms_nodes, held.init));
+            }
+        }
+        let local = self.local.as_ref()?;
+        Some(compare(
+            plan,
+            &local.tag,
+            &local.cmg_nodes,
+            &local.ms_nodes,
+            local.cmg_instance,
+        ))
+    }
+
+    fn start_groups(&mut self, plan: &InitPlan) {
+        for (name, addr) in &plan.addrs {
+            self.learn_addr(name, *addr);
+        }
+        let me = self.cfg.name.clone();
+        if plan.cmg_nodes.contains(&me) {
+            let record = RaftGroup::bootstrap_record(
+                plan.init,
+                plan.cmg_nodes.clone(),
+                Some(plan.clone()),
+                vec![encode(&CmgCommand::Bootstrap)],
+            );
+            self.create_group(GroupKind::Cmg, record);
+            if plan.cmg_nodes.first() == Some(&me) {
+                if let Some(cmg) = self.cmg.as_mut() {
+                    cmg.group.campaign();
+                }
+            }
+        }
+        if plan.ms_nodes.contains(&me) {
+            let first = MsCommand::Init {
+                version: plan.ms_version,
+                nodes: plan.ms_nodes.clone(),
+            };
+            let record = RaftGroup::bootstrap_record(
+                plan.init,
+                plan.ms_nodes.clone(),
+                Some(plan.clone()),
+                vec![encode(&first)],
+            );
+            self.create_group(GroupKind::Ms, record);
+            if plan.ms_nodes.first() == Some(&me) {
+                if let Some(ms) = self.ms.as_mut() {
+                    ms.group.campaign();
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_status_query(&mut self, from: Addr, init: InstanceId) {
+        let status = GroupStatus {
+            cmg_instance: self.cmg.as_ref().map(|c| c.group.instance()),
+            cluster: self.cmg.as_ref().and_then(|c| c.state.cluster.clone()),
+            ms_instance: self.ms.as_ref().map(|m| m.group.instance()),
+            ms_leader: self.ms.as_ref().and_then(|m| {
+                let leader = m.group.role_state().leader;
+                self.name_of_raft_id(leader)
+            }),
+        };
+        self.send(from, Message::StatusReply { init, status });
+    }
+
+    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId) {
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            self.destroy_group(kind, init);
+        }
+        if self.local.as_ref().is_some_and(|l| l.cmg_instance == init) {
+            self.local = None;
+            self.write(VaultWrite::ClearLocal);
+            self.emit(Event::VaultCleared { init });
+            self.reset_join();
+        }
+        if from != self.cfg.addr || self.inits.contains_key(&init) {
+            self.send(from, Message::CancelAck { init });
+        }
+    }
+}
+
+fn first_pending(attempt: &InitAttempt) -> NodeName {
+    attempt
+        .targets
+        .iter()
+        .find(|(_, s)| **s == TargetState::Pending)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+fn compare(
+    plan: &InitPlan,
+    held_tag: &ClusterTag,
+    held_cmg: &[NodeName],
+    held_ms: &[NodeName],
+    held_init: InstanceId,
+) -> StartOutcome {
+    match plan_difference(
+        &plan.tag.name,
+        &plan.cmg_nodes,
+        &plan.ms_nodes,
+        &held_tag.name,
+        held_cmg,
+        held_ms,
+    ) {
+        None => StartOutcome::Existing {
+            init: held_init,
+            tag: held_tag.clone(),
+        },
+        Some(detail) => StartOutcome::Mismatch { detail },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(names: &[&str]) -> Vec<(NodeName, Addr)> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), Addr::new([10, 0, 0, i as u8 + 1], 7000)))
+            .collect()
+    }
+
+    fn params(name: &str, ms: &[&str], cmg: &[&str]) -> InitParams {
+        InitParams {
+            cluster_name: name.into(),
+            ms_nodes: ms.iter().map(|s| s.to_string()).collect(),
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<ResolvedInit, InitError> {
+        resolve_params(p, m, &BTreeMap::new(), None)
+    }
+
+    #[test]
+    fn each_invalid_parameter_has_its_error() {
+        let m = members(&["a", "b", "c"]);
+        assert_eq!(
+            resolve(&params("  ", &["a"], &[]), &m),
+            Err(InitError::BlankClusterName)
+        );
+        assert_eq!(
+            resolve(&params("c", &["a", " "], &[]), &m),
+            Err(InitError::BlankNodeName { list: NodeList::Ms })
+        );
+        assert_eq!(
+            resolve(&params("c", &["a"], &["b", ""]), &m),
+            Err(InitError::BlankNodeName { list: NodeList::Cmg })
+        );
+        assert_eq!(
+            resolve(&params("c", &["a", " a"], &[]), &m),
+            Err(InitError::DuplicateNodeName {
+                list: NodeList::Ms,
+                name: "a".into()
+            })
+        );
+        assert_eq!(
+            resolve(&params("c", &["a"], &["z"]), &m),
+            Err(InitError::NotInPhysicalTopology { name: "z".into() })
+        );
+        let mut dup = members(&["a", "b"]);
+        dup.push(("a".into(), Addr::new([10, 0, 0, 9], 7000)));
+        assert!(matches!(
+            resolve(&params("c", &["a"], &[]), &dup),
+            Err(InitError::DuplicateMember { .. })
+        ));
+        let tag = |id| ClusterTag {
+            name: "old".into(),
+            id: ClusterId(id),
+        };
+        let mut tags = BTreeMap::new();
+        tags.insert("a".to_string(), Some(tag(1)));
+        tags.insert("b".to_string(), Some(tag(2)));
+        assert!(matches!(
+            resolve_params(&params("c", &["a", "b"], &[]), &m, &tags, None),
+            Err(InitError::ForeignTag { .. })
+        ));
+        assert!(matches!(
+            resolve_params(&params("c", &["a"], &[]), &m, &tags, Some(&tag(3))),
+            Err(InitError::ForeignTag { .. })
+        ));
+    }
+
+    #[test]
+    fn defaults_fill_the_missing_lists() {
+        let sizes = [(1, 1), (2, 2), (3, 3), (4, 3), (5, 5), (6, 5), (9, 5)];
+        let all = ["i", "h", "g", "f", "e", "d", "c", "b", "a"];
+        for (topology, chosen) in sizes {
+            let m = members(&all[..topology]);
+            let r = resolve(&params("c", &[], &[]), &m).unwrap();
+            assert_eq!(r.cmg_nodes.len(), chosen, "topology of {topology}");
+            assert_eq!(r.cmg_nodes, r.ms_nodes);
+            let mut sorted: Vec<&str> = all[..topology].to_vec();
+            sorted.sort();
+            assert_eq!(r.cmg_nodes, sorted[..chosen].to_vec());
+        }
+        let m = members(&["a", "b", "c"]);
+        let only_ms = resolve(&params("c", &["b", "a"], &[]), &m).unwrap();
+        assert_eq!(only_ms.cmg_nodes, vec!["a", "b"]);
+        let only_cmg = resolve(&params("c", &[], &["c"]), &m).unwrap();
+        assert_eq!(only_cmg.ms_nodes, vec!["c"]);
+    }
+}

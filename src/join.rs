@@ -1,0 +1,317 @@
+//! Step 4, the joining node's side: on the cluster state it sends a join request to the CMG
+//! leader; once validated it stores the tag (it is now initialized), starts its Meta Storage part,
+//! catches up, and sends join ready; it is joined when the CMG puts it in the logical topology.
+//! A rejection is final: the node stops and leaves the physical topology.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::cmg::{JoinAccept, JoinResult};
+use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
+use crate::event::Event;
+use crate::message::{ClusterStateNotice, Message};
+use crate::node::Node;
+use crate::raft_group::RaftGroup;
+use crate::types::{raft_id, Addr, ClusterTag, GroupKind, LaunchId, NodeName};
+use crate::vault::{LocalState, VaultWrite};
+
+/// How many cluster tags a node remembers the highest leader term of.
+const MAX_TAGS_REMEMBERED: usize = 16;
+
+/// Where a node stands in its join.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinPhase {
+    /// Waiting for a CMG leader's cluster state (an empty node: waiting for init).
+    Waiting,
+    /// Join request sent; waiting for validation.
+    Requesting,
+    /// Validated; catching up the Meta Storage to `target_ms_version`.
+    Recovering {
+        /// The cluster's Meta Storage version at validation.
+        target_ms_version: u64,
+    },
+    /// Join ready sent.
+    ReadySent,
+    /// In the logical topology.
+    Joined {
+        /// The LT version that included it.
+        lt_version: u64,
+    },
+}
+
+/// The joining node's state.
+#[derive(Clone, Debug)]
+pub(crate) struct Joiner {
+    pub phase: JoinPhase,
+    /// The CMG leader it talks to.
+    pub leader: Option<(NodeName, Addr)>,
+    /// Highest leader term seen per cluster tag.
+    terms: BTreeMap<ClusterTag, u64>,
+    last_sent_ms: u64,
+    last_learner_ask_ms: u64,
+}
+
+impl Joiner {
+    pub fn new() -> Joiner {
+        Joiner {
+            phase: JoinPhase::Waiting,
+            leader: None,
+            terms: BTreeMap::new(),
+            last_sent_ms: 0,
+            last_learner_ask_ms: 0,
+        }
+    }
+}
+
+impl Node {
+    pub(crate) fn reset_join(&mut self) {
+        self.joiner.phase = JoinPhase::Waiting;
+        self.joiner.leader = None;
+    }
+
+    pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
+        let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
+        let stale = notice.term < seen;
+        self.emit(Event::ClusterStateReceived {
+            leader: notice.leader.name.clone(),
+            term: notice.term,
+            stale,
+        });
+        if stale {
+            return;
+        }
+        if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED && !self.joiner.terms.contains_key(&notice.tag) {
+            if let Some(first) = self.joiner.terms.keys().next().cloned() {
+                self.joiner.terms.remove(&first);
+            }
+        }
+        self.joiner.terms.insert(notice.tag.clone(), notice.term);
+        self.learn_addr(&notice.leader.name, notice.leader.addr);
+        self.joiner.leader = Some((notice.leader.name.clone(), notice.leader.addr));
+        match self.joiner.phase {
+            JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
+                self.joiner.phase = JoinPhase::Requesting;
+                self.send_join_request();
+            }
+            JoinPhase::ReadySent => self.send_join_ready(),
+            JoinPhase::Recovering { .. } => {}
+        }
+    }
+
+    fn send_join_request(&mut self) {
+        let Some((leader, addr)) = self.joiner.leader.clone() else {
+            return;
+        };
+        let stored = self.local.as_ref().map(|l| (l.tag.clone(), l.ms_version));
+        self.joiner.last_sent_ms = self.now_ms;
+        self.emit(Event::JoinRequestSent {
+            leader,
+            stored: stored.clone(),
+        });
+        let info = self.info();
+        self.send(addr, Message::JoinRequest { info, stored });
+    }
+
+    fn send_join_ready(&mut self) {
+        let Some((leader, addr)) = self.joiner.leader.clone() else {
+            return;
+        };
+        self.joiner.last_sent_ms = self.now_ms;
+        self.emit(Event::JoinReadySent { leader });
+        let info = self.info();
+        self.send(addr, Message::JoinReady { info });
+    }
+
+    pub(crate) fn on_not_leader(&mut self, from: Addr, leader: Option<(NodeName, Addr)>) {
+        let Some(hint) = leader else { return };
+        if self.joiner.leader.as_ref().map(|(_, a)| *a) != Some(from) || hint.1 == from {
+            return;
+        }
+        self.learn_addr(&hint.0, hint.1);
+        self.joiner.leader = Some(hint);
+        match self.joiner.phase {
+            JoinPhase::Requesting => self.send_join_request(),
+            JoinPhase::ReadySent => self.send_join_ready(),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_join_response(&mut self, launch: LaunchId, result: JoinResult) {
+        if launch != self.launch || self.joiner.phase != JoinPhase::Requesting {
+            return;
+        }
+        match result {
+            JoinResult::RetryLater => {}
+            JoinResult::Rejected(reason) => {
+                let by = self
+                    .joiner
+                    .leader
+                    .as_ref()
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
+                self.halt(Rejection {
+                    stage: RejectionStage::Join,
+                    by,
+                    reason,
+                });
+            }
+            JoinResult::Accepted(accept) => self.on_join_accepted(accept),
+        }
+    }
+
+    fn on_join_accepted(&mut self, accept: JoinAccept) {
+        let stored = self.local.as_ref().map(|l| l.ms_version);
+        let ms_version = stored.unwrap_or(0).max(accept.ms_version);
+        let new_local = LocalState {
+            tag: accept.tag.clone(),
+            cmg_nodes: accept.cmg_nodes.clone(),
+            ms_nodes: if ms_version > accept.ms_version {
+                self.local
+                    .as_ref()
+                    .map(|l| l.ms_nodes.clone())
+                    .unwrap_or_else(|| accept.ms_nodes.clone())
+            } else {
+                accept.ms_nodes.clone()
+            },
+            ms_version,
+            cmg_instance: accept.instance,
+            ms_instance: accept.instance,
+        };
+        self.emit(Event::JoinAccepted {
+            tag: accept.tag.clone(),
+            stored_ms_version: stored,
+            cluster_ms_version: accept.ms_version,
+        });
+        if self.local.as_ref() != Some(&new_local) {
+            if stored != Some(ms_version) {
+                self.emit(Event::MsVersionStored {
+                    from: stored,
+                    to: ms_version,
+                });
+            }
+            self.local = Some(new_local.clone());
+            self.write(VaultWrite::SetLocal(new_local));
+        }
+        for (name, addr) in &accept.addrs {
+            self.learn_addr(name, *addr);
+        }
+        let me = self.cfg.name.clone();
+        if accept.cmg_nodes.contains(&me)
+            && self.cmg.as_ref().map(|c| c.group.instance()) != Some(accept.instance)
+        {
+            self.replace_group(
+                GroupKind::Cmg,
+                RaftGroup::empty_record(accept.instance, accept.cmg_nodes.clone()),
+            );
+        }
+        if self.ms.as_ref().map(|m| m.group.instance()) != Some(accept.instance) {
+            self.replace_group(
+                GroupKind::Ms,
+                RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
+            );
+        }
+        self.joiner.phase = JoinPhase::Recovering {
+            target_ms_version: accept.ms_version,
+        };
+        self.joiner.last_learner_ask_ms = 0;
+        self.check_recovery();
+    }
+
+    fn replace_group(&mut self, kind: GroupKind, record: crate::vault::GroupRecord) {
+        let old = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+        };
+        if let Some(old) = old {
+            self.destroy_group(kind, old);
+        }
+        self.create_group(kind, record);
+    }
+
+    /// A recovering node whose Meta Storage has caught up sends join ready; one that is not yet
+    /// in the Meta Storage's configuration asks to be added as a learner.
+    pub(crate) fn check_recovery(&mut self) {
+        let JoinPhase::Recovering { target_ms_version } = self.joiner.phase else {
+            return;
+        };
+        let me = raft_id(&self.cfg.name);
+        let Some(ms) = self.ms.as_ref() else { return };
+        let conf = ms.group.conf_state();
+        let member = conf.voters.contains(&me) || conf.learners.contains(&me);
+        let version = ms.state.version;
+        if member && version >= target_ms_version {
+            self.emit(Event::RecoveryFinished {
+                ms_version: version,
+            });
+            self.joiner.phase = JoinPhase::ReadySent;
+            self.send_join_ready();
+            return;
+        }
+        if !member && self.now_ms >= self.joiner.last_learner_ask_ms + self.timing.ms_retry_ms {
+            self.joiner.last_learner_ask_ms = self.now_ms;
+            let voters: Vec<NodeName> = if ms.state.nodes.is_empty() {
+                self.local.as_ref().map(|l| l.ms_nodes.clone()).unwrap_or_default()
+            } else {
+                ms.state.nodes.clone()
+            };
+            let name = self.cfg.name.clone();
+            for voter in voters {
+                if let Some(addr) = self.addr_of(&voter) {
+                    self.send(addr, Message::MsAddLearner { name: name.clone() });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_join_ready_response(
+        &mut self,
+        launch: LaunchId,
+        result: Result<u64, JoinReadyRefusal>,
+    ) {
+        if launch != self.launch || self.joiner.phase != JoinPhase::ReadySent {
+            return;
+        }
+        match result {
+            Ok(lt_version) => {
+                self.joiner.phase = JoinPhase::Joined { lt_version };
+                self.emit(Event::Joined { lt_version });
+            }
+            Err(refusal) => {
+                self.emit(Event::JoinReadyRefused {
+                    reason: refusal.to_string(),
+                });
+                self.joiner.phase = JoinPhase::Requesting;
+                self.send_join_request();
+            }
+        }
+    }
+
+    pub(crate) fn join_tick(&mut self) {
+        let due = self.now_ms >= self.joiner.last_sent_ms + self.timing.join_retry_ms;
+        match self.joiner.phase {
+            JoinPhase::Requesting if due => self.send_join_request(),
+            JoinPhase::ReadySent if due => self.send_join_ready(),
+            JoinPhase::Recovering { .. } => self.check_recovery(),
+            _ => {}
+        }
+    }
+
+    /// Stops the node for good: it reports the reason, leaves the physical topology and ignores
+    /// everything from now on. Its vault is kept (an operator decides what to do with it).
+    pub(crate) fn halt(&mut self, rejection: Rejection) {
+        if self.halted.is_some() {
+            return;
+        }
+        self.emit(Event::Halted {
+            rejection: rejection.clone(),
+        });
+        self.halted = Some(rejection);
+        let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+        for addr in members {
+            self.send(addr, Message::Leaving);
+        }
+        self.cmg = None;
+        self.ms = None;
+        self.answer_all_stopped();
+    }
+}

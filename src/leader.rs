@@ -1,0 +1,497 @@
+//! Step 3 and the CMG side of step 4: a CMG replica applies committed commands, and the CMG
+//! leader does its duties — propose the cluster-init command, send the cluster state to members
+//! outside the logical topology (on commit of init, on every election, when a member appears, and
+//! again every `cluster_state_retry_ms`), turn join requests, join readies, admin commands and
+//! deaths into CMG commands, answer the node that asked once its command is applied, and drive the
+//! Meta Storage to the node list the CMG committed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::admin::AdminOutcome;
+use crate::cmg::{CmgCommand, CmgOutcome, CmgState, JoinResult};
+use crate::error::AdminError;
+use crate::event::{Event, Role};
+use crate::init::InitPlan;
+use crate::message::{decode, encode, ClusterStateNotice, Message, RequestId};
+use crate::node::Node;
+use crate::raft_group::{Applied, RaftGroup, RoleState};
+use crate::types::{Addr, ClusterTag, GroupKind, LaunchId, NodeInfo, NodeName};
+
+/// Who asked for a proposed command, so the proposer can answer when it is applied.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PendingKey {
+    Join(NodeName, LaunchId),
+    Ready(NodeName, LaunchId),
+    Admin(Addr, RequestId),
+}
+
+/// Bound on the commands a leader tracks for answering.
+const MAX_PENDING: usize = 4096;
+
+/// What only the current leader keeps (dropped when it loses leadership).
+#[derive(Debug, Default)]
+pub(crate) struct LeaderDuties {
+    term: u64,
+    init_proposed: bool,
+    /// Last cluster-state notice per member address: (launch, time).
+    notices: BTreeMap<Addr, (LaunchId, u64)>,
+    pending: BTreeMap<PendingKey, Addr>,
+    /// The Meta Storage list the CMG committed and the MS has not confirmed: (version, nodes,
+    /// last time asked).
+    ms_target: Option<(u64, Vec<NodeName>, u64)>,
+    /// Admin commands waiting for the Meta Storage: (origin, request, version).
+    admin_waiters: Vec<(Addr, RequestId, u64)>,
+    /// Former Meta Storage voters, also asked (one of them may still lead the Meta Storage).
+    ms_extra_targets: BTreeSet<NodeName>,
+}
+
+/// A CMG replica with its state machine.
+pub(crate) struct CmgReplica {
+    pub group: RaftGroup,
+    pub state: CmgState,
+    pub plan: Option<InitPlan>,
+    pub duties: Option<LeaderDuties>,
+}
+
+impl Node {
+    /// Applies committed CMG entries in log order.
+    pub(crate) fn apply_cmg(&mut self, applied: Vec<Applied>) {
+        for entry in applied {
+            let Applied::Normal { index, data } = entry else {
+                continue;
+            };
+            let command = match decode::<CmgCommand>(&data) {
+                Ok(c) => c,
+                Err(detail) => {
+                    self.fail_replica(GroupKind::Cmg, index, detail);
+                    return;
+                }
+            };
+            let Some(cmg) = self.cmg.as_mut() else { return };
+            let old_ms_nodes = cmg
+                .state
+                .cluster
+                .as_ref()
+                .map(|c| c.ms_nodes.clone())
+                .unwrap_or_default();
+            let lt_before = cmg.state.lt.version;
+            let tag_before = cmg.state.cluster.as_ref().map(|c| c.tag.clone());
+            let outcome = cmg.state.apply(&command);
+            // Invariant: the tag never changes once committed.
+            if let Some(before) = &tag_before {
+                assert_eq!(
+                    Some(before),
+                    cmg.state.cluster.as_ref().map(|c| &c.tag),
+                    "CMG tag changed after commit"
+                );
+            }
+            let instance = cmg.group.instance();
+            let lt_after = (cmg.state.lt.version != lt_before).then(|| cmg.state.lt.pairs());
+            let lt_version = cmg.state.lt.version;
+            self.report_cmg_outcome(index, &command, &outcome, instance);
+            if let Some(members) = lt_after {
+                self.emit(Event::LtChanged {
+                    version: lt_version,
+                    members,
+                    index,
+                });
+            }
+            self.answer_applied(&command, outcome, old_ms_nodes);
+        }
+    }
+
+    fn report_cmg_outcome(
+        &mut self,
+        index: u64,
+        command: &CmgCommand,
+        outcome: &CmgOutcome,
+        instance: crate::types::InstanceId,
+    ) {
+        match (command, outcome) {
+            (_, CmgOutcome::InitApplied(state)) => {
+                for (name, addr) in &state.addrs {
+                    self.learn_addr(name, *addr);
+                }
+                self.emit(Event::ClusterInitApplied {
+                    instance,
+                    tag: state.tag.clone(),
+                    index,
+                });
+            }
+            (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Accepted(_))) => {
+                self.emit(Event::Validated {
+                    node: info.name.clone(),
+                    launch: info.launch,
+                    index,
+                });
+            }
+            (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Rejected(reason))) => {
+                self.emit(Event::JoinRejected {
+                    node: info.name.clone(),
+                    launch: info.launch,
+                    reason: reason.clone(),
+                    index,
+                });
+            }
+            (_, CmgOutcome::MsChanged(Ok((version, nodes)))) => {
+                self.emit(Event::MsNodesChanged {
+                    version: *version,
+                    nodes: nodes.clone(),
+                    index,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The proposer of a command answers whoever asked for it.
+    fn answer_applied(&mut self, command: &CmgCommand, outcome: CmgOutcome, old_ms: Vec<NodeName>) {
+        if let CmgOutcome::InitApplied(_) = outcome {
+            if self.cmg.as_ref().is_some_and(|c| c.group.is_leader()) {
+                self.send_cluster_state_to_all(true);
+            }
+        }
+        let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
+            return;
+        };
+        let key = match command {
+            CmgCommand::Join { info, .. } => PendingKey::Join(info.name.clone(), info.launch),
+            CmgCommand::JoinReady { info } => PendingKey::Ready(info.name.clone(), info.launch),
+            CmgCommand::ChangeMsNodes {
+                origin, request, ..
+            } => PendingKey::Admin(*origin, *request),
+            _ => return,
+        };
+        let Some(to) = duties.pending.remove(&key) else {
+            return;
+        };
+        match (key, outcome) {
+            (PendingKey::Join(_, launch), CmgOutcome::Join(result)) => {
+                self.send(to, Message::JoinResponse { launch, result });
+            }
+            (PendingKey::Ready(_, launch), CmgOutcome::JoinReady(result)) => {
+                self.send(to, Message::JoinReadyResponse { launch, result });
+            }
+            (PendingKey::Admin(origin, request), CmgOutcome::MsChanged(result)) => match result {
+                Err(e) => self.send(
+                    origin,
+                    Message::AdminForwardResult {
+                        request,
+                        result: Err(e),
+                    },
+                ),
+                Ok((version, nodes)) => {
+                    let mut targets: BTreeSet<NodeName> = old_ms.into_iter().collect();
+                    targets.extend(nodes.iter().cloned());
+                    if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                        d.admin_waiters.push((to, request, version));
+                        d.ms_target = Some((version, nodes, 0));
+                        d.ms_extra_targets = targets;
+                    }
+                    self.drive_ms_target();
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// Called when the CMG replica's role, term or leader changed.
+    pub(crate) fn on_cmg_role_change(&mut self, change: RoleState) {
+        let leader_name = self.name_of_raft_id(change.leader);
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        let instance = cmg.group.instance();
+        let role = role_of(change.role);
+        if role == Role::Leader {
+            if cmg.duties.as_ref().map(|d| d.term) != Some(change.term) {
+                cmg.duties = Some(LeaderDuties {
+                    term: change.term,
+                    ..Default::default()
+                });
+            }
+        } else {
+            cmg.duties = None;
+        }
+        self.emit(Event::RoleChanged {
+            group: GroupKind::Cmg,
+            instance,
+            role,
+            term: change.term,
+            leader: leader_name,
+        });
+        if role == Role::Leader {
+            self.on_elected();
+        }
+    }
+
+    fn on_elected(&mut self) {
+        self.propose_init_if_needed();
+        let Some(cmg) = self.cmg.as_ref() else { return };
+        let Some(cluster) = cmg.state.cluster.clone() else {
+            return;
+        };
+        // Remove LT members this node has declared dead.
+        let dead: Vec<(NodeName, LaunchId)> = cmg
+            .state
+            .lt
+            .members
+            .values()
+            .chain(cmg.state.validated.values())
+            .filter(|i| self.topo_buried(i))
+            .map(|i| (i.name.clone(), i.launch))
+            .collect();
+        if !dead.is_empty() {
+            self.propose_cmg(CmgCommand::NodesLeave { nodes: dead });
+        }
+        if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+            d.ms_target = Some((cluster.ms_version, cluster.ms_nodes.clone(), 0));
+        }
+        self.send_cluster_state_to_all(true);
+    }
+
+    fn topo_buried(&self, info: &NodeInfo) -> bool {
+        self.is_buried(info.addr, info.launch)
+    }
+
+    fn propose_init_if_needed(&mut self) {
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        let Some(duties) = cmg.duties.as_mut() else {
+            return;
+        };
+        if cmg.state.cluster.is_some() || duties.init_proposed {
+            return;
+        }
+        let Some(plan) = cmg.plan.clone() else { return };
+        duties.init_proposed = cmg.group.propose(encode(&CmgCommand::ClusterInit(plan)));
+    }
+
+    /// Proposes a command if this replica leads. False otherwise.
+    pub(crate) fn propose_cmg(&mut self, command: CmgCommand) -> bool {
+        let Some(cmg) = self.cmg.as_mut() else {
+            return false;
+        };
+        cmg.group.propose(encode(&command))
+    }
+
+    /// The leader's duties on every tick.
+    pub(crate) fn leader_tick(&mut self) {
+        if !self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+            return;
+        }
+        self.propose_init_if_needed();
+        self.send_cluster_state_to_all(false);
+        self.drive_ms_target();
+    }
+
+    /// Sends the cluster state to every physical member (this node included) outside the LT;
+    /// `force` ignores the resend interval.
+    fn send_cluster_state_to_all(&mut self, force: bool) {
+        let targets: Vec<(NodeName, Addr, LaunchId)> = self.physical_members();
+        for (name, addr, launch) in targets {
+            self.send_cluster_state(&name, addr, launch, force);
+        }
+    }
+
+    fn send_cluster_state(&mut self, name: &str, addr: Addr, launch: LaunchId, force: bool) {
+        let now = self.now_ms;
+        let retry = self.timing.cluster_state_retry_ms;
+        let leader = self.info();
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        let Some(cluster) = cmg.state.cluster.as_ref() else {
+            return;
+        };
+        let Some(duties) = cmg.duties.as_mut() else {
+            return;
+        };
+        if cmg.state.lt.contains(name, launch) {
+            duties.notices.remove(&addr);
+            return;
+        }
+        if let Some((sent_launch, sent_ms)) = duties.notices.get(&addr) {
+            if !force && *sent_launch == launch && now < sent_ms + retry {
+                return;
+            }
+        }
+        duties.notices.insert(addr, (launch, now));
+        let notice = ClusterStateNotice {
+            term: duties.term,
+            leader,
+            cmg_instance: cmg.group.instance(),
+            cmg_nodes: cluster.cmg_nodes.clone(),
+            tag: cluster.tag.clone(),
+        };
+        let term = duties.term;
+        self.emit(Event::ClusterStateSent {
+            to: name.to_string(),
+            term,
+        });
+        self.send(addr, Message::ClusterState(notice));
+    }
+
+    /// A member appeared in the physical topology (new, or restarted).
+    pub(crate) fn on_member_appeared(&mut self, addr: Addr) {
+        let Some(member) = self.topo.members.get(&addr) else {
+            return;
+        };
+        let info = member.record.identity.info.clone();
+        self.send_cluster_state(&info.name, info.addr, info.launch, true);
+    }
+
+    /// A member was removed from the physical topology: the leader removes it from the LT.
+    pub(crate) fn on_member_gone(&mut self, name: &str, launch: LaunchId) {
+        let Some(cmg) = self.cmg.as_ref() else { return };
+        if cmg.duties.is_none() {
+            return;
+        }
+        let known = cmg.state.lt.contains(name, launch)
+            || cmg
+                .state
+                .validated
+                .get(name)
+                .is_some_and(|v| v.launch == launch);
+        if known {
+            self.propose_cmg(CmgCommand::NodesLeave {
+                nodes: vec![(name.to_string(), launch)],
+            });
+        }
+    }
+
+    fn remember_pending(&mut self, key: PendingKey, to: Addr) -> bool {
+        let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
+            return false;
+        };
+        if duties.pending.contains_key(&key) {
+            duties.pending.insert(key, to);
+            return false;
+        }
+        if duties.pending.len() >= MAX_PENDING {
+            return false;
+        }
+        duties.pending.insert(key, to);
+        true
+    }
+
+    /// True when this node leads the CMG; otherwise tells the sender who does, if known.
+    fn leader_or_redirect(&mut self, from: Addr) -> bool {
+        if self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+            return true;
+        }
+        let leader = self.cmg.as_ref().and_then(|c| {
+            let id = c.group.role_state().leader;
+            self.name_of_raft_id(id)
+                .and_then(|n| self.addr_of(&n).map(|a| (n, a)))
+        });
+        self.send(from, Message::NotLeader { leader });
+        false
+    }
+
+    pub(crate) fn on_join_request(
+        &mut self,
+        from: Addr,
+        info: NodeInfo,
+        stored: Option<(ClusterTag, u64)>,
+    ) {
+        if !self.leader_or_redirect(from) {
+            return;
+        }
+        self.learn_addr(&info.name, info.addr);
+        let key = PendingKey::Join(info.name.clone(), info.launch);
+        if self.remember_pending(key, from) {
+            self.propose_cmg(CmgCommand::Join { info, stored });
+        }
+    }
+
+    pub(crate) fn on_join_ready(&mut self, from: Addr, info: NodeInfo) {
+        if !self.leader_or_redirect(from) {
+            return;
+        }
+        let key = PendingKey::Ready(info.name.clone(), info.launch);
+        if self.remember_pending(key, from) {
+            self.propose_cmg(CmgCommand::JoinReady { info });
+        }
+    }
+
+    pub(crate) fn on_admin_forward(&mut self, from: Addr, request: RequestId, nodes: Vec<NodeName>) {
+        if !self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+            return;
+        }
+        let key = PendingKey::Admin(from, request);
+        if self.remember_pending(key, from) {
+            self.propose_cmg(CmgCommand::ChangeMsNodes {
+                nodes,
+                origin: from,
+                request,
+            });
+        }
+    }
+
+    /// Asks the Meta Storage (every voter, old and new, and every LT member) to adopt the node
+    /// list the CMG committed, until one of them confirms.
+    fn drive_ms_target(&mut self) {
+        let now = self.now_ms;
+        let retry = self.timing.ms_retry_ms;
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        let lt: Vec<NodeName> = cmg.state.lt.members.keys().cloned().collect();
+        let Some(duties) = cmg.duties.as_mut() else {
+            return;
+        };
+        let extra = duties.ms_extra_targets.clone();
+        let Some((version, nodes, last)) = duties.ms_target.as_mut() else {
+            return;
+        };
+        if *last != 0 && now < *last + retry {
+            return;
+        }
+        *last = now.max(1);
+        let (version, nodes) = (*version, nodes.clone());
+        let mut targets: BTreeSet<NodeName> = nodes.iter().cloned().collect();
+        targets.extend(lt);
+        targets.extend(extra);
+        for name in targets {
+            if let Some(addr) = self.addr_of(&name) {
+                self.send(
+                    addr,
+                    Message::MsReconfigure {
+                        version,
+                        nodes: nodes.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A Meta Storage replica confirmed a version: answer admin commands waiting for it.
+    pub(crate) fn on_ms_reconfigured(&mut self, version: u64) {
+        let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
+            return;
+        };
+        if duties.ms_target.as_ref().is_some_and(|(v, _, _)| *v <= version) {
+            duties.ms_target = None;
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) = duties
+            .admin_waiters
+            .drain(..)
+            .partition(|(_, _, v)| *v <= version);
+        duties.admin_waiters = waiting;
+        let nodes = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state.cluster.as_ref())
+            .map(|c| c.ms_nodes.clone())
+            .unwrap_or_default();
+        for (origin, request, v) in ready {
+            let result: Result<AdminOutcome, AdminError> = Ok(AdminOutcome::MsReconfigured {
+                version: v,
+                nodes: nodes.clone(),
+            });
+            self.send(origin, Message::AdminForwardResult { request, result });
+        }
+    }
+}
+
+pub(crate) fn role_of(role: raft::StateRole) -> Role {
+    match role {
+        raft::StateRole::Leader => Role::Leader,
+        raft::StateRole::Follower => Role::Follower,
+        raft::StateRole::Candidate | raft::StateRole::PreCandidate => Role::Candidate,
+    }
+}

@@ -1,0 +1,474 @@
+//! Every message nodes (and the user) exchange, and their wire encoding.
+//!
+//! A message travels inside an [`Envelope`] that names the sender's address and launch. Envelopes
+//! are encoded with bincode, with a size limit, so that corrupt bytes give an
+//! [`Error::CorruptMessage`] instead of a panic or a huge allocation.
+
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::admin::{AdminCommand, AdminOutcome};
+use crate::cmg::JoinResult;
+use crate::error::{AdminError, Error, InitError, JoinReadyRefusal, Rejection, Result};
+use crate::init::{GroupStatus, InitParams, InitPlan, StartOutcome};
+use crate::topology::{Identity, MemberRecord};
+use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
+
+/// The largest encoded envelope accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: u64 = 4 << 20;
+
+/// Identifies one user request (init or admin command) so its answer can be matched.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+pub struct RequestId(pub u64);
+
+/// A message with its sender.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sender's address (where answers go).
+    pub from: Addr,
+    /// The sender's launch id (zero for the user, who is not a node).
+    pub from_launch: LaunchId,
+    /// The message.
+    pub msg: Message,
+}
+
+fn codec() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_limit(MAX_MESSAGE_BYTES)
+        .reject_trailing_bytes()
+}
+
+/// Encodes a value with the wire codec (used for log entries and contexts too).
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    codec()
+        .serialize(value)
+        .expect("value exceeds MAX_MESSAGE_BYTES")
+}
+
+/// Decodes a value encoded by [`encode`].
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    codec().deserialize(bytes).map_err(|e| e.to_string())
+}
+
+impl Envelope {
+    /// Encodes the envelope for the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing our own types into a Vec cannot fail except by exceeding the limit, which
+        // a message of this protocol never does: treat it as a programming error.
+        codec()
+            .serialize(self)
+            .expect("envelope exceeds MAX_MESSAGE_BYTES")
+    }
+
+    /// Decodes bytes received from `from` (used only in the error).
+    pub fn decode(bytes: &[u8], from: &str) -> Result<Envelope> {
+        codec()
+            .deserialize(bytes)
+            .map_err(|e| Error::CorruptMessage {
+                from: from.to_string(),
+                detail: e.to_string(),
+            })
+    }
+}
+
+/// The cluster state the CMG leader sends to members outside the logical topology (step 3): where
+/// the CMG is, who leads it, and the cluster's tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStateNotice {
+    /// The leader's Raft term; receivers ignore a notice older than one they have seen.
+    pub term: u64,
+    /// The leader.
+    pub leader: NodeInfo,
+    /// The CMG incarnation.
+    pub cmg_instance: InstanceId,
+    /// The CMG's voters.
+    pub cmg_nodes: Vec<NodeName>,
+    /// The cluster's tag.
+    pub tag: ClusterTag,
+}
+
+/// Everything that travels between nodes and between the user and a node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    // --- Physical topology (step 1) ---
+    /// A starting node asks a seed member to admit it (pre-init validation).
+    Handshake {
+        /// Who is asking, with its tag and MS version if it is initialized.
+        joiner: Identity,
+    },
+    /// Admitted: the joiner's own record and the members the contacted node knows.
+    HandshakeAccepted {
+        /// The joiner's admission record.
+        you: MemberRecord,
+        /// The contacted node's view.
+        members: Vec<MemberRecord>,
+    },
+    /// Refused at pre-init validation, or evicted because a conflicting member was admitted first.
+    HandshakeRefused {
+        /// Why.
+        rejection: Rejection,
+    },
+    /// The admitting node tells the other members about a new member.
+    Announce {
+        /// The new member.
+        member: MemberRecord,
+    },
+    /// Failure-detection probe.
+    Probe {
+        /// The prober's own record.
+        sender: MemberRecord,
+    },
+    /// Answer to a probe, with the responder's view (anti-entropy).
+    ProbeAck {
+        /// The responder's own record.
+        sender: MemberRecord,
+        /// The responder's view.
+        members: Vec<MemberRecord>,
+    },
+    /// A stopping node leaves the physical topology.
+    Leaving,
+
+    // --- Init command (step 2) ---
+    /// The user asks a node to initialize the cluster.
+    InitRequest {
+        /// Request id.
+        request: RequestId,
+        /// Parameters as the user gave them.
+        params: InitParams,
+    },
+    /// The answer to the user: the cluster tag, or why not.
+    InitResponse {
+        /// Request id.
+        request: RequestId,
+        /// Outcome.
+        result: std::result::Result<ClusterTag, InitError>,
+    },
+    /// The initiator asks a CMG or MS node to start its Raft groups.
+    StartGroups {
+        /// The init attempt.
+        plan: InitPlan,
+    },
+    /// A named node's answer to `StartGroups`.
+    StartGroupsAck {
+        /// The init attempt.
+        init: InstanceId,
+        /// What it did.
+        outcome: StartOutcome,
+    },
+    /// The initiator asks a named node for the state of its groups.
+    StatusQuery {
+        /// The init attempt.
+        init: InstanceId,
+    },
+    /// Answer to `StatusQuery`.
+    StatusReply {
+        /// The init attempt.
+        init: InstanceId,
+        /// The node's groups.
+        status: GroupStatus,
+    },
+    /// The initiator cancels an init: groups of this instance are destroyed, and vault state
+    /// holding its tag is cleared.
+    CancelInit {
+        /// The init attempt.
+        init: InstanceId,
+        /// Why (for the trace).
+        reason: String,
+    },
+    /// A named node confirms a cancel.
+    CancelAck {
+        /// The init attempt.
+        init: InstanceId,
+    },
+
+    // --- Raft groups ---
+    /// A raft-rs message (protobuf bytes) for a group incarnation.
+    Raft {
+        /// The group.
+        group: GroupKind,
+        /// The incarnation.
+        instance: InstanceId,
+        /// The sender's name, so the receiver learns where to answer.
+        from_name: NodeName,
+        /// `eraftpb::Message`, protobuf-encoded.
+        payload: Vec<u8>,
+    },
+
+    // --- CMG leader discovery and join (steps 3 and 4) ---
+    /// The CMG leader tells a member outside the LT where the CMG is.
+    ClusterState(ClusterStateNotice),
+    /// A node asks the CMG leader to validate it.
+    JoinRequest {
+        /// Who.
+        info: NodeInfo,
+        /// Its stored tag and MS version, only if it is initialized.
+        stored: Option<(ClusterTag, u64)>,
+    },
+    /// The CMG's answer to a join request.
+    JoinResponse {
+        /// The launch it answers.
+        launch: LaunchId,
+        /// Outcome.
+        result: JoinResult,
+    },
+    /// A validated node that finished local recovery asks to enter the LT.
+    JoinReady {
+        /// Who.
+        info: NodeInfo,
+    },
+    /// The CMG's answer to a join ready: the LT version that includes the node.
+    JoinReadyResponse {
+        /// The launch it answers.
+        launch: LaunchId,
+        /// Outcome.
+        result: std::result::Result<u64, JoinReadyRefusal>,
+    },
+    /// The receiver is not the CMG leader; here is who it believes is.
+    NotLeader {
+        /// The leader's name and address, if known.
+        leader: Option<(NodeName, Addr)>,
+    },
+
+    // --- Meta Storage ---
+    /// A node catching up asks the Meta Storage leader to add it as a learner.
+    MsAddLearner {
+        /// Who.
+        name: NodeName,
+    },
+    /// The CMG leader asks the Meta Storage to adopt a committed node list.
+    MsReconfigure {
+        /// The MS version the CMG committed for it.
+        version: u64,
+        /// The new voters.
+        nodes: Vec<NodeName>,
+    },
+    /// A Meta Storage replica reports it has applied this version.
+    MsReconfigured {
+        /// Applied version.
+        version: u64,
+    },
+
+    // --- Admin commands ---
+    /// The user sends an admin command to a node.
+    AdminRequest {
+        /// Request id.
+        request: RequestId,
+        /// The command.
+        command: AdminCommand,
+    },
+    /// The answer to the user.
+    AdminResponse {
+        /// Request id.
+        request: RequestId,
+        /// Outcome.
+        result: std::result::Result<AdminOutcome, AdminError>,
+    },
+    /// The receiving node forwards an admin command to the CMG leader.
+    AdminForward {
+        /// Request id (unique per origin).
+        request: RequestId,
+        /// The command.
+        command: AdminCommand,
+    },
+    /// The CMG leader's answer to a forwarded command.
+    AdminForwardResult {
+        /// Request id.
+        request: RequestId,
+        /// Outcome.
+        result: std::result::Result<AdminOutcome, AdminError>,
+    },
+}
+
+/// The kind of a message, without its contents: what holds, drops and traces refer to.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum MessageKind {
+    Handshake,
+    HandshakeAccepted,
+    HandshakeRefused,
+    Announce,
+    Probe,
+    ProbeAck,
+    Leaving,
+    InitRequest,
+    InitResponse,
+    StartGroups,
+    StartGroupsAck,
+    StatusQuery,
+    StatusReply,
+    CancelInit,
+    CancelAck,
+    RaftCmg,
+    RaftMs,
+    ClusterState,
+    JoinRequest,
+    JoinResponse,
+    JoinReady,
+    JoinReadyResponse,
+    NotLeader,
+    MsAddLearner,
+    MsReconfigure,
+    MsReconfigured,
+    AdminRequest,
+    AdminResponse,
+    AdminForward,
+    AdminForwardResult,
+}
+
+impl MessageKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [MessageKind; 30] = [
+        MessageKind::Handshake,
+        MessageKind::HandshakeAccepted,
+        MessageKind::HandshakeRefused,
+        MessageKind::Announce,
+        MessageKind::Probe,
+        MessageKind::ProbeAck,
+        MessageKind::Leaving,
+        MessageKind::InitRequest,
+        MessageKind::InitResponse,
+        MessageKind::StartGroups,
+        MessageKind::StartGroupsAck,
+        MessageKind::StatusQuery,
+        MessageKind::StatusReply,
+        MessageKind::CancelInit,
+        MessageKind::CancelAck,
+        MessageKind::RaftCmg,
+        MessageKind::RaftMs,
+        MessageKind::ClusterState,
+        MessageKind::JoinRequest,
+        MessageKind::JoinResponse,
+        MessageKind::JoinReady,
+        MessageKind::JoinReadyResponse,
+        MessageKind::NotLeader,
+        MessageKind::MsAddLearner,
+        MessageKind::MsReconfigure,
+        MessageKind::MsReconfigured,
+        MessageKind::AdminRequest,
+        MessageKind::AdminResponse,
+        MessageKind::AdminForward,
+        MessageKind::AdminForwardResult,
+    ];
+
+    /// The snake_case name used in scenario files and traces (`join_ready`, `raft_cmg`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Handshake => "handshake",
+            MessageKind::HandshakeAccepted => "handshake_accepted",
+            MessageKind::HandshakeRefused => "handshake_refused",
+            MessageKind::Announce => "announce",
+            MessageKind::Probe => "probe",
+            MessageKind::ProbeAck => "probe_ack",
+            MessageKind::Leaving => "leaving",
+            MessageKind::InitRequest => "init_request",
+            MessageKind::InitResponse => "init_response",
+            MessageKind::StartGroups => "start_groups",
+            MessageKind::StartGroupsAck => "start_groups_ack",
+            MessageKind::StatusQuery => "status_query",
+            MessageKind::StatusReply => "status_reply",
+            MessageKind::CancelInit => "cancel_init",
+            MessageKind::CancelAck => "cancel_ack",
+            MessageKind::RaftCmg => "raft_cmg",
+            MessageKind::RaftMs => "raft_ms",
+            MessageKind::ClusterState => "cluster_state",
+            MessageKind::JoinRequest => "join_request",
+            MessageKind::JoinResponse => "join_response",
+            MessageKind::JoinReady => "join_ready",
+            MessageKind::JoinReadyResponse => "join_ready_response",
+            MessageKind::NotLeader => "not_leader",
+            MessageKind::MsAddLearner => "ms_add_learner",
+            MessageKind::MsReconfigure => "ms_reconfigure",
+            MessageKind::MsReconfigured => "ms_reconfigured",
+            MessageKind::AdminRequest => "admin_request",
+            MessageKind::AdminResponse => "admin_response",
+            MessageKind::AdminForward => "admin_forward",
+            MessageKind::AdminForwardResult => "admin_forward_result",
+        }
+    }
+
+    /// The kind with this snake_case name.
+    pub fn from_name(name: &str) -> Option<MessageKind> {
+        MessageKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Message {
+    /// The message's kind.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Handshake { .. } => MessageKind::Handshake,
+            Message::HandshakeAccepted { .. } => MessageKind::HandshakeAccepted,
+            Message::HandshakeRefused { .. } => MessageKind::HandshakeRefused,
+            Message::Announce { .. } => MessageKind::Announce,
+            Message::Probe { .. } => MessageKind::Probe,
+            Message::ProbeAck { .. } => MessageKind::ProbeAck,
+            Message::Leaving => MessageKind::Leaving,
+            Message::InitRequest { .. } => MessageKind::InitRequest,
+            Message::InitResponse { .. } => MessageKind::InitResponse,
+            Message::StartGroups { .. } => MessageKind::StartGroups,
+            Message::StartGroupsAck { .. } => MessageKind::StartGroupsAck,
+            Message::StatusQuery { .. } => MessageKind::StatusQuery,
+            Message::StatusReply { .. } => MessageKind::StatusReply,
+            Message::CancelInit { .. } => MessageKind::CancelInit,
+            Message::CancelAck { .. } => MessageKind::CancelAck,
+            Message::Raft {
+                group: GroupKind::Cmg,
+                ..
+            } => MessageKind::RaftCmg,
+            Message::Raft {
+                group: GroupKind::Ms,
+                ..
+            } => MessageKind::RaftMs,
+            Message::ClusterState(_) => MessageKind::ClusterState,
+            Message::JoinRequest { .. } => MessageKind::JoinRequest,
+            Message::JoinResponse { .. } => MessageKind::JoinResponse,
+            Message::JoinReady { .. } => MessageKind::JoinReady,
+            Message::JoinReadyResponse { .. } => MessageKind::JoinReadyResponse,
+            Message::NotLeader { .. } => MessageKind::NotLeader,
+            Message::MsAddLearner { .. } => MessageKind::MsAddLearner,
+            Message::MsReconfigure { .. } => MessageKind::MsReconfigure,
+            Message::MsReconfigured { .. } => MessageKind::MsReconfigured,
+            Message::AdminRequest { .. } => MessageKind::AdminRequest,
+            Message::AdminResponse { .. } => MessageKind::AdminResponse,
+            Message::AdminForward { .. } => MessageKind::AdminForward,
+            Message::AdminForwardResult { .. } => MessageKind::AdminForwardResult,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_round_trip_and_corrupt_bytes_are_an_error() {
+        let env = Envelope {
+            from: Addr::new([10, 0, 0, 1], 7000),
+            from_launch: LaunchId(42),
+            msg: Message::MsReconfigured { version: 3 },
+        };
+        let bytes = env.encode();
+        assert_eq!(Envelope::decode(&bytes, "x").unwrap(), env);
+        let err = Envelope::decode(&bytes[..bytes.len() - 1], "10.0.0.1:7000").unwrap_err();
+        assert!(matches!(err, Error::CorruptMessage { .. }), "{err:?}");
+        assert!(err.to_string().contains("10.0.0.1:7000"));
+        let garbage = [0xff_u8; 64];
+        assert!(Envelope::decode(&garbage, "y").is_err());
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in MessageKind::ALL {
+            assert_eq!(MessageKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(MessageKind::from_name("nope"), None);
+    }
+}

@@ -1,0 +1,489 @@
+//! The node: one cluster member as a synchronous state machine.
+//!
+//! The host (the simulator) creates a [`Node`] from its configuration, a launch id, a seed and its
+//! vault, then feeds it inputs — [`Node::tick`] every `tick_ms` and [`Node::receive`] for every
+//! message — each with the current time. Every call returns an [`Output`]: vault writes (to make
+//! durable first), messages to send, and events. The node never reads a clock, never draws from a
+//! global RNG, and does no I/O.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::admin::AdminAttempt;
+use crate::config::{NodeConfig, Timing};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::init::InitAttempt;
+use crate::join::Joiner;
+use crate::leader::CmgReplica;
+use crate::message::{Envelope, Message, RequestId};
+use crate::metastorage::MsState;
+use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
+use crate::rng::Rng;
+use crate::topology::PhysicalTopology;
+use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
+use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
+use crate::cmg::CmgState;
+use crate::error::Rejection;
+
+/// Bound on the rounds of group processing and local delivery within one input.
+const MAX_DRIVE_ROUNDS: usize = 256;
+/// Bound on messages a node sends to itself within one input.
+const MAX_LOOPBACK: usize = 1024;
+
+/// What one input produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Vault writes, in order. Apply them all before sending any message.
+    pub writes: Vec<VaultWrite>,
+    /// Messages to send: destination and envelope.
+    pub messages: Vec<(Addr, Envelope)>,
+    /// What the node did.
+    pub events: Vec<Event>,
+}
+
+/// A Meta Storage replica with its state machine.
+pub(crate) struct MsReplica {
+    pub group: RaftGroup,
+    pub state: MsState,
+    pub plan: Option<crate::init::InitPlan>,
+}
+
+/// One cluster node.
+pub struct Node {
+    pub(crate) cfg: NodeConfig,
+    pub(crate) timing: Timing,
+    pub(crate) launch: LaunchId,
+    pub(crate) rng: Rng,
+    pub(crate) now_ms: u64,
+    pub(crate) halted: Option<Rejection>,
+    pub(crate) local: Option<LocalState>,
+    pub(crate) topo: PhysicalTopology,
+    pub(crate) cmg: Option<CmgReplica>,
+    pub(crate) ms: Option<MsReplica>,
+    pub(crate) joiner: Joiner,
+    pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
+    pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
+    addrs: BTreeMap<NodeName, Addr>,
+    names_by_raft_id: BTreeMap<u64, NodeName>,
+    loopback: VecDeque<Message>,
+    logger: slog::Logger,
+    out: Output,
+}
+
+impl Node {
+    /// Starts a node from its vault. `launch` must be new at every start; `seed` decides every
+    /// random choice the node makes.
+    pub fn new(
+        cfg: NodeConfig,
+        timing: Timing,
+        launch: LaunchId,
+        seed: u64,
+        vault: &Vault,
+        now_ms: u64,
+    ) -> Result<(Node, Output)> {
+        cfg.validate()?;
+        timing.validate()?;
+        let mut node = Node {
+            cfg,
+            timing,
+            launch,
+            rng: Rng::new(seed),
+            now_ms,
+            halted: None,
+            local: vault.local.clone(),
+            topo: PhysicalTopology::new(),
+            cmg: None,
+            ms: None,
+            joiner: Joiner::new(),
+            inits: BTreeMap::new(),
+            admins: BTreeMap::new(),
+            addrs: BTreeMap::new(),
+            names_by_raft_id: BTreeMap::new(),
+            loopback: VecDeque::new(),
+            logger: discard_logger(),
+            out: Output::default(),
+        };
+        let own = (node.cfg.name.clone(), node.cfg.addr);
+        node.learn_addr(&own.0, own.1);
+        node.emit(Event::Started {
+            launch,
+            tag: node.local.as_ref().map(|l| l.tag.clone()),
+            ms_version: node.local.as_ref().map(|l| l.ms_version),
+        });
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            if let Some(record) = vault.group(kind) {
+                node.open_group(kind, record, true)?;
+            }
+        }
+        node.start_topology();
+        node.drive();
+        let output = std::mem::take(&mut node.out);
+        Ok((node, output))
+    }
+
+    /// Advances the node's timers to `now_ms`.
+    pub fn tick(&mut self, now_ms: u64) -> Output {
+        self.now_ms = self.now_ms.max(now_ms);
+        if self.halted.is_none() {
+            self.topology_tick();
+            if let Some(cmg) = self.cmg.as_mut() {
+                cmg.group.tick();
+            }
+            if let Some(ms) = self.ms.as_mut() {
+                ms.group.tick();
+            }
+            self.leader_tick();
+            self.ms_tick();
+            self.join_tick();
+            self.init_tick();
+            self.admin_tick();
+            self.drive();
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Handles one message.
+    pub fn receive(&mut self, now_ms: u64, envelope: Envelope) -> Output {
+        self.now_ms = self.now_ms.max(now_ms);
+        let Envelope {
+            from,
+            from_launch,
+            msg,
+        } = envelope;
+        if self.halted.is_some() {
+            // A stopped node still answers the user, so that no command waits forever.
+            match msg {
+                Message::InitRequest { request, params } => {
+                    self.on_init_request(from, request, params)
+                }
+                Message::AdminRequest { request, command } => {
+                    self.on_admin_request(from, request, command)
+                }
+                _ => {}
+            }
+        } else {
+            self.heard_from(from, from_launch);
+            self.dispatch(from, from_launch, msg);
+            self.drive();
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Reports bytes that did not decode as a message (the host decodes).
+    pub fn corrupt_message(&mut self, from: Addr, error: &Error) -> Output {
+        self.emit(Event::CorruptMessage {
+            from,
+            detail: error.to_string(),
+        });
+        std::mem::take(&mut self.out)
+    }
+
+    fn dispatch(&mut self, from: Addr, from_launch: LaunchId, msg: Message) {
+        match msg {
+            Message::Handshake { joiner } => self.on_handshake(from, joiner),
+            Message::HandshakeAccepted { you, members } => self.on_handshake_accepted(you, members),
+            Message::HandshakeRefused { rejection } => self.on_handshake_refused(from, rejection),
+            Message::Announce { member } => self.on_announce(member),
+            Message::Probe { sender } => self.on_probe(from, sender),
+            Message::ProbeAck { sender, members } => self.on_probe_ack(sender, members),
+            Message::Leaving => self.on_leaving(from, from_launch),
+            Message::InitRequest { request, params } => self.on_init_request(from, request, params),
+            Message::InitResponse { .. } | Message::AdminResponse { .. } => {}
+            Message::StartGroups { plan } => self.on_start_groups(from, plan),
+            Message::StartGroupsAck { init, outcome } => self.on_start_groups_ack(from, init, outcome),
+            Message::StatusQuery { init } => self.on_status_query(from, init),
+            Message::StatusReply { init, status } => self.on_status_reply(from, init, status),
+            Message::CancelInit { init, .. } => self.on_cancel_init(from, init),
+            Message::CancelAck { init } => self.on_cancel_ack(from, init),
+            Message::Raft {
+                group,
+                instance,
+                from_name,
+                payload,
+            } => self.on_raft(from, group, instance, from_name, payload),
+            Message::ClusterState(notice) => self.on_cluster_state(notice),
+            Message::JoinRequest { info, stored } => self.on_join_request(from, info, stored),
+            Message::JoinResponse { launch, result } => self.on_join_response(launch, result),
+            Message::JoinReady { info } => self.on_join_ready(from, info),
+            Message::JoinReadyResponse { launch, result } => {
+                self.on_join_ready_response(launch, result)
+            }
+            Message::NotLeader { leader } => self.on_not_leader(from, leader),
+            Message::MsAddLearner { name } => self.on_ms_add_learner(name),
+            Message::MsReconfigure { version, nodes } => self.on_ms_reconfigure(from, version, nodes),
+            Message::MsReconfigured { version } => self.on_ms_reconfigured(version),
+            Message::AdminRequest { request, command } => {
+                self.on_admin_request(from, request, command)
+            }
+            Message::AdminForward { request, command } => match command {
+                crate::admin::AdminCommand::ReconfigureMs { nodes } => {
+                    self.on_admin_forward(from, request, nodes)
+                }
+            },
+            Message::AdminForwardResult { request, result } => {
+                self.on_admin_forward_result(request, result)
+            }
+        }
+    }
+
+    fn on_raft(
+        &mut self,
+        from: Addr,
+        group: GroupKind,
+        instance: InstanceId,
+        from_name: NodeName,
+        payload: Vec<u8>,
+    ) {
+        self.learn_addr(&from_name, from);
+        let replica = match group {
+            GroupKind::Cmg => self.cmg.as_mut().map(|c| &mut c.group),
+            GroupKind::Ms => self.ms.as_mut().map(|m| &mut m.group),
+        };
+        let Some(replica) = replica else { return };
+        if replica.instance() != instance {
+            return;
+        }
+        if let Err(e) = replica.step(&payload) {
+            self.emit(Event::CorruptMessage {
+                from,
+                detail: e.to_string(),
+            });
+        }
+    }
+
+    /// Processes Raft readiness and local deliveries until nothing is left.
+    fn drive(&mut self) {
+        for _ in 0..MAX_DRIVE_ROUNDS {
+            let mut progressed = self.drive_group(GroupKind::Cmg);
+            progressed |= self.drive_group(GroupKind::Ms);
+            self.check_recovery();
+            if let Some(msg) = self.loopback.pop_front() {
+                let (addr, launch) = (self.cfg.addr, self.launch);
+                if self.halted.is_none() {
+                    self.dispatch(addr, launch, msg);
+                }
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn drive_group(&mut self, kind: GroupKind) -> bool {
+        let mut step = GroupStep::default();
+        let result = match kind {
+            GroupKind::Cmg => match self.cmg.as_mut() {
+                Some(c) => c.group.process(&mut step),
+                None => return false,
+            },
+            GroupKind::Ms => match self.ms.as_mut() {
+                Some(m) => m.group.process(&mut step),
+                None => return false,
+            },
+        };
+        let progressed =
+            !step.writes.is_empty() || !step.messages.is_empty() || !step.applied.is_empty();
+        self.out.writes.append(&mut step.writes);
+        let instance = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+        };
+        if let Some(instance) = instance {
+            let me = self.cfg.name.clone();
+            for (to, payload) in step.messages {
+                if let Some(addr) = self
+                    .names_by_raft_id
+                    .get(&to)
+                    .and_then(|n| self.addrs.get(n))
+                    .copied()
+                {
+                    self.send(
+                        addr,
+                        Message::Raft {
+                            group: kind,
+                            instance,
+                            from_name: me.clone(),
+                            payload,
+                        },
+                    );
+                }
+            }
+        }
+        match kind {
+            GroupKind::Cmg => self.apply_cmg(step.applied),
+            GroupKind::Ms => self.apply_ms(step.applied),
+        }
+        if let Err(e) = result {
+            self.fail_replica(kind, 0, e.to_string());
+            return true;
+        }
+        let change = match kind {
+            GroupKind::Cmg => self.cmg.as_mut().and_then(|c| c.group.take_role_change()),
+            GroupKind::Ms => self.ms.as_mut().and_then(|m| m.group.take_role_change()),
+        };
+        if let Some(change) = change {
+            match kind {
+                GroupKind::Cmg => self.on_cmg_role_change(change),
+                GroupKind::Ms => {
+                    let leader = self.name_of_raft_id(change.leader);
+                    self.emit(Event::RoleChanged {
+                        group: GroupKind::Ms,
+                        instance: instance.unwrap_or(InstanceId(0)),
+                        role: crate::leader::role_of(change.role),
+                        term: change.term,
+                        leader,
+                    });
+                }
+            }
+            return true;
+        }
+        progressed
+    }
+
+    /// Opens a replica from a record.
+    fn open_group(&mut self, kind: GroupKind, record: &GroupRecord, from_vault: bool) -> Result<()> {
+        let group = RaftGroup::open(kind, &self.cfg.name, record, &self.timing, &self.logger)?;
+        for name in &record.initial_voters {
+            self.names_by_raft_id.insert(raft_id(name), name.clone());
+        }
+        if let Some(plan) = &record.plan {
+            for (name, addr) in &plan.addrs {
+                self.learn_addr(name, *addr);
+            }
+        }
+        self.emit(Event::GroupStarted {
+            group: kind,
+            instance: record.instance,
+            from_vault,
+        });
+        match kind {
+            GroupKind::Cmg => {
+                self.cmg = Some(CmgReplica {
+                    group,
+                    state: CmgState::default(),
+                    plan: record.plan.clone(),
+                    duties: None,
+                })
+            }
+            GroupKind::Ms => {
+                self.ms = Some(MsReplica {
+                    group,
+                    state: MsState::default(),
+                    plan: record.plan.clone(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a new replica: writes its record to the vault and opens it.
+    pub(crate) fn create_group(&mut self, kind: GroupKind, record: GroupRecord) {
+        self.write(VaultWrite::CreateGroup(kind, Box::new(record.clone())));
+        if let Err(e) = self.open_group(kind, &record, false) {
+            self.fail_replica(kind, 0, e.to_string());
+        }
+    }
+
+    /// Destroys the replica of `kind` if it is of this incarnation.
+    pub(crate) fn destroy_group(&mut self, kind: GroupKind, instance: InstanceId) {
+        let hosted = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+        };
+        if hosted != Some(instance) {
+            return;
+        }
+        match kind {
+            GroupKind::Cmg => self.cmg = None,
+            GroupKind::Ms => self.ms = None,
+        }
+        self.write(VaultWrite::DestroyGroup(kind, instance));
+        self.emit(Event::GroupDestroyed {
+            group: kind,
+            instance,
+        });
+    }
+
+    /// A replica that cannot go on (a corrupt entry) stops; its vault is kept for an operator.
+    pub(crate) fn fail_replica(&mut self, kind: GroupKind, index: u64, detail: String) {
+        match kind {
+            GroupKind::Cmg => self.cmg = None,
+            GroupKind::Ms => self.ms = None,
+        }
+        self.emit(Event::ReplicaFailed {
+            group: kind,
+            index,
+            detail,
+        });
+    }
+
+    // --- Output helpers ---
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.out.events.push(event);
+    }
+
+    pub(crate) fn write(&mut self, write: VaultWrite) {
+        self.out.writes.push(write);
+    }
+
+    pub(crate) fn send(&mut self, to: Addr, msg: Message) {
+        if to == self.cfg.addr {
+            assert!(
+                self.loopback.len() < MAX_LOOPBACK,
+                "node {} sent itself more than {MAX_LOOPBACK} messages in one step",
+                self.cfg.name
+            );
+            self.loopback.push_back(msg);
+            return;
+        }
+        let envelope = Envelope {
+            from: self.cfg.addr,
+            from_launch: self.launch,
+            msg,
+        };
+        self.out.messages.push((to, envelope));
+    }
+
+    // --- Address book ---
+
+    pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        if self.addrs.get(name) != Some(&addr) {
+            self.addrs.insert(name.to_string(), addr);
+        }
+        self.names_by_raft_id
+            .entry(raft_id(name))
+            .or_insert_with(|| name.to_string());
+    }
+
+    pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
+        self.addrs.get(name).copied()
+    }
+
+    pub(crate) fn name_of_raft_id(&self, id: u64) -> Option<NodeName> {
+        if id == 0 {
+            return None;
+        }
+        self.names_by_raft_id.get(&id).cloned()
+    }
+
+    pub(crate) fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
+        self.topo.is_buried(addr, launch)
+    }
+
+    /// This node's identity.
+    pub fn info(&self) -> NodeInfo {
+        self.cfg.info(self.launch)
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// This start's launch id.
+    pub fn launch(&self) -> LaunchId {
+        self.launch
+    }
+}

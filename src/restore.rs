@@ -1,0 +1,102 @@
+//! Vaults of an existing cluster, built without running it: how a harness starts a scenario with
+//! initialized nodes (scenarios 3 and 4 of the IEP need nodes that already hold a tag and a Meta
+//! Storage version).
+//!
+//! Every node of one [`RestoredCluster`] gets identical group logs, as if the cluster had been
+//! initialized and then stopped: the CMG log holds the cluster-init command with the cluster's
+//! Meta Storage version, the Meta Storage log its configuration. Each node may carry its own
+//! stored Meta Storage version (X), which is how a node ahead of or behind the cluster (Y) is made.
+
+use std::collections::BTreeMap;
+
+use crate::cmg::CmgCommand;
+use crate::init::InitPlan;
+use crate::message::encode;
+use crate::metastorage::MsCommand;
+use crate::raft_group::RaftGroup;
+use crate::types::{Addr, ClusterTag, InstanceId, NodeName, ProductVersion, ProtocolVersion};
+use crate::vault::{LocalState, Vault};
+
+/// A cluster that existed before the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoredCluster {
+    /// Its tag.
+    pub tag: ClusterTag,
+    /// CMG voters.
+    pub cmg_nodes: Vec<NodeName>,
+    /// Meta Storage voters.
+    pub ms_nodes: Vec<NodeName>,
+    /// The cluster's Meta Storage version (Y), as its CMG holds it.
+    pub ms_version: u64,
+    /// Product version it was initialized with.
+    pub product: ProductVersion,
+    /// Protocol version it was initialized with.
+    pub protocol: ProtocolVersion,
+    /// Addresses of its CMG and Meta Storage nodes.
+    pub addrs: BTreeMap<NodeName, Addr>,
+}
+
+impl RestoredCluster {
+    /// The incarnation id of its groups, derived from the tag so that every node agrees.
+    pub fn instance(&self) -> InstanceId {
+        InstanceId((self.tag.id.0 as u64) ^ ((self.tag.id.0 >> 64) as u64) | 1)
+    }
+
+    fn plan(&self) -> InitPlan {
+        let mut cmg = self.cmg_nodes.clone();
+        cmg.sort();
+        let mut ms = self.ms_nodes.clone();
+        ms.sort();
+        InitPlan {
+            init: self.instance(),
+            tag: self.tag.clone(),
+            cmg_nodes: cmg,
+            ms_nodes: ms,
+            ms_version: self.ms_version,
+            product: self.product,
+            protocol: self.protocol,
+            initiator: String::new(),
+            addrs: self.addrs.clone(),
+        }
+    }
+
+    /// The vault of `node`, which last saw Meta Storage version `stored_ms_version` (X).
+    pub fn vault_of(&self, node: &str, stored_ms_version: u64) -> Vault {
+        let plan = self.plan();
+        let node = node.to_string();
+        let cmg = plan.cmg_nodes.contains(&node).then(|| {
+            RaftGroup::bootstrap_record(
+                plan.init,
+                plan.cmg_nodes.clone(),
+                None,
+                vec![
+                    encode(&CmgCommand::Bootstrap),
+                    encode(&CmgCommand::ClusterInit(plan.clone())),
+                ],
+            )
+        });
+        let ms = plan.ms_nodes.contains(&node).then(|| {
+            RaftGroup::bootstrap_record(
+                plan.init,
+                plan.ms_nodes.clone(),
+                None,
+                vec![encode(&MsCommand::Init {
+                    version: plan.ms_version,
+                    nodes: plan.ms_nodes.clone(),
+                })],
+            )
+        });
+        Vault {
+            local: Some(LocalState {
+                tag: self.tag.clone(),
+                cmg_nodes: plan.cmg_nodes.clone(),
+                ms_nodes: plan.ms_nodes.clone(),
+                ms_version: stored_ms_version,
+                cmg_instance: plan.init,
+                ms_instance: plan.init,
+            }),
+            cmg,
+            ms,
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Step 1: the physical topology — seed-based discovery, pre-init validation in the handshake,
+//! announcement to members, failure detection by probes, restarts replacing old entries.
+//!
+//! Rules as implemented (the decisions SPEC.md leaves open are in `docs/protocol.md`):
+//! - A node with no other seed admits itself. Otherwise it sends a handshake to a random seed and
+//!   tries another one every `handshake_retry_ms` until it is admitted or refused.
+//! - Only an admitted node admits others. An unadmitted node contacted by an unadmitted node with
+//!   a higher address admits itself first (so nodes that seed each other cannot wait forever).
+//! - Pre-init validation at the contacted node: equal protocol versions; equal product
+//!   major.minor; if both are initialized, equal tags; if the contacted node is empty, the joiner's
+//!   tag must be one its members already hold, when any member holds one ("first admitted wins").
+//! - The admitting node sends the new member's record to every member. Records carry the time and
+//!   node of admission, so all nodes order conflicting admissions the same way: an empty node that
+//!   learns of members admitted with different tags, while no cluster has been initialized among
+//!   its members, evicts every member whose tag differs from the earliest-admitted one.
+//! - A member not heard from for `probe_interval_ms` is probed; one not heard from for
+//!   `failure_timeout_ms` is removed. Probe answers carry the responder's view (anti-entropy).
+//!   Removed (address, launch) pairs are remembered so that gossip does not bring them back; a
+//!   message from the member itself does.
+//! - A record with a newer admission for the same address (a restart: new launch id) replaces the
+//!   old entry.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::error::{Rejection, RejectionReason, RejectionStage};
+use crate::event::{Event, RemovalCause};
+use crate::message::Message;
+use crate::node::Node;
+use crate::types::{Addr, ClusterTag, LaunchId, NodeInfo, NodeName};
+
+/// How many removed (address, launch) pairs a node remembers.
+const MAX_TOMBSTONES: usize = 1024;
+
+/// What a node says about itself in a handshake or probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Name, address, launch, versions.
+    pub info: NodeInfo,
+    /// Its cluster tag, if it is initialized.
+    pub tag: Option<ClusterTag>,
+    /// Its Meta Storage version, if it is initialized.
+    pub ms_version: Option<u64>,
+}
+
+/// A member of the physical topology: its identity and how it was admitted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// The member as last heard of.
+    pub identity: Identity,
+    /// The tag it presented when it was admitted (fixed for this launch).
+    pub admitted_tag: Option<ClusterTag>,
+    /// When it was admitted (milliseconds of the admitting node's clock).
+    pub admitted_at_ms: u64,
+    /// Who admitted it (itself, for a node that formed its own topology).
+    pub admitted_by: NodeName,
+}
+
+impl MemberRecord {
+    fn admission_key(&self) -> (u64, &str) {
+        (self.admitted_at_ms, self.identity.info.name.as_str())
+    }
+
+    fn addr(&self) -> Addr {
+        self.identity.info.addr
+    }
+
+    fn launch(&self) -> LaunchId {
+        self.identity.info.launch
+    }
+}
+
+/// One member in a node's view.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    pub record: MemberRecord,
+    pub last_heard_ms: u64,
+    pub last_probe_ms: u64,
+}
+
+/// Whether the node itself has entered the physical topology.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// Waiting for an answer from `target`, sent at `sent_ms`.
+    Handshaking { target: Addr, sent_ms: u64 },
+    /// Admitted.
+    Admitted,
+}
+
+/// A node's view of the physical topology.
+#[derive(Clone, Debug)]
+pub(crate) struct PhysicalTopology {
+    pub entry: Entry,
+    /// The node's own admission record, once admitted.
+    pub me: Option<MemberRecord>,
+    /// Other members, by address.
+    pub members: BTreeMap<Addr, Member>,
+    tombstones: BTreeSet<(Addr, LaunchId)>,
+    tombstone_order: VecDeque<(Addr, LaunchId)>,
+}
+
+impl PhysicalTopology {
+    pub fn new() -> PhysicalTopology {
+        PhysicalTopology {
+            entry: Entry::Admitted,
+            me: None,
+            members: BTreeMap::new(),
+            tombstones: BTreeSet::new(),
+            tombstone_order: VecDeque::new(),
+        }
+    }
+
+    fn bury(&mut self, addr: Addr, launch: LaunchId) {
+        if self.tombstones.insert((addr, launch)) {
+            self.tombstone_order.push_back((addr, launch));
+            if self.tombstone_order.len() > MAX_TOMBSTONES {
+                if let Some(old) = self.tombstone_order.pop_front() {
+                    self.tombstones.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// True when this (address, launch) was removed from the view.
+    pub fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
+        self.tombstones.contains(&(addr, launch))
+    }
+}
+
+impl Node {
+    /// This node's identity as it stands now.
+    pub(crate) fn identity(&self) -> Identity {
+        Identity {
+            info: self.info(),
+            tag: self.local.as_ref().map(|l| l.tag.clone()),
+            ms_version: self.local.as_ref().map(|l| l.ms_version),
+        }
+    }
+
+    /// This node's record, with its identity refreshed.
+    fn my_record(&self) -> Option<MemberRecord> {
+        self.topo.me.clone().map(|mut me| {
+            me.identity = self.identity();
+            me
+        })
+    }
+
+    /// All admitted records this node knows, itself included.
+    fn known_records(&self) -> Vec<MemberRecord> {
+        let mut all: Vec<MemberRecord> = self.my_record().into_iter().collect();
+        all.extend(self.topo.members.values().map(|m| m.record.clone()));
+        all
+    }
+
+    pub(crate) fn start_topology(&mut self) {
+        let own = self.cfg.addr;
+        if self.cfg.seeds.iter().all(|s| *s == own) {
+            self.admit_self();
+        } else {
+            self.send_handshake();
+        }
+    }
+
+    fn admit_self(&mut self) {
+        let record = MemberRecord {
+            identity: self.identity(),
+            admitted_tag: self.local.as_ref().map(|l| l.tag.clone()),
+            admitted_at_ms: self.now_ms,
+            admitted_by: self.cfg.name.clone(),
+        };
+        self.topo.me = Some(record);
+        self.topo.entry = Entry::Admitted;
+        self.emit(Event::EnteredTopology {
+            via: self.cfg.name.clone(),
+        });
+    }
+
+    fn send_handshake(&mut self) {
+        let own = self.cfg.addr;
+        let seeds: Vec<Addr> = self.cfg.seeds.iter().copied().filter(|s| *s != own).collect();
+        let Some(target) = self.rng.pick(&seeds).copied() else {
+            self.admit_self();
+            return;
+        };
+        self.topo.entry = Entry::Handshaking {
+            target,
+            sent_ms: self.now_ms,
+        };
+        self.emit(Event::HandshakeSent { to: target });
+        let joiner = self.identity();
+        self.send(target, Message::Handshake { joiner });
+    }
+
+    pub(crate) fn topology_tick(&mut self) {
+        if let Entry::Handshaking { sent_ms, .. } = self.topo.entry {
+            if self.now_ms >= sent_ms + self.timing.handshake_retry_ms {
+                self.send_handshake();
+            }
+        }
+        let now = self.now_ms;
+        let mut dead = Vec::new();
+        let mut probe = Vec::new();
+        for (addr, member) in &self.topo.members {
+            let silent_ms = now.saturating_sub(member.last_heard_ms);
+            if silent_ms >= self.timing.failure_timeout_ms {
+                dead.push(*addr);
+            } else if silent_ms >= self.timing.probe_interval_ms
+                && now.saturating_sub(member.last_probe_ms) >= self.timing.probe_interval_ms
+            {
+                probe.push(*addr);
+            }
+        }
+        for addr in dead {
+            self.remove_member(addr, RemovalCause::Dead);
+        }
+        if let Some(sender) = self.my_record() {
+            for addr in probe {
+                if let Some(m) = self.topo.members.get_mut(&addr) {
+                    m.last_probe_ms = now;
+                }
+                self.send(
+                    addr,
+                    Message::Probe {
+                        sender: sender.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Any message from a member proves it is alive.
+    pub(crate) fn heard_from(&mut self, addr: Addr, launch: LaunchId) {
+        if let Some(m) = self.topo.members.get_mut(&addr) {
+            if m.record.launch() == launch {
+                m.last_heard_ms = self.now_ms;
+            }
+        }
+    }
+
+    pub(crate) fn on_handshake(&mut self, from: Addr, joiner: Identity) {
+        if self.topo.me.is_none() {
+            if self.cfg.addr < joiner.info.addr {
+                self.admit_self();
+            } else {
+                return;
+            }
+        }
+        if let Err(reason) = self.pre_init_check(&joiner) {
+            self.emit(Event::PreInitRefused {
+                joiner: joiner.info.name.clone(),
+                launch: joiner.info.launch,
+                reason: reason.clone(),
+            });
+            let rejection = Rejection {
+                stage: RejectionStage::PreInit,
+                by: self.cfg.name.clone(),
+                reason,
+            };
+            self.send(from, Message::HandshakeRefused { rejection });
+            return;
+        }
+        let record = MemberRecord {
+            admitted_tag: joiner.tag.clone(),
+            identity: joiner,
+            admitted_at_ms: self.now_ms,
+            admitted_by: self.cfg.name.clone(),
+        };
+        self.emit(Event::Admitted {
+            member: record.identity.info.name.clone(),
+            launch: record.launch(),
+            tag: record.admitted_tag.clone(),
+        });
+        let members = self.known_records();
+        self.merge_record(record.clone(), true);
+        for addr in self.topo.members.keys().copied().collect::<Vec<_>>() {
+            if addr != record.addr() {
+                self.send(
+                    addr,
+                    Message::Announce {
+                        member: record.clone(),
+                    },
+                );
+            }
+        }
+        self.send(
+            from,
+            Message::HandshakeAccepted {
+                you: record,
+                members,
+            },
+        );
+    }
+
+    /// Pre-init validation of a joiner against what this node knows locally.
+    fn pre_init_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
+        if joiner.info.protocol != self.cfg.protocol {
+            return Err(RejectionReason::ProtocolMismatch {
+                joiner: joiner.info.protocol,
+                cluster: self.cfg.protocol,
+            });
+        }
+        if !joiner.info.product.compatible_with(&self.cfg.product) {
+            return Err(RejectionReason::ProductMismatch {
+                joiner: joiner.info.product,
+                cluster: self.cfg.product,
+            });
+        }
+        let Some(joiner_tag) = &joiner.tag else {
+            return Ok(());
+        };
+        if let Some(local) = &self.local {
+            if &local.tag != joiner_tag {
+                return Err(RejectionReason::TagMismatch {
+                    joiner: joiner_tag.clone(),
+                    cluster: local.tag.clone(),
+                });
+            }
+            return Ok(());
+        }
+        // Empty contacted node: a tag already present among members wins.
+        let mut tagged: Vec<&MemberRecord> = self
+            .topo
+            .members
+            .values()
+            .map(|m| &m.record)
+            .filter(|r| r.identity.tag.is_some() && r.addr() != joiner.info.addr)
+            .collect();
+        if tagged.is_empty() || tagged.iter().any(|r| r.identity.tag.as_ref() == Some(joiner_tag)) {
+            return Ok(());
+        }
+        tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
+        let first = tagged[0];
+        Err(RejectionReason::ConflictingTag {
+            joiner: joiner_tag.clone(),
+            member: first.identity.info.name.clone(),
+            member_tag: first.identity.tag.clone().unwrap_or_else(|| joiner_tag.clone()),
+        })
+    }
+
+    pub(crate) fn on_handshake_accepted(&mut self, you: MemberRecord, members: Vec<MemberRecord>) {
+        if self.topo.me.is_some() || you.identity.info.launch != self.launch {
+            return;
+        }
+        let via = you.admitted_by.clone();
+        self.topo.me = Some(you);
+        self.topo.entry = Entry::Admitted;
+        self.emit(Event::EnteredTopology { via });
+        for record in members {
+            self.merge_record(record, true);
+        }
+        self.after_membership_change();
+    }
+
+    pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {
+        // A refusal counts while handshaking, or as an eviction by a member of the view.
+        let from_member = self.topo.members.contains_key(&from);
+        let handshaking = matches!(self.topo.entry, Entry::Handshaking { target, .. } if target == from);
+        if handshaking || from_member || self.topo.me.is_none() {
+            self.halt(rejection);
+        }
+    }
+
+    pub(crate) fn on_announce(&mut self, member: MemberRecord) {
+        self.merge_record(member, false);
+        self.after_membership_change();
+    }
+
+    pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord) {
+        let Some(me) = self.my_record() else {
+            return;
+        };
+        self.merge_record(sender, true);
+        let members = self.known_records();
+        self.send(
+            from,
+            Message::ProbeAck {
+                sender: me,
+                members,
+            },
+        );
+        self.after_membership_change();
+    }
+
+    pub(crate) fn on_probe_ack(&mut self, sender: MemberRecord, members: Vec<MemberRecord>) {
+        self.merge_record(sender, true);
+        for record in members {
+            self.merge_record(record, false);
+        }
+        self.after_membership_change();
+    }
+
+    pub(crate) fn on_leaving(&mut self, from: Addr, launch: LaunchId) {
+        if self
+            .topo
+            .members
+            .get(&from)
+            .is_some_and(|m| m.record.launch() == launch)
+        {
+            self.remove_member(from, RemovalCause::Left);
+        }
+    }
+
+    /// Adds or refreshes a member. `direct` when the record came from the member itself or from
+    /// its admitter (it may override a tombstone).
+    fn merge_record(&mut self, record: MemberRecord, direct: bool) {
+        let addr = record.addr();
+        let launch = record.launch();
+        if addr == self.cfg.addr {
+            return;
+        }
+        if self.topo.tombstones.contains(&(addr, launch)) {
+            if !direct {
+                return;
+            }
+            self.topo.tombstones.remove(&(addr, launch));
+        }
+        let now = self.now_ms;
+        match self.topo.members.get_mut(&addr) {
+            Some(existing) if existing.record.launch() == launch => {
+                existing.record.identity = record.identity;
+                if direct {
+                    existing.last_heard_ms = now;
+                }
+            }
+            Some(existing) => {
+                if record.admitted_at_ms <= existing.record.admitted_at_ms {
+                    return;
+                }
+                let old = existing.record.launch();
+                let name = record.identity.info.name.clone();
+                *existing = Member {
+                    record,
+                    last_heard_ms: now,
+                    last_probe_ms: now,
+                };
+                self.topo.bury(addr, old);
+                self.emit(Event::MemberReplaced {
+                    member: name,
+                    old,
+                    new: launch,
+                });
+                self.on_member_appeared(addr);
+            }
+            None => {
+                let name = record.identity.info.name.clone();
+                self.learn_addr(&name, addr);
+                self.topo.members.insert(
+                    addr,
+                    Member {
+                        record,
+                        last_heard_ms: now,
+                        last_probe_ms: now,
+                    },
+                );
+                self.emit(Event::MemberAdded {
+                    member: name,
+                    launch,
+                });
+                self.on_member_appeared(addr);
+            }
+        }
+    }
+
+    pub(crate) fn remove_member(&mut self, addr: Addr, cause: RemovalCause) {
+        let Some(member) = self.topo.members.remove(&addr) else {
+            return;
+        };
+        let name = member.record.identity.info.name.clone();
+        let launch = member.record.launch();
+        self.topo.bury(addr, launch);
+        self.emit(Event::MemberRemoved {
+            member: name.clone(),
+            launch,
+            cause,
+        });
+        self.on_member_gone(&name, launch);
+    }
+
+    /// After a merge: an empty node resolves conflicting admissions (first admitted wins).
+    fn after_membership_change(&mut self) {
+        if self.local.is_some() {
+            return;
+        }
+        let records: Vec<&MemberRecord> = self.topo.members.values().map(|m| &m.record).collect();
+        // Once a cluster has been initialized among the members, the CMG decides, not us.
+        let initialized_here = records
+            .iter()
+            .any(|r| r.admitted_tag.is_none() && r.identity.tag.is_some());
+        let mut tagged: Vec<&MemberRecord> =
+            records.into_iter().filter(|r| r.admitted_tag.is_some()).collect();
+        if initialized_here || tagged.len() < 2 {
+            return;
+        }
+        tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
+        let winner = tagged[0].clone();
+        let winner_tag = winner.admitted_tag.clone();
+        let losers: Vec<MemberRecord> = tagged
+            .into_iter()
+            .filter(|r| r.admitted_tag != winner_tag)
+            .cloned()
+            .collect();
+        for loser in losers {
+            let (Some(joiner), Some(member_tag)) = (loser.admitted_tag.clone(), winner_tag.clone())
+            else {
+                continue;
+            };
+            self.emit(Event::PreInitRefused {
+                joiner: loser.identity.info.name.clone(),
+                launch: loser.launch(),
+                reason: RejectionReason::ConflictingTag {
+                    joiner: joiner.clone(),
+                    member: winner.identity.info.name.clone(),
+                    member_tag: member_tag.clone(),
+                },
+            });
+            self.remove_member(loser.addr(), RemovalCause::Evicted);
+            let rejection = Rejection {
+                stage: RejectionStage::PreInit,
+                by: self.cfg.name.clone(),
+                reason: RejectionReason::ConflictingTag {
+                    joiner,
+                    member: winner.identity.info.name.clone(),
+                    member_tag,
+                },
+            };
+            self.send(loser.addr(), Message::HandshakeRefused { rejection });
+        }
+    }
+
+    /// Names of every member (this node included) with their addresses and launches.
+    pub(crate) fn physical_members(&self) -> Vec<(NodeName, Addr, LaunchId)> {
+        let mut all = vec![(self.cfg.name.clone(), self.cfg.addr, self.launch)];
+        all.extend(self.topo.members.values().map(|m| {
+            let info = &m.record.identity.info;
+            (info.name.clone(), info.addr, info.launch)
+        }));
+        all
+    }
+
+    /// The current tag of a named member, as last heard (this node included).
+    pub(crate) fn member_tags(&self) -> BTreeMap<NodeName, Option<ClusterTag>> {
+        let mut tags = BTreeMap::new();
+        tags.insert(
+            self.cfg.name.clone(),
+            self.local.as_ref().map(|l| l.tag.clone()),
+        );
+        for m in self.topo.members.values() {
+            tags.insert(m.record.identity.info.name.clone(), m.record.identity.tag.clone());
+        }
+        tags
+    }
+}
