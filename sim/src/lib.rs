@@ -1,1 +1,29 @@
-//! stub
+//! # joinsim-sim — the IEP-77 protocol on madsim's simulated network and clock
+//!
+//! This crate hosts the protocol state machines of the `joinsim` crate on
+//! [madsim](https://docs.rs/madsim): one simulated node per cluster node with its own address, a
+//! vault per node that survives kill and restart, a network with latency, loss, partitions and
+//! message holds, a simulated user who sends init and admin commands, a god's-eye view of every
+//! node, and a trace whose hash identifies the run. Same build + same seed ⇒ same trace.
+//!
+//! Start with [`Sim`]: it builds a world, runs a test body against it on a fresh thread, and
+//! returns a [`RunReport`] with the trace hash.
+//!
+//! This crate only builds with `--cfg madsim` (the repository's `.cargo/config.toml` sets it).
+
+#![deny(missing_docs)]
+
+pub mod demo;
+pub mod host;
+pub mod network;
+pub mod sim;
+pub mod trace;
+pub mod user;
+pub mod world;
+
+pub use demo::{format_demo, run_demo, DemoOutcome};
+pub use network::{MessageFilter, RuleAction, RuleId};
+pub use sim::{NetSettings, RunReport, Sim};
+pub use trace::{HarnessEvent, TraceEntry, TraceKind};
+pub use user::{AdminAnswer, InitAnswer};
+pub use world::{NodeSpec, UserError, WaitTimeout, World};

@@ -1,0 +1,213 @@
+//! The host of one cluster node inside madsim: the node's vault (which outlives the node), its
+//! live state machine, and the two tasks that feed it — one receiving messages, one ticking.
+//!
+//! Every input goes through the same path: lock the state machine, give it the input, then make
+//! the output real — vault writes first, then trace events, then messages onto madsim's network.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use joinsim::{Addr, Envelope, LaunchId, Node, NodeConfig, NodeView, Output, Vault};
+use madsim::net::Endpoint;
+
+use crate::network::RuleAction;
+use crate::trace::{HarnessEvent, TraceKind};
+use crate::world::World;
+
+/// The port every node listens on.
+pub const NODE_PORT: u16 = 7000;
+/// The madsim message tag of the protocol.
+pub const PROTOCOL_TAG: u64 = 0x1e77;
+/// The most messages a node buffers for hold rules.
+pub const MAX_HELD_MESSAGES: usize = 10_000;
+
+/// Converts a protocol address to a socket address.
+pub fn socket_of(addr: Addr) -> SocketAddr {
+    let [a, b, c, d] = addr.ip;
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), addr.port)
+}
+
+/// Converts a socket address to a protocol address.
+pub fn addr_of(socket: SocketAddr) -> Addr {
+    match socket.ip() {
+        IpAddr::V4(v4) => Addr::new(v4.octets(), socket.port()),
+        IpAddr::V6(_) => Addr::new([0, 0, 0, 0], socket.port()),
+    }
+}
+
+/// Everything the world keeps about one node.
+pub(crate) struct NodeSlot {
+    /// Unique label (the node's name unless two nodes share a name).
+    pub label: String,
+    pub config: NodeConfig,
+    /// Durable: survives kill and restart.
+    pub vault: Mutex<Vault>,
+    /// Volatile: the running state machine, `None` while the node is down.
+    pub node: Mutex<Option<Node>>,
+    /// Volatile: messages held by rules.
+    pub held: Mutex<Vec<Envelope>>,
+    /// The madsim node, once created.
+    pub madsim_id: Mutex<Option<madsim::task::NodeId>>,
+}
+
+impl NodeSlot {
+    pub fn view(&self) -> Option<NodeView> {
+        self.node.lock().expect("node lock").as_ref().map(|n| n.view())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.node.lock().expect("node lock").is_some()
+    }
+}
+
+/// The task a madsim node runs at every (re)start.
+pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
+    let endpoint = match Endpoint::bind(socket_of(slot.config.addr)).await {
+        Ok(ep) => Arc::new(ep),
+        Err(e) => panic!("node {} cannot bind {}: {e}", slot.label, slot.config.addr),
+    };
+    let launch = LaunchId(madsim::rand::random::<u64>() | 1);
+    let seed = madsim::rand::random::<u64>();
+    let vault = slot.vault.lock().expect("vault lock").clone();
+    let started = Node::new(
+        slot.config.clone(),
+        world.timing().clone(),
+        launch,
+        seed,
+        &vault,
+        world.now_ms(),
+    );
+    let output = match started {
+        Ok((node, output)) => {
+            *slot.node.lock().expect("node lock") = Some(node);
+            output
+        }
+        Err(e) => {
+            world.record(
+                &slot.label,
+                TraceKind::Harness(HarnessEvent::StartFailed {
+                    detail: e.to_string(),
+                }),
+            );
+            return;
+        }
+    };
+    slot.held.lock().expect("held lock").clear();
+    apply_output(&world, &slot, &endpoint, output).await;
+    let phase_ms = madsim::rand::random::<u64>() % world.timing().tick_ms;
+    madsim::task::spawn(tick_loop(world.clone(), slot.clone(), endpoint.clone(), phase_ms));
+    receive_loop(world, slot, endpoint).await;
+}
+
+async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>) {
+    loop {
+        let Ok((payload, from)) = endpoint.recv_from_raw(PROTOCOL_TAG).await else {
+            return;
+        };
+        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+            continue;
+        };
+        let from_addr = addr_of(from);
+        let decoded = Envelope::decode(&bytes, &from.to_string());
+        let output = {
+            let mut guard = slot.node.lock().expect("node lock");
+            let Some(node) = guard.as_mut() else { return };
+            match decoded {
+                Err(e) => node.corrupt_message(from_addr, &e),
+                Ok(envelope) => {
+                    let sender = world.label_of(from_addr);
+                    let kind = envelope.msg.kind();
+                    match world.rule_action(&sender, &slot.label, kind) {
+                        Some(RuleAction::Drop) => {
+                            world.record(
+                                &slot.label,
+                                TraceKind::Harness(HarnessEvent::MessageDropped { from: sender, kind }),
+                            );
+                            continue;
+                        }
+                        Some(RuleAction::Hold) => {
+                            let mut held = slot.held.lock().expect("held lock");
+                            if held.len() < MAX_HELD_MESSAGES {
+                                held.push(envelope);
+                            }
+                            continue;
+                        }
+                        None => {
+                            world.delivery(&sender, &slot.label, kind);
+                            node.receive(world.now_ms(), envelope)
+                        }
+                    }
+                }
+            }
+        };
+        apply_output(&world, &slot, &endpoint, output).await;
+    }
+}
+
+async fn tick_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>, phase_ms: u64) {
+    let tick_ms = world.timing().tick_ms;
+    madsim::time::sleep(Duration::from_millis(phase_ms.max(1))).await;
+    loop {
+        madsim::time::sleep(Duration::from_millis(tick_ms)).await;
+        let released = release_held(&world, &slot);
+        for envelope in released {
+            let output = {
+                let mut guard = slot.node.lock().expect("node lock");
+                let Some(node) = guard.as_mut() else { return };
+                let sender = world.label_of(envelope.from);
+                world.delivery(&sender, &slot.label, envelope.msg.kind());
+                node.receive(world.now_ms(), envelope)
+            };
+            apply_output(&world, &slot, &endpoint, output).await;
+        }
+        let output = {
+            let mut guard = slot.node.lock().expect("node lock");
+            let Some(node) = guard.as_mut() else { return };
+            node.tick(world.now_ms())
+        };
+        apply_output(&world, &slot, &endpoint, output).await;
+    }
+}
+
+/// Held messages that no hold rule matches any more, in arrival order.
+fn release_held(world: &World, slot: &NodeSlot) -> Vec<Envelope> {
+    let mut held = slot.held.lock().expect("held lock");
+    if held.is_empty() {
+        return Vec::new();
+    }
+    let mut released = Vec::new();
+    let mut kept = Vec::new();
+    for envelope in held.drain(..) {
+        let sender = world.label_of(envelope.from);
+        match world.rule_action(&sender, &slot.label, envelope.msg.kind()) {
+            Some(RuleAction::Hold) => kept.push(envelope),
+            Some(RuleAction::Drop) => {}
+            None => released.push(envelope),
+        }
+    }
+    *held = kept;
+    released
+}
+
+/// Makes a node's output real: vault writes, then trace events, then messages.
+pub(crate) async fn apply_output(world: &World, slot: &NodeSlot, endpoint: &Endpoint, output: Output) {
+    if !output.writes.is_empty() {
+        let mut vault = slot.vault.lock().expect("vault lock");
+        for write in &output.writes {
+            if let Err(e) = vault.apply(write) {
+                panic!("node {}: the state machine wrote an invalid vault change: {e}", slot.label);
+            }
+        }
+    }
+    for event in output.events {
+        world.record(&slot.label, TraceKind::Protocol(event));
+    }
+    for (to, envelope) in output.messages {
+        let bytes = envelope.encode();
+        // A send fails only when the network is down for this node; the protocol retries.
+        let _ = endpoint
+            .send_to_raw(socket_of(to), PROTOCOL_TAG, Box::new(bytes))
+            .await;
+    }
+}

@@ -1,0 +1,233 @@
+//! Building and running one seeded simulation.
+//!
+//! ```no_run
+//! use joinsim_sim::{Sim, NodeSpec};
+//!
+//! let report = Sim::new(7).nodes(3).run(|world| async move {
+//!     world.start_all();
+//!     let tag = world.init_default("n1", "demo").await.expect("init succeeds");
+//!     world.wait_until("all joined", 30_000, |w| w.all_joined()).await.unwrap();
+//!     tag
+//! });
+//! println!("{} trace-hash: {:016x}", report.value, report.trace_hash);
+//! ```
+//!
+//! Every run happens on a fresh OS thread with a fresh madsim runtime (see
+//! `../shared/reference/madsim-raft-notes.md`, pitfall P4), so that per-thread random state never
+//! leaks from one run into the next.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use joinsim::{NodeView, Timing};
+
+use crate::trace::TraceEntry;
+use crate::world::{NodeSpec, World};
+
+/// Network settings at the start of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetSettings {
+    /// Minimum one-way latency.
+    pub latency_min_ms: u64,
+    /// Maximum one-way latency.
+    pub latency_max_ms: u64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings {
+            latency_min_ms: 1,
+            latency_max_ms: 10,
+            loss: 0.0,
+        }
+    }
+}
+
+/// A simulation to run: seed, nodes, network, timers.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    seed: u64,
+    specs: Vec<NodeSpec>,
+    timing: Timing,
+    net: NetSettings,
+    time_limit_s: f64,
+    user_patience_ms: u64,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunReport<R> {
+    /// The seed.
+    pub seed: u64,
+    /// What the test body returned.
+    pub value: R,
+    /// The trace hash.
+    pub trace_hash: u64,
+    /// The trace entries.
+    pub trace: Vec<TraceEntry>,
+    /// Messages delivered.
+    pub deliveries: u64,
+    /// Simulated time at the end.
+    pub sim_time: Duration,
+    /// Wall time of the run (runtime creation included).
+    pub wall_time: Duration,
+    /// Every node's final state (running nodes only), by label.
+    pub final_views: std::collections::BTreeMap<String, NodeView>,
+}
+
+impl Sim {
+    /// A simulation with this seed and no nodes.
+    pub fn new(seed: u64) -> Sim {
+        Sim {
+            seed,
+            specs: Vec::new(),
+            timing: Timing::default(),
+            net: NetSettings::default(),
+            time_limit_s: 3_600.0,
+            user_patience_ms: 30_000,
+        }
+    }
+
+    /// Adds a node.
+    pub fn node(mut self, spec: NodeSpec) -> Sim {
+        assert!(
+            self.specs.iter().all(|s| s.label != spec.label),
+            "two nodes labelled {}",
+            spec.label
+        );
+        self.specs.push(spec);
+        self
+    }
+
+    /// Adds `count` empty nodes `n1`, `n2`, … that all use `n1` as their seed member.
+    pub fn nodes(mut self, count: usize) -> Sim {
+        let first = self.specs.len() + 1;
+        for i in first..first + count {
+            let name = format!("n{i}");
+            self = self.node(NodeSpec::new(&name).seeds(&["n1"]));
+        }
+        self
+    }
+
+    /// Sets the latency range.
+    pub fn latency_ms(mut self, min: u64, max: u64) -> Sim {
+        assert!(min <= max, "latency range is reversed");
+        self.net.latency_min_ms = min;
+        self.net.latency_max_ms = max;
+        self
+    }
+
+    /// Sets the loss rate.
+    pub fn loss(mut self, loss: f64) -> Sim {
+        assert!((0.0..=1.0).contains(&loss), "loss must be within 0..=1");
+        self.net.loss = loss;
+        self
+    }
+
+    /// Sets the protocol timers.
+    pub fn timing(mut self, timing: Timing) -> Sim {
+        self.timing = timing;
+        self
+    }
+
+    /// Sets how long the user waits for an answer.
+    pub fn user_patience_ms(mut self, ms: u64) -> Sim {
+        self.user_patience_ms = ms;
+        self
+    }
+
+    /// Sets the limit of simulated time; exceeding it fails the run.
+    pub fn time_limit_s(mut self, seconds: f64) -> Sim {
+        self.time_limit_s = seconds;
+        self
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs `body` against a fresh world on a fresh OS thread. A panic in the body (a failed
+    /// assertion) is re-raised here with the seed in its message.
+    pub fn run<F, Fut, R>(self, body: F) -> RunReport<R>
+    where
+        F: FnOnce(World) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + 'static,
+        R: Send + 'static,
+    {
+        let seed = self.seed;
+        let thread = std::thread::Builder::new()
+            .name(format!("sim-seed-{seed}"))
+            .spawn(move || self.run_here(body))
+            .expect("spawn a simulation thread");
+        match thread.join() {
+            Ok(report) => report,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "non-string panic".into());
+                panic!("simulation with seed {seed} failed: {message}");
+            }
+        }
+    }
+
+    fn run_here<F, Fut, R>(self, body: F) -> RunReport<R>
+    where
+        F: FnOnce(World) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        let wall_start = Instant::now();
+        let mut config = madsim::Config::default();
+        config.net.send_latency = Duration::from_millis(self.net.latency_min_ms)
+            ..Duration::from_millis(self.net.latency_max_ms.max(self.net.latency_min_ms + 1));
+        config.net.packet_loss_rate = self.net.loss;
+        let mut runtime = madsim::runtime::Runtime::with_seed_and_config(self.seed, config);
+        runtime.set_time_limit(Duration::from_secs_f64(self.time_limit_s));
+        let (specs, timing, patience) = (self.specs, self.timing, self.user_patience_ms);
+        let (value, hash, trace, deliveries, sim_time, final_views) = runtime.block_on(async move {
+            let start = madsim::time::Instant::now();
+            let world = World::setup(specs, timing, patience);
+            let value = body(world.clone()).await;
+            let final_views = world.views();
+            let (hash, trace, deliveries) = world.finish();
+            (value, hash, trace, deliveries, start.elapsed(), final_views)
+        });
+        drop(runtime);
+        RunReport {
+            seed: self.seed,
+            value,
+            trace_hash: hash,
+            trace,
+            deliveries,
+            sim_time,
+            wall_time: wall_start.elapsed(),
+            final_views,
+        }
+    }
+}
+
+impl World {
+    /// True when every running node is in the logical topology by its own account.
+    pub fn all_joined(&self) -> bool {
+        let views = self.views();
+        !views.is_empty() && views.values().all(|v| v.is_joined())
+    }
+
+    /// True when each of these nodes runs and is joined.
+    pub fn joined(&self, labels: &[&str]) -> bool {
+        labels
+            .iter()
+            .all(|l| self.view(l).is_some_and(|v| v.is_joined()))
+    }
+
+    /// True when each of these nodes has stopped with a rejection.
+    pub fn halted(&self, labels: &[&str]) -> bool {
+        labels
+            .iter()
+            .all(|l| self.view(l).is_some_and(|v| v.halted.is_some()))
+    }
+}

@@ -1,0 +1,138 @@
+//! The simulated user: sends init and admin commands to a chosen node over the simulated network
+//! and waits for the answer, like the operator's command-line tool would.
+
+use std::time::Duration;
+
+use joinsim::{
+    AdminCommand, AdminError, AdminOutcome, ClusterTag, Envelope, InitError, InitParams, LaunchId,
+    Message, NodeName, RequestId,
+};
+use madsim::net::Endpoint;
+use madsim::runtime::Handle;
+
+use crate::host::{addr_of, socket_of, PROTOCOL_TAG};
+use crate::trace::{HarnessEvent, TraceKind};
+use crate::world::{UserError, World, USER_IP};
+
+/// The answer to an init command.
+pub type InitAnswer = Result<ClusterTag, UserError<InitError>>;
+/// The answer to an admin command.
+pub type AdminAnswer = Result<AdminOutcome, UserError<AdminError>>;
+
+impl World {
+    /// Sends an init command to `via` and waits for the answer (or gives up after the user's
+    /// patience, 30 s of simulated time by default).
+    pub async fn init(&self, via: &str, params: InitParams) -> InitAnswer {
+        let request = RequestId(self.next_request());
+        let what = format!(
+            "init via {via}: cluster {:?}, ms {:?}, cmg {:?}",
+            params.cluster_name, params.ms_nodes, params.cmg_nodes
+        );
+        let reply = self
+            .ask(via, request, what, Message::InitRequest { request, params })
+            .await;
+        let answer = match reply {
+            Some(Message::InitResponse { result, .. }) => result.map_err(UserError::Refused),
+            _ => Err(UserError::NoAnswer),
+        };
+        let text = match &answer {
+            Ok(tag) => format!("ok {tag}"),
+            Err(e) => format!("error: {e}"),
+        };
+        self.record(
+            "user",
+            TraceKind::Harness(HarnessEvent::UserAnswer {
+                request: request.0,
+                answer: text,
+            }),
+        );
+        answer
+    }
+
+    /// Sends an init command with default node lists (chosen by the receiving node).
+    pub async fn init_default(&self, via: &str, cluster_name: &str) -> InitAnswer {
+        let params = InitParams {
+            cluster_name: cluster_name.to_string(),
+            ..Default::default()
+        };
+        self.init(via, params).await
+    }
+
+    /// Asks `via` to change the Meta Storage node list, and waits for the answer.
+    pub async fn reconfigure_ms(&self, via: &str, nodes: &[&str]) -> AdminAnswer {
+        let request = RequestId(self.next_request());
+        let nodes: Vec<NodeName> = nodes.iter().map(|n| n.to_string()).collect();
+        let what = format!("reconfigure Meta Storage via {via}: {nodes:?}");
+        let command = AdminCommand::ReconfigureMs { nodes };
+        let reply = self
+            .ask(via, request, what, Message::AdminRequest { request, command })
+            .await;
+        let answer = match reply {
+            Some(Message::AdminResponse { result, .. }) => result.map_err(UserError::Refused),
+            _ => Err(UserError::NoAnswer),
+        };
+        let text = match &answer {
+            Ok(outcome) => format!("ok {outcome:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        self.record(
+            "user",
+            TraceKind::Harness(HarnessEvent::UserAnswer {
+                request: request.0,
+                answer: text,
+            }),
+        );
+        answer
+    }
+
+    /// Sends one request from the user's machine and waits for the answer with its id.
+    async fn ask(&self, via: &str, request: RequestId, what: String, msg: Message) -> Option<Message> {
+        self.record(
+            "user",
+            TraceKind::Harness(HarnessEvent::UserRequest {
+                request: request.0,
+                what,
+            }),
+        );
+        let to = socket_of(self.addr(via));
+        let patience = Duration::from_millis(self.user_patience_ms());
+        let user = Handle::current()
+            .get_node(self.user_node())
+            .expect("user node exists");
+        let task = user.spawn(async move {
+            let [a, b, c, d] = USER_IP;
+            let endpoint = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0))
+                .await
+                .ok()?;
+            let from = addr_of(endpoint.local_addr().ok()?);
+            let envelope = Envelope {
+                from,
+                from_launch: LaunchId(0),
+                msg,
+            };
+            endpoint
+                .send_to_raw(to, PROTOCOL_TAG, Box::new(envelope.encode()))
+                .await
+                .ok()?;
+            let wait = async {
+                loop {
+                    let (payload, sender) = endpoint.recv_from_raw(PROTOCOL_TAG).await.ok()?;
+                    let bytes = payload.downcast::<Vec<u8>>().ok()?;
+                    let Ok(reply) = Envelope::decode(&bytes, &sender.to_string()) else {
+                        continue;
+                    };
+                    let matches = match &reply.msg {
+                        Message::InitResponse { request: r, .. }
+                        | Message::AdminResponse { request: r, .. } => *r == request,
+                        _ => false,
+                    };
+                    if matches {
+                        return Some(reply.msg);
+                    }
+                }
+            };
+            madsim::time::timeout(patience, wait).await.ok().flatten()
+        });
+        task.await.ok().flatten()
+    }
+}

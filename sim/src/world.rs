@@ -1,0 +1,594 @@
+//! The simulated world: cluster nodes on madsim, their vaults, the network controls, the user, a
+//! god's-eye view, and the trace.
+//!
+//! A [`World`] exists inside one madsim runtime; [`crate::Sim`] builds it and runs a test body
+//! against it. All controls act at the current simulated instant.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use joinsim::{
+    Addr, MessageKind, NodeConfig, NodeName, NodeView, ProductVersion, ProtocolVersion, Timing,
+    Vault,
+};
+use madsim::runtime::Handle;
+use madsim::time::Instant;
+
+use crate::host::{run_node, NodeSlot, NODE_PORT};
+use crate::network::{MessageFilter, MessageRules, RuleAction, RuleId};
+use crate::trace::{HarnessEvent, Trace, TraceEntry, TraceKind};
+
+/// The address of the simulated user (the operator's CLI), who sends init and admin commands.
+pub const USER_IP: [u8; 4] = [10, 0, 255, 254];
+
+/// How a node is set up before the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Unique label used by the harness (the name, unless two nodes share a name).
+    pub label: String,
+    /// The node's name in the protocol.
+    pub name: NodeName,
+    /// Product version.
+    pub product: ProductVersion,
+    /// Protocol version.
+    pub protocol: ProtocolVersion,
+    /// Seed members, by label.
+    pub seeds: Vec<String>,
+    /// Its vault at the start of the run.
+    pub vault: Vault,
+}
+
+impl NodeSpec {
+    /// A node named `name`, version 3.0.0, protocol 1, no seeds, empty vault.
+    pub fn new(name: &str) -> NodeSpec {
+        NodeSpec {
+            label: name.to_string(),
+            name: name.to_string(),
+            product: ProductVersion::default(),
+            protocol: ProtocolVersion::default(),
+            seeds: Vec::new(),
+            vault: Vault::empty(),
+        }
+    }
+
+    /// Sets the seed members (labels).
+    pub fn seeds(mut self, seeds: &[&str]) -> NodeSpec {
+        self.seeds = seeds.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Sets the product version.
+    pub fn product(mut self, product: ProductVersion) -> NodeSpec {
+        self.product = product;
+        self
+    }
+
+    /// Sets the protocol version.
+    pub fn protocol(mut self, protocol: ProtocolVersion) -> NodeSpec {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets the initial vault.
+    pub fn vault(mut self, vault: Vault) -> NodeSpec {
+        self.vault = vault;
+        self
+    }
+
+    /// Sets a label different from the name (for two nodes with one name).
+    pub fn label(mut self, label: &str) -> NodeSpec {
+        self.label = label.to_string();
+        self
+    }
+}
+
+/// An answer the user got, or did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserError<E> {
+    /// The node answered with an error.
+    Refused(E),
+    /// No answer within the user's patience.
+    NoAnswer,
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for UserError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserError::Refused(e) => write!(f, "{e}"),
+            UserError::NoAnswer => f.write_str("no answer"),
+        }
+    }
+}
+
+/// A condition that did not come true in time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitTimeout {
+    /// What was awaited.
+    pub what: String,
+    /// Simulated time when the wait gave up.
+    pub at_ms: u64,
+}
+
+impl std::fmt::Display for WaitTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "timed out at {} ms waiting for {}", self.at_ms, self.what)
+    }
+}
+
+impl std::error::Error for WaitTimeout {}
+
+pub(crate) struct WorldInner {
+    t0: Instant,
+    timing: Timing,
+    slots: Mutex<BTreeMap<String, Arc<NodeSlot>>>,
+    labels_by_addr: Mutex<BTreeMap<Addr, String>>,
+    rules: Mutex<MessageRules>,
+    cut_links: Mutex<BTreeSet<(String, String)>>,
+    trace: Mutex<Trace>,
+    user: madsim::task::NodeId,
+    next_request: AtomicU64,
+    user_patience_ms: u64,
+}
+
+/// The simulated world, seen from the test body. Cheap to clone.
+#[derive(Clone)]
+pub struct World {
+    inner: Arc<WorldInner>,
+}
+
+fn ip_of(index: usize) -> [u8; 4] {
+    assert!(index < 250 * 250, "too many nodes");
+    [10, 0, (index / 250) as u8, (index % 250) as u8 + 1]
+}
+
+impl World {
+    pub(crate) fn setup(specs: Vec<NodeSpec>, timing: Timing, user_patience_ms: u64) -> World {
+        let handle = Handle::current();
+        let user = handle
+            .create_node()
+            .name("user")
+            .ip(IpAddr::V4(Ipv4Addr::from(USER_IP)))
+            .build()
+            .id();
+        let world = World {
+            inner: Arc::new(WorldInner {
+                t0: Instant::now(),
+                timing,
+                slots: Mutex::new(BTreeMap::new()),
+                labels_by_addr: Mutex::new(BTreeMap::new()),
+                rules: Mutex::new(MessageRules::default()),
+                cut_links: Mutex::new(BTreeSet::new()),
+                trace: Mutex::new(Trace::default()),
+                user,
+                next_request: AtomicU64::new(1),
+                user_patience_ms,
+            }),
+        };
+        let mut addrs = BTreeMap::new();
+        for (i, spec) in specs.iter().enumerate() {
+            addrs.insert(spec.label.clone(), Addr::new(ip_of(i), NODE_PORT));
+        }
+        for spec in specs {
+            world.create_slot(spec, &addrs);
+        }
+        world
+    }
+
+    fn create_slot(&self, spec: NodeSpec, addrs: &BTreeMap<String, Addr>) {
+        let addr = addrs[&spec.label];
+        let seeds = spec
+            .seeds
+            .iter()
+            .map(|s| {
+                *addrs
+                    .get(s)
+                    .unwrap_or_else(|| panic!("node {}: unknown seed {s}", spec.label))
+            })
+            .collect();
+        let config = NodeConfig {
+            name: spec.name.clone(),
+            addr,
+            product: spec.product,
+            protocol: spec.protocol,
+            seeds,
+        };
+        let slot = Arc::new(NodeSlot {
+            label: spec.label.clone(),
+            config,
+            vault: Mutex::new(spec.vault),
+            node: Mutex::new(None),
+            held: Mutex::new(Vec::new()),
+            madsim_id: Mutex::new(None),
+        });
+        let init_world = self.clone();
+        let init_slot = slot.clone();
+        let [a, b, c, d] = addr.ip;
+        let id = Handle::current()
+            .create_node()
+            .name(spec.label.clone())
+            .ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)))
+            .init(move || run_node(init_world.clone(), init_slot.clone()))
+            .build()
+            .id();
+        // Created stopped: the first `start` runs it.
+        Handle::current().kill(id);
+        *slot.madsim_id.lock().expect("id lock") = Some(id);
+        self.inner
+            .labels_by_addr
+            .lock()
+            .expect("labels lock")
+            .insert(addr, spec.label.clone());
+        self.inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .insert(spec.label, slot);
+    }
+
+    fn slot(&self, label: &str) -> Arc<NodeSlot> {
+        self.inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .get(label)
+            .cloned()
+            .unwrap_or_else(|| panic!("no node labelled {label:?}"))
+    }
+
+    fn madsim_id(&self, label: &str) -> madsim::task::NodeId {
+        self.slot(label)
+            .madsim_id
+            .lock()
+            .expect("id lock")
+            .expect("node created")
+    }
+
+    // --- Time ---
+
+    /// Simulated milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        Instant::now().duration_since(self.inner.t0).as_millis() as u64
+    }
+
+    fn now_us(&self) -> u64 {
+        Instant::now().duration_since(self.inner.t0).as_micros() as u64
+    }
+
+    /// Waits `ms` of simulated time.
+    pub async fn sleep_ms(&self, ms: u64) {
+        madsim::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Waits until `condition` holds, checking every 20 ms of simulated time, for at most
+    /// `timeout_ms`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout_ms: u64,
+        mut condition: impl FnMut(&World) -> bool,
+    ) -> Result<(), WaitTimeout> {
+        let deadline = self.now_ms() + timeout_ms;
+        loop {
+            if condition(self) {
+                return Ok(());
+            }
+            if self.now_ms() >= deadline {
+                return Err(WaitTimeout {
+                    what: what.to_string(),
+                    at_ms: self.now_ms(),
+                });
+            }
+            self.sleep_ms(20).await;
+        }
+    }
+
+    /// The protocol timers every node runs with.
+    pub fn timing(&self) -> &Timing {
+        &self.inner.timing
+    }
+
+    // --- Nodes ---
+
+    /// Labels of every node, sorted.
+    pub fn labels(&self) -> Vec<String> {
+        self.inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a node during the run (stopped; start it with [`World::start`]).
+    pub fn add_node(&self, spec: NodeSpec) {
+        let mut addrs: BTreeMap<String, Addr> = self
+            .inner
+            .labels_by_addr
+            .lock()
+            .expect("labels lock")
+            .iter()
+            .map(|(a, l)| (l.clone(), *a))
+            .collect();
+        assert!(!addrs.contains_key(&spec.label), "node {} exists", spec.label);
+        addrs.insert(spec.label.clone(), Addr::new(ip_of(addrs.len()), NODE_PORT));
+        self.create_slot(spec, &addrs);
+    }
+
+    /// Starts a stopped node (a first start, or a restart from its vault).
+    pub fn start(&self, label: &str) {
+        let slot = self.slot(label);
+        assert!(!slot.is_running(), "node {label} is already running");
+        self.record(label, TraceKind::Harness(HarnessEvent::NodeStarted));
+        Handle::current().restart(self.madsim_id(label));
+    }
+
+    /// Starts every stopped node, in label order.
+    pub fn start_all(&self) {
+        for label in self.labels() {
+            if !self.slot(&label).is_running() {
+                self.start(&label);
+            }
+        }
+    }
+
+    /// Kills a node: its tasks stop, its in-memory state and held messages are lost, its vault
+    /// stays.
+    pub fn kill(&self, label: &str) {
+        let slot = self.slot(label);
+        Handle::current().kill(self.madsim_id(label));
+        *slot.node.lock().expect("node lock") = None;
+        slot.held.lock().expect("held lock").clear();
+        self.record(label, TraceKind::Harness(HarnessEvent::NodeKilled));
+    }
+
+    /// Kills a running node and starts it again from its vault.
+    pub fn restart(&self, label: &str) {
+        if self.is_running(label) {
+            self.kill(label);
+        }
+        self.start(label);
+    }
+
+    /// Wipes a node's vault. A running node is killed first; it stays down.
+    pub fn wipe(&self, label: &str) {
+        if self.is_running(label) {
+            self.kill(label);
+        }
+        *self.slot(label).vault.lock().expect("vault lock") = Vault::empty();
+        self.record(label, TraceKind::Harness(HarnessEvent::VaultWiped));
+    }
+
+    /// True while the node runs.
+    pub fn is_running(&self, label: &str) -> bool {
+        self.slot(label).is_running()
+    }
+
+    /// The node's current state, without touching it. `None` while it is down.
+    pub fn view(&self, label: &str) -> Option<NodeView> {
+        self.slot(label).view()
+    }
+
+    /// Every running node's state, by label.
+    pub fn views(&self) -> BTreeMap<String, NodeView> {
+        self.labels()
+            .into_iter()
+            .filter_map(|l| self.view(&l).map(|v| (l, v)))
+            .collect()
+    }
+
+    /// A copy of the node's vault.
+    pub fn vault(&self, label: &str) -> Vault {
+        self.slot(label).vault.lock().expect("vault lock").clone()
+    }
+
+    /// The node's address.
+    pub fn addr(&self, label: &str) -> Addr {
+        self.slot(label).config.addr
+    }
+
+    // --- Network ---
+
+    fn cut(&self, from: &str, to: &str) -> bool {
+        let net = madsim::net::NetSim::current();
+        let inserted = self
+            .inner
+            .cut_links
+            .lock()
+            .expect("links lock")
+            .insert((from.to_string(), to.to_string()));
+        if inserted {
+            net.clog_link(self.madsim_id(from), self.madsim_id(to));
+        }
+        inserted
+    }
+
+    /// Splits the nodes into groups that cannot reach each other (both ways). Nodes in no group
+    /// keep their links.
+    pub fn partition(&self, groups: &[&[&str]]) {
+        let mut links = Vec::new();
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                for from in a.iter() {
+                    for to in b.iter() {
+                        if self.cut(from, to) {
+                            links.push((from.to_string(), to.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        self.record("-", TraceKind::Harness(HarnessEvent::Partitioned { links }));
+    }
+
+    /// Cuts messages from `from` to `to` only.
+    pub fn partition_oneway(&self, from: &str, to: &str) {
+        let mut links = Vec::new();
+        if self.cut(from, to) {
+            links.push((from.to_string(), to.to_string()));
+        }
+        self.record("-", TraceKind::Harness(HarnessEvent::Partitioned { links }));
+    }
+
+    /// Restores every cut link.
+    pub fn heal(&self) {
+        let net = madsim::net::NetSim::current();
+        let links = std::mem::take(&mut *self.inner.cut_links.lock().expect("links lock"));
+        for (from, to) in links {
+            net.unclog_link(self.madsim_id(&from), self.madsim_id(&to));
+        }
+        self.record("-", TraceKind::Harness(HarnessEvent::Healed));
+    }
+
+    /// Links currently cut, as (from, to) labels.
+    pub fn cut_links(&self) -> BTreeSet<(String, String)> {
+        self.inner.cut_links.lock().expect("links lock").clone()
+    }
+
+    /// Sets the latency range and loss rate of every message.
+    pub fn set_network(&self, latency_min_ms: u64, latency_max_ms: u64, loss: f64) {
+        assert!(latency_min_ms <= latency_max_ms, "latency range is reversed");
+        assert!((0.0..=1.0).contains(&loss), "loss must be within 0..=1");
+        madsim::net::NetSim::current().update_config(|c| {
+            c.send_latency =
+                Duration::from_millis(latency_min_ms)..Duration::from_millis(latency_max_ms.max(latency_min_ms + 1));
+            c.packet_loss_rate = loss;
+        });
+        self.record(
+            "-",
+            TraceKind::Harness(HarnessEvent::NetworkChanged {
+                latency_min_ms,
+                latency_max_ms,
+                loss_ppm: (loss * 1e6) as u64,
+            }),
+        );
+    }
+
+    fn add_rule(&self, filter: MessageFilter, action: RuleAction, for_ms: Option<u64>) -> RuleId {
+        let until = for_ms.map(|ms| self.now_ms() + ms);
+        let description = format!(
+            "{action:?} {filter}{}",
+            for_ms.map(|ms| format!(" for {ms} ms")).unwrap_or_default()
+        );
+        let id = self
+            .inner
+            .rules
+            .lock()
+            .expect("rules lock")
+            .add(filter, action, until);
+        self.record(
+            "-",
+            TraceKind::Harness(HarnessEvent::RuleAdded {
+                rule: id.0,
+                description,
+            }),
+        );
+        id
+    }
+
+    /// Holds matching messages at their receivers, for `for_ms` or until [`World::release`].
+    pub fn hold(&self, filter: MessageFilter, for_ms: Option<u64>) -> RuleId {
+        self.add_rule(filter, RuleAction::Hold, for_ms)
+    }
+
+    /// Drops matching messages, for `for_ms` or until [`World::release`].
+    pub fn drop_messages(&self, filter: MessageFilter, for_ms: Option<u64>) -> RuleId {
+        self.add_rule(filter, RuleAction::Drop, for_ms)
+    }
+
+    /// Ends a hold or drop rule. Held messages are delivered at their receiver's next tick.
+    pub fn release(&self, rule: RuleId) {
+        if self.inner.rules.lock().expect("rules lock").remove(rule) {
+            self.record("-", TraceKind::Harness(HarnessEvent::RuleRemoved { rule: rule.0 }));
+        }
+    }
+
+    /// Ends every hold and drop rule.
+    pub fn release_all(&self) {
+        self.inner.rules.lock().expect("rules lock").clear();
+        self.record("-", TraceKind::Harness(HarnessEvent::RuleRemoved { rule: 0 }));
+    }
+
+    pub(crate) fn rule_action(&self, from: &str, to: &str, kind: MessageKind) -> Option<RuleAction> {
+        let rules = self.inner.rules.lock().expect("rules lock");
+        if rules.is_empty() {
+            return None;
+        }
+        rules.action(from, to, kind, self.now_ms())
+    }
+
+    pub(crate) fn label_of(&self, addr: Addr) -> String {
+        if addr.ip == USER_IP {
+            return "user".into();
+        }
+        self.inner
+            .labels_by_addr
+            .lock()
+            .expect("labels lock")
+            .get(&Addr::new(addr.ip, NODE_PORT))
+            .cloned()
+            .unwrap_or_else(|| addr.to_string())
+    }
+
+    // --- User ---
+
+    pub(crate) fn next_request(&self) -> u64 {
+        self.inner.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn user_node(&self) -> madsim::task::NodeId {
+        self.inner.user
+    }
+
+    pub(crate) fn user_patience_ms(&self) -> u64 {
+        self.inner.user_patience_ms
+    }
+
+    // --- Trace ---
+
+    pub(crate) fn record(&self, node: &str, kind: TraceKind) {
+        let now = self.now_us();
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .record(now, node, kind);
+    }
+
+    pub(crate) fn delivery(&self, from: &str, to: &str, kind: MessageKind) {
+        let now = self.now_us();
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .delivery(now, from, to, kind);
+    }
+
+    /// The trace hash so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.inner.trace.lock().expect("trace lock").hash()
+    }
+
+    /// A copy of the trace entries so far.
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        self.inner.trace.lock().expect("trace lock").entries().to_vec()
+    }
+
+    /// Applies `f` to the trace entries without copying them.
+    pub fn with_trace<R>(&self, f: impl FnOnce(&[TraceEntry]) -> R) -> R {
+        f(self.inner.trace.lock().expect("trace lock").entries())
+    }
+
+    pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, u64) {
+        let mut trace = self.inner.trace.lock().expect("trace lock");
+        let hash = trace.hash();
+        let deliveries = trace.deliveries();
+        (hash, trace.take_entries(), deliveries)
+    }
+}
