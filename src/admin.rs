@@ -47,7 +47,12 @@ pub(crate) struct AdminAttempt {
 }
 
 impl Node {
-    pub(crate) fn on_admin_request(&mut self, from: Addr, request: RequestId, command: AdminCommand) {
+    pub(crate) fn on_admin_request(
+        &mut self,
+        from: Addr,
+        request: RequestId,
+        command: AdminCommand,
+    ) {
         if self.halted.is_some() {
             self.answer_admin(from, request, Err(AdminError::NodeStopped));
             return;
@@ -116,7 +121,12 @@ impl Node {
         }
     }
 
-    fn answer_admin(&mut self, user: Addr, request: RequestId, result: Result<AdminOutcome, AdminError>) {
+    fn answer_admin(
+        &mut self,
+        user: Addr,
+        request: RequestId,
+        result: Result<AdminOutcome, AdminError>,
+    ) {
         self.emit(Event::AdminAnswered {
             request,
             result: match &result {

@@ -338,7 +338,11 @@ impl CmgState {
                 self.lt.version += 1;
                 left.push((name.clone(), *launch));
             }
-            if self.validated.get(name).is_some_and(|v| v.launch == *launch) {
+            if self
+                .validated
+                .get(name)
+                .is_some_and(|v| v.launch == *launch)
+            {
                 self.validated.remove(name);
             }
         }
@@ -526,7 +530,9 @@ mod tests {
                 info: info(name, 1),
                 stored: None,
             });
-            s.apply(&CmgCommand::JoinReady { info: info(name, 1) });
+            s.apply(&CmgCommand::JoinReady {
+                info: info(name, 1),
+            });
         }
         let change = |s: &mut CmgState, nodes: &[&str]| {
             s.apply(&CmgCommand::ChangeMsNodes {

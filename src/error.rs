@@ -125,7 +125,9 @@ pub enum InitError {
         name: NodeName,
     },
     /// Two live members of the physical topology carry the same name.
-    #[error("two live members of the physical topology are named {name:?} (at {first} and {second})")]
+    #[error(
+        "two live members of the physical topology are named {name:?} (at {first} and {second})"
+    )]
     DuplicateMember {
         /// The shared name.
         name: NodeName,
@@ -213,7 +215,11 @@ pub struct Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rejected by {} of {}: {}", self.stage, self.by, self.reason)
+        write!(
+            f,
+            "rejected by {} of {}: {}",
+            self.stage, self.by, self.reason
+        )
     }
 }
 

@@ -20,8 +20,7 @@ use crate::metastorage::MsCommand;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
 use crate::types::{
-    Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName, ProductVersion,
-    ProtocolVersion,
+    Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName, ProductVersion, ProtocolVersion,
 };
 use crate::vault::VaultWrite;
 
@@ -136,8 +135,8 @@ fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitE
 /// order: blank cluster name; blank or duplicate names in the MS list, then the CMG list; two live
 /// members with one name; then defaulting (CMG takes the MS list and the reverse; both empty: the
 /// first 3 names of the topology in sorted order, or 5 when it has 5 or more); then every name must
-/// be a member; then every initialized named node must hold the same tag as the receiving node (or,
-/// when it is empty, as the first initialized named node).
+/// be a member; then an initialized named node must hold a tag of the requested cluster name, and
+/// the same tag as the receiving node and as every other initialized named node.
 pub fn resolve_params(
     params: &InitParams,
     members: &[(NodeName, Addr)],
@@ -185,20 +184,20 @@ pub fn resolve_params(
             });
         }
     }
+    // A named node holding a tag of another name belongs to another cluster; tags of this name
+    // must all be one tag (a repeat of an earlier init), which the named nodes then compare.
     let mut expected: Option<ClusterTag> = own_tag.cloned();
     for name in &named {
         if let Some(Some(tag)) = tags.get(*name) {
-            match &expected {
-                None => expected = Some(tag.clone()),
-                Some(e) if e != tag => {
-                    return Err(InitError::ForeignTag {
-                        name: (*name).clone(),
-                        tag: tag.clone(),
-                        expected: Some(e.clone()),
-                    })
-                }
-                Some(_) => {}
+            let foreign = tag.name != cluster_name || expected.as_ref().is_some_and(|e| e != tag);
+            if foreign {
+                return Err(InitError::ForeignTag {
+                    name: (*name).clone(),
+                    tag: tag.clone(),
+                    expected: expected.clone(),
+                });
             }
+            expected = Some(tag.clone());
         }
     }
     Ok(ResolvedInit {
@@ -290,13 +289,14 @@ impl Node {
             .map(|(n, a, _)| (n, a))
             .collect();
         let own_tag = self.local.as_ref().map(|l| l.tag.clone());
-        let resolved = match resolve_params(&params, &members, &self.member_tags(), own_tag.as_ref()) {
-            Ok(r) => r,
-            Err(e) => {
-                self.answer_init(from, request, Err(e));
-                return;
-            }
-        };
+        let resolved =
+            match resolve_params(&params, &members, &self.member_tags(), own_tag.as_ref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.answer_init(from, request, Err(e));
+                    return;
+                }
+            };
         let init = InstanceId(self.rng.nonzero_u64());
         let tag = ClusterTag {
             name: resolved.cluster_name.clone(),
@@ -340,13 +340,18 @@ impl Node {
             last_sent_ms: self.now_ms,
             plan: plan.clone(),
         };
-        for (_, addr) in &addrs {
+        for addr in addrs.values() {
             self.send(*addr, Message::StartGroups { plan: plan.clone() });
         }
         self.inits.insert(init, attempt);
     }
 
-    fn answer_init(&mut self, user: Addr, request: RequestId, result: Result<ClusterTag, InitError>) {
+    fn answer_init(
+        &mut self,
+        user: Addr,
+        request: RequestId,
+        result: Result<ClusterTag, InitError>,
+    ) {
         self.emit(Event::InitAnswered {
             request,
             result: result.clone(),
@@ -395,7 +400,12 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_start_groups_ack(&mut self, from: Addr, init: InstanceId, outcome: StartOutcome) {
+    pub(crate) fn on_start_groups_ack(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        outcome: StartOutcome,
+    ) {
         let Some(attempt) = self.inits.get_mut(&init) else {
             return;
         };
@@ -585,7 +595,9 @@ impl Node {
             StartOutcome::Failed {
                 detail: format!("node has stopped: {rejection}"),
             }
-        } else if !plan.cmg_nodes.contains(&self.cfg.name) && !plan.ms_nodes.contains(&self.cfg.name) {
+        } else if !plan.cmg_nodes.contains(&self.cfg.name)
+            && !plan.ms_nodes.contains(&self.cfg.name)
+        {
             StartOutcome::Failed {
                 detail: "node is not named in the init".into(),
             }
@@ -601,15 +613,25 @@ impl Node {
     /// How an init compares with what this node already holds, if it holds anything.
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
         let hosted = [
-            self.cmg.as_ref().map(|c| (c.group.instance(), c.plan.clone())),
-            self.ms.as_ref().map(|m| (m.group.instance(), m.plan.clone())),
+            self.cmg
+                .as_ref()
+                .map(|c| (c.group.instance(), c.plan.clone())),
+            self.ms
+                .as_ref()
+                .map(|m| (m.group.instance(), m.plan.clone())),
         ];
         for (instance, held_plan) in hosted.into_iter().flatten() {
             if instance == plan.init {
                 return Some(StartOutcome::Started);
             }
             if let Some(held) = held_plan {
-                return Some(compare(plan, &held.tag, &held.cmg_nodes, &held.ms_nodes, held.init));
+                return Some(compare(
+                    plan,
+                    &held.tag,
+                    &held.cmg_nodes,
+                    &held.ms_nodes,
+                    held.init,
+                ));
             }
         }
         let local = self.local.as_ref()?;
@@ -759,7 +781,9 @@ mod tests {
         );
         assert_eq!(
             resolve(&params("c", &["a"], &["b", ""]), &m),
-            Err(InitError::BlankNodeName { list: NodeList::Cmg })
+            Err(InitError::BlankNodeName {
+                list: NodeList::Cmg
+            })
         );
         assert_eq!(
             resolve(&params("c", &["a", " a"], &[]), &m),
@@ -779,7 +803,7 @@ mod tests {
             Err(InitError::DuplicateMember { .. })
         ));
         let tag = |id| ClusterTag {
-            name: "old".into(),
+            name: "c".into(),
             id: ClusterId(id),
         };
         let mut tags = BTreeMap::new();
@@ -793,6 +817,12 @@ mod tests {
             resolve_params(&params("c", &["a"], &[]), &m, &tags, Some(&tag(3))),
             Err(InitError::ForeignTag { .. })
         ));
+        assert!(matches!(
+            resolve_params(&params("other", &["a"], &[]), &m, &tags, None),
+            Err(InitError::ForeignTag { .. })
+        ));
+        // One tag of the requested name: a repeat, left to the named nodes to compare.
+        assert!(resolve_params(&params("c", &["a", "c"], &[]), &m, &tags, Some(&tag(1))).is_ok());
     }
 
     #[test]

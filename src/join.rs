@@ -80,7 +80,9 @@ impl Node {
         if stale {
             return;
         }
-        if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED && !self.joiner.terms.contains_key(&notice.tag) {
+        if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED
+            && !self.joiner.terms.contains_key(&notice.tag)
+        {
             if let Some(first) = self.joiner.terms.keys().next().cloned() {
                 self.joiner.terms.remove(&first);
             }
@@ -250,7 +252,10 @@ impl Node {
         if !member && self.now_ms >= self.joiner.last_learner_ask_ms + self.timing.ms_retry_ms {
             self.joiner.last_learner_ask_ms = self.now_ms;
             let voters: Vec<NodeName> = if ms.state.nodes.is_empty() {
-                self.local.as_ref().map(|l| l.ms_nodes.clone()).unwrap_or_default()
+                self.local
+                    .as_ref()
+                    .map(|l| l.ms_nodes.clone())
+                    .unwrap_or_default()
             } else {
                 ms.state.nodes.clone()
             };

@@ -54,6 +54,11 @@ pub(crate) struct CmgReplica {
 }
 
 impl Node {
+    /// True when this node's CMG replica leads (and does the leader's duties).
+    pub(crate) fn leads_cmg(&self) -> bool {
+        self.cmg.as_ref().is_some_and(|c| c.duties.is_some())
+    }
+
     /// Applies committed CMG entries in log order.
     pub(crate) fn apply_cmg(&mut self, applied: Vec<Applied>) {
         for entry in applied {
@@ -274,7 +279,7 @@ impl Node {
 
     /// The leader's duties on every tick.
     pub(crate) fn leader_tick(&mut self) {
-        if !self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+        if !self.leads_cmg() {
             return;
         }
         self.propose_init_if_needed();
@@ -359,8 +364,8 @@ impl Node {
         let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
             return false;
         };
-        if duties.pending.contains_key(&key) {
-            duties.pending.insert(key, to);
+        if let Some(existing) = duties.pending.get_mut(&key) {
+            *existing = to;
             return false;
         }
         if duties.pending.len() >= MAX_PENDING {
@@ -372,7 +377,7 @@ impl Node {
 
     /// True when this node leads the CMG; otherwise tells the sender who does, if known.
     fn leader_or_redirect(&mut self, from: Addr) -> bool {
-        if self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+        if self.leads_cmg() {
             return true;
         }
         let leader = self.cmg.as_ref().and_then(|c| {
@@ -410,8 +415,13 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_admin_forward(&mut self, from: Addr, request: RequestId, nodes: Vec<NodeName>) {
-        if !self.cmg.as_ref().is_some_and(|c| c.duties.is_some()) {
+    pub(crate) fn on_admin_forward(
+        &mut self,
+        from: Addr,
+        request: RequestId,
+        nodes: Vec<NodeName>,
+    ) {
+        if !self.leads_cmg() {
             return;
         }
         let key = PendingKey::Admin(from, request);
@@ -464,7 +474,11 @@ impl Node {
         let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
             return;
         };
-        if duties.ms_target.as_ref().is_some_and(|(v, _, _)| *v <= version) {
+        if duties
+            .ms_target
+            .as_ref()
+            .is_some_and(|(v, _, _)| *v <= version)
+        {
             duties.ms_target = None;
         }
         let (ready, waiting): (Vec<_>, Vec<_>) = duties

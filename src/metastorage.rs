@@ -12,7 +12,9 @@
 //! membership change whose context carries the new version, so the version and the Raft
 //! configuration change atomically.
 
-use raft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState};
+use raft::eraftpb::{
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -106,8 +108,10 @@ pub(crate) fn reconfiguration(current: &ConfState, target: &[NodeName]) -> Optio
 }
 
 fn single(id: u64, kind: ConfChangeType) -> ConfChangeSingle {
-    let mut change = ConfChangeSingle::default();
-    change.node_id = id;
+    let mut change = ConfChangeSingle {
+        node_id: id,
+        ..Default::default()
+    };
     change.set_change_type(kind);
     change
 }
@@ -118,7 +122,10 @@ impl Node {
         for entry in applied {
             let (index, changed) = match entry {
                 Applied::Normal { index, data } => match decode::<MsCommand>(&data) {
-                    Ok(MsCommand::Init { version, nodes } | MsCommand::SetConfig { version, nodes }) => {
+                    Ok(
+                        MsCommand::Init { version, nodes }
+                        | MsCommand::SetConfig { version, nodes },
+                    ) => {
                         let Some(ms) = self.ms.as_mut() else { return };
                         (index, ms.state.set_config(version, &nodes))
                     }

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::admin::AdminAttempt;
+use crate::cmg::CmgState;
 use crate::config::{NodeConfig, Timing};
+use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::init::InitAttempt;
@@ -22,8 +24,6 @@ use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
-use crate::cmg::CmgState;
-use crate::error::Rejection;
 
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;
@@ -190,7 +190,9 @@ impl Node {
             Message::InitRequest { request, params } => self.on_init_request(from, request, params),
             Message::InitResponse { .. } | Message::AdminResponse { .. } => {}
             Message::StartGroups { plan } => self.on_start_groups(from, plan),
-            Message::StartGroupsAck { init, outcome } => self.on_start_groups_ack(from, init, outcome),
+            Message::StartGroupsAck { init, outcome } => {
+                self.on_start_groups_ack(from, init, outcome)
+            }
             Message::StatusQuery { init } => self.on_status_query(from, init),
             Message::StatusReply { init, status } => self.on_status_reply(from, init, status),
             Message::CancelInit { init, .. } => self.on_cancel_init(from, init),
@@ -210,7 +212,9 @@ impl Node {
             }
             Message::NotLeader { leader } => self.on_not_leader(from, leader),
             Message::MsAddLearner { name } => self.on_ms_add_learner(name),
-            Message::MsReconfigure { version, nodes } => self.on_ms_reconfigure(from, version, nodes),
+            Message::MsReconfigure { version, nodes } => {
+                self.on_ms_reconfigure(from, version, nodes)
+            }
             Message::MsReconfigured { version } => self.on_ms_reconfigured(version),
             Message::AdminRequest { request, command } => {
                 self.on_admin_request(from, request, command)
@@ -342,7 +346,12 @@ impl Node {
     }
 
     /// Opens a replica from a record.
-    fn open_group(&mut self, kind: GroupKind, record: &GroupRecord, from_vault: bool) -> Result<()> {
+    fn open_group(
+        &mut self,
+        kind: GroupKind,
+        record: &GroupRecord,
+        from_vault: bool,
+    ) -> Result<()> {
         let group = RaftGroup::open(kind, &self.cfg.name, record, &self.timing, &self.logger)?;
         for name in &record.initial_voters {
             self.names_by_raft_id.insert(raft_id(name), name.clone());

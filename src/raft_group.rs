@@ -187,10 +187,11 @@ impl RaftGroup {
 
     /// Steps a message received from a peer.
     pub fn step(&mut self, payload: &[u8]) -> Result<()> {
-        let msg = RaftMessage::parse_from_bytes(payload).map_err(|e| Error::CorruptRaftMessage {
-            group: self.kind,
-            detail: e.to_string(),
-        })?;
+        let msg =
+            RaftMessage::parse_from_bytes(payload).map_err(|e| Error::CorruptRaftMessage {
+                group: self.kind,
+                detail: e.to_string(),
+            })?;
         // raft-rs refuses local message types and responses from unknown peers; both are noise
         // that a replica must survive, not errors of the protocol.
         let _ = self.raw.step(msg);
@@ -334,14 +335,14 @@ impl RaftGroup {
                             detail: e.to_string(),
                         }
                     })?;
-                    let conf = self
-                        .raw
-                        .apply_conf_change(&change)
-                        .map_err(|e| Error::CorruptEntry {
-                            group: self.kind,
-                            index: entry.index,
-                            detail: e.to_string(),
-                        })?;
+                    let conf =
+                        self.raw
+                            .apply_conf_change(&change)
+                            .map_err(|e| Error::CorruptEntry {
+                                group: self.kind,
+                                index: entry.index,
+                                detail: e.to_string(),
+                            })?;
                     self.raw.mut_store().wl().set_conf_state(conf);
                     out.applied.push(Applied::ConfChange {
                         index: entry.index,

@@ -177,7 +177,13 @@ impl Node {
 
     fn send_handshake(&mut self) {
         let own = self.cfg.addr;
-        let seeds: Vec<Addr> = self.cfg.seeds.iter().copied().filter(|s| *s != own).collect();
+        let seeds: Vec<Addr> = self
+            .cfg
+            .seeds
+            .iter()
+            .copied()
+            .filter(|s| *s != own)
+            .collect();
         let Some(target) = self.rng.pick(&seeds).copied() else {
             self.admit_self();
             return;
@@ -325,7 +331,11 @@ impl Node {
             .map(|m| &m.record)
             .filter(|r| r.identity.tag.is_some() && r.addr() != joiner.info.addr)
             .collect();
-        if tagged.is_empty() || tagged.iter().any(|r| r.identity.tag.as_ref() == Some(joiner_tag)) {
+        if tagged.is_empty()
+            || tagged
+                .iter()
+                .any(|r| r.identity.tag.as_ref() == Some(joiner_tag))
+        {
             return Ok(());
         }
         tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
@@ -333,7 +343,11 @@ impl Node {
         Err(RejectionReason::ConflictingTag {
             joiner: joiner_tag.clone(),
             member: first.identity.info.name.clone(),
-            member_tag: first.identity.tag.clone().unwrap_or_else(|| joiner_tag.clone()),
+            member_tag: first
+                .identity
+                .tag
+                .clone()
+                .unwrap_or_else(|| joiner_tag.clone()),
         })
     }
 
@@ -354,7 +368,8 @@ impl Node {
     pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {
         // A refusal counts while handshaking, or as an eviction by a member of the view.
         let from_member = self.topo.members.contains_key(&from);
-        let handshaking = matches!(self.topo.entry, Entry::Handshaking { target, .. } if target == from);
+        let handshaking =
+            matches!(self.topo.entry, Entry::Handshaking { target, .. } if target == from);
         if handshaking || from_member || self.topo.me.is_none() {
             self.halt(rejection);
         }
@@ -486,8 +501,10 @@ impl Node {
         let initialized_here = records
             .iter()
             .any(|r| r.admitted_tag.is_none() && r.identity.tag.is_some());
-        let mut tagged: Vec<&MemberRecord> =
-            records.into_iter().filter(|r| r.admitted_tag.is_some()).collect();
+        let mut tagged: Vec<&MemberRecord> = records
+            .into_iter()
+            .filter(|r| r.admitted_tag.is_some())
+            .collect();
         if initialized_here || tagged.len() < 2 {
             return;
         }
@@ -545,7 +562,10 @@ impl Node {
             self.local.as_ref().map(|l| l.tag.clone()),
         );
         for m in self.topo.members.values() {
-            tags.insert(m.record.identity.info.name.clone(), m.record.identity.tag.clone());
+            tags.insert(
+                m.record.identity.info.name.clone(),
+                m.record.identity.tag.clone(),
+            );
         }
         tags
     }

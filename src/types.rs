@@ -112,7 +112,11 @@ impl FromStr for ProductVersion {
         };
         let mut parts = s.trim().split('.');
         let mut next = || -> Result<u16, Error> {
-            parts.next().ok_or_else(bad)?.parse::<u16>().map_err(|_| bad())
+            parts
+                .next()
+                .ok_or_else(bad)?
+                .parse::<u16>()
+                .map_err(|_| bad())
         };
         let version = ProductVersion::new(next()?, next()?, next()?);
         if parts.next().is_some() {

@@ -228,9 +228,7 @@ fn append_entries(log: &mut Vec<EntryRecord>, new: &[EntryRecord]) -> Result<()>
         log.push(entry.clone());
     }
     if log.len() > MAX_LOG_ENTRIES {
-        return Err(corrupt(format!(
-            "log exceeds {MAX_LOG_ENTRIES} entries"
-        )));
+        return Err(corrupt(format!("log exceeds {MAX_LOG_ENTRIES} entries")));
     }
     Ok(())
 }
@@ -272,7 +270,14 @@ mod tests {
         .unwrap();
         v.apply(&VaultWrite::Append(GroupKind::Cmg, vec![entry(2, 2)]))
             .unwrap();
-        let terms: Vec<u64> = v.cmg.as_ref().unwrap().entries.iter().map(|e| e.term).collect();
+        let terms: Vec<u64> = v
+            .cmg
+            .as_ref()
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| e.term)
+            .collect();
         assert_eq!(terms, vec![1, 2]);
         let gap = v.apply(&VaultWrite::Append(GroupKind::Cmg, vec![entry(9, 2)]));
         assert!(matches!(gap, Err(Error::CorruptVault { .. })));

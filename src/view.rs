@@ -89,7 +89,10 @@ impl Node {
         let names = |ids: &[u64]| -> Vec<NodeName> {
             let mut names: Vec<NodeName> = ids
                 .iter()
-                .map(|id| self.name_of_raft_id(*id).unwrap_or_else(|| format!("#{id:x}")))
+                .map(|id| {
+                    self.name_of_raft_id(*id)
+                        .unwrap_or_else(|| format!("#{id:x}"))
+                })
                 .collect();
             names.sort();
             names

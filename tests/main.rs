@@ -1,1 +1,13 @@
-//! tests
+//! Seeded simulations of the whole protocol on madsim. Each behaviour runs over many seeds
+//! (`JOINSIM_TEST_SEEDS`, default 32); a failure names its seed.
+
+#![cfg(madsim)]
+
+mod support;
+
+mod determinism;
+mod init;
+mod join_scenarios;
+mod leader_change;
+mod leave_and_reconfiguration;
+mod restart;

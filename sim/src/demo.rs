@@ -47,7 +47,9 @@ pub fn run_demo(seed: u64, nodes: usize) -> RunReport<DemoOutcome> {
         world.add_node(NodeSpec::new(&extra).seeds(&["n1"]));
         world.start(&extra);
         let _ = world
-            .wait_until("the extra node joined", 60_000, |w| w.joined(&[extra.as_str()]))
+            .wait_until("the extra node joined", 60_000, |w| {
+                w.joined(&[extra.as_str()])
+            })
             .await;
         let views = world.views();
         let lt = views
@@ -92,7 +94,9 @@ pub fn format_demo(report: &RunReport<DemoOutcome>) -> String {
     for (label, phase, halted) in &o.nodes {
         let state = match (phase, halted) {
             (_, Some(reason)) => format!("stopped: {reason}"),
-            (Some(JoinPhase::Joined { lt_version }), _) => format!("joined (LT version {lt_version})"),
+            (Some(JoinPhase::Joined { lt_version }), _) => {
+                format!("joined (LT version {lt_version})")
+            }
             (Some(other), _) => format!("not joined: {other:?}"),
             (None, _) => "down".to_string(),
         };
@@ -100,7 +104,10 @@ pub fn format_demo(report: &RunReport<DemoOutcome>) -> String {
     }
     match &o.lt {
         Some((version, members)) => {
-            let _ = writeln!(out, "logical topology: version {version}, members {members:?}");
+            let _ = writeln!(
+                out,
+                "logical topology: version {version}, members {members:?}"
+            );
         }
         None => {
             let _ = writeln!(out, "logical topology: none (no CMG leader)");

@@ -53,7 +53,11 @@ pub(crate) struct NodeSlot {
 
 impl NodeSlot {
     pub fn view(&self) -> Option<NodeView> {
-        self.node.lock().expect("node lock").as_ref().map(|n| n.view())
+        self.node
+            .lock()
+            .expect("node lock")
+            .as_ref()
+            .map(|n| n.view())
     }
 
     pub fn is_running(&self) -> bool {
@@ -96,7 +100,12 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
     slot.held.lock().expect("held lock").clear();
     apply_output(&world, &slot, &endpoint, output).await;
     let phase_ms = madsim::rand::random::<u64>() % world.timing().tick_ms;
-    madsim::task::spawn(tick_loop(world.clone(), slot.clone(), endpoint.clone(), phase_ms));
+    madsim::task::spawn(tick_loop(
+        world.clone(),
+        slot.clone(),
+        endpoint.clone(),
+        phase_ms,
+    ));
     receive_loop(world, slot, endpoint).await;
 }
 
@@ -122,7 +131,10 @@ async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>
                         Some(RuleAction::Drop) => {
                             world.record(
                                 &slot.label,
-                                TraceKind::Harness(HarnessEvent::MessageDropped { from: sender, kind }),
+                                TraceKind::Harness(HarnessEvent::MessageDropped {
+                                    from: sender,
+                                    kind,
+                                }),
                             );
                             continue;
                         }
@@ -191,12 +203,20 @@ fn release_held(world: &World, slot: &NodeSlot) -> Vec<Envelope> {
 }
 
 /// Makes a node's output real: vault writes, then trace events, then messages.
-pub(crate) async fn apply_output(world: &World, slot: &NodeSlot, endpoint: &Endpoint, output: Output) {
+pub(crate) async fn apply_output(
+    world: &World,
+    slot: &NodeSlot,
+    endpoint: &Endpoint,
+    output: Output,
+) {
     if !output.writes.is_empty() {
         let mut vault = slot.vault.lock().expect("vault lock");
         for write in &output.writes {
             if let Err(e) = vault.apply(write) {
-                panic!("node {}: the state machine wrote an invalid vault change: {e}", slot.label);
+                panic!(
+                    "node {}: the state machine wrote an invalid vault change: {e}",
+                    slot.label
+                );
             }
         }
     }

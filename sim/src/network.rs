@@ -63,7 +63,10 @@ impl MessageFilter {
 impl fmt::Display for MessageFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let any = |o: &Option<String>| o.clone().unwrap_or_else(|| "*".into());
-        let kind = self.kind.map(|k| k.name().to_string()).unwrap_or_else(|| "*".into());
+        let kind = self
+            .kind
+            .map(|k| k.name().to_string())
+            .unwrap_or_else(|| "*".into());
         write!(f, "{kind} {} -> {}", any(&self.from), any(&self.to))
     }
 }
@@ -92,8 +95,16 @@ pub const MAX_RULES: usize = 256;
 
 impl MessageRules {
     /// Adds a rule; it ends at `until_ms` if given, or when removed.
-    pub fn add(&mut self, filter: MessageFilter, action: RuleAction, until_ms: Option<u64>) -> RuleId {
-        assert!(self.rules.len() < MAX_RULES, "more than {MAX_RULES} message rules");
+    pub fn add(
+        &mut self,
+        filter: MessageFilter,
+        action: RuleAction,
+        until_ms: Option<u64>,
+    ) -> RuleId {
+        assert!(
+            self.rules.len() < MAX_RULES,
+            "more than {MAX_RULES} message rules"
+        );
         self.next_id += 1;
         let id = RuleId(self.next_id);
         self.rules.push(Rule {
@@ -119,7 +130,13 @@ impl MessageRules {
 
     /// What to do with a message at time `now_ms`: the first active matching rule decides;
     /// `None` means deliver.
-    pub fn action(&self, from: &str, to: &str, kind: MessageKind, now_ms: u64) -> Option<RuleAction> {
+    pub fn action(
+        &self,
+        from: &str,
+        to: &str,
+        kind: MessageKind,
+        now_ms: u64,
+    ) -> Option<RuleAction> {
         self.rules
             .iter()
             .filter(|r| r.until_ms.is_none_or(|u| now_ms < u))
@@ -150,11 +167,21 @@ mod tests {
             RuleAction::Hold,
             None,
         );
-        rules.add(MessageFilter::default().to("c"), RuleAction::Drop, Some(100));
-        assert_eq!(rules.action("b", "a", MessageKind::JoinReady, 0), Some(RuleAction::Hold));
+        rules.add(
+            MessageFilter::default().to("c"),
+            RuleAction::Drop,
+            Some(100),
+        );
+        assert_eq!(
+            rules.action("b", "a", MessageKind::JoinReady, 0),
+            Some(RuleAction::Hold)
+        );
         assert_eq!(rules.action("x", "a", MessageKind::JoinReady, 0), None);
         assert_eq!(rules.action("b", "a", MessageKind::JoinRequest, 0), None);
-        assert_eq!(rules.action("x", "c", MessageKind::Probe, 99), Some(RuleAction::Drop));
+        assert_eq!(
+            rules.action("x", "c", MessageKind::Probe, 99),
+            Some(RuleAction::Drop)
+        );
         assert_eq!(rules.action("x", "c", MessageKind::Probe, 100), None);
         assert!(rules.remove(hold));
         assert!(!rules.remove(hold));

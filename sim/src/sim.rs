@@ -188,14 +188,15 @@ impl Sim {
         let mut runtime = madsim::runtime::Runtime::with_seed_and_config(self.seed, config);
         runtime.set_time_limit(Duration::from_secs_f64(self.time_limit_s));
         let (specs, timing, patience) = (self.specs, self.timing, self.user_patience_ms);
-        let (value, hash, trace, deliveries, sim_time, final_views) = runtime.block_on(async move {
-            let start = madsim::time::Instant::now();
-            let world = World::setup(specs, timing, patience);
-            let value = body(world.clone()).await;
-            let final_views = world.views();
-            let (hash, trace, deliveries) = world.finish();
-            (value, hash, trace, deliveries, start.elapsed(), final_views)
-        });
+        let (value, hash, trace, deliveries, sim_time, final_views) =
+            runtime.block_on(async move {
+                let start = madsim::time::Instant::now();
+                let world = World::setup(specs, timing, patience);
+                let value = body(world.clone()).await;
+                let final_views = world.views();
+                let (hash, trace, deliveries) = world.finish();
+                (value, hash, trace, deliveries, start.elapsed(), final_views)
+            });
         drop(runtime);
         RunReport {
             seed: self.seed,

@@ -65,7 +65,12 @@ impl World {
         let what = format!("reconfigure Meta Storage via {via}: {nodes:?}");
         let command = AdminCommand::ReconfigureMs { nodes };
         let reply = self
-            .ask(via, request, what, Message::AdminRequest { request, command })
+            .ask(
+                via,
+                request,
+                what,
+                Message::AdminRequest { request, command },
+            )
             .await;
         let answer = match reply {
             Some(Message::AdminResponse { result, .. }) => result.map_err(UserError::Refused),
@@ -86,7 +91,13 @@ impl World {
     }
 
     /// Sends one request from the user's machine and waits for the answer with its id.
-    async fn ask(&self, via: &str, request: RequestId, what: String, msg: Message) -> Option<Message> {
+    async fn ask(
+        &self,
+        via: &str,
+        request: RequestId,
+        what: String,
+        msg: Message,
+    ) -> Option<Message> {
         self.record(
             "user",
             TraceKind::Harness(HarnessEvent::UserRequest {

@@ -114,7 +114,11 @@ pub struct WaitTimeout {
 
 impl std::fmt::Display for WaitTimeout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "timed out at {} ms waiting for {}", self.at_ms, self.what)
+        write!(
+            f,
+            "timed out at {} ms waiting for {}",
+            self.at_ms, self.what
+        )
     }
 }
 
@@ -313,7 +317,11 @@ impl World {
             .iter()
             .map(|(a, l)| (l.clone(), *a))
             .collect();
-        assert!(!addrs.contains_key(&spec.label), "node {} exists", spec.label);
+        assert!(
+            !addrs.contains_key(&spec.label),
+            "node {} exists",
+            spec.label
+        );
         addrs.insert(spec.label.clone(), Addr::new(ip_of(addrs.len()), NODE_PORT));
         self.create_slot(spec, &addrs);
     }
@@ -453,11 +461,14 @@ impl World {
 
     /// Sets the latency range and loss rate of every message.
     pub fn set_network(&self, latency_min_ms: u64, latency_max_ms: u64, loss: f64) {
-        assert!(latency_min_ms <= latency_max_ms, "latency range is reversed");
+        assert!(
+            latency_min_ms <= latency_max_ms,
+            "latency range is reversed"
+        );
         assert!((0.0..=1.0).contains(&loss), "loss must be within 0..=1");
         madsim::net::NetSim::current().update_config(|c| {
-            c.send_latency =
-                Duration::from_millis(latency_min_ms)..Duration::from_millis(latency_max_ms.max(latency_min_ms + 1));
+            c.send_latency = Duration::from_millis(latency_min_ms)
+                ..Duration::from_millis(latency_max_ms.max(latency_min_ms + 1));
             c.packet_loss_rate = loss;
         });
         self.record(
@@ -505,17 +516,28 @@ impl World {
     /// Ends a hold or drop rule. Held messages are delivered at their receiver's next tick.
     pub fn release(&self, rule: RuleId) {
         if self.inner.rules.lock().expect("rules lock").remove(rule) {
-            self.record("-", TraceKind::Harness(HarnessEvent::RuleRemoved { rule: rule.0 }));
+            self.record(
+                "-",
+                TraceKind::Harness(HarnessEvent::RuleRemoved { rule: rule.0 }),
+            );
         }
     }
 
     /// Ends every hold and drop rule.
     pub fn release_all(&self) {
         self.inner.rules.lock().expect("rules lock").clear();
-        self.record("-", TraceKind::Harness(HarnessEvent::RuleRemoved { rule: 0 }));
+        self.record(
+            "-",
+            TraceKind::Harness(HarnessEvent::RuleRemoved { rule: 0 }),
+        );
     }
 
-    pub(crate) fn rule_action(&self, from: &str, to: &str, kind: MessageKind) -> Option<RuleAction> {
+    pub(crate) fn rule_action(
+        &self,
+        from: &str,
+        to: &str,
+        kind: MessageKind,
+    ) -> Option<RuleAction> {
         let rules = self.inner.rules.lock().expect("rules lock");
         if rules.is_empty() {
             return None;
@@ -577,7 +599,12 @@ impl World {
 
     /// A copy of the trace entries so far.
     pub fn trace(&self) -> Vec<TraceEntry> {
-        self.inner.trace.lock().expect("trace lock").entries().to_vec()
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .entries()
+            .to_vec()
     }
 
     /// Applies `f` to the trace entries without copying them.

@@ -1,0 +1,91 @@
+//! Node leave by CMG command when a member is declared dead, and a Meta Storage reconfiguration
+//! followed by a stale node's rejoin (X < Y).
+
+use joinsim::{AdminOutcome, Event};
+use joinsim_sim::Sim;
+
+use crate::support::*;
+
+#[test]
+fn a_dead_member_leaves_the_logical_topology() {
+    for seed in seeds(50) {
+        let report = Sim::new(seed).nodes(4).run(|w| async move {
+            form_cluster(&w, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]).await;
+            let (version, _) = leader_lt(&w).unwrap();
+            w.kill("n4");
+            w.wait_until("n4 left the LT", 20_000, |w| {
+                leader_lt(w).is_some_and(|(_, m)| !m.contains(&"n4".to_string()))
+            })
+            .await
+            .unwrap();
+            assert_eq!(leader_lt(&w).unwrap().0, version + 1);
+        });
+        assert_lt_versions_agree(&report.trace);
+    }
+}
+
+#[test]
+fn ms_reconfiguration_then_stale_node_rejoins_and_catches_up() {
+    for seed in seeds(51) {
+        let report = Sim::new(seed).nodes(5).run(|w| async move {
+            form_cluster(&w, &["n1", "n2", "n3", "n4", "n5"], &["n1", "n2", "n3"]).await;
+            assert_eq!(w.vault("n5").local.unwrap().ms_version, 1);
+            w.kill("n5");
+            w.wait_until("n5 left the LT", 20_000, |w| {
+                leader_lt(w).is_some_and(|(_, m)| !m.contains(&"n5".to_string()))
+            })
+            .await
+            .unwrap();
+            let outcome = w
+                .reconfigure_ms("n4", &["n1", "n2", "n4"])
+                .await
+                .expect("reconfiguration succeeds");
+            assert_eq!(
+                outcome,
+                AdminOutcome::MsReconfigured {
+                    version: 2,
+                    nodes: vec!["n1".into(), "n2".into(), "n4".into()]
+                }
+            );
+            // The MS group's voters changed.
+            let n4 = w.view("n4").unwrap();
+            w.wait_until("n4 is an MS voter", 10_000, |w| {
+                w.view("n4").unwrap().ms.unwrap().voters == vec!["n1", "n2", "n4"]
+            })
+            .await
+            .unwrap();
+            assert!(n4.ms_state.is_some());
+            // n5 still holds X = 1; the cluster holds Y = 2.
+            assert_eq!(w.vault("n5").local.unwrap().ms_version, 1);
+            w.start("n5");
+            wait_joined(&w, &["n5"]).await;
+            let vault = w.vault("n5").local.unwrap();
+            assert_eq!(vault.ms_version, 2, "n5 is brought up to Y");
+            assert_eq!(vault.ms_nodes, vec!["n1", "n2", "n4"]);
+        });
+        // n5 asked to join as a stale node (X = 1 against Y = 2) and moved to version 2.
+        let events = events(&report.trace);
+        let asked_stale = events.iter().any(|(n, e)| {
+            *n == "n5"
+                && matches!(
+                    e,
+                    Event::JoinRequestSent {
+                        stored: Some((_, 1)),
+                        ..
+                    }
+                )
+        });
+        let caught_up = events.iter().any(|(n, e)| {
+            *n == "n5"
+                && matches!(
+                    e,
+                    Event::MsVersionStored {
+                        from: Some(1),
+                        to: 2
+                    }
+                )
+        });
+        assert!(asked_stale, "seed {seed}: n5 sent X = 1");
+        assert!(caught_up, "seed {seed}");
+    }
+}
