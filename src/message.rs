@@ -63,8 +63,8 @@ impl Envelope {
             .expect("envelope exceeds MAX_MESSAGE_BYTES")
     }
 
-    /// Decodes bytes received from `from` (used only in the error).
-    pub fn decode(bytes: &[u8], from: &str) -> Result<Envelope> {
+    /// Decodes bytes received from `from` (formatted only into the error).
+    pub fn decode(bytes: &[u8], from: &dyn fmt::Display) -> Result<Envelope> {
         codec()
             .deserialize(bytes)
             .map_err(|e| Error::CorruptMessage {
@@ -458,12 +458,12 @@ mod tests {
             msg: Message::MsReconfigured { version: 3 },
         };
         let bytes = env.encode();
-        assert_eq!(Envelope::decode(&bytes, "x").unwrap(), env);
-        let err = Envelope::decode(&bytes[..bytes.len() - 1], "10.0.0.1:7000").unwrap_err();
+        assert_eq!(Envelope::decode(&bytes, &"x").unwrap(), env);
+        let err = Envelope::decode(&bytes[..bytes.len() - 1], &"10.0.0.1:7000").unwrap_err();
         assert!(matches!(err, Error::CorruptMessage { .. }), "{err:?}");
         assert!(err.to_string().contains("10.0.0.1:7000"));
         let garbage = [0xff_u8; 64];
-        assert!(Envelope::decode(&garbage, "y").is_err());
+        assert!(Envelope::decode(&garbage, &"y").is_err());
     }
 
     #[test]

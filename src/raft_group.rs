@@ -152,6 +152,8 @@ impl RaftGroup {
             pre_vote: true,
             max_size_per_msg: 256 * 1024,
             max_inflight_msgs: 64,
+            // Commit indexes ride on the next append or heartbeat instead of a round of their own.
+            skip_bcast_commit: true,
             ..Default::default()
         };
         config.validate().map_err(raft_err)?;

@@ -11,3 +11,4 @@ mod join_scenarios;
 mod leader_change;
 mod leave_and_reconfiguration;
 mod restart;
+mod robustness;

@@ -24,7 +24,21 @@ pub struct DemoOutcome {
 /// Runs the canonical demo with `nodes` initial nodes.
 pub fn run_demo(seed: u64, nodes: usize) -> RunReport<DemoOutcome> {
     assert!(nodes >= 1, "the demo needs at least one node");
-    Sim::new(seed).nodes(nodes).run(move |world| async move {
+    Sim::new(seed)
+        .nodes(nodes)
+        .run(move |world| demo_body(world, nodes))
+}
+
+/// Runs the canonical demo inside the current madsim runtime.
+pub async fn run_demo_inside(nodes: usize) -> RunReport<DemoOutcome> {
+    Sim::new(0)
+        .nodes(nodes)
+        .run_inside(move |world| demo_body(world, nodes))
+        .await
+}
+
+async fn demo_body(world: crate::World, nodes: usize) -> DemoOutcome {
+    {
         world.start_all();
         // Wait until every node is in the first node's physical topology.
         let everyone = nodes;
@@ -75,7 +89,7 @@ pub fn run_demo(seed: u64, nodes: usize) -> RunReport<DemoOutcome> {
             lt,
             all_joined: world.all_joined() && views.len() == labels.len(),
         }
-    })
+    }
 }
 
 /// The human-readable report of a demo run.

@@ -118,7 +118,7 @@ async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>
             continue;
         };
         let from_addr = addr_of(from);
-        let decoded = Envelope::decode(&bytes, &from.to_string());
+        let decoded = Envelope::decode(&bytes, &from);
         let output = {
             let mut guard = slot.node.lock().expect("node lock");
             let Some(node) = guard.as_mut() else { return };

@@ -21,7 +21,7 @@ pub mod trace;
 pub mod user;
 pub mod world;
 
-pub use demo::{format_demo, run_demo, DemoOutcome};
+pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
 pub use network::{MessageFilter, RuleAction, RuleId};
 pub use sim::{NetSettings, RunReport, Sim};
 pub use trace::{HarnessEvent, TraceEntry, TraceKind};

@@ -181,31 +181,41 @@ impl Sim {
         Fut: Future<Output = R>,
     {
         let wall_start = Instant::now();
-        let mut config = madsim::Config::default();
-        config.net.send_latency = Duration::from_millis(self.net.latency_min_ms)
-            ..Duration::from_millis(self.net.latency_max_ms.max(self.net.latency_min_ms + 1));
-        config.net.packet_loss_rate = self.net.loss;
-        let mut runtime = madsim::runtime::Runtime::with_seed_and_config(self.seed, config);
+        let mut runtime =
+            madsim::runtime::Runtime::with_seed_and_config(self.seed, madsim::Config::default());
         runtime.set_time_limit(Duration::from_secs_f64(self.time_limit_s));
-        let (specs, timing, patience) = (self.specs, self.timing, self.user_patience_ms);
-        let (value, hash, trace, deliveries, sim_time, final_views) =
-            runtime.block_on(async move {
-                let start = madsim::time::Instant::now();
-                let world = World::setup(specs, timing, patience);
-                let value = body(world.clone()).await;
-                let final_views = world.views();
-                let (hash, trace, deliveries) = world.finish();
-                (value, hash, trace, deliveries, start.elapsed(), final_views)
-            });
+        let mut report = runtime.block_on(self.run_inside(body));
         drop(runtime);
+        report.wall_time = wall_start.elapsed();
+        report
+    }
+
+    /// Runs `body` inside the current madsim runtime (for example one made by madsim's
+    /// `Runtime::check_determinism`). The seed is the runtime's; `wall_time` is left zero.
+    pub async fn run_inside<F, Fut, R>(self, body: F) -> RunReport<R>
+    where
+        F: FnOnce(World) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        let net = self.net.clone();
+        madsim::net::NetSim::current().update_config(|c| {
+            c.send_latency = Duration::from_millis(net.latency_min_ms)
+                ..Duration::from_millis(net.latency_max_ms.max(net.latency_min_ms + 1));
+            c.packet_loss_rate = net.loss;
+        });
+        let start = madsim::time::Instant::now();
+        let world = World::setup(self.specs, self.timing, self.user_patience_ms);
+        let value = body(world.clone()).await;
+        let final_views = world.views();
+        let (trace_hash, trace, deliveries) = world.finish();
         RunReport {
-            seed: self.seed,
+            seed: madsim::runtime::Handle::current().seed(),
             value,
-            trace_hash: hash,
+            trace_hash,
             trace,
             deliveries,
-            sim_time,
-            wall_time: wall_start.elapsed(),
+            sim_time: start.elapsed(),
+            wall_time: Duration::ZERO,
             final_views,
         }
     }

@@ -143,6 +143,7 @@ pub struct Trace {
     entries: Vec<TraceEntry>,
     hasher: Fnv64,
     deliveries: u64,
+    deliveries_by_kind: std::collections::BTreeMap<MessageKind, u64>,
 }
 
 /// The most entries a trace keeps (the hash covers all of them regardless).
@@ -174,6 +175,7 @@ impl Trace {
     /// Folds a message delivery into the hash.
     pub fn delivery(&mut self, time_us: u64, from: &str, to: &str, kind: MessageKind) {
         self.deliveries += 1;
+        *self.deliveries_by_kind.entry(kind).or_default() += 1;
         0xde11_u64.hash(&mut self.hasher);
         time_us.hash(&mut self.hasher);
         from.hash(&mut self.hasher);
@@ -194,6 +196,11 @@ impl Trace {
     /// Messages delivered so far.
     pub fn deliveries(&self) -> u64 {
         self.deliveries
+    }
+
+    /// Messages delivered so far, by kind.
+    pub fn deliveries_by_kind(&self) -> &std::collections::BTreeMap<MessageKind, u64> {
+        &self.deliveries_by_kind
     }
 
     /// Takes the entries out.

@@ -90,6 +90,23 @@ impl World {
         answer
     }
 
+    /// Sends raw bytes from the user's machine to a node (for example, a corrupt message).
+    pub async fn send_raw(&self, to_label: &str, bytes: Vec<u8>) {
+        let to = socket_of(self.addr(to_label));
+        let user = Handle::current()
+            .get_node(self.user_node())
+            .expect("user node exists");
+        let task = user.spawn(async move {
+            let [a, b, c, d] = USER_IP;
+            if let Ok(endpoint) = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0)).await {
+                let _ = endpoint
+                    .send_to_raw(to, PROTOCOL_TAG, Box::new(bytes))
+                    .await;
+            }
+        });
+        let _ = task.await;
+    }
+
     /// Sends one request from the user's machine and waits for the answer with its id.
     async fn ask(
         &self,
@@ -129,7 +146,7 @@ impl World {
                 loop {
                     let (payload, sender) = endpoint.recv_from_raw(PROTOCOL_TAG).await.ok()?;
                     let bytes = payload.downcast::<Vec<u8>>().ok()?;
-                    let Ok(reply) = Envelope::decode(&bytes, &sender.to_string()) else {
+                    let Ok(reply) = Envelope::decode(&bytes, &sender) else {
                         continue;
                     };
                     let matches = match &reply.msg {

@@ -612,6 +612,16 @@ impl World {
         f(self.inner.trace.lock().expect("trace lock").entries())
     }
 
+    /// Messages delivered so far, by kind.
+    pub fn deliveries_by_kind(&self) -> BTreeMap<MessageKind, u64> {
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .deliveries_by_kind()
+            .clone()
+    }
+
     pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, u64) {
         let mut trace = self.inner.trace.lock().expect("trace lock");
         let hash = trace.hash();
