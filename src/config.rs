@@ -58,6 +58,9 @@ pub struct Timing {
     pub probe_interval_ms: u64,
     /// A member not heard from for this long is declared dead and removed.
     pub failure_timeout_ms: u64,
+    /// How often a node probes the seeds and the removed members missing from its view, so that
+    /// the two sides of a healed partition find each other again.
+    pub rejoin_probe_ms: u64,
     /// How often the CMG leader resends the cluster state to a member outside the LT.
     pub cluster_state_retry_ms: u64,
     /// How often a joining node resends a join request or join ready without an answer.
@@ -82,6 +85,7 @@ impl Default for Timing {
             handshake_retry_ms: 500,
             probe_interval_ms: 500,
             failure_timeout_ms: 2_000,
+            rejoin_probe_ms: 2_000,
             cluster_state_retry_ms: 1_000,
             join_retry_ms: 1_000,
             init_retry_ms: 300,
@@ -106,6 +110,7 @@ impl Timing {
             self.handshake_retry_ms,
             self.probe_interval_ms,
             self.failure_timeout_ms,
+            self.rejoin_probe_ms,
             self.cluster_state_retry_ms,
             self.join_retry_ms,
             self.init_retry_ms,

@@ -197,6 +197,17 @@ pub enum Message {
         payload: Vec<u8>,
     },
 
+    /// A node's replica of a group started with an empty log (its vault was wiped or it is new);
+    /// the leader must replicate to it from the first entry.
+    ReplicaEmpty {
+        /// The group.
+        group: GroupKind,
+        /// The incarnation.
+        instance: InstanceId,
+        /// The node.
+        name: NodeName,
+    },
+
     // --- CMG leader discovery and join (steps 3 and 4) ---
     /// The CMG leader tells a member outside the LT where the CMG is.
     ClusterState(ClusterStateNotice),
@@ -304,6 +315,7 @@ pub enum MessageKind {
     CancelAck,
     RaftCmg,
     RaftMs,
+    ReplicaEmpty,
     ClusterState,
     JoinRequest,
     JoinResponse,
@@ -321,7 +333,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in declaration order.
-    pub const ALL: [MessageKind; 30] = [
+    pub const ALL: [MessageKind; 31] = [
         MessageKind::Handshake,
         MessageKind::HandshakeAccepted,
         MessageKind::HandshakeRefused,
@@ -339,6 +351,7 @@ impl MessageKind {
         MessageKind::CancelAck,
         MessageKind::RaftCmg,
         MessageKind::RaftMs,
+        MessageKind::ReplicaEmpty,
         MessageKind::ClusterState,
         MessageKind::JoinRequest,
         MessageKind::JoinResponse,
@@ -374,6 +387,7 @@ impl MessageKind {
             MessageKind::CancelAck => "cancel_ack",
             MessageKind::RaftCmg => "raft_cmg",
             MessageKind::RaftMs => "raft_ms",
+            MessageKind::ReplicaEmpty => "replica_empty",
             MessageKind::ClusterState => "cluster_state",
             MessageKind::JoinRequest => "join_request",
             MessageKind::JoinResponse => "join_response",
@@ -429,6 +443,7 @@ impl Message {
                 group: GroupKind::Ms,
                 ..
             } => MessageKind::RaftMs,
+            Message::ReplicaEmpty { .. } => MessageKind::ReplicaEmpty,
             Message::ClusterState(_) => MessageKind::ClusterState,
             Message::JoinRequest { .. } => MessageKind::JoinRequest,
             Message::JoinResponse { .. } => MessageKind::JoinResponse,

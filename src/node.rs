@@ -66,6 +66,7 @@ pub struct Node {
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
+    last_empty_ask_ms: u64,
     logger: slog::Logger,
     out: Output,
 }
@@ -100,6 +101,7 @@ impl Node {
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
             loopback: VecDeque::new(),
+            last_empty_ask_ms: 0,
             logger: discard_logger(),
             out: Output::default(),
         };
@@ -137,6 +139,7 @@ impl Node {
             self.join_tick();
             self.init_tick();
             self.admin_tick();
+            self.empty_replica_tick();
             self.drive();
         }
         std::mem::take(&mut self.out)
@@ -203,6 +206,11 @@ impl Node {
                 from_name,
                 payload,
             } => self.on_raft(from, group, instance, from_name, payload),
+            Message::ReplicaEmpty {
+                group,
+                instance,
+                name,
+            } => self.on_replica_empty(group, instance, &name),
             Message::ClusterState(notice) => self.on_cluster_state(notice),
             Message::JoinRequest { info, stored } => self.on_join_request(from, info, stored),
             Message::JoinResponse { launch, result } => self.on_join_response(launch, result),
@@ -343,6 +351,66 @@ impl Node {
             return true;
         }
         progressed
+    }
+
+    /// A replica with an empty log asks the voters of its group (the leader acts) to replicate to
+    /// it from the start, every `ms_retry_ms`, until it holds an entry.
+    fn empty_replica_tick(&mut self) {
+        if self.now_ms < self.last_empty_ask_ms + self.timing.ms_retry_ms {
+            return;
+        }
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        let me = self.cfg.name.clone();
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            let (instance, empty, voters) = match kind {
+                GroupKind::Cmg => match self.cmg.as_ref() {
+                    Some(c) => (
+                        c.group.instance(),
+                        c.group.last_index() == 0,
+                        local.cmg_nodes.clone(),
+                    ),
+                    None => continue,
+                },
+                GroupKind::Ms => match self.ms.as_ref() {
+                    Some(m) => (
+                        m.group.instance(),
+                        m.group.last_index() == 0,
+                        local.ms_nodes.clone(),
+                    ),
+                    None => continue,
+                },
+            };
+            if !empty {
+                continue;
+            }
+            self.last_empty_ask_ms = self.now_ms;
+            for voter in voters.iter().filter(|v| **v != me) {
+                if let Some(addr) = self.addr_of(voter) {
+                    self.send(
+                        addr,
+                        Message::ReplicaEmpty {
+                            group: kind,
+                            instance,
+                            name: me.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_replica_empty(&mut self, group: GroupKind, instance: InstanceId, name: &str) {
+        let replica = match group {
+            GroupKind::Cmg => self.cmg.as_mut().map(|c| &mut c.group),
+            GroupKind::Ms => self.ms.as_mut().map(|m| &mut m.group),
+        };
+        if let Some(replica) = replica {
+            if replica.instance() == instance {
+                replica.reset_peer(raft_id(name));
+            }
+        }
     }
 
     /// Opens a replica from a record.

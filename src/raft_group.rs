@@ -11,7 +11,9 @@
 //! current configuration. No snapshots are ever made.
 
 use protobuf::Message as PbMessage;
-use raft::eraftpb::{ConfChangeV2, ConfState, Entry, EntryType, HardState, Message as RaftMessage};
+use raft::eraftpb::{
+    ConfChangeV2, ConfState, Entry, EntryType, HardState, Message as RaftMessage, MessageType,
+};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 
@@ -189,15 +191,43 @@ impl RaftGroup {
 
     /// Steps a message received from a peer.
     pub fn step(&mut self, payload: &[u8]) -> Result<()> {
-        let msg =
+        let mut msg =
             RaftMessage::parse_from_bytes(payload).map_err(|e| Error::CorruptRaftMessage {
                 group: self.kind,
                 detail: e.to_string(),
             })?;
+        if msg.to != self.raw.raft.id {
+            return Ok(());
+        }
+        // A replica that lost its log (a wiped vault) hears a leader that believes it holds
+        // entries up to the commit index; raft-rs treats that as fatal. The replica instead keeps
+        // its commit within its log and lets the leader's append probing refill it.
+        if msg.get_msg_type() == MessageType::MsgHeartbeat {
+            msg.commit = msg.commit.min(self.raw.raft.raft_log.last_index());
+        }
         // raft-rs refuses local message types and responses from unknown peers; both are noise
         // that a replica must survive, not errors of the protocol.
         let _ = self.raw.step(msg);
         Ok(())
+    }
+
+    /// On the leader: forget what a peer was known to hold, because it lost its log (its vault was
+    /// wiped), and replicate to it again from the first entry. Without this the leader, which
+    /// believes the peer caught up, would never send it anything but heartbeats.
+    pub fn reset_peer(&mut self, id: u64) -> bool {
+        if !self.is_leader() || id == self.raw.raft.id {
+            return false;
+        }
+        let Some(progress) = self.raw.raft.mut_prs().get_mut(id) else {
+            return false;
+        };
+        if progress.matched == 0 {
+            return false;
+        }
+        progress.matched = 0;
+        progress.become_probe();
+        self.raw.raft.send_append(id);
+        true
     }
 
     /// Proposes an application command. False when this replica is not the leader.

@@ -17,6 +17,8 @@
 //!   `failure_timeout_ms` is removed. Probe answers carry the responder's view (anti-entropy).
 //!   Removed (address, launch) pairs are remembered so that gossip does not bring them back; a
 //!   message from the member itself does.
+//! - Every `rejoin_probe_ms` a node also probes its seeds and the removed members that are not in
+//!   its view, so that the two sides of a healed partition find each other again.
 //! - A record with a newer admission for the same address (a restart: new launch id) replaces the
 //!   old entry.
 
@@ -31,6 +33,8 @@ use crate::types::{Addr, ClusterTag, LaunchId, NodeInfo, NodeName};
 
 /// How many removed (address, launch) pairs a node remembers.
 const MAX_TOMBSTONES: usize = 1024;
+/// How many absent seeds and removed members a node probes per round.
+const MAX_REJOIN_PROBES: usize = 16;
 
 /// What a node says about itself in a handshake or probe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +101,7 @@ pub(crate) struct PhysicalTopology {
     pub members: BTreeMap<Addr, Member>,
     tombstones: BTreeSet<(Addr, LaunchId)>,
     tombstone_order: VecDeque<(Addr, LaunchId)>,
+    last_rejoin_probe_ms: u64,
 }
 
 impl PhysicalTopology {
@@ -107,6 +112,7 @@ impl PhysicalTopology {
             members: BTreeMap::new(),
             tombstones: BTreeSet::new(),
             tombstone_order: VecDeque::new(),
+            last_rejoin_probe_ms: 0,
         }
     }
 
@@ -219,6 +225,10 @@ impl Node {
         for addr in dead {
             self.remove_member(addr, RemovalCause::Dead);
         }
+        if now >= self.topo.last_rejoin_probe_ms + self.timing.rejoin_probe_ms {
+            self.topo.last_rejoin_probe_ms = now;
+            probe.extend(self.rejoin_targets());
+        }
         if let Some(sender) = self.my_record() {
             for addr in probe {
                 if let Some(m) = self.topo.members.get_mut(&addr) {
@@ -232,6 +242,19 @@ impl Node {
                 );
             }
         }
+    }
+
+    /// Seeds and removed members that are not in the view (at most `MAX_REJOIN_PROBES`): probing
+    /// them is how the two sides of a healed partition, or a restarted member, are found again.
+    fn rejoin_targets(&self) -> Vec<Addr> {
+        let own = self.cfg.addr;
+        let mut targets: BTreeSet<Addr> = self.cfg.seeds.iter().copied().collect();
+        targets.extend(self.topo.tombstone_order.iter().rev().map(|(a, _)| *a));
+        targets
+            .into_iter()
+            .filter(|a| *a != own && !self.topo.members.contains_key(a))
+            .take(MAX_REJOIN_PROBES)
+            .collect()
     }
 
     /// Any message from a member proves it is alive.

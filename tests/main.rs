@@ -12,3 +12,4 @@ mod leader_change;
 mod leave_and_reconfiguration;
 mod restart;
 mod robustness;
+mod world_controls;
