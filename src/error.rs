@@ -312,3 +312,109 @@ pub enum AdminError {
     #[error("node has stopped")]
     NodeStopped,
 }
+
+impl InitError {
+    /// The kind's snake_case name, as scenario files and JSON reports spell it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InitError::BlankClusterName => "blank_cluster_name",
+            InitError::BlankNodeName { .. } => "blank_node_name",
+            InitError::DuplicateNodeName { .. } => "duplicate_node_name",
+            InitError::NotInPhysicalTopology { .. } => "not_in_physical_topology",
+            InitError::DuplicateMember { .. } => "duplicate_member",
+            InitError::ForeignTag { .. } => "foreign_tag",
+            InitError::ParametersDiffer { .. } => "parameters_differ",
+            InitError::NodeFailed { .. } => "node_failed",
+            InitError::Timeout { .. } => "timeout",
+            InitError::NodeStopped { .. } => "node_stopped",
+            InitError::Busy { .. } => "busy",
+        }
+    }
+
+    /// Every kind name.
+    pub const KINDS: [&'static str; 11] = [
+        "blank_cluster_name",
+        "blank_node_name",
+        "duplicate_node_name",
+        "not_in_physical_topology",
+        "duplicate_member",
+        "foreign_tag",
+        "parameters_differ",
+        "node_failed",
+        "timeout",
+        "node_stopped",
+        "busy",
+    ];
+}
+
+impl RejectionReason {
+    /// The reason's snake_case name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RejectionReason::ProtocolMismatch { .. } => "protocol_mismatch",
+            RejectionReason::ProductMismatch { .. } => "product_mismatch",
+            RejectionReason::TagMismatch { .. } => "tag_mismatch",
+            RejectionReason::ConflictingTag { .. } => "conflicting_tag",
+            RejectionReason::MsVersionAhead { .. } => "ms_version_ahead",
+        }
+    }
+
+    /// Every reason name.
+    pub const KINDS: [&'static str; 5] = [
+        "protocol_mismatch",
+        "product_mismatch",
+        "tag_mismatch",
+        "conflicting_tag",
+        "ms_version_ahead",
+    ];
+
+    /// True when the reason is consistent with its own facts (a rejection that names equal tags,
+    /// or a version that is not ahead, is a false rejection).
+    pub fn is_consistent(&self) -> bool {
+        match self {
+            RejectionReason::ProtocolMismatch { joiner, cluster } => joiner != cluster,
+            RejectionReason::ProductMismatch { joiner, cluster } => !joiner.compatible_with(cluster),
+            RejectionReason::TagMismatch { joiner, cluster } => joiner != cluster,
+            RejectionReason::ConflictingTag {
+                joiner, member_tag, ..
+            } => joiner != member_tag,
+            RejectionReason::MsVersionAhead { joiner, cluster } => joiner > cluster,
+        }
+    }
+}
+
+impl RejectionStage {
+    /// The stage's snake_case name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RejectionStage::PreInit => "pre_init",
+            RejectionStage::Join => "join",
+        }
+    }
+}
+
+impl AdminError {
+    /// The kind's snake_case name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AdminError::NotJoined => "not_joined",
+            AdminError::EmptyList => "empty_list",
+            AdminError::BlankNodeName => "blank_node_name",
+            AdminError::DuplicateNodeName { .. } => "duplicate_node_name",
+            AdminError::NotInLogicalTopology { .. } => "not_in_logical_topology",
+            AdminError::Timeout => "timeout",
+            AdminError::NodeStopped => "node_stopped",
+        }
+    }
+
+    /// Every kind name.
+    pub const KINDS: [&'static str; 7] = [
+        "not_joined",
+        "empty_list",
+        "blank_node_name",
+        "duplicate_node_name",
+        "not_in_logical_topology",
+        "timeout",
+        "node_stopped",
+    ];
+}

@@ -10,7 +10,9 @@ use std::fmt;
 use crate::error::{InitError, Rejection, RejectionReason};
 use crate::init::InitParams;
 use crate::message::RequestId;
-use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeName};
+use crate::types::{
+    Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeName, ProductVersion, ProtocolVersion,
+};
 
 /// Why a member left a node's view of the physical topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,6 +185,14 @@ pub enum Event {
         instance: InstanceId,
         /// The committed tag.
         tag: ClusterTag,
+        /// The cluster's product version.
+        product: ProductVersion,
+        /// The cluster's protocol version.
+        protocol: ProtocolVersion,
+        /// The cluster's Meta Storage version at init.
+        ms_version: u64,
+        /// CMG voters.
+        cmg_nodes: Vec<NodeName>,
         /// Log index.
         index: u64,
     },

@@ -120,6 +120,10 @@ impl Node {
                 self.emit(Event::ClusterInitApplied {
                     instance,
                     tag: state.tag.clone(),
+                    product: state.product,
+                    protocol: state.protocol,
+                    ms_version: state.ms_version,
+                    cmg_nodes: state.cmg_nodes.clone(),
                     index,
                 });
             }

@@ -15,6 +15,7 @@
 
 pub mod demo;
 pub mod host;
+pub mod invariants;
 pub mod network;
 pub mod sim;
 pub mod trace;
@@ -22,6 +23,7 @@ pub mod user;
 pub mod world;
 
 pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
+pub use invariants::{Checker, Hazard, Invariant, Violation};
 pub use network::{MessageFilter, RuleAction, RuleId};
 pub use sim::{NetSettings, RunReport, Sim};
 pub use trace::{HarnessEvent, TraceEntry, TraceKind};

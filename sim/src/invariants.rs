@@ -1,0 +1,586 @@
+//! The safety invariants of SPEC.md §3, each a named checker, run after every trace entry; the
+//! two-cluster hazard; and the liveness property checked after faults stop.
+//!
+//! The checker is fed the trace as it is recorded. It keeps its own model of what happened —
+//! which launches passed pre-init, which were validated, which sent join ready, which tag each CMG
+//! incarnation committed — and compares every new event against it. It never asks a node: a bug
+//! that makes a node lie in its own state cannot hide from it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use joinsim::{
+    ClusterTag, Event, GroupKind, InstanceId, LaunchId, NodeName, ProductVersion, ProtocolVersion,
+    Role, Vault,
+};
+use serde::Serialize;
+
+use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
+
+/// The safety invariants, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invariant {
+    /// One tag per CMG incarnation, never changed once committed.
+    AlwaysOneTagPerCmg,
+    /// Every LT member was validated and then sent join ready, for that launch.
+    AlwaysLtMemberValidatedThenReady,
+    /// Every LT member holds the cluster's tag (or was empty), has compatible versions, and an MS
+    /// version no higher than the cluster's.
+    AlwaysLtMemberCompatible,
+    /// All CMG replicas agree on the LT at each LT version.
+    AlwaysReplicasAgreeOnLt,
+    /// Every member of any physical-topology view passed pre-init validation.
+    AlwaysPhysicalMemberPassedPreInit,
+    /// A node's stored Meta Storage version never decreases.
+    AlwaysMsVersionMonotonic,
+    /// At most one Raft leader per term per group.
+    AlwaysOneLeaderPerTerm,
+    /// Replicas apply the same command at the same log index, and committed logs agree.
+    AlwaysCommittedLogsAgree,
+}
+
+impl Invariant {
+    /// Every invariant.
+    pub const ALL: [Invariant; 8] = [
+        Invariant::AlwaysOneTagPerCmg,
+        Invariant::AlwaysLtMemberValidatedThenReady,
+        Invariant::AlwaysLtMemberCompatible,
+        Invariant::AlwaysReplicasAgreeOnLt,
+        Invariant::AlwaysPhysicalMemberPassedPreInit,
+        Invariant::AlwaysMsVersionMonotonic,
+        Invariant::AlwaysOneLeaderPerTerm,
+        Invariant::AlwaysCommittedLogsAgree,
+    ];
+
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::AlwaysOneTagPerCmg => "always_one_tag_per_cmg",
+            Invariant::AlwaysLtMemberValidatedThenReady => "always_lt_member_validated_then_ready",
+            Invariant::AlwaysLtMemberCompatible => "always_lt_member_compatible",
+            Invariant::AlwaysReplicasAgreeOnLt => "always_replicas_agree_on_lt",
+            Invariant::AlwaysPhysicalMemberPassedPreInit => {
+                "always_physical_member_passed_pre_init"
+            }
+            Invariant::AlwaysMsVersionMonotonic => "always_ms_version_monotonic",
+            Invariant::AlwaysOneLeaderPerTerm => "always_one_leader_per_term",
+            Invariant::AlwaysCommittedLogsAgree => "always_committed_logs_agree",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which.
+    pub invariant: Invariant,
+    /// Simulated time of the entry that broke it, in microseconds.
+    pub time_us: u64,
+    /// Nodes involved (labels or names).
+    pub nodes: Vec<String>,
+    /// What exactly.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} violated at {:.3} ms (nodes {:?}): {}",
+            self.invariant,
+            self.time_us as f64 / 1e3,
+            self.nodes,
+            self.detail
+        )
+    }
+}
+
+/// A dangerous state the testbed reports without calling it a bug of the run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Hazard {
+    /// Its kind: `two_clusters`.
+    pub kind: String,
+    /// Simulated time when it was first seen, in milliseconds.
+    pub at_ms: u64,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// What the checker must know about a node beyond the trace.
+#[derive(Clone, Debug)]
+pub struct NodeFacts {
+    /// The node's protocol name.
+    pub name: NodeName,
+    /// Product version.
+    pub product: ProductVersion,
+    /// Protocol version.
+    pub protocol: ProtocolVersion,
+}
+
+#[derive(Clone, Debug)]
+struct ClusterFacts {
+    tag: ClusterTag,
+    product: ProductVersion,
+    protocol: ProtocolVersion,
+    ms_version: u64,
+    cmg_nodes: Vec<NodeName>,
+}
+
+/// The incremental checker of every safety invariant.
+#[derive(Debug, Default)]
+pub struct Checker {
+    nodes: BTreeMap<String, NodeFacts>,
+    launch_of: BTreeMap<String, LaunchId>,
+    cmg_of: BTreeMap<String, InstanceId>,
+    ms_of: BTreeMap<String, InstanceId>,
+    clusters: BTreeMap<InstanceId, ClusterFacts>,
+    admitted: BTreeSet<(NodeName, LaunchId)>,
+    validated: BTreeSet<(NodeName, LaunchId)>,
+    ready_after_validation: BTreeSet<(NodeName, LaunchId)>,
+    join_requests: BTreeMap<(NodeName, LaunchId), Option<(ClusterTag, u64)>>,
+    lt_versions: BTreeMap<(InstanceId, u64), Vec<(NodeName, LaunchId)>>,
+    ms_version_of: BTreeMap<String, Option<u64>>,
+    leaders: BTreeMap<(GroupKind, InstanceId, u64), String>,
+    applied: BTreeMap<(GroupKind, InstanceId, u64), (String, String)>,
+    hazards: Vec<Hazard>,
+}
+
+impl Checker {
+    /// A checker for a world with these nodes (by label).
+    pub fn new(nodes: BTreeMap<String, NodeFacts>) -> Checker {
+        Checker {
+            nodes,
+            ..Default::default()
+        }
+    }
+
+    /// Learns about a node added during the run.
+    pub fn add_node(&mut self, label: &str, facts: NodeFacts) {
+        self.nodes.insert(label.to_string(), facts);
+    }
+
+    /// The hazards reported so far.
+    pub fn hazards(&self) -> &[Hazard] {
+        &self.hazards
+    }
+
+    /// Checks one new trace entry.
+    pub fn observe(&mut self, entry: &TraceEntry) -> Option<Violation> {
+        let label = entry.node.as_str();
+        let violation = |invariant, nodes: Vec<String>, detail: String| {
+            Some(Violation {
+                invariant,
+                time_us: entry.time_us,
+                nodes,
+                detail,
+            })
+        };
+        let event = match &entry.kind {
+            TraceKind::Harness(HarnessEvent::VaultWiped) => {
+                self.ms_version_of.insert(label.to_string(), None);
+                return None;
+            }
+            TraceKind::Harness(HarnessEvent::NodeKilled) => {
+                self.cmg_of.remove(label);
+                self.ms_of.remove(label);
+                return None;
+            }
+            TraceKind::Harness(_) => return None,
+            TraceKind::Protocol(e) => e,
+        };
+        match event {
+            Event::Started {
+                launch, ms_version, ..
+            } => {
+                self.launch_of.insert(label.to_string(), *launch);
+                let before = self.ms_version_of.get(label).copied().flatten();
+                self.ms_version_of.insert(label.to_string(), *ms_version);
+                if let (Some(before), after) = (before, ms_version) {
+                    if after.is_none_or(|a| a < before) {
+                        return violation(
+                            Invariant::AlwaysMsVersionMonotonic,
+                            vec![label.into()],
+                            format!("restarted with Meta Storage version {after:?} after storing {before}, without a wipe"),
+                        );
+                    }
+                }
+            }
+            Event::VaultCleared { .. } => {
+                self.ms_version_of.insert(label.to_string(), None);
+            }
+            Event::MsVersionStored { from, to } => {
+                let before = self.ms_version_of.get(label).copied().flatten();
+                self.ms_version_of.insert(label.to_string(), Some(*to));
+                let known = before.or(*from);
+                if let Some(before) = known {
+                    if *to < before {
+                        return violation(
+                            Invariant::AlwaysMsVersionMonotonic,
+                            vec![label.into()],
+                            format!("Meta Storage version went from {before} down to {to}"),
+                        );
+                    }
+                }
+            }
+            Event::EnteredTopology { via } => {
+                if Some(via.as_str()) == self.name_of(label) {
+                    if let Some(launch) = self.launch_of.get(label) {
+                        self.admitted.insert((via.clone(), *launch));
+                    }
+                }
+            }
+            Event::Admitted { member, launch, .. } => {
+                self.admitted.insert((member.clone(), *launch));
+            }
+            Event::MemberAdded { member, launch }
+            | Event::MemberReplaced {
+                member,
+                new: launch,
+                ..
+            } => {
+                if !self.admitted.contains(&(member.clone(), *launch)) {
+                    return violation(
+                        Invariant::AlwaysPhysicalMemberPassedPreInit,
+                        vec![label.into(), member.clone()],
+                        format!("{label} added {member} (launch {launch:?}), which no node admitted"),
+                    );
+                }
+            }
+            Event::GroupStarted {
+                group, instance, ..
+            } => {
+                let map = match group {
+                    GroupKind::Cmg => &mut self.cmg_of,
+                    GroupKind::Ms => &mut self.ms_of,
+                };
+                map.insert(label.to_string(), *instance);
+            }
+            Event::GroupDestroyed { group, .. } | Event::ReplicaFailed { group, .. } => {
+                let map = match group {
+                    GroupKind::Cmg => &mut self.cmg_of,
+                    GroupKind::Ms => &mut self.ms_of,
+                };
+                map.remove(label);
+            }
+            Event::RoleChanged {
+                group,
+                instance,
+                role: Role::Leader,
+                term,
+                ..
+            } => {
+                let key = (*group, *instance, *term);
+                match self.leaders.get(&key) {
+                    Some(other) if other != label => {
+                        return violation(
+                            Invariant::AlwaysOneLeaderPerTerm,
+                            vec![other.clone(), label.into()],
+                            format!("{other} and {label} both led {group} {instance:?} in term {term}"),
+                        );
+                    }
+                    _ => {
+                        self.leaders.insert(key, label.to_string());
+                    }
+                }
+            }
+            Event::ClusterInitApplied {
+                instance,
+                tag,
+                product,
+                protocol,
+                ms_version,
+                cmg_nodes,
+                index,
+            } => {
+                if let Some(v) = self.agree(GroupKind::Cmg, *instance, *index, label, event, entry.time_us) {
+                    return Some(v);
+                }
+                match self.clusters.get(instance) {
+                    Some(known) if &known.tag != tag => {
+                        return violation(
+                            Invariant::AlwaysOneTagPerCmg,
+                            vec![label.into()],
+                            format!("CMG {instance:?} committed {} and then {tag}", known.tag),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.clusters.insert(
+                            *instance,
+                            ClusterFacts {
+                                tag: tag.clone(),
+                                product: *product,
+                                protocol: *protocol,
+                                ms_version: *ms_version,
+                                cmg_nodes: cmg_nodes.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            Event::JoinRequestSent { stored, .. } => {
+                if let Some(key) = self.identity(label) {
+                    self.join_requests.insert(key, stored.clone());
+                }
+            }
+            Event::Validated { node, launch, index } => {
+                let instance = self.cmg_of.get(label).copied();
+                if let Some(instance) = instance {
+                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                        return Some(v);
+                    }
+                }
+                self.validated.insert((node.clone(), *launch));
+            }
+            Event::JoinRejected { index, .. } => {
+                if let Some(instance) = self.cmg_of.get(label).copied() {
+                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                        return Some(v);
+                    }
+                }
+            }
+            Event::JoinReadySent { .. } => {
+                if let Some(key) = self.identity(label) {
+                    if self.validated.contains(&key) {
+                        self.ready_after_validation.insert(key);
+                    }
+                }
+            }
+            Event::MsNodesChanged { version, index, .. } => {
+                if let Some(instance) = self.cmg_of.get(label).copied() {
+                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                        return Some(v);
+                    }
+                    if let Some(cluster) = self.clusters.get_mut(&instance) {
+                        cluster.ms_version = cluster.ms_version.max(*version);
+                    }
+                }
+            }
+            Event::MsConfigApplied { index, .. } => {
+                if let Some(instance) = self.ms_of.get(label).copied() {
+                    if let Some(v) = self.agree(GroupKind::Ms, instance, *index, label, event, entry.time_us) {
+                        return Some(v);
+                    }
+                }
+            }
+            Event::LtChanged {
+                version,
+                members,
+                index,
+            } => {
+                let Some(instance) = self.cmg_of.get(label).copied() else {
+                    return None;
+                };
+                if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                    return Some(v);
+                }
+                return self.check_lt(instance, *version, members, label, entry.time_us);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn name_of(&self, label: &str) -> Option<&str> {
+        self.nodes.get(label).map(|f| f.name.as_str())
+    }
+
+    /// (name, current launch) of a label.
+    fn identity(&self, label: &str) -> Option<(NodeName, LaunchId)> {
+        Some((self.name_of(label)?.to_string(), *self.launch_of.get(label)?))
+    }
+
+    /// Replicas must report the same thing at the same log index of the same incarnation.
+    fn agree(
+        &mut self,
+        group: GroupKind,
+        instance: InstanceId,
+        index: u64,
+        label: &str,
+        event: &Event,
+        time_us: u64,
+    ) -> Option<Violation> {
+        let digest = format!("{event:?}");
+        match self.applied.get(&(group, instance, index)) {
+            Some((other, seen)) if *seen != digest => Some(Violation {
+                invariant: Invariant::AlwaysCommittedLogsAgree,
+                time_us,
+                nodes: vec![other.clone(), label.to_string()],
+                detail: format!(
+                    "{group} {instance:?} index {index}: {other} applied {seen}, {label} applied {digest}"
+                ),
+            }),
+            Some(_) => None,
+            None => {
+                self.applied
+                    .insert((group, instance, index), (label.to_string(), digest));
+                None
+            }
+        }
+    }
+
+    fn check_lt(
+        &mut self,
+        instance: InstanceId,
+        version: u64,
+        members: &[(NodeName, LaunchId)],
+        label: &str,
+        time_us: u64,
+    ) -> Option<Violation> {
+        let violation = |invariant, nodes: Vec<String>, detail: String| {
+            Some(Violation {
+                invariant,
+                time_us,
+                nodes,
+                detail,
+            })
+        };
+        match self.lt_versions.get(&(instance, version)) {
+            Some(seen) if seen.as_slice() != members => {
+                return violation(
+                    Invariant::AlwaysReplicasAgreeOnLt,
+                    vec![label.into()],
+                    format!("LT version {version}: {label} has {members:?}, another replica had {seen:?}"),
+                );
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        self.lt_versions.insert((instance, version), members.to_vec());
+        let previous: BTreeSet<(NodeName, LaunchId)> = self
+            .lt_versions
+            .get(&(instance, version.saturating_sub(1)))
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default();
+        let cluster = self.clusters.get(&instance).cloned();
+        for member in members {
+            if previous.contains(member) {
+                continue;
+            }
+            let (name, launch) = member;
+            if !self.validated.contains(member) || !self.ready_after_validation.contains(member) {
+                return violation(
+                    Invariant::AlwaysLtMemberValidatedThenReady,
+                    vec![name.clone()],
+                    format!(
+                        "{name} (launch {launch:?}) entered LT version {version} (validated: {}, join ready after validation: {})",
+                        self.validated.contains(member),
+                        self.ready_after_validation.contains(member)
+                    ),
+                );
+            }
+            let Some(cluster) = &cluster else { continue };
+            let facts = self
+                .launch_of
+                .iter()
+                .find(|(l, la)| **la == *launch && self.name_of(l) == Some(name.as_str()))
+                .and_then(|(l, _)| self.nodes.get(l));
+            if let Some(facts) = facts {
+                if facts.protocol != cluster.protocol
+                    || !facts.product.compatible_with(&cluster.product)
+                {
+                    return violation(
+                        Invariant::AlwaysLtMemberCompatible,
+                        vec![name.clone()],
+                        format!(
+                            "{name} ({} / protocol {}) entered the LT of a {} / protocol {} cluster",
+                            facts.product, facts.protocol, cluster.product, cluster.protocol
+                        ),
+                    );
+                }
+            }
+            if let Some(Some((tag, ms_version))) = self.join_requests.get(member) {
+                if tag != &cluster.tag || *ms_version > cluster.ms_version {
+                    return violation(
+                        Invariant::AlwaysLtMemberCompatible,
+                        vec![name.clone()],
+                        format!(
+                            "{name} asked to join with tag {tag} and MS version {ms_version}, and entered the LT of {} at MS version {}",
+                            cluster.tag, cluster.ms_version
+                        ),
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    /// Looks for two different committed clusters whose CMG members can reach each other.
+    /// `reachable(a, b)` tells whether running nodes `a` and `b` (labels) can exchange messages.
+    pub fn look_for_hazards(&mut self, now_ms: u64, reachable: impl Fn(&str, &str) -> bool) {
+        if self.clusters.len() < 2 || self.hazards.iter().any(|h| h.kind == "two_clusters") {
+            return;
+        }
+        let hosts = |instance: &InstanceId| -> Vec<String> {
+            self.cmg_of
+                .iter()
+                .filter(|(_, i)| *i == instance)
+                .map(|(l, _)| l.clone())
+                .collect()
+        };
+        let clusters: Vec<(&InstanceId, &ClusterFacts)> = self.clusters.iter().collect();
+        for (i, (a_id, a)) in clusters.iter().enumerate() {
+            for (b_id, b) in clusters.iter().skip(i + 1) {
+                if a.tag == b.tag {
+                    continue;
+                }
+                for x in hosts(a_id) {
+                    for y in hosts(b_id) {
+                        if reachable(&x, &y) {
+                            let detail = format!(
+                                "cluster {} (CMG {:?}) and cluster {} (CMG {:?}) are both committed, and CMG members {x} and {y} can reach each other",
+                                a.tag, a.cmg_nodes, b.tag, b.cmg_nodes
+                            );
+                            self.hazards.push(Hazard {
+                                kind: "two_clusters".into(),
+                                at_ms: now_ms,
+                                detail,
+                            });
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Compares the committed prefixes of every replica's durable log, group by group and
+/// incarnation by incarnation.
+pub fn committed_logs_agree(vaults: &BTreeMap<String, Vault>) -> Result<(), String> {
+    for kind in [GroupKind::Cmg, GroupKind::Ms] {
+        let mut by_instance: BTreeMap<InstanceId, Vec<(&String, &joinsim::vault::GroupRecord)>> =
+            BTreeMap::new();
+        for (label, vault) in vaults {
+            if let Some(record) = vault.group(kind) {
+                by_instance.entry(record.instance).or_default().push((label, record));
+            }
+        }
+        for (instance, replicas) in by_instance {
+            for (i, (a_label, a)) in replicas.iter().enumerate() {
+                for (b_label, b) in replicas.iter().skip(i + 1) {
+                    let common = a.hard_state.commit.min(b.hard_state.commit) as usize;
+                    for index in 0..common.min(a.entries.len()).min(b.entries.len()) {
+                        let (x, y) = (&a.entries[index], &b.entries[index]);
+                        if x.term != y.term || x.data != y.data || x.context != y.context {
+                            return Err(format!(
+                                "{kind} {instance:?}: committed entry {} differs between {a_label} (term {}) and {b_label} (term {})",
+                                index + 1,
+                                x.term,
+                                y.term
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
