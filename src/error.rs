@@ -373,7 +373,9 @@ impl RejectionReason {
     pub fn is_consistent(&self) -> bool {
         match self {
             RejectionReason::ProtocolMismatch { joiner, cluster } => joiner != cluster,
-            RejectionReason::ProductMismatch { joiner, cluster } => !joiner.compatible_with(cluster),
+            RejectionReason::ProductMismatch { joiner, cluster } => {
+                !joiner.compatible_with(cluster)
+            }
             RejectionReason::TagMismatch { joiner, cluster } => joiner != cluster,
             RejectionReason::ConflictingTag {
                 joiner, member_tag, ..

@@ -249,7 +249,9 @@ impl Checker {
                     return violation(
                         Invariant::AlwaysPhysicalMemberPassedPreInit,
                         vec![label.into(), member.clone()],
-                        format!("{label} added {member} (launch {launch:?}), which no node admitted"),
+                        format!(
+                            "{label} added {member} (launch {launch:?}), which no node admitted"
+                        ),
                     );
                 }
             }
@@ -282,7 +284,9 @@ impl Checker {
                         return violation(
                             Invariant::AlwaysOneLeaderPerTerm,
                             vec![other.clone(), label.into()],
-                            format!("{other} and {label} both led {group} {instance:?} in term {term}"),
+                            format!(
+                                "{other} and {label} both led {group} {instance:?} in term {term}"
+                            ),
                         );
                     }
                     _ => {
@@ -299,7 +303,14 @@ impl Checker {
                 cmg_nodes,
                 index,
             } => {
-                if let Some(v) = self.agree(GroupKind::Cmg, *instance, *index, label, event, entry.time_us) {
+                if let Some(v) = self.agree(
+                    GroupKind::Cmg,
+                    *instance,
+                    *index,
+                    label,
+                    event,
+                    entry.time_us,
+                ) {
                     return Some(v);
                 }
                 match self.clusters.get(instance) {
@@ -330,10 +341,21 @@ impl Checker {
                     self.join_requests.insert(key, stored.clone());
                 }
             }
-            Event::Validated { node, launch, index } => {
+            Event::Validated {
+                node,
+                launch,
+                index,
+            } => {
                 let instance = self.cmg_of.get(label).copied();
                 if let Some(instance) = instance {
-                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                    if let Some(v) = self.agree(
+                        GroupKind::Cmg,
+                        instance,
+                        *index,
+                        label,
+                        event,
+                        entry.time_us,
+                    ) {
                         return Some(v);
                     }
                 }
@@ -341,7 +363,14 @@ impl Checker {
             }
             Event::JoinRejected { index, .. } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
-                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                    if let Some(v) = self.agree(
+                        GroupKind::Cmg,
+                        instance,
+                        *index,
+                        label,
+                        event,
+                        entry.time_us,
+                    ) {
                         return Some(v);
                     }
                 }
@@ -355,7 +384,14 @@ impl Checker {
             }
             Event::MsNodesChanged { version, index, .. } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
-                    if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                    if let Some(v) = self.agree(
+                        GroupKind::Cmg,
+                        instance,
+                        *index,
+                        label,
+                        event,
+                        entry.time_us,
+                    ) {
                         return Some(v);
                     }
                     if let Some(cluster) = self.clusters.get_mut(&instance) {
@@ -365,7 +401,9 @@ impl Checker {
             }
             Event::MsConfigApplied { index, .. } => {
                 if let Some(instance) = self.ms_of.get(label).copied() {
-                    if let Some(v) = self.agree(GroupKind::Ms, instance, *index, label, event, entry.time_us) {
+                    if let Some(v) =
+                        self.agree(GroupKind::Ms, instance, *index, label, event, entry.time_us)
+                    {
                         return Some(v);
                     }
                 }
@@ -378,7 +416,14 @@ impl Checker {
                 let Some(instance) = self.cmg_of.get(label).copied() else {
                     return None;
                 };
-                if let Some(v) = self.agree(GroupKind::Cmg, instance, *index, label, event, entry.time_us) {
+                if let Some(v) = self.agree(
+                    GroupKind::Cmg,
+                    instance,
+                    *index,
+                    label,
+                    event,
+                    entry.time_us,
+                ) {
                     return Some(v);
                 }
                 return self.check_lt(instance, *version, members, label, entry.time_us);
@@ -394,7 +439,10 @@ impl Checker {
 
     /// (name, current launch) of a label.
     fn identity(&self, label: &str) -> Option<(NodeName, LaunchId)> {
-        Some((self.name_of(label)?.to_string(), *self.launch_of.get(label)?))
+        Some((
+            self.name_of(label)?.to_string(),
+            *self.launch_of.get(label)?,
+        ))
     }
 
     /// Replicas must report the same thing at the same log index of the same incarnation.
@@ -453,7 +501,8 @@ impl Checker {
             Some(_) => return None,
             None => {}
         }
-        self.lt_versions.insert((instance, version), members.to_vec());
+        self.lt_versions
+            .insert((instance, version), members.to_vec());
         let previous: BTreeSet<(NodeName, LaunchId)> = self
             .lt_versions
             .get(&(instance, version.saturating_sub(1)))
@@ -560,7 +609,10 @@ pub fn committed_logs_agree(vaults: &BTreeMap<String, Vault>) -> Result<(), Stri
             BTreeMap::new();
         for (label, vault) in vaults {
             if let Some(record) = vault.group(kind) {
-                by_instance.entry(record.instance).or_default().push((label, record));
+                by_instance
+                    .entry(record.instance)
+                    .or_default()
+                    .push((label, record));
             }
         }
         for (instance, replicas) in by_instance {
@@ -583,4 +635,396 @@ pub fn committed_logs_agree(vaults: &BTreeMap<String, Vault>) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each checker is tripped by a deliberately broken history, and stays quiet on a sound one.
+
+    use super::*;
+    use joinsim::{ClusterId, RemovalCause};
+
+    fn facts() -> BTreeMap<String, NodeFacts> {
+        ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    NodeFacts {
+                        name: n.to_string(),
+                        product: ProductVersion::new(3, 0, 0),
+                        protocol: ProtocolVersion(1),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn tag(id: u128) -> ClusterTag {
+        ClusterTag {
+            name: "c".into(),
+            id: ClusterId(id),
+        }
+    }
+
+    const I: InstanceId = InstanceId(7);
+
+    fn entry(node: &str, event: Event) -> TraceEntry {
+        TraceEntry {
+            time_us: 1,
+            node: node.into(),
+            kind: TraceKind::Protocol(event),
+        }
+    }
+
+    fn init_applied(id: u128, ms_version: u64, index: u64) -> Event {
+        Event::ClusterInitApplied {
+            instance: I,
+            tag: tag(id),
+            product: ProductVersion::new(3, 0, 0),
+            protocol: ProtocolVersion(1),
+            ms_version,
+            cmg_nodes: vec!["a".into()],
+            index,
+        }
+    }
+
+    /// Feeds events; returns the first violation.
+    fn feed(events: Vec<(&str, Event)>) -> Option<Violation> {
+        let mut checker = Checker::new(facts());
+        events
+            .into_iter()
+            .find_map(|(node, e)| checker.observe(&entry(node, e)))
+    }
+
+    fn started(launch: u64, ms_version: Option<u64>) -> Event {
+        Event::Started {
+            launch: LaunchId(launch),
+            tag: None,
+            ms_version,
+        }
+    }
+
+    fn cmg_started() -> Event {
+        Event::GroupStarted {
+            group: GroupKind::Cmg,
+            instance: I,
+            from_vault: false,
+        }
+    }
+
+    /// A sound history: `b` (launch 2) is validated, sends join ready, enters the LT.
+    fn sound_join() -> Vec<(&'static str, Event)> {
+        vec![
+            ("a", started(1, None)),
+            ("a", cmg_started()),
+            ("a", init_applied(1, 1, 2)),
+            ("b", started(2, None)),
+            (
+                "b",
+                Event::JoinRequestSent {
+                    leader: "a".into(),
+                    stored: None,
+                },
+            ),
+            (
+                "a",
+                Event::Validated {
+                    node: "b".into(),
+                    launch: LaunchId(2),
+                    index: 3,
+                },
+            ),
+            ("b", Event::JoinReadySent { leader: "a".into() }),
+            (
+                "a",
+                Event::LtChanged {
+                    version: 1,
+                    members: vec![("b".into(), LaunchId(2))],
+                    index: 4,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_sound_history_passes() {
+        assert_eq!(feed(sound_join()), None);
+    }
+
+    #[test]
+    fn one_tag_per_cmg_trips() {
+        let v = feed(vec![
+            ("a", started(1, None)),
+            ("a", cmg_started()),
+            ("a", init_applied(1, 1, 2)),
+            ("b", started(2, None)),
+            (
+                "b",
+                Event::GroupStarted {
+                    group: GroupKind::Cmg,
+                    instance: I,
+                    from_vault: false,
+                },
+            ),
+            // Another replica of the same incarnation commits another tag at another index.
+            ("b", init_applied(2, 1, 3)),
+        ]);
+        assert_eq!(v.unwrap().invariant, Invariant::AlwaysOneTagPerCmg);
+    }
+
+    #[test]
+    fn lt_member_without_validation_or_ready_trips() {
+        let mut history = sound_join();
+        history.retain(|(_, e)| !matches!(e, Event::JoinReadySent { .. }));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+        let mut history = sound_join();
+        history.retain(|(_, e)| !matches!(e, Event::Validated { .. }));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+        // Join ready before validation does not count.
+        let mut history = sound_join();
+        history.swap(5, 6);
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+    }
+
+    #[test]
+    fn lt_member_with_foreign_tag_or_newer_ms_version_trips() {
+        for stored in [Some((tag(9), 1)), Some((tag(1), 5))] {
+            let mut history = sound_join();
+            history[4].1 = Event::JoinRequestSent {
+                leader: "a".into(),
+                stored,
+            };
+            assert_eq!(
+                feed(history).unwrap().invariant,
+                Invariant::AlwaysLtMemberCompatible
+            );
+        }
+        // An incompatible product version.
+        let mut f = facts();
+        f.get_mut("b").unwrap().product = ProductVersion::new(4, 0, 0);
+        let mut checker = Checker::new(f);
+        let v = sound_join()
+            .into_iter()
+            .find_map(|(n, e)| checker.observe(&entry(n, e)));
+        assert_eq!(v.unwrap().invariant, Invariant::AlwaysLtMemberCompatible);
+    }
+
+    #[test]
+    fn replicas_disagreeing_on_an_lt_version_trips() {
+        let mut history = sound_join();
+        history.push(("c", started(3, None)));
+        history.push(("c", cmg_started()));
+        history.push((
+            "c",
+            Event::LtChanged {
+                version: 1,
+                members: vec![("c".into(), LaunchId(3))],
+                index: 9,
+            },
+        ));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysReplicasAgreeOnLt
+        );
+    }
+
+    #[test]
+    fn physical_member_never_admitted_trips() {
+        let ok = feed(vec![
+            (
+                "a",
+                Event::Admitted {
+                    member: "b".into(),
+                    launch: LaunchId(2),
+                    tag: None,
+                },
+            ),
+            (
+                "c",
+                Event::MemberAdded {
+                    member: "b".into(),
+                    launch: LaunchId(2),
+                },
+            ),
+        ]);
+        assert_eq!(ok, None);
+        let v = feed(vec![(
+            "c",
+            Event::MemberAdded {
+                member: "b".into(),
+                launch: LaunchId(2),
+            },
+        )]);
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysPhysicalMemberPassedPreInit
+        );
+        // Self-admission counts for the node itself.
+        let ok = feed(vec![
+            ("a", started(1, None)),
+            ("a", Event::EnteredTopology { via: "a".into() }),
+            (
+                "b",
+                Event::MemberAdded {
+                    member: "a".into(),
+                    launch: LaunchId(1),
+                },
+            ),
+            (
+                "b",
+                Event::MemberRemoved {
+                    member: "a".into(),
+                    launch: LaunchId(1),
+                    cause: RemovalCause::Dead,
+                },
+            ),
+        ]);
+        assert_eq!(ok, None);
+    }
+
+    #[test]
+    fn ms_version_going_down_trips() {
+        let v = feed(vec![
+            ("a", started(1, Some(3))),
+            (
+                "a",
+                Event::MsVersionStored {
+                    from: Some(3),
+                    to: 2,
+                },
+            ),
+        ]);
+        assert_eq!(v.unwrap().invariant, Invariant::AlwaysMsVersionMonotonic);
+        // A restart that lost the version without a wipe.
+        let v = feed(vec![("a", started(1, Some(3))), ("a", started(2, Some(1)))]);
+        assert_eq!(v.unwrap().invariant, Invariant::AlwaysMsVersionMonotonic);
+        // After a wipe, starting empty is fine.
+        let mut checker = Checker::new(facts());
+        assert!(checker.observe(&entry("a", started(1, Some(3)))).is_none());
+        let wipe = TraceEntry {
+            time_us: 2,
+            node: "a".into(),
+            kind: TraceKind::Harness(HarnessEvent::VaultWiped),
+        };
+        assert!(checker.observe(&wipe).is_none());
+        assert!(checker.observe(&entry("a", started(2, None))).is_none());
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_trips() {
+        let leader = |term| Event::RoleChanged {
+            group: GroupKind::Ms,
+            instance: I,
+            role: Role::Leader,
+            term,
+            leader: None,
+        };
+        assert_eq!(feed(vec![("a", leader(2)), ("b", leader(3))]), None);
+        let v = feed(vec![("a", leader(2)), ("b", leader(2))]);
+        assert_eq!(v.unwrap().invariant, Invariant::AlwaysOneLeaderPerTerm);
+    }
+
+    #[test]
+    fn replicas_applying_different_commands_at_one_index_trips() {
+        let mut history = sound_join();
+        history.push(("c", started(3, None)));
+        history.push(("c", cmg_started()));
+        history.push((
+            "c",
+            Event::JoinRejected {
+                node: "b".into(),
+                launch: LaunchId(2),
+                reason: joinsim::RejectionReason::MsVersionAhead {
+                    joiner: 2,
+                    cluster: 1,
+                },
+                index: 3,
+            },
+        ));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysCommittedLogsAgree
+        );
+    }
+
+    #[test]
+    fn diverging_durable_logs_are_found() {
+        use joinsim::vault::{EntryKind, EntryRecord, GroupRecord, HardStateRecord};
+        let record = |term| GroupRecord {
+            instance: I,
+            plan: None,
+            initial_voters: vec!["a".into()],
+            hard_state: HardStateRecord {
+                term,
+                vote: 0,
+                commit: 1,
+            },
+            entries: vec![EntryRecord {
+                index: 1,
+                term,
+                kind: EntryKind::Normal,
+                data: vec![1],
+                context: vec![],
+            }],
+        };
+        let vault = |term| Vault {
+            local: None,
+            cmg: Some(record(term)),
+            ms: None,
+        };
+        let mut vaults = BTreeMap::new();
+        vaults.insert("a".to_string(), vault(1));
+        vaults.insert("b".to_string(), vault(1));
+        assert!(committed_logs_agree(&vaults).is_ok());
+        vaults.insert("c".to_string(), vault(2));
+        assert!(committed_logs_agree(&vaults).is_err());
+    }
+
+    #[test]
+    fn two_committed_clusters_that_can_talk_are_a_hazard() {
+        let mut checker = Checker::new(facts());
+        let other = InstanceId(8);
+        let history = vec![
+            ("a", cmg_started()),
+            ("a", init_applied(1, 1, 2)),
+            (
+                "c",
+                Event::GroupStarted {
+                    group: GroupKind::Cmg,
+                    instance: other,
+                    from_vault: false,
+                },
+            ),
+            (
+                "c",
+                Event::ClusterInitApplied {
+                    instance: other,
+                    tag: tag(2),
+                    product: ProductVersion::new(3, 0, 0),
+                    protocol: ProtocolVersion(1),
+                    ms_version: 1,
+                    cmg_nodes: vec!["c".into()],
+                    index: 2,
+                },
+            ),
+        ];
+        for (n, e) in history {
+            assert!(checker.observe(&entry(n, e)).is_none());
+        }
+        checker.look_for_hazards(10, |_, _| false);
+        assert!(checker.hazards().is_empty(), "partitioned apart: no hazard");
+        checker.look_for_hazards(20, |_, _| true);
+        assert_eq!(checker.hazards().len(), 1);
+        assert_eq!(checker.hazards()[0].kind, "two_clusters");
+    }
 }

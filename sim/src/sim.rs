@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use joinsim::{NodeView, Timing};
 
+use crate::invariants::{Hazard, Violation};
 use crate::trace::TraceEntry;
 use crate::world::{NodeSpec, World};
 
@@ -54,6 +55,7 @@ pub struct Sim {
     net: NetSettings,
     time_limit_s: f64,
     user_patience_ms: u64,
+    allow_violations: bool,
 }
 
 /// What a run produced.
@@ -75,6 +77,10 @@ pub struct RunReport<R> {
     pub wall_time: Duration,
     /// Every node's final state (running nodes only), by label.
     pub final_views: std::collections::BTreeMap<String, NodeView>,
+    /// Invariant violations (empty for a good run).
+    pub violations: Vec<Violation>,
+    /// Hazards reported.
+    pub hazards: Vec<Hazard>,
 }
 
 impl Sim {
@@ -87,6 +93,7 @@ impl Sim {
             net: NetSettings::default(),
             time_limit_s: 3_600.0,
             user_patience_ms: 30_000,
+            allow_violations: false,
         }
     }
 
@@ -141,6 +148,13 @@ impl Sim {
     /// Sets the limit of simulated time; exceeding it fails the run.
     pub fn time_limit_s(mut self, seconds: f64) -> Sim {
         self.time_limit_s = seconds;
+        self
+    }
+
+    /// Reports invariant violations in the report instead of failing the run (for runners that
+    /// report them themselves).
+    pub fn allow_violations(mut self) -> Sim {
+        self.allow_violations = true;
         self
     }
 
@@ -207,6 +221,14 @@ impl Sim {
         let world = World::setup(self.specs, self.timing, self.user_patience_ms);
         let value = body(world.clone()).await;
         let final_views = world.views();
+        world.check_committed_logs();
+        let hazards = world.check_hazards();
+        let violations = world.violations();
+        if !self.allow_violations {
+            if let Some(first) = violations.first() {
+                panic!("invariant violated: {first}");
+            }
+        }
         let (trace_hash, trace, deliveries) = world.finish();
         RunReport {
             seed: madsim::runtime::Handle::current().seed(),
@@ -217,6 +239,8 @@ impl Sim {
             sim_time: start.elapsed(),
             wall_time: Duration::ZERO,
             final_views,
+            violations,
+            hazards,
         }
     }
 }

@@ -151,24 +151,15 @@ pub const MAX_TRACE_ENTRIES: usize = 1_000_000;
 
 impl Trace {
     /// Records an entry.
-    pub fn record(&mut self, time_us: u64, node: &str, kind: TraceKind) {
-        time_us.hash(&mut self.hasher);
-        node.hash(&mut self.hasher);
-        kind.hash(&mut self.hasher);
+    pub fn record(&mut self, entry: TraceEntry) {
+        entry.time_us.hash(&mut self.hasher);
+        entry.node.hash(&mut self.hasher);
+        entry.kind.hash(&mut self.hasher);
         if tracing::enabled!(target: "joinsim::trace", tracing::Level::INFO) {
-            let entry = TraceEntry {
-                time_us,
-                node: node.to_string(),
-                kind: kind.clone(),
-            };
             tracing::info!(target: "joinsim::trace", "{entry}");
         }
         if self.entries.len() < MAX_TRACE_ENTRIES {
-            self.entries.push(TraceEntry {
-                time_us,
-                node: node.to_string(),
-                kind,
-            });
+            self.entries.push(entry);
         }
     }
 
@@ -215,17 +206,22 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_field() {
+        let entry = |time_us, node: &str, kind| TraceEntry {
+            time_us,
+            node: node.to_string(),
+            kind: TraceKind::Harness(kind),
+        };
         let base = || {
             let mut t = Trace::default();
-            t.record(1, "n1", TraceKind::Harness(HarnessEvent::NodeStarted));
+            t.record(entry(1, "n1", HarnessEvent::NodeStarted));
             t
         };
         let mut other_time = Trace::default();
-        other_time.record(2, "n1", TraceKind::Harness(HarnessEvent::NodeStarted));
+        other_time.record(entry(2, "n1", HarnessEvent::NodeStarted));
         let mut other_node = Trace::default();
-        other_node.record(1, "n2", TraceKind::Harness(HarnessEvent::NodeStarted));
+        other_node.record(entry(1, "n2", HarnessEvent::NodeStarted));
         let mut other_kind = Trace::default();
-        other_kind.record(1, "n1", TraceKind::Harness(HarnessEvent::NodeKilled));
+        other_kind.record(entry(1, "n1", HarnessEvent::NodeKilled));
         assert_eq!(base().hash(), base().hash());
         for other in [other_time, other_node, other_kind] {
             assert_ne!(base().hash(), other.hash());

@@ -18,6 +18,7 @@ use madsim::runtime::Handle;
 use madsim::time::Instant;
 
 use crate::host::{run_node, NodeSlot, NODE_PORT};
+use crate::invariants::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
 use crate::network::{MessageFilter, MessageRules, RuleAction, RuleId};
 use crate::trace::{HarnessEvent, Trace, TraceEntry, TraceKind};
 
@@ -132,6 +133,8 @@ pub(crate) struct WorldInner {
     rules: Mutex<MessageRules>,
     cut_links: Mutex<BTreeSet<(String, String)>>,
     trace: Mutex<Trace>,
+    checker: Mutex<Checker>,
+    violations: Mutex<Vec<Violation>>,
     user: madsim::task::NodeId,
     next_request: AtomicU64,
     user_patience_ms: u64,
@@ -166,6 +169,8 @@ impl World {
                 rules: Mutex::new(MessageRules::default()),
                 cut_links: Mutex::new(BTreeSet::new()),
                 trace: Mutex::new(Trace::default()),
+                checker: Mutex::new(Checker::default()),
+                violations: Mutex::new(Vec::new()),
                 user,
                 next_request: AtomicU64::new(1),
                 user_patience_ms,
@@ -183,6 +188,14 @@ impl World {
 
     fn create_slot(&self, spec: NodeSpec, addrs: &BTreeMap<String, Addr>) {
         let addr = addrs[&spec.label];
+        self.inner.checker.lock().expect("checker lock").add_node(
+            &spec.label,
+            NodeFacts {
+                name: spec.name.clone(),
+                product: spec.product,
+                protocol: spec.protocol,
+            },
+        );
         let seeds = spec
             .seeds
             .iter()
@@ -575,12 +588,84 @@ impl World {
     // --- Trace ---
 
     pub(crate) fn record(&self, node: &str, kind: TraceKind) {
-        let now = self.now_us();
-        self.inner
-            .trace
+        let entry = TraceEntry {
+            time_us: self.now_us(),
+            node: node.to_string(),
+            kind,
+        };
+        let violation = self
+            .inner
+            .checker
             .lock()
-            .expect("trace lock")
-            .record(now, node, kind);
+            .expect("checker lock")
+            .observe(&entry);
+        if let Some(violation) = violation {
+            self.inner
+                .violations
+                .lock()
+                .expect("violations lock")
+                .push(violation);
+        }
+        self.inner.trace.lock().expect("trace lock").record(entry);
+    }
+
+    // --- Invariants ---
+
+    /// Every invariant violation seen so far, in order.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.inner
+            .violations
+            .lock()
+            .expect("violations lock")
+            .clone()
+    }
+
+    /// True once any invariant was violated.
+    pub fn violated(&self) -> bool {
+        !self
+            .inner
+            .violations
+            .lock()
+            .expect("violations lock")
+            .is_empty()
+    }
+
+    /// Looks for the two-cluster hazard now (two committed tags whose CMG members can reach each
+    /// other) and returns every hazard seen so far.
+    pub fn check_hazards(&self) -> Vec<Hazard> {
+        let now = self.now_ms();
+        let cut = self.cut_links();
+        let reachable = |a: &str, b: &str| {
+            self.is_running(a)
+                && self.is_running(b)
+                && !cut.contains(&(a.to_string(), b.to_string()))
+                && !cut.contains(&(b.to_string(), a.to_string()))
+        };
+        let mut checker = self.inner.checker.lock().expect("checker lock");
+        checker.look_for_hazards(now, reachable);
+        checker.hazards().to_vec()
+    }
+
+    /// Compares every replica's committed log with every other replica's of the same group
+    /// incarnation (from the vaults), and records a violation if two differ.
+    pub fn check_committed_logs(&self) {
+        let vaults: BTreeMap<String, Vault> = self
+            .labels()
+            .into_iter()
+            .map(|l| (l.clone(), self.vault(&l)))
+            .collect();
+        if let Err(detail) = committed_logs_agree(&vaults) {
+            self.inner
+                .violations
+                .lock()
+                .expect("violations lock")
+                .push(Violation {
+                    invariant: Invariant::AlwaysCommittedLogsAgree,
+                    time_us: self.now_us(),
+                    nodes: Vec::new(),
+                    detail,
+                });
+        }
     }
 
     pub(crate) fn delivery(&self, from: &str, to: &str, kind: MessageKind) {
