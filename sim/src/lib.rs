@@ -13,10 +13,12 @@
 
 #![deny(missing_docs)]
 
+pub mod campaign;
 pub mod demo;
 pub mod host;
 pub mod invariants;
 pub mod network;
+pub mod scenario;
 pub mod sim;
 pub mod trace;
 pub mod user;
@@ -25,6 +27,9 @@ pub mod world;
 pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
 pub use invariants::{Checker, Hazard, Invariant, Violation};
 pub use network::{MessageFilter, RuleAction, RuleId};
+pub use scenario::{
+    load_scenario, parse_scenario, run_scenario, Scenario, ScenarioError, SeedResult,
+};
 pub use sim::{NetSettings, RunReport, Sim};
 pub use trace::{HarnessEvent, TraceEntry, TraceKind};
 pub use user::{AdminAnswer, InitAnswer};

@@ -1,8 +1,13 @@
 //! `joinsim`: the command-line tool of the IEP-77 join protocol simulator.
+//!
+//! Exit codes everywhere: 0 passed, 1 an expectation or invariant failed, 2 bad input.
 
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use joinsim_sim::campaign::{self, ScenarioSummary};
 
 /// Deterministic simulation of the Apache Ignite 3 cluster join and initialization protocol.
 #[derive(Parser, Debug)]
@@ -23,6 +28,35 @@ enum Command {
         /// How many nodes start before init.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=200))]
         nodes: u64,
+    },
+    /// Run one scenario file over its seeds (or the given ones).
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// Run only this seed.
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// Run seeds 0..N instead of the file's count.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Print one JSON object per seed.
+        #[arg(long)]
+        json: bool,
+        /// Print the event timeline of each seed.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Run every scenario of a directory over its seeds: the main job.
+    Check {
+        /// The directory (default: scenarios/).
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Run seeds 0..N of every scenario instead of each file's count.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Print one JSON object per seed and a summary object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -49,5 +83,137 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        Command::Run {
+            file,
+            seed,
+            seeds,
+            json,
+            trace,
+        } => run(file, seed, seeds, json, trace),
+        Command::Check { dir, seeds, json } => check(dir, seeds, json),
+    }
+}
+
+fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: bool) -> ExitCode {
+    let scenario = match joinsim_sim::load_scenario(&file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let list: Vec<u64> = match (seed, seeds) {
+        (Some(s), _) => vec![s],
+        (None, Some(n)) => (0..n).collect(),
+        (None, None) => (0..scenario.seeds).collect(),
+    };
+    let results = campaign::run_seeds(&scenario, &list, campaign::default_jobs(), trace);
+    let mut stdout = std::io::stdout().lock();
+    for result in &results {
+        if json {
+            let _ = writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string(result).expect("results serialize")
+            );
+        } else {
+            if trace {
+                let _ = writeln!(stdout, "timeline of seed {}:", result.seed);
+                for entry in &result.trace {
+                    let _ = writeln!(stdout, "  {entry}");
+                }
+            }
+            let _ = write!(stdout, "{}", campaign::format_result(result));
+        }
+    }
+    let passed = results.iter().filter(|r| r.passed).count();
+    if !json {
+        let _ = writeln!(
+            stdout,
+            "{}: {passed}/{} seeds passed",
+            scenario.name,
+            results.len()
+        );
+    }
+    if passed == results.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
+    let scenarios = match campaign::load_dir(&dir) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario files (*.toml) in {}", dir.display());
+        return ExitCode::from(2);
+    }
+    let jobs = campaign::default_jobs();
+    let mut rows = Vec::new();
+    let started = std::time::Instant::now();
+    let mut stdout = std::io::stdout().lock();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let list: Vec<u64> = (0..seeds.unwrap_or(scenario.seeds)).collect();
+        eprint!(
+            "[{:>2}/{}] {} ({} seeds) ... ",
+            i + 1,
+            scenarios.len(),
+            scenario.name,
+            list.len()
+        );
+        let results = campaign::run_seeds(scenario, &list, jobs, false);
+        let passed = results.iter().filter(|r| r.passed).count();
+        eprintln!("{passed}/{} passed", results.len());
+        for result in &results {
+            if json {
+                let _ = writeln!(
+                    stdout,
+                    "{}",
+                    serde_json::to_string(result).expect("results serialize")
+                );
+            } else if !result.passed {
+                eprint!("{}", campaign::format_result(result));
+            }
+        }
+        rows.push(ScenarioSummary {
+            scenario: scenario.name.clone(),
+            file: scenario.path.clone(),
+            seeds: results.len(),
+            passed,
+            failures: results
+                .iter()
+                .filter(|r| !r.passed)
+                .map(|r| r.replay.clone())
+                .collect(),
+        });
+    }
+    let all_passed = rows.iter().all(|r| r.passed == r.seeds);
+    if json {
+        let summary = serde_json::json!({
+            "summary": rows,
+            "passed": all_passed,
+            "wall_s": started.elapsed().as_secs_f64(),
+        });
+        let _ = writeln!(stdout, "{summary}");
+    } else {
+        let _ = write!(stdout, "{}", campaign::format_table(&rows));
+        let _ = writeln!(
+            stdout,
+            "wall time: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

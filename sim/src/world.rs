@@ -146,7 +146,7 @@ pub struct World {
     inner: Arc<WorldInner>,
 }
 
-fn ip_of(index: usize) -> [u8; 4] {
+pub(crate) fn ip_of(index: usize) -> [u8; 4] {
     assert!(index < 250 * 250, "too many nodes");
     [10, 0, (index / 250) as u8, (index % 250) as u8 + 1]
 }
@@ -404,6 +404,11 @@ impl World {
     /// A copy of the node's vault.
     pub fn vault(&self, label: &str) -> Vault {
         self.slot(label).vault.lock().expect("vault lock").clone()
+    }
+
+    /// The node's protocol name.
+    pub fn name_of(&self, label: &str) -> NodeName {
+        self.slot(label).config.name.clone()
     }
 
     /// The node's address.

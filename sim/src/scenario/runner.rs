@@ -1,0 +1,597 @@
+//! Runs a scenario for one seed: the timeline, then the liveness phase, then the expectations,
+//! with every safety invariant checked after every event.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use joinsim::{Event, JoinPhase, NodeView};
+use serde::Serialize;
+
+use crate::invariants::{Hazard, Violation};
+use crate::network::RuleId;
+use crate::scenario::file::{
+    Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
+};
+use crate::sim::Sim;
+use crate::trace::{TraceEntry, TraceKind};
+use crate::user::{AdminAnswer, InitAnswer};
+use crate::world::{UserError, World};
+
+/// How many trace entries a failure report shows.
+pub const REPORT_LAST_EVENTS: usize = 25;
+
+/// The result of one seed of one scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Its file.
+    pub file: String,
+    /// The seed.
+    pub seed: u64,
+    /// True when no invariant broke, liveness held, and every expectation held.
+    pub passed: bool,
+    /// The trace hash, 16 hex digits.
+    pub trace_hash: String,
+    /// Simulated time at the end.
+    pub sim_time_ms: u64,
+    /// Wall time of the run.
+    pub wall_ms: f64,
+    /// Trace entries.
+    pub events: usize,
+    /// Each node's outcome, by label.
+    pub nodes: BTreeMap<String, String>,
+    /// The LT held by each CMG leader at the end: (leader, version, members).
+    pub lt: Vec<(String, u64, Vec<String>)>,
+    /// Broken invariants.
+    pub violations: Vec<Violation>,
+    /// Hazards reported.
+    pub hazards: Vec<Hazard>,
+    /// Expectations and liveness conditions that did not hold.
+    pub failures: Vec<String>,
+    /// The command that replays this run.
+    pub replay: String,
+    /// The last events before the end (on failure).
+    pub last_events: Vec<String>,
+    /// The whole trace, when asked for.
+    #[serde(skip)]
+    pub trace: Vec<TraceEntry>,
+}
+
+#[derive(Clone, Debug)]
+enum Answer {
+    Init(InitAnswer),
+    Admin(AdminAnswer),
+}
+
+struct Outcome {
+    failures: Vec<String>,
+    nodes: BTreeMap<String, String>,
+    lt: Vec<(String, u64, Vec<String>)>,
+}
+
+/// The command that replays `seed` of the scenario at `path`.
+pub fn replay_command(path: &str, seed: u64) -> String {
+    format!("cargo run --release -- run {path} --seed {seed}")
+}
+
+/// Runs one seed of a scenario. `keep_trace` keeps the whole trace in the result.
+pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedResult {
+    let mut sim = Sim::new(seed)
+        .latency_ms(
+            scenario.network.latency_min_ms,
+            scenario.network.latency_max_ms,
+        )
+        .loss(scenario.network.loss)
+        .allow_violations()
+        .time_limit_s(
+            (scenario.expect.deadline_ms + scenario.liveness.timeout_ms) as f64 / 1e3 + 120.0,
+        );
+    for spec in &scenario.nodes {
+        sim = sim.node(spec.clone());
+    }
+    let shared = Arc::new(scenario.clone());
+    let report = sim.run(move |world| execute(world, shared));
+    let passed = report.violations.is_empty() && report.value.failures.is_empty();
+    let last_events = if passed {
+        Vec::new()
+    } else {
+        let skip = report.trace.len().saturating_sub(REPORT_LAST_EVENTS);
+        report.trace[skip..].iter().map(|e| e.to_string()).collect()
+    };
+    SeedResult {
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        seed,
+        passed,
+        trace_hash: format!("{:016x}", report.trace_hash),
+        sim_time_ms: report.sim_time.as_millis() as u64,
+        wall_ms: report.wall_time.as_secs_f64() * 1e3,
+        events: report.trace.len(),
+        nodes: report.value.nodes,
+        lt: report.value.lt,
+        violations: report.violations,
+        hazards: report.hazards,
+        failures: report.value.failures,
+        replay: replay_command(&scenario.path, seed),
+        last_events,
+        trace: if keep_trace { report.trace } else { Vec::new() },
+    }
+}
+
+async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
+    let answers: Arc<Mutex<BTreeMap<String, Answer>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut sent: BTreeSet<String> = BTreeSet::new();
+    let mut rules: BTreeMap<String, RuleId> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let deadline = scenario.expect.deadline_ms;
+    for label in &scenario.start {
+        world.start(label);
+    }
+    let mut mark = world.with_trace(|t| t.len());
+    let mut completed = true;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let number = index + 1;
+        match &step.trigger {
+            Trigger::Immediately => {}
+            Trigger::At(at_ms) => {
+                let at = *at_ms;
+                let wait = at.saturating_sub(world.now_ms());
+                let _ = world
+                    .wait_until("step time", wait, |w| w.violated() || w.now_ms() >= at)
+                    .await;
+            }
+            Trigger::After {
+                condition,
+                delay_ms,
+            } => {
+                let left = deadline.saturating_sub(world.now_ms());
+                let answers_now = answers.clone();
+                let from = mark;
+                let met = world
+                    .wait_until("condition", left, |w| {
+                        w.violated() || condition_met(w, condition, from, &answers_now)
+                    })
+                    .await;
+                if met.is_err() {
+                    failures.push(format!(
+                        "step {number} (line {}): {condition:?} did not happen by the deadline ({deadline} ms)",
+                        step.line
+                    ));
+                    completed = false;
+                    break;
+                }
+                if *delay_ms > 0 {
+                    world.sleep_ms(*delay_ms).await;
+                }
+            }
+        }
+        if world.violated() {
+            completed = false;
+            break;
+        }
+        if let Err(problem) = perform(&world, &step.action, &answers, &mut sent, &mut rules) {
+            failures.push(format!("step {number} (line {}): {problem}", step.line));
+        }
+        mark = world.with_trace(|t| t.len());
+        world.check_hazards();
+    }
+    if completed && !world.violated() && scenario.liveness.enabled {
+        let network = &scenario.network;
+        world.heal();
+        world.release_all();
+        world.set_network(network.latency_min_ms, network.latency_max_ms, 0.0);
+        let answers_now = answers.clone();
+        let sent_now = sent.clone();
+        let converged = world
+            .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
+                w.check_hazards();
+                w.violated() || liveness_problems(w, &sent_now, &answers_now).is_empty()
+            })
+            .await;
+        if converged.is_err() {
+            for problem in liveness_problems(&world, &sent, &answers) {
+                failures.push(format!(
+                    "liveness: {problem} ({} ms after faults stopped)",
+                    scenario.liveness.timeout_ms
+                ));
+            }
+        }
+    }
+    if !world.violated() {
+        let left = deadline.saturating_sub(world.now_ms()).max(1);
+        let _ = world
+            .wait_until("expectations", left, |w| {
+                w.check_hazards();
+                w.violated()
+                    || (answers.lock().expect("answers").len() == sent.len()
+                        && expectation_failures(w, &scenario, &answers).is_empty())
+            })
+            .await;
+        failures.extend(expectation_failures(&world, &scenario, &answers));
+    }
+    let hazards = world.check_hazards();
+    let reported: BTreeSet<String> = hazards.iter().map(|h| h.kind.clone()).collect();
+    let expected: BTreeSet<String> = scenario.expect.hazards.iter().cloned().collect();
+    for missing in expected.difference(&reported) {
+        failures.push(format!("expected hazard {missing} was not reported"));
+    }
+    for extra in reported.difference(&expected) {
+        let detail = hazards
+            .iter()
+            .find(|h| &h.kind == extra)
+            .map(|h| h.detail.clone());
+        failures.push(format!(
+            "unexpected hazard {extra}: {}",
+            detail.unwrap_or_default()
+        ));
+    }
+    let views = world.views();
+    let nodes = world
+        .labels()
+        .into_iter()
+        .map(|l| {
+            let outcome = describe(views.get(&l));
+            (l, outcome)
+        })
+        .collect();
+    Outcome {
+        failures,
+        nodes,
+        lt: leader_lts(&views),
+    }
+}
+
+fn perform(
+    world: &World,
+    action: &Action,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+    sent: &mut BTreeSet<String>,
+    rules: &mut BTreeMap<String, RuleId>,
+) -> Result<(), String> {
+    let resolve = |target: &Target| -> Result<String, String> {
+        match target {
+            Target::Node(label) => Ok(label.clone()),
+            Target::CmgLeader => {
+                cmg_leader(world).ok_or_else(|| "there is no CMG leader".to_string())
+            }
+        }
+    };
+    match action {
+        Action::Start(label) => {
+            if world.is_running(label) {
+                return Err(format!("{label} is already running"));
+            }
+            world.start(label);
+        }
+        Action::Kill(target) => {
+            let label = resolve(target)?;
+            if !world.is_running(&label) {
+                return Err(format!("{label} is not running"));
+            }
+            world.kill(&label);
+        }
+        Action::Restart(target) => world.restart(&resolve(target)?),
+        Action::Wipe(label) => world.wipe(label),
+        Action::Init {
+            id, via, params, ..
+        } => {
+            sent.insert(id.clone());
+            let (world, answers, id, via, params) = (
+                world.clone(),
+                answers.clone(),
+                id.clone(),
+                via.clone(),
+                params.clone(),
+            );
+            madsim::task::spawn(async move {
+                let answer = world.init(&via, params).await;
+                answers
+                    .lock()
+                    .expect("answers")
+                    .insert(id, Answer::Init(answer));
+            });
+        }
+        Action::ReconfigureMs { id, via, nodes, .. } => {
+            sent.insert(id.clone());
+            let (world, answers, id, via, nodes) = (
+                world.clone(),
+                answers.clone(),
+                id.clone(),
+                via.clone(),
+                nodes.clone(),
+            );
+            madsim::task::spawn(async move {
+                let refs: Vec<&str> = nodes.iter().map(|s| s.as_str()).collect();
+                let answer = world.reconfigure_ms(&via, &refs).await;
+                answers
+                    .lock()
+                    .expect("answers")
+                    .insert(id, Answer::Admin(answer));
+            });
+        }
+        Action::Partition(groups) => {
+            let groups: Vec<Vec<&str>> = groups
+                .iter()
+                .map(|g| g.iter().map(|s| s.as_str()).collect())
+                .collect();
+            let refs: Vec<&[&str]> = groups.iter().map(|g| g.as_slice()).collect();
+            world.partition(&refs);
+        }
+        Action::PartitionOneway { from, to } => world.partition_oneway(from, to),
+        Action::Heal => world.heal(),
+        Action::Network { latency_ms, loss } => {
+            world.set_network(latency_ms.0, latency_ms.1, *loss)
+        }
+        Action::Hold { id, filter, for_ms } => {
+            rules.insert(id.clone(), world.hold(filter.clone(), *for_ms));
+        }
+        Action::Drop { id, filter, for_ms } => {
+            rules.insert(id.clone(), world.drop_messages(filter.clone(), *for_ms));
+        }
+        Action::Release(id) => {
+            let rule = rules
+                .get(id)
+                .ok_or_else(|| format!("rule {id} was never added"))?;
+            world.release(*rule);
+        }
+        Action::Wait => {}
+    }
+    Ok(())
+}
+
+/// The label of the node whose CMG replica leads, if one does.
+fn cmg_leader(world: &World) -> Option<String> {
+    world
+        .views()
+        .into_iter()
+        .find(|(_, v)| v.is_cmg_leader())
+        .map(|(l, _)| l)
+}
+
+fn condition_met(
+    world: &World,
+    condition: &Condition,
+    from: usize,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+) -> bool {
+    match condition {
+        Condition::InitAnswered(id) | Condition::AdminAnswered(id) => {
+            return answers.lock().expect("answers").contains_key(id);
+        }
+        Condition::LeftLt(label) => {
+            let name = world.name_of(label);
+            return world
+                .views()
+                .values()
+                .filter(|v| v.is_cmg_leader())
+                .filter_map(|v| v.lt())
+                .any(|lt| !lt.members.contains_key(&name));
+        }
+        _ => {}
+    }
+    world.with_trace(|trace| {
+        trace[from.min(trace.len())..].iter().any(|entry| {
+            let TraceKind::Protocol(event) = &entry.kind else {
+                return false;
+            };
+            match (condition, event) {
+                (Condition::InTopology(l), Event::EnteredTopology { .. })
+                | (Condition::JoinReadySent(l), Event::JoinReadySent { .. })
+                | (Condition::Joined(l), Event::Joined { .. })
+                | (Condition::Rejected(l), Event::Halted { .. }) => &entry.node == l,
+                (Condition::Validated(l), Event::Validated { node, .. }) => {
+                    *node == world.name_of(l)
+                }
+                (
+                    Condition::CmgLeaderElected(who),
+                    Event::RoleChanged {
+                        group: joinsim::GroupKind::Cmg,
+                        role: joinsim::Role::Leader,
+                        ..
+                    },
+                ) => who.as_ref().is_none_or(|w| *w == entry.node),
+                (Condition::ClusterInitialized, Event::ClusterInitApplied { .. }) => true,
+                _ => false,
+            }
+        })
+    })
+}
+
+/// What keeps the liveness property from holding now.
+fn liveness_problems(
+    world: &World,
+    sent: &BTreeSet<String>,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let waiting = sent.len() - answers.lock().expect("answers").len();
+    if waiting > 0 {
+        problems.push(format!(
+            "{waiting} user command(s) still wait for an answer"
+        ));
+    }
+    problems.extend(unanswered_inits(world));
+    let views = world.views();
+    let committed = views
+        .values()
+        .any(|v| v.cmg_state.as_ref().is_some_and(|s| s.cluster.is_some()));
+    let lts: Vec<&joinsim::LogicalTopology> = views
+        .values()
+        .filter(|v| v.is_cmg_leader())
+        .filter_map(|v| v.lt())
+        .collect();
+    if committed && lts.is_empty() {
+        problems.push("a cluster was initialized but no CMG leader is elected".into());
+    }
+    for (label, view) in &views {
+        if let Some(rejection) = &view.halted {
+            if !rejection.reason.is_consistent() {
+                problems.push(format!("{label} was falsely rejected: {rejection}"));
+            }
+            continue;
+        }
+        if !committed {
+            continue;
+        }
+        if !view.is_joined() {
+            problems.push(format!("{label} is not in the LT ({:?})", view.join));
+        } else if !lts.iter().any(|lt| lt.contains(&view.name, view.launch)) {
+            problems.push(format!(
+                "{label} believes it joined, but no CMG leader has it in the LT"
+            ));
+        }
+    }
+    problems
+}
+
+/// Init commands a running node received (since its last start) and has not answered.
+fn unanswered_inits(world: &World) -> Vec<String> {
+    let mut pending: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    world.with_trace(|trace| {
+        for entry in trace {
+            let TraceKind::Protocol(event) = &entry.kind else {
+                continue;
+            };
+            let requests = pending.entry(entry.node.clone()).or_default();
+            match event {
+                Event::Started { .. } => requests.clear(),
+                Event::InitReceived { request, .. } => {
+                    requests.insert(request.0);
+                }
+                Event::InitAnswered { request, .. } => {
+                    requests.remove(&request.0);
+                }
+                _ => {}
+            }
+        }
+    });
+    pending
+        .into_iter()
+        .filter(|(label, requests)| !requests.is_empty() && world.is_running(label))
+        .map(|(label, requests)| format!("{label} never answered init request(s) {requests:?}"))
+        .collect()
+}
+
+fn describe(view: Option<&NodeView>) -> String {
+    let Some(view) = view else {
+        return "down".into();
+    };
+    if let Some(r) = &view.halted {
+        return format!("rejected:{}:{}", r.stage.kind(), r.reason.kind());
+    }
+    match &view.join {
+        JoinPhase::Joined { .. } => "joined".into(),
+        other => format!("waiting ({other:?})"),
+    }
+}
+
+fn leader_lts(views: &BTreeMap<String, NodeView>) -> Vec<(String, u64, Vec<String>)> {
+    views
+        .iter()
+        .filter(|(_, v)| v.is_cmg_leader())
+        .filter_map(|(l, v)| {
+            v.lt()
+                .map(|lt| (l.clone(), lt.version, lt.members.keys().cloned().collect()))
+        })
+        .collect()
+}
+
+fn expectation_failures(
+    world: &World,
+    scenario: &Scenario,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let views = world.views();
+    for (label, expected) in &scenario.expect.nodes {
+        let view = views.get(label);
+        let ok = match expected {
+            NodeOutcome::Any => true,
+            NodeOutcome::Joined => view.is_some_and(|v| v.is_joined() && v.halted.is_none()),
+            NodeOutcome::Waiting => view.is_some_and(|v| !v.is_joined() && v.halted.is_none()),
+            NodeOutcome::Down => view.is_none(),
+            NodeOutcome::Rejected { stage, reason } => {
+                view.and_then(|v| v.halted.as_ref()).is_some_and(|r| {
+                    stage.is_none_or(|s| s == r.stage)
+                        && reason.as_deref().is_none_or(|k| k == r.reason.kind())
+                })
+            }
+        };
+        if !ok {
+            failures.push(format!(
+                "{label}: expected {expected}, got {}",
+                describe(view)
+            ));
+        }
+    }
+    if let Some(expected) = &scenario.expect.lt {
+        let mut want: Vec<String> = expected.iter().map(|l| world.name_of(l)).collect();
+        want.sort();
+        let lts = leader_lts(&views);
+        if !lts.iter().any(|(_, _, members)| *members == want) {
+            failures.push(format!(
+                "expected the LT {want:?}, CMG leaders hold {lts:?}"
+            ));
+        }
+    }
+    let answers = answers.lock().expect("answers");
+    for step in &scenario.steps {
+        let (id, expect) = match &step.action {
+            Action::Init { id, expect, .. } | Action::ReconfigureMs { id, expect, .. } => {
+                (id, expect)
+            }
+            _ => continue,
+        };
+        if let Some(problem) = answer_mismatch(id, expect, answers.get(id), &answers) {
+            failures.push(format!("step at line {}: {problem}", step.line));
+        }
+    }
+    failures
+}
+
+fn answer_mismatch(
+    id: &str,
+    expect: &AnswerExpectation,
+    answer: Option<&Answer>,
+    all: &BTreeMap<String, Answer>,
+) -> Option<String> {
+    if *expect == AnswerExpectation::Any {
+        return None;
+    }
+    let Some(answer) = answer else {
+        return Some(format!(
+            "{id}: expected {expect:?}, the user is still waiting"
+        ));
+    };
+    let (ok, no_answer, kind) = match answer {
+        Answer::Init(a) => (
+            a.is_ok(),
+            matches!(a, Err(UserError::NoAnswer)),
+            match a {
+                Err(UserError::Refused(e)) => Some(e.kind()),
+                _ => None,
+            },
+        ),
+        Answer::Admin(a) => (
+            a.is_ok(),
+            matches!(a, Err(UserError::NoAnswer)),
+            match a {
+                Err(UserError::Refused(e)) => Some(e.kind()),
+                _ => None,
+            },
+        ),
+    };
+    let good = match expect {
+        AnswerExpectation::Any => true,
+        AnswerExpectation::Ok => ok,
+        AnswerExpectation::NoAnswer => no_answer,
+        AnswerExpectation::AnyError => kind.is_some(),
+        AnswerExpectation::Error(k) => kind == Some(k.as_str()),
+        AnswerExpectation::SameTagAs(other) => match (answer, all.get(other)) {
+            (Answer::Init(Ok(a)), Some(Answer::Init(Ok(b)))) => a == b,
+            _ => false,
+        },
+    };
+    (!good).then(|| format!("{id}: expected {expect:?}, got {answer:?}"))
+}
