@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cli;
 mod determinism;
 mod init;
 mod join_scenarios;

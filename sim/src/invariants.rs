@@ -229,11 +229,9 @@ impl Checker {
                     }
                 }
             }
-            Event::EnteredTopology { via } => {
-                if Some(via.as_str()) == self.name_of(label) {
-                    if let Some(launch) = self.launch_of.get(label) {
-                        self.admitted.insert((via.clone(), *launch));
-                    }
+            Event::EnteredTopology { via } if Some(via.as_str()) == self.name_of(label) => {
+                if let Some(launch) = self.launch_of.get(label) {
+                    self.admitted.insert((via.clone(), *launch));
                 }
             }
             Event::Admitted { member, launch, .. } => {
@@ -244,16 +242,12 @@ impl Checker {
                 member,
                 new: launch,
                 ..
-            } => {
-                if !self.admitted.contains(&(member.clone(), *launch)) {
-                    return violation(
-                        Invariant::AlwaysPhysicalMemberPassedPreInit,
-                        vec![label.into(), member.clone()],
-                        format!(
-                            "{label} added {member} (launch {launch:?}), which no node admitted"
-                        ),
-                    );
-                }
+            } if !self.admitted.contains(&(member.clone(), *launch)) => {
+                return violation(
+                    Invariant::AlwaysPhysicalMemberPassedPreInit,
+                    vec![label.into(), member.clone()],
+                    format!("{label} added {member} (launch {launch:?}), which no node admitted"),
+                );
             }
             Event::GroupStarted {
                 group, instance, ..
@@ -413,9 +407,7 @@ impl Checker {
                 members,
                 index,
             } => {
-                let Some(instance) = self.cmg_of.get(label).copied() else {
-                    return None;
-                };
+                let instance = self.cmg_of.get(label).copied()?;
                 if let Some(v) = self.agree(
                     GroupKind::Cmg,
                     instance,

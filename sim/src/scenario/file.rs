@@ -1201,3 +1201,161 @@ impl<'a, 'b> Builder<'a, 'b> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str =
+        "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n";
+
+    fn error_of(text: &str) -> ScenarioError {
+        parse_scenario("t.toml", text).expect_err("the text is invalid")
+    }
+
+    fn at(text: &str, line: usize, column: usize, contains: &str) {
+        let e = error_of(text);
+        assert_eq!((e.line, e.column), (line, column), "{e}");
+        assert!(e.message.contains(contains), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("t.toml:{line}:{column}: ")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_valid_file_parses_with_defaults() {
+        let s = parse_scenario("t.toml", &format!("{HEAD}[expect]\n")).unwrap();
+        assert_eq!(s.seeds, 32);
+        assert_eq!(s.start, vec!["a", "b"]);
+        assert!(s.nodes[0].seeds.is_empty());
+        assert_eq!(s.nodes[1].seeds, vec!["a"]);
+        assert!(s.liveness.enabled);
+        assert_eq!(s.expect.deadline_ms, 120_000);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_their_position() {
+        at(
+            &format!("{HEAD}colour = 1\n[expect]\n"),
+            7,
+            1,
+            "unknown field `colour`",
+        );
+        at(
+            &format!("{HEAD}[[step]]\nat_ms = 1\naction = \"heal\"\nnode_name = \"a\"\n[expect]\n"),
+            10,
+            1,
+            "unknown field `node_name`",
+        );
+        at(
+            &format!("{HEAD}[expect]\nlt = []\nfoo = 2\n"),
+            9,
+            1,
+            "unknown field `foo`",
+        );
+    }
+
+    #[test]
+    fn unknown_node_names_are_errors() {
+        at(
+            &format!("{HEAD}[[step]]\nat_ms = 1\naction = \"kill\"\nnode = \"zz\"\n[expect]\n"),
+            10,
+            8,
+            "unknown node \"zz\"",
+        );
+        let seeds = "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\nseeds = [\"q\"]\n[expect]\n";
+        at(seeds, 5, 10, "unknown node \"q\"");
+        at(
+            &format!("{HEAD}[[step]]\nafter = {{ event = \"joined\", node = \"c\" }}\naction = \"heal\"\n[expect]\n"),
+            8,
+            36,
+            "unknown node \"c\"",
+        );
+    }
+
+    #[test]
+    fn times_out_of_order_are_errors() {
+        let text = format!(
+            "{HEAD}[[step]]\nat_ms = 500\naction = \"heal\"\n[[step]]\nat_ms = 400\naction = \"heal\"\n[expect]\n"
+        );
+        at(&text, 11, 9, "times out of order");
+    }
+
+    #[test]
+    fn expectations_that_name_no_node_are_errors() {
+        at(
+            &format!("{HEAD}[expect]\nnodes = {{ c = \"joined\" }}\n"),
+            8,
+            15,
+            "unknown node \"c\"",
+        );
+        at(
+            &format!("{HEAD}[expect]\nlt = [\"a\", \"x\"]\n"),
+            8,
+            12,
+            "unknown node \"x\"",
+        );
+        at(
+            &format!("{HEAD}[expect]\nnodes = {{ a = \"happy\" }}\n"),
+            8,
+            15,
+            "unknown outcome",
+        );
+        at(
+            &format!("{HEAD}[expect]\nhazards = [\"fire\"]\n"),
+            8,
+            12,
+            "unknown hazard",
+        );
+    }
+
+    #[test]
+    fn actions_fields_and_references_are_checked() {
+        let step = |body: &str| format!("{HEAD}[[step]]\n{body}\n[expect]\n");
+        assert!(error_of(&step("action = \"explode\""))
+            .message
+            .contains("unknown action"));
+        assert!(
+            error_of(&step("action = \"kill\"\nvia = \"a\"\nnode = \"a\""))
+                .message
+                .contains("`via` is not allowed")
+        );
+        assert!(error_of(&step("action = \"release\"\nrule = \"h\""))
+            .message
+            .contains("no earlier hold"));
+        assert!(error_of(&step("action = \"hold\"\nkind = \"gossip\""))
+            .message
+            .contains("unknown message kind"));
+        assert!(error_of(&step(
+            "action = \"init\"\nvia = \"a\"\ncluster = \"c\"\nexpect = \"great\""
+        ))
+        .message
+        .contains("unknown expected answer"));
+        assert!(error_of(&step(
+            "after = { event = \"exploded\", node = \"a\" }\naction = \"heal\""
+        ))
+        .message
+        .contains("unknown event"));
+        assert!(error_of(&step(
+            "after = { event = \"init_answered\", id = \"i\" }\naction = \"heal\""
+        ))
+        .message
+        .contains("no earlier init step"));
+        assert!(
+            error_of(&format!("{HEAD}[liveness]\nenabled = false\n[expect]\n"))
+                .message
+                .contains("reason")
+        );
+        assert!(
+            error_of(&format!("{HEAD}[network]\nlatency_ms = [9, 1]\n[expect]\n"))
+                .message
+                .contains("reversed")
+        );
+        assert!(error_of("name = \"t\"\ndescription = \"d\"\n[expect]\n")
+            .message
+            .contains("missing field `node`"));
+        assert!(error_of("name = [\n").line >= 1);
+    }
+}

@@ -1,0 +1,198 @@
+//! The command-line tool: exit codes (0 passed, 1 failed, 2 bad input), JSON results, traces,
+//! and the `check` table with replay commands.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn joinsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_joinsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/..")
+        .output()
+        .expect("run joinsim")
+}
+
+/// A fresh directory for this test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("joinsim-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const PASSING: &str = r#"
+name = "three-nodes"
+description = "Three nodes initialize and join."
+seeds = 3
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+[[node]]
+name = "n3"
+[[step]]
+after = { event = "in_topology", node = "n3" }
+action = "init"
+id = "init"
+via = "n1"
+cluster = "c"
+cmg = ["n1", "n2", "n3"]
+expect = "ok"
+[expect]
+deadline_ms = 60000
+lt = ["n1", "n2", "n3"]
+nodes = { n1 = "joined", n2 = "joined", n3 = "joined" }
+"#;
+
+#[test]
+fn run_passes_with_exit_0_and_prints_json_per_seed() {
+    let dir = scratch("pass");
+    let file = dir.join("ok.toml");
+    std::fs::write(&file, PASSING).unwrap();
+    let out = joinsim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for (seed, line) in lines.iter().enumerate() {
+        assert_eq!(line["seed"], seed as u64);
+        assert_eq!(line["passed"], true);
+        assert_eq!(line["trace_hash"].as_str().unwrap().len(), 16);
+        assert!(line["sim_time_ms"].as_u64().unwrap() > 0);
+        assert!(line["events"].as_u64().unwrap() > 10);
+        assert_eq!(line["nodes"]["n2"], "joined");
+        assert!(line["violations"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn run_with_trace_prints_the_timeline() {
+    let dir = scratch("trace");
+    let file = dir.join("ok.toml");
+    std::fs::write(&file, PASSING).unwrap();
+    let out = joinsim(&["run", file.to_str().unwrap(), "--seed", "2", "--trace"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("timeline of seed 2:"));
+    assert!(text.contains("ClusterInitApplied"));
+    assert!(text.contains("ms n1"));
+}
+
+#[test]
+fn a_failed_expectation_exits_1_with_a_replay_command() {
+    let dir = scratch("fail");
+    let file = dir.join("wrong.toml");
+    let wrong = PASSING.replace("n3 = \"joined\"", "n3 = \"rejected:join:tag_mismatch\"");
+    std::fs::write(&file, wrong).unwrap();
+    let out = joinsim(&["run", file.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("n3: expected rejected:join:tag_mismatch, got joined"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "replay: cargo run --release -- run {} --seed 1",
+        file.display()
+    )));
+    assert!(text.contains("last events:"));
+}
+
+#[test]
+fn liveness_failures_are_reported() {
+    let dir = scratch("liveness");
+    let file = dir.join("stuck.toml");
+    // Two of three CMG nodes die and are never restarted: n4 can never join.
+    let stuck = r#"
+name = "stuck"
+description = "The CMG loses its majority for good; a new node cannot join."
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+[[node]]
+name = "n3"
+[[node]]
+name = "n4"
+start = false
+[[step]]
+after = { event = "in_topology", node = "n3" }
+action = "init"
+via = "n1"
+cluster = "c"
+cmg = ["n1", "n2", "n3"]
+[[step]]
+after = { event = "joined", node = "n3" }
+action = "kill"
+node = "n1"
+[[step]]
+action = "kill"
+node = "n2"
+[[step]]
+action = "start"
+node = "n4"
+[liveness]
+timeout_ms = 5000
+[expect]
+"#;
+    std::fs::write(&file, stuck).unwrap();
+    let out = joinsim(&["run", file.to_str().unwrap(), "--seed", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("liveness: n4 is not in the LT"), "{text}");
+}
+
+#[test]
+fn bad_input_exits_2_with_file_line_and_column() {
+    let dir = scratch("bad");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        PASSING.replace("seeds = 3", "seeds = 3\ncolour = \"red\""),
+    )
+    .unwrap();
+    let out = joinsim(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("{}:5:1: unknown field `colour`", file.display())),
+        "{err}"
+    );
+    let missing = joinsim(&["run", dir.join("absent.toml").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = joinsim(&["run"]);
+    assert_eq!(usage.status.code(), Some(2));
+    let check = joinsim(&["check", dir.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(2));
+}
+
+#[test]
+fn check_runs_a_directory_and_prints_the_table() {
+    let dir = scratch("check");
+    std::fs::write(dir.join("a-ok.toml"), PASSING).unwrap();
+    let wrong = PASSING
+        .replace("three-nodes", "wrong-lt")
+        .replace("lt = [\"n1\", \"n2\", \"n3\"]", "lt = [\"n1\", \"n2\"]");
+    std::fs::write(dir.join("b-wrong.toml"), wrong).unwrap();
+    let out = joinsim(&["check", dir.to_str().unwrap(), "--seeds", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("three-nodes"), "{table}");
+    assert!(table.contains("FAILED"), "{table}");
+    assert!(table.contains("replay the failures:"), "{table}");
+    assert!(table.contains("b-wrong.toml --seed 0"), "{table}");
+    let progress = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        progress.contains("[ 1/2] three-nodes (2 seeds) ... 2/2 passed"),
+        "{progress}"
+    );
+    std::fs::remove_file(dir.join("b-wrong.toml")).unwrap();
+    let out = joinsim(&["check", dir.to_str().unwrap(), "--seeds", "2", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let last = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["passed"], true);
+}
