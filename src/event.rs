@@ -277,6 +277,14 @@ pub enum Event {
         /// Log index.
         index: u64,
     },
+    /// A CMG replica applied a node-leave command: these launches left the LT and the validated
+    /// set (those that were in them).
+    NodesLeft {
+        /// (name, launch) of each.
+        nodes: Vec<(NodeName, LaunchId)>,
+        /// Log index.
+        index: u64,
+    },
     /// A CMG replica committed a new Meta Storage node list.
     MsNodesChanged {
         /// New version.

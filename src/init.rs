@@ -214,11 +214,8 @@ enum Phase {
     Starting,
     /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
     AwaitCommit { since_ms: u64 },
-    /// Answered with an error; telling the named nodes to cancel, since `since_ms`.
-    Cancelling {
-        since_ms: u64,
-        acked: BTreeSet<NodeName>,
-    },
+    /// Answered with an error; telling the named nodes to cancel until each confirms.
+    Cancelling { acked: BTreeSet<NodeName> },
 }
 
 /// What a named node said.
@@ -369,7 +366,6 @@ impl Node {
             return;
         }
         attempt.phase = Phase::Cancelling {
-            since_ms: self.now_ms,
             acked: BTreeSet::new(),
         };
         attempt.last_sent_ms = self.now_ms;
@@ -553,10 +549,10 @@ impl Node {
                         self.touch_init(init);
                     }
                 }
-                Phase::Cancelling { since_ms, acked } => {
-                    if now >= since_ms + timing.init_timeout_ms {
-                        self.inits.remove(&init);
-                    } else if resend {
+                Phase::Cancelling { acked, .. } => {
+                    // Resent until every named node confirmed, for as long as this node lives: a
+                    // named node cut off for a while must still clear what the init wrote.
+                    if resend {
                         let addrs: Vec<Addr> = attempt
                             .plan
                             .addrs

@@ -142,6 +142,12 @@ impl Node {
                     index,
                 });
             }
+            (CmgCommand::NodesLeave { nodes }, _) => {
+                self.emit(Event::NodesLeft {
+                    nodes: nodes.clone(),
+                    index,
+                });
+            }
             (_, CmgOutcome::MsChanged(Ok((version, nodes)))) => {
                 self.emit(Event::MsNodesChanged {
                     version: *version,

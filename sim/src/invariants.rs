@@ -138,6 +138,7 @@ struct ClusterFacts {
 pub struct Checker {
     nodes: BTreeMap<String, NodeFacts>,
     launch_of: BTreeMap<String, LaunchId>,
+    tag_of: BTreeMap<String, Option<ClusterTag>>,
     cmg_of: BTreeMap<String, InstanceId>,
     ms_of: BTreeMap<String, InstanceId>,
     clusters: BTreeMap<InstanceId, ClusterFacts>,
@@ -148,7 +149,7 @@ pub struct Checker {
     lt_versions: BTreeMap<(InstanceId, u64), Vec<(NodeName, LaunchId)>>,
     ms_version_of: BTreeMap<String, Option<u64>>,
     leaders: BTreeMap<(GroupKind, InstanceId, u64), String>,
-    applied: BTreeMap<(GroupKind, InstanceId, u64), (String, String)>,
+    applied: BTreeMap<(GroupKind, InstanceId, u64, String), (String, String)>,
     hazards: Vec<Hazard>,
 }
 
@@ -185,6 +186,7 @@ impl Checker {
         let event = match &entry.kind {
             TraceKind::Harness(HarnessEvent::VaultWiped) => {
                 self.ms_version_of.insert(label.to_string(), None);
+                self.tag_of.insert(label.to_string(), None);
                 return None;
             }
             TraceKind::Harness(HarnessEvent::NodeKilled) => {
@@ -197,9 +199,12 @@ impl Checker {
         };
         match event {
             Event::Started {
-                launch, ms_version, ..
+                launch,
+                ms_version,
+                tag,
             } => {
                 self.launch_of.insert(label.to_string(), *launch);
+                self.tag_of.insert(label.to_string(), tag.clone());
                 let before = self.ms_version_of.get(label).copied().flatten();
                 self.ms_version_of.insert(label.to_string(), *ms_version);
                 if let (Some(before), after) = (before, ms_version) {
@@ -214,6 +219,28 @@ impl Checker {
             }
             Event::VaultCleared { .. } => {
                 self.ms_version_of.insert(label.to_string(), None);
+                self.tag_of.insert(label.to_string(), None);
+            }
+            Event::JoinAccepted { tag, .. } => {
+                self.tag_of.insert(label.to_string(), Some(tag.clone()));
+            }
+            Event::NodesLeft { nodes, index } => {
+                if let Some(instance) = self.cmg_of.get(label).copied() {
+                    if let Some(v) = self.agree(
+                        GroupKind::Cmg,
+                        instance,
+                        *index,
+                        label,
+                        event,
+                        entry.time_us,
+                    ) {
+                        return Some(v);
+                    }
+                }
+                for node in nodes {
+                    self.validated.remove(node);
+                    self.ready_after_validation.remove(node);
+                }
             }
             Event::MsVersionStored { from, to } => {
                 let before = self.ms_version_of.get(label).copied().flatten();
@@ -234,7 +261,19 @@ impl Checker {
                     self.admitted.insert((via.clone(), *launch));
                 }
             }
-            Event::Admitted { member, launch, .. } => {
+            Event::Admitted {
+                member,
+                launch,
+                tag,
+            } => {
+                if let Some(problem) = self.admission_problem(label, member, *launch, tag.as_ref())
+                {
+                    return violation(
+                        Invariant::AlwaysPhysicalMemberPassedPreInit,
+                        vec![label.into(), member.clone()],
+                        problem,
+                    );
+                }
                 self.admitted.insert((member.clone(), *launch));
             }
             Event::MemberAdded { member, launch }
@@ -425,6 +464,37 @@ impl Checker {
         None
     }
 
+    /// Why admitting `member` at `admitter` broke the pre-init rules, if it did: versions must be
+    /// compatible, and two initialized nodes must hold one tag.
+    fn admission_problem(
+        &self,
+        admitter: &str,
+        member: &str,
+        launch: LaunchId,
+        member_tag: Option<&ClusterTag>,
+    ) -> Option<String> {
+        let mine = self.nodes.get(admitter)?;
+        let theirs = self
+            .launch_of
+            .iter()
+            .find(|(l, la)| **la == launch && self.name_of(l) == Some(member))
+            .and_then(|(l, _)| self.nodes.get(l))?;
+        if mine.protocol != theirs.protocol || !mine.product.compatible_with(&theirs.product) {
+            return Some(format!(
+                "{admitter} ({} / protocol {}) admitted {member} ({} / protocol {})",
+                mine.product, mine.protocol, theirs.product, theirs.protocol
+            ));
+        }
+        if let (Some(Some(own)), Some(other)) = (self.tag_of.get(admitter), member_tag) {
+            if own != other {
+                return Some(format!(
+                    "{admitter}, initialized with {own}, admitted {member} initialized with {other}"
+                ));
+            }
+        }
+        None
+    }
+
     fn name_of(&self, label: &str) -> Option<&str> {
         self.nodes.get(label).map(|f| f.name.as_str())
     }
@@ -448,7 +518,17 @@ impl Checker {
         time_us: u64,
     ) -> Option<Violation> {
         let digest = format!("{event:?}");
-        match self.applied.get(&(group, instance, index)) {
+        // Events that are alternative outcomes of one command share a slot.
+        let slot = match event {
+            Event::Validated { .. } | Event::JoinRejected { .. } => "join",
+            Event::LtChanged { .. } => "lt",
+            Event::NodesLeft { .. } => "leave",
+            Event::ClusterInitApplied { .. } => "init",
+            Event::MsNodesChanged { .. } => "ms_nodes",
+            _ => "ms_config",
+        };
+        let key = (group, instance, index, slot.to_string());
+        match self.applied.get(&key) {
             Some((other, seen)) if *seen != digest => Some(Violation {
                 invariant: Invariant::AlwaysCommittedLogsAgree,
                 time_us,
@@ -459,8 +539,7 @@ impl Checker {
             }),
             Some(_) => None,
             None => {
-                self.applied
-                    .insert((group, instance, index), (label.to_string(), digest));
+                self.applied.insert(key, (label.to_string(), digest));
                 None
             }
         }

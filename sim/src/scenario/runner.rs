@@ -412,6 +412,7 @@ fn liveness_problems(
         ));
     }
     problems.extend(unanswered_inits(world));
+    problems.extend(state_left_by_cancelled_inits(world));
     let views = world.views();
     let committed = views
         .values()
@@ -471,6 +472,68 @@ fn unanswered_inits(world: &World) -> Vec<String> {
         .filter(|(label, requests)| !requests.is_empty() && world.is_running(label))
         .map(|(label, requests)| format!("{label} never answered init request(s) {requests:?}"))
         .collect()
+}
+
+/// Groups (on any running node) and stored cluster states (on the named nodes) that a cancelled
+/// init wrote and that are still there, for cancels whose initiator still runs: a cancel must
+/// clear them (SPEC.md §1, step 2).
+fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
+    let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
+    let mut named: BTreeMap<joinsim::InstanceId, Vec<String>> = BTreeMap::new();
+    let mut cancelled: Vec<(joinsim::InstanceId, String, joinsim::LaunchId)> = Vec::new();
+    world.with_trace(|trace| {
+        for entry in trace {
+            let TraceKind::Protocol(event) = &entry.kind else {
+                continue;
+            };
+            match event {
+                Event::Started { launch, .. } => {
+                    launches.insert(entry.node.clone(), *launch);
+                }
+                Event::InitStarted {
+                    init,
+                    cmg_nodes,
+                    ms_nodes,
+                    ..
+                } => {
+                    let mut all = cmg_nodes.clone();
+                    all.extend(ms_nodes.iter().cloned());
+                    named.insert(*init, all);
+                }
+                Event::InitCancelled { init, .. } => {
+                    if let Some(launch) = launches.get(&entry.node) {
+                        cancelled.push((*init, entry.node.clone(), *launch));
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    let mut problems = Vec::new();
+    for (init, initiator, launch) in cancelled {
+        if world.view(&initiator).map(|v| v.launch) != Some(launch) {
+            continue;
+        }
+        let names = named.get(&init).cloned().unwrap_or_default();
+        for label in world.labels() {
+            if !world.is_running(&label) {
+                continue;
+            }
+            let vault = world.vault(&label);
+            let group = [vault.cmg.as_ref(), vault.ms.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|g| g.instance == init);
+            let local = names.contains(&world.name_of(&label))
+                && vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
+            if group || local {
+                problems.push(format!(
+                    "{label} still holds state of the init {init:?} that {initiator} cancelled"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn describe(view: Option<&NodeView>) -> String {
