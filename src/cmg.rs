@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::bugs::PlantedBug;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
 use crate::init::InitPlan;
 use crate::message::RequestId;
@@ -182,6 +183,7 @@ pub fn validate_join(
     cluster: &ClusterState,
     info: &NodeInfo,
     stored: Option<&(ClusterTag, u64)>,
+    bug: Option<PlantedBug>,
 ) -> Result<(), RejectionReason> {
     if info.protocol != cluster.protocol {
         return Err(RejectionReason::ProtocolMismatch {
@@ -196,13 +198,13 @@ pub fn validate_join(
         });
     }
     if let Some((tag, ms_version)) = stored {
-        if tag != &cluster.tag {
+        if tag != &cluster.tag && bug != Some(PlantedBug::SkipJoinTagCheck) {
             return Err(RejectionReason::TagMismatch {
                 joiner: tag.clone(),
                 cluster: cluster.tag.clone(),
             });
         }
-        if *ms_version > cluster.ms_version {
+        if *ms_version > cluster.ms_version && bug != Some(PlantedBug::AcceptMsVersionAhead) {
             return Err(RejectionReason::MsVersionAhead {
                 joiner: *ms_version,
                 cluster: cluster.ms_version,
@@ -243,11 +245,18 @@ pub fn plan_difference(
 impl CmgState {
     /// Applies one committed command.
     pub fn apply(&mut self, command: &CmgCommand) -> CmgOutcome {
+        self.apply_with(command, None)
+    }
+
+    /// Applies one committed command, with a planted bug if one is given.
+    pub fn apply_with(&mut self, command: &CmgCommand, bug: Option<PlantedBug>) -> CmgOutcome {
         match command {
             CmgCommand::Bootstrap => CmgOutcome::Nothing,
-            CmgCommand::ClusterInit(plan) => self.apply_init(plan),
-            CmgCommand::Join { info, stored } => self.apply_join(info, stored.as_ref()),
-            CmgCommand::JoinReady { info } => CmgOutcome::JoinReady(self.apply_join_ready(info)),
+            CmgCommand::ClusterInit(plan) => self.apply_init(plan, bug),
+            CmgCommand::Join { info, stored } => self.apply_join(info, stored.as_ref(), bug),
+            CmgCommand::JoinReady { info } => {
+                CmgOutcome::JoinReady(self.apply_join_ready(info, bug))
+            }
             CmgCommand::NodesLeave { nodes } => CmgOutcome::Left(self.apply_leave(nodes)),
             CmgCommand::ChangeMsNodes { nodes, .. } => {
                 CmgOutcome::MsChanged(self.apply_ms_change(nodes))
@@ -255,8 +264,13 @@ impl CmgState {
         }
     }
 
-    fn apply_init(&mut self, plan: &InitPlan) -> CmgOutcome {
+    fn apply_init(&mut self, plan: &InitPlan, bug: Option<PlantedBug>) -> CmgOutcome {
         match &self.cluster {
+            Some(_) if bug == Some(PlantedBug::InitNotIdempotent) => {
+                let state = ClusterState::from_plan(plan);
+                self.cluster = Some(state.clone());
+                CmgOutcome::InitApplied(state)
+            }
             None => {
                 let state = ClusterState::from_plan(plan);
                 self.cluster = Some(state.clone());
@@ -287,11 +301,16 @@ impl CmgState {
         }
     }
 
-    fn apply_join(&mut self, info: &NodeInfo, stored: Option<&(ClusterTag, u64)>) -> CmgOutcome {
+    fn apply_join(
+        &mut self,
+        info: &NodeInfo,
+        stored: Option<&(ClusterTag, u64)>,
+        bug: Option<PlantedBug>,
+    ) -> CmgOutcome {
         let Some(cluster) = &self.cluster else {
             return CmgOutcome::Join(JoinResult::RetryLater);
         };
-        if let Err(reason) = validate_join(cluster, info, stored) {
+        if let Err(reason) = validate_join(cluster, info, stored, bug) {
             return CmgOutcome::Join(JoinResult::Rejected(reason));
         }
         let accept = JoinAccept {
@@ -310,7 +329,11 @@ impl CmgState {
         CmgOutcome::Join(JoinResult::Accepted(accept))
     }
 
-    fn apply_join_ready(&mut self, info: &NodeInfo) -> Result<u64, JoinReadyRefusal> {
+    fn apply_join_ready(
+        &mut self,
+        info: &NodeInfo,
+        bug: Option<PlantedBug>,
+    ) -> Result<u64, JoinReadyRefusal> {
         if self.lt.contains(&info.name, info.launch) {
             return Ok(self.lt.version);
         }
@@ -318,7 +341,7 @@ impl CmgState {
             .validated
             .get(&info.name)
             .is_some_and(|v| v.launch == info.launch);
-        if !validated {
+        if !validated && bug != Some(PlantedBug::LtWithoutValidation) {
             return Err(JoinReadyRefusal::NotValidated {
                 name: info.name.clone(),
             });

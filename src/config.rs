@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bugs::PlantedBug;
 use crate::error::{Error, Result};
 use crate::types::{Addr, NodeInfo, NodeName, ProductVersion, ProtocolVersion};
 
@@ -19,6 +20,9 @@ pub struct NodeConfig {
     /// Seed members to contact when starting (the IP finder's answer). The node's own address
     /// may appear; it is skipped. With no other seed, the node forms a topology of its own.
     pub seeds: Vec<Addr>,
+    /// A planted bug to run with (testbed self-measurement only; `None` runs the correct protocol).
+    #[serde(default)]
+    pub bug: Option<PlantedBug>,
 }
 
 impl NodeConfig {

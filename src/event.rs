@@ -277,6 +277,16 @@ pub enum Event {
         /// Log index.
         index: u64,
     },
+    /// A replica's state machine after applying the entry at `index`, as a digest: replicas of
+    /// one incarnation must agree at every index.
+    ReplicaState {
+        /// Group.
+        group: GroupKind,
+        /// Log index.
+        index: u64,
+        /// FNV-1a of the encoded state.
+        digest: u64,
+    },
     /// A CMG replica applied a node-leave command: these launches left the LT and the validated
     /// set (those that were in them).
     NodesLeft {

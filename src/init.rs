@@ -693,6 +693,10 @@ impl Node {
     }
 
     pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId) {
+        if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
+            self.send(from, Message::CancelAck { init });
+            return;
+        }
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);
         }

@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::admin::AdminOutcome;
+use crate::bugs::PlantedBug;
 use crate::cmg::{CmgCommand, CmgOutcome, CmgState, JoinResult};
 use crate::error::AdminError;
 use crate::event::{Event, Role};
 use crate::init::InitPlan;
-use crate::message::{decode, encode, ClusterStateNotice, Message, RequestId};
+use crate::message::{decode, digest, encode, ClusterStateNotice, Message, RequestId};
 use crate::node::Node;
 use crate::raft_group::{Applied, RaftGroup, RoleState};
 use crate::types::{Addr, ClusterTag, GroupKind, LaunchId, NodeInfo, NodeName};
@@ -81,7 +82,7 @@ impl Node {
                 .unwrap_or_default();
             let lt_before = cmg.state.lt.version;
             let tag_before = cmg.state.cluster.as_ref().map(|c| c.tag.clone());
-            let outcome = cmg.state.apply(&command);
+            let outcome = cmg.state.apply_with(&command, self.cfg.bug);
             // Invariant: the tag never changes once committed.
             if let Some(before) = &tag_before {
                 assert_eq!(
@@ -93,7 +94,13 @@ impl Node {
             let instance = cmg.group.instance();
             let lt_after = (cmg.state.lt.version != lt_before).then(|| cmg.state.lt.pairs());
             let lt_version = cmg.state.lt.version;
+            let state_digest = digest(&cmg.state);
             self.report_cmg_outcome(index, &command, &outcome, instance);
+            self.emit(Event::ReplicaState {
+                group: GroupKind::Cmg,
+                index,
+                digest: state_digest,
+            });
             if let Some(members) = lt_after {
                 self.emit(Event::LtChanged {
                     version: lt_version,
@@ -163,7 +170,7 @@ impl Node {
     fn answer_applied(&mut self, command: &CmgCommand, outcome: CmgOutcome, old_ms: Vec<NodeName>) {
         if let CmgOutcome::InitApplied(_) = outcome {
             if self.cmg.as_ref().is_some_and(|c| c.group.is_leader()) {
-                self.send_cluster_state_to_all(true);
+                self.send_cluster_state_to_members(true);
             }
         }
         let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
@@ -222,6 +229,9 @@ impl Node {
                     term: change.term,
                     ..Default::default()
                 });
+                if self.cfg.bug == Some(PlantedBug::ForgetValidatedOnLeaderChange) {
+                    cmg.state.validated.clear();
+                }
             }
         } else {
             cmg.duties = None;
@@ -300,6 +310,13 @@ impl Node {
     /// Sends the cluster state to every physical member (this node included) outside the LT;
     /// `force` ignores the resend interval.
     fn send_cluster_state_to_all(&mut self, force: bool) {
+        if self.cfg.bug == Some(PlantedBug::LeaderStopsClusterState) {
+            return;
+        }
+        self.send_cluster_state_to_members(force);
+    }
+
+    fn send_cluster_state_to_members(&mut self, force: bool) {
         let targets: Vec<(NodeName, Addr, LaunchId)> = self.physical_members();
         for (name, addr, launch) in targets {
             self.send_cluster_state(&name, addr, launch, force);
@@ -344,6 +361,9 @@ impl Node {
 
     /// A member appeared in the physical topology (new, or restarted).
     pub(crate) fn on_member_appeared(&mut self, addr: Addr) {
+        if self.cfg.bug == Some(PlantedBug::LeaderStopsClusterState) {
+            return;
+        }
         let Some(member) = self.topo.members.get(&addr) else {
             return;
         };

@@ -34,6 +34,7 @@
 //!     product: ProductVersion::new(3, 0, 0),
 //!     protocol: ProtocolVersion(1),
 //!     seeds: vec![],
+//!     bug: None,
 //! };
 //! // A node with no seed forms a physical topology of its own.
 //! let (mut node, output) = Node::new(cfg, Timing::default(), LaunchId(1), 42, &Vault::empty(), 0)
@@ -49,6 +50,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod bugs;
 pub mod cmg;
 pub mod config;
 pub mod error;
@@ -68,6 +70,7 @@ pub mod vault;
 pub mod view;
 
 pub use admin::{AdminCommand, AdminOutcome};
+pub use bugs::PlantedBug;
 pub use cmg::{ClusterState, CmgState, JoinResult, LogicalTopology};
 pub use config::{NodeConfig, Timing};
 pub use error::{

@@ -53,6 +53,16 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     codec().deserialize(bytes).map_err(|e| e.to_string())
 }
 
+/// A stable digest (FNV-1a, 64 bits) of a value's wire encoding.
+pub(crate) fn digest<T: Serialize>(value: &T) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in encode(value) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 impl Envelope {
     /// Encodes the envelope for the wire.
     pub fn encode(&self) -> Vec<u8> {

@@ -168,6 +168,14 @@ impl Node {
                     }
                 }
             };
+            if let Some(ms) = self.ms.as_ref() {
+                let state_digest = crate::message::digest(&ms.state);
+                self.emit(crate::event::Event::ReplicaState {
+                    group: crate::types::GroupKind::Ms,
+                    index,
+                    digest: state_digest,
+                });
+            }
             if changed {
                 let Some(ms) = self.ms.as_ref() else { return };
                 let (version, nodes) = (ms.state.version, ms.state.nodes.clone());

@@ -432,6 +432,19 @@ impl Checker {
                     }
                 }
             }
+            Event::ReplicaState { group, index, .. } => {
+                let instance = match group {
+                    GroupKind::Cmg => self.cmg_of.get(label).copied(),
+                    GroupKind::Ms => self.ms_of.get(label).copied(),
+                };
+                if let Some(instance) = instance {
+                    if let Some(v) =
+                        self.agree(*group, instance, *index, label, event, entry.time_us)
+                    {
+                        return Some(v);
+                    }
+                }
+            }
             Event::MsConfigApplied { index, .. } => {
                 if let Some(instance) = self.ms_of.get(label).copied() {
                     if let Some(v) =
@@ -525,6 +538,7 @@ impl Checker {
             Event::NodesLeft { .. } => "leave",
             Event::ClusterInitApplied { .. } => "init",
             Event::MsNodesChanged { .. } => "ms_nodes",
+            Event::ReplicaState { .. } => "state",
             _ => "ms_config",
         };
         let key = (group, instance, index, slot.to_string());
@@ -632,20 +646,32 @@ impl Checker {
         None
     }
 
-    /// Looks for two different committed clusters whose CMG members can reach each other.
-    /// `reachable(a, b)` tells whether running nodes `a` and `b` (labels) can exchange messages.
-    pub fn look_for_hazards(&mut self, now_ms: u64, reachable: impl Fn(&str, &str) -> bool) {
+    /// Looks for two different committed clusters, each with a running majority of its CMG,
+    /// whose CMG members can reach each other. `running(a)` tells whether node `a` (a label)
+    /// runs; `reachable(a, b)` whether running nodes `a` and `b` can exchange messages.
+    pub fn look_for_hazards(
+        &mut self,
+        now_ms: u64,
+        running: impl Fn(&str) -> bool,
+        reachable: impl Fn(&str, &str) -> bool,
+    ) {
         if self.clusters.len() < 2 || self.hazards.iter().any(|h| h.kind == "two_clusters") {
             return;
         }
         let hosts = |instance: &InstanceId| -> Vec<String> {
             self.cmg_of
                 .iter()
-                .filter(|(_, i)| *i == instance)
+                .filter(|(l, i)| *i == instance && running(l))
                 .map(|(l, _)| l.clone())
                 .collect()
         };
-        let clusters: Vec<(&InstanceId, &ClusterFacts)> = self.clusters.iter().collect();
+        // A cluster whose CMG cannot reach a majority (a lone replica of an old cluster) cannot
+        // act as a cluster: it is not half of a hazard.
+        let clusters: Vec<(&InstanceId, &ClusterFacts)> = self
+            .clusters
+            .iter()
+            .filter(|(i, c)| hosts(i).len() > c.cmg_nodes.len() / 2)
+            .collect();
         for (i, (a_id, a)) in clusters.iter().enumerate() {
             for (b_id, b) in clusters.iter().skip(i + 1) {
                 if a.tag == b.tag {
@@ -1092,9 +1118,14 @@ mod tests {
         for (n, e) in history {
             assert!(checker.observe(&entry(n, e)).is_none());
         }
-        checker.look_for_hazards(10, |_, _| false);
+        checker.look_for_hazards(10, |_| true, |_, _| false);
         assert!(checker.hazards().is_empty(), "partitioned apart: no hazard");
-        checker.look_for_hazards(20, |_, _| true);
+        checker.look_for_hazards(15, |l| l != "a", |_, _| true);
+        assert!(
+            checker.hazards().is_empty(),
+            "a CMG without a running majority: no hazard"
+        );
+        checker.look_for_hazards(20, |_| true, |_, _| true);
         assert_eq!(checker.hazards().len(), 1);
         assert_eq!(checker.hazards()[0].kind, "two_clusters");
     }

@@ -19,7 +19,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use joinsim::{NodeView, Timing};
+use joinsim::{NodeView, PlantedBug, Timing};
 
 use crate::invariants::{Hazard, Violation};
 use crate::trace::TraceEntry;
@@ -56,6 +56,7 @@ pub struct Sim {
     time_limit_s: f64,
     user_patience_ms: u64,
     allow_violations: bool,
+    bug: Option<PlantedBug>,
 }
 
 /// What a run produced.
@@ -94,6 +95,7 @@ impl Sim {
             time_limit_s: 3_600.0,
             user_patience_ms: 30_000,
             allow_violations: false,
+            bug: None,
         }
     }
 
@@ -158,6 +160,12 @@ impl Sim {
         self
     }
 
+    /// Runs every node with a planted bug (to measure the testbed, never in normal runs).
+    pub fn planted_bug(mut self, bug: PlantedBug) -> Sim {
+        self.bug = Some(bug);
+        self
+    }
+
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -218,7 +226,7 @@ impl Sim {
             c.packet_loss_rate = net.loss;
         });
         let start = madsim::time::Instant::now();
-        let world = World::setup(self.specs, self.timing, self.user_patience_ms);
+        let world = World::setup(self.specs, self.timing, self.user_patience_ms, self.bug);
         let value = body(world.clone()).await;
         let final_views = world.views();
         world.check_committed_logs();

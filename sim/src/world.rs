@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use joinsim::{
-    Addr, MessageKind, NodeConfig, NodeName, NodeView, ProductVersion, ProtocolVersion, Timing,
-    Vault,
+    Addr, MessageKind, NodeConfig, NodeName, NodeView, PlantedBug, ProductVersion, ProtocolVersion,
+    Timing, Vault,
 };
 use madsim::runtime::Handle;
 use madsim::time::Instant;
@@ -138,6 +138,7 @@ pub(crate) struct WorldInner {
     user: madsim::task::NodeId,
     next_request: AtomicU64,
     user_patience_ms: u64,
+    bug: Option<PlantedBug>,
 }
 
 /// The simulated world, seen from the test body. Cheap to clone.
@@ -152,7 +153,12 @@ pub(crate) fn ip_of(index: usize) -> [u8; 4] {
 }
 
 impl World {
-    pub(crate) fn setup(specs: Vec<NodeSpec>, timing: Timing, user_patience_ms: u64) -> World {
+    pub(crate) fn setup(
+        specs: Vec<NodeSpec>,
+        timing: Timing,
+        user_patience_ms: u64,
+        bug: Option<PlantedBug>,
+    ) -> World {
         let handle = Handle::current();
         let user = handle
             .create_node()
@@ -174,6 +180,7 @@ impl World {
                 user,
                 next_request: AtomicU64::new(1),
                 user_patience_ms,
+                bug,
             }),
         };
         let mut addrs = BTreeMap::new();
@@ -211,6 +218,7 @@ impl World {
             product: spec.product,
             protocol: spec.protocol,
             seeds,
+            bug: self.inner.bug,
         };
         let slot = Arc::new(NodeSlot {
             label: spec.label.clone(),
@@ -646,8 +654,9 @@ impl World {
                 && !cut.contains(&(a.to_string(), b.to_string()))
                 && !cut.contains(&(b.to_string(), a.to_string()))
         };
+        let running = |a: &str| self.is_running(a);
         let mut checker = self.inner.checker.lock().expect("checker lock");
-        checker.look_for_hazards(now, reachable);
+        checker.look_for_hazards(now, running, reachable);
         checker.hazards().to_vec()
     }
 

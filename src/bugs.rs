@@ -1,0 +1,84 @@
+//! Planted bugs: deliberate protocol defects, each switched on by name, to measure whether the
+//! testbed finds what it should. Off unless a host sets [`crate::NodeConfig::bug`]; the default
+//! configuration and every normal path run the correct protocol.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A deliberate defect of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PlantedBug {
+    /// Join validation does not compare the joiner's stored tag with the cluster's.
+    SkipJoinTagCheck,
+    /// Join validation accepts a node whose Meta Storage version is ahead of the cluster's.
+    AcceptMsVersionAhead,
+    /// Pre-init validation does not compare tags.
+    SkipPreInitTagCheck,
+    /// Join ready moves a node into the LT even if it is not validated.
+    LtWithoutValidation,
+    /// A replica that becomes CMG leader forgets its validated set.
+    ForgetValidatedOnLeaderChange,
+    /// A second cluster-init command replaces the committed cluster state.
+    InitNotIdempotent,
+    /// A cancel is acknowledged but destroys nothing and clears nothing.
+    CancelLeavesVault,
+    /// The CMG leader sends the cluster state only when the cluster-init is applied, never to
+    /// members that appear later nor again at an election.
+    LeaderStopsClusterState,
+}
+
+impl PlantedBug {
+    /// Every planted bug.
+    pub const ALL: [PlantedBug; 8] = [
+        PlantedBug::SkipJoinTagCheck,
+        PlantedBug::AcceptMsVersionAhead,
+        PlantedBug::SkipPreInitTagCheck,
+        PlantedBug::LtWithoutValidation,
+        PlantedBug::ForgetValidatedOnLeaderChange,
+        PlantedBug::InitNotIdempotent,
+        PlantedBug::CancelLeavesVault,
+        PlantedBug::LeaderStopsClusterState,
+    ];
+
+    /// The name used on the command line and in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::SkipJoinTagCheck => "skip-join-tag-check",
+            PlantedBug::AcceptMsVersionAhead => "accept-ms-version-ahead",
+            PlantedBug::SkipPreInitTagCheck => "skip-pre-init-tag-check",
+            PlantedBug::LtWithoutValidation => "lt-without-validation",
+            PlantedBug::ForgetValidatedOnLeaderChange => "forget-validated-on-leader-change",
+            PlantedBug::InitNotIdempotent => "init-not-idempotent",
+            PlantedBug::CancelLeavesVault => "cancel-leaves-vault",
+            PlantedBug::LeaderStopsClusterState => "leader-stops-cluster-state",
+        }
+    }
+
+    /// The bug with this name.
+    pub fn from_name(name: &str) -> Option<PlantedBug> {
+        PlantedBug::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
+impl fmt::Display for PlantedBug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_distinct() {
+        for bug in PlantedBug::ALL {
+            assert_eq!(PlantedBug::from_name(bug.name()), Some(bug));
+        }
+        let mut names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), PlantedBug::ALL.len());
+        assert_eq!(PlantedBug::from_name("nope"), None);
+    }
+}
