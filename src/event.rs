@@ -211,6 +211,8 @@ pub enum Event {
         term: u64,
         /// Ignored because a newer term was seen.
         stale: bool,
+        /// Ignored because it comes from a cluster this node must not follow.
+        foreign: bool,
     },
     /// This node sent a join request.
     JoinRequestSent {

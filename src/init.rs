@@ -26,6 +26,8 @@ use crate::vault::VaultWrite;
 
 /// How many init commands one node runs at once.
 pub const MAX_INITS_IN_FLIGHT: usize = 8;
+/// How many cancelled init ids a node remembers (to refuse their late start messages).
+const MAX_CANCELLED_REMEMBERED: usize = 64;
 
 /// The init command's parameters, as the user gives them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -422,7 +424,9 @@ impl Node {
                 }
             }
             StartOutcome::Mismatch { detail } => {
-                self.finish_init(init, Err(InitError::ParametersDiffer { node, detail }));
+                // Refused without touching what the other node holds; the groups this attempt
+                // started elsewhere are cleaned up.
+                self.cancel_init(init, InitError::ParametersDiffer { node, detail });
                 return;
             }
             StartOutcome::Failed { detail } => {
@@ -608,6 +612,12 @@ impl Node {
 
     /// How an init compares with what this node already holds, if it holds anything.
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
+        if self.cancelled.contains(&plan.init) {
+            return Some(StartOutcome::Failed {
+                detail: "this init was cancelled".into(),
+            });
+        }
+
         let hosted = [
             self.cmg
                 .as_ref()
@@ -628,6 +638,16 @@ impl Node {
                     &held.ms_nodes,
                     held.init,
                 ));
+            }
+        }
+        if self.local.is_none() && self.joiner.phase != crate::join::JoinPhase::Waiting {
+            // Not initialized, but already asking another cluster to let it in.
+            if let Some((tag, instance)) = &self.joiner.cluster {
+                if *instance != plan.init {
+                    return Some(StartOutcome::Mismatch {
+                        detail: format!("node is joining cluster {tag}"),
+                    });
+                }
             }
         }
         let local = self.local.as_ref()?;
@@ -697,6 +717,14 @@ impl Node {
             self.send(from, Message::CancelAck { init });
             return;
         }
+        // A start of this init that arrives after its cancel (delayed or held) must not
+        // recreate what the cancel cleared.
+        if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
+            if let Some(first) = self.cancelled.iter().next().copied() {
+                self.cancelled.remove(&first);
+            }
+        }
+        self.cancelled.insert(init);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);
         }
@@ -704,6 +732,15 @@ impl Node {
             self.local = None;
             self.write(VaultWrite::ClearLocal);
             self.emit(Event::VaultCleared { init });
+            self.reset_join();
+        } else if self.local.is_none()
+            && self
+                .joiner
+                .cluster
+                .as_ref()
+                .is_some_and(|(_, i)| *i == init)
+        {
+            // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
         if from != self.cfg.addr || self.inits.contains_key(&init) {

@@ -47,6 +47,8 @@ pub(crate) struct Joiner {
     pub leader: Option<(NodeName, Addr)>,
     /// Highest leader term seen per cluster tag.
     terms: BTreeMap<ClusterTag, u64>,
+    /// The cluster (tag, CMG incarnation) it follows.
+    pub cluster: Option<(ClusterTag, crate::types::InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
 }
@@ -57,6 +59,7 @@ impl Joiner {
             phase: JoinPhase::Waiting,
             leader: None,
             terms: BTreeMap::new(),
+            cluster: None,
             last_sent_ms: 0,
             last_learner_ask_ms: 0,
         }
@@ -67,19 +70,49 @@ impl Node {
     pub(crate) fn reset_join(&mut self) {
         self.joiner.phase = JoinPhase::Waiting;
         self.joiner.leader = None;
+        self.joiner.cluster = None;
+    }
+
+    /// The incarnation of the replicas this node hosts, if any.
+    pub(crate) fn hosted_instance(&self) -> Option<crate::types::InstanceId> {
+        self.cmg
+            .as_ref()
+            .map(|c| c.group.instance())
+            .or_else(|| self.ms.as_ref().map(|m| m.group.instance()))
+    }
+
+    /// Whether a cluster state comes from a cluster this node must not follow: a node that was
+    /// accepted by a cluster (catching up, ready, or joined) follows only that cluster's leaders;
+    /// a node that hosts a replica of an init in progress (not accepted anywhere yet) follows
+    /// only that incarnation's leaders.
+    fn foreign_cluster(&self, notice: &ClusterStateNotice) -> bool {
+        let accepted = matches!(
+            self.joiner.phase,
+            JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
+        );
+        match &self.local {
+            Some(local) if accepted => local.tag != notice.tag,
+            Some(_) => false,
+            None => self
+                .hosted_instance()
+                .is_some_and(|instance| instance != notice.cmg_instance),
+        }
     }
 
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
         let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
         let stale = notice.term < seen;
+        let foreign = !stale && self.foreign_cluster(&notice);
         self.emit(Event::ClusterStateReceived {
             leader: notice.leader.name.clone(),
             term: notice.term,
             stale,
+            foreign,
         });
-        if stale {
+        if stale || foreign {
             return;
         }
+        self.joiner.cluster = Some((notice.tag.clone(), notice.cmg_instance));
         if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED
             && !self.joiner.terms.contains_key(&notice.tag)
         {
@@ -198,13 +231,15 @@ impl Node {
             self.learn_addr(name, *addr);
         }
         let me = self.cfg.name.clone();
-        if accept.cmg_nodes.contains(&me)
-            && self.cmg.as_ref().map(|c| c.group.instance()) != Some(accept.instance)
-        {
+        let hosted_cmg = self.cmg.as_ref().map(|c| c.group.instance());
+        if accept.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
             self.replace_group(
                 GroupKind::Cmg,
                 RaftGroup::empty_record(accept.instance, accept.cmg_nodes.clone()),
             );
+        } else if let Some(other) = hosted_cmg.filter(|i| *i != accept.instance) {
+            // A node belongs to one cluster: a stray replica of another init goes.
+            self.destroy_group(GroupKind::Cmg, other);
         }
         if self.ms.as_ref().map(|m| m.group.instance()) != Some(accept.instance) {
             self.replace_group(

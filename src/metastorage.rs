@@ -253,15 +253,28 @@ impl Node {
     }
 
     /// Meta Storage duties on every tick: a leader left in a joint configuration leaves it
-    /// (raft-rs does not when leadership changed before the joint change was applied).
+    /// (raft-rs does not when leadership changed before the joint change was applied), and a
+    /// leader that is no longer a voter (demoted by a reconfiguration; raft-rs keeps it leading)
+    /// hands leadership to the first voter.
     pub(crate) fn ms_tick(&mut self) {
         let Some(ms) = self.ms.as_mut() else { return };
         if !ms.group.is_leader() || ms.group.has_pending_conf() {
             return;
         }
-        if !ms.group.conf_state().voters_outgoing.is_empty() {
+        let conf = ms.group.conf_state();
+        if !conf.voters_outgoing.is_empty() {
             ms.group
                 .propose_conf_change(encode(&MsChange::LeaveJoint), ConfChangeV2::default());
+        } else if !conf.voters.contains(&ms.group.id()) {
+            let next = ms
+                .state
+                .nodes
+                .iter()
+                .map(|n| raft_id(n))
+                .find(|id| conf.voters.contains(id));
+            if let Some(next) = next {
+                ms.group.transfer_leader(next);
+            }
         }
     }
 }

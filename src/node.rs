@@ -62,6 +62,8 @@ pub struct Node {
     pub(crate) ms: Option<MsReplica>,
     pub(crate) joiner: Joiner,
     pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
+    /// Init ids this node was told to cancel (in memory only).
+    pub(crate) cancelled: std::collections::BTreeSet<InstanceId>,
     pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
@@ -97,6 +99,7 @@ impl Node {
             ms: None,
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
+            cancelled: std::collections::BTreeSet::new(),
             admins: BTreeMap::new(),
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),

@@ -244,6 +244,16 @@ impl RaftGroup {
         self.raw.propose_conf_change(context, change).is_ok()
     }
 
+    /// Hands leadership to `to` (a voter).
+    pub fn transfer_leader(&mut self, to: u64) {
+        self.raw.transfer_leader(to);
+    }
+
+    /// This replica's Raft id.
+    pub fn id(&self) -> u64 {
+        self.raw.raft.id
+    }
+
     /// True when this replica leads its group.
     pub fn is_leader(&self) -> bool {
         self.raw.raft.state == StateRole::Leader

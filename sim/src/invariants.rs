@@ -143,8 +143,10 @@ pub struct Checker {
     ms_of: BTreeMap<String, InstanceId>,
     clusters: BTreeMap<InstanceId, ClusterFacts>,
     admitted: BTreeSet<(NodeName, LaunchId)>,
-    validated: BTreeSet<(NodeName, LaunchId)>,
-    ready_after_validation: BTreeSet<(NodeName, LaunchId)>,
+    /// Validated launches, with the log index of their latest validation.
+    validated: BTreeMap<(NodeName, LaunchId), u64>,
+    /// Launches that sent join ready after a validation, with that validation's index.
+    ready_after_validation: BTreeMap<(NodeName, LaunchId), u64>,
     join_requests: BTreeMap<(NodeName, LaunchId), Option<(ClusterTag, u64)>>,
     lt_versions: BTreeMap<(InstanceId, u64), Vec<(NodeName, LaunchId)>>,
     ms_version_of: BTreeMap<String, Option<u64>>,
@@ -237,9 +239,19 @@ impl Checker {
                         return Some(v);
                     }
                 }
+                // A leave at log index i revokes validations made before i (a lagging replica may
+                // report an old leave after a newer validation).
                 for node in nodes {
-                    self.validated.remove(node);
-                    self.ready_after_validation.remove(node);
+                    if self.validated.get(node).is_some_and(|v| *v < *index) {
+                        self.validated.remove(node);
+                    }
+                    if self
+                        .ready_after_validation
+                        .get(node)
+                        .is_some_and(|v| *v < *index)
+                    {
+                        self.ready_after_validation.remove(node);
+                    }
                 }
             }
             Event::MsVersionStored { from, to } => {
@@ -392,7 +404,11 @@ impl Checker {
                         return Some(v);
                     }
                 }
-                self.validated.insert((node.clone(), *launch));
+                let at = self
+                    .validated
+                    .entry((node.clone(), *launch))
+                    .or_insert(*index);
+                *at = (*at).max(*index);
             }
             Event::JoinRejected { index, .. } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
@@ -410,8 +426,8 @@ impl Checker {
             }
             Event::JoinReadySent { .. } => {
                 if let Some(key) = self.identity(label) {
-                    if self.validated.contains(&key) {
-                        self.ready_after_validation.insert(key);
+                    if let Some(index) = self.validated.get(&key).copied() {
+                        self.ready_after_validation.insert(key, index);
                     }
                 }
             }
@@ -599,14 +615,16 @@ impl Checker {
                 continue;
             }
             let (name, launch) = member;
-            if !self.validated.contains(member) || !self.ready_after_validation.contains(member) {
+            if !self.validated.contains_key(member)
+                || !self.ready_after_validation.contains_key(member)
+            {
                 return violation(
                     Invariant::AlwaysLtMemberValidatedThenReady,
                     vec![name.clone()],
                     format!(
                         "{name} (launch {launch:?}) entered LT version {version} (validated: {}, join ready after validation: {})",
-                        self.validated.contains(member),
-                        self.ready_after_validation.contains(member)
+                        self.validated.contains_key(member),
+                        self.ready_after_validation.contains_key(member)
                     ),
                 );
             }

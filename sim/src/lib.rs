@@ -15,6 +15,7 @@
 
 pub mod campaign;
 pub mod demo;
+pub mod fuzz;
 pub mod host;
 pub mod invariants;
 pub mod network;

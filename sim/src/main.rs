@@ -46,6 +46,40 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Search random runs for invariant or liveness violations; shrink each failure to a scenario
+    /// file that `joinsim run` replays.
+    Fuzz {
+        /// Runs of this shard (default 1000, or 2000 with --bug).
+        #[arg(long, conflicts_with = "time")]
+        runs: Option<u64>,
+        /// Run for this many wall seconds instead.
+        #[arg(long)]
+        time: Option<f64>,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        seed_start: u64,
+        /// Runs in parallel (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// This machine's share of the seeds, I/N: seeds seed_start + I + k*N.
+        #[arg(long, default_value = "0/1")]
+        shard: String,
+        /// Where shrunk scenario files are written.
+        #[arg(long, default_value = "fuzz-out")]
+        out: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Run with a planted bug (see --list-bugs); stops at the first failure.
+        #[arg(long)]
+        bug: Option<String>,
+        /// Run every seed twice and compare the traces.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Print the planted bugs' names, one a line.
+        #[arg(long)]
+        list_bugs: bool,
+    },
     /// Run every scenario of a directory over its seeds: the main job.
     Check {
         /// The directory (default: scenarios/).
@@ -91,7 +125,83 @@ fn main() -> ExitCode {
             trace,
         } => run(file, seed, seeds, json, trace),
         Command::Check { dir, seeds, json } => check(dir, seeds, json),
+        Command::Fuzz {
+            runs,
+            time,
+            seed_start,
+            jobs,
+            shard,
+            out,
+            json,
+            bug,
+            check_determinism,
+            list_bugs,
+        } => {
+            if list_bugs {
+                for bug in joinsim::PlantedBug::ALL {
+                    println!("{bug}");
+                }
+                return ExitCode::SUCCESS;
+            }
+            let bug = match bug
+                .as_deref()
+                .map(|b| (b, joinsim::PlantedBug::from_name(b)))
+            {
+                None => None,
+                Some((_, Some(bug))) => Some(bug),
+                Some((name, None)) => {
+                    eprintln!("error: unknown planted bug {name:?}; see joinsim fuzz --list-bugs");
+                    return ExitCode::from(2);
+                }
+            };
+            let shard = match campaign_shard(&shard) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if time.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+                eprintln!("error: --time must be a positive number of seconds");
+                return ExitCode::from(2);
+            }
+            let options = joinsim_sim::fuzz::FuzzOptions {
+                runs: runs.unwrap_or(if bug.is_some() { 2_000 } else { 1_000 }),
+                time: time.map(std::time::Duration::from_secs_f64),
+                seed_start,
+                jobs: jobs.unwrap_or_else(campaign::default_jobs).max(1),
+                shard,
+                out,
+                bug,
+                check_determinism,
+                stop_at_first: bug.is_some(),
+                shrink_budget: 150,
+                max_findings: 3,
+                progress: true,
+            };
+            let summary = joinsim_sim::fuzz::fuzz(&options);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&summary).expect("summary serializes")
+                );
+            } else {
+                print!(
+                    "{}",
+                    joinsim_sim::fuzz::campaign::format_summary(&summary, &options)
+                );
+            }
+            if summary.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
     }
+}
+
+fn campaign_shard(text: &str) -> Result<(u64, u64), String> {
+    joinsim_sim::fuzz::campaign::parse_shard(text)
 }
 
 fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: bool) -> ExitCode {

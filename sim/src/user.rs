@@ -14,6 +14,28 @@ use crate::host::{addr_of, socket_of, PROTOCOL_TAG};
 use crate::trace::{HarnessEvent, TraceKind};
 use crate::world::{UserError, World, USER_IP};
 
+/// How often the user resends a request that has no answer yet.
+pub const USER_RESEND_MS: u64 = 3_000;
+
+/// Runs `wait` until it completes, driving `forever` alongside it.
+async fn futures_select<T>(
+    wait: impl std::future::Future<Output = T>,
+    forever: impl std::future::Future<Output = ()>,
+) -> T {
+    use std::pin::pin;
+    use std::task::Poll;
+    let mut wait = pin!(wait);
+    let mut forever = pin!(forever);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = wait.as_mut().poll(cx) {
+            return Poll::Ready(value);
+        }
+        let _ = forever.as_mut().poll(cx);
+        Poll::Pending
+    })
+    .await
+}
+
 /// The answer to an init command.
 pub type InitAnswer = Result<ClusterTag, UserError<InitError>>;
 /// The answer to an admin command.
@@ -138,10 +160,21 @@ impl World {
                 from_launch: LaunchId(0),
                 msg,
             };
-            endpoint
-                .send_to_raw(to, PROTOCOL_TAG, Box::new(envelope.encode()))
-                .await
-                .ok()?;
+            let bytes = envelope.encode();
+            // Like an operator's tool: resend the same request (same id) until an answer comes
+            // or patience runs out. A node that already answered treats the repeat as a repeat.
+            let resend = {
+                let endpoint = &endpoint;
+                let bytes = bytes.clone();
+                async move {
+                    loop {
+                        let _ = endpoint
+                            .send_to_raw(to, PROTOCOL_TAG, Box::new(bytes.clone()))
+                            .await;
+                        madsim::time::sleep(Duration::from_millis(USER_RESEND_MS)).await;
+                    }
+                }
+            };
             let wait = async {
                 loop {
                     let (payload, sender) = endpoint.recv_from_raw(PROTOCOL_TAG).await.ok()?;
@@ -159,7 +192,11 @@ impl World {
                     }
                 }
             };
-            madsim::time::timeout(patience, wait).await.ok().flatten()
+            let answered = async { futures_select(wait, resend).await };
+            madsim::time::timeout(patience, answered)
+                .await
+                .ok()
+                .flatten()
         });
         task.await.ok().flatten()
     }

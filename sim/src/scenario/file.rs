@@ -9,8 +9,8 @@ use std::ops::Range;
 use std::path::Path;
 
 use joinsim::{
-    Addr, AdminError, ClusterId, ClusterTag, InitError, InitParams, MessageKind, ProductVersion,
-    ProtocolVersion, RejectionReason, RejectionStage, RestoredCluster,
+    Addr, AdminError, ClusterId, ClusterTag, InitError, InitParams, MessageKind, PlantedBug,
+    ProductVersion, ProtocolVersion, RejectionReason, RejectionStage, RestoredCluster,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -54,6 +54,7 @@ struct RawScenario {
     name: Spanned<String>,
     description: String,
     seeds: Option<Spanned<u64>>,
+    bug: Option<Spanned<String>>,
     network: Option<Spanned<RawNetwork>>,
     #[serde(default, rename = "cluster")]
     clusters: Vec<Spanned<RawCluster>>,
@@ -143,6 +144,7 @@ struct RawExpect {
     lt: Option<Vec<Spanned<String>>>,
     nodes: Option<BTreeMap<String, Spanned<String>>>,
     hazards: Option<Vec<Spanned<String>>>,
+    allow_hazards: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +169,8 @@ pub struct Scenario {
     pub description: String,
     /// How many seeds `check` runs by default.
     pub seeds: u64,
+    /// A planted bug every node runs with (files written by the fuzzer for a planted bug).
+    pub bug: Option<PlantedBug>,
     /// Network at the start.
     pub network: NetSettings,
     /// Nodes in file order.
@@ -384,8 +388,10 @@ pub struct Expectations {
     pub lt: Option<Vec<String>>,
     /// Each listed node's outcome.
     pub nodes: BTreeMap<String, NodeOutcome>,
-    /// Hazards that must be reported (and no others).
+    /// Hazards that must be reported (and no others, unless `allow_hazards`).
     pub hazards: Vec<String>,
+    /// Hazards beyond `hazards` do not fail the run (fuzzing campaigns).
+    pub allow_hazards: bool,
 }
 
 /// The liveness phase after the last step.
@@ -537,6 +543,19 @@ impl<'a, 'b> Builder<'a, 'b> {
             None => 32,
         };
         let network = self.network(raw.network.as_ref())?;
+        let bug = match &raw.bug {
+            None => None,
+            Some(b) => Some(PlantedBug::from_name(b.get_ref()).ok_or_else(|| {
+                self.err(
+                    b.span(),
+                    format!(
+                        "unknown planted bug {:?}; bugs: {}",
+                        b.get_ref(),
+                        PlantedBug::ALL.map(|b| b.name()).join(", ")
+                    ),
+                )
+            })?),
+        };
         if raw.nodes.is_empty() {
             return Err(self.err(0..0, "a scenario needs at least one [[node]]"));
         }
@@ -637,6 +656,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             name: raw.name.into_inner(),
             description: raw.description,
             seeds,
+            bug,
             network,
             nodes,
             start,
@@ -1155,6 +1175,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             lt,
             nodes,
             hazards,
+            allow_hazards: e.allow_hazards.unwrap_or(false),
         })
     }
 

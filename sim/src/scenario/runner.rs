@@ -87,6 +87,9 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         .time_limit_s(
             (scenario.expect.deadline_ms + scenario.liveness.timeout_ms) as f64 / 1e3 + 120.0,
         );
+    if let Some(bug) = scenario.bug {
+        sim = sim.planted_bug(bug);
+    }
     for spec in &scenario.nodes {
         sim = sim.node(spec.clone());
     }
@@ -216,7 +219,10 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     for missing in expected.difference(&reported) {
         failures.push(format!("expected hazard {missing} was not reported"));
     }
-    for extra in reported.difference(&expected) {
+    for extra in reported
+        .difference(&expected)
+        .filter(|_| !scenario.expect.allow_hazards)
+    {
         let detail = hazards
             .iter()
             .find(|h| &h.kind == extra)
@@ -249,12 +255,11 @@ fn perform(
     sent: &mut BTreeSet<String>,
     rules: &mut BTreeMap<String, RuleId>,
 ) -> Result<(), String> {
-    let resolve = |target: &Target| -> Result<String, String> {
+    // A step aimed at the CMG leader does nothing when no node leads.
+    let resolve = |target: &Target| -> Option<String> {
         match target {
-            Target::Node(label) => Ok(label.clone()),
-            Target::CmgLeader => {
-                cmg_leader(world).ok_or_else(|| "there is no CMG leader".to_string())
-            }
+            Target::Node(label) => Some(label.clone()),
+            Target::CmgLeader => cmg_leader(world),
         }
     };
     match action {
@@ -265,13 +270,19 @@ fn perform(
             world.start(label);
         }
         Action::Kill(target) => {
-            let label = resolve(target)?;
+            let Some(label) = resolve(target) else {
+                return Ok(());
+            };
             if !world.is_running(&label) {
                 return Err(format!("{label} is not running"));
             }
             world.kill(&label);
         }
-        Action::Restart(target) => world.restart(&resolve(target)?),
+        Action::Restart(target) => {
+            if let Some(label) = resolve(target) {
+                world.restart(&label);
+            }
+        }
         Action::Wipe(label) => world.wipe(label),
         Action::Init {
             id, via, params, ..

@@ -1,0 +1,8 @@
+//! Fuzzing campaigns: random scenarios drawn swarm-style from seeds, run with every invariant and
+//! the liveness phase, failures shrunk to minimal scenario files. See `docs/fuzzing.md`.
+
+pub mod campaign;
+pub mod case;
+
+pub use campaign::{fuzz, FailureKind, Finding, FuzzOptions, Summary};
+pub use case::{fuzz_case, FuzzCase, Weather};

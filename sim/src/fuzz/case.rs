@@ -1,0 +1,729 @@
+//! A random scenario, drawn from a seed with proptest strategies, swarm style: each run first
+//! draws its own *weather* — which fault kinds are on, how many — then its nodes and timeline.
+//! A case is turned into scenario-file text, so the run the fuzzer checks and the file it writes
+//! for a failure are the very same scenario.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use proptest::prelude::*;
+use proptest::strategy::{BoxedStrategy, Strategy};
+
+/// Which fault kinds a run has, and how much.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weather {
+    /// Two-sided partitions.
+    pub partitions: bool,
+    /// One-way partitions.
+    pub oneway: bool,
+    /// Kills with a later restart.
+    pub crashes: bool,
+    /// Restarts of whichever node leads the CMG.
+    pub leader_bounces: bool,
+    /// Wipes of joining nodes (never of group members).
+    pub wipes: bool,
+    /// Message holds by kind.
+    pub holds: bool,
+    /// Message drops by kind.
+    pub drops: bool,
+    /// Latency and loss changes.
+    pub network: bool,
+    /// Meta Storage reconfigurations.
+    pub reconfigurations: bool,
+    /// A second init at the same time (same, overlapping or disjoint lists).
+    pub concurrent_inits: bool,
+    /// Nodes that start during the run.
+    pub late_joiners: bool,
+    /// The cluster exists before the run (restored vaults) instead of being initialized.
+    pub restored: bool,
+    /// An initialized node of another cluster.
+    pub intruder: bool,
+    /// Initialized nodes of this (restored) cluster, behind and ahead of its MS version.
+    pub version_skew: bool,
+    /// A node with an incompatible product or protocol version.
+    pub incompatible: bool,
+}
+
+/// One fault of the timeline. Times are in simulated milliseconds; node indexes are positions
+/// in the case's node list (taken modulo its length).
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum Fault {
+    /// Split the nodes in two for a while.
+    Partition {
+        at_ms: u64,
+        for_ms: u64,
+        side: Vec<bool>,
+    },
+    /// Cut one direction for a while.
+    Oneway {
+        at_ms: u64,
+        for_ms: u64,
+        from: usize,
+        to: usize,
+    },
+    /// Kill a node, start it again later.
+    Crash {
+        at_ms: u64,
+        down_ms: u64,
+        node: usize,
+    },
+    /// Restart whichever node leads the CMG.
+    BounceLeader { at_ms: u64 },
+    /// Wipe a joining node, start it again later.
+    Wipe {
+        at_ms: u64,
+        down_ms: u64,
+        joiner: usize,
+    },
+    /// Hold messages of a kind (from a node, or from anyone) for a while.
+    Hold {
+        at_ms: u64,
+        for_ms: u64,
+        kind: usize,
+        from: Option<usize>,
+    },
+    /// Drop messages of a kind for a while.
+    Drop {
+        at_ms: u64,
+        for_ms: u64,
+        kind: usize,
+    },
+    /// Change latency and loss.
+    Network {
+        at_ms: u64,
+        latency_max_ms: u64,
+        loss_permille: u64,
+    },
+    /// Reconfigure the Meta Storage through a core node to a subset of the core nodes.
+    Reconfigure {
+        at_ms: u64,
+        via: usize,
+        nodes: Vec<bool>,
+    },
+    /// Another init: 0 the same, 1 overlapping, 2 disjoint lists.
+    ExtraInit { at_ms: u64, via: usize, variant: u8 },
+}
+
+/// A generated run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuzzCase {
+    /// The weather.
+    pub weather: Weather,
+    /// Empty core nodes (a fresh cluster), or joiners of a restored one.
+    pub core: usize,
+    /// Nodes that start late.
+    pub joiners: usize,
+    /// How many core nodes the CMG (and Meta Storage) has.
+    pub group_size: usize,
+    /// The restored cluster's Meta Storage version.
+    pub ms_version: u64,
+    /// When the first init is sent, and through which core node.
+    pub init_at_ms: u64,
+    /// Through which core node.
+    pub init_via: usize,
+    /// When the late joiners start.
+    pub join_at_ms: Vec<u64>,
+    /// Whether the incompatible node differs in protocol (else in product).
+    pub incompatible_protocol: bool,
+    /// The faults.
+    pub faults: Vec<Fault>,
+}
+
+/// Message kinds worth holding or dropping.
+pub const FAULT_KINDS: [&str; 12] = [
+    "join_request",
+    "join_response",
+    "join_ready",
+    "join_ready_response",
+    "cluster_state",
+    "start_groups_ack",
+    "status_reply",
+    "cancel_init",
+    "raft_cmg",
+    "raft_ms",
+    "ms_add_learner",
+    "handshake_accepted",
+];
+
+/// The last time a fault may start.
+pub const TIMELINE_MS: u64 = 15_000;
+
+fn weather() -> impl Strategy<Value = Weather> {
+    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), 15);
+    flags.prop_map(|f| Weather {
+        partitions: f[0],
+        oneway: f[1],
+        crashes: f[2],
+        leader_bounces: f[3],
+        wipes: f[4],
+        holds: f[5],
+        drops: f[6],
+        network: f[7],
+        reconfigurations: f[8],
+        concurrent_inits: f[9],
+        late_joiners: f[10] || f[4],
+        restored: f[11],
+        intruder: f[12],
+        version_skew: f[13],
+        incompatible: f[14],
+    })
+}
+
+fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrategy<Fault> {
+    let at = 0..TIMELINE_MS;
+    let mut options: Vec<BoxedStrategy<Fault>> = Vec::new();
+    if w.partitions {
+        options.push(
+            (
+                at.clone(),
+                300..8_000u64,
+                proptest::collection::vec(any::<bool>(), nodes),
+            )
+                .prop_map(|(at_ms, for_ms, side)| Fault::Partition {
+                    at_ms,
+                    for_ms,
+                    side,
+                })
+                .boxed(),
+        );
+    }
+    if w.oneway {
+        options.push(
+            (at.clone(), 300..8_000u64, 0..nodes, 0..nodes)
+                .prop_map(|(at_ms, for_ms, from, to)| Fault::Oneway {
+                    at_ms,
+                    for_ms,
+                    from,
+                    to,
+                })
+                .boxed(),
+        );
+    }
+    if w.crashes {
+        options.push(
+            (at.clone(), 100..6_000u64, 0..nodes)
+                .prop_map(|(at_ms, down_ms, node)| Fault::Crash {
+                    at_ms,
+                    down_ms,
+                    node,
+                })
+                .boxed(),
+        );
+    }
+    if w.leader_bounces {
+        options.push(
+            at.clone()
+                .prop_map(|at_ms| Fault::BounceLeader { at_ms })
+                .boxed(),
+        );
+    }
+    if w.wipes && joiners > 0 {
+        options.push(
+            (at.clone(), 100..4_000u64, 0..joiners)
+                .prop_map(|(at_ms, down_ms, joiner)| Fault::Wipe {
+                    at_ms,
+                    down_ms,
+                    joiner,
+                })
+                .boxed(),
+        );
+    }
+    if w.holds {
+        options.push(
+            (
+                at.clone(),
+                100..6_000u64,
+                0..FAULT_KINDS.len(),
+                proptest::option::of(0..nodes),
+            )
+                .prop_map(|(at_ms, for_ms, kind, from)| Fault::Hold {
+                    at_ms,
+                    for_ms,
+                    kind,
+                    from,
+                })
+                .boxed(),
+        );
+    }
+    if w.drops {
+        options.push(
+            (at.clone(), 100..4_000u64, 0..FAULT_KINDS.len())
+                .prop_map(|(at_ms, for_ms, kind)| Fault::Drop {
+                    at_ms,
+                    for_ms,
+                    kind,
+                })
+                .boxed(),
+        );
+    }
+    if w.network {
+        options.push(
+            (at.clone(), 5..150u64, 0..200u64)
+                .prop_map(|(at_ms, latency_max_ms, loss_permille)| Fault::Network {
+                    at_ms,
+                    latency_max_ms,
+                    loss_permille,
+                })
+                .boxed(),
+        );
+    }
+    if w.reconfigurations && !w.restored {
+        options.push(
+            (
+                at.clone(),
+                0..core,
+                proptest::collection::vec(any::<bool>(), core),
+            )
+                .prop_map(|(at_ms, via, nodes)| Fault::Reconfigure { at_ms, via, nodes })
+                .boxed(),
+        );
+    }
+    if w.concurrent_inits {
+        options.push(
+            (at.clone(), 0..core.max(1), 0..3u8)
+                .prop_map(|(at_ms, via, variant)| Fault::ExtraInit {
+                    at_ms,
+                    via,
+                    variant,
+                })
+                .boxed(),
+        );
+    }
+    if options.is_empty() {
+        // Unreachable: `fuzz_case` asks for faults only when some kind is on.
+        return Just(Fault::BounceLeader { at_ms: 0 }).boxed();
+    }
+    proptest::strategy::Union::new(options).boxed()
+}
+
+/// The strategy of a whole run.
+pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
+    weather().prop_flat_map(|w| {
+        let core = if w.restored { 1..=3usize } else { 3..=6usize };
+        let joiners = if w.late_joiners {
+            1..=3usize
+        } else {
+            0..=0usize
+        };
+        (Just(w), core, joiners).prop_flat_map(|(w, core, joiners)| {
+            let nodes = node_count(&w, core, joiners);
+            let any_fault = w.partitions
+                || w.oneway
+                || w.crashes
+                || w.leader_bounces
+                || (w.wipes && joiners > 0)
+                || w.holds
+                || w.drops
+                || w.network
+                || (w.reconfigurations && !w.restored)
+                || w.concurrent_inits;
+            let fault_count = if any_fault { 0..12usize } else { 0..1usize };
+            let faults = if any_fault {
+                proptest::collection::vec(fault(&w, nodes, core, joiners), fault_count).boxed()
+            } else {
+                Just(Vec::new()).boxed()
+            };
+            (
+                Just(w.clone()),
+                Just(core),
+                Just(joiners),
+                1..=core.min(5),
+                1..=3u64,
+                0..3_000u64,
+                0..core,
+                proptest::collection::vec(0..TIMELINE_MS, joiners),
+                any::<bool>(),
+                faults,
+            )
+                .prop_map(
+                    |(
+                        weather,
+                        core,
+                        joiners,
+                        group_size,
+                        ms_version,
+                        init_at_ms,
+                        init_via,
+                        join_at_ms,
+                        incompatible_protocol,
+                        faults,
+                    )| FuzzCase {
+                        weather,
+                        core,
+                        joiners,
+                        group_size,
+                        ms_version,
+                        init_at_ms,
+                        init_via,
+                        join_at_ms,
+                        incompatible_protocol,
+                        faults,
+                    },
+                )
+        })
+    })
+}
+
+fn node_count(w: &Weather, core: usize, joiners: usize) -> usize {
+    let restored = if w.restored { 3 } else { 0 };
+    let skew = if w.restored && w.version_skew { 2 } else { 0 };
+    restored + core + joiners + skew + usize::from(w.intruder) + usize::from(w.incompatible)
+}
+
+/// A node of a case, as the scenario file will have it.
+#[derive(Clone, Debug)]
+struct CaseNode {
+    name: String,
+    seeds: Vec<String>,
+    start_at: Option<u64>,
+    vault: Option<(String, u64)>,
+    product: Option<&'static str>,
+    protocol: Option<u32>,
+}
+
+impl FuzzCase {
+    fn nodes(&self) -> Vec<CaseNode> {
+        let w = &self.weather;
+        let mut nodes = Vec::new();
+        let first = if w.restored { "r1" } else { "a1" }.to_string();
+        let plain = |name: String, seeds: Vec<String>| CaseNode {
+            name,
+            seeds,
+            start_at: Some(0),
+            vault: None,
+            product: None,
+            protocol: None,
+        };
+        if w.restored {
+            for i in 1..=3 {
+                let seeds = if i == 1 { vec![] } else { vec![first.clone()] };
+                let mut n = plain(format!("r{i}"), seeds);
+                n.vault = Some(("r".into(), self.ms_version));
+                nodes.push(n);
+            }
+        }
+        for i in 1..=self.core {
+            let seeds = if !w.restored && i == 1 {
+                vec![]
+            } else {
+                vec![first.clone()]
+            };
+            nodes.push(plain(format!("a{i}"), seeds));
+        }
+        for i in 1..=self.joiners {
+            let mut n = plain(format!("z{i}"), vec![first.clone()]);
+            n.start_at = Some(self.join_at_ms.get(i - 1).copied().unwrap_or(0));
+            nodes.push(n);
+        }
+        if w.restored && w.version_skew {
+            let mut stale = plain("s1".into(), vec![first.clone()]);
+            stale.vault = Some(("r".into(), self.ms_version.saturating_sub(1).max(1)));
+            nodes.push(stale);
+            let mut ahead = plain("s2".into(), vec![first.clone()]);
+            ahead.vault = Some(("r".into(), self.ms_version + 1));
+            nodes.push(ahead);
+        }
+        if w.intruder {
+            let mut x = plain("x1".into(), vec![first.clone()]);
+            x.vault = Some(("other".into(), 1));
+            nodes.push(x);
+        }
+        if w.incompatible {
+            let mut v = plain("v1".into(), vec![first.clone()]);
+            if self.incompatible_protocol {
+                v.protocol = Some(2);
+            } else {
+                v.product = Some("3.1.0");
+            }
+            nodes.push(v);
+        }
+        nodes
+    }
+
+    fn core_names(&self) -> Vec<String> {
+        (1..=self.core).map(|i| format!("a{i}")).collect()
+    }
+
+    /// The case as scenario-file text. `seed` and `bug` go into the header and the file.
+    pub fn to_toml(&self, seed: u64, bug: Option<&str>, header: &[String]) -> String {
+        let w = &self.weather;
+        let nodes = self.nodes();
+        let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+        let mut out = String::new();
+        for line in header {
+            let _ = writeln!(out, "# {line}");
+        }
+        let _ = writeln!(out, "# Weather: {w:?}");
+        let _ = writeln!(
+            out,
+            "# Replay: cargo run --release -- run <this file> --seed {seed}"
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(out, "name = \"fuzz-{seed}\"");
+        let _ = writeln!(
+            out,
+            "description = \"A run drawn by joinsim fuzz from seed {seed}.\""
+        );
+        let _ = writeln!(out, "seeds = 1");
+        if let Some(bug) = bug {
+            let _ = writeln!(out, "bug = \"{bug}\"");
+        }
+        if w.restored
+            || nodes
+                .iter()
+                .any(|n| n.vault.as_ref().is_some_and(|v| v.0 == "r"))
+        {
+            let _ = writeln!(
+                out,
+                "\n[[cluster]]\nname = \"r\"\nid = \"5eed\"\ncmg = [\"r1\", \"r2\", \"r3\"]\nms_version = {}",
+                self.ms_version
+            );
+        }
+        if w.intruder {
+            let _ = writeln!(
+                out,
+                "\n[[cluster]]\nname = \"other\"\nid = \"0bad\"\ncmg = [\"x1\", \"gone\"]"
+            );
+        }
+        for node in &nodes {
+            let _ = writeln!(out, "\n[[node]]\nname = \"{}\"", node.name);
+            let _ = writeln!(out, "seeds = {:?}", node.seeds);
+            if node.start_at != Some(0) {
+                let _ = writeln!(out, "start = false");
+            }
+            if let Some((cluster, version)) = &node.vault {
+                let _ = writeln!(
+                    out,
+                    "vault = {{ cluster = \"{cluster}\", ms_version = {version} }}"
+                );
+            }
+            if let Some(product) = node.product {
+                let _ = writeln!(out, "product = \"{product}\"");
+            }
+            if let Some(protocol) = node.protocol {
+                let _ = writeln!(out, "protocol = {protocol}");
+            }
+        }
+        for (at, step) in self.steps(&nodes, &names) {
+            let _ = writeln!(out, "\n[[step]]\nat_ms = {at}\n{step}");
+        }
+        let _ = writeln!(
+            out,
+            "\n[liveness]\ntimeout_ms = 60000\n\n[expect]\ndeadline_ms = 200000\nallow_hazards = true"
+        );
+        out
+    }
+
+    /// The timeline, sorted by time: (time, step body). Kills and wipes come with their restart,
+    /// and a node's faults never overlap, so that no step acts on a node in the wrong state.
+    fn steps(&self, nodes: &[CaseNode], names: &[String]) -> Vec<(u64, String)> {
+        let w = &self.weather;
+        let mut steps: Vec<(u64, String)> = Vec::new();
+        // Per node: the times it is up from, and windows when a fault holds it down.
+        let mut busy: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+        for node in nodes {
+            if let Some(at) = node.start_at.filter(|t| *t > 0) {
+                steps.push((at, format!("action = \"start\"\nnode = \"{}\"", node.name)));
+                // Down until it starts.
+                busy.entry(node.name.clone()).or_default().push((0, at));
+            }
+        }
+        let core = self.core_names();
+        let group: Vec<String> = core.iter().take(self.group_size).cloned().collect();
+        if !w.restored {
+            steps.push((
+                self.init_at_ms,
+                format!(
+                    "action = \"init\"\nid = \"init\"\nvia = \"{}\"\ncluster = \"fuzz\"\ncmg = {group:?}",
+                    core[self.init_via.min(core.len() - 1)]
+                ),
+            ));
+        }
+        let free = |busy: &BTreeMap<String, Vec<(u64, u64)>>, name: &str, from: u64, to: u64| {
+            busy.get(name)
+                .is_none_or(|ws| ws.iter().all(|(a, b)| to + 50 < *a || from > *b + 50))
+        };
+        for (index, fault) in self.faults.iter().enumerate() {
+            match fault {
+                Fault::Partition {
+                    at_ms,
+                    for_ms,
+                    side,
+                } => {
+                    let a: Vec<&String> = names
+                        .iter()
+                        .zip(side)
+                        .filter(|(_, s)| **s)
+                        .map(|(n, _)| n)
+                        .collect();
+                    let b: Vec<&String> = names
+                        .iter()
+                        .zip(side)
+                        .filter(|(_, s)| !**s)
+                        .map(|(n, _)| n)
+                        .collect();
+                    if a.is_empty() || b.is_empty() {
+                        continue;
+                    }
+                    steps.push((
+                        *at_ms,
+                        format!("action = \"partition\"\ngroups = [{a:?}, {b:?}]"),
+                    ));
+                    steps.push((at_ms + for_ms, "action = \"heal\"".into()));
+                }
+                Fault::Oneway {
+                    at_ms,
+                    for_ms,
+                    from,
+                    to,
+                } => {
+                    if from == to {
+                        continue;
+                    }
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"partition_oneway\"\nfrom = \"{}\"\nto = \"{}\"",
+                            names[*from % names.len()],
+                            names[*to % names.len()]
+                        ),
+                    ));
+                    steps.push((at_ms + for_ms, "action = \"heal\"".into()));
+                }
+                Fault::Crash {
+                    at_ms,
+                    down_ms,
+                    node,
+                } => {
+                    let name = &names[*node % names.len()];
+                    if !free(&busy, name, *at_ms, at_ms + down_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((*at_ms, at_ms + down_ms));
+                    steps.push((*at_ms, format!("action = \"kill\"\nnode = \"{name}\"")));
+                    steps.push((
+                        at_ms + down_ms,
+                        format!("action = \"start\"\nnode = \"{name}\""),
+                    ));
+                }
+                Fault::BounceLeader { at_ms } => {
+                    steps.push((*at_ms, "action = \"restart\"\nnode = \"cmg_leader\"".into()));
+                }
+                Fault::Wipe {
+                    at_ms,
+                    down_ms,
+                    joiner,
+                } => {
+                    let name = format!("z{}", joiner % self.joiners.max(1) + 1);
+                    if !free(&busy, &name, *at_ms, at_ms + down_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((*at_ms, at_ms + down_ms));
+                    steps.push((*at_ms, format!("action = \"wipe\"\nnode = \"{name}\"")));
+                    steps.push((
+                        at_ms + down_ms,
+                        format!("action = \"start\"\nnode = \"{name}\""),
+                    ));
+                }
+                Fault::Hold {
+                    at_ms,
+                    for_ms,
+                    kind,
+                    from,
+                } => {
+                    let from = from
+                        .map(|f| format!("\nfrom = \"{}\"", names[f % names.len()]))
+                        .unwrap_or_default();
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"hold\"\nid = \"hold{index}\"\nkind = \"{}\"\nfor_ms = {for_ms}{from}",
+                            FAULT_KINDS[kind % FAULT_KINDS.len()]
+                        ),
+                    ));
+                }
+                Fault::Drop {
+                    at_ms,
+                    for_ms,
+                    kind,
+                } => {
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"drop\"\nid = \"drop{index}\"\nkind = \"{}\"\nfor_ms = {for_ms}",
+                            FAULT_KINDS[kind % FAULT_KINDS.len()]
+                        ),
+                    ));
+                }
+                Fault::Network {
+                    at_ms,
+                    latency_max_ms,
+                    loss_permille,
+                } => {
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"network\"\nlatency_ms = [1, {latency_max_ms}]\nloss = {}",
+                            *loss_permille as f64 / 1000.0
+                        ),
+                    ));
+                }
+                Fault::Reconfigure { at_ms, via, nodes } => {
+                    let chosen: Vec<&String> = core
+                        .iter()
+                        .zip(nodes)
+                        .filter(|(_, c)| **c)
+                        .map(|(n, _)| n)
+                        .collect();
+                    if chosen.is_empty() {
+                        continue;
+                    }
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"reconfigure_ms\"\nid = \"reconf{index}\"\nvia = \"{}\"\nnodes = {chosen:?}",
+                            core[via % core.len()]
+                        ),
+                    ));
+                }
+                Fault::ExtraInit {
+                    at_ms,
+                    via,
+                    variant,
+                } => {
+                    let lists: Vec<String> = match variant {
+                        0 => group.clone(),
+                        1 => core
+                            .iter()
+                            .rev()
+                            .take(self.group_size.max(2))
+                            .cloned()
+                            .collect(),
+                        _ => core.iter().skip(self.group_size).cloned().collect(),
+                    };
+                    if lists.is_empty() {
+                        continue;
+                    }
+                    let via = if w.restored {
+                        names[via % names.len()].clone()
+                    } else {
+                        core[via % core.len()].clone()
+                    };
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"init\"\nid = \"init{index}\"\nvia = \"{via}\"\ncluster = \"fuzz\"\ncmg = {lists:?}"
+                        ),
+                    ));
+                }
+            }
+        }
+        steps.sort_by_key(|(t, _)| *t);
+        steps
+    }
+}
