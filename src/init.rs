@@ -296,6 +296,26 @@ impl Node {
                     return;
                 }
             };
+        // An initialized node knows its cluster: an init it receives is a repeat of that cluster's
+        // init, or it is refused at once.
+        if let Some(local) = &self.local {
+            if let Some(detail) = plan_difference(
+                &resolved.cluster_name,
+                &resolved.cmg_nodes,
+                &resolved.ms_nodes,
+                &local.tag.name,
+                &local.cmg_nodes,
+                &local.ms_nodes,
+            ) {
+                let node = self.cfg.name.clone();
+                self.answer_init(
+                    from,
+                    request,
+                    Err(InitError::ParametersDiffer { node, detail }),
+                );
+                return;
+            }
+        }
         let init = InstanceId(self.rng.nonzero_u64());
         let tag = ClusterTag {
             name: resolved.cluster_name.clone(),

@@ -73,6 +73,16 @@ impl Node {
         self.joiner.cluster = None;
     }
 
+    /// True when this node hosts a replica of its own cluster's CMG that knows a leader.
+    fn own_cmg_has_leader(&self) -> bool {
+        let Some(local) = &self.local else {
+            return false;
+        };
+        self.cmg.as_ref().is_some_and(|c| {
+            c.group.instance() == local.cmg_instance && c.group.role_state().leader != 0
+        })
+    }
+
     /// The incarnation of the replicas this node hosts, if any.
     pub(crate) fn hosted_instance(&self) -> Option<crate::types::InstanceId> {
         self.cmg
@@ -92,7 +102,9 @@ impl Node {
         );
         match &self.local {
             Some(local) if accepted => local.tag != notice.tag,
-            Some(_) => false,
+            // Initialized, not yet accepted: while its own CMG has a leader, the node waits for
+            // that leader; a CMG without a leader (its cluster may be gone) does not hold it back.
+            Some(local) => local.tag != notice.tag && self.own_cmg_has_leader(),
             None => self
                 .hosted_instance()
                 .is_some_and(|instance| instance != notice.cmg_instance),

@@ -11,8 +11,10 @@
 //!   tag must be one its members already hold, when any member holds one ("first admitted wins").
 //! - The admitting node sends the new member's record to every member. Records carry the time and
 //!   node of admission, so all nodes order conflicting admissions the same way: an empty node that
-//!   learns of members admitted with different tags, while no cluster has been initialized among
-//!   its members, evicts every member whose tag differs from the earliest-admitted one.
+//!   learns of members that empty nodes admitted with different tags, while no cluster has been
+//!   initialized among its members, evicts every such member whose tag differs from the
+//!   earliest-admitted one — except members it has known as empty (a cluster formed among its
+//!   members initialized them).
 //! - A member not heard from for `probe_interval_ms` is probed; one not heard from for
 //!   `failure_timeout_ms` is removed. Probe answers carry the responder's view (anti-entropy).
 //!   Removed (address, launch) pairs are remembered so that gossip does not bring them back; a
@@ -33,6 +35,8 @@ use crate::types::{Addr, ClusterTag, LaunchId, NodeInfo, NodeName};
 
 /// How many removed (address, launch) pairs a node remembers.
 const MAX_TOMBSTONES: usize = 1024;
+/// How many names of empty members a node remembers.
+const MAX_SEEN_EMPTY: usize = 4096;
 /// How many absent seeds and removed members a node probes per round.
 const MAX_REJOIN_PROBES: usize = 16;
 
@@ -58,9 +62,21 @@ pub struct MemberRecord {
     pub admitted_at_ms: u64,
     /// Who admitted it (itself, for a node that formed its own topology).
     pub admitted_by: NodeName,
+    /// The admitter's tag at admission (`None`: an empty node admitted it).
+    pub admitter_tag: Option<ClusterTag>,
 }
 
 impl MemberRecord {
+    /// An initialized node that an empty node let in: the only kind of member that can conflict
+    /// with another one (the race "initialized nodes of different clusters entering an empty
+    /// cluster"). A node that admitted itself, or that an initialized node admitted (with the
+    /// same tag, by pre-init), is not such a member.
+    fn entered_empty_topology(&self) -> bool {
+        self.admitted_tag.is_some()
+            && self.admitter_tag.is_none()
+            && self.admitted_by != self.identity.info.name
+    }
+
     fn admission_key(&self) -> (u64, &str) {
         (self.admitted_at_ms, self.identity.info.name.as_str())
     }
@@ -102,6 +118,9 @@ pub(crate) struct PhysicalTopology {
     tombstones: BTreeSet<(Addr, LaunchId)>,
     tombstone_order: VecDeque<(Addr, LaunchId)>,
     last_rejoin_probe_ms: u64,
+    /// Names this node has known as empty members: when such a name comes back with a tag, it is
+    /// a member of this topology that a cluster formed among us initialized, not an intruder.
+    seen_empty: BTreeSet<NodeName>,
 }
 
 impl PhysicalTopology {
@@ -113,6 +132,7 @@ impl PhysicalTopology {
             tombstones: BTreeSet::new(),
             tombstone_order: VecDeque::new(),
             last_rejoin_probe_ms: 0,
+            seen_empty: BTreeSet::new(),
         }
     }
 
@@ -173,6 +193,7 @@ impl Node {
             admitted_tag: self.local.as_ref().map(|l| l.tag.clone()),
             admitted_at_ms: self.now_ms,
             admitted_by: self.cfg.name.clone(),
+            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
         };
         self.topo.me = Some(record);
         self.topo.entry = Entry::Admitted;
@@ -293,6 +314,7 @@ impl Node {
             identity: joiner,
             admitted_at_ms: self.now_ms,
             admitted_by: self.cfg.name.clone(),
+            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
         };
         self.emit(Event::Admitted {
             member: record.identity.info.name.clone(),
@@ -449,6 +471,11 @@ impl Node {
         if addr == self.cfg.addr {
             return;
         }
+        if record.identity.tag.is_none() && self.topo.seen_empty.len() < MAX_SEEN_EMPTY {
+            self.topo
+                .seen_empty
+                .insert(record.identity.info.name.clone());
+        }
         if self.topo.tombstones.contains(&(addr, launch)) {
             if !direct {
                 return;
@@ -529,7 +556,8 @@ impl Node {
             .any(|r| r.admitted_tag.is_none() && r.identity.tag.is_some());
         let mut tagged: Vec<&MemberRecord> = records
             .into_iter()
-            .filter(|r| r.admitted_tag.is_some())
+            .filter(|r| r.entered_empty_topology())
+            .filter(|r| !self.topo.seen_empty.contains(&r.identity.info.name))
             .collect();
         if initialized_here || tagged.len() < 2 {
             return;
