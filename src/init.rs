@@ -216,8 +216,13 @@ enum Phase {
     Starting,
     /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
     AwaitCommit { since_ms: u64 },
-    /// Answered with an error; telling the named nodes to cancel until each confirms.
-    Cancelling { acked: BTreeSet<NodeName> },
+    /// Answered with an error; telling the named nodes, and every member of the physical
+    /// topology at the time, to cancel, until each confirms (a member that leaves the topology
+    /// is dropped from the list, a named node never is).
+    Cancelling {
+        pending: BTreeSet<Addr>,
+        acked: BTreeSet<Addr>,
+    },
 }
 
 /// What a named node said.
@@ -387,7 +392,11 @@ impl Node {
         if matches!(attempt.phase, Phase::Cancelling { .. }) {
             return;
         }
+        let mut pending: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
+        pending.extend(attempt.plan.addrs.values().copied());
+        pending.insert(self.cfg.addr);
         attempt.phase = Phase::Cancelling {
+            pending: pending.clone(),
             acked: BTreeSet::new(),
         };
         attempt.last_sent_ms = self.now_ms;
@@ -398,10 +407,7 @@ impl Node {
             reason: reason.clone(),
         });
         self.answer_init(user, request, Err(error));
-        let mut recipients: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
-        recipients.extend(self.inits[&init].plan.addrs.values().copied());
-        recipients.insert(self.cfg.addr);
-        for addr in recipients {
+        for addr in pending {
             self.send(
                 addr,
                 Message::CancelInit {
@@ -502,18 +508,52 @@ impl Node {
         self.finish_init(init, result);
     }
 
-    pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId) {
+    /// A member appeared (or came back) while inits are being cancelled: it is told too, since it
+    /// may have joined the cancelled cluster while it was out of reach.
+    pub(crate) fn tell_cancels_to(&mut self, addr: Addr) {
+        let cancelling: Vec<InstanceId> = self
+            .inits
+            .iter_mut()
+            .filter_map(|(init, a)| match &mut a.phase {
+                Phase::Cancelling { pending, acked } => {
+                    acked.remove(&addr);
+                    pending.insert(addr);
+                    Some(*init)
+                }
+                _ => None,
+            })
+            .collect();
+        for init in cancelling {
+            self.send(
+                addr,
+                Message::CancelInit {
+                    init,
+                    reason: "cancelled while out of reach".into(),
+                },
+            );
+        }
+    }
+
+    pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId, members: Vec<Addr>) {
         let Some(attempt) = self.inits.get_mut(&init) else {
             return;
         };
-        let Some(node) = attempt.target_of(from) else {
-            return;
-        };
-        if let Phase::Cancelling { acked, .. } = &mut attempt.phase {
-            acked.insert(node);
-            if acked.len() == attempt.targets.len() {
+        let mut tell = Vec::new();
+        if let Phase::Cancelling { pending, acked } = &mut attempt.phase {
+            pending.remove(&from);
+            acked.insert(from);
+            for member in members {
+                if !acked.contains(&member) && pending.insert(member) {
+                    tell.push(member);
+                }
+            }
+            if pending.is_empty() {
                 self.inits.remove(&init);
             }
+        }
+        for addr in tell {
+            let reason = "cancelled: a replica of its cluster named it".to_string();
+            self.send(addr, Message::CancelInit { init, reason });
         }
     }
 
@@ -573,18 +613,32 @@ impl Node {
                         self.touch_init(init);
                     }
                 }
-                Phase::Cancelling { acked, .. } => {
-                    // Resent until every named node confirmed, for as long as this node lives: a
-                    // named node cut off for a while must still clear what the init wrote.
+                Phase::Cancelling { pending, .. } => {
+                    // Resent until each confirms, for as long as this node lives: a node cut off
+                    // for a while (a named one, or one that joined the cluster before the cancel)
+                    // must still clear what the init wrote.
                     if resend {
-                        let addrs: Vec<Addr> = attempt
-                            .plan
-                            .addrs
-                            .iter()
-                            .filter(|(n, _)| !acked.contains(*n))
-                            .map(|(_, a)| *a)
+                        let targets: BTreeSet<Addr> =
+                            attempt.plan.addrs.values().copied().collect();
+                        let own = self.cfg.addr;
+                        let keep: BTreeSet<Addr> = pending
+                            .into_iter()
+                            .filter(|a| {
+                                targets.contains(a)
+                                    || *a == own
+                                    || self.topo.members.contains_key(a)
+                            })
                             .collect();
-                        for addr in addrs {
+                        if keep.is_empty() {
+                            self.inits.remove(&init);
+                            continue;
+                        }
+                        if let Some(Phase::Cancelling { pending, .. }) =
+                            self.inits.get_mut(&init).map(|a| &mut a.phase)
+                        {
+                            *pending = keep.clone();
+                        }
+                        for addr in keep {
                             self.send(
                                 addr,
                                 Message::CancelInit {
@@ -734,9 +788,25 @@ impl Node {
 
     pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId) {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
-            self.send(from, Message::CancelAck { init });
+            let members = Vec::new();
+            self.send(from, Message::CancelAck { init, members });
             return;
         }
+        // A CMG replica of the cancelled cluster knows who joined it.
+        let members: Vec<Addr> = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .map(|c| {
+                c.state
+                    .lt
+                    .members
+                    .values()
+                    .chain(c.state.validated.values())
+                    .map(|i| i.addr)
+                    .collect()
+            })
+            .unwrap_or_default();
         // A start of this init that arrives after its cancel (delayed or held) must not
         // recreate what the cancel cleared.
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
@@ -763,9 +833,7 @@ impl Node {
             // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
-        if from != self.cfg.addr || self.inits.contains_key(&init) {
-            self.send(from, Message::CancelAck { init });
-        }
+        self.send(from, Message::CancelAck { init, members });
     }
 }
 

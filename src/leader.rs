@@ -5,7 +5,7 @@
 //! deaths into CMG commands, answer the node that asked once its command is applied, and drive the
 //! Meta Storage to the node list the CMG committed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::admin::AdminOutcome;
 use crate::bugs::PlantedBug;
@@ -42,8 +42,6 @@ pub(crate) struct LeaderDuties {
     ms_target: Option<(u64, Vec<NodeName>, u64)>,
     /// Admin commands waiting for the Meta Storage: (origin, request, version).
     admin_waiters: Vec<(Addr, RequestId, u64)>,
-    /// Former Meta Storage voters, also asked (one of them may still lead the Meta Storage).
-    ms_extra_targets: BTreeSet<NodeName>,
 }
 
 /// A CMG replica with its state machine.
@@ -74,12 +72,6 @@ impl Node {
                 }
             };
             let Some(cmg) = self.cmg.as_mut() else { return };
-            let old_ms_nodes = cmg
-                .state
-                .cluster
-                .as_ref()
-                .map(|c| c.ms_nodes.clone())
-                .unwrap_or_default();
             let lt_before = cmg.state.lt.version;
             let tag_before = cmg.state.cluster.as_ref().map(|c| c.tag.clone());
             let outcome = cmg.state.apply_with(&command, self.cfg.bug);
@@ -108,7 +100,7 @@ impl Node {
                     index,
                 });
             }
-            self.answer_applied(&command, outcome, old_ms_nodes);
+            self.answer_applied(&command, outcome);
         }
     }
 
@@ -167,7 +159,16 @@ impl Node {
     }
 
     /// The proposer of a command answers whoever asked for it.
-    fn answer_applied(&mut self, command: &CmgCommand, outcome: CmgOutcome, old_ms: Vec<NodeName>) {
+    fn answer_applied(&mut self, command: &CmgCommand, outcome: CmgOutcome) {
+        // Whoever leads drives the Meta Storage to a newly committed node list, whether or not it
+        // proposed the change (its proposer may have lost leadership before it was applied).
+        if let CmgOutcome::MsChanged(Ok((version, nodes))) = &outcome {
+            if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                if d.ms_target.as_ref().is_none_or(|(v, _, _)| v < version) {
+                    d.ms_target = Some((*version, nodes.clone(), 0));
+                }
+            }
+        }
         if let CmgOutcome::InitApplied(_) = outcome {
             if self.cmg.as_ref().is_some_and(|c| c.group.is_leader()) {
                 self.send_cluster_state_to_members(true);
@@ -202,13 +203,9 @@ impl Node {
                         result: Err(e),
                     },
                 ),
-                Ok((version, nodes)) => {
-                    let mut targets: BTreeSet<NodeName> = old_ms.into_iter().collect();
-                    targets.extend(nodes.iter().cloned());
+                Ok((version, _)) => {
                     if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
                         d.admin_waiters.push((to, request, version));
-                        d.ms_target = Some((version, nodes, 0));
-                        d.ms_extra_targets = targets;
                     }
                     self.drive_ms_target();
                 }
@@ -361,6 +358,7 @@ impl Node {
 
     /// A member appeared in the physical topology (new, or restarted).
     pub(crate) fn on_member_appeared(&mut self, addr: Addr) {
+        self.tell_cancels_to(addr);
         if self.cfg.bug == Some(PlantedBug::LeaderStopsClusterState) {
             return;
         }
@@ -464,17 +462,15 @@ impl Node {
         }
     }
 
-    /// Asks the Meta Storage (every voter, old and new, and every LT member) to adopt the node
-    /// list the CMG committed, until one of them confirms.
+    /// Asks the Meta Storage to adopt the node list the CMG committed, every `ms_retry_ms` until
+    /// a replica confirms. Every member of the physical topology is asked: the Meta Storage
+    /// leader may be a new voter, an old one, or a node that is rejoining.
     fn drive_ms_target(&mut self) {
         let now = self.now_ms;
         let retry = self.timing.ms_retry_ms;
-        let Some(cmg) = self.cmg.as_mut() else { return };
-        let lt: Vec<NodeName> = cmg.state.lt.members.keys().cloned().collect();
-        let Some(duties) = cmg.duties.as_mut() else {
+        let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) else {
             return;
         };
-        let extra = duties.ms_extra_targets.clone();
         let Some((version, nodes, last)) = duties.ms_target.as_mut() else {
             return;
         };
@@ -483,19 +479,19 @@ impl Node {
         }
         *last = now.max(1);
         let (version, nodes) = (*version, nodes.clone());
-        let mut targets: BTreeSet<NodeName> = nodes.iter().cloned().collect();
-        targets.extend(lt);
-        targets.extend(extra);
-        for name in targets {
-            if let Some(addr) = self.addr_of(&name) {
-                self.send(
-                    addr,
-                    Message::MsReconfigure {
-                        version,
-                        nodes: nodes.clone(),
-                    },
-                );
-            }
+        let targets: Vec<Addr> = self
+            .physical_members()
+            .into_iter()
+            .map(|(_, addr, _)| addr)
+            .collect();
+        for addr in targets {
+            self.send(
+                addr,
+                Message::MsReconfigure {
+                    version,
+                    nodes: nodes.clone(),
+                },
+            );
         }
     }
 

@@ -192,6 +192,9 @@ pub enum Message {
     CancelAck {
         /// The init attempt.
         init: InstanceId,
+        /// Nodes that a CMG replica of the cancelled cluster knew as joined or validated: they
+        /// must be told too.
+        members: Vec<Addr>,
     },
 
     // --- Raft groups ---

@@ -202,7 +202,7 @@ impl Node {
             Message::StatusQuery { init } => self.on_status_query(from, init),
             Message::StatusReply { init, status } => self.on_status_reply(from, init, status),
             Message::CancelInit { init, .. } => self.on_cancel_init(from, init),
-            Message::CancelAck { init } => self.on_cancel_ack(from, init),
+            Message::CancelAck { init, members } => self.on_cancel_ack(from, init, members),
             Message::Raft {
                 group,
                 instance,

@@ -425,9 +425,21 @@ fn liveness_problems(
     problems.extend(unanswered_inits(world));
     problems.extend(state_left_by_cancelled_inits(world));
     let views = world.views();
-    let committed = views
-        .values()
-        .any(|v| v.cmg_state.as_ref().is_some_and(|s| s.cluster.is_some()));
+    // A cluster counts once a running majority of its CMG hosts its committed state: an old
+    // cluster's lone replica (a node restored from a cluster that is gone) does not.
+    let mut hosts: BTreeMap<joinsim::InstanceId, (usize, usize)> = BTreeMap::new();
+    for view in views.values() {
+        if let (Some(group), Some(cluster)) = (
+            view.cmg.as_ref(),
+            view.cmg_state.as_ref().and_then(|s| s.cluster.as_ref()),
+        ) {
+            let entry = hosts
+                .entry(group.instance)
+                .or_insert((0, cluster.cmg_nodes.len()));
+            entry.0 += 1;
+        }
+    }
+    let committed = hosts.values().any(|(running, size)| *running > size / 2);
     let lts: Vec<&joinsim::LogicalTopology> = views
         .values()
         .filter(|v| v.is_cmg_leader())
@@ -485,12 +497,11 @@ fn unanswered_inits(world: &World) -> Vec<String> {
         .collect()
 }
 
-/// Groups (on any running node) and stored cluster states (on the named nodes) that a cancelled
-/// init wrote and that are still there, for cancels whose initiator still runs: a cancel must
-/// clear them (SPEC.md §1, step 2).
+/// Groups and stored cluster states of a cancelled init that are still on a running node, for
+/// cancels whose initiator still runs: a cancel must clear them (SPEC.md §1, step 2, and the
+/// decision that it reaches every member).
 fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
-    let mut named: BTreeMap<joinsim::InstanceId, Vec<String>> = BTreeMap::new();
     let mut cancelled: Vec<(joinsim::InstanceId, String, joinsim::LaunchId)> = Vec::new();
     world.with_trace(|trace| {
         for entry in trace {
@@ -500,16 +511,6 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
             match event {
                 Event::Started { launch, .. } => {
                     launches.insert(entry.node.clone(), *launch);
-                }
-                Event::InitStarted {
-                    init,
-                    cmg_nodes,
-                    ms_nodes,
-                    ..
-                } => {
-                    let mut all = cmg_nodes.clone();
-                    all.extend(ms_nodes.iter().cloned());
-                    named.insert(*init, all);
                 }
                 Event::InitCancelled { init, .. } => {
                     if let Some(launch) = launches.get(&entry.node) {
@@ -525,7 +526,6 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
         if world.view(&initiator).map(|v| v.launch) != Some(launch) {
             continue;
         }
-        let names = named.get(&init).cloned().unwrap_or_default();
         for label in world.labels() {
             if !world.is_running(&label) {
                 continue;
@@ -535,8 +535,7 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
                 .into_iter()
                 .flatten()
                 .any(|g| g.instance == init);
-            let local = names.contains(&world.name_of(&label))
-                && vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
+            let local = vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
             if group || local {
                 problems.push(format!(
                     "{label} still holds state of the init {init:?} that {initiator} cancelled"
