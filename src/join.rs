@@ -73,14 +73,19 @@ impl Node {
         self.joiner.cluster = None;
     }
 
-    /// True when this node hosts a replica of its own cluster's CMG that knows a leader.
-    fn own_cmg_has_leader(&self) -> bool {
+    /// True when a majority of this node's own cluster's CMG voters (itself included) is in its
+    /// physical topology.
+    pub(crate) fn own_cmg_in_sight(&self) -> bool {
         let Some(local) = &self.local else {
             return false;
         };
-        self.cmg.as_ref().is_some_and(|c| {
-            c.group.instance() == local.cmg_instance && c.group.role_state().leader != 0
-        })
+        let members = self.physical_members();
+        let visible = local
+            .cmg_nodes
+            .iter()
+            .filter(|n| members.iter().any(|(m, _, _)| m == *n))
+            .count();
+        visible > local.cmg_nodes.len() / 2
     }
 
     /// The incarnation of the replicas this node hosts, if any.
@@ -102,9 +107,16 @@ impl Node {
         );
         match &self.local {
             Some(local) if accepted => local.tag != notice.tag,
-            // Initialized, not yet accepted: while its own CMG has a leader, the node waits for
-            // that leader; a CMG without a leader (its cluster may be gone) does not hold it back.
-            Some(local) => local.tag != notice.tag && self.own_cmg_has_leader(),
+            // Initialized, not yet accepted: while a majority of its own cluster's CMG is in its
+            // physical topology, the node waits for that CMG; a CMG it cannot see a majority of
+            // (its cluster is gone, scenario 3) does not hold it back.
+            // A node that just started has not seen its topology form yet: it gives its own CMG
+            // `2 * failure_timeout_ms` to come into sight.
+            Some(local) => {
+                local.tag != notice.tag
+                    && (self.own_cmg_in_sight()
+                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms)
+            }
             None => self
                 .hosted_instance()
                 .is_some_and(|instance| instance != notice.cmg_instance),
@@ -339,6 +351,9 @@ impl Node {
     }
 
     pub(crate) fn join_tick(&mut self) {
+        if self.own_cmg_in_sight() {
+            self.own_cmg_seen_ms = self.now_ms;
+        }
         let due = self.now_ms >= self.joiner.last_sent_ms + self.timing.join_retry_ms;
         match self.joiner.phase {
             JoinPhase::Requesting if due => self.send_join_request(),

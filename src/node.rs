@@ -64,6 +64,8 @@ pub struct Node {
     pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
     /// Init ids this node was told to cancel (in memory only).
     pub(crate) cancelled: std::collections::BTreeSet<InstanceId>,
+    /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
+    pub(crate) own_cmg_seen_ms: u64,
     pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
@@ -100,6 +102,7 @@ impl Node {
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
             cancelled: std::collections::BTreeSet::new(),
+            own_cmg_seen_ms: now_ms,
             admins: BTreeMap::new(),
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),

@@ -49,6 +49,8 @@ pub(crate) struct NodeSlot {
     pub held: Mutex<Vec<Envelope>>,
     /// The madsim node, once created.
     pub madsim_id: Mutex<Option<madsim::task::NodeId>>,
+    /// True from `start` to `kill`: the node runs (or is about to, its task not yet polled).
+    pub up: std::sync::atomic::AtomicBool,
 }
 
 impl NodeSlot {
@@ -61,7 +63,7 @@ impl NodeSlot {
     }
 
     pub fn is_running(&self) -> bool {
-        self.node.lock().expect("node lock").is_some()
+        self.up.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -88,6 +90,7 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
             output
         }
         Err(e) => {
+            slot.up.store(false, std::sync::atomic::Ordering::Relaxed);
             world.record(
                 &slot.label,
                 TraceKind::Harness(HarnessEvent::StartFailed {

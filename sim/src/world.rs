@@ -227,6 +227,7 @@ impl World {
             node: Mutex::new(None),
             held: Mutex::new(Vec::new()),
             madsim_id: Mutex::new(None),
+            up: std::sync::atomic::AtomicBool::new(false),
         });
         let init_world = self.clone();
         let init_slot = slot.clone();
@@ -352,6 +353,7 @@ impl World {
         let slot = self.slot(label);
         assert!(!slot.is_running(), "node {label} is already running");
         self.record(label, TraceKind::Harness(HarnessEvent::NodeStarted));
+        slot.up.store(true, Ordering::Relaxed);
         Handle::current().restart(self.madsim_id(label));
     }
 
@@ -369,6 +371,7 @@ impl World {
     pub fn kill(&self, label: &str) {
         let slot = self.slot(label);
         Handle::current().kill(self.madsim_id(label));
+        slot.up.store(false, Ordering::Relaxed);
         *slot.node.lock().expect("node lock") = None;
         slot.held.lock().expect("held lock").clear();
         self.record(label, TraceKind::Harness(HarnessEvent::NodeKilled));

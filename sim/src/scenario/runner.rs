@@ -425,21 +425,22 @@ fn liveness_problems(
     problems.extend(unanswered_inits(world));
     problems.extend(state_left_by_cancelled_inits(world));
     let views = world.views();
-    // A cluster counts once a running majority of its CMG hosts its committed state: an old
-    // cluster's lone replica (a node restored from a cluster that is gone) does not.
-    let mut hosts: BTreeMap<joinsim::InstanceId, (usize, usize)> = BTreeMap::new();
-    for view in views.values() {
-        if let (Some(group), Some(cluster)) = (
-            view.cmg.as_ref(),
-            view.cmg_state.as_ref().and_then(|s| s.cluster.as_ref()),
-        ) {
-            let entry = hosts
-                .entry(group.instance)
-                .or_insert((0, cluster.cmg_nodes.len()));
-            entry.0 += 1;
-        }
-    }
-    let committed = hosts.values().any(|(running, size)| *running > size / 2);
+    // A committed cluster counts when a majority of its CMG nodes runs (halted or not): an old
+    // cluster's lone replica (a node restored from a cluster that is gone) does not, nor does a
+    // cluster whose CMG majority was killed and, as the liveness phase restarts nothing, stays
+    // dead.
+    let running: BTreeSet<&str> = views.values().map(|v| v.name.as_str()).collect();
+    let committed = views
+        .values()
+        .filter_map(|v| v.cmg_state.as_ref().and_then(|s| s.cluster.as_ref()))
+        .any(|cluster| {
+            let up = cluster
+                .cmg_nodes
+                .iter()
+                .filter(|n| running.contains(n.as_str()))
+                .count();
+            up > cluster.cmg_nodes.len() / 2
+        });
     let lts: Vec<&joinsim::LogicalTopology> = views
         .values()
         .filter(|v| v.is_cmg_leader())
