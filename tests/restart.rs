@@ -16,7 +16,7 @@ fn restart_of_a_cmg_node_and_of_a_non_cmg_node() {
             w.restart("n2");
             w.restart("n5");
             w.wait_until("restarted", 1_000, |w| {
-                w.is_running("n2") && w.is_running("n5")
+                w.view("n2").is_some() && w.view("n5").is_some()
             })
             .await
             .unwrap();

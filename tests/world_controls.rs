@@ -64,7 +64,7 @@ fn a_wiped_node_comes_back_empty_and_joins_again() {
             assert!(!w.is_running("n4"));
             assert_eq!(w.vault("n4"), joinsim::Vault::empty());
             w.start("n4");
-            w.wait_until("n4 up", 1_000, |w| w.is_running("n4"))
+            w.wait_until("n4 up", 1_000, |w| w.view("n4").is_some())
                 .await
                 .unwrap();
             assert!(w.view("n4").unwrap().local.is_none());
