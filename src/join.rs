@@ -310,19 +310,12 @@ impl Node {
         }
         if !member && self.now_ms >= self.joiner.last_learner_ask_ms + self.timing.ms_retry_ms {
             self.joiner.last_learner_ask_ms = self.now_ms;
-            let voters: Vec<NodeName> = if ms.state.nodes.is_empty() {
-                self.local
-                    .as_ref()
-                    .map(|l| l.ms_nodes.clone())
-                    .unwrap_or_default()
-            } else {
-                ms.state.nodes.clone()
-            };
+            // The leader may be a voter or, for a moment after a reconfiguration, a former one:
+            // ask every member of the physical topology; only the leader acts.
             let name = self.cfg.name.clone();
-            for voter in voters {
-                if let Some(addr) = self.addr_of(&voter) {
-                    self.send(addr, Message::MsAddLearner { name: name.clone() });
-                }
+            let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+            for addr in members {
+                self.send(addr, Message::MsAddLearner { name: name.clone() });
             }
         }
     }

@@ -232,6 +232,14 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
                 for entry in &result.trace {
                     let _ = writeln!(stdout, "  {entry}");
                 }
+                let _ = writeln!(stdout, "final state of seed {}:", result.seed);
+                for (label, view) in &result.views {
+                    let _ = writeln!(
+                        stdout,
+                        "  {label}: {:?}; cmg {:?}; ms {:?}; ms state {:?}",
+                        view.join, view.cmg, view.ms, view.ms_state
+                    );
+                }
             }
             let _ = write!(stdout, "{}", campaign::format_result(result));
         }

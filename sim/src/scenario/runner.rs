@@ -56,6 +56,9 @@ pub struct SeedResult {
     /// The whole trace, when asked for.
     #[serde(skip)]
     pub trace: Vec<TraceEntry>,
+    /// Every running node's final state (the god's-eye view), when the trace is asked for.
+    #[serde(skip)]
+    pub views: BTreeMap<String, NodeView>,
 }
 
 #[derive(Clone, Debug)]
@@ -119,6 +122,11 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         replay: replay_command(&scenario.path, seed),
         last_events,
         trace: if keep_trace { report.trace } else { Vec::new() },
+        views: if keep_trace {
+            report.final_views
+        } else {
+            BTreeMap::new()
+        },
     }
 }
 
