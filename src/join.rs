@@ -88,6 +88,13 @@ impl Node {
         visible > local.cmg_nodes.len() / 2
     }
 
+    /// True when a replica this node hosts knows a leader.
+    fn hosted_group_has_leader(&self) -> bool {
+        let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
+        let ms = self.ms.as_ref().map(|m| m.group.role_state().leader);
+        cmg.or(ms).is_some_and(|leader| leader != 0)
+    }
+
     /// The incarnation of the replicas this node hosts, if any.
     pub(crate) fn hosted_instance(&self) -> Option<crate::types::InstanceId> {
         self.cmg
@@ -117,9 +124,15 @@ impl Node {
                     && (self.own_cmg_in_sight()
                         || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms)
             }
-            None => self
-                .hosted_instance()
-                .is_some_and(|instance| instance != notice.cmg_instance),
+            // Empty, hosting a replica of an init: bound to it while that group has a leader or is
+            // young; a stray group (its init died with its initiator) lets go after
+            // `2 * init_timeout_ms`.
+            None => {
+                self.hosted_instance()
+                    .is_some_and(|instance| instance != notice.cmg_instance)
+                    && (self.hosted_group_has_leader()
+                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms)
+            }
         }
     }
 

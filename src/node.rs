@@ -66,6 +66,8 @@ pub struct Node {
     pub(crate) cancelled: std::collections::BTreeSet<InstanceId>,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     pub(crate) own_cmg_seen_ms: u64,
+    /// When this node last opened a replica.
+    pub(crate) hosted_since_ms: u64,
     pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
@@ -103,6 +105,7 @@ impl Node {
             inits: BTreeMap::new(),
             cancelled: std::collections::BTreeSet::new(),
             own_cmg_seen_ms: now_ms,
+            hosted_since_ms: now_ms,
             admins: BTreeMap::new(),
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
@@ -427,6 +430,7 @@ impl Node {
         from_vault: bool,
     ) -> Result<()> {
         let group = RaftGroup::open(kind, &self.cfg.name, record, &self.timing, &self.logger)?;
+        self.hosted_since_ms = self.now_ms;
         for name in &record.initial_voters {
             self.names_by_raft_id.insert(raft_id(name), name.clone());
         }
