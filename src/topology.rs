@@ -371,7 +371,11 @@ impl Node {
             }
             return Ok(());
         }
-        // Empty contacted node: a tag already present among members wins.
+        // Empty contacted node: a tag already present among members wins — unless the joiner is a
+        // member this node knew as empty (initialized since by a cluster formed among us).
+        if self.topo.seen_empty.contains(&joiner.info.name) {
+            return Ok(());
+        }
         let mut tagged: Vec<&MemberRecord> = self
             .topo
             .members

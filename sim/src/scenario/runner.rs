@@ -536,7 +536,8 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
             continue;
         }
         for label in world.labels() {
-            if !world.is_running(&label) {
+            // A stopped (rejected) node keeps its vault for an operator.
+            if world.view(&label).is_none_or(|v| v.halted.is_some()) {
                 continue;
             }
             let vault = world.vault(&label);
