@@ -18,7 +18,8 @@ pub enum PlantedBug {
     LtWithoutValidation,
     /// A replica that becomes CMG leader forgets its validated set.
     ForgetValidatedOnLeaderChange,
-    /// A second cluster-init command replaces the committed cluster state.
+    /// A named node takes a repeat of the init it holds (same parameters, another attempt) for a
+    /// new init, and a second cluster-init command replaces the committed cluster state.
     InitNotIdempotent,
     /// A cancel is acknowledged but destroys nothing and clears nothing.
     CancelLeavesVault,

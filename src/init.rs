@@ -705,13 +705,13 @@ impl Node {
                 return Some(StartOutcome::Started);
             }
             if let Some(held) = held_plan {
-                return Some(compare(
-                    plan,
-                    &held.tag,
-                    &held.cmg_nodes,
-                    &held.ms_nodes,
-                    held.init,
-                ));
+                let outcome = compare(plan, &held.tag, &held.cmg_nodes, &held.ms_nodes, held.init);
+                let repeat = matches!(outcome, StartOutcome::Existing { .. });
+                if repeat && self.cfg.bug == Some(crate::bugs::PlantedBug::InitNotIdempotent) {
+                    // Planted bug: a repeat is taken for a new init.
+                    return None;
+                }
+                return Some(outcome);
             }
         }
         if self.local.is_none() && self.joiner.phase != crate::join::JoinPhase::Waiting {

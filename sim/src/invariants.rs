@@ -38,11 +38,13 @@ pub enum Invariant {
     AlwaysOneLeaderPerTerm,
     /// Replicas apply the same command at the same log index, and committed logs agree.
     AlwaysCommittedLogsAgree,
+    /// Two successful answers to inits with the same parameters carry the same tag.
+    AlwaysInitIdempotent,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::AlwaysOneTagPerCmg,
         Invariant::AlwaysLtMemberValidatedThenReady,
         Invariant::AlwaysLtMemberCompatible,
@@ -51,6 +53,7 @@ impl Invariant {
         Invariant::AlwaysMsVersionMonotonic,
         Invariant::AlwaysOneLeaderPerTerm,
         Invariant::AlwaysCommittedLogsAgree,
+        Invariant::AlwaysInitIdempotent,
     ];
 
     /// The snake_case name.
@@ -66,6 +69,7 @@ impl Invariant {
             Invariant::AlwaysMsVersionMonotonic => "always_ms_version_monotonic",
             Invariant::AlwaysOneLeaderPerTerm => "always_one_leader_per_term",
             Invariant::AlwaysCommittedLogsAgree => "always_committed_logs_agree",
+            Invariant::AlwaysInitIdempotent => "always_init_idempotent",
         }
     }
 }

@@ -636,6 +636,21 @@ impl World {
             .clone()
     }
 
+    /// Records a violation found outside the trace checker (by a runner that sees user answers).
+    pub fn report_violation(&self, invariant: Invariant, nodes: Vec<String>, detail: String) {
+        let violation = Violation {
+            invariant,
+            time_us: self.now_us(),
+            nodes,
+            detail,
+        };
+        self.inner
+            .violations
+            .lock()
+            .expect("violations lock")
+            .push(violation);
+    }
+
     /// True once any invariant was violated.
     pub fn violated(&self) -> bool {
         !self

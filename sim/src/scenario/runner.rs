@@ -61,6 +61,46 @@ pub struct SeedResult {
     pub views: BTreeMap<String, NodeView>,
 }
 
+/// Init is idempotent (SPEC.md §1, step 2): successful answers to inits with the same parameters
+/// carry the same tag. Checked on every run over the user's answers.
+fn check_idempotent(
+    world: &World,
+    scenario: &Scenario,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+) {
+    let key = |p: &joinsim::InitParams| {
+        let mut cmg: Vec<String> = p.cmg_nodes.iter().map(|n| n.trim().to_string()).collect();
+        let mut ms: Vec<String> = p.ms_nodes.iter().map(|n| n.trim().to_string()).collect();
+        cmg.sort();
+        ms.sort();
+        (p.cluster_name.trim().to_string(), cmg, ms)
+    };
+    let answers = answers.lock().expect("answers");
+    let mut seen: BTreeMap<(String, Vec<String>, Vec<String>), (String, joinsim::ClusterTag)> =
+        BTreeMap::new();
+    for step in &scenario.steps {
+        let Action::Init { id, params, .. } = &step.action else {
+            continue;
+        };
+        let Some(Answer::Init(Ok(tag))) = answers.get(id) else {
+            continue;
+        };
+        match seen.get(&key(params)) {
+            Some((first, first_tag)) if first_tag != tag => world.report_violation(
+                crate::invariants::Invariant::AlwaysInitIdempotent,
+                Vec::new(),
+                format!(
+                    "init {first} answered {first_tag}; init {id}, with the same parameters, answered {tag}"
+                ),
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert(key(params), (id.clone(), tag.clone()));
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Answer {
     Init(InitAnswer),
@@ -221,6 +261,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             .await;
         failures.extend(expectation_failures(&world, &scenario, &answers));
     }
+    check_idempotent(&world, &scenario, &answers);
     let hazards = world.check_hazards();
     let reported: BTreeSet<String> = hazards.iter().map(|h| h.kind.clone()).collect();
     let expected: BTreeSet<String> = scenario.expect.hazards.iter().cloned().collect();
