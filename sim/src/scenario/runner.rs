@@ -61,6 +61,9 @@ pub struct SeedResult {
     pub views: BTreeMap<String, NodeView>,
 }
 
+/// Init parameters normalized for comparison: name, sorted CMG list, sorted MS list.
+type InitKey = (String, Vec<String>, Vec<String>);
+
 /// Init is idempotent (SPEC.md §1, step 2): successful answers to inits with the same parameters
 /// carry the same tag. Checked on every run over the user's answers.
 fn check_idempotent(
@@ -76,8 +79,7 @@ fn check_idempotent(
         (p.cluster_name.trim().to_string(), cmg, ms)
     };
     let answers = answers.lock().expect("answers");
-    let mut seen: BTreeMap<(String, Vec<String>, Vec<String>), (String, joinsim::ClusterTag)> =
-        BTreeMap::new();
+    let mut seen: BTreeMap<InitKey, (String, joinsim::ClusterTag)> = BTreeMap::new();
     for step in &scenario.steps {
         let Action::Init { id, params, .. } = &step.action else {
             continue;
