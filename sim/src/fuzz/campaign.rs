@@ -392,7 +392,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 if options.time.is_none() && k >= options.runs {
                     return;
                 }
-                let seed = options.seed_start + shard + k * shards;
+                let seed = shard_seed(options.seed_start, (shard, shards), k);
                 let (_, case) = draw(seed);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
@@ -560,6 +560,11 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
         let _ = writeln!(out, "    replay: {}", f.replay);
     }
     out
+}
+
+/// The `k`-th seed of a shard: `seed_start + I + k * N`, so shards never share a seed.
+pub fn shard_seed(seed_start: u64, (shard, shards): (u64, u64), k: u64) -> u64 {
+    seed_start + shard + k * shards
 }
 
 /// Parses `I/N`.

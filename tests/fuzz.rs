@@ -1,0 +1,155 @@
+//! The fuzzer: planted bugs are listed, found, shrunk to a file that `joinsim run` replays; bad
+//! options are bad input; a clean range passes; the same case draws the same scenario.
+
+use std::process::{Command, Output};
+
+use joinsim_sim::fuzz::campaign::{draw, parse_shard, shard_seed};
+
+fn joinsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_joinsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/..")
+        .output()
+        .expect("run joinsim")
+}
+
+fn out_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("joinsim-fuzz-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn list_bugs_prints_every_planted_bug() {
+    let out = joinsim(&["fuzz", "--list-bugs"]);
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.to_string())
+        .collect();
+    assert!(names.len() >= 8, "{names:?}");
+    assert!(names.contains(&"skip-join-tag-check".to_string()));
+    assert!(names.contains(&"leader-stops-cluster-state".to_string()));
+}
+
+#[test]
+fn a_planted_bug_is_found_and_its_file_replays_the_failure() {
+    let dir = out_dir("bug");
+    let out = joinsim(&[
+        "fuzz",
+        "--bug",
+        "accept-ms-version-ahead",
+        "--runs",
+        "400",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let finding = &summary["findings"][0];
+    assert_eq!(finding["replayed"], true, "{summary}");
+    assert!(finding["kind"].as_str().unwrap().starts_with("invariant:"));
+    let file = finding["file"].as_str().unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains("bug = \"accept-ms-version-ahead\""), "{text}");
+    let seed = finding["seed"].as_u64().unwrap().to_string();
+    let replay = joinsim(&["run", file, "--seed", &seed]);
+    assert_eq!(replay.status.code(), Some(1));
+    let report = String::from_utf8(replay.stdout).unwrap();
+    assert!(report.contains("always_lt_member_compatible"), "{report}");
+}
+
+#[test]
+fn without_the_bug_the_same_seeds_pass() {
+    let dir = out_dir("clean");
+    let out = joinsim(&[
+        "fuzz",
+        "--runs",
+        "150",
+        "--out",
+        dir.to_str().unwrap(),
+        "--check-determinism",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("150 runs (150 repeated for determinism)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("coverage (runs that reached each path):"),
+        "{text}"
+    );
+    assert!(text.contains("init_ok"), "{text}");
+}
+
+#[test]
+fn bad_options_are_bad_input() {
+    for args in [
+        vec!["fuzz", "--bug", "no-such-bug"],
+        vec!["fuzz", "--shard", "3/2"],
+        vec!["fuzz", "--shard", "x"],
+        vec!["fuzz", "--time", "-1"],
+        vec!["fuzz", "--runs", "10", "--time", "5"],
+    ] {
+        let out = joinsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+    assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+    assert!(parse_shard("4/4").is_err());
+    assert!(parse_shard("0/0").is_err());
+}
+
+#[test]
+fn shards_split_seeds_without_overlap() {
+    let dir_a = out_dir("shard-a");
+    let dir_b = out_dir("shard-b");
+    let a = joinsim(&[
+        "fuzz",
+        "--runs",
+        "20",
+        "--shard",
+        "0/2",
+        "--out",
+        dir_a.to_str().unwrap(),
+        "--json",
+    ]);
+    let b = joinsim(&[
+        "fuzz",
+        "--runs",
+        "20",
+        "--shard",
+        "1/2",
+        "--out",
+        dir_b.to_str().unwrap(),
+        "--json",
+    ]);
+    for out in [&a, &b] {
+        let summary: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out.stdout.clone()).unwrap().trim()).unwrap();
+        assert_eq!(summary["runs"], 20);
+    }
+    let seeds = |shard| -> std::collections::BTreeSet<u64> {
+        (0..100).map(|k| shard_seed(1000, (shard, 3), k)).collect()
+    };
+    let (s0, s1, s2) = (seeds(0), seeds(1), seeds(2));
+    assert!(s0.is_disjoint(&s1) && s1.is_disjoint(&s2) && s0.is_disjoint(&s2));
+    let all: std::collections::BTreeSet<u64> = s0.union(&s1).chain(s2.iter()).copied().collect();
+    assert_eq!(all, (1000..1300).collect());
+}
+
+#[test]
+fn a_seed_always_draws_the_same_case() {
+    for seed in [0, 7, 12345] {
+        let (_, a) = draw(seed);
+        let (_, b) = draw(seed);
+        assert_eq!(a, b);
+        assert_eq!(a.to_toml(seed, None, &[]), b.to_toml(seed, None, &[]));
+    }
+    let (_, a) = draw(1);
+    let (_, b) = draw(2);
+    assert_ne!(a, b);
+}
