@@ -1,16 +1,8 @@
 //! The command-line tool: exit codes (0 passed, 1 failed, 2 bad input), JSON results, traces,
 //! and the `check` table with replay commands.
 
+use crate::support::joinsim;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn joinsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joinsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/..")
-        .output()
-        .expect("run joinsim")
-}
 
 /// A fresh directory for this test's files.
 fn scratch(name: &str) -> PathBuf {

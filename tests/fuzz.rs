@@ -1,17 +1,9 @@
 //! The fuzzer: planted bugs are listed, found, shrunk to a file that `joinsim run` replays; bad
 //! options are bad input; a clean range passes; the same case draws the same scenario.
 
-use std::process::{Command, Output};
+use crate::support::joinsim;
 
 use joinsim_sim::fuzz::campaign::{draw, parse_shard, shard_seed};
-
-fn joinsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joinsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/..")
-        .output()
-        .expect("run joinsim")
-}
 
 fn out_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("joinsim-fuzz-{}-{name}", std::process::id()));

@@ -140,3 +140,12 @@ pub fn restored(
             .collect(),
     }
 }
+
+/// Runs the `joinsim` tool from the repository root.
+pub fn joinsim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_joinsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/..")
+        .output()
+        .expect("run joinsim")
+}

@@ -1151,4 +1151,105 @@ mod tests {
         assert_eq!(checker.hazards().len(), 1);
         assert_eq!(checker.hazards()[0].kind, "two_clusters");
     }
+
+    #[test]
+    fn a_leave_revokes_only_earlier_validations() {
+        let leave = |index| {
+            (
+                "a",
+                Event::NodesLeft {
+                    nodes: vec![("b".into(), LaunchId(2))],
+                    index,
+                },
+            )
+        };
+        // A lagging replica reports a leave at index 2 after the validation at index 3: no effect.
+        let mut history = sound_join();
+        history.insert(6, leave(2));
+        assert_eq!(feed(history), None);
+        // A leave at index 4, after validation and join ready, revokes both: the LT entry at
+        // index 5 breaks the rule.
+        let mut history = sound_join();
+        history.insert(7, leave(4));
+        if let (_, Event::LtChanged { index, .. }) = &mut history[8] {
+            *index = 5;
+        }
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+    }
+
+    #[test]
+    fn an_admission_that_breaks_pre_init_rules_trips() {
+        let admitted = |tag| Event::Admitted {
+            member: "b".into(),
+            launch: LaunchId(2),
+            tag,
+        };
+        let initialized_a = Event::Started {
+            launch: LaunchId(1),
+            tag: Some(tag(1)),
+            ms_version: Some(1),
+        };
+        // An initialized node admits a node of another cluster.
+        let v = feed(vec![
+            ("a", initialized_a.clone()),
+            ("b", started(2, None)),
+            ("a", admitted(Some(tag(9)))),
+        ]);
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysPhysicalMemberPassedPreInit
+        );
+        // Same tag, or an empty joiner: fine.
+        assert_eq!(
+            feed(vec![
+                ("a", initialized_a.clone()),
+                ("b", started(2, None)),
+                ("a", admitted(Some(tag(1)))),
+                ("a", admitted(None)),
+            ]),
+            None
+        );
+        // Incompatible product versions.
+        let mut f = facts();
+        f.get_mut("b").unwrap().product = ProductVersion::new(3, 1, 0);
+        let mut checker = Checker::new(f);
+        let v = [
+            ("a", started(1, None)),
+            ("b", started(2, None)),
+            ("a", admitted(None)),
+        ]
+        .into_iter()
+        .find_map(|(n, e)| checker.observe(&entry(n, e)));
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysPhysicalMemberPassedPreInit
+        );
+    }
+
+    #[test]
+    fn replica_state_digests_must_agree() {
+        let digest = |node: &'static str, d| {
+            (
+                node,
+                Event::ReplicaState {
+                    group: GroupKind::Cmg,
+                    index: 4,
+                    digest: d,
+                },
+            )
+        };
+        let base = vec![("a", cmg_started()), ("b", cmg_started()), digest("a", 1)];
+        let mut same = base.clone();
+        same.push(digest("b", 1));
+        assert_eq!(feed(same), None);
+        let mut differ = base;
+        differ.push(digest("b", 2));
+        assert_eq!(
+            feed(differ).unwrap().invariant,
+            Invariant::AlwaysCommittedLogsAgree
+        );
+    }
 }

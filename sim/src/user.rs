@@ -57,17 +57,7 @@ impl World {
             Some(Message::InitResponse { result, .. }) => result.map_err(UserError::Refused),
             _ => Err(UserError::NoAnswer),
         };
-        let text = match &answer {
-            Ok(tag) => format!("ok {tag}"),
-            Err(e) => format!("error: {e}"),
-        };
-        self.record(
-            "user",
-            TraceKind::Harness(HarnessEvent::UserAnswer {
-                request: request.0,
-                answer: text,
-            }),
-        );
+        self.record_answer(request, answer.as_ref().map(|tag| tag.to_string()));
         answer
     }
 
@@ -86,30 +76,29 @@ impl World {
         let nodes: Vec<NodeName> = nodes.iter().map(|n| n.to_string()).collect();
         let what = format!("reconfigure Meta Storage via {via}: {nodes:?}");
         let command = AdminCommand::ReconfigureMs { nodes };
-        let reply = self
-            .ask(
-                via,
-                request,
-                what,
-                Message::AdminRequest { request, command },
-            )
-            .await;
+        let message = Message::AdminRequest { request, command };
+        let reply = self.ask(via, request, what, message).await;
         let answer = match reply {
             Some(Message::AdminResponse { result, .. }) => result.map_err(UserError::Refused),
             _ => Err(UserError::NoAnswer),
         };
-        let text = match &answer {
-            Ok(outcome) => format!("ok {outcome:?}"),
+        self.record_answer(request, answer.as_ref().map(|o| format!("{o:?}")));
+        answer
+    }
+
+    /// Puts the user's answer in the trace.
+    fn record_answer<E: std::fmt::Display>(&self, request: RequestId, answer: Result<String, &E>) {
+        let answer = match answer {
+            Ok(value) => format!("ok {value}"),
             Err(e) => format!("error: {e}"),
         };
         self.record(
             "user",
             TraceKind::Harness(HarnessEvent::UserAnswer {
                 request: request.0,
-                answer: text,
+                answer,
             }),
         );
-        answer
     }
 
     /// Sends raw bytes from the user's machine to a node (for example, a corrupt message).
