@@ -155,7 +155,8 @@ pub struct Checker {
     lt_versions: BTreeMap<(InstanceId, u64), Vec<(NodeName, LaunchId)>>,
     ms_version_of: BTreeMap<String, Option<u64>>,
     leaders: BTreeMap<(GroupKind, InstanceId, u64), String>,
-    applied: BTreeMap<(GroupKind, InstanceId, u64, String), (String, String)>,
+    /// Per (group, incarnation, log index, kind of outcome): who reported it first, and a digest.
+    applied: BTreeMap<(GroupKind, InstanceId, u64, u8), (String, u64)>,
     hazards: Vec<Hazard>,
 }
 
@@ -550,25 +551,29 @@ impl Checker {
         event: &Event,
         time_us: u64,
     ) -> Option<Violation> {
-        let digest = format!("{event:?}");
+        let digest = {
+            let mut hasher = crate::trace::Fnv64::default();
+            std::hash::Hash::hash(event, &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
         // Events that are alternative outcomes of one command share a slot.
         let slot = match event {
-            Event::Validated { .. } | Event::JoinRejected { .. } => "join",
-            Event::LtChanged { .. } => "lt",
-            Event::NodesLeft { .. } => "leave",
-            Event::ClusterInitApplied { .. } => "init",
-            Event::MsNodesChanged { .. } => "ms_nodes",
-            Event::ReplicaState { .. } => "state",
-            _ => "ms_config",
+            Event::Validated { .. } | Event::JoinRejected { .. } => 0u8,
+            Event::LtChanged { .. } => 1,
+            Event::NodesLeft { .. } => 2,
+            Event::ClusterInitApplied { .. } => 3,
+            Event::MsNodesChanged { .. } => 4,
+            Event::ReplicaState { .. } => 5,
+            _ => 6,
         };
-        let key = (group, instance, index, slot.to_string());
+        let key = (group, instance, index, slot);
         match self.applied.get(&key) {
             Some((other, seen)) if *seen != digest => Some(Violation {
                 invariant: Invariant::AlwaysCommittedLogsAgree,
                 time_us,
                 nodes: vec![other.clone(), label.to_string()],
                 detail: format!(
-                    "{group} {instance:?} index {index}: {other} applied {seen}, {label} applied {digest}"
+                    "{group} {instance:?} index {index}: {label} applied {event:?}, which differs from what {other} applied there"
                 ),
             }),
             Some(_) => None,
