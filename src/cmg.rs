@@ -87,6 +87,10 @@ pub struct CmgState {
     pub validated: BTreeMap<NodeName, NodeInfo>,
     /// The logical topology.
     pub lt: LogicalTopology,
+    /// Nodes removed from the LT or the validated set as dead, by name (one entry per name, so
+    /// bounded by the cluster's distinct names). They may still hold this cluster's state in
+    /// their vaults, so a cancel of this cluster's init must reach them too.
+    pub departed: BTreeMap<NodeName, NodeInfo>,
 }
 
 /// A command of the CMG log.
@@ -357,7 +361,9 @@ impl CmgState {
         let mut left = Vec::new();
         for (name, launch) in nodes {
             if self.lt.contains(name, *launch) {
-                self.lt.members.remove(name);
+                if let Some(info) = self.lt.members.remove(name) {
+                    self.departed.insert(name.clone(), info);
+                }
                 self.lt.version += 1;
                 left.push((name.clone(), *launch));
             }
@@ -366,7 +372,9 @@ impl CmgState {
                 .get(name)
                 .is_some_and(|v| v.launch == *launch)
             {
-                self.validated.remove(name);
+                if let Some(info) = self.validated.remove(name) {
+                    self.departed.insert(name.clone(), info);
+                }
             }
         }
         left
@@ -538,11 +546,14 @@ mod tests {
             }),
             CmgOutcome::Left(vec![])
         );
+        assert!(s.departed.is_empty());
         s.apply(&CmgCommand::NodesLeave {
             nodes: vec![("a".into(), LaunchId(2))],
         });
         assert!(s.lt.members.is_empty());
         assert_eq!(s.lt.version, 3);
+        // The departed node is remembered: it may still hold this cluster in its vault.
+        assert_eq!(s.departed.get("a").map(|i| i.launch), Some(LaunchId(2)));
     }
 
     #[test]

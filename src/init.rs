@@ -26,6 +26,8 @@ use crate::vault::VaultWrite;
 
 /// How many init commands one node runs at once.
 pub const MAX_INITS_IN_FLIGHT: usize = 8;
+/// How long (in init timeouts) an initiator keeps telling unanswering nodes to cancel.
+const MAX_CANCEL_RETRY_TIMEOUTS: u64 = 24;
 /// How many cancelled init ids a node remembers (to refuse their late start messages).
 const MAX_CANCELLED_REMEMBERED: usize = 64;
 
@@ -614,31 +616,18 @@ impl Node {
                     }
                 }
                 Phase::Cancelling { pending, .. } => {
-                    // Resent until each confirms, for as long as this node lives: a node cut off
-                    // for a while (a named one, or one that joined the cluster before the cancel)
-                    // must still clear what the init wrote.
+                    // Resent until each confirms — a node cut off for a while (a named one, or one
+                    // that joined the cluster before the cancel) must still clear what the init
+                    // wrote — for at most `MAX_CANCEL_RETRY_TIMEOUTS * init_timeout_ms`: a node
+                    // that never answers (dead for good, or stopped) does not hold a slot forever.
+                    let limit =
+                        attempt.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * timing.init_timeout_ms;
+                    if pending.is_empty() || now >= limit {
+                        self.inits.remove(&init);
+                        continue;
+                    }
                     if resend {
-                        let targets: BTreeSet<Addr> =
-                            attempt.plan.addrs.values().copied().collect();
-                        let own = self.cfg.addr;
-                        let keep: BTreeSet<Addr> = pending
-                            .into_iter()
-                            .filter(|a| {
-                                targets.contains(a)
-                                    || *a == own
-                                    || self.topo.members.contains_key(a)
-                            })
-                            .collect();
-                        if keep.is_empty() {
-                            self.inits.remove(&init);
-                            continue;
-                        }
-                        if let Some(Phase::Cancelling { pending, .. }) =
-                            self.inits.get_mut(&init).map(|a| &mut a.phase)
-                        {
-                            *pending = keep.clone();
-                        }
-                        for addr in keep {
+                        for addr in pending {
                             self.send(
                                 addr,
                                 Message::CancelInit {
@@ -803,6 +792,7 @@ impl Node {
                     .members
                     .values()
                     .chain(c.state.validated.values())
+                    .chain(c.state.departed.values())
                     .map(|i| i.addr)
                     .collect()
             })
