@@ -22,7 +22,7 @@ use crate::raft_group::RaftGroup;
 use crate::types::{
     Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName, ProductVersion, ProtocolVersion,
 };
-use crate::vault::VaultWrite;
+use crate::vault::{VaultWrite, MAX_RECORDED_CANCELS};
 
 /// How many init commands one node runs at once.
 pub const MAX_INITS_IN_FLIGHT: usize = 8;
@@ -218,13 +218,21 @@ enum Phase {
     Starting,
     /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
     AwaitCommit { since_ms: u64 },
-    /// Answered with an error; telling the named nodes, and every member of the physical
-    /// topology at the time, to cancel, until each confirms (a member that leaves the topology
-    /// is dropped from the list, a named node never is).
-    Cancelling {
-        pending: BTreeSet<Addr>,
-        acked: BTreeSet<Addr>,
-    },
+}
+
+/// An init its initiator answered with an error and now tells everyone to cancel. Recorded in
+/// the initiator's vault, so that a restart resumes it.
+#[derive(Clone, Debug)]
+pub(crate) struct CancelAttempt {
+    /// Told, not yet acknowledged: the named nodes, the physical members, the nodes a CMG replica
+    /// of the cancelled cluster named, and every member that appears while the cancel runs.
+    pending: BTreeSet<Addr>,
+    acked: BTreeSet<Addr>,
+    started_ms: u64,
+    last_sent_ms: u64,
+    /// The cancel does not end before this, even with nobody pending: a cancel resumed after a
+    /// restart first waits for its physical topology to fill.
+    min_end_ms: u64,
 }
 
 /// What a named node said.
@@ -388,27 +396,19 @@ impl Node {
     /// Answers the user with an error and tells every named node (and every member, for vault
     /// state holding the tag) to cancel.
     fn cancel_init(&mut self, init: InstanceId, error: InitError) {
-        let Some(attempt) = self.inits.get_mut(&init) else {
+        let Some(attempt) = self.inits.remove(&init) else {
             return;
         };
-        if matches!(attempt.phase, Phase::Cancelling { .. }) {
-            return;
-        }
         let mut pending: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
         pending.extend(attempt.plan.addrs.values().copied());
         pending.insert(self.cfg.addr);
-        attempt.phase = Phase::Cancelling {
-            pending: pending.clone(),
-            acked: BTreeSet::new(),
-        };
-        attempt.last_sent_ms = self.now_ms;
-        let (user, request) = (attempt.user, attempt.request);
         let reason = error.to_string();
         self.emit(Event::InitCancelled {
             init,
             reason: reason.clone(),
         });
-        self.answer_init(user, request, Err(error));
+        self.answer_init(attempt.user, attempt.request, Err(error));
+        self.start_cancel(init, pending.clone(), self.now_ms);
         for addr in pending {
             self.send(
                 addr,
@@ -417,6 +417,43 @@ impl Node {
                     reason: reason.clone(),
                 },
             );
+        }
+    }
+
+    /// Records a cancel in the vault (before any `CancelInit` leaves) and keeps it running.
+    pub(crate) fn start_cancel(
+        &mut self,
+        init: InstanceId,
+        pending: BTreeSet<Addr>,
+        min_end_ms: u64,
+    ) {
+        if self.cancels.len() >= MAX_RECORDED_CANCELS && !self.cancels.contains_key(&init) {
+            let oldest = self
+                .cancels
+                .iter()
+                .min_by_key(|(id, c)| (c.started_ms, **id))
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                self.end_cancel(oldest);
+            }
+        }
+        self.write(VaultWrite::RecordCancel(init));
+        let now = self.now_ms;
+        self.cancels.insert(
+            init,
+            CancelAttempt {
+                pending,
+                acked: BTreeSet::new(),
+                started_ms: now,
+                last_sent_ms: now,
+                min_end_ms,
+            },
+        );
+    }
+
+    fn end_cancel(&mut self, init: InstanceId) {
+        if self.cancels.remove(&init).is_some() {
+            self.write(VaultWrite::ForgetCancel(init));
         }
     }
 
@@ -514,15 +551,12 @@ impl Node {
     /// may have joined the cancelled cluster while it was out of reach.
     pub(crate) fn tell_cancels_to(&mut self, addr: Addr) {
         let cancelling: Vec<InstanceId> = self
-            .inits
+            .cancels
             .iter_mut()
-            .filter_map(|(init, a)| match &mut a.phase {
-                Phase::Cancelling { pending, acked } => {
-                    acked.remove(&addr);
-                    pending.insert(addr);
-                    Some(*init)
-                }
-                _ => None,
+            .map(|(init, c)| {
+                c.acked.remove(&addr);
+                c.pending.insert(addr);
+                *init
             })
             .collect();
         for init in cancelling {
@@ -537,21 +571,19 @@ impl Node {
     }
 
     pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId, members: Vec<Addr>) {
-        let Some(attempt) = self.inits.get_mut(&init) else {
+        let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
         let mut tell = Vec::new();
-        if let Phase::Cancelling { pending, acked } = &mut attempt.phase {
-            pending.remove(&from);
-            acked.insert(from);
-            for member in members {
-                if !acked.contains(&member) && pending.insert(member) {
-                    tell.push(member);
-                }
+        cancel.pending.remove(&from);
+        cancel.acked.insert(from);
+        for member in members {
+            if !cancel.acked.contains(&member) && cancel.pending.insert(member) {
+                tell.push(member);
             }
-            if pending.is_empty() {
-                self.inits.remove(&init);
-            }
+        }
+        if cancel.pending.is_empty() && self.now_ms >= cancel.min_end_ms {
+            self.end_cancel(init);
         }
         for addr in tell {
             let reason = "cancelled: a replica of its cluster named it".to_string();
@@ -615,30 +647,37 @@ impl Node {
                         self.touch_init(init);
                     }
                 }
-                Phase::Cancelling { pending, .. } => {
-                    // Resent until each confirms — a node cut off for a while (a named one, or one
-                    // that joined the cluster before the cancel) must still clear what the init
-                    // wrote — for at most `MAX_CANCEL_RETRY_TIMEOUTS * init_timeout_ms`: a node
-                    // that never answers (dead for good, or stopped) does not hold a slot forever.
-                    let limit =
-                        attempt.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * timing.init_timeout_ms;
-                    if pending.is_empty() || now >= limit {
-                        self.inits.remove(&init);
-                        continue;
-                    }
-                    if resend {
-                        for addr in pending {
-                            self.send(
-                                addr,
-                                Message::CancelInit {
-                                    init,
-                                    reason: "retry".into(),
-                                },
-                            );
-                        }
-                        self.touch_init(init);
-                    }
-                }
+            }
+        }
+        self.cancel_tick();
+    }
+
+    /// Cancels are resent until each told node confirms — a node cut off for a while (a named
+    /// one, or one that joined the cluster before the cancel) must still clear what the init
+    /// wrote — for at most `MAX_CANCEL_RETRY_TIMEOUTS * init_timeout_ms`: a node that never
+    /// answers (dead for good, or stopped) does not keep a cancel running forever.
+    fn cancel_tick(&mut self) {
+        let now = self.now_ms;
+        let ids: Vec<InstanceId> = self.cancels.keys().copied().collect();
+        for init in ids {
+            let Some(cancel) = self.cancels.get(&init) else {
+                continue;
+            };
+            let limit = cancel.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * self.timing.init_timeout_ms;
+            if (cancel.pending.is_empty() && now >= cancel.min_end_ms) || now >= limit {
+                self.end_cancel(init);
+                continue;
+            }
+            if now < cancel.last_sent_ms + self.timing.init_retry_ms {
+                continue;
+            }
+            let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
+            for addr in pending {
+                let reason = "retry".to_string();
+                self.send(addr, Message::CancelInit { init, reason });
+            }
+            if let Some(c) = self.cancels.get_mut(&init) {
+                c.last_sent_ms = now;
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::InitAttempt;
+use crate::init::{CancelAttempt, InitAttempt};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message, RequestId};
@@ -62,6 +62,8 @@ pub struct Node {
     pub(crate) ms: Option<MsReplica>,
     pub(crate) joiner: Joiner,
     pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
+    /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
+    pub(crate) cancels: BTreeMap<InstanceId, CancelAttempt>,
     /// Init ids this node was told to cancel (in memory only).
     pub(crate) cancelled: std::collections::BTreeSet<InstanceId>,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
@@ -103,6 +105,7 @@ impl Node {
             ms: None,
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
+            cancels: BTreeMap::new(),
             cancelled: std::collections::BTreeSet::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
@@ -125,6 +128,13 @@ impl Node {
             if let Some(record) = vault.group(kind) {
                 node.open_group(kind, record, true)?;
             }
+        }
+        // A cancel this node was telling when it stopped resumes: everyone who appears is told,
+        // for at least two init timeouts (time for the physical topology to fill).
+        let resume_until_ms = now_ms + 2 * node.timing.init_timeout_ms;
+        for init in &vault.cancels {
+            let own = std::iter::once(node.cfg.addr).collect();
+            node.start_cancel(*init, own, resume_until_ms);
         }
         node.start_topology();
         node.drive();

@@ -97,6 +97,7 @@ impl RestoredCluster {
             }),
             cmg,
             ms,
+            cancels: Vec::new(),
         }
     }
 }

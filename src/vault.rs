@@ -103,7 +103,15 @@ pub enum VaultWrite {
     HardState(GroupKind, HardStateRecord),
     /// Entries appended; any existing entry at or after the first new index is replaced.
     Append(GroupKind, Vec<EntryRecord>),
+    /// This node, as initiator, started cancelling an init: it resumes telling others after a
+    /// restart until the cancel ends.
+    RecordCancel(InstanceId),
+    /// The cancel ended (everyone told acknowledged it, or it ran out of time).
+    ForgetCancel(InstanceId),
 }
+
+/// How many cancels one node records (the oldest is forgotten first).
+pub const MAX_RECORDED_CANCELS: usize = 16;
 
 /// A node's durable state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +122,9 @@ pub struct Vault {
     pub cmg: Option<GroupRecord>,
     /// The Meta Storage replica, if the node hosts one.
     pub ms: Option<GroupRecord>,
+    /// Inits this node cancelled, as initiator, whose cancel is still being told to others.
+    #[serde(default)]
+    pub cancels: Vec<InstanceId>,
 }
 
 impl Vault {
@@ -158,6 +169,15 @@ impl Vault {
                 self.local = Some(local.clone());
             }
             VaultWrite::ClearLocal => self.local = None,
+            VaultWrite::RecordCancel(init) => {
+                if !self.cancels.contains(init) {
+                    if self.cancels.len() >= MAX_RECORDED_CANCELS {
+                        self.cancels.remove(0);
+                    }
+                    self.cancels.push(*init);
+                }
+            }
+            VaultWrite::ForgetCancel(init) => self.cancels.retain(|c| c != init),
             VaultWrite::SetMsConfig { version, nodes } => {
                 let local = self
                     .local
@@ -332,5 +352,20 @@ mod tests {
         v.apply(&VaultWrite::DestroyGroup(GroupKind::Cmg, InstanceId(1)))
             .unwrap();
         assert!(v.cmg.is_none());
+    }
+
+    #[test]
+    fn recorded_cancels_are_bounded_and_forgotten() {
+        let mut v = Vault::empty();
+        for i in 0..(MAX_RECORDED_CANCELS as u64 + 3) {
+            v.apply(&VaultWrite::RecordCancel(InstanceId(i))).unwrap();
+        }
+        // Recording twice keeps one entry; the oldest are dropped first.
+        v.apply(&VaultWrite::RecordCancel(InstanceId(5))).unwrap();
+        assert_eq!(v.cancels.len(), MAX_RECORDED_CANCELS);
+        assert_eq!(v.cancels.first(), Some(&InstanceId(3)));
+        v.apply(&VaultWrite::ForgetCancel(InstanceId(5))).unwrap();
+        assert!(!v.cancels.contains(&InstanceId(5)));
+        assert_eq!(v.cancels.len(), MAX_RECORDED_CANCELS - 1);
     }
 }

@@ -1105,6 +1105,7 @@ mod tests {
             local: None,
             cmg: Some(record(term)),
             ms: None,
+            cancels: Vec::new(),
         };
         let mut vaults = BTreeMap::new();
         vaults.insert("a".to_string(), vault(1));
