@@ -237,10 +237,17 @@ impl Node {
             let silent_ms = now.saturating_sub(member.last_heard_ms);
             if silent_ms >= self.timing.failure_timeout_ms {
                 dead.push(*addr);
-            } else if silent_ms >= self.timing.probe_interval_ms
-                && now.saturating_sub(member.last_probe_ms) >= self.timing.probe_interval_ms
-            {
-                probe.push(*addr);
+            } else {
+                // A silent member is probed; every member is probed at least every
+                // `rejoin_probe_ms` even when other traffic (Raft) keeps it heard, so that views
+                // keep being exchanged (anti-entropy) and the member learns of this node.
+                let since_probe_ms = now.saturating_sub(member.last_probe_ms);
+                if (silent_ms >= self.timing.probe_interval_ms
+                    && since_probe_ms >= self.timing.probe_interval_ms)
+                    || since_probe_ms >= self.timing.rejoin_probe_ms
+                {
+                    probe.push(*addr);
+                }
             }
         }
         for addr in dead {

@@ -13,9 +13,8 @@ fn run_scenario_file(path: &str) {
     };
     let count = std::env::var("JOINSIM_SCENARIO_SEEDS")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(scenario.seeds);
-    let seeds: Vec<u64> = (0..count).collect();
+        .and_then(|s| s.parse().ok());
+    let seeds: Vec<u64> = scenario.seed_list(count);
     let results = run_seeds(&scenario, &seeds, default_jobs(), false);
     let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
     if !failed.is_empty() {

@@ -214,8 +214,7 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
     };
     let list: Vec<u64> = match (seed, seeds) {
         (Some(s), _) => vec![s],
-        (None, Some(n)) => (0..n).collect(),
-        (None, None) => (0..scenario.seeds).collect(),
+        (None, count) => scenario.seed_list(count),
     };
     let results = campaign::run_seeds(&scenario, &list, campaign::default_jobs(), trace);
     let mut stdout = std::io::stdout().lock();
@@ -279,7 +278,7 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
     let started = std::time::Instant::now();
     let mut stdout = std::io::stdout().lock();
     for (i, scenario) in scenarios.iter().enumerate() {
-        let list: Vec<u64> = (0..seeds.unwrap_or(scenario.seeds)).collect();
+        let list: Vec<u64> = scenario.seed_list(seeds);
         eprint!(
             "[{:>2}/{}] {} ({} seeds) ... ",
             i + 1,

@@ -54,6 +54,7 @@ struct RawScenario {
     name: Spanned<String>,
     description: String,
     seeds: Option<Spanned<u64>>,
+    regression_seeds: Option<Spanned<Vec<u64>>>,
     bug: Option<Spanned<String>>,
     network: Option<Spanned<RawNetwork>>,
     #[serde(default, rename = "cluster")]
@@ -169,6 +170,8 @@ pub struct Scenario {
     pub description: String,
     /// How many seeds `check` runs by default.
     pub seeds: u64,
+    /// Seeds run in addition to `0..seeds` (the seed a fuzzer finding was drawn from).
+    pub regression_seeds: Vec<u64>,
     /// A planted bug every node runs with (files written by the fuzzer for a planted bug).
     pub bug: Option<PlantedBug>,
     /// Network at the start.
@@ -183,6 +186,21 @@ pub struct Scenario {
     pub expect: Expectations,
     /// The liveness phase.
     pub liveness: Liveness,
+}
+
+impl Scenario {
+    /// The seeds a run goes over: `0..count` (the file's `seeds` unless given), then its
+    /// regression seeds that are not already among them.
+    pub fn seed_list(&self, count: Option<u64>) -> Vec<u64> {
+        let count = count.unwrap_or(self.seeds);
+        let mut list: Vec<u64> = (0..count).collect();
+        for seed in &self.regression_seeds {
+            if *seed >= count && !list.contains(seed) {
+                list.push(*seed);
+            }
+        }
+        list
+    }
 }
 
 /// When a step runs.
@@ -405,6 +423,9 @@ pub struct Liveness {
     pub reason: Option<String>,
 }
 
+/// How many `regression_seeds` a file may list.
+pub const MAX_REGRESSION_SEEDS: usize = 64;
+
 /// Hazard kinds a scenario may expect.
 pub const HAZARD_KINDS: [&str; 1] = ["two_clusters"];
 
@@ -542,6 +563,16 @@ impl<'a, 'b> Builder<'a, 'b> {
             Some(s) => *s.get_ref(),
             None => 32,
         };
+        let regression_seeds = match &raw.regression_seeds {
+            Some(list) if list.get_ref().len() > MAX_REGRESSION_SEEDS => {
+                return Err(self.err(
+                    list.span(),
+                    format!("at most {MAX_REGRESSION_SEEDS} regression seeds"),
+                ));
+            }
+            Some(list) => list.get_ref().clone(),
+            None => Vec::new(),
+        };
         let network = self.network(raw.network.as_ref())?;
         let bug = match &raw.bug {
             None => None,
@@ -656,6 +687,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             name: raw.name.into_inner(),
             description: raw.description,
             seeds,
+            regression_seeds,
             bug,
             network,
             nodes,
@@ -1254,6 +1286,20 @@ mod tests {
         assert_eq!(s.nodes[1].seeds, vec!["a"]);
         assert!(s.liveness.enabled);
         assert_eq!(s.expect.deadline_ms, 120_000);
+    }
+
+    #[test]
+    fn regression_seeds_run_after_the_seed_range() {
+        let text = "name = \"t\"\ndescription = \"d\"\nseeds = 3\nregression_seeds = [77, 1, 77]\n[[node]]\nname = \"a\"\n[expect]\n";
+        let s = parse_scenario("t.toml", text).unwrap();
+        assert_eq!(s.seed_list(None), vec![0, 1, 2, 77]);
+        assert_eq!(s.seed_list(Some(1)), vec![0, 77, 1]);
+        let many: Vec<String> = (0..=MAX_REGRESSION_SEEDS).map(|i| i.to_string()).collect();
+        let text = format!(
+            "name = \"t\"\ndescription = \"d\"\nregression_seeds = [{}]\n[[node]]\nname = \"a\"\n[expect]\n",
+            many.join(", ")
+        );
+        at(&text, 3, 20, "at most 64 regression seeds");
     }
 
     #[test]
