@@ -87,6 +87,10 @@ pub struct CmgState {
     pub validated: BTreeMap<NodeName, NodeInfo>,
     /// The logical topology.
     pub lt: LogicalTopology,
+    /// The join attempt each validated node was validated for: only a join ready of that
+    /// attempt moves it into the LT (a stale one, sent before a removal and a revalidation, is
+    /// refused).
+    pub validated_attempts: BTreeMap<NodeName, u64>,
     /// Nodes removed from the LT or the validated set as dead, by name (one entry per name, so
     /// bounded by the cluster's distinct names). They may still hold this cluster's state in
     /// their vaults, so a cancel of this cluster's init must reach them too.
@@ -106,11 +110,15 @@ pub enum CmgCommand {
         info: NodeInfo,
         /// Its stored tag and MS version, if it is initialized.
         stored: Option<(ClusterTag, u64)>,
+        /// The node's join attempt.
+        attempt: u64,
     },
     /// A validated node finished recovery: move it into the LT.
     JoinReady {
         /// Who.
         info: NodeInfo,
+        /// The join attempt it was validated for.
+        attempt: u64,
     },
     /// Members declared dead: remove them from the LT and the validated set.
     NodesLeave {
@@ -257,9 +265,13 @@ impl CmgState {
         match command {
             CmgCommand::Bootstrap => CmgOutcome::Nothing,
             CmgCommand::ClusterInit(plan) => self.apply_init(plan, bug),
-            CmgCommand::Join { info, stored } => self.apply_join(info, stored.as_ref(), bug),
-            CmgCommand::JoinReady { info } => {
-                CmgOutcome::JoinReady(self.apply_join_ready(info, bug))
+            CmgCommand::Join {
+                info,
+                stored,
+                attempt,
+            } => self.apply_join(info, stored.as_ref(), *attempt, bug),
+            CmgCommand::JoinReady { info, attempt } => {
+                CmgOutcome::JoinReady(self.apply_join_ready(info, *attempt, bug))
             }
             CmgCommand::NodesLeave { nodes } => CmgOutcome::Left(self.apply_leave(nodes)),
             CmgCommand::ChangeMsNodes { nodes, .. } => {
@@ -309,6 +321,7 @@ impl CmgState {
         &mut self,
         info: &NodeInfo,
         stored: Option<&(ClusterTag, u64)>,
+        attempt: u64,
         bug: Option<PlantedBug>,
     ) -> CmgOutcome {
         let Some(cluster) = &self.cluster else {
@@ -329,6 +342,7 @@ impl CmgState {
         if !self.lt.contains(&info.name, info.launch) {
             // A new launch of a validated name replaces the old validation.
             self.validated.insert(info.name.clone(), info.clone());
+            self.validated_attempts.insert(info.name.clone(), attempt);
         }
         CmgOutcome::Join(JoinResult::Accepted(accept))
     }
@@ -336,6 +350,7 @@ impl CmgState {
     fn apply_join_ready(
         &mut self,
         info: &NodeInfo,
+        attempt: u64,
         bug: Option<PlantedBug>,
     ) -> Result<u64, JoinReadyRefusal> {
         if self.lt.contains(&info.name, info.launch) {
@@ -344,13 +359,15 @@ impl CmgState {
         let validated = self
             .validated
             .get(&info.name)
-            .is_some_and(|v| v.launch == info.launch);
+            .is_some_and(|v| v.launch == info.launch)
+            && self.validated_attempts.get(&info.name) == Some(&attempt);
         if !validated && bug != Some(PlantedBug::LtWithoutValidation) {
             return Err(JoinReadyRefusal::NotValidated {
                 name: info.name.clone(),
             });
         }
         self.validated.remove(&info.name);
+        self.validated_attempts.remove(&info.name);
         // Same name, new launch: the new entry replaces the old one in a single change.
         self.lt.members.insert(info.name.clone(), info.clone());
         self.lt.version += 1;
@@ -372,6 +389,7 @@ impl CmgState {
                 .get(name)
                 .is_some_and(|v| v.launch == *launch)
             {
+                self.validated_attempts.remove(name);
                 if let Some(info) = self.validated.remove(name) {
                     self.departed.insert(name.clone(), info);
                 }
@@ -471,6 +489,7 @@ mod tests {
         let out = s.apply(&CmgCommand::Join {
             info: info("a", 1),
             stored: None,
+            attempt: 1,
         });
         assert_eq!(out, CmgOutcome::Join(JoinResult::RetryLater));
     }
@@ -494,7 +513,11 @@ mod tests {
             (info("x", 1), Some((tag.clone(), 2)), "MsVersionAhead"),
         ];
         for (who, stored, want) in cases {
-            let out = s.apply(&CmgCommand::Join { info: who, stored });
+            let out = s.apply(&CmgCommand::Join {
+                info: who,
+                stored,
+                attempt: 1,
+            });
             let CmgOutcome::Join(JoinResult::Rejected(reason)) = out else {
                 panic!("expected a rejection, got {out:?}");
             };
@@ -507,35 +530,78 @@ mod tests {
         let out = s.apply(&CmgCommand::Join {
             info: patched,
             stored: Some((tag, 1)),
+            attempt: 1,
         });
         assert!(matches!(out, CmgOutcome::Join(JoinResult::Accepted(_))));
     }
 
     #[test]
+    fn a_join_ready_counts_only_for_the_validated_attempt() {
+        let mut s = initialized();
+        let join = |attempt| CmgCommand::Join {
+            info: info("a", 1),
+            stored: None,
+            attempt,
+        };
+        let ready = |attempt| CmgCommand::JoinReady {
+            info: info("a", 1),
+            attempt,
+        };
+        s.apply(&join(1));
+        // Removed as dead, then validated again for a new attempt: the join ready of the
+        // first attempt (still in flight) must not move it into the LT.
+        s.apply(&CmgCommand::NodesLeave {
+            nodes: vec![("a".into(), LaunchId(1))],
+        });
+        s.apply(&join(2));
+        assert!(matches!(
+            s.apply(&ready(1)),
+            CmgOutcome::JoinReady(Err(JoinReadyRefusal::NotValidated { .. }))
+        ));
+        assert!(s.lt.members.is_empty());
+        assert_eq!(s.apply(&ready(2)), CmgOutcome::JoinReady(Ok(1)));
+        assert!(s.validated_attempts.is_empty());
+    }
+
+    #[test]
     fn join_ready_needs_validation_and_same_name_replaces() {
         let mut s = initialized();
-        let refused = s.apply(&CmgCommand::JoinReady { info: info("a", 1) });
+        let refused = s.apply(&CmgCommand::JoinReady {
+            info: info("a", 1),
+            attempt: 1,
+        });
         assert!(matches!(refused, CmgOutcome::JoinReady(Err(_))));
         s.apply(&CmgCommand::Join {
             info: info("a", 1),
             stored: None,
+            attempt: 1,
         });
         assert_eq!(
-            s.apply(&CmgCommand::JoinReady { info: info("a", 1) }),
+            s.apply(&CmgCommand::JoinReady {
+                info: info("a", 1),
+                attempt: 1
+            }),
             CmgOutcome::JoinReady(Ok(1))
         );
         // Idempotent.
         assert_eq!(
-            s.apply(&CmgCommand::JoinReady { info: info("a", 1) }),
+            s.apply(&CmgCommand::JoinReady {
+                info: info("a", 1),
+                attempt: 1
+            }),
             CmgOutcome::JoinReady(Ok(1))
         );
         // Restart: new launch replaces the entry.
         s.apply(&CmgCommand::Join {
             info: info("a", 2),
             stored: None,
+            attempt: 1,
         });
         assert_eq!(
-            s.apply(&CmgCommand::JoinReady { info: info("a", 2) }),
+            s.apply(&CmgCommand::JoinReady {
+                info: info("a", 2),
+                attempt: 1
+            }),
             CmgOutcome::JoinReady(Ok(2))
         );
         assert!(s.lt.contains("a", LaunchId(2)));
@@ -563,9 +629,11 @@ mod tests {
             s.apply(&CmgCommand::Join {
                 info: info(name, 1),
                 stored: None,
+                attempt: 1,
             });
             s.apply(&CmgCommand::JoinReady {
                 info: info(name, 1),
+                attempt: 1,
             });
         }
         let change = |s: &mut CmgState, nodes: &[&str]| {

@@ -51,6 +51,8 @@ pub(crate) struct Joiner {
     pub cluster: Option<(ClusterTag, crate::types::InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
+    /// This launch's join attempt: a new one each time the node starts asking to be validated.
+    pub attempt: u64,
 }
 
 impl Joiner {
@@ -62,6 +64,7 @@ impl Joiner {
             cluster: None,
             last_sent_ms: 0,
             last_learner_ask_ms: 0,
+            attempt: 0,
         }
     }
 }
@@ -162,6 +165,9 @@ impl Node {
         self.joiner.leader = Some((notice.leader.name.clone(), notice.leader.addr));
         match self.joiner.phase {
             JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
+                if self.joiner.phase != JoinPhase::Requesting {
+                    self.joiner.attempt += 1;
+                }
                 self.joiner.phase = JoinPhase::Requesting;
                 self.send_join_request();
             }
@@ -181,7 +187,13 @@ impl Node {
             stored: stored.clone(),
         });
         let info = self.info();
-        self.send(addr, Message::JoinRequest { info, stored });
+        let attempt = self.joiner.attempt;
+        let request = Message::JoinRequest {
+            info,
+            stored,
+            attempt,
+        };
+        self.send(addr, request);
     }
 
     fn send_join_ready(&mut self) {
@@ -191,7 +203,8 @@ impl Node {
         self.joiner.last_sent_ms = self.now_ms;
         self.emit(Event::JoinReadySent { leader });
         let info = self.info();
-        self.send(addr, Message::JoinReady { info });
+        let attempt = self.joiner.attempt;
+        self.send(addr, Message::JoinReady { info, attempt });
     }
 
     pub(crate) fn on_not_leader(&mut self, from: Addr, leader: Option<(NodeName, Addr)>) {
@@ -208,8 +221,11 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_join_response(&mut self, launch: LaunchId, result: JoinResult) {
-        if launch != self.launch || self.joiner.phase != JoinPhase::Requesting {
+    pub(crate) fn on_join_response(&mut self, launch: LaunchId, attempt: u64, result: JoinResult) {
+        if launch != self.launch
+            || attempt != self.joiner.attempt
+            || self.joiner.phase != JoinPhase::Requesting
+        {
             return;
         }
         match result {
@@ -336,9 +352,13 @@ impl Node {
     pub(crate) fn on_join_ready_response(
         &mut self,
         launch: LaunchId,
+        attempt: u64,
         result: Result<u64, JoinReadyRefusal>,
     ) {
-        if launch != self.launch || self.joiner.phase != JoinPhase::ReadySent {
+        if launch != self.launch
+            || attempt != self.joiner.attempt
+            || self.joiner.phase != JoinPhase::ReadySent
+        {
             return;
         }
         match result {
@@ -350,6 +370,7 @@ impl Node {
                 self.emit(Event::JoinReadyRefused {
                     reason: refusal.to_string(),
                 });
+                self.joiner.attempt += 1;
                 self.joiner.phase = JoinPhase::Requesting;
                 self.send_join_request();
             }

@@ -21,8 +21,8 @@ use crate::types::{Addr, ClusterTag, GroupKind, LaunchId, NodeInfo, NodeName};
 /// Who asked for a proposed command, so the proposer can answer when it is applied.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum PendingKey {
-    Join(NodeName, LaunchId),
-    Ready(NodeName, LaunchId),
+    Join(NodeName, LaunchId, u64),
+    Ready(NodeName, LaunchId, u64),
     Admin(Addr, RequestId),
 }
 
@@ -178,8 +178,12 @@ impl Node {
             return;
         };
         let key = match command {
-            CmgCommand::Join { info, .. } => PendingKey::Join(info.name.clone(), info.launch),
-            CmgCommand::JoinReady { info } => PendingKey::Ready(info.name.clone(), info.launch),
+            CmgCommand::Join { info, attempt, .. } => {
+                PendingKey::Join(info.name.clone(), info.launch, *attempt)
+            }
+            CmgCommand::JoinReady { info, attempt } => {
+                PendingKey::Ready(info.name.clone(), info.launch, *attempt)
+            }
             CmgCommand::ChangeMsNodes {
                 origin, request, ..
             } => PendingKey::Admin(*origin, *request),
@@ -189,11 +193,21 @@ impl Node {
             return;
         };
         match (key, outcome) {
-            (PendingKey::Join(_, launch), CmgOutcome::Join(result)) => {
-                self.send(to, Message::JoinResponse { launch, result });
+            (PendingKey::Join(_, launch, attempt), CmgOutcome::Join(result)) => {
+                let response = Message::JoinResponse {
+                    launch,
+                    attempt,
+                    result,
+                };
+                self.send(to, response);
             }
-            (PendingKey::Ready(_, launch), CmgOutcome::JoinReady(result)) => {
-                self.send(to, Message::JoinReadyResponse { launch, result });
+            (PendingKey::Ready(_, launch, attempt), CmgOutcome::JoinReady(result)) => {
+                let response = Message::JoinReadyResponse {
+                    launch,
+                    attempt,
+                    result,
+                };
+                self.send(to, response);
             }
             (PendingKey::Admin(origin, request), CmgOutcome::MsChanged(result)) => match result {
                 Err(e) => self.send(
@@ -228,6 +242,7 @@ impl Node {
                 });
                 if self.cfg.bug == Some(PlantedBug::ForgetValidatedOnLeaderChange) {
                     cmg.state.validated.clear();
+                    cmg.state.validated_attempts.clear();
                 }
             }
         } else {
@@ -422,24 +437,29 @@ impl Node {
         from: Addr,
         info: NodeInfo,
         stored: Option<(ClusterTag, u64)>,
+        attempt: u64,
     ) {
         if !self.leader_or_redirect(from) {
             return;
         }
         self.learn_addr(&info.name, info.addr);
-        let key = PendingKey::Join(info.name.clone(), info.launch);
+        let key = PendingKey::Join(info.name.clone(), info.launch, attempt);
         if self.remember_pending(key, from) {
-            self.propose_cmg(CmgCommand::Join { info, stored });
+            self.propose_cmg(CmgCommand::Join {
+                info,
+                stored,
+                attempt,
+            });
         }
     }
 
-    pub(crate) fn on_join_ready(&mut self, from: Addr, info: NodeInfo) {
+    pub(crate) fn on_join_ready(&mut self, from: Addr, info: NodeInfo, attempt: u64) {
         if !self.leader_or_redirect(from) {
             return;
         }
-        let key = PendingKey::Ready(info.name.clone(), info.launch);
+        let key = PendingKey::Ready(info.name.clone(), info.launch, attempt);
         if self.remember_pending(key, from) {
-            self.propose_cmg(CmgCommand::JoinReady { info });
+            self.propose_cmg(CmgCommand::JoinReady { info, attempt });
         }
     }
 

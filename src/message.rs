@@ -230,11 +230,16 @@ pub enum Message {
         info: NodeInfo,
         /// Its stored tag and MS version, only if it is initialized.
         stored: Option<(ClusterTag, u64)>,
+        /// The node's join attempt (per launch): a join ready counts only for the attempt that
+        /// was validated, so a stale one from before a removal and revalidation is refused.
+        attempt: u64,
     },
     /// The CMG's answer to a join request.
     JoinResponse {
         /// The launch it answers.
         launch: LaunchId,
+        /// The join attempt it answers.
+        attempt: u64,
         /// Outcome.
         result: JoinResult,
     },
@@ -242,11 +247,16 @@ pub enum Message {
     JoinReady {
         /// Who.
         info: NodeInfo,
+        /// The node's join attempt (per launch): a join ready counts only for the attempt that
+        /// was validated, so a stale one from before a removal and revalidation is refused.
+        attempt: u64,
     },
     /// The CMG's answer to a join ready: the LT version that includes the node.
     JoinReadyResponse {
         /// The launch it answers.
         launch: LaunchId,
+        /// The join attempt it answers.
+        attempt: u64,
         /// Outcome.
         result: std::result::Result<u64, JoinReadyRefusal>,
     },

@@ -231,12 +231,22 @@ impl Node {
                 name,
             } => self.on_replica_empty(group, instance, &name),
             Message::ClusterState(notice) => self.on_cluster_state(notice),
-            Message::JoinRequest { info, stored } => self.on_join_request(from, info, stored),
-            Message::JoinResponse { launch, result } => self.on_join_response(launch, result),
-            Message::JoinReady { info } => self.on_join_ready(from, info),
-            Message::JoinReadyResponse { launch, result } => {
-                self.on_join_ready_response(launch, result)
-            }
+            Message::JoinRequest {
+                info,
+                stored,
+                attempt,
+            } => self.on_join_request(from, info, stored, attempt),
+            Message::JoinResponse {
+                launch,
+                attempt,
+                result,
+            } => self.on_join_response(launch, attempt, result),
+            Message::JoinReady { info, attempt } => self.on_join_ready(from, info, attempt),
+            Message::JoinReadyResponse {
+                launch,
+                attempt,
+                result,
+            } => self.on_join_ready_response(launch, attempt, result),
             Message::NotLeader { leader } => self.on_not_leader(from, leader),
             Message::MsAddLearner { name } => self.on_ms_add_learner(name),
             Message::MsReconfigure { version, nodes } => {
