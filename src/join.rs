@@ -140,6 +140,15 @@ impl Node {
     }
 
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
+        if self.cancelled.contains(&notice.cmg_instance) {
+            // A leader of a cluster whose init this node was told to cancel: that replica missed
+            // the cancel (it was out of reach, or its initiator died). It is told now, and this
+            // node does not join a cluster that no longer exists.
+            let init = notice.cmg_instance;
+            let reason = "cancelled: its cluster state reached a node that cancelled it".into();
+            self.send(notice.leader.addr, Message::CancelInit { init, reason });
+            return;
+        }
         let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
         let stale = notice.term < seen;
         let foreign = !stale && self.foreign_cluster(&notice);
@@ -243,6 +252,7 @@ impl Node {
                     reason,
                 });
             }
+            JoinResult::Accepted(accept) if self.cancelled.contains(&accept.instance) => {}
             JoinResult::Accepted(accept) => self.on_join_accepted(accept),
         }
     }
