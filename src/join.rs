@@ -161,7 +161,9 @@ impl Node {
         if stale || foreign {
             return;
         }
-        self.joiner.cluster = Some((notice.tag.clone(), notice.cmg_instance));
+        let followed = Some((notice.tag.clone(), notice.cmg_instance));
+        let cluster_changed = self.joiner.cluster != followed;
+        self.joiner.cluster = followed;
         if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED
             && !self.joiner.terms.contains_key(&notice.tag)
         {
@@ -174,7 +176,9 @@ impl Node {
         self.joiner.leader = Some((notice.leader.name.clone(), notice.leader.addr));
         match self.joiner.phase {
             JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
-                if self.joiner.phase != JoinPhase::Requesting {
+                // A new attempt also when the node turns to another cluster's leader: a late
+                // answer of the previous cluster (an acceptance, or a rejection) is ignored.
+                if self.joiner.phase != JoinPhase::Requesting || cluster_changed {
                     self.joiner.attempt += 1;
                 }
                 self.joiner.phase = JoinPhase::Requesting;

@@ -147,10 +147,11 @@ pub struct Checker {
     ms_of: BTreeMap<String, InstanceId>,
     clusters: BTreeMap<InstanceId, ClusterFacts>,
     admitted: BTreeSet<(NodeName, LaunchId)>,
-    /// Validated launches, with the log index of their latest validation.
-    validated: BTreeMap<(NodeName, LaunchId), u64>,
+    /// Validated launches per CMG incarnation (two clusters may exist at once: the hazard), with
+    /// the log index of their latest validation.
+    validated: BTreeMap<(InstanceId, NodeName, LaunchId), u64>,
     /// Launches that sent join ready after a validation, with that validation's index.
-    ready_after_validation: BTreeMap<(NodeName, LaunchId), u64>,
+    ready_after_validation: BTreeMap<(InstanceId, NodeName, LaunchId), u64>,
     join_requests: BTreeMap<(NodeName, LaunchId), Option<(ClusterTag, u64)>>,
     lt_versions: BTreeMap<(InstanceId, u64), Vec<(NodeName, LaunchId)>>,
     ms_version_of: BTreeMap<String, Option<u64>>,
@@ -246,16 +247,18 @@ impl Checker {
                 }
                 // A leave at log index i revokes validations made before i (a lagging replica may
                 // report an old leave after a newer validation).
-                for node in nodes {
-                    if self.validated.get(node).is_some_and(|v| *v < *index) {
-                        self.validated.remove(node);
+                let instance = self.cmg_of.get(label).copied();
+                for (name, launch) in nodes.iter().filter(|_| instance.is_some()) {
+                    let key = (instance.expect("filtered"), name.clone(), *launch);
+                    if self.validated.get(&key).is_some_and(|v| *v < *index) {
+                        self.validated.remove(&key);
                     }
                     if self
                         .ready_after_validation
-                        .get(node)
+                        .get(&key)
                         .is_some_and(|v| *v < *index)
                     {
-                        self.ready_after_validation.remove(node);
+                        self.ready_after_validation.remove(&key);
                     }
                 }
             }
@@ -409,11 +412,13 @@ impl Checker {
                         return Some(v);
                     }
                 }
-                let at = self
-                    .validated
-                    .entry((node.clone(), *launch))
-                    .or_insert(*index);
-                *at = (*at).max(*index);
+                if let Some(instance) = instance {
+                    let at = self
+                        .validated
+                        .entry((instance, node.clone(), *launch))
+                        .or_insert(*index);
+                    *at = (*at).max(*index);
+                }
             }
             Event::JoinRejected { index, .. } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
@@ -430,8 +435,16 @@ impl Checker {
                 }
             }
             Event::JoinReadySent { .. } => {
-                if let Some(key) = self.identity(label) {
-                    if let Some(index) = self.validated.get(&key).copied() {
+                // The node may have been validated by more than one cluster (the hazard): its
+                // join ready counts for each validation made so far.
+                if let Some((name, launch)) = self.identity(label) {
+                    let validations: Vec<((InstanceId, NodeName, LaunchId), u64)> = self
+                        .validated
+                        .iter()
+                        .filter(|((_, n, l), _)| *n == name && *l == launch)
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect();
+                    for (key, index) in validations {
                         self.ready_after_validation.insert(key, index);
                     }
                 }
@@ -624,16 +637,16 @@ impl Checker {
                 continue;
             }
             let (name, launch) = member;
-            if !self.validated.contains_key(member)
-                || !self.ready_after_validation.contains_key(member)
+            let key = (instance, name.clone(), *launch);
+            if !self.validated.contains_key(&key) || !self.ready_after_validation.contains_key(&key)
             {
                 return violation(
                     Invariant::AlwaysLtMemberValidatedThenReady,
                     vec![name.clone()],
                     format!(
                         "{name} (launch {launch:?}) entered LT version {version} (validated: {}, join ready after validation: {})",
-                        self.validated.contains_key(member),
-                        self.ready_after_validation.contains_key(member)
+                        self.validated.contains_key(&key),
+                        self.ready_after_validation.contains_key(&key)
                     ),
                 );
             }
