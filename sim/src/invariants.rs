@@ -651,11 +651,25 @@ impl Checker {
                 );
             }
             let Some(cluster) = &cluster else { continue };
-            let facts = self
+            let member_label = self
                 .launch_of
                 .iter()
                 .find(|(l, la)| **la == *launch && self.name_of(l) == Some(name.as_str()))
-                .and_then(|(l, _)| self.nodes.get(l));
+                .map(|(l, _)| l.clone());
+            // The node holds another cluster's tag (two clusters at once: the hazard).
+            if let Some(Some(Some(held))) = member_label.as_ref().map(|l| self.tag_of.get(l)) {
+                if held != &cluster.tag {
+                    return violation(
+                        Invariant::AlwaysLtMemberCompatible,
+                        vec![name.clone()],
+                        format!(
+                            "{name} entered the LT of {} while it holds the tag {held}",
+                            cluster.tag
+                        ),
+                    );
+                }
+            }
+            let facts = member_label.as_ref().and_then(|l| self.nodes.get(l));
             if let Some(facts) = facts {
                 if facts.protocol != cluster.protocol
                     || !facts.product.compatible_with(&cluster.product)
