@@ -248,17 +248,13 @@ impl Checker {
                 // A leave at log index i revokes validations made before i (a lagging replica may
                 // report an old leave after a newer validation).
                 let instance = self.cmg_of.get(label).copied();
-                for (name, launch) in nodes.iter().filter(|_| instance.is_some()) {
-                    let key = (instance.expect("filtered"), name.clone(), *launch);
-                    if self.validated.get(&key).is_some_and(|v| *v < *index) {
-                        self.validated.remove(&key);
-                    }
-                    if self
-                        .ready_after_validation
-                        .get(&key)
-                        .is_some_and(|v| *v < *index)
-                    {
-                        self.ready_after_validation.remove(&key);
+                for (name, launch) in nodes {
+                    let Some(instance) = instance else { break };
+                    let key = (instance, name.clone(), *launch);
+                    for revoked in [&mut self.validated, &mut self.ready_after_validation] {
+                        if revoked.get(&key).is_some_and(|v| *v < *index) {
+                            revoked.remove(&key);
+                        }
                     }
                 }
             }

@@ -220,11 +220,7 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
     let mut stdout = std::io::stdout().lock();
     for result in &results {
         if json {
-            let _ = writeln!(
-                stdout,
-                "{}",
-                serde_json::to_string(result).expect("results serialize")
-            );
+            print_json(&mut stdout, result);
         } else {
             if trace {
                 let _ = writeln!(stdout, "timeline of seed {}:", result.seed);
@@ -291,11 +287,7 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
         eprintln!("{passed}/{} passed", results.len());
         for result in &results {
             if json {
-                let _ = writeln!(
-                    stdout,
-                    "{}",
-                    serde_json::to_string(result).expect("results serialize")
-                );
+                print_json(&mut stdout, result);
             } else if !result.passed {
                 eprint!("{}", campaign::format_result(result));
             }
@@ -333,4 +325,13 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// One seed's result as a line of JSON.
+fn print_json(out: &mut impl std::io::Write, result: &joinsim_sim::SeedResult) {
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string(result).expect("results serialize")
+    );
 }
