@@ -17,6 +17,8 @@
 //! leaks from one run into the next.
 
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use joinsim::{NodeView, PlantedBug, Timing};
@@ -206,15 +208,43 @@ impl Sim {
         let mut runtime =
             madsim::runtime::Runtime::with_seed_and_config(self.seed, madsim::Config::default());
         runtime.set_time_limit(Duration::from_secs_f64(self.time_limit_s));
-        let mut report = runtime.block_on(self.run_inside(body));
+        let world_of_run: Arc<Mutex<Option<World>>> = Arc::new(Mutex::new(None));
+        let registered = world_of_run.clone();
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(self.run_world(body, move |world| {
+                *registered.lock().expect("world cell") = Some(world.clone());
+            }))
+        }));
+        let mut report = match ran {
+            Ok(report) => report,
+            Err(panic) => {
+                // The run panicked (a node's assertion, raft-rs, the time limit): end its tasks
+                // all the same, so that nothing of it outlives the runtime (see World::shutdown).
+                let world = world_of_run.lock().expect("world cell").take();
+                if let Some(world) = world {
+                    runtime.block_on(async move { world.shutdown() });
+                }
+                drop(runtime);
+                resume_unwind(panic);
+            }
+        };
         drop(runtime);
         report.wall_time = wall_start.elapsed();
         report
     }
 
     /// Runs `body` inside the current madsim runtime (for example one made by madsim's
-    /// `Runtime::check_determinism`). The seed is the runtime's; `wall_time` is left zero.
+    /// `Runtime::check_determinism`). The seed is the runtime's; `wall_time` is left zero. Every
+    /// task of the run is ended before it returns.
     pub async fn run_inside<F, Fut, R>(self, body: F) -> RunReport<R>
+    where
+        F: FnOnce(World) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        self.run_world(body, |_| {}).await
+    }
+
+    async fn run_world<F, Fut, R>(self, body: F, on_world: impl FnOnce(&World)) -> RunReport<R>
     where
         F: FnOnce(World) -> Fut,
         Fut: Future<Output = R>,
@@ -227,24 +257,27 @@ impl Sim {
         });
         let start = madsim::time::Instant::now();
         let world = World::setup(self.specs, self.timing, self.user_patience_ms, self.bug);
+        on_world(&world);
         let value = body(world.clone()).await;
         let final_views = world.views();
         world.check_committed_logs();
         let hazards = world.check_hazards();
         let violations = world.violations();
+        let (trace_hash, trace, deliveries) = world.finish();
+        let sim_time = start.elapsed();
+        world.shutdown();
         if !self.allow_violations {
             if let Some(first) = violations.first() {
                 panic!("invariant violated: {first}");
             }
         }
-        let (trace_hash, trace, deliveries) = world.finish();
         RunReport {
             seed: madsim::runtime::Handle::current().seed(),
             value,
             trace_hash,
             trace,
             deliveries,
-            sim_time: start.elapsed(),
+            sim_time,
             wall_time: Duration::ZERO,
             final_views,
             violations,
@@ -272,5 +305,48 @@ impl World {
         labels
             .iter()
             .all(|l| self.view(l).is_some_and(|v| v.halted.is_some()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type WeakWorld = std::sync::Weak<crate::world::WorldInner>;
+
+    #[test]
+    fn a_run_leaves_nothing_of_its_world_alive() {
+        let report = Sim::new(3).nodes(3).run(|world| async move {
+            world.start_all();
+            world.init_default("n1", "t").await.expect("init succeeds");
+            // A request still in flight and a node's timers are parked at the end.
+            let pending = world.clone();
+            world.spawn_user_task(async move {
+                let _ = pending.init_default("n2", "other").await;
+            });
+            world.sleep_ms(5).await;
+            world.downgrade()
+        });
+        assert!(
+            report.value.upgrade().is_none(),
+            "the world outlived its run (tasks leaked)"
+        );
+    }
+
+    #[test]
+    fn a_panicking_run_leaves_nothing_of_its_world_alive() {
+        let cell: Arc<Mutex<Option<WeakWorld>>> = Arc::new(Mutex::new(None));
+        let inside = cell.clone();
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            Sim::new(4).nodes(2).run(move |world| async move {
+                world.start_all();
+                world.sleep_ms(300).await;
+                *inside.lock().expect("cell") = Some(world.downgrade());
+                panic!("the body fails");
+            })
+        }));
+        assert!(ran.is_err(), "the body's panic reaches the caller");
+        let weak = cell.lock().expect("cell").take().expect("the body ran");
+        assert!(weak.upgrade().is_none(), "the world outlived its run");
     }
 }

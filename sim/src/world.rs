@@ -254,6 +254,13 @@ impl World {
             .insert(spec.label, slot);
     }
 
+    /// A weak handle on the world's state: tests use it to prove that nothing of a run
+    /// outlives it.
+    #[cfg(test)]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<WorldInner> {
+        Arc::downgrade(&self.inner)
+    }
+
     fn slot(&self, label: &str) -> Arc<NodeSlot> {
         self.inner
             .slots
@@ -599,6 +606,48 @@ impl World {
 
     pub(crate) fn user_patience_ms(&self) -> u64 {
         self.inner.user_patience_ms
+    }
+
+    /// Runs `task` on the simulated user's machine, detached: it ends with the run (see
+    /// [`World::shutdown`]). Use it for anything a test body starts and does not await, so that
+    /// nothing is left on madsim's main node when the run ends.
+    pub fn spawn_user_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let user = Handle::current()
+            .get_node(self.user_node())
+            .expect("user node exists");
+        drop(user.spawn(task));
+    }
+
+    /// Ends every task of the run: kills every simulated machine (the nodes and the user), so
+    /// that madsim drops their futures before the runtime goes. Called once, at the end of a run,
+    /// after the trace hash is taken; records nothing.
+    ///
+    /// Why: madsim 0.2.34 does not cancel the tasks still parked when a runtime is dropped. A
+    /// parked task is kept alive by its own waker, which sits in a timer or a socket mailbox
+    /// that the task's future itself keeps alive (`Sleep` holds the timer, an endpoint holds the
+    /// network). That cycle never breaks, so every run's whole world (nodes, vaults, trace,
+    /// channels) would leak. Killing a machine wakes each of its tasks, and madsim's executor
+    /// drops the future of a task whose machine is dead the next time it picks it, in the same
+    /// pass that finishes the main task.
+    pub(crate) fn shutdown(&self) {
+        let handle = Handle::current();
+        let ids: Vec<madsim::task::NodeId> = self
+            .inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .values()
+            .filter_map(|slot| *slot.madsim_id.lock().expect("id lock"))
+            .collect();
+        for id in ids {
+            handle.kill(id);
+        }
+        handle.kill(self.inner.user);
+        for slot in self.inner.slots.lock().expect("slots lock").values() {
+            slot.up.store(false, Ordering::Relaxed);
+            *slot.node.lock().expect("node lock") = None;
+            slot.held.lock().expect("held lock").clear();
+        }
     }
 
     // --- Trace ---

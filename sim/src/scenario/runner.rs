@@ -346,7 +346,7 @@ fn perform(
                 via.clone(),
                 params.clone(),
             );
-            madsim::task::spawn(async move {
+            world.clone().spawn_user_task(async move {
                 let answer = world.init(&via, params).await;
                 answers
                     .lock()
@@ -363,7 +363,7 @@ fn perform(
                 via.clone(),
                 nodes.clone(),
             );
-            madsim::task::spawn(async move {
+            world.clone().spawn_user_task(async move {
                 let refs: Vec<&str> = nodes.iter().map(|s| s.as_str()).collect();
                 let answer = world.reconfigure_ms(&via, &refs).await;
                 answers
