@@ -4,8 +4,34 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The git commit the build comes from (`unknown` outside a git checkout), for
+/// `joinsim --version` and the `[origin]` of fuzz findings.
+fn commit(repo: &Path) -> String {
+    let git = repo.join(".git");
+    for watched in ["HEAD", "refs/heads", "packed-refs"] {
+        let path = git.join(watched);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.len() == 40)
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    println!(
+        "cargo:rustc-env=JOINSIM_COMMIT={}",
+        commit(&Path::new(&manifest).join(".."))
+    );
     let dir = Path::new(&manifest).join("..").join("scenarios");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)

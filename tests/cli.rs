@@ -37,19 +37,22 @@ nodes = { n1 = "joined", n2 = "joined", n3 = "joined" }
 "#;
 
 #[test]
-fn run_passes_with_exit_0_and_prints_json_per_seed() {
+fn run_passes_with_exit_0_and_prints_one_json_document() {
     let dir = scratch("pass");
     let file = dir.join("ok.toml");
     std::fs::write(&file, PASSING).unwrap();
     let out = joinsim(&["run", file.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
-        .collect();
-    assert_eq!(lines.len(), 3);
-    for (seed, line) in lines.iter().enumerate() {
+    assert_eq!(text.lines().count(), 1, "one document: {text}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["type"], "run");
+    assert_eq!(doc["passed"], true);
+    assert_eq!(doc["commit"], joinsim_sim::COMMIT);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for (seed, line) in results.iter().enumerate() {
         assert_eq!(line["seed"], seed as u64);
         assert_eq!(line["passed"], true);
         assert_eq!(line["trace_hash"].as_str().unwrap().len(), 16);
@@ -57,7 +60,85 @@ fn run_passes_with_exit_0_and_prints_json_per_seed() {
         assert!(line["events"].as_u64().unwrap() > 10);
         assert_eq!(line["nodes"]["n2"], "joined");
         assert!(line["violations"].as_array().unwrap().is_empty());
+        assert!(line.get("trace").is_none(), "no trace unless asked");
     }
+}
+
+#[test]
+fn run_json_with_trace_keeps_the_trace() {
+    let dir = scratch("json-trace");
+    let file = dir.join("ok.toml");
+    std::fs::write(&file, PASSING).unwrap();
+    let out = joinsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--json",
+        "--trace",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &doc["results"][0];
+    let trace = result["trace"].as_array().expect("the trace is kept");
+    assert_eq!(trace.len() as u64, result["events"].as_u64().unwrap());
+    assert!(trace[0]["time_us"].is_u64());
+    assert!(trace[0]["node"].is_string());
+}
+
+#[test]
+fn out_of_range_numbers_are_bad_input() {
+    let dir = scratch("bounds");
+    let file = dir.join("ok.toml");
+    std::fs::write(&file, PASSING).unwrap();
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["run", f, "--seeds", "0"],
+        vec!["run", f, "--seeds", "18446744073709551615"],
+        vec!["run", f, "--seeds", "100000000000"],
+        vec!["check", dir.to_str().unwrap(), "--seeds", "0"],
+        vec!["demo", "--nodes", "0"],
+        vec!["demo", "--nodes", "101"],
+    ] {
+        let out = joinsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("--seeds") || err.contains("--nodes"), "{err}");
+    }
+    for (edit, field) in [
+        ("seeds = 3", "seeds = 18446744073709551615"),
+        ("deadline_ms = 60000", "deadline_ms = 18446744073709551615"),
+        ("deadline_ms = 60000", "deadline_ms = 60000000"),
+        ("[expect]", "[network]\nlatency_ms = [18446744073709551615, 18446744073709551615]\n[expect]"),
+        ("[expect]", "[liveness]\ntimeout_ms = 18446744073709551615\n[expect]"),
+        ("[expect]", "[[step]]\nafter = { event = \"joined\", node = \"n2\" }\ndelay_ms = 300000000\naction = \"wait\"\n[expect]"),
+    ] {
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, PASSING.replace(edit, field)).unwrap();
+        let out = joinsim(&["run", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{field}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("out of range"), "{field}: {err}");
+        assert!(err.contains(&format!("{}:", bad.display())), "{err}");
+    }
+}
+
+#[test]
+fn a_delay_past_the_deadline_fails_the_seed_and_the_table_still_prints() {
+    let dir = scratch("delay");
+    let late = PASSING.replace(
+        "[expect]",
+        "[[step]]\nafter = { event = \"joined\", node = \"n2\" }\ndelay_ms = 300000\naction = \"wait\"\n[expect]",
+    );
+    std::fs::write(dir.join("late.toml"), late).unwrap();
+    std::fs::write(dir.join("ok.toml"), PASSING.replace("three-nodes", "fine")).unwrap();
+    let out = joinsim(&["check", dir.to_str().unwrap(), "--seeds", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("fine"), "{table}");
+    assert!(table.contains("FAILED"), "{table}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("goes past the deadline"), "{err}");
 }
 
 #[test]
@@ -179,7 +260,14 @@ fn check_runs_a_directory_and_prints_the_table() {
     std::fs::remove_file(dir.join("b-wrong.toml")).unwrap();
     let out = joinsim(&["check", dir.to_str().unwrap(), "--seeds", "2", "--json"]);
     assert_eq!(out.status.code(), Some(0));
-    let last = String::from_utf8(out.stdout).unwrap();
-    let summary: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["passed"], true);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "one document: {text}");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["type"], "check");
+    assert_eq!(doc["passed"], true);
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 1);
+    assert_eq!(scenarios[0]["seeds"], 2);
+    assert_eq!(scenarios[0]["results"].as_array().unwrap().len(), 2);
 }

@@ -25,33 +25,97 @@ fn list_bugs_prints_every_planted_bug() {
     assert!(names.contains(&"leader-stops-cluster-state".to_string()));
 }
 
+/// The `[origin]` value of `key` in a finding's file.
+fn origin_field(text: &str, key: &str) -> String {
+    let prefix = format!("{key} = \"");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no {key} in the file:\n{text}"))
+        .to_string()
+}
+
 #[test]
-fn a_planted_bug_is_found_and_its_file_replays_the_failure() {
-    let dir = out_dir("bug");
+fn every_planted_bug_is_found_and_its_file_replays_alone() {
+    let bugs = String::from_utf8(joinsim(&["fuzz", "--list-bugs"]).stdout).unwrap();
+    let dir = out_dir("bugs");
+    for bug in bugs.lines() {
+        let out = joinsim(&[
+            "fuzz",
+            "--bug",
+            bug,
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{bug} was not found: {out:?}");
+        let summary: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        assert_eq!(summary["schema_version"], 1);
+        let finding = &summary["findings"][0];
+        assert_eq!(finding["replayed"], true, "{bug}: {summary}");
+        let (nodes, faults) = (&finding["nodes"], &finding["faults"]);
+        assert!(
+            nodes[1].as_u64() <= nodes[0].as_u64(),
+            "{bug}: shrinking grew the case"
+        );
+        assert!(
+            faults[1].as_u64() <= faults[0].as_u64(),
+            "{bug}: shrinking grew the case"
+        );
+        let kind = finding["kind"].as_str().unwrap();
+        let file = finding["file"].as_str().unwrap();
+        let name = std::path::Path::new(file)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let slug = kind.replace([':', '_'], "-");
+        assert!(name.contains(&slug), "{bug}: {name} does not name {kind}");
+        assert!(
+            name.contains(&format!("bug-{bug}")),
+            "{bug}: {name} does not name the bug"
+        );
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(&format!("bug = \"{bug}\"")), "{text}");
+        assert!(
+            text.contains(&format!("seed = {}", finding["seed"])),
+            "{text}"
+        );
+        assert_eq!(origin_field(&text, "commit"), joinsim_sim::COMMIT);
+        assert_eq!(origin_field(&text, "joinsim"), joinsim_sim::VERSION);
+        assert_eq!(origin_field(&text, "failure"), kind);
+        let hash = origin_field(&text, "trace_hash");
+        // The file alone, no flags: the same failure, the same trace.
+        let replay = joinsim(&["run", file]);
+        assert_eq!(replay.status.code(), Some(1), "{bug}: {replay:?}");
+        let report = String::from_utf8(replay.stdout).unwrap();
+        assert!(
+            report.contains(&format!("trace-hash {hash}")),
+            "{bug}: {report}"
+        );
+        assert!(report.contains("0/1 seeds passed"), "{bug}: {report}");
+        let json = joinsim(&["run", file, "--json"]);
+        let json: serde_json::Value =
+            serde_json::from_str(String::from_utf8(json.stdout).unwrap().trim()).unwrap();
+        let result = &json["results"][0];
+        let replayed_kind = match result["violations"][0]["invariant"].as_str() {
+            Some(name) => format!("invariant:{name}"),
+            None => "liveness".to_string(),
+        };
+        assert_eq!(replayed_kind, kind, "{bug}: {result}");
+    }
+    // A second hunt into the same directory keeps the first one's file.
+    let first = std::fs::read_dir(&dir).unwrap().count();
     let out = joinsim(&[
         "fuzz",
         "--bug",
-        "accept-ms-version-ahead",
-        "--runs",
-        "400",
+        "skip-join-tag-check",
         "--out",
         dir.to_str().unwrap(),
-        "--json",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let summary: serde_json::Value =
-        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-    let finding = &summary["findings"][0];
-    assert_eq!(finding["replayed"], true, "{summary}");
-    assert!(finding["kind"].as_str().unwrap().starts_with("invariant:"));
-    let file = finding["file"].as_str().unwrap();
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains("bug = \"accept-ms-version-ahead\""), "{text}");
-    let seed = finding["seed"].as_u64().unwrap().to_string();
-    let replay = joinsim(&["run", file, "--seed", &seed]);
-    assert_eq!(replay.status.code(), Some(1));
-    let report = String::from_utf8(replay.stdout).unwrap();
-    assert!(report.contains("always_lt_member_compatible"), "{report}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), first + 1);
 }
 
 #[test]
@@ -86,6 +150,22 @@ fn bad_options_are_bad_input() {
         vec!["fuzz", "--shard", "x"],
         vec!["fuzz", "--time", "-1"],
         vec!["fuzz", "--runs", "10", "--time", "5"],
+        vec!["fuzz", "--runs", "0"],
+        vec!["fuzz", "--time", "1e-9"],
+        vec!["fuzz", "--time", "1e300"],
+        vec!["fuzz", "--time", "NaN"],
+        vec!["fuzz", "--jobs", "0"],
+        vec!["fuzz", "--jobs", "100000"],
+        vec![
+            "fuzz",
+            "--seed-start",
+            "18446744073709551614",
+            "--runs",
+            "5",
+        ],
+        vec!["fuzz", "--shard", "0/1000000"],
+        vec!["fuzz", "--out", "Cargo.toml"],
+        vec!["fuzz", "--out", "Cargo.toml/findings"],
     ] {
         let out = joinsim(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -125,7 +205,9 @@ fn shards_split_seeds_without_overlap() {
         assert_eq!(summary["runs"], 20);
     }
     let seeds = |shard| -> std::collections::BTreeSet<u64> {
-        (0..100).map(|k| shard_seed(1000, (shard, 3), k)).collect()
+        (0..100)
+            .filter_map(|k| shard_seed(1000, (shard, 3), k))
+            .collect()
     };
     let (s0, s1, s2) = (seeds(0), seeds(1), seeds(2));
     assert!(s0.is_disjoint(&s1) && s1.is_disjoint(&s2) && s0.is_disjoint(&s2));
@@ -139,7 +221,10 @@ fn a_seed_always_draws_the_same_case() {
         let (_, a) = draw(seed);
         let (_, b) = draw(seed);
         assert_eq!(a, b);
-        assert_eq!(a.to_toml(seed, None, &[]), b.to_toml(seed, None, &[]));
+        assert_eq!(
+            a.to_toml(seed, None, &[], None),
+            b.to_toml(seed, None, &[], None)
+        );
     }
     let (_, a) = draw(1);
     let (_, b) = draw(2);

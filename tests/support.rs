@@ -8,17 +8,11 @@ use joinsim::{
 };
 use joinsim_sim::{TraceEntry, TraceKind, World};
 
-/// How many seeds each test runs: `JOINSIM_TEST_SEEDS`, default 32.
-pub fn seed_count() -> u64 {
-    std::env::var("JOINSIM_TEST_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32)
-}
-
-/// The seeds of one test: `base`, `base + 1`, ... so that tests do not share seeds.
+/// The seeds of one test: `JOINSIM_SEED` alone, or `JOINSIM_TEST_SEEDS` (default 32) seeds
+/// `base * 1000 + i`, so that tests do not share seeds. A failure prints the command that reruns
+/// its seed alone (see `joinsim_sim::test_seeds`).
 pub fn seeds(base: u64) -> impl Iterator<Item = u64> {
-    (0..seed_count()).map(move |i| base * 1_000 + i)
+    joinsim_sim::test_seeds::test_seeds(base)
 }
 
 /// Init parameters with explicit lists.

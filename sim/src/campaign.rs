@@ -7,6 +7,63 @@ use std::sync::Mutex;
 
 use crate::scenario::{load_scenario, run_scenario, Scenario, ScenarioError, SeedResult};
 
+/// The version of the JSON documents of `run --json` and `check --json` (`docs/json.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `run --json`: one document (`docs/json.md`).
+#[derive(Debug, serde::Serialize)]
+pub struct RunDocument<'a> {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Always `"run"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The joinsim version.
+    pub joinsim: &'static str,
+    /// The git commit of the build.
+    pub commit: &'static str,
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// Its file.
+    pub file: &'a str,
+    /// True when every seed passed.
+    pub passed: bool,
+    /// One result per seed, in seed order.
+    pub results: &'a [SeedResult],
+}
+
+/// One scenario of `check --json`: its table row and its seeds' results.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckedScenario {
+    /// The table row.
+    #[serde(flatten)]
+    pub row: ScenarioSummary,
+    /// One result per seed, in seed order.
+    pub results: Vec<SeedResult>,
+}
+
+/// `check --json`: one document (`docs/json.md`).
+#[derive(Debug, serde::Serialize)]
+pub struct CheckDocument<'a> {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Always `"check"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The joinsim version.
+    pub joinsim: &'static str,
+    /// The git commit of the build.
+    pub commit: &'static str,
+    /// The directory checked.
+    pub dir: String,
+    /// True when every seed of every scenario passed.
+    pub passed: bool,
+    /// Wall seconds.
+    pub wall_s: f64,
+    /// Every scenario, in file-name order.
+    pub scenarios: &'a [CheckedScenario],
+}
+
 /// How many runs go at once by default: one per core.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

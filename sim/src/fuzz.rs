@@ -4,5 +4,6 @@
 pub mod campaign;
 pub mod case;
 
-pub use campaign::{fuzz, FailureKind, Finding, FuzzOptions, Summary};
+pub use crate::failure::FailureKind;
+pub use campaign::{fuzz, Finding, FuzzOptions, Summary};
 pub use case::{fuzz_case, FuzzCase, Weather};

@@ -15,15 +15,30 @@
 
 pub mod campaign;
 pub mod demo;
+pub mod failure;
 pub mod fuzz;
 pub mod host;
 pub mod invariants;
+pub mod limits;
 pub mod network;
 pub mod scenario;
 pub mod sim;
+pub mod test_seeds;
 pub mod trace;
 pub mod user;
 pub mod world;
+
+/// The joinsim version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit this build comes from (40 hex digits), or `unknown` outside a git checkout.
+pub const COMMIT: &str = env!("JOINSIM_COMMIT");
+/// What `joinsim --version` prints after the tool's name: the version and the commit.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("JOINSIM_COMMIT"),
+    ")"
+);
 
 pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
 pub use invariants::{Checker, Hazard, Invariant, Violation};

@@ -8,13 +8,42 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use joinsim_sim::campaign::{self, ScenarioSummary};
+use joinsim_sim::fuzz::campaign as fuzz_campaign;
+use joinsim_sim::limits;
 
 /// Deterministic simulation of the Apache Ignite 3 cluster join and initialization protocol.
 #[derive(Parser, Debug)]
-#[command(name = "joinsim", version, about)]
+#[command(name = "joinsim", version = joinsim_sim::LONG_VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--seeds`: a count within [`limits::SEEDS`].
+fn seed_count(text: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a count"))?;
+    limits::check("the seed count", n, &limits::SEEDS)
+}
+
+/// `--time`: whole or fractional seconds within [`limits::FUZZ_TIME_S`].
+fn fuzz_time(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let (min, max) = (
+        *limits::FUZZ_TIME_S.start() as f64,
+        *limits::FUZZ_TIME_S.end() as f64,
+    );
+    if !(min..=max).contains(&seconds) {
+        return Err(format!(
+            "{text} seconds is out of range: expected {min}..={max} (one second to one week)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 #[derive(Subcommand, Debug)]
@@ -25,49 +54,49 @@ enum Command {
         /// The seed of the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// How many nodes start before init.
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=200))]
+        /// How many nodes start before init (1..=100).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(limits::NODES))]
         nodes: u64,
     },
-    /// Run one scenario file over its seeds (or the given ones).
+    /// Run one scenario file over its seeds (a fuzzer finding: its one seed), or the given ones.
     Run {
         /// The scenario file.
         file: PathBuf,
         /// Run only this seed.
         #[arg(long, conflicts_with = "seeds")]
         seed: Option<u64>,
-        /// Run seeds 0..N instead of the file's count.
-        #[arg(long)]
+        /// Run seeds 0..N (1..=10000), then the file's own seeds, instead of the file's count.
+        #[arg(long, value_parser = seed_count)]
         seeds: Option<u64>,
-        /// Print one JSON object per seed.
+        /// Print one JSON document (schema: docs/json.md).
         #[arg(long)]
         json: bool,
-        /// Print the event timeline of each seed.
+        /// Print the event timeline of each seed (in the JSON too, with --json).
         #[arg(long)]
         trace: bool,
     },
     /// Search random runs for invariant or liveness violations; shrink each failure to a scenario
-    /// file that `joinsim run` replays.
+    /// file that `joinsim run FILE` replays alone.
     Fuzz {
-        /// Runs of this shard (default 1000, or 2000 with --bug).
-        #[arg(long, conflicts_with = "time")]
+        /// Runs of this shard, 1..=1000000000 (default 1000, or 2000 with --bug).
+        #[arg(long, conflicts_with = "time", value_parser = clap::value_parser!(u64).range(limits::FUZZ_RUNS))]
         runs: Option<u64>,
-        /// Run for this many wall seconds instead.
-        #[arg(long)]
-        time: Option<f64>,
+        /// Run for this many wall seconds instead (1..=604800).
+        #[arg(long, value_parser = fuzz_time)]
+        time: Option<std::time::Duration>,
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         seed_start: u64,
-        /// Runs in parallel (default: one per core).
-        #[arg(long)]
-        jobs: Option<usize>,
+        /// Runs in parallel, 1..=256 (default: one per core).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(limits::JOBS))]
+        jobs: Option<u64>,
         /// This machine's share of the seeds, I/N: seeds seed_start + I + k*N.
         #[arg(long, default_value = "0/1")]
         shard: String,
-        /// Where shrunk scenario files are written.
+        /// Where findings, the campaign log and the summary are written (checked first).
         #[arg(long, default_value = "fuzz-out")]
         out: PathBuf,
-        /// Print the summary as JSON.
+        /// Print the summary as one JSON document (schema: docs/json.md).
         #[arg(long)]
         json: bool,
         /// Run with a planted bug (see --list-bugs); stops at the first failure.
@@ -85,10 +114,11 @@ enum Command {
         /// The directory (default: scenarios/).
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
-        /// Run seeds 0..N of every scenario instead of each file's count.
-        #[arg(long)]
+        /// Run seeds 0..N (1..=10000) of every scenario, then its own seeds, instead of each
+        /// file's count.
+        #[arg(long, value_parser = seed_count)]
         seeds: Option<u64>,
-        /// Print one JSON object per seed and a summary object.
+        /// Print one JSON document (schema: docs/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -102,6 +132,12 @@ fn init_logging() {
             .without_time()
             .try_init();
     }
+}
+
+/// Bad input: the message on stderr, exit 2.
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
@@ -150,26 +186,29 @@ fn main() -> ExitCode {
                 None => None,
                 Some((_, Some(bug))) => Some(bug),
                 Some((name, None)) => {
-                    eprintln!("error: unknown planted bug {name:?}; see joinsim fuzz --list-bugs");
-                    return ExitCode::from(2);
+                    return bad_input(format!(
+                        "unknown planted bug {name:?}; see joinsim fuzz --list-bugs"
+                    ))
                 }
             };
-            let shard = match campaign_shard(&shard) {
+            let shard = match fuzz_campaign::parse_shard(&shard) {
                 Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(e) => return bad_input(e),
             };
-            if time.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-                eprintln!("error: --time must be a positive number of seconds");
-                return ExitCode::from(2);
+            let runs = runs.unwrap_or(if bug.is_some() { 2_000 } else { 1_000 });
+            if time.is_none() {
+                if let Err(e) = fuzz_campaign::last_seed(seed_start, shard, runs) {
+                    return bad_input(e);
+                }
+            }
+            if let Err(e) = fuzz_campaign::check_out_dir(&out) {
+                return bad_input(e);
             }
             let options = joinsim_sim::fuzz::FuzzOptions {
-                runs: runs.unwrap_or(if bug.is_some() { 2_000 } else { 1_000 }),
-                time: time.map(std::time::Duration::from_secs_f64),
+                runs,
+                time,
                 seed_start,
-                jobs: jobs.unwrap_or_else(campaign::default_jobs).max(1),
+                jobs: jobs.map_or_else(campaign::default_jobs, |j| j as usize),
                 shard,
                 out,
                 bug,
@@ -186,10 +225,7 @@ fn main() -> ExitCode {
                     serde_json::to_string(&summary).expect("summary serializes")
                 );
             } else {
-                print!(
-                    "{}",
-                    joinsim_sim::fuzz::campaign::format_summary(&summary, &options)
-                );
+                print!("{}", fuzz_campaign::format_summary(&summary, &options));
             }
             if summary.failures.is_empty() {
                 ExitCode::SUCCESS
@@ -200,28 +236,64 @@ fn main() -> ExitCode {
     }
 }
 
-fn campaign_shard(text: &str) -> Result<(u64, u64), String> {
-    joinsim_sim::fuzz::campaign::parse_shard(text)
+/// Notes on stderr when a fuzzer finding is replayed on another build, or its trace differs.
+fn origin_notes(scenario: &joinsim_sim::Scenario, results: &[joinsim_sim::SeedResult]) {
+    let Some(origin) = &scenario.origin else {
+        return;
+    };
+    if let Some(commit) = origin.commit.as_deref() {
+        if commit != joinsim_sim::COMMIT {
+            eprintln!(
+                "note: {} was found on commit {commit}; this build is commit {}: the replay may differ",
+                scenario.path,
+                joinsim_sim::COMMIT
+            );
+        }
+    }
+    let (Some(seed), Some(hash)) = (scenario.seed, origin.trace_hash.as_deref()) else {
+        return;
+    };
+    if let Some(result) = results.iter().find(|r| r.seed == seed) {
+        if result.trace_hash != hash {
+            eprintln!(
+                "note: seed {seed} gave trace hash {}, not the {hash} recorded when it was found",
+                result.trace_hash
+            );
+        }
+    }
 }
 
 fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: bool) -> ExitCode {
     let scenario = match joinsim_sim::load_scenario(&file) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return bad_input(e),
     };
     let list: Vec<u64> = match (seed, seeds) {
         (Some(s), _) => vec![s],
         (None, count) => scenario.seed_list(count),
     };
     let results = campaign::run_seeds(&scenario, &list, campaign::default_jobs(), trace);
+    origin_notes(&scenario, &results);
+    let passed = results.iter().filter(|r| r.passed).count();
     let mut stdout = std::io::stdout().lock();
-    for result in &results {
-        if json {
-            print_json(&mut stdout, result);
-        } else {
+    if json {
+        let document = campaign::RunDocument {
+            schema_version: campaign::SCHEMA_VERSION,
+            kind: "run",
+            joinsim: joinsim_sim::VERSION,
+            commit: joinsim_sim::COMMIT,
+            scenario: &scenario.name,
+            file: &scenario.path,
+            passed: passed == results.len(),
+            results: &results,
+        };
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&document).expect("results serialize")
+        );
+    } else {
+        for result in &results {
             if trace {
                 let _ = writeln!(stdout, "timeline of seed {}:", result.seed);
                 for entry in &result.trace {
@@ -238,9 +310,6 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
             }
             let _ = write!(stdout, "{}", campaign::format_result(result));
         }
-    }
-    let passed = results.iter().filter(|r| r.passed).count();
-    if !json {
         let _ = writeln!(
             stdout,
             "{}: {passed}/{} seeds passed",
@@ -259,20 +328,19 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
     let scenarios = match campaign::load_dir(&dir) {
         Ok(s) => s,
         Err(errors) => {
-            for e in errors {
+            for e in &errors {
                 eprintln!("error: {e}");
             }
             return ExitCode::from(2);
         }
     };
     if scenarios.is_empty() {
-        eprintln!("error: no scenario files (*.toml) in {}", dir.display());
-        return ExitCode::from(2);
+        return bad_input(format!("no scenario files (*.toml) in {}", dir.display()));
     }
     let jobs = campaign::default_jobs();
     let mut rows = Vec::new();
+    let mut documents = Vec::new();
     let started = std::time::Instant::now();
-    let mut stdout = std::io::stdout().lock();
     for (i, scenario) in scenarios.iter().enumerate() {
         let list: Vec<u64> = scenario.seed_list(seeds);
         eprint!(
@@ -285,14 +353,10 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
         let results = campaign::run_seeds(scenario, &list, jobs, false);
         let passed = results.iter().filter(|r| r.passed).count();
         eprintln!("{passed}/{} passed", results.len());
-        for result in &results {
-            if json {
-                print_json(&mut stdout, result);
-            } else if !result.passed {
-                eprint!("{}", campaign::format_result(result));
-            }
+        for result in results.iter().filter(|r| !r.passed && !json) {
+            eprint!("{}", campaign::format_result(result));
         }
-        rows.push(ScenarioSummary {
+        let row = ScenarioSummary {
             scenario: scenario.name.clone(),
             file: scenario.path.clone(),
             seeds: results.len(),
@@ -302,16 +366,33 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
                 .filter(|r| !r.passed)
                 .map(|r| r.replay.clone())
                 .collect(),
-        });
+        };
+        if json {
+            documents.push(campaign::CheckedScenario {
+                row: row.clone(),
+                results,
+            });
+        }
+        rows.push(row);
     }
     let all_passed = rows.iter().all(|r| r.passed == r.seeds);
+    let mut stdout = std::io::stdout().lock();
     if json {
-        let summary = serde_json::json!({
-            "summary": rows,
-            "passed": all_passed,
-            "wall_s": started.elapsed().as_secs_f64(),
-        });
-        let _ = writeln!(stdout, "{summary}");
+        let document = campaign::CheckDocument {
+            schema_version: campaign::SCHEMA_VERSION,
+            kind: "check",
+            joinsim: joinsim_sim::VERSION,
+            commit: joinsim_sim::COMMIT,
+            dir: dir.display().to_string(),
+            passed: all_passed,
+            wall_s: started.elapsed().as_secs_f64(),
+            scenarios: &documents,
+        };
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&document).expect("results serialize")
+        );
     } else {
         let _ = write!(stdout, "{}", campaign::format_table(&rows));
         let _ = writeln!(
@@ -325,13 +406,4 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
-}
-
-/// One seed's result as a line of JSON.
-fn print_json(out: &mut impl std::io::Write, result: &joinsim_sim::SeedResult) {
-    let _ = writeln!(
-        out,
-        "{}",
-        serde_json::to_string(result).expect("results serialize")
-    );
 }

@@ -4,5 +4,9 @@
 pub mod file;
 pub mod runner;
 
-pub use file::{load_scenario, parse_scenario, Scenario, ScenarioError};
+pub use crate::limits::SEEDS;
+pub use file::{load_scenario, parse_scenario, Origin, Scenario, ScenarioError};
+
+/// The most seeds one `run`, `check` or scenario file goes over.
+pub const MAX_SEEDS: u64 = *SEEDS.end();
 pub use runner::{replay_command, run_scenario, SeedResult};

@@ -72,6 +72,9 @@ pub struct RunReport<R> {
     pub trace_hash: u64,
     /// The trace entries.
     pub trace: Vec<TraceEntry>,
+    /// The trace hash right after each entry (same length as `trace`): where two runs of one
+    /// seed first differ (see [`crate::trace::first_divergence`]).
+    pub hash_after: Vec<u64>,
     /// Messages delivered.
     pub deliveries: u64,
     /// Simulated time at the end.
@@ -263,7 +266,7 @@ impl Sim {
         world.check_committed_logs();
         let hazards = world.check_hazards();
         let violations = world.violations();
-        let (trace_hash, trace, deliveries) = world.finish();
+        let (trace_hash, trace, hash_after, deliveries) = world.finish();
         let sim_time = start.elapsed();
         world.shutdown();
         if !self.allow_violations {
@@ -276,6 +279,7 @@ impl Sim {
             value,
             trace_hash,
             trace,
+            hash_after,
             deliveries,
             sim_time,
             wall_time: Duration::ZERO,

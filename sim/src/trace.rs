@@ -1,12 +1,16 @@
 //! The run's trace: every protocol event and harness action, stamped with simulated time and node,
 //! folded into a trace hash that identifies the run.
 //!
-//! The hash is FNV-1a (64 bits) over each entry's fields, written here so that it cannot change
-//! with a dependency upgrade. Message deliveries feed the hash too (sender, receiver, kind), but
-//! are not kept as entries.
+//! The hash is FNV-1a (64 bits) over a stable encoding of each entry: its bincode 1 bytes
+//! (little-endian fixed-width integers, `u64` lengths before strings and sequences, an `u32`
+//! variant index before each enum variant; bincode's documented format, pinned in `Cargo.lock`),
+//! never `#[derive(Hash)]`, whose input std does not promise to keep across compilers or
+//! platforms. Message deliveries feed the hash too (a [`DeliveryRecord`]), but are not kept as
+//! entries. A test pins the hash of one fixed run; `docs/determinism.md` records every change
+//! to it.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use joinsim::{Event, MessageKind, NodeName};
 use serde::Serialize;
@@ -137,10 +141,34 @@ impl fmt::Display for TraceEntry {
     }
 }
 
+/// What a message delivery feeds into the trace hash (bincode-encoded, like entries).
+#[derive(Serialize)]
+pub struct DeliveryRecord<'a> {
+    /// Always `0xde11`: keeps a delivery from encoding like an entry.
+    pub marker: u16,
+    /// Simulated time, microseconds since the start of the run.
+    pub time_us: u64,
+    /// Sender (label).
+    pub from: &'a str,
+    /// Receiver (label).
+    pub to: &'a str,
+    /// The message kind.
+    pub kind: MessageKind,
+}
+
+/// Folds the stable encoding of `value` into `hasher`.
+fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
+    let bytes = bincode::serialize(value).expect("trace records always encode");
+    hasher.write(&bytes);
+}
+
 /// The recorded trace of a run.
 #[derive(Debug, Default)]
 pub struct Trace {
     entries: Vec<TraceEntry>,
+    /// The hash right after each kept entry: two runs' first difference is the first index
+    /// where these differ (deliveries fold in between entries).
+    hash_after: Vec<u64>,
     hasher: Fnv64,
     deliveries: u64,
     deliveries_by_kind: std::collections::BTreeMap<MessageKind, u64>,
@@ -152,14 +180,13 @@ pub const MAX_TRACE_ENTRIES: usize = 1_000_000;
 impl Trace {
     /// Records an entry.
     pub fn record(&mut self, entry: TraceEntry) {
-        entry.time_us.hash(&mut self.hasher);
-        entry.node.hash(&mut self.hasher);
-        entry.kind.hash(&mut self.hasher);
+        feed(&mut self.hasher, &entry);
         if tracing::enabled!(target: "joinsim::trace", tracing::Level::INFO) {
             tracing::info!(target: "joinsim::trace", "{entry}");
         }
         if self.entries.len() < MAX_TRACE_ENTRIES {
             self.entries.push(entry);
+            self.hash_after.push(self.hasher.finish());
         }
     }
 
@@ -167,11 +194,14 @@ impl Trace {
     pub fn delivery(&mut self, time_us: u64, from: &str, to: &str, kind: MessageKind) {
         self.deliveries += 1;
         *self.deliveries_by_kind.entry(kind).or_default() += 1;
-        0xde11_u64.hash(&mut self.hasher);
-        time_us.hash(&mut self.hasher);
-        from.hash(&mut self.hasher);
-        to.hash(&mut self.hasher);
-        kind.hash(&mut self.hasher);
+        let record = DeliveryRecord {
+            marker: 0xde11,
+            time_us,
+            from,
+            to,
+            kind,
+        };
+        feed(&mut self.hasher, &record);
     }
 
     /// The trace hash so far.
@@ -194,10 +224,61 @@ impl Trace {
         &self.deliveries_by_kind
     }
 
-    /// Takes the entries out.
-    pub fn take_entries(&mut self) -> Vec<TraceEntry> {
-        std::mem::take(&mut self.entries)
+    /// Takes the entries out, each with the trace hash right after it.
+    pub fn take_entries(&mut self) -> (Vec<TraceEntry>, Vec<u64>) {
+        (
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.hash_after),
+        )
     }
+}
+
+/// How many entries before the first difference a divergence report shows.
+pub const DIVERGENCE_CONTEXT: usize = 8;
+
+/// Where two runs of one seed first differ, for a determinism failure: the first entry whose
+/// running hash differs, both versions of it, and the entries before it. `None` when the two
+/// recordings agree. Each side is (entries, hash after each entry, final hash).
+pub fn first_divergence(
+    a: (&[TraceEntry], &[u64], u64),
+    b: (&[TraceEntry], &[u64], u64),
+) -> Option<String> {
+    use std::fmt::Write as _;
+    let (a_entries, a_hashes, a_final) = a;
+    let (b_entries, b_hashes, b_final) = b;
+    let shared = a_hashes.len().min(b_hashes.len());
+    let index = (0..shared).find(|&i| a_hashes[i] != b_hashes[i]);
+    let index = match index {
+        Some(i) => i,
+        None if a_hashes.len() != b_hashes.len() => shared,
+        None if a_final != b_final => shared,
+        None => return None,
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "the runs first differ at trace entry {index} (final hashes {a_final:016x} and {b_final:016x})"
+    );
+    let entry = |entries: &[TraceEntry], i: usize| {
+        entries
+            .get(i)
+            .map_or("(no entry: the trace ends here)".to_string(), |e| {
+                e.to_string()
+            })
+    };
+    if a_entries.get(index) == b_entries.get(index) {
+        let _ = writeln!(
+            out,
+            "  the entries are equal: the runs differ in the message deliveries just before it"
+        );
+    }
+    let _ = writeln!(out, "  first run:  {}", entry(a_entries, index));
+    let _ = writeln!(out, "  second run: {}", entry(b_entries, index));
+    let _ = writeln!(out, "  the events before it (the same in both runs):");
+    for e in &a_entries[index.saturating_sub(DIVERGENCE_CONTEXT)..index.min(a_entries.len())] {
+        let _ = writeln!(out, "    {e}");
+    }
+    Some(out)
 }
 
 #[cfg(test)]

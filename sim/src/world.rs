@@ -788,10 +788,11 @@ impl World {
             .clone()
     }
 
-    pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, u64) {
+    pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, Vec<u64>, u64) {
         let mut trace = self.inner.trace.lock().expect("trace lock");
         let hash = trace.hash();
         let deliveries = trace.deliveries();
-        (hash, trace.take_entries(), deliveries)
+        let (entries, hash_after) = trace.take_entries();
+        (hash, entries, hash_after, deliveries)
     }
 }

@@ -3,8 +3,7 @@
 //! threads to check determinism; coverage counters of the protocol paths reached.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,41 +14,10 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
+use crate::failure::{classify, FailureKind};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
-
-/// How a run failed; two failures are "the same" when their kinds are equal.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum FailureKind {
-    /// A safety invariant broke (named).
-    Invariant(String),
-    /// The liveness phase did not converge.
-    Liveness,
-    /// The liveness phase did not converge in a run where two clusters formed (the two_clusters
-    /// hazard): reported, not counted as a failure — SPEC.md asks the testbed to report that
-    /// hazard, not the protocol to survive it.
-    LivenessAfterHazard,
-    /// Another expectation failed (a step could not act, a step's condition never came).
-    Expectation,
-    /// The same seed gave two different traces.
-    Determinism,
-    /// The simulation panicked (a node's assertion, raft-rs, the simulator's time limit).
-    Panic,
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailureKind::Invariant(name) => write!(f, "invariant:{name}"),
-            FailureKind::Liveness => f.write_str("liveness"),
-            FailureKind::LivenessAfterHazard => f.write_str("liveness_after_two_clusters"),
-            FailureKind::Expectation => f.write_str("expectation"),
-            FailureKind::Determinism => f.write_str("determinism"),
-            FailureKind::Panic => f.write_str("panic"),
-        }
-    }
-}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -99,13 +67,46 @@ pub struct Finding {
     pub nodes: (usize, usize),
     /// Shrink attempts made.
     pub shrink_runs: usize,
-    /// True when rerunning the written file reproduced the failure with the same trace hash.
+    /// True when `joinsim run FILE`, with no flags, reproduced the failure with the same trace
+    /// hash.
     pub replayed: bool,
+    /// The trace hash of the shrunk case's failing run (recorded in the file's `[origin]`).
+    pub trace_hash: String,
+    /// Why the file could not be written, if it could not.
+    pub write_error: Option<String>,
 }
 
-/// The campaign's summary.
+/// A run counted apart from failures (liveness after the two-cluster hazard): its seed, and the
+/// file (unshrunk) and command that replay it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reported {
+    /// The seed.
+    pub seed: u64,
+    /// How it failed.
+    pub kind: String,
+    /// The first failure message.
+    pub detail: String,
+    /// The scenario file written (empty past [`MAX_REPORTED_FILES`] or if it could not be).
+    pub file: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// The campaign's summary (`fuzz --json`, and `summary.json` in `--out`; `docs/json.md`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// The version of this shape ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The joinsim version that ran the campaign.
+    pub joinsim: String,
+    /// The git commit it was built from.
+    pub commit: String,
+    /// The first seed.
+    pub seed_start: u64,
+    /// The shard, `I/N`.
+    pub shard: String,
+    /// The planted bug, if any.
+    pub bug: Option<String>,
     /// Runs made (determinism repeats not counted).
     pub runs: u64,
     /// Runs repeated to check determinism.
@@ -114,6 +115,8 @@ pub struct Summary {
     pub failures: BTreeMap<String, u64>,
     /// Runs whose liveness failed after two clusters formed (reported, not failures).
     pub liveness_after_hazard: u64,
+    /// Those runs, each with its seed and replay command.
+    pub reported: Vec<Reported>,
     /// Runs per wall second.
     pub runs_per_s: f64,
     /// Simulated seconds per wall second.
@@ -157,7 +160,7 @@ pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
 }
 
 fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: bool) -> Verdict {
-    let text = case.to_toml(seed, bug.map(|b| b.name()), &[]);
+    let text = case.to_toml(seed, bug.map(|b| b.name()), &[], None);
     let scenario = match parse_scenario(&format!("<fuzz seed {seed}>"), &text) {
         Ok(s) => s,
         Err(e) => {
@@ -168,45 +171,15 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
             }
         }
     };
-    let ran = catch_unwind(AssertUnwindSafe(|| {
-        run_scenario(&scenario, seed, keep_trace)
-    }));
-    match ran {
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
-            Verdict {
-                kind: Some(FailureKind::Panic),
-                detail: message,
-                result: None,
-            }
-        }
-        Ok(result) => {
-            let (kind, detail) = if let Some(v) = result.violations.first() {
-                (
-                    Some(FailureKind::Invariant(v.invariant.name().to_string())),
-                    v.to_string(),
-                )
-            } else if let Some(f) = result.failures.iter().find(|f| f.starts_with("liveness")) {
-                if result.hazards.iter().any(|h| h.kind == "two_clusters") {
-                    (Some(FailureKind::LivenessAfterHazard), f.clone())
-                } else {
-                    (Some(FailureKind::Liveness), f.clone())
-                }
-            } else if let Some(f) = result.failures.first() {
-                (Some(FailureKind::Expectation), f.clone())
-            } else {
-                (None, String::new())
-            };
-            Verdict {
-                kind,
-                detail,
-                result: Some(result),
-            }
-        }
+    let result = run_scenario(&scenario, seed, keep_trace);
+    let (kind, detail) = match classify(&result) {
+        Some((kind, detail)) => (Some(kind), detail),
+        None => (None, String::new()),
+    };
+    Verdict {
+        kind,
+        detail,
+        result: Some(result),
     }
 }
 
@@ -286,9 +259,96 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
     reached.into_iter().collect()
 }
 
+/// The size of a case, for shrinking: (nodes, faults). A shrink step is taken only when neither
+/// grows, so a shrunk case is never larger than the case as drawn.
+fn size(case: &FuzzCase) -> (usize, usize) {
+    (case.core + case.joiners, case.faults.len())
+}
+
+/// A file name under `out` for `stem` that no earlier finding holds: `stem.toml`, else
+/// `stem-2.toml`, `stem-3.toml`, ... Created empty at once, so that two writers never pick one
+/// name.
+fn fresh_file(out: &Path, stem: &str) -> std::io::Result<PathBuf> {
+    for n in 1..=10_000u32 {
+        let name = if n == 1 {
+            format!("{stem}.toml")
+        } else {
+            format!("{stem}-{n}.toml")
+        };
+        let path = out.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: 10000 files named {stem}-N.toml already exist",
+        out.display()
+    )))
+}
+
+/// The stem of a finding's file: `fuzz-<seed>-<kind>[-bug-<name>]`.
+fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug>) -> String {
+    let bug = bug.map(|b| format!("-bug-{}", b.name().replace('_', "-")));
+    format!("{prefix}-{seed}-{}{}", kind.slug(), bug.unwrap_or_default())
+}
+
+/// The command a finding came from.
+fn hunt_command(seed: u64, bug: Option<PlantedBug>) -> String {
+    format!(
+        "joinsim fuzz --seed-start {seed} --runs 1{}",
+        bug.map(|b| format!(" --bug {b}")).unwrap_or_default()
+    )
+}
+
+/// Runs the file at `path` exactly as `joinsim run FILE` does (its own seeds, no flags) and
+/// tells whether it fails with `kind` and the trace hash `hash`.
+fn replays_alone(path: &Path, kind: &FailureKind, hash: &str) -> bool {
+    let Ok(scenario) = crate::scenario::load_scenario(path) else {
+        return false;
+    };
+    let seeds = scenario.seed_list(None);
+    let [seed] = seeds.as_slice() else {
+        return false;
+    };
+    let again = run_scenario(&scenario, *seed, false);
+    classify(&again).is_some_and(|(k, _)| k == *kind) && again.trace_hash == hash
+}
+
+/// Writes a case as a scenario file that replays alone: its `seed`, its planted bug and its
+/// `[origin]` (version, commit, command, failure, trace hash).
+#[allow(clippy::too_many_arguments)]
+fn write_case(
+    case: &FuzzCase,
+    seed: u64,
+    kind: &FailureKind,
+    trace_hash: &str,
+    header: &[String],
+    prefix: &str,
+    options: &FuzzOptions,
+) -> std::io::Result<PathBuf> {
+    let origin = crate::scenario::Origin {
+        joinsim: Some(crate::VERSION.to_string()),
+        commit: Some(crate::COMMIT.to_string()),
+        command: Some(hunt_command(seed, options.bug)),
+        failure: Some(kind.to_string()),
+        trace_hash: Some(trace_hash.to_string()),
+    };
+    let text = case.to_toml(seed, options.bug.map(|b| b.name()), header, Some(&origin));
+    let file = fresh_file(&options.out, &file_stem(prefix, seed, kind, options.bug))?;
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
+
 fn shrink_and_write(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Finding {
     let (mut tree, original) = draw(seed);
     let mut best = original.clone();
+    let mut best_hash = None;
     let mut attempts = 0;
     if *kind != FailureKind::Determinism && tree.simplify() {
         loop {
@@ -297,8 +357,11 @@ fn shrink_and_write(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzO
                 break;
             }
             let candidate = tree.current();
+            let smaller =
+                size(&candidate).0 <= size(&best).0 && size(&candidate).1 <= size(&best).1;
             let verdict = run_case(&candidate, seed, options.bug, false);
-            if verdict.kind.as_ref() == Some(kind) {
+            if smaller && verdict.kind.as_ref() == Some(kind) {
+                best_hash = verdict.result.map(|r| r.trace_hash);
                 best = candidate;
                 if !tree.simplify() {
                     break;
@@ -308,65 +371,156 @@ fn shrink_and_write(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzO
             }
         }
     }
-    let slug = kind.to_string().replace([':', '_'], "-");
-    let file = options.out.join(format!("fuzz-{seed}-{slug}.toml"));
+    let best_hash = match best_hash {
+        Some(hash) => hash,
+        None => run_case(&best, seed, options.bug, false)
+            .result
+            .map_or_else(|| "-".into(), |r| r.trace_hash),
+    };
     let header = vec![
+        format!("Found by `{}`: {kind}.", hunt_command(seed, options.bug)),
         format!(
-            "Found by `joinsim fuzz --seed-start {seed} --runs 1{}`: {kind}.",
-            options.bug.map(|b| format!(" --bug {b}")).unwrap_or_default()
+            "First failure: {}",
+            detail.lines().next().unwrap_or_default()
         ),
-        format!("First failure: {}", detail.lines().next().unwrap_or_default()),
         format!(
-            "Shrunk from {} faults and {} late joiners to {} faults and {} late joiners ({attempts} attempts).",
-            original.faults.len(),
-            original.joiners,
-            best.faults.len(),
-            best.joiners
+            "Shrunk from {} nodes and {} faults to {} nodes and {} faults ({attempts} attempts).",
+            size(&original).0,
+            size(&original).1,
+            size(&best).0,
+            size(&best).1,
         ),
         "Keep it as a regression scenario: give it a name and a header saying what it pins,".into(),
         "move it to scenarios/, and replace `allow_hazards` with the expected outcome.".into(),
     ];
-    let text = best.to_toml(seed, options.bug.map(|b| b.name()), &header);
-    let _ = std::fs::create_dir_all(&options.out);
-    let written = std::fs::write(&file, &text).is_ok();
-    // Replay the written file exactly as `joinsim run FILE --seed S` would.
-    let replayed = written
-        && crate::scenario::load_scenario(&file).is_ok_and(|scenario| {
-            let first = run_case(&best, seed, options.bug, false);
-            let again = run_scenario(&scenario, seed, false);
-            let again_kind = if let Some(v) = again.violations.first() {
-                Some(FailureKind::Invariant(v.invariant.name().to_string()))
-            } else if again.failures.iter().any(|f| f.starts_with("liveness")) {
-                Some(FailureKind::Liveness)
-            } else if !again.failures.is_empty() {
-                Some(FailureKind::Expectation)
-            } else {
-                None
-            };
-            *kind == FailureKind::Determinism
-                || (again_kind.as_ref() == Some(kind)
-                    && first
-                        .result
-                        .is_some_and(|r| r.trace_hash == again.trace_hash))
-        });
-    let nodes = |c: &FuzzCase| c.core + c.joiners;
+    let written = write_case(&best, seed, kind, &best_hash, &header, "fuzz", options);
+    let (file, replayed, error) = match written {
+        Ok(file) => {
+            let replayed =
+                *kind == FailureKind::Determinism || replays_alone(&file, kind, &best_hash);
+            (file.display().to_string(), replayed, None)
+        }
+        Err(e) => (String::new(), false, Some(e.to_string())),
+    };
     Finding {
         seed,
         kind: kind.to_string(),
         detail: detail.to_string(),
-        file: file.display().to_string(),
-        replay: format!(
-            "cargo run --release -- run {} --seed {seed}",
-            file.display()
-        ),
-        faults: (original.faults.len(), best.faults.len()),
-        nodes: (nodes(&original), nodes(&best)),
+        replay: if error.is_none() {
+            format!("cargo run --release -- run {file}")
+        } else {
+            hunt_command(seed, options.bug)
+        },
+        file,
+        write_error: error,
+        trace_hash: best_hash,
+        faults: (size(&original).1, size(&best).1),
+        nodes: (size(&original).0, size(&best).0),
         shrink_runs: attempts,
         replayed,
     }
 }
 
-/// Runs a campaign.
+/// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
+fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
+    let (_, case) = draw(seed);
+    let hash = run_case(&case, seed, options.bug, false)
+        .result
+        .map_or_else(|| "-".into(), |r| r.trace_hash);
+    let header = vec![
+        format!(
+            "Reported by `{}`: {kind} (counted apart from failures).",
+            hunt_command(seed, options.bug)
+        ),
+        format!(
+            "First failure: {}",
+            detail.lines().next().unwrap_or_default()
+        ),
+    ];
+    match write_case(&case, seed, kind, &hash, &header, "reported", options) {
+        Ok(file) => Reported {
+            seed,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+            replay: format!("cargo run --release -- run {}", file.display()),
+            file: file.display().to_string(),
+        },
+        Err(e) => Reported {
+            seed,
+            kind: kind.to_string(),
+            detail: format!("{detail} (its file could not be written: {e})"),
+            replay: hunt_command(seed, options.bug),
+            file: String::new(),
+        },
+    }
+}
+
+/// The campaign's log, `<out>/campaign.jsonl`: one JSON object a line, written as the campaign
+/// goes (start, each failure, each finding, progress, summary), so that a campaign stopped from
+/// outside leaves everything it found. Schema: `docs/json.md`.
+struct CampaignLog {
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl CampaignLog {
+    fn open(out: &Path) -> CampaignLog {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out.join(CAMPAIGN_LOG))
+            .ok();
+        CampaignLog {
+            file: Mutex::new(file),
+        }
+    }
+
+    fn write(&self, record: serde_json::Value) {
+        use std::io::Write as _;
+        if let Some(file) = self.file.lock().expect("log lock").as_mut() {
+            let _ = writeln!(file, "{record}");
+            let _ = file.flush();
+        }
+    }
+}
+
+/// The campaign log's file name in `--out`.
+pub const CAMPAIGN_LOG: &str = "campaign.jsonl";
+/// The summary's file name in `--out`, written at the end.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// The version of the JSON shapes of `fuzz --json`, the campaign log and the summary file.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The most runs counted apart (liveness after the hazard) that get a file of their own.
+pub const MAX_REPORTED_FILES: usize = 100;
+
+/// Checks that `out` can hold findings: creates it and writes a probe file. Run before a
+/// campaign starts, so that a campaign never runs for hours to lose what it finds.
+pub fn check_out_dir(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {}: cannot create the directory: {e}", out.display()))?;
+    let probe = out.join(".joinsim-write-probe");
+    std::fs::write(&probe, b"probe")
+        .map_err(|e| format!("--out {}: cannot write there: {e}", out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The last seed a campaign of `runs` runs would use, or an error if it passes u64::MAX.
+pub fn last_seed(seed_start: u64, shard: (u64, u64), runs: u64) -> Result<u64, String> {
+    runs.checked_sub(1)
+        .and_then(|k| k.checked_mul(shard.1))
+        .and_then(|x| x.checked_add(shard.0))
+        .and_then(|x| x.checked_add(seed_start))
+        .ok_or_else(|| {
+            format!(
+                "--seed-start {seed_start} with {runs} runs of shard {}/{} passes the largest seed ({})",
+                shard.0,
+                shard.1,
+                u64::MAX
+            )
+        })
+}
+
+/// Runs a campaign. The caller checks `options.out` first ([`check_out_dir`]).
 pub fn fuzz(options: &FuzzOptions) -> Summary {
     let started = Instant::now();
     let next = AtomicU64::new(0);
@@ -374,9 +528,44 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let runs = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
     let sim_ms = AtomicU64::new(0);
+    let counted = AtomicU64::new(0);
+    let apart = AtomicU64::new(0);
+    let claimed = AtomicU64::new(0);
     let failed: Mutex<Vec<Failed>> = Mutex::new(Vec::new());
+    let findings: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
+    let reported: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
     let coverage: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let (shard, shards) = options.shard;
+    let log = CampaignLog::open(&options.out);
+    log.write(serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "type": "start",
+        "joinsim": crate::VERSION,
+        "commit": crate::COMMIT,
+        "seed_start": options.seed_start,
+        "shard": format!("{shard}/{shards}"),
+        "runs": options.time.is_none().then_some(options.runs),
+        "time_s": options.time.map(|t| t.as_secs_f64()),
+        "bug": options.bug.map(|b| b.name()),
+    }));
+    let progress_line = || {
+        let done = runs.load(Ordering::Relaxed);
+        let wall = started.elapsed().as_secs_f64();
+        let line = format!(
+            "fuzz: {done} runs, {} failed, {} liveness after two clusters (counted apart), {:.0} runs/s",
+            counted.load(Ordering::Relaxed),
+            apart.load(Ordering::Relaxed),
+            done as f64 / wall.max(1e-9)
+        );
+        log.write(serde_json::json!({
+            "type": "progress",
+            "runs": done,
+            "failed": counted.load(Ordering::Relaxed),
+            "liveness_after_hazard": apart.load(Ordering::Relaxed),
+            "wall_s": wall,
+        }));
+        line
+    };
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             scope.spawn(|| loop {
@@ -392,7 +581,9 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 if options.time.is_none() && k >= options.runs {
                     return;
                 }
-                let seed = shard_seed(options.seed_start, (shard, shards), k);
+                let Some(seed) = shard_seed(options.seed_start, (shard, shards), k) else {
+                    return;
+                };
                 let (_, case) = draw(seed);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
@@ -404,61 +595,96 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     for path in reached {
                         *cov.entry(path).or_default() += 1;
                     }
+                    drop(cov);
                     if kind.is_none() && (options.check_determinism || k.is_multiple_of(8)) {
                         checks.fetch_add(1, Ordering::Relaxed);
-                        let again = run_case(&case, seed, options.bug, false);
-                        let same = again
-                            .result
-                            .as_ref()
-                            .is_some_and(|r| r.trace_hash == result.trace_hash);
-                        if !same {
+                        let again = run_case(&case, seed, options.bug, true);
+                        let divergence = match &again.result {
+                            Some(r) => crate::trace::first_divergence(
+                                (&result.trace, &result.hash_after, result.trace_hash_u64),
+                                (&r.trace, &r.hash_after, r.trace_hash_u64),
+                            ),
+                            None => Some(format!("the second run failed: {}", again.detail)),
+                        };
+                        if let Some(divergence) = divergence {
                             kind = Some(FailureKind::Determinism);
-                            detail = format!(
-                                "seed {seed} gave trace hash {} and then {:?}",
-                                result.trace_hash,
-                                again.result.map(|r| r.trace_hash)
-                            );
+                            detail = format!("seed {seed} gave two different traces: {divergence}");
                         }
                     }
                 }
                 let done = runs.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(kind) = kind {
-                    let stops = kind != FailureKind::LivenessAfterHazard;
-                    failed.lock().expect("failed lock").push((
-                        seed,
-                        done,
-                        kind,
-                        detail,
-                        started.elapsed().as_secs_f64(),
-                    ));
-                    if options.stop_at_first && stops {
-                        stop.store(true, Ordering::Relaxed);
+                let Some(kind) = kind else { continue };
+                let at_s = started.elapsed().as_secs_f64();
+                if kind.counts() {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    apart.fetch_add(1, Ordering::Relaxed);
+                }
+                log.write(serde_json::json!({
+                    "type": "failure",
+                    "seed": seed,
+                    "kind": kind.to_string(),
+                    "counted": kind.counts(),
+                    "detail": detail,
+                    "runs": done,
+                    "wall_s": at_s,
+                }));
+                failed.lock().expect("failed lock").push((
+                    seed,
+                    done,
+                    kind.clone(),
+                    detail.clone(),
+                    at_s,
+                ));
+                if !kind.counts() {
+                    let mut list = reported.lock().expect("reported lock");
+                    if list.len() < MAX_REPORTED_FILES {
+                        drop(list);
+                        let r = write_reported(seed, &kind, &detail, options);
+                        log.write(serde_json::json!({"type": "reported", "record": &r}));
+                        list = reported.lock().expect("reported lock");
+                        list.push(r);
+                    } else {
+                        list.push(Reported {
+                            seed,
+                            kind: kind.to_string(),
+                            detail,
+                            file: String::new(),
+                            replay: hunt_command(seed, options.bug),
+                        });
                     }
+                    continue;
+                }
+                if options.stop_at_first {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if claimed.fetch_add(1, Ordering::Relaxed) < options.max_findings as u64 {
+                    if options.progress {
+                        eprintln!("fuzz: shrinking seed {seed} ({kind}) ...");
+                    }
+                    let finding = shrink_and_write(seed, &kind, &detail, options);
+                    if options.progress {
+                        eprintln!("fuzz: wrote {} (replay: {})", finding.file, finding.replay);
+                    }
+                    log.write(serde_json::json!({"type": "finding", "finding": &finding}));
+                    findings.lock().expect("findings lock").push(finding);
                 }
             });
         }
         if options.progress {
             scope.spawn(|| {
                 let mut last = Instant::now();
-                while runs.load(Ordering::Relaxed) < options.runs || options.time.is_some() {
+                loop {
                     if stop.load(Ordering::Relaxed)
                         || options.time.is_some_and(|t| started.elapsed() >= t)
+                        || (options.time.is_none() && runs.load(Ordering::Relaxed) >= options.runs)
                     {
                         break;
                     }
-                    std::thread::sleep(Duration::from_millis(200));
+                    std::thread::sleep(Duration::from_millis(100));
                     if last.elapsed() >= Duration::from_secs(2) {
                         last = Instant::now();
-                        let done = runs.load(Ordering::Relaxed);
-                        let wall = started.elapsed().as_secs_f64();
-                        eprintln!(
-                            "fuzz: {done} runs, {} failed, {:.0} runs/s",
-                            failed.lock().expect("failed lock").len(),
-                            done as f64 / wall
-                        );
-                    }
-                    if options.time.is_none() && next.load(Ordering::Relaxed) >= options.runs {
-                        break;
+                        eprintln!("{}", progress_line());
                     }
                 }
             });
@@ -468,6 +694,12 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let mut failed = failed.into_inner().expect("failed lock");
     failed.sort_by_key(|(seed, ..)| *seed);
     let mut summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        joinsim: crate::VERSION.to_string(),
+        commit: crate::COMMIT.to_string(),
+        seed_start: options.seed_start,
+        shard: format!("{shard}/{shards}"),
+        bug: options.bug.map(|b| b.name().to_string()),
         runs: runs.load(Ordering::Relaxed),
         determinism_checks: checks.load(Ordering::Relaxed),
         wall_s: wall,
@@ -476,10 +708,11 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         coverage: coverage.into_inner().expect("coverage lock"),
         ..Default::default()
     };
-    let (after_hazard, failed): (Vec<Failed>, Vec<Failed>) = failed
-        .into_iter()
-        .partition(|(_, _, kind, _, _)| *kind == FailureKind::LivenessAfterHazard);
-    summary.liveness_after_hazard = after_hazard.len() as u64;
+    let mut reported = reported.into_inner().expect("reported lock");
+    reported.sort_by_key(|r| r.seed);
+    summary.liveness_after_hazard = reported.len() as u64;
+    summary.reported = reported;
+    let failed: Vec<Failed> = failed.into_iter().filter(|f| f.2.counts()).collect();
     if let Some((seed, done, _, _, at)) = failed.iter().min_by(|a, b| a.4.total_cmp(&b.4)) {
         summary.first_failure_seed = Some(*seed);
         summary.runs_to_first_failure = Some(*done);
@@ -488,14 +721,15 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     for (_, _, kind, _, _) in &failed {
         *summary.failures.entry(kind.to_string()).or_default() += 1;
     }
-    for (seed, _, kind, detail, _) in failed.iter().take(options.max_findings) {
-        if options.progress {
-            eprintln!("fuzz: shrinking seed {seed} ({kind}) ...");
-        }
-        summary
-            .findings
-            .push(shrink_and_write(*seed, kind, detail, options));
-    }
+    let mut findings = findings.into_inner().expect("findings lock");
+    findings.sort_by_key(|f| f.seed);
+    summary.findings = findings;
+    let record = serde_json::to_value(&summary).expect("the summary serializes");
+    log.write(serde_json::json!({"type": "summary", "summary": record}));
+    let _ = std::fs::write(
+        options.out.join(SUMMARY_FILE),
+        serde_json::to_string_pretty(&summary).expect("the summary serializes"),
+    );
     summary
 }
 
@@ -512,6 +746,11 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
             .bug
             .map(|b| format!(", planted bug {b}"))
             .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "  seeds:                  from {}, shard {}; joinsim {} (commit {})",
+        summary.seed_start, summary.shard, summary.joinsim, summary.commit
     );
     let _ = writeln!(out, "  runs per second:        {:.0}", summary.runs_per_s);
     let _ = writeln!(
@@ -530,9 +769,12 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
     if summary.liveness_after_hazard > 0 {
         let _ = writeln!(
             out,
-            "  runs where two clusters formed and liveness then failed (reported, not failures): {}",
+            "  liveness after two clusters (counted apart, not failures): {}",
             summary.liveness_after_hazard
         );
+        for r in &summary.reported {
+            let _ = writeln!(out, "    seed {}: {}", r.seed, r.replay);
+        }
     }
     if let (Some(runs), Some(wall)) = (
         summary.runs_to_first_failure,
@@ -562,9 +804,12 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
     out
 }
 
-/// The `k`-th seed of a shard: `seed_start + I + k * N`, so shards never share a seed.
-pub fn shard_seed(seed_start: u64, (shard, shards): (u64, u64), k: u64) -> u64 {
-    seed_start + shard + k * shards
+/// The `k`-th seed of a shard: `seed_start + I + k * N`, so shards never share a seed; `None`
+/// past the largest seed.
+pub fn shard_seed(seed_start: u64, (shard, shards): (u64, u64), k: u64) -> Option<u64> {
+    k.checked_mul(shards)?
+        .checked_add(shard)?
+        .checked_add(seed_start)
 }
 
 /// Parses `I/N`.
@@ -583,6 +828,8 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     if n == 0 || i >= n {
         return Err(format!("--shard {text:?}: need 0 <= I < N"));
     }
+    crate::limits::check("--shard N", n, &crate::limits::SHARDS)
+        .map_err(|e| format!("--shard {text:?}: {e}"))?;
     Ok((i, n))
 }
 

@@ -445,8 +445,15 @@ impl FuzzCase {
         (1..=self.core).map(|i| format!("a{i}")).collect()
     }
 
-    /// The case as scenario-file text. `seed` and `bug` go into the header and the file.
-    pub fn to_toml(&self, seed: u64, bug: Option<&str>, header: &[String]) -> String {
+    /// The case as scenario-file text that replays alone: `seed = N` (the one seed it runs
+    /// by default), its planted bug, and, for a finding, its `[origin]`.
+    pub fn to_toml(
+        &self,
+        seed: u64,
+        bug: Option<&str>,
+        header: &[String],
+        origin: Option<&crate::scenario::Origin>,
+    ) -> String {
         let w = &self.weather;
         let nodes = self.nodes();
         let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
@@ -457,7 +464,7 @@ impl FuzzCase {
         let _ = writeln!(out, "# Weather: {w:?}");
         let _ = writeln!(
             out,
-            "# Replay: cargo run --release -- run <this file> --seed {seed}"
+            "# Replay: cargo run --release -- run <this file>   (it runs seed {seed})"
         );
         let _ = writeln!(out);
         let _ = writeln!(out, "name = \"fuzz-{seed}\"");
@@ -465,9 +472,24 @@ impl FuzzCase {
             out,
             "description = \"A run drawn by joinsim fuzz from seed {seed}.\""
         );
-        let _ = writeln!(out, "seeds = 1");
+        let _ = writeln!(out, "seed = {seed}");
         if let Some(bug) = bug {
             let _ = writeln!(out, "bug = \"{bug}\"");
+        }
+        if let Some(origin) = origin {
+            let _ = writeln!(out, "\n[origin]");
+            let fields = [
+                ("joinsim", &origin.joinsim),
+                ("commit", &origin.commit),
+                ("command", &origin.command),
+                ("failure", &origin.failure),
+                ("trace_hash", &origin.trace_hash),
+            ];
+            for (key, value) in fields {
+                if let Some(value) = value {
+                    let _ = writeln!(out, "{key} = {}", toml_string(value));
+                }
+            }
         }
         if w.restored
             || nodes
@@ -726,4 +748,24 @@ impl FuzzCase {
         steps.sort_by_key(|(t, _)| *t);
         steps
     }
+}
+
+/// `text` as a TOML basic string: quotes, backslashes and control characters escaped.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

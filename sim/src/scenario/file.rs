@@ -16,6 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::host::NODE_PORT;
+use crate::limits;
 use crate::network::MessageFilter;
 use crate::sim::NetSettings;
 use crate::world::NodeSpec;
@@ -53,9 +54,11 @@ impl std::error::Error for ScenarioError {}
 struct RawScenario {
     name: Spanned<String>,
     description: String,
+    seed: Option<Spanned<u64>>,
     seeds: Option<Spanned<u64>>,
     regression_seeds: Option<Spanned<Vec<u64>>>,
     bug: Option<Spanned<String>>,
+    origin: Option<Spanned<RawOrigin>>,
     network: Option<Spanned<RawNetwork>>,
     #[serde(default, rename = "cluster")]
     clusters: Vec<Spanned<RawCluster>>,
@@ -69,9 +72,19 @@ struct RawScenario {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawOrigin {
+    joinsim: Option<String>,
+    commit: Option<String>,
+    command: Option<String>,
+    failure: Option<String>,
+    trace_hash: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawNetwork {
-    latency_ms: Option<[u64; 2]>,
-    loss: Option<f64>,
+    latency_ms: Option<Spanned<[u64; 2]>>,
+    loss: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -81,7 +94,7 @@ struct RawCluster {
     id: Spanned<String>,
     cmg: Vec<String>,
     ms: Option<Vec<String>>,
-    ms_version: Option<u64>,
+    ms_version: Option<Spanned<u64>>,
     product: Option<Spanned<String>>,
     protocol: Option<u32>,
 }
@@ -102,7 +115,7 @@ struct RawNode {
 #[serde(deny_unknown_fields)]
 struct RawVault {
     cluster: Spanned<String>,
-    ms_version: Option<u64>,
+    ms_version: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +123,7 @@ struct RawVault {
 struct RawStep {
     at_ms: Option<Spanned<u64>>,
     after: Option<Spanned<RawCondition>>,
-    delay_ms: Option<u64>,
+    delay_ms: Option<Spanned<u64>>,
     action: Spanned<String>,
     node: Option<Spanned<String>>,
     via: Option<Spanned<String>>,
@@ -122,11 +135,11 @@ struct RawStep {
     from: Option<Spanned<String>>,
     to: Option<Spanned<String>>,
     kind: Option<Spanned<String>>,
-    for_ms: Option<u64>,
+    for_ms: Option<Spanned<u64>>,
     id: Option<Spanned<String>>,
     rule: Option<Spanned<String>>,
-    latency_ms: Option<[u64; 2]>,
-    loss: Option<f64>,
+    latency_ms: Option<Spanned<[u64; 2]>>,
+    loss: Option<Spanned<f64>>,
     expect: Option<Spanned<String>>,
 }
 
@@ -141,7 +154,7 @@ struct RawCondition {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExpect {
-    deadline_ms: Option<u64>,
+    deadline_ms: Option<Spanned<u64>>,
     lt: Option<Vec<Spanned<String>>>,
     nodes: Option<BTreeMap<String, Spanned<String>>>,
     hazards: Option<Vec<Spanned<String>>>,
@@ -152,7 +165,7 @@ struct RawExpect {
 #[serde(deny_unknown_fields)]
 struct RawLiveness {
     enabled: Option<bool>,
-    timeout_ms: Option<u64>,
+    timeout_ms: Option<Spanned<u64>>,
     reason: Option<String>,
 }
 
@@ -168,12 +181,17 @@ pub struct Scenario {
     pub name: String,
     /// What race it describes.
     pub description: String,
-    /// How many seeds `check` runs by default.
+    /// How many seeds (`0..seeds`) `run` and `check` go over by default: the file's `seeds`
+    /// (default 32), or 0 when the file names its one `seed`.
     pub seeds: u64,
+    /// The one seed the file runs by default (`seed = N`, as the fuzzer writes it).
+    pub seed: Option<u64>,
     /// Seeds run in addition to `0..seeds` (the seed a fuzzer finding was drawn from).
     pub regression_seeds: Vec<u64>,
     /// A planted bug every node runs with (files written by the fuzzer for a planted bug).
     pub bug: Option<PlantedBug>,
+    /// Where a fuzzer finding came from (the `[origin]` table), if the file says.
+    pub origin: Option<Origin>,
     /// Network at the start.
     pub network: NetSettings,
     /// Nodes in file order.
@@ -188,13 +206,30 @@ pub struct Scenario {
     pub liveness: Liveness,
 }
 
+/// Where a fuzzer finding came from: the `[origin]` table the fuzzer writes. Informative: a
+/// replay on another build may differ, and `joinsim run` says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The joinsim version that found it.
+    pub joinsim: Option<String>,
+    /// The git commit it was found on.
+    pub commit: Option<String>,
+    /// The command that found it.
+    pub command: Option<String>,
+    /// How the run failed (`invariant:<name>`, `liveness`, ...).
+    pub failure: Option<String>,
+    /// The trace hash of the failing run of this file's seed (16 hex digits).
+    pub trace_hash: Option<String>,
+}
+
 impl Scenario {
-    /// The seeds a run goes over: `0..count` (the file's `seeds` unless given), then its
-    /// regression seeds that are not already among them.
+    /// The seeds a run goes over: `0..count` (the file's `seeds` unless given; none by default
+    /// when the file names one `seed`), then its `seed` and regression seeds that are not
+    /// already among them.
     pub fn seed_list(&self, count: Option<u64>) -> Vec<u64> {
         let count = count.unwrap_or(self.seeds);
         let mut list: Vec<u64> = (0..count).collect();
-        for seed in &self.regression_seeds {
+        for seed in self.seed.iter().chain(&self.regression_seeds) {
             if *seed >= count && !list.contains(seed) {
                 list.push(*seed);
             }
@@ -491,6 +526,20 @@ impl Ctx<'_> {
 /// Reads and checks a scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
+    let too_big = |len: u64| ScenarioError {
+        file: file.clone(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "the file has {len} bytes; a scenario file has at most {}",
+            limits::FILE_BYTES
+        ),
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > limits::FILE_BYTES {
+            return Err(too_big(meta.len()));
+        }
+    }
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
         line: 1,
@@ -503,6 +552,16 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and checks scenario text (`file` names it in errors).
 pub fn parse_scenario(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file, text };
+    if text.len() as u64 > limits::FILE_BYTES {
+        return Err(ctx.error(
+            0..0,
+            format!(
+                "the text has {} bytes; a scenario file has at most {}",
+                text.len(),
+                limits::FILE_BYTES
+            ),
+        ));
+    }
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         ctx.error(span, e.message().trim().to_string())
@@ -556,13 +615,36 @@ impl<'a, 'b> Builder<'a, 'b> {
         if raw.name.get_ref().trim().is_empty() {
             return Err(self.err(raw.name.span(), "the scenario name must not be blank"));
         }
-        let seeds = match &raw.seeds {
-            Some(s) if *s.get_ref() == 0 => {
-                return Err(self.err(s.span(), "seeds must be at least 1"));
+        let seeds = match (&raw.seeds, &raw.seed) {
+            (Some(_), Some(one)) => {
+                return Err(self.err(
+                    one.span(),
+                    "give either `seed` (run exactly this seed) or `seeds` (run seeds 0..N), not both",
+                ));
             }
-            Some(s) => *s.get_ref(),
-            None => 32,
+            (Some(s), None) => self.bounded(s, "seeds", &limits::SEEDS)?,
+            (None, Some(_)) => 0,
+            (None, None) => 32,
         };
+        let origin = raw.origin.as_ref().map(|o| self.origin(o)).transpose()?;
+        if raw.nodes.len() as u64 > *limits::NODES.end() {
+            return Err(self.err(
+                raw.nodes[*limits::NODES.end() as usize].span(),
+                format!("a scenario has at most {} nodes", limits::NODES.end()),
+            ));
+        }
+        if raw.steps.len() as u64 > *limits::STEPS.end() {
+            return Err(self.err(
+                raw.steps[*limits::STEPS.end() as usize].span(),
+                format!("a scenario has at most {} steps", limits::STEPS.end()),
+            ));
+        }
+        if raw.clusters.len() as u64 > *limits::CLUSTERS.end() {
+            return Err(self.err(
+                raw.clusters[*limits::CLUSTERS.end() as usize].span(),
+                format!("a scenario has at most {} clusters", limits::CLUSTERS.end()),
+            ));
+        }
         let regression_seeds = match &raw.regression_seeds {
             Some(list) if list.get_ref().len() > MAX_REGRESSION_SEEDS => {
                 return Err(self.err(
@@ -649,7 +731,10 @@ impl<'a, 'b> Builder<'a, 'b> {
                         format!("vault names unknown [[cluster]] {:?}", v.cluster.get_ref()),
                     ));
                 };
-                let version = v.ms_version.unwrap_or(cluster.ms_version);
+                let version = match &v.ms_version {
+                    Some(x) => self.bounded(x, "ms_version", &limits::MS_VERSION)?,
+                    None => cluster.ms_version,
+                };
                 spec.vault = cluster.vault_of(raw_node.name.get_ref(), version);
             }
             if raw_node.start.unwrap_or(true) {
@@ -677,7 +762,10 @@ impl<'a, 'b> Builder<'a, 'b> {
                 }
                 Liveness {
                     enabled,
-                    timeout_ms: raw_l.timeout_ms.unwrap_or(30_000),
+                    timeout_ms: match &raw_l.timeout_ms {
+                        Some(t) => self.bounded(t, "timeout_ms", &limits::LIVENESS_TIMEOUT_MS)?,
+                        None => 30_000,
+                    },
                     reason,
                 }
             }
@@ -687,8 +775,10 @@ impl<'a, 'b> Builder<'a, 'b> {
             name: raw.name.into_inner(),
             description: raw.description,
             seeds,
+            seed: raw.seed.as_ref().map(|s| *s.get_ref()),
             regression_seeds,
             bug,
+            origin,
             network,
             nodes,
             start,
@@ -698,24 +788,67 @@ impl<'a, 'b> Builder<'a, 'b> {
         })
     }
 
+    /// A number within its documented bound (see [`limits`]), or an error at its position.
+    fn bounded(
+        &self,
+        value: &Spanned<u64>,
+        field: &str,
+        range: &std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ScenarioError> {
+        limits::check(field, *value.get_ref(), range).map_err(|m| self.err(value.span(), m))
+    }
+
+    /// A latency range `[min, max]`: ordered, each within [`limits::LATENCY_MS`].
+    fn latency(&self, raw: &Spanned<[u64; 2]>) -> Result<(u64, u64), ScenarioError> {
+        let [min, max] = *raw.get_ref();
+        if min > max {
+            return Err(self.err(raw.span(), format!("latency_ms [{min}, {max}] is reversed")));
+        }
+        limits::check("latency_ms", max, &limits::LATENCY_MS)
+            .map_err(|m| self.err(raw.span(), m))?;
+        Ok((min, max))
+    }
+
+    /// A loss rate within `0..=1`.
+    fn loss(&self, raw: &Spanned<f64>) -> Result<f64, ScenarioError> {
+        let loss = *raw.get_ref();
+        if !(0.0..=1.0).contains(&loss) {
+            return Err(self.err(raw.span(), format!("loss {loss} is not within 0..=1")));
+        }
+        Ok(loss)
+    }
+
+    fn origin(&self, raw: &Spanned<RawOrigin>) -> Result<Origin, ScenarioError> {
+        let o = raw.get_ref();
+        if let Some(hash) = &o.trace_hash {
+            let text = hash.get_ref();
+            if text.len() != 16 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(self.err(
+                    hash.span(),
+                    format!("trace_hash {text:?} is not 16 hexadecimal digits"),
+                ));
+            }
+        }
+        Ok(Origin {
+            joinsim: o.joinsim.clone(),
+            commit: o.commit.clone(),
+            command: o.command.clone(),
+            failure: o.failure.clone(),
+            trace_hash: o.trace_hash.as_ref().map(|h| h.get_ref().to_lowercase()),
+        })
+    }
+
     fn network(&self, raw: Option<&Spanned<RawNetwork>>) -> Result<NetSettings, ScenarioError> {
         let mut settings = NetSettings::default();
         let Some(raw) = raw else {
             return Ok(settings);
         };
         let n = raw.get_ref();
-        if let Some([min, max]) = n.latency_ms {
-            if min > max {
-                return Err(self.err(raw.span(), format!("latency_ms [{min}, {max}] is reversed")));
-            }
-            settings.latency_min_ms = min;
-            settings.latency_max_ms = max;
+        if let Some(latency) = &n.latency_ms {
+            (settings.latency_min_ms, settings.latency_max_ms) = self.latency(latency)?;
         }
-        if let Some(loss) = n.loss {
-            if !(0.0..=1.0).contains(&loss) {
-                return Err(self.err(raw.span(), format!("loss {loss} is not within 0..=1")));
-            }
-            settings.loss = loss;
+        if let Some(loss) = &n.loss {
+            settings.loss = self.loss(loss)?;
         }
         Ok(settings)
     }
@@ -758,7 +891,10 @@ impl<'a, 'b> Builder<'a, 'b> {
                 },
                 cmg_nodes: rc.cmg.clone(),
                 ms_nodes: ms,
-                ms_version: rc.ms_version.unwrap_or(1).max(1),
+                ms_version: match &rc.ms_version {
+                    Some(v) => self.bounded(v, "ms_version", &limits::MS_VERSION)?,
+                    None => 1,
+                },
                 product: product(self.ctx, &rc.product)?,
                 protocol: ProtocolVersion(rc.protocol.unwrap_or(1)),
                 addrs,
@@ -799,12 +935,16 @@ impl<'a, 'b> Builder<'a, 'b> {
                             ));
                         }
                     }
+                    self.bounded(at, "at_ms", &limits::STEP_TIME_MS)?;
                     last_at = Some(*at.get_ref());
                     Trigger::At(*at.get_ref())
                 }
                 (None, Some(cond)) => Trigger::After {
                     condition: self.condition(cond, &ids)?,
-                    delay_ms: step.delay_ms.unwrap_or(0),
+                    delay_ms: match &step.delay_ms {
+                        Some(d) => self.bounded(d, "delay_ms", &limits::STEP_TIME_MS)?,
+                        None => 0,
+                    },
                 },
                 (None, None) => Trigger::Immediately,
             };
@@ -1033,20 +1173,16 @@ impl<'a, 'b> Builder<'a, 'b> {
             },
             "heal" => Action::Heal,
             "wait" => Action::Wait,
-            "network" => {
-                let [min, max] = step.latency_ms.unwrap_or([1, 10]);
-                if min > max {
-                    return Err(self.err(span, format!("latency_ms [{min}, {max}] is reversed")));
-                }
-                let loss = step.loss.unwrap_or(0.0);
-                if !(0.0..=1.0).contains(&loss) {
-                    return Err(self.err(span, format!("loss {loss} is not within 0..=1")));
-                }
-                Action::Network {
-                    latency_ms: (min, max),
-                    loss,
-                }
-            }
+            "network" => Action::Network {
+                latency_ms: match &step.latency_ms {
+                    Some(l) => self.latency(l)?,
+                    None => (1, 10),
+                },
+                loss: match &step.loss {
+                    Some(l) => self.loss(l)?,
+                    None => 0.0,
+                },
+            },
             "hold" | "drop" => {
                 let kind = match &step.kind {
                     None => None,
@@ -1077,18 +1213,15 @@ impl<'a, 'b> Builder<'a, 'b> {
                     format!("rule@{}", self.ctx.position(span.start).0),
                 )?;
                 let filter = MessageFilter { kind, from, to };
+                let for_ms = step
+                    .for_ms
+                    .as_ref()
+                    .map(|f| self.bounded(f, "for_ms", &limits::STEP_TIME_MS))
+                    .transpose()?;
                 if action == "hold" {
-                    Action::Hold {
-                        id,
-                        filter,
-                        for_ms: step.for_ms,
-                    }
+                    Action::Hold { id, filter, for_ms }
                 } else {
-                    Action::Drop {
-                        id,
-                        filter,
-                        for_ms: step.for_ms,
-                    }
+                    Action::Drop { id, filter, for_ms }
                 }
             }
             "release" => {
@@ -1186,7 +1319,10 @@ impl<'a, 'b> Builder<'a, 'b> {
             }
             hazards.push(h.get_ref().clone());
         }
-        let deadline_ms = e.deadline_ms.unwrap_or(120_000);
+        let deadline_ms = match &e.deadline_ms {
+            Some(d) => self.bounded(d, "deadline_ms", &limits::DEADLINE_MS)?,
+            None => 120_000,
+        };
         if let Some(last) = steps
             .iter()
             .filter_map(|s| match s.trigger {

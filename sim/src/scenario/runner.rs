@@ -49,13 +49,21 @@ pub struct SeedResult {
     pub hazards: Vec<Hazard>,
     /// Expectations and liveness conditions that did not hold.
     pub failures: Vec<String>,
+    /// The panic that ended the run early (a node's assertion, raft-rs, the simulator), if any.
+    pub panic: Option<String>,
     /// The command that replays this run.
     pub replay: String,
     /// The last events before the end (on failure).
     pub last_events: Vec<String>,
-    /// The whole trace, when asked for.
-    #[serde(skip)]
+    /// The whole trace, when asked for (`run --trace`; in JSON only then).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TraceEntry>,
+    /// The trace hash right after each entry of `trace`, when the trace is asked for.
+    #[serde(skip)]
+    pub hash_after: Vec<u64>,
+    /// The trace hash as a number.
+    #[serde(skip)]
+    pub trace_hash_u64: u64,
     /// Every running node's final state (the god's-eye view), when the trace is asked for.
     #[serde(skip)]
     pub views: BTreeMap<String, NodeView>,
@@ -120,6 +128,16 @@ pub fn replay_command(path: &str, seed: u64) -> String {
     format!("cargo run --release -- run {path} --seed {seed}")
 }
 
+/// The command that replays `seed` of `scenario`: the file alone when `seed` is the one seed it
+/// names, with `--seed` otherwise.
+pub fn replay_command_of(scenario: &Scenario, seed: u64) -> String {
+    if scenario.seed == Some(seed) {
+        format!("cargo run --release -- run {}", scenario.path)
+    } else {
+        replay_command(&scenario.path, seed)
+    }
+}
+
 /// Runs one seed of a scenario. `keep_trace` keeps the whole trace in the result.
 pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedResult {
     let mut sim = Sim::new(seed)
@@ -139,7 +157,14 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         sim = sim.node(spec.clone());
     }
     let shared = Arc::new(scenario.clone());
-    let report = sim.run(move |world| execute(world, shared));
+    let wall_start = std::time::Instant::now();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim.run(move |world| execute(world, shared))
+    }));
+    let report = match ran {
+        Ok(report) => report,
+        Err(panic) => return panicked(scenario, seed, panic_message(&*panic), wall_start),
+    };
     let passed = report.violations.is_empty() && report.value.failures.is_empty();
     let last_events = if passed {
         Vec::new()
@@ -161,14 +186,61 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         violations: report.violations,
         hazards: report.hazards,
         failures: report.value.failures,
-        replay: replay_command(&scenario.path, seed),
+        panic: None,
+        replay: replay_command_of(scenario, seed),
         last_events,
         trace: if keep_trace { report.trace } else { Vec::new() },
+        hash_after: if keep_trace {
+            report.hash_after
+        } else {
+            Vec::new()
+        },
+        trace_hash_u64: report.trace_hash,
         views: if keep_trace {
             report.final_views
         } else {
             BTreeMap::new()
         },
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// The result of a seed whose run panicked: a failure of that seed, with its replay command.
+fn panicked(
+    scenario: &Scenario,
+    seed: u64,
+    message: String,
+    wall_start: std::time::Instant,
+) -> SeedResult {
+    SeedResult {
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        seed,
+        passed: false,
+        trace_hash: "-".into(),
+        sim_time_ms: 0,
+        wall_ms: wall_start.elapsed().as_secs_f64() * 1e3,
+        events: 0,
+        nodes: BTreeMap::new(),
+        lt: Vec::new(),
+        violations: Vec::new(),
+        hazards: Vec::new(),
+        failures: vec![format!("panic: {message}")],
+        panic: Some(message),
+        replay: replay_command_of(scenario, seed),
+        last_events: Vec::new(),
+        trace: Vec::new(),
+        hash_after: Vec::new(),
+        trace_hash_u64: 0,
+        views: BTreeMap::new(),
     }
 }
 
@@ -215,6 +287,14 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
                     break;
                 }
                 if *delay_ms > 0 {
+                    if world.now_ms().saturating_add(*delay_ms) > deadline {
+                        failures.push(format!(
+                            "step {number} (line {}): delay_ms {delay_ms} goes past the deadline ({deadline} ms)",
+                            step.line
+                        ));
+                        completed = false;
+                        break;
+                    }
                     world.sleep_ms(*delay_ms).await;
                 }
             }
