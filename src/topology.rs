@@ -1,7 +1,7 @@
 //! Step 1: the physical topology — seed-based discovery, pre-init validation in the handshake,
 //! announcement to members, failure detection by probes, restarts replacing old entries.
 //!
-//! Rules as implemented (the decisions SPEC.md leaves open are in `docs/protocol.md`):
+//! Rules as implemented (the decisions docs/spec.md leaves open are in `docs/protocol.md`):
 //! - A node with no other seed admits itself. Otherwise it sends a handshake to a random seed and
 //!   tries another one every `handshake_retry_ms` until it is admitted or refused.
 //! - Only an admitted node admits others. An unadmitted node contacted by an unadmitted node with

@@ -1,4 +1,4 @@
-//! The IEP's four join scenarios (SPEC.md §1 step 5), each over many seeds.
+//! The IEP's four join scenarios (docs/spec.md §1 step 5), each over many seeds.
 
 use joinsim::{Event, JoinPhase, RejectionReason, RejectionStage};
 use joinsim_sim::{NodeSpec, Sim};

@@ -12,6 +12,8 @@ mod init;
 mod join_scenarios;
 mod leader_change;
 mod leave_and_reconfiguration;
+mod mutated_files;
 mod restart;
 mod robustness;
+mod test_seeds;
 mod world_controls;

@@ -7,17 +7,8 @@
 use joinsim_sim::fuzz::{fuzz, FuzzOptions};
 use joinsim_sim::run_demo;
 
-/// The resident set of this process, in MiB (from `/proc/self/statm`).
 fn resident_mib() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: f64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("statm has a resident field");
-    // SAFETY: sysconf only reads a configuration value.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
-    pages * page / (1024.0 * 1024.0)
+    joinsim_sim::memory::resident_mib().expect("/proc/self/status is readable")
 }
 
 /// The most the resident set may grow over the measured runs. A leak of one run's world costs

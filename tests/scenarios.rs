@@ -32,6 +32,11 @@ fn run_scenario_file(path: &str) {
     };
     let results = run_seeds(&scenario, &seeds, default_jobs(), false);
     let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
+    println!(
+        "{}: seeds {seeds:?}, {} passed",
+        scenario.name,
+        results.len() - failed.len()
+    );
     if !failed.is_empty() {
         for result in &failed {
             eprint!("{}", format_result(result));
@@ -51,3 +56,26 @@ fn run_scenario_file(path: &str) {
 }
 
 include!(concat!(env!("OUT_DIR"), "/scenario_tests.rs"));
+
+/// `JOINSIM_SEED=N cargo test NAME` runs exactly seed N of a scenario test (this binary, run
+/// again as a child process).
+#[test]
+fn joinsim_seed_reruns_one_seed_of_a_scenario_test() {
+    if std::env::var_os("JOINSIM_SEED").is_some() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "concurrent_joins_six_nodes",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("JOINSIM_SEED", "5")
+        .output()
+        .expect("run the test binary");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("seeds [5], 1 passed"), "{text}");
+}

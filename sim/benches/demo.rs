@@ -54,4 +54,8 @@ fn main() {
         inner_wall_s / runs as f64 * 1e3
     );
     println!("  runs where not every node joined: {failed}");
+    println!(
+        "  peak memory:              {:.1} MiB (the whole process, all {runs} runs)",
+        joinsim_sim::memory::peak_resident_mib().unwrap_or(f64::NAN)
+    );
 }

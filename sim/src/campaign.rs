@@ -60,6 +60,8 @@ pub struct CheckDocument<'a> {
     pub passed: bool,
     /// Wall seconds.
     pub wall_s: f64,
+    /// The process's peak resident set at the end, MiB (`null` where `/proc` is missing).
+    pub peak_memory_mib: Option<f64>,
     /// Every scenario, in file-name order.
     pub scenarios: &'a [CheckedScenario],
 }

@@ -15,7 +15,7 @@ pub enum FailureKind {
     /// The liveness phase did not converge.
     Liveness,
     /// The liveness phase did not converge in a run where two clusters formed (the two_clusters
-    /// hazard): reported, not counted as a failure — SPEC.md asks the testbed to report that
+    /// hazard): reported, not counted as a failure — docs/spec.md asks the testbed to report that
     /// hazard, not the protocol to survive it.
     LivenessAfterHazard,
     /// Another expectation failed (a step could not act, a step's condition never came).

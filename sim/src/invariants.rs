@@ -1,4 +1,4 @@
-//! The safety invariants of SPEC.md §3, each a named checker, run after every trace entry; the
+//! The safety invariants of docs/spec.md §3, each a named checker, run after every trace entry; the
 //! two-cluster hazard; and the liveness property checked after faults stop.
 //!
 //! The checker is fed the trace as it is recorded. It keeps its own model of what happened —

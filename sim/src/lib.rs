@@ -20,6 +20,7 @@ pub mod fuzz;
 pub mod host;
 pub mod invariants;
 pub mod limits;
+pub mod memory;
 pub mod network;
 pub mod scenario;
 pub mod sim;

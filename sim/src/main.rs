@@ -386,6 +386,7 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
             dir: dir.display().to_string(),
             passed: all_passed,
             wall_s: started.elapsed().as_secs_f64(),
+            peak_memory_mib: joinsim_sim::memory::peak_resident_mib(),
             scenarios: &documents,
         };
         let _ = writeln!(
@@ -397,8 +398,9 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
         let _ = write!(stdout, "{}", campaign::format_table(&rows));
         let _ = writeln!(
             stdout,
-            "wall time: {:.1} s",
-            started.elapsed().as_secs_f64()
+            "wall time: {:.1} s, peak memory: {:.1} MiB",
+            started.elapsed().as_secs_f64(),
+            joinsim_sim::memory::peak_resident_mib().unwrap_or(f64::NAN)
         );
     }
     if all_passed {

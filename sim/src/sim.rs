@@ -12,9 +12,9 @@
 //! println!("{} trace-hash: {:016x}", report.value, report.trace_hash);
 //! ```
 //!
-//! Every run happens on a fresh OS thread with a fresh madsim runtime (see
-//! `../shared/reference/madsim-raft-notes.md`, pitfall P4), so that per-thread random state never
-//! leaks from one run into the next.
+//! Every run happens on a fresh OS thread with a fresh madsim runtime (see `docs/determinism.md`),
+//! so that per-thread random state never leaks from one run into the next, and ends every task
+//! it started (see `World::shutdown`), so that nothing of it outlives it.
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

@@ -123,6 +123,8 @@ pub struct Summary {
     pub sim_s_per_wall_s: f64,
     /// Wall time.
     pub wall_s: f64,
+    /// The process's peak resident set at the end, MiB (`null` where `/proc` is missing).
+    pub peak_memory_mib: Option<f64>,
     /// How many runs reached each protocol path.
     pub coverage: BTreeMap<String, u64>,
     /// The failures written as scenario files.
@@ -345,7 +347,16 @@ fn write_case(
     Ok(file)
 }
 
-fn shrink_and_write(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Finding {
+/// Shrinks the failing case of `seed` and writes it. Shrinking stops after
+/// `options.shrink_budget` attempts, or at `deadline` (the end of a timed campaign), keeping the
+/// smallest failing case so far.
+fn shrink_and_write(
+    seed: u64,
+    kind: &FailureKind,
+    detail: &str,
+    options: &FuzzOptions,
+    deadline: Option<Instant>,
+) -> Finding {
     let (mut tree, original) = draw(seed);
     let mut best = original.clone();
     let mut best_hash = None;
@@ -353,7 +364,7 @@ fn shrink_and_write(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzO
     if *kind != FailureKind::Determinism && tree.simplify() {
         loop {
             attempts += 1;
-            if attempts > options.shrink_budget {
+            if attempts > options.shrink_budget || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
             let candidate = tree.current();
@@ -536,6 +547,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let reported: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
     let coverage: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let (shard, shards) = options.shard;
+    let _ = std::fs::create_dir_all(&options.out);
     let log = CampaignLog::open(&options.out);
     log.write(serde_json::json!({
         "schema_version": SCHEMA_VERSION,
@@ -662,7 +674,8 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     if options.progress {
                         eprintln!("fuzz: shrinking seed {seed} ({kind}) ...");
                     }
-                    let finding = shrink_and_write(seed, &kind, &detail, options);
+                    let deadline = options.time.map(|t| started + t);
+                    let finding = shrink_and_write(seed, &kind, &detail, options, deadline);
                     if options.progress {
                         eprintln!("fuzz: wrote {} (replay: {})", finding.file, finding.replay);
                     }
@@ -705,6 +718,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         wall_s: wall,
         runs_per_s: runs.load(Ordering::Relaxed) as f64 / wall.max(1e-9),
         sim_s_per_wall_s: sim_ms.load(Ordering::Relaxed) as f64 / 1e3 / wall.max(1e-9),
+        peak_memory_mib: crate::memory::peak_resident_mib(),
         coverage: coverage.into_inner().expect("coverage lock"),
         ..Default::default()
     };
@@ -758,6 +772,9 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
         "  simulated s per wall s: {:.0}",
         summary.sim_s_per_wall_s
     );
+    if let Some(peak) = summary.peak_memory_mib {
+        let _ = writeln!(out, "  peak memory:            {peak:.1} MiB");
+    }
     if summary.failures.is_empty() {
         let _ = writeln!(out, "  failures:               none");
     } else {

@@ -72,7 +72,7 @@ pub struct SeedResult {
 /// Init parameters normalized for comparison: name, sorted CMG list, sorted MS list.
 type InitKey = (String, Vec<String>, Vec<String>);
 
-/// Init is idempotent (SPEC.md §1, step 2): successful answers to inits with the same parameters
+/// Init is idempotent (docs/spec.md §1, step 2): successful answers to inits with the same parameters
 /// carry the same tag. Checked on every run over the user's answers.
 fn check_idempotent(
     world: &World,
@@ -630,7 +630,7 @@ fn unanswered_inits(world: &World) -> Vec<String> {
 }
 
 /// Groups and stored cluster states of a cancelled init that are still on a running node, for
-/// cancels whose initiator still runs: a cancel must clear them (SPEC.md §1, step 2, and the
+/// cancels whose initiator still runs: a cancel must clear them (docs/spec.md §1, step 2, and the
 /// decision that it reaches every member).
 fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
