@@ -268,6 +268,17 @@ pub enum RejectionReason {
         /// The cluster's version.
         cluster: u64,
     },
+    /// Another live node holds this name (docs/spec.md §5, "names are unique among live nodes";
+    /// Ignite's refusal of a duplicate node name, IGNITE-23934).
+    #[error("node name {name:?} is held by a live node at {holder}; this node is at {joiner}")]
+    DuplicateName {
+        /// The name.
+        name: NodeName,
+        /// The address of the live node that holds it.
+        holder: Addr,
+        /// The refused node's address.
+        joiner: Addr,
+    },
 }
 
 /// Why the CMG refused a join ready. Not final: the node starts its join again.
@@ -356,16 +367,18 @@ impl RejectionReason {
             RejectionReason::TagMismatch { .. } => "tag_mismatch",
             RejectionReason::ConflictingTag { .. } => "conflicting_tag",
             RejectionReason::MsVersionAhead { .. } => "ms_version_ahead",
+            RejectionReason::DuplicateName { .. } => "duplicate_name",
         }
     }
 
     /// Every reason name.
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 6] = [
         "protocol_mismatch",
         "product_mismatch",
         "tag_mismatch",
         "conflicting_tag",
         "ms_version_ahead",
+        "duplicate_name",
     ];
 
     /// True when the reason is consistent with its own facts (a rejection that names equal tags,
@@ -381,6 +394,7 @@ impl RejectionReason {
                 joiner, member_tag, ..
             } => joiner != member_tag,
             RejectionReason::MsVersionAhead { joiner, cluster } => joiner > cluster,
+            RejectionReason::DuplicateName { holder, joiner, .. } => holder != joiner,
         }
     }
 }

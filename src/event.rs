@@ -350,4 +350,27 @@ pub enum Event {
         /// Decoder error.
         detail: String,
     },
+    /// A pre-init refusal by tag that this node does not take as final: it is a member of a
+    /// live cluster of its own (docs/spec.md §5, "a refusal never halts a live cluster").
+    RefusalIgnored {
+        /// The node that refused.
+        by: NodeName,
+        /// Why it refused.
+        reason: crate::error::RejectionReason,
+    },
+    /// The CMG leader refused a join without a CMG command: another live node holds the name.
+    JoinRefusedDuplicateName {
+        /// The refused node.
+        node: NodeName,
+        /// Its launch.
+        launch: LaunchId,
+        /// The address of the live node that holds the name.
+        holder: Addr,
+    },
+    /// The CMG leader proposed removing LT members (or validated nodes) missing from its
+    /// physical topology (docs/spec.md §5, "down members leave the LT within a bound").
+    AbsentMembersRemoved {
+        /// (name, launch) of each.
+        nodes: Vec<(NodeName, LaunchId)>,
+    },
 }

@@ -91,6 +91,21 @@ impl Node {
         visible > local.cmg_nodes.len() / 2
     }
 
+    /// True when this node is a member of a live cluster of its own: initialized, and accepted by
+    /// its cluster, or hosting a replica that knows a leader, or with a majority of its cluster's
+    /// CMG voters in sight — or just started from its vault, within the `2 * failure_timeout_ms`
+    /// its own CMG is given to come into sight (the same grace as for following another
+    /// cluster's leader).
+    pub(crate) fn member_of_live_cluster(&self) -> bool {
+        let accepted = matches!(
+            self.joiner.phase,
+            JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
+        );
+        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms;
+        self.local.is_some()
+            && (accepted || young || self.hosted_group_has_leader() || self.own_cmg_in_sight())
+    }
+
     /// True when a replica this node hosts knows a leader.
     fn hosted_group_has_leader(&self) -> bool {
         let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
@@ -140,6 +155,12 @@ impl Node {
     }
 
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
+        // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
+        // physical topology. The notice can overtake the admission (they travel separately); the
+        // leader resends it every `cluster_state_retry_ms` to members outside the LT.
+        if self.topo.me.is_none() {
+            return;
+        }
         if self.cancelled.contains(&notice.cmg_instance) {
             // A leader of a cluster whose init this node was told to cancel: that replica missed
             // the cancel (it was out of reach, or its initiator died). It is told now, and this

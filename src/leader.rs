@@ -42,6 +42,9 @@ pub(crate) struct LeaderDuties {
     ms_target: Option<(u64, Vec<NodeName>, u64)>,
     /// Admin commands waiting for the Meta Storage: (origin, request, version).
     admin_waiters: Vec<(Addr, RequestId, u64)>,
+    /// LT members and validated nodes this leader proposed to remove as absent from its
+    /// physical topology, with when (proposed again after `cluster_state_retry_ms`).
+    absent_proposed: BTreeMap<(NodeName, LaunchId), u64>,
 }
 
 /// A CMG replica with its state machine.
@@ -317,6 +320,64 @@ impl Node {
         self.propose_init_if_needed();
         self.send_cluster_state_to_all(false);
         self.drive_ms_target();
+        self.remove_absent_members();
+    }
+
+    /// Whether the LT (or validated-set) entry `info` is a live node in this leader's eyes: the
+    /// leader itself, or a member of its physical topology with that launch — or the same address
+    /// with a newer launch (a restart, whose join will replace the entry).
+    fn present(&self, info: &NodeInfo) -> bool {
+        info.addr == self.cfg.addr || self.topo.members.contains_key(&info.addr)
+    }
+
+    /// Decision (down members leave the LT within a bound, docs/spec.md §5; Ignite's new CMG
+    /// leader removes LT members missing from its physical topology): once this node's own
+    /// topology has had `failure_timeout_ms` to fill (since its admission), the leader proposes
+    /// to remove every LT member and validated node whose address is not in its view. With the
+    /// removal by failure detection (`on_member_gone`, for members the leader saw die) this
+    /// bounds how long a down member stays in the LT whoever leads and whenever it was elected:
+    /// see docs/protocol.md, "LT hygiene".
+    fn remove_absent_members(&mut self) {
+        let now = self.now_ms;
+        let Some(admitted_ms) = self.topo.me.as_ref().map(|me| me.admitted_at_ms) else {
+            return;
+        };
+        if now < admitted_ms + self.timing.failure_timeout_ms {
+            return;
+        }
+        let retry = self.timing.cluster_state_retry_ms;
+        let Some(cmg) = self.cmg.as_ref() else { return };
+        let Some(duties) = cmg.duties.as_ref() else {
+            return;
+        };
+        let absent: Vec<(NodeName, LaunchId)> = cmg
+            .state
+            .lt
+            .members
+            .values()
+            .chain(cmg.state.validated.values())
+            .filter(|info| !self.present(info))
+            .map(|info| (info.name.clone(), info.launch))
+            .filter(|key| {
+                duties
+                    .absent_proposed
+                    .get(key)
+                    .is_none_or(|at| now >= at + retry)
+            })
+            .collect();
+        if absent.is_empty() {
+            return;
+        }
+        if let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+            duties.absent_proposed.retain(|_, at| now < *at + retry);
+            for key in &absent {
+                duties.absent_proposed.insert(key.clone(), now);
+            }
+        }
+        self.emit(Event::AbsentMembersRemoved {
+            nodes: absent.clone(),
+        });
+        self.propose_cmg(CmgCommand::NodesLeave { nodes: absent });
     }
 
     /// Sends the cluster state to every physical member (this node included) outside the LT;
@@ -432,6 +493,35 @@ impl Node {
         false
     }
 
+    /// The address of a live node that holds `info`'s name in the LT or the validated set at
+    /// another address. Alive means: this (leader) node itself, or a member of its physical
+    /// topology with that entry's launch (not declared dead, not replaced by a restart).
+    fn live_namesake(&self, info: &NodeInfo) -> Option<Addr> {
+        let cmg = self.cmg.as_ref()?;
+        let entries = cmg
+            .state
+            .lt
+            .members
+            .get(&info.name)
+            .into_iter()
+            .chain(cmg.state.validated.get(&info.name));
+        for entry in entries {
+            if entry.addr == info.addr {
+                continue;
+            }
+            let alive = (entry.addr == self.cfg.addr && entry.launch == self.launch)
+                || self
+                    .topo
+                    .members
+                    .get(&entry.addr)
+                    .is_some_and(|m| m.record.identity.info.launch == entry.launch);
+            if alive {
+                return Some(entry.addr);
+            }
+        }
+        None
+    }
+
     pub(crate) fn on_join_request(
         &mut self,
         from: Addr,
@@ -440,6 +530,32 @@ impl Node {
         attempt: u64,
     ) {
         if !self.leader_or_redirect(from) {
+            return;
+        }
+        // Decision (names are unique among live nodes, docs/spec.md §5): a join under the name
+        // of a live LT member or validated node at another address is refused for good, before
+        // any command is proposed and before the name's address is learnt (so no Raft message of
+        // the name's replica ever goes to the newcomer). Pre-init refuses such a node first; this
+        // is the CMG's line of defence for one that got past a view that lacked the holder.
+        if let Some(holder) = self.live_namesake(&info) {
+            self.emit(Event::JoinRefusedDuplicateName {
+                node: info.name.clone(),
+                launch: info.launch,
+                holder,
+            });
+            let result = JoinResult::Rejected(crate::error::RejectionReason::DuplicateName {
+                name: info.name.clone(),
+                holder,
+                joiner: info.addr,
+            });
+            self.send(
+                from,
+                Message::JoinResponse {
+                    launch: info.launch,
+                    attempt,
+                    result,
+                },
+            );
             return;
         }
         self.learn_addr(&info.name, info.addr);

@@ -555,7 +555,23 @@ impl Node {
 
     // --- Address book ---
 
+    /// Records where `name` listens. **Decision (names are unique among live nodes):** the
+    /// address of a name changes only once the node at the old address no longer holds it (it
+    /// is this node, or a member of its physical topology under that name, until failure
+    /// detection removes it or a restart replaces it): a second live node with the name (a
+    /// duplicate, refused at join) never draws the name's messages, Raft's included.
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
+            let held = (old == self.cfg.addr && name == self.cfg.name)
+                || self
+                    .topo
+                    .members
+                    .get(&old)
+                    .is_some_and(|m| m.record.identity.info.name == name);
+            if held {
+                return;
+            }
+        }
         if self.addrs.get(name) != Some(&addr) {
             self.addrs.insert(name.to_string(), addr);
         }

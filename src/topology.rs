@@ -349,8 +349,13 @@ impl Node {
         );
     }
 
-    /// Pre-init validation of a joiner against what this node knows locally.
-    fn pre_init_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
+    /// The part of pre-init validation that holds on every path by which a member enters this
+    /// node's view (handshake, announce, probe, probe ack, a merge after a heal): equal protocol
+    /// versions and compatible product versions. **Decision (pre-init on every path):** a
+    /// member met through gossip or a probe, not a handshake (say, a node that formed its own
+    /// topology and is found by a rejoin probe), is checked the same way; tags are left to the
+    /// rules of the handshake and the crossing-admissions eviction, and then to the CMG.
+    fn entry_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
         if joiner.info.protocol != self.cfg.protocol {
             return Err(RejectionReason::ProtocolMismatch {
                 joiner: joiner.info.protocol,
@@ -363,6 +368,12 @@ impl Node {
                 cluster: self.cfg.product,
             });
         }
+        Ok(())
+    }
+
+    /// Pre-init validation of a joiner against what this node knows locally.
+    fn pre_init_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
+        self.entry_check(joiner)?;
         let Some(joiner_tag) = &joiner.tag else {
             return Ok(());
         };
@@ -425,13 +436,39 @@ impl Node {
     }
 
     pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {
-        // A refusal counts while handshaking, or as an eviction by a member of the view.
+        // A refusal counts while handshaking, as an eviction by a member of the view, or — for
+        // a version mismatch, a fact about the two nodes — from any node that met this one
+        // outside a handshake (a probe, gossip after a heal) and found it the newcomer.
         let from_member = self.topo.members.contains_key(&from);
         let handshaking =
             matches!(self.topo.entry, Entry::Handshaking { target, .. } if target == from);
-        if handshaking || from_member || self.topo.me.is_none() {
-            self.halt(rejection);
+        let by_version = matches!(
+            rejection.reason,
+            RejectionReason::ProtocolMismatch { .. } | RejectionReason::ProductMismatch { .. }
+        );
+        if !(handshaking || from_member || by_version || self.topo.me.is_none()) {
+            return;
         }
+        // Decision (a refusal never halts a live cluster, docs/spec.md §5): "first admitted wins"
+        // decides between newcomers; a node that is already a member of a live cluster of its
+        // own is not a newcomer, so a refusal by tag leaves it running. The refuser keeps it out
+        // of its view; the CMG decides what happens to the refuser.
+        let refused_tag = match &rejection.reason {
+            RejectionReason::TagMismatch { joiner, .. }
+            | RejectionReason::ConflictingTag { joiner, .. } => Some(joiner),
+            _ => None,
+        };
+        // A refusal of a tag this node no longer holds (its vault was cleared by a cancel since)
+        // is stale: it says nothing about the node as it is now.
+        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t));
+        if refused_tag.is_some() && (stale || self.member_of_live_cluster()) {
+            self.emit(Event::RefusalIgnored {
+                by: rejection.by,
+                reason: rejection.reason,
+            });
+            return;
+        }
+        self.halt(rejection);
     }
 
     pub(crate) fn on_announce(&mut self, member: MemberRecord) {
@@ -479,7 +516,7 @@ impl Node {
     fn merge_record(&mut self, record: MemberRecord, direct: bool) {
         let addr = record.addr();
         let launch = record.launch();
-        if addr == self.cfg.addr {
+        if addr == self.cfg.addr || self.halted.is_some() {
             return;
         }
         if record.identity.tag.is_none() && self.topo.seen_empty.len() < MAX_SEEN_EMPTY {
@@ -492,6 +529,17 @@ impl Node {
                 return;
             }
             self.topo.tombstones.remove(&(addr, launch));
+        }
+        let known_launch = self
+            .topo
+            .members
+            .get(&addr)
+            .is_some_and(|m| m.record.launch() == launch);
+        if !known_launch {
+            if let Err(reason) = self.entry_check(&record.identity) {
+                self.refuse_entry(&record, reason, direct);
+                return;
+            }
         }
         let now = self.now_ms;
         match self.topo.members.get_mut(&addr) {
@@ -537,6 +585,52 @@ impl Node {
                 });
                 self.on_member_appeared(addr);
             }
+        }
+    }
+
+    /// A member met outside a handshake failed pre-init validation: it does not enter the view.
+    /// **Decision (first admitted wins, on the probe path):** of two nodes of different versions
+    /// that meet outside a handshake, the one admitted later is the newcomer: when that is this
+    /// node, it stops (as if the older node had refused its handshake); otherwise the member is
+    /// told, when the record came from itself, and stops.
+    fn refuse_entry(&mut self, record: &MemberRecord, reason: RejectionReason, direct: bool) {
+        let mine = self
+            .topo
+            .me
+            .as_ref()
+            .map(|me| (me.admitted_at_ms, self.cfg.addr));
+        if mine.is_some_and(|mine| (record.admitted_at_ms, record.addr()) < mine) {
+            let info = &record.identity.info;
+            let reason = if info.protocol != self.cfg.protocol {
+                RejectionReason::ProtocolMismatch {
+                    joiner: self.cfg.protocol,
+                    cluster: info.protocol,
+                }
+            } else {
+                RejectionReason::ProductMismatch {
+                    joiner: self.cfg.product,
+                    cluster: info.product,
+                }
+            };
+            self.halt(Rejection {
+                stage: RejectionStage::PreInit,
+                by: info.name.clone(),
+                reason,
+            });
+            return;
+        }
+        self.emit(Event::PreInitRefused {
+            joiner: record.identity.info.name.clone(),
+            launch: record.launch(),
+            reason: reason.clone(),
+        });
+        if direct {
+            let rejection = Rejection {
+                stage: RejectionStage::PreInit,
+                by: self.cfg.name.clone(),
+                reason,
+            };
+            self.send(record.addr(), Message::HandshakeRefused { rejection });
         }
     }
 

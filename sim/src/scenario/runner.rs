@@ -580,6 +580,24 @@ fn liveness_problems(
     if committed && lts.is_empty() {
         problems.push("a cluster was initialized but no CMG leader is elected".into());
     }
+    // LT hygiene (docs/spec.md §5): a member that is down leaves the LT within a bound that the
+    // liveness timeout exceeds (docs/protocol.md, "LT hygiene"), whoever leads.
+    let live: BTreeSet<(&str, joinsim::LaunchId)> = views
+        .values()
+        .filter(|v| v.halted.is_none())
+        .map(|v| (v.name.as_str(), v.launch))
+        .collect();
+    for (leader, view) in views.iter().filter(|(_, v)| v.is_cmg_leader()) {
+        let Some(lt) = view.lt() else { continue };
+        for (name, member) in &lt.members {
+            if !live.contains(&(name.as_str(), member.launch)) {
+                problems.push(format!(
+                    "{name} (launch {:?}) is down but still in the LT of CMG leader {leader}",
+                    member.launch
+                ));
+            }
+        }
+    }
     for (label, view) in &views {
         if let Some(rejection) = &view.halted {
             if !rejection.reason.is_consistent() {
