@@ -782,6 +782,17 @@ impl Checker {
         gone
     }
 
+    /// The longest committed prefix the checker has seen in any incarnation of `kind`, from the
+    /// vault writes (a test's proof that the host shows it every write).
+    pub fn committed_prefix_len(&self, kind: GroupKind) -> usize {
+        self.committed
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|(_, c)| c.len())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Learns the durable state a node starts the run with (a restored cluster's vault).
     pub fn load_vault(&mut self, label: &str, vault: &Vault) {
         for kind in [GroupKind::Cmg, GroupKind::Ms] {

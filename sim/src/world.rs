@@ -699,6 +699,15 @@ impl World {
         }
     }
 
+    /// The longest committed log prefix of any incarnation of `kind` the checker has seen.
+    pub fn committed_prefix_len(&self, kind: joinsim::GroupKind) -> usize {
+        self.inner
+            .checker
+            .lock()
+            .expect("checker lock")
+            .committed_prefix_len(kind)
+    }
+
     /// When the cluster with this committed tag ceased to exist (every vault that held a replica
     /// of its CMG was wiped), in microseconds of simulated time; `None` while it may exist.
     pub fn cluster_gone_since(&self, tag: &joinsim::ClusterTag) -> Option<u64> {
