@@ -190,3 +190,79 @@ fn a_dead_named_node_cancels_the_init_and_a_later_init_succeeds() {
         assert!(cancelled, "seed {seed}: n1 cancelled");
     }
 }
+
+/// The same init, sent twice through different nodes while the first cluster exists.
+const REPEATED_INIT: &str = r#"
+name = "repeated-init"
+description = "init twice with the same parameters through two nodes"
+seeds = 4
+
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+[[node]]
+name = "n3"
+
+[[step]]
+after = { event = "in_topology", node = "n3" }
+delay_ms = 1000
+action = "init"
+id = "first"
+via = "n1"
+cluster = "c1"
+cmg = ["n1", "n2", "n3"]
+expect = "ok"
+
+[[step]]
+after = { event = "init_answered", id = "first" }
+delay_ms = 1000
+action = "init"
+id = "second"
+via = "n2"
+cluster = "c1"
+cmg = ["n1", "n2", "n3"]
+expect = "ok"
+
+[[step]]
+after = { event = "init_answered", id = "second" }
+delay_ms = 1000
+action = "wait"
+
+[expect]
+deadline_ms = 60000
+"#;
+
+/// `always_init_idempotent` is checked within one cluster incarnation (a cluster whose CMG
+/// vaults were all wiped may be replaced by a new one with a new tag:
+/// scenarios/init-again-after-only-cmg-node-wiped.toml), but a second tag while the first
+/// cluster exists — the planted bug init-not-idempotent — still fails the run, with that name.
+#[test]
+fn a_second_tag_while_the_first_cluster_exists_is_caught() {
+    use joinsim_sim::{parse_scenario, run_scenario, Invariant};
+    let sound = parse_scenario("repeated-init.toml", REPEATED_INIT).expect("parses");
+    let buggy = parse_scenario(
+        "repeated-init-bug.toml",
+        &REPEATED_INIT.replace("seeds = 4", "seeds = 4\nbug = \"init-not-idempotent\""),
+    )
+    .expect("parses");
+    for seed in seeds(16).take(4) {
+        let result = run_scenario(&sound, seed, false);
+        assert!(result.passed, "seed {seed}: {result:?}");
+        let result = run_scenario(&buggy, seed, false);
+        assert!(
+            !result.passed,
+            "seed {seed}: the planted bug went unnoticed"
+        );
+        let first = result.violations.first().expect("a violation");
+        assert_eq!(
+            first.invariant,
+            Invariant::AlwaysInitIdempotent,
+            "seed {seed}: {first}"
+        );
+        assert!(
+            first.detail.contains("while that cluster still existed"),
+            "{first}"
+        );
+    }
+}

@@ -222,6 +222,8 @@ pub(crate) async fn apply_output(
                 );
             }
         }
+        drop(vault);
+        world.observe_writes(&slot.label, &output.writes);
     }
     for event in output.events {
         world.record(&slot.label, TraceKind::Protocol(event));

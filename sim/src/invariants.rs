@@ -38,13 +38,29 @@ pub enum Invariant {
     AlwaysOneLeaderPerTerm,
     /// Replicas apply the same command at the same log index, and committed logs agree.
     AlwaysCommittedLogsAgree,
-    /// Two successful answers to inits with the same parameters carry the same tag.
+    /// Two successful answers to inits with the same parameters carry the same tag, within one
+    /// cluster incarnation (a cluster whose every CMG replica was wiped is gone).
     AlwaysInitIdempotent,
+    /// No cancel destroys a replica of, or clears the vault of, a cluster whose tag a user got as
+    /// the answer to an init.
+    AlwaysAnsweredClusterNeverCancelled,
+    /// A replica's durable commit index never goes down.
+    AlwaysCommitIndexMonotonic,
+    /// A committed entry stays in the durable log of at least one replica of its incarnation.
+    AlwaysCommittedEntriesDurable,
+    /// Each LT change (a member in, out, or replaced) raises the LT version by exactly one.
+    AlwaysLtVersionStepsByOne,
+    /// A node enters the LT only after its Meta Storage applied the version it was validated at.
+    AlwaysLtMemberMsCaughtUp,
+    /// A member leaves the LT only by a leave that names its launch.
+    AlwaysLtMemberRemovedOnlyByItsLeave,
+    /// A node entering the LT hosts replicas of that cluster's incarnation only.
+    AlwaysOneGroupIncarnationPerNode,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 16] = [
         Invariant::AlwaysOneTagPerCmg,
         Invariant::AlwaysLtMemberValidatedThenReady,
         Invariant::AlwaysLtMemberCompatible,
@@ -54,6 +70,13 @@ impl Invariant {
         Invariant::AlwaysOneLeaderPerTerm,
         Invariant::AlwaysCommittedLogsAgree,
         Invariant::AlwaysInitIdempotent,
+        Invariant::AlwaysAnsweredClusterNeverCancelled,
+        Invariant::AlwaysCommitIndexMonotonic,
+        Invariant::AlwaysCommittedEntriesDurable,
+        Invariant::AlwaysLtVersionStepsByOne,
+        Invariant::AlwaysLtMemberMsCaughtUp,
+        Invariant::AlwaysLtMemberRemovedOnlyByItsLeave,
+        Invariant::AlwaysOneGroupIncarnationPerNode,
     ];
 
     /// The snake_case name.
@@ -70,6 +93,17 @@ impl Invariant {
             Invariant::AlwaysOneLeaderPerTerm => "always_one_leader_per_term",
             Invariant::AlwaysCommittedLogsAgree => "always_committed_logs_agree",
             Invariant::AlwaysInitIdempotent => "always_init_idempotent",
+            Invariant::AlwaysAnsweredClusterNeverCancelled => {
+                "always_answered_cluster_never_cancelled"
+            }
+            Invariant::AlwaysCommitIndexMonotonic => "always_commit_index_monotonic",
+            Invariant::AlwaysCommittedEntriesDurable => "always_committed_entries_durable",
+            Invariant::AlwaysLtVersionStepsByOne => "always_lt_version_steps_by_one",
+            Invariant::AlwaysLtMemberMsCaughtUp => "always_lt_member_ms_caught_up",
+            Invariant::AlwaysLtMemberRemovedOnlyByItsLeave => {
+                "always_lt_member_removed_only_by_its_leave"
+            }
+            Invariant::AlwaysOneGroupIncarnationPerNode => "always_one_group_incarnation_per_node",
         }
     }
 }
@@ -159,6 +193,69 @@ pub struct Checker {
     /// Per (group, incarnation, log index, kind of outcome): who reported it first, and a digest.
     applied: BTreeMap<(GroupKind, InstanceId, u64, u8), (String, u64)>,
     hazards: Vec<Hazard>,
+    /// Per CMG incarnation: every label whose vault held a replica of it, and when that vault
+    /// was wiped (`None` while the replica may still be in it).
+    cmg_hosts: BTreeMap<InstanceId, BTreeMap<String, Option<u64>>>,
+    /// Tags of each incarnation: the one its init proposed, and the one its CMG committed.
+    instance_tags: BTreeMap<InstanceId, BTreeSet<ClusterTag>>,
+    /// Tags some node gave a user as the successful answer to an init, with the first time.
+    answered: BTreeMap<ClusterTag, u64>,
+    /// Inits their initiator cancelled.
+    cancelled: BTreeSet<InstanceId>,
+    /// Labels in the middle of applying a join acceptance: the time of its `JoinAccepted`.
+    accepting: BTreeMap<String, u64>,
+    /// Each CMG replica's own LT, as it last reported it: (incarnation, version, members).
+    replica_lt: BTreeMap<String, ReplicaLt>,
+    /// Each CMG replica's last applied node-leave: (log index, the launches it named).
+    last_leave: BTreeMap<String, (u64, Vec<(NodeName, LaunchId)>)>,
+    /// Per CMG incarnation, the cluster's Meta Storage version set at each log index.
+    ms_history: BTreeMap<InstanceId, BTreeMap<u64, u64>>,
+    /// Log indexes of the validations of each launch still in force, per CMG incarnation.
+    validation_indexes: BTreeMap<(InstanceId, NodeName, LaunchId), BTreeSet<u64>>,
+    /// The highest Meta Storage version each launch's replica of each incarnation applied.
+    ms_applied: BTreeMap<(NodeName, LaunchId, InstanceId), u64>,
+    /// Every replica's durable log, as the vault writes left it.
+    durable: BTreeMap<(String, GroupKind), DurableReplica>,
+    /// The committed prefix of each group incarnation: (term, digest) of each entry.
+    committed: BTreeMap<(GroupKind, InstanceId), Vec<(u64, u64)>>,
+}
+
+/// A CMG replica's LT as it last reported it: (incarnation, version, members).
+type ReplicaLt = (InstanceId, u64, Vec<(NodeName, LaunchId)>);
+
+/// The checker's copy of one replica's durable Raft state (from the vault writes).
+#[derive(Clone, Debug)]
+struct DurableReplica {
+    instance: InstanceId,
+    commit: u64,
+    /// (term, digest of kind, data and context) of each entry, from index 1.
+    entries: Vec<(u64, u64)>,
+    /// How much of this replica's committed prefix was already merged into `committed`.
+    merged: usize,
+}
+
+fn entry_digest(entry: &joinsim::vault::EntryRecord) -> (u64, u64) {
+    use std::hash::Hasher;
+    let mut hasher = crate::trace::Fnv64::default();
+    hasher.write_u8(match entry.kind {
+        joinsim::vault::EntryKind::Normal => 0,
+        joinsim::vault::EntryKind::ConfChange => 1,
+    });
+    hasher.write_u64(entry.data.len() as u64);
+    hasher.write(&entry.data);
+    hasher.write(&entry.context);
+    (entry.term, hasher.finish())
+}
+
+impl DurableReplica {
+    fn of(record: &joinsim::vault::GroupRecord) -> DurableReplica {
+        DurableReplica {
+            instance: record.instance,
+            commit: record.hard_state.commit,
+            entries: record.entries.iter().map(entry_digest).collect(),
+            merged: 0,
+        }
+    }
 }
 
 impl Checker {
@@ -195,16 +292,39 @@ impl Checker {
             TraceKind::Harness(HarnessEvent::VaultWiped) => {
                 self.ms_version_of.insert(label.to_string(), None);
                 self.tag_of.insert(label.to_string(), None);
+                // A wipe legitimately loses everything the node held: its replicas' logs (not a
+                // loss of committed entries) and, for the cluster, a CMG replica.
+                for hosts in self.cmg_hosts.values_mut() {
+                    if let Some(wiped @ None) = hosts.get_mut(label) {
+                        *wiped = Some(entry.time_us);
+                    }
+                }
+                self.durable.retain(|(l, _), _| l != label);
                 return None;
             }
             TraceKind::Harness(HarnessEvent::NodeKilled) => {
                 self.cmg_of.remove(label);
                 self.ms_of.remove(label);
+                self.replica_lt.remove(label);
+                self.accepting.remove(label);
                 return None;
             }
             TraceKind::Harness(_) => return None,
             TraceKind::Protocol(e) => e,
         };
+        // A join acceptance is applied in one step: `JoinAccepted`, then the stored version, then
+        // the replicas of other incarnations destroyed and the new ones started.
+        let acceptance_step = self.accepting.get(label) == Some(&entry.time_us);
+        if !matches!(
+            event,
+            Event::JoinAccepted { .. }
+                | Event::MsVersionStored { .. }
+                | Event::GroupDestroyed { .. }
+                | Event::GroupStarted { .. }
+        ) || !acceptance_step
+        {
+            self.accepting.remove(label);
+        }
         match event {
             Event::Started {
                 launch,
@@ -225,12 +345,38 @@ impl Checker {
                     }
                 }
             }
-            Event::VaultCleared { .. } => {
+            Event::VaultCleared { init } => {
                 self.ms_version_of.insert(label.to_string(), None);
                 self.tag_of.insert(label.to_string(), None);
+                // Only a cancel clears a vault.
+                if let Some((tag, at)) = self.answered_tag_of(*init) {
+                    return violation(
+                        Invariant::AlwaysAnsweredClusterNeverCancelled,
+                        vec![label.into()],
+                        format!(
+                            "a cancel cleared {label}'s vault of cluster {tag} (init {init:?}), whose tag a user got as an init's answer at {:.3} ms",
+                            at as f64 / 1e3
+                        ),
+                    );
+                }
             }
             Event::JoinAccepted { tag, .. } => {
                 self.tag_of.insert(label.to_string(), Some(tag.clone()));
+                self.accepting.insert(label.to_string(), entry.time_us);
+            }
+            Event::InitStarted { init, tag, .. } => {
+                self.instance_tags
+                    .entry(*init)
+                    .or_default()
+                    .insert(tag.clone());
+            }
+            Event::InitAnswered {
+                result: Ok(tag), ..
+            } => {
+                self.answered.entry(tag.clone()).or_insert(entry.time_us);
+            }
+            Event::InitCancelled { init, .. } => {
+                self.cancelled.insert(*init);
             }
             Event::NodesLeft { nodes, index } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
@@ -245,6 +391,8 @@ impl Checker {
                         return Some(v);
                     }
                 }
+                self.last_leave
+                    .insert(label.to_string(), (*index, nodes.clone()));
                 // A leave at log index i revokes validations made before i (a lagging replica may
                 // report an old leave after a newer validation).
                 let instance = self.cmg_of.get(label).copied();
@@ -254,6 +402,12 @@ impl Checker {
                     for revoked in [&mut self.validated, &mut self.ready_after_validation] {
                         if revoked.get(&key).is_some_and(|v| *v < *index) {
                             revoked.remove(&key);
+                        }
+                    }
+                    if let Some(indexes) = self.validation_indexes.get_mut(&key) {
+                        indexes.retain(|i| *i >= *index);
+                        if indexes.is_empty() {
+                            self.validation_indexes.remove(&key);
                         }
                     }
                 }
@@ -312,13 +466,49 @@ impl Checker {
                     GroupKind::Ms => &mut self.ms_of,
                 };
                 map.insert(label.to_string(), *instance);
+                if *group == GroupKind::Cmg {
+                    // A replica (re)starts applying its log from index 1: its LT from version 0.
+                    self.replica_lt
+                        .insert(label.to_string(), (*instance, 0, Vec::new()));
+                    self.cmg_hosts
+                        .entry(*instance)
+                        .or_default()
+                        .insert(label.to_string(), None);
+                }
             }
-            Event::GroupDestroyed { group, .. } | Event::ReplicaFailed { group, .. } => {
+            Event::GroupDestroyed { group, instance } => {
                 let map = match group {
                     GroupKind::Cmg => &mut self.cmg_of,
                     GroupKind::Ms => &mut self.ms_of,
                 };
                 map.remove(label);
+                if *group == GroupKind::Cmg {
+                    self.replica_lt.remove(label);
+                }
+                // Outside a join acceptance (which drops a stray replica of another init), only
+                // a cancel destroys a replica.
+                if !acceptance_step && self.cancelled.contains(instance) {
+                    if let Some((tag, at)) = self.answered_tag_of(*instance) {
+                        return violation(
+                            Invariant::AlwaysAnsweredClusterNeverCancelled,
+                            vec![label.into()],
+                            format!(
+                                "a cancel destroyed {label}'s {group} replica of cluster {tag} (init {instance:?}), whose tag a user got as an init's answer at {:.3} ms",
+                                at as f64 / 1e3
+                            ),
+                        );
+                    }
+                }
+            }
+            Event::ReplicaFailed { group, .. } => {
+                let map = match group {
+                    GroupKind::Cmg => &mut self.cmg_of,
+                    GroupKind::Ms => &mut self.ms_of,
+                };
+                map.remove(label);
+                if *group == GroupKind::Cmg {
+                    self.replica_lt.remove(label);
+                }
             }
             Event::RoleChanged {
                 group,
@@ -362,6 +552,15 @@ impl Checker {
                 ) {
                     return Some(v);
                 }
+                self.instance_tags
+                    .entry(*instance)
+                    .or_default()
+                    .insert(tag.clone());
+                self.ms_history
+                    .entry(*instance)
+                    .or_default()
+                    .entry(*index)
+                    .or_insert(*ms_version);
                 match self.clusters.get(instance) {
                     Some(known) if &known.tag != tag => {
                         return violation(
@@ -414,6 +613,10 @@ impl Checker {
                         .entry((instance, node.clone(), *launch))
                         .or_insert(*index);
                     *at = (*at).max(*index);
+                    self.validation_indexes
+                        .entry((instance, node.clone(), *launch))
+                        .or_default()
+                        .insert(*index);
                 }
             }
             Event::JoinRejected { index, .. } => {
@@ -460,6 +663,11 @@ impl Checker {
                     if let Some(cluster) = self.clusters.get_mut(&instance) {
                         cluster.ms_version = cluster.ms_version.max(*version);
                     }
+                    self.ms_history
+                        .entry(instance)
+                        .or_default()
+                        .entry(*index)
+                        .or_insert(*version);
                 }
             }
             Event::ReplicaState { group, index, .. } => {
@@ -475,12 +683,16 @@ impl Checker {
                     }
                 }
             }
-            Event::MsConfigApplied { index, .. } => {
+            Event::MsConfigApplied { index, version, .. } => {
                 if let Some(instance) = self.ms_of.get(label).copied() {
                     if let Some(v) =
                         self.agree(GroupKind::Ms, instance, *index, label, event, entry.time_us)
                     {
                         return Some(v);
+                    }
+                    if let Some((name, launch)) = self.identity(label) {
+                        let reached = self.ms_applied.entry((name, launch, instance)).or_insert(0);
+                        *reached = (*reached).max(*version);
                     }
                 }
             }
@@ -498,6 +710,11 @@ impl Checker {
                     event,
                     entry.time_us,
                 ) {
+                    return Some(v);
+                }
+                if let Some(v) =
+                    self.check_lt_step(label, instance, *version, members, *index, entry.time_us)
+                {
                     return Some(v);
                 }
                 return self.check_lt(instance, *version, members, label, entry.time_us);
@@ -534,6 +751,272 @@ impl Checker {
                     "{admitter}, initialized with {own}, admitted {member} initialized with {other}"
                 ));
             }
+        }
+        None
+    }
+
+    /// The tag of `instance` that some user got as an init's answer, with when, if any.
+    fn answered_tag_of(&self, instance: InstanceId) -> Option<(ClusterTag, u64)> {
+        self.instance_tags
+            .get(&instance)?
+            .iter()
+            .find_map(|t| self.answered.get(t).map(|at| (t.clone(), *at)))
+    }
+
+    /// When the cluster with this committed tag ceased to exist: the time the last vault holding
+    /// a replica of its CMG incarnation was wiped. `None` while any such vault may still hold one
+    /// (a replica destroyed by the protocol does not end a cluster here: only a wipe does, which
+    /// no protocol can undo), or when no CMG committed the tag.
+    pub fn cluster_gone_since(&self, tag: &ClusterTag) -> Option<u64> {
+        let mut gone: Option<u64> = None;
+        for (instance, cluster) in &self.clusters {
+            if &cluster.tag != tag {
+                continue;
+            }
+            let mut last = 0;
+            for wiped in self.cmg_hosts.get(instance)?.values() {
+                last = last.max((*wiped)?);
+            }
+            gone = Some(gone.unwrap_or(0).max(last));
+        }
+        gone
+    }
+
+    /// The longest committed prefix the checker has seen in any incarnation of `kind`, from the
+    /// vault writes (a test's proof that the host shows it every write).
+    pub fn committed_prefix_len(&self, kind: GroupKind) -> usize {
+        self.committed
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|(_, c)| c.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Learns the durable state a node starts the run with (a restored cluster's vault).
+    pub fn load_vault(&mut self, label: &str, vault: &Vault) {
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            if let Some(record) = vault.group(kind) {
+                let mut replica = DurableReplica::of(record);
+                self.merge_committed(kind, &mut replica);
+                self.durable.insert((label.to_string(), kind), replica);
+            }
+        }
+    }
+
+    /// Checks one vault write of a node, as the host makes it durable: a replica's commit index
+    /// never goes down, and no committed entry is lost from every replica that held it.
+    pub fn observe_write(
+        &mut self,
+        label: &str,
+        time_us: u64,
+        write: &joinsim::vault::VaultWrite,
+    ) -> Option<Violation> {
+        use joinsim::vault::VaultWrite;
+        let violation = |invariant, detail: String| {
+            Some(Violation {
+                invariant,
+                time_us,
+                nodes: vec![label.to_string()],
+                detail,
+            })
+        };
+        let key = |kind: &GroupKind| (label.to_string(), *kind);
+        match write {
+            VaultWrite::CreateGroup(kind, record) => {
+                let mut replica = DurableReplica::of(record);
+                self.merge_committed(*kind, &mut replica);
+                self.durable.insert(key(kind), replica);
+            }
+            VaultWrite::DestroyGroup(kind, instance)
+                if self
+                    .durable
+                    .get(&key(kind))
+                    .is_some_and(|r| r.instance == *instance) =>
+            {
+                self.durable.remove(&key(kind));
+            }
+            VaultWrite::HardState(kind, hard_state) => {
+                let mut replica = self.durable.remove(&key(kind))?;
+                let before = replica.commit;
+                replica.commit = hard_state.commit;
+                self.merge_committed(*kind, &mut replica);
+                let instance = replica.instance;
+                self.durable.insert(key(kind), replica);
+                if hard_state.commit < before {
+                    return violation(
+                        Invariant::AlwaysCommitIndexMonotonic,
+                        format!(
+                            "{label}'s {kind} replica {instance:?} lowered its durable commit index from {before} to {}",
+                            hard_state.commit
+                        ),
+                    );
+                }
+            }
+            VaultWrite::Append(kind, new) => {
+                let first = new.first()?.index;
+                let mut replica = self.durable.remove(&key(kind))?;
+                let instance = replica.instance;
+                let new: Vec<(u64, u64)> = new.iter().map(entry_digest).collect();
+                let old_len = replica.entries.len() as u64;
+                let committed_len = self
+                    .committed
+                    .get(&(*kind, instance))
+                    .map_or(0, |c| c.len() as u64);
+                let mut lost = None;
+                for index in first..=old_len.min(committed_len) {
+                    let at = (index - 1) as usize;
+                    let held = replica.entries[at];
+                    let is_committed = self.committed[&(*kind, instance)][at] == held;
+                    let kept = new.get((index - first) as usize) == Some(&held);
+                    if is_committed
+                        && !kept
+                        && !self.held_elsewhere(label, *kind, instance, at, held)
+                    {
+                        lost = Some((index, held, new.get((index - first) as usize).copied()));
+                        break;
+                    }
+                }
+                replica.entries.truncate((first - 1) as usize);
+                replica.entries.extend(new);
+                replica.merged = replica.merged.min(replica.entries.len());
+                self.merge_committed(*kind, &mut replica);
+                self.durable.insert(key(kind), replica);
+                if let Some((index, (term, _), now)) = lost {
+                    return violation(
+                        Invariant::AlwaysCommittedEntriesDurable,
+                        format!(
+                            "{label}'s {kind} replica {instance:?} dropped committed entry {index} (term {term}), which no other replica holds; {}",
+                            match now {
+                                Some((t, _)) => format!("it wrote an entry of term {t} there"),
+                                None => "nothing was written at its index".to_string(),
+                            }
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// True when a replica other than `label`'s holds entry `at` (0-based) of this incarnation.
+    fn held_elsewhere(
+        &self,
+        label: &str,
+        kind: GroupKind,
+        instance: InstanceId,
+        at: usize,
+        entry: (u64, u64),
+    ) -> bool {
+        self.durable.iter().any(|((l, k), r)| {
+            l != label && *k == kind && r.instance == instance && r.entries.get(at) == Some(&entry)
+        })
+    }
+
+    /// Extends the committed prefix of the replica's incarnation with what it has committed.
+    /// Where it committed another entry than the one recorded, and no replica holds the recorded
+    /// one any more (all that did were wiped: the loss was legitimate or already reported), the
+    /// replica's entry is recorded instead; a live disagreement is `always_committed_logs_agree`'s.
+    fn merge_committed(&mut self, kind: GroupKind, replica: &mut DurableReplica) {
+        let upto = (replica.commit as usize).min(replica.entries.len());
+        if upto <= replica.merged {
+            return;
+        }
+        let instance = replica.instance;
+        let recorded = self.committed.remove(&(kind, instance)).unwrap_or_default();
+        let mut recorded = recorded;
+        for at in replica.merged..upto {
+            let mine = replica.entries[at];
+            match recorded.get(at).copied() {
+                None => recorded.push(mine),
+                Some(theirs) if theirs != mine => {
+                    if !self.durable.iter().any(|((_, k), r)| {
+                        *k == kind && r.instance == instance && r.entries.get(at) == Some(&theirs)
+                    }) {
+                        recorded[at] = mine;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        replica.merged = upto;
+        self.committed.insert((kind, instance), recorded);
+    }
+
+    /// Each LT change of one replica raises its version by exactly one, and a member leaves only
+    /// by a leave naming its launch (a same-name join ready may replace it).
+    fn check_lt_step(
+        &mut self,
+        label: &str,
+        instance: InstanceId,
+        version: u64,
+        members: &[(NodeName, LaunchId)],
+        index: u64,
+        time_us: u64,
+    ) -> Option<Violation> {
+        let previous = self
+            .replica_lt
+            .insert(label.to_string(), (instance, version, members.to_vec()));
+        let (before, old) = match previous {
+            Some((i, v, m)) if i == instance => (v, m),
+            _ => return None,
+        };
+        let violation = |invariant, detail: String| {
+            Some(Violation {
+                invariant,
+                time_us,
+                nodes: vec![label.to_string()],
+                detail,
+            })
+        };
+        let old_map: BTreeMap<&NodeName, LaunchId> = old.iter().map(|(n, l)| (n, *l)).collect();
+        let new_map: BTreeMap<&NodeName, LaunchId> = members.iter().map(|(n, l)| (n, *l)).collect();
+        let mut removed = Vec::new();
+        let mut replaced = Vec::new();
+        for (name, launch) in &old_map {
+            match new_map.get(name) {
+                None => removed.push(((*name).clone(), *launch)),
+                Some(new) if new != launch => replaced.push(((*name).clone(), *launch, *new)),
+                Some(_) => {}
+            }
+        }
+        let added = new_map.keys().filter(|n| !old_map.contains_key(*n)).count();
+        let changes = (removed.len() + replaced.len() + added) as u64;
+        if version != before + changes {
+            return violation(
+                Invariant::AlwaysLtVersionStepsByOne,
+                format!(
+                    "{label}'s LT went from version {before} to {version} (index {index}) with {changes} change(s): {old:?} -> {members:?}"
+                ),
+            );
+        }
+        let leave = self
+            .last_leave
+            .get(label)
+            .filter(|(i, _)| *i == index)
+            .map(|(_, nodes)| nodes);
+        for (name, launch) in &removed {
+            if !leave.is_some_and(|nodes| nodes.contains(&(name.clone(), *launch))) {
+                return violation(
+                    Invariant::AlwaysLtMemberRemovedOnlyByItsLeave,
+                    format!(
+                        "{label} removed {name} (launch {launch:?}) from the LT at index {index} (version {version}), {}",
+                        match leave {
+                            Some(nodes) => format!("by a leave that names {nodes:?}"),
+                            None => "without a leave".to_string(),
+                        }
+                    ),
+                );
+            }
+        }
+        if let (Some(nodes), Some((name, old, new))) = (leave, replaced.first()) {
+            return violation(
+                Invariant::AlwaysLtMemberRemovedOnlyByItsLeave,
+                format!(
+                    "{label} applied a leave of {nodes:?} at index {index} that replaced {name}'s launch {old:?} by {new:?}"
+                ),
+            );
         }
         None
     }
@@ -622,10 +1105,12 @@ impl Checker {
         }
         self.lt_versions
             .insert((instance, version), members.to_vec());
+        // The version before (a leave of several members raises it by more than one).
         let previous: BTreeSet<(NodeName, LaunchId)> = self
             .lt_versions
-            .get(&(instance, version.saturating_sub(1)))
-            .map(|m| m.iter().cloned().collect())
+            .range((instance, 0)..(instance, version))
+            .next_back()
+            .map(|(_, m)| m.iter().cloned().collect())
             .unwrap_or_default();
         let cluster = self.clusters.get(&instance).cloned();
         for member in members {
@@ -646,12 +1131,60 @@ impl Checker {
                     ),
                 );
             }
-            let Some(cluster) = &cluster else { continue };
             let member_label = self
                 .launch_of
                 .iter()
                 .find(|(l, la)| **la == *launch && self.name_of(l) == Some(name.as_str()))
                 .map(|(l, _)| l.clone());
+            // Its Meta Storage caught up to the cluster's version at its (first standing)
+            // validation before it entered.
+            let validated_at = self
+                .validation_indexes
+                .get(&key)
+                .and_then(|indexes| indexes.first().copied());
+            let needed = validated_at.and_then(|at| {
+                self.ms_history
+                    .get(&instance)?
+                    .range(..at)
+                    .next_back()
+                    .map(|(_, v)| *v)
+            });
+            if let Some(needed) = needed {
+                let reached = self
+                    .ms_applied
+                    .get(&(name.clone(), *launch, instance))
+                    .copied()
+                    .unwrap_or(0);
+                if reached < needed {
+                    return violation(
+                        Invariant::AlwaysLtMemberMsCaughtUp,
+                        vec![name.clone()],
+                        format!(
+                            "{name} (launch {launch:?}) entered LT version {version} with its Meta Storage at version {reached}; it was validated (index {}) at version {needed}",
+                            validated_at.unwrap_or(0)
+                        ),
+                    );
+                }
+            }
+            // It hosts no replica of another incarnation (a stray of another init).
+            if let Some(member) = &member_label {
+                let hosted = [
+                    (GroupKind::Cmg, self.cmg_of.get(member)),
+                    (GroupKind::Ms, self.ms_of.get(member)),
+                ];
+                for (group, hosted) in hosted {
+                    if let Some(other) = hosted.filter(|i| **i != instance) {
+                        return violation(
+                            Invariant::AlwaysOneGroupIncarnationPerNode,
+                            vec![name.clone()],
+                            format!(
+                                "{name} entered the LT of incarnation {instance:?} while it hosts a {group} replica of {other:?}"
+                            ),
+                        );
+                    }
+                }
+            }
+            let Some(cluster) = &cluster else { continue };
             // The node holds another cluster's tag (two clusters at once: the hazard).
             if let Some(Some(Some(held))) = member_label.as_ref().map(|l| self.tag_of.get(l)) {
                 if held != &cluster.tag {
@@ -883,6 +1416,10 @@ mod tests {
                 },
             ),
             ("b", Event::JoinReadySent { leader: "a".into() }),
+            // b's Meta Storage replica caught up to version 1 (before its join ready, in truth;
+            // listed here so that the positions above stay put).
+            ("b", ms_started()),
+            ("b", ms_applied(1, 1)),
             (
                 "a",
                 Event::LtChanged {
@@ -892,6 +1429,55 @@ mod tests {
                 },
             ),
         ]
+    }
+
+    fn ms_started() -> Event {
+        Event::GroupStarted {
+            group: GroupKind::Ms,
+            instance: I,
+            from_vault: false,
+        }
+    }
+
+    fn ms_applied(version: u64, index: u64) -> Event {
+        Event::MsConfigApplied {
+            version,
+            nodes: vec!["a".into()],
+            index,
+        }
+    }
+
+    fn lt(version: u64, members: &[(&str, u64)], index: u64) -> Event {
+        Event::LtChanged {
+            version,
+            members: members
+                .iter()
+                .map(|(n, l)| (n.to_string(), LaunchId(*l)))
+                .collect(),
+            index,
+        }
+    }
+
+    fn left(nodes: &[(&str, u64)], index: u64) -> Event {
+        Event::NodesLeft {
+            nodes: nodes
+                .iter()
+                .map(|(n, l)| (n.to_string(), LaunchId(*l)))
+                .collect(),
+            index,
+        }
+    }
+
+    /// Feeds events with their times; returns the first violation.
+    fn feed_timed(events: Vec<(u64, &str, Event)>) -> Option<Violation> {
+        let mut checker = Checker::new(facts());
+        events.into_iter().find_map(|(time_us, node, e)| {
+            checker.observe(&TraceEntry {
+                time_us,
+                node: node.into(),
+                kind: TraceKind::Protocol(e),
+            })
+        })
     }
 
     #[test]
@@ -1200,8 +1786,10 @@ mod tests {
         // index 5 breaks the rule.
         let mut history = sound_join();
         history.insert(7, leave(4));
-        if let (_, Event::LtChanged { index, .. }) = &mut history[8] {
-            *index = 5;
+        for (_, e) in history.iter_mut() {
+            if let Event::LtChanged { index, .. } = e {
+                *index = 5;
+            }
         }
         assert_eq!(
             feed(history).unwrap().invariant,
@@ -1279,6 +1867,432 @@ mod tests {
         assert_eq!(
             feed(differ).unwrap().invariant,
             Invariant::AlwaysCommittedLogsAgree
+        );
+    }
+
+    #[test]
+    fn a_join_ready_of_another_launch_does_not_count() {
+        // b restarted (launch 5) after launch 2 was validated: launch 5's join ready does not
+        // make launch 2 ready, nor is launch 5 validated.
+        let mut history = sound_join();
+        history.insert(6, ("b", started(5, None)));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+        let mut history = sound_join();
+        let last = history.len() - 1;
+        history[last].1 = lt(1, &[("b", 5)], 4);
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberValidatedThenReady
+        );
+    }
+
+    fn answered_then(destroy: Vec<(u64, &'static str, Event)>) -> Option<Violation> {
+        let mut history = vec![
+            (
+                1,
+                "a",
+                Event::InitStarted {
+                    request: joinsim::RequestId(1),
+                    init: I,
+                    tag: tag(1),
+                    cmg_nodes: vec!["a".into(), "b".into()],
+                    ms_nodes: vec!["a".into(), "b".into()],
+                },
+            ),
+            (2, "a", cmg_started()),
+            (2, "b", cmg_started()),
+            (3, "a", init_applied(1, 1, 2)),
+        ];
+        history.extend(destroy);
+        feed_timed(history)
+    }
+
+    fn answered(time: u64, node: &'static str) -> (u64, &'static str, Event) {
+        (
+            time,
+            node,
+            Event::InitAnswered {
+                request: joinsim::RequestId(2),
+                result: Ok(tag(1)),
+            },
+        )
+    }
+
+    fn cancelled(time: u64) -> (u64, &'static str, Event) {
+        (
+            time,
+            "a",
+            Event::InitCancelled {
+                init: I,
+                reason: "timeout".into(),
+            },
+        )
+    }
+
+    fn destroyed(time: u64, node: &'static str) -> (u64, &'static str, Event) {
+        (
+            time,
+            node,
+            Event::GroupDestroyed {
+                group: GroupKind::Cmg,
+                instance: I,
+            },
+        )
+    }
+
+    #[test]
+    fn a_cancel_that_destroys_an_answered_cluster_trips() {
+        // A retry through b answered the tag; then a's own attempt timed out and cancelled.
+        let v = answered_then(vec![answered(4, "b"), cancelled(5), destroyed(6, "b")]);
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysAnsweredClusterNeverCancelled
+        );
+        let v = answered_then(vec![
+            answered(4, "b"),
+            cancelled(5),
+            (6, "c", Event::VaultCleared { init: I }),
+        ]);
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysAnsweredClusterNeverCancelled
+        );
+        // A cluster committed but never answered is cleared by a cancel.
+        let ok = answered_then(vec![
+            cancelled(5),
+            destroyed(6, "b"),
+            (6, "c", Event::VaultCleared { init: I }),
+            answered(7, "b"),
+        ]);
+        assert_eq!(ok, None);
+        // A join acceptance into another cluster drops a stray replica: not a cancel.
+        let accepted = Event::JoinAccepted {
+            tag: tag(2),
+            stored_ms_version: None,
+            cluster_ms_version: 1,
+        };
+        let ok = answered_then(vec![
+            answered(4, "b"),
+            cancelled(5),
+            (8, "b", accepted.clone()),
+            destroyed(8, "b"),
+        ]);
+        assert_eq!(ok, None);
+        // ... but the same destroy in a later step is a cancel's.
+        let v = answered_then(vec![
+            answered(4, "b"),
+            cancelled(5),
+            (8, "b", accepted),
+            destroyed(9, "b"),
+        ]);
+        assert_eq!(
+            v.unwrap().invariant,
+            Invariant::AlwaysAnsweredClusterNeverCancelled
+        );
+    }
+
+    #[test]
+    fn a_cluster_is_gone_only_when_every_cmg_vault_was_wiped() {
+        let mut checker = Checker::new(facts());
+        let history = vec![
+            ("a", cmg_started()),
+            ("b", cmg_started()),
+            ("a", init_applied(1, 1, 2)),
+        ];
+        for (n, e) in history {
+            assert!(checker.observe(&entry(n, e)).is_none());
+        }
+        let wipe = |node: &str, time_us| TraceEntry {
+            time_us,
+            node: node.into(),
+            kind: TraceKind::Harness(HarnessEvent::VaultWiped),
+        };
+        assert_eq!(checker.cluster_gone_since(&tag(1)), None);
+        // A destroyed replica (a cancel, a replacement) is not a wipe.
+        checker.observe(&TraceEntry {
+            time_us: 5,
+            node: "b".into(),
+            kind: TraceKind::Protocol(Event::GroupDestroyed {
+                group: GroupKind::Cmg,
+                instance: I,
+            }),
+        });
+        checker.observe(&wipe("a", 10));
+        assert_eq!(checker.cluster_gone_since(&tag(1)), None);
+        checker.observe(&wipe("b", 20));
+        assert_eq!(checker.cluster_gone_since(&tag(1)), Some(20));
+        assert_eq!(checker.cluster_gone_since(&tag(9)), None);
+    }
+
+    use joinsim::vault::{EntryKind, EntryRecord, GroupRecord, HardStateRecord, VaultWrite};
+
+    fn log_entry(index: u64, term: u64) -> EntryRecord {
+        EntryRecord {
+            index,
+            term,
+            kind: EntryKind::Normal,
+            data: vec![index as u8],
+            context: vec![],
+        }
+    }
+
+    fn create() -> VaultWrite {
+        VaultWrite::CreateGroup(
+            GroupKind::Cmg,
+            Box::new(GroupRecord {
+                instance: I,
+                plan: None,
+                initial_voters: vec!["a".into(), "b".into()],
+                hard_state: HardStateRecord::default(),
+                entries: Vec::new(),
+            }),
+        )
+    }
+
+    fn append(first: u64, terms: &[u64]) -> VaultWrite {
+        VaultWrite::Append(
+            GroupKind::Cmg,
+            terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| log_entry(first + i as u64, *t))
+                .collect(),
+        )
+    }
+
+    fn commit(commit: u64) -> VaultWrite {
+        VaultWrite::HardState(
+            GroupKind::Cmg,
+            HardStateRecord {
+                term: 1,
+                vote: 0,
+                commit,
+            },
+        )
+    }
+
+    enum Step {
+        Write(&'static str, VaultWrite),
+        Harness(&'static str, HarnessEvent),
+    }
+
+    fn replay(steps: Vec<Step>) -> Option<Violation> {
+        let mut checker = Checker::new(facts());
+        steps.into_iter().find_map(|step| match step {
+            Step::Write(node, w) => checker.observe_write(node, 1, &w),
+            Step::Harness(node, h) => checker.observe(&TraceEntry {
+                time_us: 1,
+                node: node.into(),
+                kind: TraceKind::Harness(h),
+            }),
+        })
+    }
+
+    #[test]
+    fn a_commit_index_going_down_trips() {
+        use Step::*;
+        let base = || {
+            vec![
+                Write("a", create()),
+                Write("a", append(1, &[1, 1, 1])),
+                Write("a", commit(3)),
+            ]
+        };
+        let mut history = base();
+        history.push(Write("a", commit(3)));
+        history.push(Harness("a", HarnessEvent::NodeKilled));
+        history.push(Write("a", commit(3)));
+        assert_eq!(replay(history), None, "a restart keeps the commit index");
+        let mut history = base();
+        history.push(Harness("a", HarnessEvent::NodeKilled));
+        history.push(Write("a", commit(2)));
+        assert_eq!(
+            replay(history).unwrap().invariant,
+            Invariant::AlwaysCommitIndexMonotonic
+        );
+        // A wiped replica starts again from nothing.
+        let mut history = base();
+        history.push(Harness("a", HarnessEvent::VaultWiped));
+        history.push(Write("a", create()));
+        history.push(Write("a", commit(0)));
+        assert_eq!(replay(history), None);
+    }
+
+    #[test]
+    fn a_committed_entry_lost_on_every_replica_trips() {
+        use Step::*;
+        // a and b hold entries 1..3; a committed all three.
+        let base = || {
+            vec![
+                Write("a", create()),
+                Write("b", create()),
+                Write("a", append(1, &[1, 1, 1])),
+                Write("b", append(1, &[1, 1, 1])),
+                Write("a", commit(3)),
+            ]
+        };
+        // a drops entry 3 (rewrites 2 as it was, nothing at 3) while b still holds it: kept.
+        let mut history = base();
+        history.push(Write("a", append(2, &[1])));
+        assert_eq!(replay(history), None);
+        // b is wiped (legitimately losing everything), then a drops entry 3: lost everywhere.
+        let mut history = base();
+        history.push(Harness("b", HarnessEvent::VaultWiped));
+        history.push(Write("a", append(2, &[1])));
+        assert_eq!(
+            replay(history).unwrap().invariant,
+            Invariant::AlwaysCommittedEntriesDurable
+        );
+        // b drops it first, then a: the last copy goes with a.
+        let mut history = base();
+        history.push(Write("b", append(3, &[2])));
+        history.push(Write("a", append(3, &[2])));
+        assert_eq!(
+            replay(history).unwrap().invariant,
+            Invariant::AlwaysCommittedEntriesDurable
+        );
+        // Uncommitted entries may be replaced.
+        let mut history = base();
+        history.push(Write("a", append(4, &[1, 1])));
+        history.push(Write("b", append(4, &[1])));
+        history.push(Write("a", append(4, &[2])));
+        history.push(Write("b", append(4, &[2])));
+        assert_eq!(replay(history), None);
+        // Wiping every holder loses the entry without a fault.
+        let mut history = base();
+        history.push(Harness("a", HarnessEvent::VaultWiped));
+        history.push(Harness("b", HarnessEvent::VaultWiped));
+        assert_eq!(replay(history), None);
+    }
+
+    #[test]
+    fn an_lt_version_that_skips_or_stalls_trips() {
+        let with_c = |version, index| {
+            let mut history = sound_join();
+            history.push(("c", started(3, None)));
+            history.push((
+                "a",
+                Event::Validated {
+                    node: "c".into(),
+                    launch: LaunchId(3),
+                    index: index - 1,
+                },
+            ));
+            history.push(("c", Event::JoinReadySent { leader: "a".into() }));
+            history.push(("c", ms_started()));
+            history.push(("c", ms_applied(1, 1)));
+            history.push(("a", lt(version, &[("b", 2), ("c", 3)], index)));
+            history
+        };
+        assert_eq!(feed(with_c(2, 6)), None);
+        assert_eq!(
+            feed(with_c(3, 6)).unwrap().invariant,
+            Invariant::AlwaysLtVersionStepsByOne
+        );
+        // Two members leave in one command: two changes, two versions.
+        let mut history = with_c(2, 6);
+        history.push(("a", left(&[("b", 2), ("c", 3)], 7)));
+        history.push(("a", lt(4, &[], 7)));
+        assert_eq!(feed(history), None);
+        let mut history = with_c(2, 6);
+        history.push(("a", left(&[("b", 2), ("c", 3)], 7)));
+        history.push(("a", lt(3, &[], 7)));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtVersionStepsByOne
+        );
+        // A restarted replica replays from version 0.
+        let mut history = with_c(2, 6);
+        history.push(("a", cmg_started()));
+        history.push(("a", lt(1, &[("b", 2)], 4)));
+        history.push(("a", lt(2, &[("b", 2), ("c", 3)], 6)));
+        assert_eq!(feed(history), None);
+    }
+
+    #[test]
+    fn a_member_removed_other_than_by_its_own_leave_trips() {
+        let mut history = sound_join();
+        history.push(("a", left(&[("b", 2)], 5)));
+        history.push(("a", lt(2, &[], 5)));
+        assert_eq!(feed(history), None);
+        // A leave of an old launch of b removes b's current launch.
+        let mut history = sound_join();
+        history.push(("a", left(&[("b", 1)], 5)));
+        history.push(("a", lt(2, &[], 5)));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberRemovedOnlyByItsLeave
+        );
+        // A member gone without any leave.
+        let mut history = sound_join();
+        history.push(("a", lt(2, &[], 5)));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberRemovedOnlyByItsLeave
+        );
+    }
+
+    #[test]
+    fn a_member_whose_meta_storage_lags_its_validation_trips() {
+        let mut history = sound_join();
+        history.retain(|(_, e)| !matches!(e, Event::MsConfigApplied { .. }));
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberMsCaughtUp
+        );
+        // The Meta Storage moved to version 2 before b's validation: version 1 is not enough.
+        let reconfigured = |applied: u64| {
+            let mut history = sound_join();
+            history.insert(
+                3,
+                (
+                    "a",
+                    Event::MsNodesChanged {
+                        version: 2,
+                        nodes: vec!["a".into()],
+                        index: 3,
+                    },
+                ),
+            );
+            for (_, e) in history.iter_mut() {
+                match e {
+                    Event::Validated { index, .. } => *index = 4,
+                    Event::LtChanged { index, .. } => *index = 5,
+                    _ => {}
+                }
+            }
+            let at = history.len() - 1;
+            history.insert(at, ("b", ms_applied(applied, 2)));
+            history
+        };
+        assert_eq!(feed(reconfigured(2)), None);
+        assert_eq!(
+            feed(reconfigured(1)).unwrap().invariant,
+            Invariant::AlwaysLtMemberMsCaughtUp
+        );
+    }
+
+    #[test]
+    fn a_member_hosting_a_replica_of_another_init_trips() {
+        let mut history = sound_join();
+        let at = history.len() - 1;
+        history.insert(
+            at,
+            (
+                "b",
+                Event::GroupStarted {
+                    group: GroupKind::Cmg,
+                    instance: InstanceId(99),
+                    from_vault: false,
+                },
+            ),
+        );
+        assert_eq!(
+            feed(history).unwrap().invariant,
+            Invariant::AlwaysOneGroupIncarnationPerNode
         );
     }
 }

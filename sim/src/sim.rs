@@ -338,6 +338,31 @@ mod tests {
     }
 
     #[test]
+    fn the_checker_sees_every_vault_write_and_every_wipe() {
+        let report = Sim::new(5).nodes(3).run(|world| async move {
+            world.start_all();
+            let tag = world.init_default("n1", "t").await.expect("init succeeds");
+            world
+                .wait_until("all joined", 30_000, |w| w.all_joined())
+                .await
+                .expect("all join");
+            // Bootstrap, cluster init, three validations and three join readies at least.
+            let cmg = world.committed_prefix_len(joinsim::GroupKind::Cmg);
+            let ms = world.committed_prefix_len(joinsim::GroupKind::Ms);
+            let alive = world.cluster_gone_since(&tag);
+            for label in ["n1", "n2", "n3"] {
+                world.wipe(label);
+            }
+            (cmg, ms, alive, world.cluster_gone_since(&tag))
+        });
+        let (cmg, ms, alive, gone) = report.value;
+        assert!(cmg >= 8, "the checker saw {cmg} committed CMG entries");
+        assert!(ms >= 1, "the checker saw {ms} committed MS entries");
+        assert_eq!(alive, None);
+        assert!(gone.is_some(), "every CMG vault wiped: the cluster is gone");
+    }
+
+    #[test]
     fn a_panicking_run_leaves_nothing_of_its_world_alive() {
         let cell: Arc<Mutex<Option<WeakWorld>>> = Arc::new(Mutex::new(None));
         let inside = cell.clone();

@@ -195,14 +195,18 @@ impl World {
 
     fn create_slot(&self, spec: NodeSpec, addrs: &BTreeMap<String, Addr>) {
         let addr = addrs[&spec.label];
-        self.inner.checker.lock().expect("checker lock").add_node(
-            &spec.label,
-            NodeFacts {
-                name: spec.name.clone(),
-                product: spec.product,
-                protocol: spec.protocol,
-            },
-        );
+        {
+            let mut checker = self.inner.checker.lock().expect("checker lock");
+            checker.add_node(
+                &spec.label,
+                NodeFacts {
+                    name: spec.name.clone(),
+                    product: spec.product,
+                    protocol: spec.protocol,
+                },
+            );
+            checker.load_vault(&spec.label, &spec.vault);
+        }
         let seeds = spec
             .seeds
             .iter()
@@ -286,7 +290,8 @@ impl World {
         Instant::now().duration_since(self.inner.t0).as_millis() as u64
     }
 
-    fn now_us(&self) -> u64 {
+    /// Simulated microseconds since the run started.
+    pub fn now_us(&self) -> u64 {
         Instant::now().duration_since(self.inner.t0).as_micros() as u64
     }
 
@@ -672,6 +677,45 @@ impl World {
                 .push(violation);
         }
         self.inner.trace.lock().expect("trace lock").record(entry);
+    }
+
+    /// Lets the checker see the vault writes a node just made durable (commit indexes and logs:
+    /// they are not in the trace).
+    pub(crate) fn observe_writes(&self, label: &str, writes: &[joinsim::vault::VaultWrite]) {
+        let now = self.now_us();
+        let found: Vec<Violation> = {
+            let mut checker = self.inner.checker.lock().expect("checker lock");
+            writes
+                .iter()
+                .filter_map(|w| checker.observe_write(label, now, w))
+                .collect()
+        };
+        if !found.is_empty() {
+            self.inner
+                .violations
+                .lock()
+                .expect("violations lock")
+                .extend(found);
+        }
+    }
+
+    /// The longest committed log prefix of any incarnation of `kind` the checker has seen.
+    pub fn committed_prefix_len(&self, kind: joinsim::GroupKind) -> usize {
+        self.inner
+            .checker
+            .lock()
+            .expect("checker lock")
+            .committed_prefix_len(kind)
+    }
+
+    /// When the cluster with this committed tag ceased to exist (every vault that held a replica
+    /// of its CMG was wiped), in microseconds of simulated time; `None` while it may exist.
+    pub fn cluster_gone_since(&self, tag: &joinsim::ClusterTag) -> Option<u64> {
+        self.inner
+            .checker
+            .lock()
+            .expect("checker lock")
+            .cluster_gone_since(tag)
     }
 
     // --- Invariants ---

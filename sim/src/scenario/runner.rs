@@ -73,7 +73,10 @@ pub struct SeedResult {
 type InitKey = (String, Vec<String>, Vec<String>);
 
 /// Init is idempotent (docs/spec.md §1, step 2): successful answers to inits with the same parameters
-/// carry the same tag. Checked on every run over the user's answers.
+/// carry the same tag. Checked on every run over the user's answers, within one cluster
+/// incarnation: two answers may differ only when the cluster of one of them was gone (every
+/// vault that held a replica of its CMG wiped) before the other was answered — a wiped cluster's
+/// tag cannot be returned again.
 fn check_idempotent(
     world: &World,
     scenario: &Scenario,
@@ -87,33 +90,43 @@ fn check_idempotent(
         (p.cluster_name.trim().to_string(), cmg, ms)
     };
     let answers = answers.lock().expect("answers");
-    let mut seen: BTreeMap<InitKey, (String, joinsim::ClusterTag)> = BTreeMap::new();
+    let mut seen: BTreeMap<InitKey, Vec<(String, joinsim::ClusterTag, u64)>> = BTreeMap::new();
     for step in &scenario.steps {
         let Action::Init { id, params, .. } = &step.action else {
             continue;
         };
-        let Some(Answer::Init(Ok(tag))) = answers.get(id) else {
+        let Some(Answer::Init(Ok(tag), at_us)) = answers.get(id) else {
             continue;
         };
-        match seen.get(&key(params)) {
-            Some((first, first_tag)) if first_tag != tag => world.report_violation(
+        let earlier = seen.entry(key(params)).or_default();
+        for (first, first_tag, first_at) in earlier.iter() {
+            if first_tag == tag {
+                continue;
+            }
+            let gone_before =
+                |gone: Option<u64>, answered: u64| gone.is_some_and(|g| g <= answered);
+            if gone_before(world.cluster_gone_since(first_tag), *at_us)
+                || gone_before(world.cluster_gone_since(tag), *first_at)
+            {
+                continue;
+            }
+            world.report_violation(
                 crate::invariants::Invariant::AlwaysInitIdempotent,
                 Vec::new(),
                 format!(
-                    "init {first} answered {first_tag}; init {id}, with the same parameters, answered {tag}"
+                    "init {first} answered {first_tag}; init {id}, with the same parameters, answered {tag} while that cluster still existed"
                 ),
-            ),
-            Some(_) => {}
-            None => {
-                seen.insert(key(params), (id.clone(), tag.clone()));
-            }
+            );
+            return;
         }
+        earlier.push((id.clone(), tag.clone(), *at_us));
     }
 }
 
 #[derive(Clone, Debug)]
 enum Answer {
-    Init(InitAnswer),
+    /// An init's answer and when the user got it (simulated microseconds).
+    Init(InitAnswer, u64),
     Admin(AdminAnswer),
 }
 
@@ -428,10 +441,11 @@ fn perform(
             );
             world.clone().spawn_user_task(async move {
                 let answer = world.init(&via, params).await;
+                let at_us = world.now_us();
                 answers
                     .lock()
                     .expect("answers")
-                    .insert(id, Answer::Init(answer));
+                    .insert(id, Answer::Init(answer, at_us));
             });
         }
         Action::ReconfigureMs { id, via, nodes, .. } => {
@@ -789,7 +803,7 @@ fn answer_mismatch(
         ));
     };
     let (ok, no_answer, kind) = match answer {
-        Answer::Init(a) => (
+        Answer::Init(a, _) => (
             a.is_ok(),
             matches!(a, Err(UserError::NoAnswer)),
             match a {
@@ -813,7 +827,7 @@ fn answer_mismatch(
         AnswerExpectation::AnyError => kind.is_some(),
         AnswerExpectation::Error(k) => kind == Some(k.as_str()),
         AnswerExpectation::SameTagAs(other) => match (answer, all.get(other)) {
-            (Answer::Init(Ok(a)), Some(Answer::Init(Ok(b)))) => a == b,
+            (Answer::Init(Ok(a), _), Some(Answer::Init(Ok(b), _))) => a == b,
             _ => false,
         },
     };
