@@ -7,21 +7,30 @@ use std::path::Path;
 /// The git commit the build comes from (`unknown` outside a git checkout), for
 /// `joinsim --version` and the `[origin]` of fuzz findings.
 fn commit(repo: &Path) -> String {
-    let git = repo.join(".git");
-    for watched in ["HEAD", "refs/heads", "packed-refs"] {
-        let path = git.join(watched);
-        if path.exists() {
-            println!("cargo:rerun-if-changed={}", path.display());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|s| s.trim().to_string())
+    };
+    // Rebuild when HEAD moves: HEAD itself (a worktree has its own) and the refs it may point to.
+    for (dir, watched) in [
+        ("--git-dir", "HEAD"),
+        ("--git-common-dir", "refs/heads"),
+        ("--git-common-dir", "packed-refs"),
+    ] {
+        if let Some(dir) = git(&["rev-parse", dir]) {
+            let path = repo.join(dir).join(watched);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(repo)
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|s| s.trim().to_string())
+    git(&["rev-parse", "HEAD"])
         .filter(|s| s.len() == 40)
         .unwrap_or_else(|| "unknown".into())
 }

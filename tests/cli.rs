@@ -124,6 +124,73 @@ fn out_of_range_numbers_are_bad_input() {
 }
 
 #[test]
+fn files_that_are_not_scenarios_are_bad_input() {
+    let dir = scratch("not-files");
+    let huge = dir.join("huge.toml");
+    std::fs::write(&huge, "#".repeat(2_000_000)).unwrap();
+    let fifo = dir.join("fifo.toml");
+    let made_fifo = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cases = vec![
+        ("/dev/zero".to_string(), "not a regular file"),
+        (dir.display().to_string(), "not a regular file"),
+        (huge.display().to_string(), "at most 1048576"),
+    ];
+    if made_fifo {
+        cases.push((fifo.display().to_string(), "not a regular file"));
+    }
+    for (path, message) in cases {
+        let out = joinsim(&["run", &path]);
+        assert_eq!(out.status.code(), Some(2), "{path}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains(message) && err.contains(&format!("{path}:1:1")),
+            "{path}: {err}"
+        );
+    }
+}
+
+#[test]
+fn values_the_runner_cannot_honour_are_refused_when_the_file_is_read() {
+    let dir = scratch("unhonourable");
+    let cluster =
+        |name: &str| format!("[[cluster]]\nname = \"{name}\"\nid = \"5\"\ncmg = [\"n1\"]\n");
+    let holds: String = (0..300)
+        .map(|i| format!("[[step]]\naction = \"hold\"\nid = \"h{i}\"\nkind = \"probe\"\n"))
+        .collect();
+    for (edit, message) in [
+        (
+            "[expect]".to_string(),
+            "[network]\nlatency_ms = [1, 2, 3]\n[expect]".to_string(),
+            "latency_ms must be [min, max]",
+        ),
+        (
+            "[expect]".to_string(),
+            format!("{}{}[expect]", cluster("r"), cluster("s")),
+            "two clusters have id",
+        ),
+        (
+            "[expect]".to_string(),
+            holds + "[expect]",
+            "at most 256 hold and drop steps",
+        ),
+    ]
+    .into_iter()
+    .map(|(from, to, m)| ((from, to), m))
+    {
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, PASSING.replace(&edit.0, &edit.1)).unwrap();
+        let out = joinsim(&["run", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{message}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(message), "{err}");
+        assert!(err.contains(&format!("{}:", bad.display())), "{err}");
+    }
+}
+
+#[test]
 fn a_delay_past_the_deadline_fails_the_seed_and_the_table_still_prints() {
     let dir = scratch("delay");
     let late = PASSING.replace(

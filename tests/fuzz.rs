@@ -176,10 +176,25 @@ fn bad_options_are_bad_input() {
         vec!["fuzz", "--shard", "0/1000000"],
         vec!["fuzz", "--out", "Cargo.toml"],
         vec!["fuzz", "--out", "Cargo.toml/findings"],
+        vec![
+            "fuzz",
+            "--seed-start",
+            "18446744073709551615",
+            "--time",
+            "3",
+            "--shard",
+            "1/2",
+        ],
     ] {
         let out = joinsim(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
     }
+    // An output directory whose campaign log cannot be written is refused before the campaign.
+    let dir = out_dir("log-is-a-directory");
+    std::fs::create_dir_all(dir.join("campaign.jsonl")).unwrap();
+    let out = joinsim(&["fuzz", "--runs", "1", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("campaign.jsonl"));
     assert_eq!(parse_shard("1/4"), Ok((1, 4)));
     assert!(parse_shard("4/4").is_err());
     assert!(parse_shard("0/0").is_err());

@@ -196,10 +196,10 @@ fn main() -> ExitCode {
                 Err(e) => return bad_input(e),
             };
             let runs = runs.unwrap_or(if bug.is_some() { 2_000 } else { 1_000 });
-            if time.is_none() {
-                if let Err(e) = fuzz_campaign::last_seed(seed_start, shard, runs) {
-                    return bad_input(e);
-                }
+            // A campaign of runs must fit below the largest seed; a timed one needs one seed.
+            let needed = if time.is_none() { runs } else { 1 };
+            if let Err(e) = fuzz_campaign::last_seed(seed_start, shard, needed) {
+                return bad_input(e);
             }
             if let Err(e) = fuzz_campaign::check_out_dir(&out) {
                 return bad_input(e);

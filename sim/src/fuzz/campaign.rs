@@ -125,6 +125,8 @@ pub struct Summary {
     pub wall_s: f64,
     /// The process's peak resident set at the end, MiB (`null` where `/proc` is missing).
     pub peak_memory_mib: Option<f64>,
+    /// True when a timed campaign stopped early because its shard ran past the largest seed.
+    pub seeds_exhausted: bool,
     /// How many runs reached each protocol path.
     pub coverage: BTreeMap<String, u64>,
     /// The failures written as scenario files.
@@ -512,6 +514,14 @@ pub fn check_out_dir(out: &Path) -> Result<(), String> {
     std::fs::write(&probe, b"probe")
         .map_err(|e| format!("--out {}: cannot write there: {e}", out.display()))?;
     let _ = std::fs::remove_file(&probe);
+    for name in [CAMPAIGN_LOG, SUMMARY_FILE] {
+        let path = out.join(name);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("--out {}: cannot write {name}: {e}", out.display()))?;
+    }
     Ok(())
 }
 
@@ -536,6 +546,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let exhausted = AtomicBool::new(false);
     let runs = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
     let sim_ms = AtomicU64::new(0);
@@ -594,6 +605,9 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     return;
                 }
                 let Some(seed) = shard_seed(options.seed_start, (shard, shards), k) else {
+                    // Past the largest seed: a timed campaign ends here, and says so.
+                    exhausted.store(true, Ordering::Relaxed);
+                    stop.store(true, Ordering::Relaxed);
                     return;
                 };
                 let (_, case) = draw(seed);
@@ -719,6 +733,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         runs_per_s: runs.load(Ordering::Relaxed) as f64 / wall.max(1e-9),
         sim_s_per_wall_s: sim_ms.load(Ordering::Relaxed) as f64 / 1e3 / wall.max(1e-9),
         peak_memory_mib: crate::memory::peak_resident_mib(),
+        seeds_exhausted: exhausted.load(Ordering::Relaxed),
         coverage: coverage.into_inner().expect("coverage lock"),
         ..Default::default()
     };
@@ -774,6 +789,13 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
     );
     if let Some(peak) = summary.peak_memory_mib {
         let _ = writeln!(out, "  peak memory:            {peak:.1} MiB");
+    }
+    if summary.seeds_exhausted {
+        let _ = writeln!(
+            out,
+            "  stopped early: the shard ran past the largest seed ({})",
+            u64::MAX
+        );
     }
     if summary.failures.is_empty() {
         let _ = writeln!(out, "  failures:               none");

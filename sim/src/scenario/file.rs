@@ -83,7 +83,7 @@ struct RawOrigin {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNetwork {
-    latency_ms: Option<Spanned<[u64; 2]>>,
+    latency_ms: Option<Spanned<Vec<u64>>>,
     loss: Option<Spanned<f64>>,
 }
 
@@ -138,7 +138,7 @@ struct RawStep {
     for_ms: Option<Spanned<u64>>,
     id: Option<Spanned<String>>,
     rule: Option<Spanned<String>>,
-    latency_ms: Option<Spanned<[u64; 2]>>,
+    latency_ms: Option<Spanned<Vec<u64>>>,
     loss: Option<Spanned<f64>>,
     expect: Option<Spanned<String>>,
 }
@@ -535,17 +535,37 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
             limits::FILE_BYTES
         ),
     };
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.len() > limits::FILE_BYTES {
-            return Err(too_big(meta.len()));
-        }
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let cannot = |message: String| ScenarioError {
         file: file.clone(),
         line: 1,
         column: 1,
-        message: format!("cannot read the file: {e}"),
-    })?;
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    if !meta.is_file() {
+        return Err(cannot(
+            "not a regular file (a scenario is a .toml file; devices, pipes and directories are refused)"
+                .into(),
+        ));
+    }
+    if meta.len() > limits::FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    // Read at most one byte past the bound, whatever the file claims its size is.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(f, limits::FILE_BYTES + 1),
+                &mut bytes,
+            )
+        })
+        .map_err(|e| cannot(format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > limits::FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|e| cannot(format!("the file is not UTF-8 text: {e}")))?;
     parse_scenario(&file, &text)
 }
 
@@ -799,8 +819,16 @@ impl<'a, 'b> Builder<'a, 'b> {
     }
 
     /// A latency range `[min, max]`: ordered, each within [`limits::LATENCY_MS`].
-    fn latency(&self, raw: &Spanned<[u64; 2]>) -> Result<(u64, u64), ScenarioError> {
-        let [min, max] = *raw.get_ref();
+    fn latency(&self, raw: &Spanned<Vec<u64>>) -> Result<(u64, u64), ScenarioError> {
+        let [min, max] = raw.get_ref()[..] else {
+            return Err(self.err(
+                raw.span(),
+                format!(
+                    "latency_ms must be [min, max]: two numbers, not {}",
+                    raw.get_ref().len()
+                ),
+            ));
+        };
         if min > max {
             return Err(self.err(raw.span(), format!("latency_ms [{min}, {max}] is reversed")));
         }
@@ -899,6 +927,17 @@ impl<'a, 'b> Builder<'a, 'b> {
                 protocol: ProtocolVersion(rc.protocol.unwrap_or(1)),
                 addrs,
             };
+            if let Some(same) = out.values().find(|c: &&RestoredCluster| c.tag.id == id) {
+                return Err(self.err(
+                    rc.id.span(),
+                    format!(
+                        "two clusters have id {:?} ({:?} and {:?}): each cluster has its own id",
+                        rc.id.get_ref(),
+                        same.tag.name,
+                        rc.name.get_ref()
+                    ),
+                ));
+            }
             if out.insert(rc.name.get_ref().clone(), cluster).is_some() {
                 return Err(self.err(
                     rc.name.span(),
@@ -913,6 +952,7 @@ impl<'a, 'b> Builder<'a, 'b> {
         let mut steps = Vec::new();
         let mut last_at: Option<u64> = None;
         let mut ids: BTreeMap<String, &'static str> = BTreeMap::new();
+        let mut rule_steps = 0usize;
         for (index, spanned) in raw.iter().enumerate() {
             let step = spanned.get_ref();
             let (line, _) = self.ctx.position(spanned.span().start);
@@ -949,6 +989,18 @@ impl<'a, 'b> Builder<'a, 'b> {
                 (None, None) => Trigger::Immediately,
             };
             let action = self.action(step, spanned.span(), &mut ids)?;
+            if matches!(action, Action::Hold { .. } | Action::Drop { .. }) {
+                rule_steps += 1;
+                if rule_steps > crate::network::MAX_RULES {
+                    return Err(self.err(
+                        spanned.span(),
+                        format!(
+                            "a scenario has at most {} hold and drop steps",
+                            crate::network::MAX_RULES
+                        ),
+                    ));
+                }
+            }
             steps.push(Step {
                 line,
                 trigger,
