@@ -558,6 +558,22 @@ impl Node {
             );
             return;
         }
+        // Another launch's join under this name is in flight (proposed, not yet applied): this
+        // one waits (it resends every join_retry_ms) and is judged once that one is applied, so
+        // two namesakes are never both validated.
+        let in_flight = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.duties.as_ref())
+            .is_some_and(|d| {
+                d.pending.keys().any(|k| {
+                    matches!(k, PendingKey::Join(name, launch, _)
+                        if *name == info.name && *launch != info.launch)
+                })
+            });
+        if in_flight {
+            return;
+        }
         self.learn_addr(&info.name, info.addr);
         let key = PendingKey::Join(info.name.clone(), info.launch, attempt);
         if self.remember_pending(key, from) {

@@ -641,6 +641,20 @@ impl Node {
         let name = member.record.identity.info.name.clone();
         let launch = member.record.launch();
         self.topo.bury(addr, launch);
+        // The name's address moves to another live member of that name, if there is one (the
+        // holder is gone: a node that took the name after it must now get its messages).
+        if self.addr_of(&name) == Some(addr) {
+            let next = self
+                .topo
+                .members
+                .values()
+                .map(|m| &m.record.identity.info)
+                .find(|info| info.name == name)
+                .map(|info| info.addr);
+            if let Some(next) = next {
+                self.learn_addr(&name, next);
+            }
+        }
         self.emit(Event::MemberRemoved {
             member: name.clone(),
             launch,

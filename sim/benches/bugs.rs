@@ -24,6 +24,7 @@ fn main() {
             shrink_budget: 0,
             max_findings: 0,
             progress: false,
+            extra_weather: false,
         };
         let summary = fuzz(&options);
         match (

@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::failure::{classify, FailureKind};
-use crate::fuzz::case::{fuzz_case, FuzzCase};
+use crate::fuzz::case::{fuzz_case_with, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -46,6 +46,8 @@ pub struct FuzzOptions {
     pub max_findings: usize,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Draw the weather added for the protocol-faults issue too (`--extra-weather`).
+    pub extra_weather: bool,
 }
 
 /// One failure, shrunk and written.
@@ -150,13 +152,13 @@ struct Verdict {
 }
 
 /// The case drawn from a seed, with its shrinkable tree.
-pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
+pub fn draw(seed: u64, extra_weather: bool) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&0x6a6f_696e_7369_6d00u64.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let tree = fuzz_case()
+    let tree = fuzz_case_with(extra_weather)
         .new_tree(&mut runner)
         .expect("the fuzz strategy always produces a case");
     let case = tree.current();
@@ -189,13 +191,47 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
 
 /// The protocol paths a run reached, from its trace.
 pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
-    let mut reached: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let mut joining: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut reached: BTreeSet<String> = BTreeSet::new();
+    let mut joining: BTreeSet<String> = BTreeSet::new();
+    // For the paths of the protocol-faults issue: who leads the CMG, who is down since when,
+    // which init incarnations each node hosted, when each init was cancelled, who sent which
+    // init parameters.
+    let mut leader: Option<String> = None;
+    let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
+    let mut hosted: BTreeMap<String, BTreeSet<joinsim::InstanceId>> = BTreeMap::new();
+    let mut cancelled_at: BTreeMap<joinsim::InstanceId, u64> = BTreeMap::new();
+    let mut init_params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // The failure timeout of the default timing: a kill of the leader this soon after another
+    // node died is a restart before the leader's failure detector fired.
+    let failure_timeout_us = joinsim::Timing::default().failure_timeout_ms * 1_000;
     for entry in trace {
         match &entry.kind {
-            TraceKind::Harness(HarnessEvent::NodeKilled | HarnessEvent::NodeStarted) => {
+            TraceKind::Harness(HarnessEvent::NodeKilled) => {
                 if joining.remove(&entry.node) {
                     reached.insert("restart_during_join".into());
+                }
+                let other_died_recently = down_since.iter().any(|(node, since)| {
+                    *node != entry.node && entry.time_us.saturating_sub(*since) < failure_timeout_us
+                });
+                if leader.as_deref() == Some(entry.node.as_str()) && other_died_recently {
+                    reached.insert("leader_restart_before_failure_detection".into());
+                }
+                down_since.insert(entry.node.clone(), entry.time_us);
+            }
+            TraceKind::Harness(HarnessEvent::NodeStarted) => {
+                if joining.remove(&entry.node) {
+                    reached.insert("restart_during_join".into());
+                }
+                if let Some(since) = down_since.remove(&entry.node) {
+                    let missed_cancel = hosted.get(&entry.node).is_some_and(|inits| {
+                        inits
+                            .iter()
+                            .any(|i| cancelled_at.get(i).is_some_and(|at| *at >= since))
+                    });
+                    if missed_cancel {
+                        reached.insert("cancelled_member_returns".into());
+                    }
                 }
             }
             TraceKind::Harness(HarnessEvent::Partitioned { .. }) => {
@@ -209,6 +245,33 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
                 Event::JoinRequestSent { .. } => {
                     joining.insert(entry.node.clone());
                 }
+                Event::GroupStarted { instance, .. } => {
+                    hosted
+                        .entry(entry.node.clone())
+                        .or_default()
+                        .insert(*instance);
+                }
+                Event::InitReceived { params, .. } => {
+                    let key = format!("{params:?}");
+                    let via = init_params.entry(key).or_default();
+                    via.insert(entry.node.clone());
+                    if via.len() > 1 {
+                        reached.insert("same_init_via_two_initiators".into());
+                    }
+                }
+                Event::JoinRefusedDuplicateName { .. } => {
+                    reached.insert("rejected:join:duplicate_name".into());
+                }
+                Event::RefusalIgnored { .. } => {
+                    reached.insert("refusal_by_tag_ignored".into());
+                }
+                Event::AbsentMembersRemoved { .. } => {
+                    reached.insert("absent_members_removed".into());
+                }
+                Event::Joined { .. } if entry.node.starts_with('d') => {
+                    reached.insert("duplicate_took_a_free_name".into());
+                    joining.remove(&entry.node);
+                }
                 Event::Joined { .. } | Event::Halted { .. } => {
                     joining.remove(&entry.node);
                 }
@@ -216,8 +279,11 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
                     group: joinsim::GroupKind::Cmg,
                     role: joinsim::Role::Leader,
                     ..
-                } if !joining.is_empty() => {
-                    reached.insert("leader_change_during_join".into());
+                } => {
+                    if !joining.is_empty() {
+                        reached.insert("leader_change_during_join".into());
+                    }
+                    leader = Some(entry.node.clone());
                 }
                 Event::JoinRejected { reason, .. } => {
                     reached.insert(format!("rejected:join:{}", reason.kind()));
@@ -225,8 +291,9 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
                 Event::PreInitRefused { reason, .. } => {
                     reached.insert(format!("rejected:pre_init:{}", reason.kind()));
                 }
-                Event::InitCancelled { .. } => {
+                Event::InitCancelled { init, .. } => {
                     reached.insert("init_cancel".into());
+                    cancelled_at.entry(*init).or_insert(entry.time_us);
                 }
                 Event::InitAnswered { result, .. } => {
                     reached.insert(match result {
@@ -303,10 +370,18 @@ fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug
 }
 
 /// The command a finding came from.
-fn hunt_command(seed: u64, bug: Option<PlantedBug>) -> String {
+fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
     format!(
-        "joinsim fuzz --seed-start {seed} --runs 1{}",
-        bug.map(|b| format!(" --bug {b}")).unwrap_or_default()
+        "joinsim fuzz --seed-start {seed} --runs 1{}{}",
+        options
+            .bug
+            .map(|b| format!(" --bug {b}"))
+            .unwrap_or_default(),
+        if options.extra_weather {
+            " --extra-weather"
+        } else {
+            ""
+        }
     )
 }
 
@@ -339,7 +414,7 @@ fn write_case(
     let origin = crate::scenario::Origin {
         joinsim: Some(crate::VERSION.to_string()),
         commit: Some(crate::COMMIT.to_string()),
-        command: Some(hunt_command(seed, options.bug)),
+        command: Some(hunt_command(seed, options)),
         failure: Some(kind.to_string()),
         trace_hash: Some(trace_hash.to_string()),
     };
@@ -359,7 +434,7 @@ fn shrink_and_write(
     options: &FuzzOptions,
     deadline: Option<Instant>,
 ) -> Finding {
-    let (mut tree, original) = draw(seed);
+    let (mut tree, original) = draw(seed, options.extra_weather);
     let mut best = original.clone();
     let mut best_hash = None;
     let mut attempts = 0;
@@ -391,7 +466,7 @@ fn shrink_and_write(
             .map_or_else(|| "-".into(), |r| r.trace_hash),
     };
     let header = vec![
-        format!("Found by `{}`: {kind}.", hunt_command(seed, options.bug)),
+        format!("Found by `{}`: {kind}.", hunt_command(seed, options)),
         format!(
             "First failure: {}",
             detail.lines().next().unwrap_or_default()
@@ -422,7 +497,7 @@ fn shrink_and_write(
         replay: if error.is_none() {
             format!("cargo run --release -- run {file}")
         } else {
-            hunt_command(seed, options.bug)
+            hunt_command(seed, options)
         },
         file,
         write_error: error,
@@ -436,14 +511,14 @@ fn shrink_and_write(
 
 /// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
 fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
-    let (_, case) = draw(seed);
+    let (_, case) = draw(seed, options.extra_weather);
     let hash = run_case(&case, seed, options.bug, false)
         .result
         .map_or_else(|| "-".into(), |r| r.trace_hash);
     let header = vec![
         format!(
             "Reported by `{}`: {kind} (counted apart from failures).",
-            hunt_command(seed, options.bug)
+            hunt_command(seed, options)
         ),
         format!(
             "First failure: {}",
@@ -462,7 +537,7 @@ fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOpt
             seed,
             kind: kind.to_string(),
             detail: format!("{detail} (its file could not be written: {e})"),
-            replay: hunt_command(seed, options.bug),
+            replay: hunt_command(seed, options),
             file: String::new(),
         },
     }
@@ -610,7 +685,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     stop.store(true, Ordering::Relaxed);
                     return;
                 };
-                let (_, case) = draw(seed);
+                let (_, case) = draw(seed, options.extra_weather);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
                 let mut detail = verdict.detail.clone();
@@ -676,7 +751,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                             kind: kind.to_string(),
                             detail,
                             file: String::new(),
-                            replay: hunt_command(seed, options.bug),
+                            replay: hunt_command(seed, options),
                         });
                     }
                     continue;
