@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::bugs::PlantedBug;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
-use crate::init::InitPlan;
+use crate::init::{InitCommand, InitPlan};
 use crate::message::RequestId;
 use crate::types::{
     Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
@@ -39,6 +39,16 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
+    /// The init command the cluster was created with (its Meta Storage list at init, whatever
+    /// the current one is).
+    pub fn init_command(&self) -> InitCommand {
+        InitCommand {
+            cluster_name: self.tag.name.clone(),
+            cmg_nodes: self.cmg_nodes.clone(),
+            ms_nodes: self.initial_ms_nodes.clone(),
+        }
+    }
+
     fn from_plan(plan: &InitPlan) -> ClusterState {
         ClusterState {
             tag: plan.tag.clone(),
@@ -226,34 +236,6 @@ pub fn validate_join(
     Ok(())
 }
 
-/// What differs between an existing cluster state and a requested init, checked in the order
-/// CMG list, Meta Storage list, cluster name, product version. `None` when they are equal.
-pub fn plan_difference(
-    cluster_name: &str,
-    cmg_nodes: &[NodeName],
-    ms_nodes: &[NodeName],
-    existing_name: &str,
-    existing_cmg: &[NodeName],
-    existing_ms: &[NodeName],
-) -> Option<String> {
-    if cmg_nodes != existing_cmg {
-        return Some(format!(
-            "CMG node names do not match: requested {cmg_nodes:?}, held {existing_cmg:?}"
-        ));
-    }
-    if ms_nodes != existing_ms {
-        return Some(format!(
-            "Meta Storage node names do not match: requested {ms_nodes:?}, held {existing_ms:?}"
-        ));
-    }
-    if cluster_name != existing_name {
-        return Some(format!(
-            "cluster names do not match: requested {cluster_name:?}, held {existing_name:?}"
-        ));
-    }
-    None
-}
-
 impl CmgState {
     /// Applies one committed command.
     pub fn apply(&mut self, command: &CmgCommand) -> CmgOutcome {
@@ -293,22 +275,17 @@ impl CmgState {
                 CmgOutcome::InitApplied(state)
             }
             Some(existing) => {
-                let difference = plan_difference(
-                    &plan.tag.name,
-                    &plan.cmg_nodes,
-                    &plan.ms_nodes,
-                    &existing.tag.name,
-                    &existing.cmg_nodes,
-                    &existing.initial_ms_nodes,
-                )
-                .or_else(|| {
-                    (!plan.product.compatible_with(&existing.product)).then(|| {
-                        format!(
-                            "product versions do not match: requested {}, held {}",
-                            plan.product, existing.product
-                        )
-                    })
-                });
+                let difference =
+                    plan.command()
+                        .difference(&existing.init_command())
+                        .or_else(|| {
+                            (!plan.product.compatible_with(&existing.product)).then(|| {
+                                format!(
+                                    "product versions do not match: requested {}, held {}",
+                                    plan.product, existing.product
+                                )
+                            })
+                        });
                 match difference {
                     None => CmgOutcome::InitExisting(existing.clone()),
                     Some(detail) => CmgOutcome::InitMismatch { detail },
@@ -481,6 +458,41 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.cluster.unwrap().tag.id, ClusterId(1));
+    }
+
+    #[test]
+    fn a_repeat_is_compared_with_the_init_command_not_the_current_ms_list() {
+        let mut s = initialized();
+        for name in ["a", "b", "d"] {
+            s.apply(&CmgCommand::Join {
+                info: info(name, 1),
+                stored: None,
+                attempt: 1,
+            });
+            s.apply(&CmgCommand::JoinReady {
+                info: info(name, 1),
+                attempt: 1,
+            });
+        }
+        let changed = s.apply(&CmgCommand::ChangeMsNodes {
+            nodes: vec!["a".into(), "b".into(), "d".into()],
+            origin: Addr::new([10, 0, 0, 1], 7000),
+            request: RequestId(1),
+        });
+        assert!(matches!(changed, CmgOutcome::MsChanged(Ok((2, _)))));
+        let original = s.apply(&CmgCommand::ClusterInit(plan("c", 2, &["a", "b", "c"])));
+        match original {
+            CmgOutcome::InitExisting(state) => assert_eq!(state.tag.id, ClusterId(1)),
+            other => panic!("{other:?}"),
+        }
+        let mut current = plan("c", 3, &["a", "b", "c"]);
+        current.ms_nodes = vec!["a".into(), "b".into(), "d".into()];
+        match s.apply(&CmgCommand::ClusterInit(current)) {
+            CmgOutcome::InitMismatch { detail } => {
+                assert!(detail.starts_with("Meta Storage"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cmg::{plan_difference, ClusterState, CmgCommand};
+use crate::cmg::{ClusterState, CmgCommand};
 use crate::error::{InitError, NodeList};
 use crate::event::Event;
 use crate::message::{encode, Message, RequestId};
@@ -102,15 +102,70 @@ pub struct GroupStatus {
     pub ms_leader: Option<NodeName>,
 }
 
-/// Validated, defaulted init parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResolvedInit {
+/// The init command as given at creation: the parameters after validation and defaulting. An
+/// init is identified by it (docs/spec.md §5): a node keeps the command its cluster was created
+/// with — in its init plan, in the CMG's cluster state, and in its vault ([`LocalState::init`])
+/// — and every node compares a requested init with that one thing, never with the current Meta
+/// Storage list.
+///
+/// [`LocalState::init`]: crate::vault::LocalState::init
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InitCommand {
     /// Cluster name, trimmed.
     pub cluster_name: String,
     /// CMG voters, sorted.
     pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters, sorted.
+    /// Meta Storage voters at init, sorted.
     pub ms_nodes: Vec<NodeName>,
+}
+
+impl InitCommand {
+    /// What differs between this (requested) command and a `held` one: every differing part, in
+    /// the order CMG list, Meta Storage list, cluster name, each with the requested and the held
+    /// value. `None` when they are the same command.
+    pub fn difference(&self, held: &InitCommand) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.cmg_nodes != held.cmg_nodes {
+            parts.push(format!(
+                "CMG node names do not match: requested {:?}, held {:?}",
+                self.cmg_nodes, held.cmg_nodes
+            ));
+        }
+        if self.ms_nodes != held.ms_nodes {
+            parts.push(format!(
+                "Meta Storage node names do not match: requested {:?}, held {:?}",
+                self.ms_nodes, held.ms_nodes
+            ));
+        }
+        if self.cluster_name != held.cluster_name {
+            parts.push(format!(
+                "cluster names do not match: requested {:?}, held {:?}",
+                self.cluster_name, held.cluster_name
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// True when this command shares nothing with `held`: another cluster name, another CMG list
+    /// and another Meta Storage list.
+    /// A named node holding such a cluster belongs to another cluster (`ForeignTag`); one that
+    /// shares the name or the lists is compared with (`ParametersDiffer`).
+    pub fn unrelated_to(&self, held: &InitCommand) -> bool {
+        self.cluster_name != held.cluster_name
+            && self.cmg_nodes != held.cmg_nodes
+            && self.ms_nodes != held.ms_nodes
+    }
+}
+
+impl InitPlan {
+    /// The init command this attempt carries.
+    pub fn command(&self) -> InitCommand {
+        InitCommand {
+            cluster_name: self.tag.name.clone(),
+            cmg_nodes: self.cmg_nodes.clone(),
+            ms_nodes: self.ms_nodes.clone(),
+        }
+    }
 }
 
 fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitError> {
@@ -132,21 +187,40 @@ fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitE
     Ok(out)
 }
 
+/// The cluster a node is known to hold: its tag and, when known, the init command it was
+/// created with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldCluster {
+    /// The cluster's tag.
+    pub tag: ClusterTag,
+    /// The init command it was created with (`None`: not said).
+    pub init: Option<InitCommand>,
+}
+
 /// Validates and defaults init parameters against a physical topology.
 ///
 /// `members` is every member of the receiving node's view (itself included) as (name, address);
-/// `tags` the tag each member is known to hold; `own_tag` the receiving node's tag. Checks, in
-/// order: blank cluster name; blank or duplicate names in the MS list, then the CMG list; two live
-/// members with one name; then defaulting (CMG takes the MS list and the reverse; both empty: the
-/// first 3 names of the topology in sorted order, or 5 when it has 5 or more); then every name must
-/// be a member; then an initialized named node must hold a tag of the requested cluster name, and
-/// the same tag as the receiving node and as every other initialized named node.
+/// `held` the cluster each initialized member is known to hold; `own` the receiving node's name
+/// and cluster, if it is initialized. Checks, in order: blank cluster name; blank or duplicate
+/// names in the MS list, then the CMG list; two live members with one name; then defaulting (CMG
+/// takes the MS list and the reverse; both empty: the first 3 names of the topology in sorted
+/// order, or 5 when it has 5 or more); then every name must be a member; then:
+/// - an initialized receiving node compares the command with its own cluster's init command:
+///   any difference is `ParametersDiffer` (it knows its cluster; an init it receives must repeat
+///   that cluster's init);
+/// - every initialized named node must hold the same tag as the receiving node and as every
+///   other initialized named node (`ForeignTag` otherwise, naming both tags);
+/// - an empty receiving node compares the command with the init command of the cluster the
+///   named nodes hold: one that shares neither the cluster name nor a list with it names a node
+///   of another cluster (`ForeignTag`); anything else is left to the named nodes, which compare
+///   it with what they hold (`Existing` for a repeat, `Mismatch` — `ParametersDiffer` — naming
+///   what differs, requested and held).
 pub fn resolve_params(
     params: &InitParams,
     members: &[(NodeName, Addr)],
-    tags: &BTreeMap<NodeName, Option<ClusterTag>>,
-    own_tag: Option<&ClusterTag>,
-) -> Result<ResolvedInit, InitError> {
+    held: &BTreeMap<NodeName, HeldCluster>,
+    own: Option<(&NodeName, &HeldCluster)>,
+) -> Result<InitCommand, InitError> {
     let cluster_name = params.cluster_name.trim().to_string();
     if cluster_name.is_empty() {
         return Err(InitError::BlankClusterName);
@@ -180,7 +254,7 @@ pub fn resolve_params(
         (false, true) => cmg_nodes = ms_nodes.clone(),
         (false, false) => {}
     }
-    let named: BTreeSet<&NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).collect();
+    let named: BTreeSet<NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).cloned().collect();
     for name in &named {
         if !addrs_by_name.contains_key(name.as_str()) {
             return Err(InitError::NotInPhysicalTopology {
@@ -188,27 +262,57 @@ pub fn resolve_params(
             });
         }
     }
-    // A named node holding a tag of another name belongs to another cluster; tags of this name
-    // must all be one tag (a repeat of an earlier init), which the named nodes then compare.
-    let mut expected: Option<ClusterTag> = own_tag.cloned();
-    for name in &named {
-        if let Some(Some(tag)) = tags.get(*name) {
-            let foreign = tag.name != cluster_name || expected.as_ref().is_some_and(|e| e != tag);
-            if foreign {
-                return Err(InitError::ForeignTag {
-                    name: (*name).clone(),
-                    tag: tag.clone(),
-                    expected: expected.clone(),
-                });
-            }
-            expected = Some(tag.clone());
-        }
-    }
-    Ok(ResolvedInit {
+    let command = InitCommand {
         cluster_name,
         cmg_nodes,
         ms_nodes,
-    })
+    };
+    // An initialized node knows its cluster: an init it receives is a repeat of the command that
+    // cluster was created with, or it is refused at once.
+    if let Some((own_name, own)) = own {
+        if let Some(detail) = own.init.as_ref().and_then(|i| command.difference(i)) {
+            return Err(InitError::ParametersDiffer {
+                node: own_name.clone(),
+                detail,
+            });
+        }
+    }
+    let mut expected: Option<&HeldCluster> = own.map(|(_, h)| h);
+    for name in &named {
+        let Some(cluster) = held.get(name) else {
+            continue;
+        };
+        match expected {
+            Some(e) if e.tag != cluster.tag => {
+                return Err(InitError::ForeignTag {
+                    name: name.clone(),
+                    tag: cluster.tag.clone(),
+                    expected: Some(e.tag.clone()),
+                });
+            }
+            Some(_) => {}
+            None => {
+                // The first cluster met among the named nodes is the one this init is compared
+                // with; the others must hold the same tag.
+                let unrelated = match &cluster.init {
+                    Some(init) => command.unrelated_to(init),
+                    None => cluster.tag.name != command.cluster_name,
+                };
+                if unrelated {
+                    return Err(InitError::ForeignTag {
+                        name: name.clone(),
+                        tag: cluster.tag.clone(),
+                        expected: None,
+                    });
+                }
+                // Anything else is compared by the named nodes themselves, with what they hold
+                // now (what this node heard of them may be out of date: a cancel may have
+                // cleared it): a repeat (`Existing`) or other parameters (`Mismatch`).
+                expected = Some(cluster);
+            }
+        }
+    }
+    Ok(command)
 }
 
 /// Where an init attempt stands.
@@ -302,35 +406,24 @@ impl Node {
             .into_iter()
             .map(|(n, a, _)| (n, a))
             .collect();
-        let own_tag = self.local.as_ref().map(|l| l.tag.clone());
-        let resolved =
-            match resolve_params(&params, &members, &self.member_tags(), own_tag.as_ref()) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.answer_init(from, request, Err(e));
-                    return;
-                }
-            };
-        // An initialized node knows its cluster: an init it receives is a repeat of that cluster's
-        // init, or it is refused at once.
-        if let Some(local) = &self.local {
-            if let Some(detail) = plan_difference(
-                &resolved.cluster_name,
-                &resolved.cmg_nodes,
-                &resolved.ms_nodes,
-                &local.tag.name,
-                &local.cmg_nodes,
-                &local.ms_nodes,
-            ) {
-                let node = self.cfg.name.clone();
-                self.answer_init(
-                    from,
-                    request,
-                    Err(InitError::ParametersDiffer { node, detail }),
-                );
+        let own = self.local.as_ref().map(|l| HeldCluster {
+            tag: l.tag.clone(),
+            init: Some(l.init.clone()),
+        });
+        let own_name = self.cfg.name.clone();
+        let held = self.member_clusters();
+        let resolved = match resolve_params(
+            &params,
+            &members,
+            &held,
+            own.as_ref().map(|o| (&own_name, o)),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                self.answer_init(from, request, Err(e));
                 return;
             }
-        }
+        };
         let init = InstanceId(self.rng.nonzero_u64());
         let tag = ClusterTag {
             name: resolved.cluster_name.clone(),
@@ -532,15 +625,7 @@ impl Node {
         let (Some((node, cluster)), true) = (attempt.committed.clone(), attempt.ms_leader) else {
             return;
         };
-        let plan = &attempt.plan;
-        let result = match plan_difference(
-            &plan.tag.name,
-            &plan.cmg_nodes,
-            &plan.ms_nodes,
-            &cluster.tag.name,
-            &cluster.cmg_nodes,
-            &cluster.initial_ms_nodes,
-        ) {
+        let result = match attempt.plan.command().difference(&cluster.init_command()) {
             None => Ok(cluster.tag.clone()),
             Some(detail) => Err(InitError::ParametersDiffer { node, detail }),
         };
@@ -733,7 +818,7 @@ impl Node {
                 return Some(StartOutcome::Started);
             }
             if let Some(held) = held_plan {
-                let outcome = compare(plan, &held.tag, &held.cmg_nodes, &held.ms_nodes, held.init);
+                let outcome = compare(plan, &held.command(), &held.tag, held.init);
                 let repeat = matches!(outcome, StartOutcome::Existing { .. });
                 if repeat && self.cfg.bug == Some(crate::bugs::PlantedBug::InitNotIdempotent) {
                     // Planted bug: a repeat is taken for a new init.
@@ -753,13 +838,7 @@ impl Node {
             }
         }
         let local = self.local.as_ref()?;
-        Some(compare(
-            plan,
-            &local.tag,
-            &local.cmg_nodes,
-            &local.ms_nodes,
-            local.cmg_instance,
-        ))
+        Some(compare(plan, &local.init, &local.tag, local.cmg_instance))
     }
 
     fn start_groups(&mut self, plan: &InitPlan) {
@@ -875,21 +954,14 @@ fn first_pending(attempt: &InitAttempt) -> NodeName {
         .unwrap_or_default()
 }
 
+/// How a requested init compares with the init command a node holds.
 fn compare(
     plan: &InitPlan,
+    held: &InitCommand,
     held_tag: &ClusterTag,
-    held_cmg: &[NodeName],
-    held_ms: &[NodeName],
     held_init: InstanceId,
 ) -> StartOutcome {
-    match plan_difference(
-        &plan.tag.name,
-        &plan.cmg_nodes,
-        &plan.ms_nodes,
-        &held_tag.name,
-        held_cmg,
-        held_ms,
-    ) {
+    match plan.command().difference(held) {
         None => StartOutcome::Existing {
             init: held_init,
             tag: held_tag.clone(),
@@ -918,7 +990,7 @@ mod tests {
         }
     }
 
-    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<ResolvedInit, InitError> {
+    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<InitCommand, InitError> {
         resolve_params(p, m, &BTreeMap::new(), None)
     }
 
@@ -960,23 +1032,144 @@ mod tests {
             name: "c".into(),
             id: ClusterId(id),
         };
+        let held = |id| HeldCluster {
+            tag: tag(id),
+            init: None,
+        };
         let mut tags = BTreeMap::new();
-        tags.insert("a".to_string(), Some(tag(1)));
-        tags.insert("b".to_string(), Some(tag(2)));
-        assert!(matches!(
+        tags.insert("a".to_string(), held(1));
+        tags.insert("b".to_string(), held(2));
+        assert_eq!(
             resolve_params(&params("c", &["a", "b"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag { .. })
-        ));
-        assert!(matches!(
-            resolve_params(&params("c", &["a"], &[]), &m, &tags, Some(&tag(3))),
-            Err(InitError::ForeignTag { .. })
-        ));
+            Err(InitError::ForeignTag {
+                name: "b".into(),
+                tag: tag(2),
+                expected: Some(tag(1)),
+            })
+        );
+        let own = HeldCluster {
+            tag: tag(3),
+            init: Some(command("c", &["a"], &["a"])),
+        };
+        assert_eq!(
+            resolve_params(
+                &params("c", &["a"], &[]),
+                &m,
+                &tags,
+                Some((&"c".into(), &own))
+            ),
+            Err(InitError::ForeignTag {
+                name: "a".into(),
+                tag: tag(1),
+                expected: Some(tag(3)),
+            })
+        );
         assert!(matches!(
             resolve_params(&params("other", &["a"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag { .. })
+            Err(InitError::ForeignTag { expected: None, .. })
         ));
         // One tag of the requested name: a repeat, left to the named nodes to compare.
-        assert!(resolve_params(&params("c", &["a", "c"], &[]), &m, &tags, Some(&tag(1))).is_ok());
+        let own = HeldCluster {
+            tag: tag(1),
+            init: Some(command("c", &["a", "c"], &["a", "c"])),
+        };
+        let repeat = params("c", &["a", "c"], &[]);
+        assert!(resolve_params(&repeat, &m, &tags, Some((&"c".into(), &own))).is_ok());
+    }
+
+    fn command(name: &str, cmg: &[&str], ms: &[&str]) -> InitCommand {
+        InitCommand {
+            cluster_name: name.into(),
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_nodes: ms.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_difference_names_every_differing_part_requested_and_held() {
+        let held = command("c1", &["a", "b"], &["a", "b"]);
+        assert_eq!(held.difference(&held.clone()), None);
+        assert_eq!(
+            command("c2", &["a", "b"], &["a", "b"]).difference(&held),
+            Some(r#"cluster names do not match: requested "c2", held "c1""#.into())
+        );
+        assert_eq!(
+            command("c1", &["a", "c"], &["a", "b"]).difference(&held),
+            Some(r#"CMG node names do not match: requested ["a", "c"], held ["a", "b"]"#.into())
+        );
+        let ms_only = command("c1", &["a", "b"], &["a", "c"])
+            .difference(&held)
+            .unwrap();
+        assert!(
+            ms_only.starts_with("Meta Storage node names do not match"),
+            "{ms_only}"
+        );
+        let all = command("c2", &["c"], &["c"]).difference(&held).unwrap();
+        assert_eq!(all.split("; ").count(), 3, "{all}");
+        assert!(command("c2", &["c"], &["c"]).unrelated_to(&held));
+        assert!(!command("c2", &["a", "b"], &["c"]).unrelated_to(&held));
+        assert!(!command("c1", &["c"], &["c"]).unrelated_to(&held));
+    }
+
+    /// docs/spec.md §5: every node compares a requested init with the command its cluster was
+    /// created with — an initialized receiver at once, an empty one through the named nodes.
+    #[test]
+    fn an_init_is_compared_with_the_command_given_at_creation() {
+        let m = members(&["a", "b", "c", "d"]);
+        let c1 = ClusterTag {
+            name: "c1".into(),
+            id: ClusterId(7),
+        };
+        let created = command("c1", &["a", "b", "c"], &["a", "b", "c"]);
+        let cluster = HeldCluster {
+            tag: c1.clone(),
+            init: Some(created),
+        };
+        let named: BTreeMap<NodeName, HeldCluster> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| (n.to_string(), cluster.clone()))
+            .collect();
+        let me: NodeName = "d".into();
+        let initialized = Some((&me, &cluster));
+        // The original init is a repeat, through an initialized node or an empty one, whatever
+        // the current Meta Storage list is.
+        let original = params("c1", &["a", "b", "c"], &[]);
+        assert!(resolve_params(&original, &m, &named, initialized).is_ok());
+        assert!(resolve_params(&original, &m, &named, None).is_ok());
+        // One difference — the name, the CMG list, the MS list — is ParametersDiffer at once on
+        // an initialized node (never ForeignTag: the named nodes hold its own tag), naming both
+        // values.
+        let cases = [
+            (params("c2", &["a", "b", "c"], &[]), "cluster names"),
+            // params(name, MS list, CMG list)
+            (params("c1", &["a", "b", "c"], &["a", "b", "d"]), "CMG"),
+            (
+                params("c1", &["a", "b", "d"], &["a", "b", "c"]),
+                "Meta Storage",
+            ),
+        ];
+        for (p, what) in &cases {
+            match resolve_params(p, &m, &named, initialized) {
+                Err(InitError::ParametersDiffer { node, detail }) => {
+                    assert_eq!(node, "d");
+                    assert!(detail.starts_with(what), "{detail}");
+                    assert!(detail.contains("requested") && detail.contains("held"));
+                }
+                other => panic!("{p:?}: {other:?}"),
+            }
+            // An empty node leaves it to the named nodes (they answer Mismatch).
+            assert!(resolve_params(p, &m, &named, None).is_ok(), "{p:?}");
+        }
+        // Another name and other lists: the init of another cluster naming c1's nodes.
+        let unrelated = params("x", &["a", "d"], &[]);
+        assert!(matches!(
+            resolve_params(&unrelated, &m, &named, None),
+            Err(InitError::ForeignTag { expected: None, .. })
+        ));
+        assert!(matches!(
+            resolve_params(&unrelated, &m, &named, initialized),
+            Err(InitError::ParametersDiffer { .. })
+        ));
     }
 
     #[test]

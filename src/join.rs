@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
+use crate::init::InitCommand;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -278,6 +279,11 @@ impl Node {
             ms_version,
             cmg_instance: accept.instance,
             ms_instance: accept.instance,
+            init: InitCommand {
+                cluster_name: accept.tag.name.clone(),
+                cmg_nodes: accept.cmg_nodes.clone(),
+                ms_nodes: accept.initial_ms_nodes.clone(),
+            },
         };
         self.emit(Event::JoinAccepted {
             tag: accept.tag.clone(),
