@@ -105,6 +105,21 @@ pub struct CmgState {
     /// bounded by the cluster's distinct names). They may still hold this cluster's state in
     /// their vaults, so a cancel of this cluster's init must reach them too.
     pub departed: BTreeMap<NodeName, NodeInfo>,
+    /// Whether the init of this incarnation was answered to a user with its tag or cancelled:
+    /// the first of `InitAnswered` and `InitCancelled` applied wins, and never changes after.
+    /// docs/spec.md §5: no cancel destroys a cluster that a user was told exists.
+    #[serde(default)]
+    pub init_fate: Option<InitFate>,
+}
+
+/// What became of an init, decided once by the CMG log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum InitFate {
+    /// An initiator recorded, before answering, that it answers a user with the tag: the cluster
+    /// exists for good; cancels are refused.
+    Answered,
+    /// A cancel was committed before any answer: the replicas destroy the incarnation.
+    Cancelled,
 }
 
 /// A command of the CMG log.
@@ -135,6 +150,10 @@ pub enum CmgCommand {
         /// (name, launch) of each.
         nodes: Vec<(NodeName, LaunchId)>,
     },
+    /// An initiator is about to answer a user with the cluster's tag (first fate wins).
+    InitAnswered,
+    /// A cancel of this incarnation's init (first fate wins).
+    InitCancelled,
     /// Admin: change the Meta Storage node list (MS version + 1).
     ChangeMsNodes {
         /// New voters.
@@ -198,6 +217,8 @@ pub enum CmgOutcome {
     Left(Vec<(NodeName, LaunchId)>),
     /// A Meta Storage node list change: the new version and list, or why not.
     MsChanged(Result<(u64, Vec<NodeName>), AdminError>),
+    /// The init's fate after an `InitAnswered` or `InitCancelled`.
+    Fate(Option<InitFate>),
 }
 
 /// Join validation, the same on every replica. `Ok` means the node may be validated.
@@ -259,10 +280,27 @@ impl CmgState {
             CmgCommand::ChangeMsNodes { nodes, .. } => {
                 CmgOutcome::MsChanged(self.apply_ms_change(nodes))
             }
+            CmgCommand::InitAnswered => {
+                // Only a committed cluster can be answered.
+                if self.init_fate.is_none() && self.cluster.is_some() {
+                    self.init_fate = Some(InitFate::Answered);
+                }
+                CmgOutcome::Fate(self.init_fate)
+            }
+            CmgCommand::InitCancelled => {
+                if self.init_fate.is_none() {
+                    self.init_fate = Some(InitFate::Cancelled);
+                }
+                CmgOutcome::Fate(self.init_fate)
+            }
         }
     }
 
     fn apply_init(&mut self, plan: &InitPlan, bug: Option<PlantedBug>) -> CmgOutcome {
+        if self.init_fate == Some(InitFate::Cancelled) {
+            // Cancelled before its cluster-init was applied: it never will be.
+            return CmgOutcome::Nothing;
+        }
         match &self.cluster {
             Some(_) if bug == Some(PlantedBug::InitNotIdempotent) => {
                 let state = ClusterState::from_plan(plan);
@@ -493,6 +531,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_first_fate_wins_and_a_cancelled_init_is_never_applied() {
+        let mut s = CmgState::default();
+        // Nothing committed: an answer cannot be recorded.
+        assert_eq!(s.apply(&CmgCommand::InitAnswered), CmgOutcome::Fate(None));
+        let mut s = initialized();
+        assert_eq!(
+            s.apply(&CmgCommand::InitAnswered),
+            CmgOutcome::Fate(Some(InitFate::Answered))
+        );
+        assert_eq!(
+            s.apply(&CmgCommand::InitCancelled),
+            CmgOutcome::Fate(Some(InitFate::Answered))
+        );
+        let mut s = CmgState::default();
+        assert_eq!(
+            s.apply(&CmgCommand::InitCancelled),
+            CmgOutcome::Fate(Some(InitFate::Cancelled))
+        );
+        let late = s.apply(&CmgCommand::ClusterInit(plan("c", 1, &["a"])));
+        assert_eq!(late, CmgOutcome::Nothing);
+        assert!(s.cluster.is_none());
+        assert_eq!(
+            s.apply(&CmgCommand::InitAnswered),
+            CmgOutcome::Fate(Some(InitFate::Cancelled))
+        );
     }
 
     #[test]

@@ -350,4 +350,21 @@ pub enum Event {
         /// Decoder error.
         detail: String,
     },
+    /// A CMG replica applied the init's fate (`InitAnswered` or `InitCancelled`, the first
+    /// applied wins): `fate` is the fate it holds afterwards.
+    InitFateApplied {
+        /// Incarnation.
+        instance: InstanceId,
+        /// The fate now held.
+        fate: Option<crate::cmg::InitFate>,
+        /// Log index.
+        index: u64,
+    },
+    /// This node refused a cancel: the init it cancels was answered to a user with this tag.
+    CancelRefused {
+        /// The init.
+        init: InstanceId,
+        /// The cluster's tag.
+        tag: ClusterTag,
+    },
 }

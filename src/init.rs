@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cmg::{ClusterState, CmgCommand};
+use crate::cmg::{ClusterState, CmgCommand, InitFate};
 use crate::error::{InitError, NodeList};
 use crate::event::Event;
 use crate::message::{encode, Message, RequestId};
@@ -100,6 +100,8 @@ pub struct GroupStatus {
     pub ms_instance: Option<InstanceId>,
     /// The Meta Storage leader it knows.
     pub ms_leader: Option<NodeName>,
+    /// The fate its CMG replica applied: answered to a user, or cancelled.
+    pub init_fate: Option<InitFate>,
 }
 
 /// The init command as given at creation: the parameters after validation and defaulting. An
@@ -337,6 +339,34 @@ pub(crate) struct CancelAttempt {
     /// The cancel does not end before this, even with nobody pending: a cancel resumed after a
     /// restart first waits for its physical topology to fill.
     min_end_ms: u64,
+    /// A CMG replica reported the cancel committed (`InitFate::Cancelled`): from then on every
+    /// node is told that, and may clear what it holds.
+    decided: bool,
+    /// The user's answer, held until the CMG decides (an error once the cancel is committed or
+    /// every CMG node confirmed; the tag if the cancel is refused), at most one init timeout.
+    answer: Option<HeldAnswer>,
+}
+
+/// An init this node cancelled on its side (in memory only).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CancelledInit {
+    /// The CMG committed the cancel (`true`), or this node only destroyed a replica that could
+    /// not have committed anything (`false`).
+    pub decided: bool,
+    /// The nodes its CMG replica knew as joined, validated or departed: a canceller is told.
+    pub members: Vec<Addr>,
+}
+
+/// The user's answer of a cancelled init, held until the cancel is decided.
+#[derive(Clone, Debug)]
+struct HeldAnswer {
+    user: Addr,
+    request: RequestId,
+    error: InitError,
+    /// Answer with the error by then whatever happened.
+    by_ms: u64,
+    /// The CMG nodes that have not confirmed yet: once all have, nothing of the group is left.
+    cmg: BTreeSet<Addr>,
 }
 
 /// What a named node said.
@@ -357,6 +387,8 @@ pub(crate) struct InitAttempt {
     watch: InstanceId,
     committed: Option<(NodeName, ClusterState)>,
     ms_leader: bool,
+    /// The fate a CMG replica of the watched incarnation reported.
+    fate: Option<InitFate>,
     phase: Phase,
     started_ms: u64,
     last_sent_ms: u64,
@@ -387,11 +419,16 @@ impl Node {
             self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
             return;
         }
-        if self
+        let in_flight = self
             .inits
             .values()
-            .any(|a| a.request == request && a.user == from)
-        {
+            .any(|a| a.request == request && a.user == from);
+        let answer_held = self.cancels.values().any(|c| {
+            c.answer
+                .as_ref()
+                .is_some_and(|a| a.request == request && a.user == from)
+        });
+        if in_flight || answer_held {
             return;
         }
         if self.inits.len() >= MAX_INITS_IN_FLIGHT {
@@ -462,6 +499,7 @@ impl Node {
             watch: init,
             committed: None,
             ms_leader: false,
+            fate: None,
             phase: Phase::Starting,
             started_ms: self.now_ms,
             last_sent_ms: self.now_ms,
@@ -500,17 +538,50 @@ impl Node {
             init,
             reason: reason.clone(),
         });
-        self.answer_init(attempt.user, attempt.request, Err(error));
         self.start_cancel(init, pending.clone(), self.now_ms);
+        if matches!(error, InitError::ParametersDiffer { .. }) {
+            // Another init holds the named nodes: the user is answered now; the cancel only
+            // cleans up what this attempt started.
+            self.answer_init(attempt.user, attempt.request, Err(error));
+        } else if let Some(cancel) = self.cancels.get_mut(&init) {
+            // The user hears of the failure once the CMG decided the cancel: if the init was
+            // answered to another user meanwhile, this one gets the tag too.
+            let cmg = attempt
+                .plan
+                .cmg_nodes
+                .iter()
+                .filter_map(|n| attempt.plan.addrs.get(n).copied())
+                .collect();
+            cancel.answer = Some(HeldAnswer {
+                user: attempt.user,
+                request: attempt.request,
+                error,
+                by_ms: self.now_ms + self.timing.init_timeout_ms,
+                cmg,
+            });
+        }
         for addr in pending {
             self.send(
                 addr,
                 Message::CancelInit {
                     init,
                     reason: reason.clone(),
+                    decided: false,
                 },
             );
         }
+    }
+
+    /// Answers the user of a cancelled init, if that answer is still held.
+    fn release_cancel_answer(&mut self, init: InstanceId, tag: Option<ClusterTag>) {
+        let Some(held) = self.cancels.get_mut(&init).and_then(|c| c.answer.take()) else {
+            return;
+        };
+        let result = match tag {
+            Some(tag) => Ok(tag),
+            None => Err(held.error),
+        };
+        self.answer_init(held.user, held.request, result);
     }
 
     /// Records a cancel in the vault (before any `CancelInit` leaves) and keeps it running.
@@ -540,11 +611,14 @@ impl Node {
                 started_ms: now,
                 last_sent_ms: now,
                 min_end_ms,
+                decided: false,
+                answer: None,
             },
         );
     }
 
     fn end_cancel(&mut self, init: InstanceId) {
+        self.release_cancel_answer(init, None);
         if self.cancels.remove(&init).is_some() {
             self.write(VaultWrite::ForgetCancel(init));
         }
@@ -599,7 +673,8 @@ impl Node {
             attempt.last_sent_ms = self.now_ms;
             let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
             for addr in addrs {
-                self.send(addr, Message::StatusQuery { init });
+                let answering = None;
+                self.send(addr, Message::StatusQuery { init, answering });
             }
         }
     }
@@ -618,6 +693,9 @@ impl Node {
             if let Some(cluster) = status.cluster {
                 attempt.committed = Some((node, cluster));
             }
+            if status.init_fate.is_some() {
+                attempt.fate = status.init_fate;
+            }
         }
         if status.ms_instance == Some(attempt.watch) && status.ms_leader.is_some() {
             attempt.ms_leader = true;
@@ -625,41 +703,88 @@ impl Node {
         let (Some((node, cluster)), true) = (attempt.committed.clone(), attempt.ms_leader) else {
             return;
         };
-        let result = match attempt.plan.command().difference(&cluster.init_command()) {
-            None => Ok(cluster.tag.clone()),
-            Some(detail) => Err(InitError::ParametersDiffer { node, detail }),
-        };
-        self.finish_init(init, result);
+        if let Some(detail) = attempt.plan.command().difference(&cluster.init_command()) {
+            self.finish_init(init, Err(InitError::ParametersDiffer { node, detail }));
+            return;
+        }
+        match attempt.fate {
+            // Recorded in the CMG: no cancel will clear it now, so the user may be told.
+            Some(InitFate::Answered) => self.finish_init(init, Ok(cluster.tag.clone())),
+            // Another initiator's cancel was committed first: this cluster is being destroyed.
+            Some(InitFate::Cancelled) => {
+                let detail = format!("the init of {} was cancelled", cluster.tag);
+                self.cancel_init(init, InitError::NodeFailed { node, detail });
+            }
+            // Ask the CMG leader to record the answer first (docs/spec.md §5).
+            None => {
+                let watch = attempt.watch;
+                let addrs: Vec<Addr> = attempt
+                    .plan
+                    .cmg_nodes
+                    .iter()
+                    .filter_map(|n| attempt.plan.addrs.get(n).copied())
+                    .collect();
+                if attempt.last_sent_ms != self.now_ms {
+                    for addr in addrs {
+                        let answering = Some(watch);
+                        self.send(addr, Message::StatusQuery { init, answering });
+                    }
+                    self.touch_init(init);
+                }
+            }
+        }
     }
 
     /// A member appeared (or came back) while inits are being cancelled: it is told too, since it
     /// may have joined the cancelled cluster while it was out of reach.
     pub(crate) fn tell_cancels_to(&mut self, addr: Addr) {
-        let cancelling: Vec<InstanceId> = self
+        let cancelling: Vec<(InstanceId, bool)> = self
             .cancels
             .iter_mut()
             .map(|(init, c)| {
                 c.acked.remove(&addr);
                 c.pending.insert(addr);
-                *init
+                (*init, c.decided)
             })
             .collect();
-        for init in cancelling {
+        for (init, decided) in cancelling {
             self.send(
                 addr,
                 Message::CancelInit {
                     init,
                     reason: "cancelled while out of reach".into(),
+                    decided,
                 },
             );
         }
     }
 
-    pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId, members: Vec<Addr>) {
+    pub(crate) fn on_cancel_ack(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        members: Vec<Addr>,
+        decided: bool,
+    ) {
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
         let mut tell = Vec::new();
+        if decided && !cancel.decided {
+            // The CMG committed the cancel: every node still pending, and everyone who
+            // acknowledged it undecided (and so kept what it holds of this init), is told at
+            // once that it is decided.
+            cancel.decided = true;
+            let acked: Vec<Addr> = std::mem::take(&mut cancel.acked).into_iter().collect();
+            for addr in acked {
+                cancel.pending.insert(addr);
+            }
+            tell.extend(cancel.pending.iter().copied().filter(|a| *a != from));
+        }
+        let cmg_done = cancel.answer.as_mut().is_some_and(|a| {
+            a.cmg.remove(&from);
+            a.cmg.is_empty()
+        });
         cancel.pending.remove(&from);
         cancel.acked.insert(from);
         for member in members {
@@ -667,13 +792,41 @@ impl Node {
                 tell.push(member);
             }
         }
-        if cancel.pending.is_empty() && self.now_ms >= cancel.min_end_ms {
+        let decided = cancel.decided;
+        if decided || cmg_done {
+            self.release_cancel_answer(init, None);
+        }
+        if cancel_done(self.cancels.get(&init), self.now_ms) {
             self.end_cancel(init);
         }
         for addr in tell {
             let reason = "cancelled: a replica of its cluster named it".to_string();
-            self.send(addr, Message::CancelInit { init, reason });
+            self.send(
+                addr,
+                Message::CancelInit {
+                    init,
+                    reason,
+                    decided,
+                },
+            );
         }
+    }
+
+    /// A CMG replica refused a cancel: the init was answered to a user. The cancel ends here,
+    /// and this node no longer takes that cluster for cancelled.
+    pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
+        let known = self.cancels.contains_key(&init) || self.cancelled.contains_key(&init);
+        if !known {
+            return;
+        }
+        self.emit(Event::CancelRefused {
+            init,
+            tag: tag.clone(),
+        });
+        self.cancelled.remove(&init);
+        // The init was answered with this tag: so is this initiator's user.
+        self.release_cancel_answer(init, Some(tag));
+        self.end_cancel(init);
     }
 
     pub(crate) fn init_tick(&mut self) {
@@ -726,8 +879,12 @@ impl Node {
                         self.cancel_init(init, InitError::Timeout { node, waiting_for });
                     } else if resend {
                         let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
+                        // Once the commit and a Meta Storage leader are seen, every query also
+                        // asks the CMG leader to record the answer.
+                        let answering = (attempt.committed.is_some() && attempt.ms_leader)
+                            .then_some(attempt.watch);
                         for addr in addrs {
-                            self.send(addr, Message::StatusQuery { init });
+                            self.send(addr, Message::StatusQuery { init, answering });
                         }
                         self.touch_init(init);
                     }
@@ -748,6 +905,12 @@ impl Node {
             let Some(cancel) = self.cancels.get(&init) else {
                 continue;
             };
+            if cancel.answer.as_ref().is_some_and(|a| now >= a.by_ms) {
+                self.release_cancel_answer(init, None);
+            }
+            let Some(cancel) = self.cancels.get(&init) else {
+                continue;
+            };
             let limit = cancel.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * self.timing.init_timeout_ms;
             if (cancel.pending.is_empty() && now >= cancel.min_end_ms) || now >= limit {
                 self.end_cancel(init);
@@ -757,9 +920,17 @@ impl Node {
                 continue;
             }
             let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
+            let decided = cancel.decided;
             for addr in pending {
                 let reason = "retry".to_string();
-                self.send(addr, Message::CancelInit { init, reason });
+                self.send(
+                    addr,
+                    Message::CancelInit {
+                        init,
+                        reason,
+                        decided,
+                    },
+                );
             }
             if let Some(c) = self.cancels.get_mut(&init) {
                 c.last_sent_ms = now;
@@ -799,7 +970,7 @@ impl Node {
 
     /// How an init compares with what this node already holds, if it holds anything.
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
-        if self.cancelled.contains(&plan.init) {
+        if self.cancelled.contains_key(&plan.init) {
             return Some(StartOutcome::Failed {
                 detail: "this init was cancelled".into(),
             });
@@ -880,7 +1051,15 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_status_query(&mut self, from: Addr, init: InstanceId) {
+    pub(crate) fn on_status_query(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        answering: Option<InstanceId>,
+    ) {
+        if let Some(instance) = answering {
+            self.propose_init_fate(instance, true);
+        }
         let status = GroupStatus {
             cmg_instance: self.cmg.as_ref().map(|c| c.group.instance()),
             cluster: self.cmg.as_ref().and_then(|c| c.state.cluster.clone()),
@@ -889,18 +1068,101 @@ impl Node {
                 let leader = m.group.role_state().leader;
                 self.name_of_raft_id(leader)
             }),
+            init_fate: self.cmg.as_ref().and_then(|c| c.state.init_fate),
         };
         self.send(from, Message::StatusReply { init, status });
     }
 
-    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId) {
+    /// A cancel reaches a node (docs/protocol.md Step 2.6). The CMG log decides between a cancel
+    /// and an answer to a user (`InitFate`, first applied wins): a replica of an answered init
+    /// refuses; a replica of a committed or led group acts only once the cancel is committed
+    /// (its leader proposes it); only a replica that has neither applied a cluster state nor
+    /// known a leader (its group could not have answered anyone) destroys on its own. Other
+    /// nodes clear what they hold of the init only on a cancel the CMG decided.
+    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
             let members = Vec::new();
-            self.send(from, Message::CancelAck { init, members });
+            self.send(
+                from,
+                Message::CancelAck {
+                    init,
+                    members,
+                    decided,
+                },
+            );
             return;
         }
-        // A CMG replica of the cancelled cluster knows who joined it.
-        let members: Vec<Addr> = self
+        let replica = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .map(|c| {
+                (
+                    c.state.init_fate,
+                    c.state.cluster.as_ref().map(|cl| cl.tag.clone()),
+                    c.state.cluster.is_some() || c.group.role_state().leader != 0,
+                )
+            });
+        let decided = decided || self.cancelled.get(&init).is_some_and(|c| c.decided);
+        let decided = match replica {
+            Some((Some(InitFate::Answered), tag, _)) => {
+                let tag = tag.expect("an answered init has a cluster state");
+                self.emit(Event::CancelRefused {
+                    init,
+                    tag: tag.clone(),
+                });
+                self.send(from, Message::CancelRefused { init, tag });
+                return;
+            }
+            Some((Some(InitFate::Cancelled), _, _)) => true,
+            Some((None, _, _)) if decided => true,
+            Some((None, _, committed_or_led)) => {
+                if committed_or_led {
+                    // Its CMG may have answered someone: the log decides. The leader proposes
+                    // the cancel and acknowledges when it applies it; the initiator resends
+                    // until the decision is known.
+                    self.propose_init_fate(init, false);
+                    if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                        d.cancel_requesters.insert(from);
+                    }
+                    return;
+                }
+                // Nothing applied and no leader ever known: no user can have been answered
+                // through this replica's group.
+                false
+            }
+            None => {
+                let holds = self.local.as_ref().is_some_and(|l| l.cmg_instance == init)
+                    || self.ms.as_ref().is_some_and(|m| m.group.instance() == init);
+                if holds && !decided {
+                    // A joined node or a Meta Storage replica cannot tell whether a user was
+                    // answered: it waits for the CMG's decision.
+                    return;
+                }
+                decided
+            }
+        };
+        let members = if decided || replica.is_some() {
+            self.clear_cancelled_init(init, decided)
+        } else {
+            Vec::new()
+        };
+        self.send(
+            from,
+            Message::CancelAck {
+                init,
+                members,
+                decided,
+            },
+        );
+    }
+
+    /// Destroys what this node holds of a cancelled init — its replicas of that incarnation
+    /// (vault records included) and, if its stored cluster state is of that incarnation, that
+    /// state — and remembers the cancel. Returns the nodes its CMG replica knew as joined,
+    /// validated or departed (they may hold the cluster in their vaults and must be told).
+    pub(crate) fn clear_cancelled_init(&mut self, init: InstanceId, decided: bool) -> Vec<Addr> {
+        let mut members: Vec<Addr> = self
             .cmg
             .as_ref()
             .filter(|c| c.group.instance() == init)
@@ -915,14 +1177,22 @@ impl Node {
                     .collect()
             })
             .unwrap_or_default();
+        let earlier = self.cancelled.remove(&init).unwrap_or_default();
+        if members.is_empty() {
+            members = earlier.members;
+        }
         // A start of this init that arrives after its cancel (delayed or held) must not
         // recreate what the cancel cleared.
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
-            if let Some(first) = self.cancelled.iter().next().copied() {
+            if let Some(first) = self.cancelled.keys().next().copied() {
                 self.cancelled.remove(&first);
             }
         }
-        self.cancelled.insert(init);
+        let entry = CancelledInit {
+            decided: decided || earlier.decided,
+            members: members.clone(),
+        };
+        self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);
         }
@@ -941,8 +1211,12 @@ impl Node {
             // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
-        self.send(from, Message::CancelAck { init, members });
+        members
     }
+}
+
+fn cancel_done(cancel: Option<&CancelAttempt>, now_ms: u64) -> bool {
+    cancel.is_some_and(|c| c.pending.is_empty() && now_ms >= c.min_end_ms)
 }
 
 fn first_pending(attempt: &InitAttempt) -> NodeName {

@@ -141,13 +141,19 @@ impl Node {
     }
 
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
-        if self.cancelled.contains(&notice.cmg_instance) {
-            // A leader of a cluster whose init this node was told to cancel: that replica missed
-            // the cancel (it was out of reach, or its initiator died). It is told now, and this
-            // node does not join a cluster that no longer exists.
+        if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
+            // A leader of a cluster whose init this node cancelled on its side: that replica
+            // missed the cancel (it was out of reach, or its initiator died). It is told now, and
+            // this node does not join a cluster that no longer exists — unless the leader answers
+            // that the init was answered to a user (`CancelRefused`).
             let init = notice.cmg_instance;
             let reason = "cancelled: its cluster state reached a node that cancelled it".into();
-            self.send(notice.leader.addr, Message::CancelInit { init, reason });
+            let cancel = Message::CancelInit {
+                init,
+                reason,
+                decided,
+            };
+            self.send(notice.leader.addr, cancel);
             return;
         }
         let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
@@ -257,7 +263,7 @@ impl Node {
                     reason,
                 });
             }
-            JoinResult::Accepted(accept) if self.cancelled.contains(&accept.instance) => {}
+            JoinResult::Accepted(accept) if self.cancelled.contains_key(&accept.instance) => {}
             JoinResult::Accepted(accept) => self.on_join_accepted(accept),
         }
     }
