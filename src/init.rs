@@ -345,6 +345,11 @@ pub(crate) struct CancelAttempt {
     /// The user's answer, held until the CMG decides (an error once the cancel is committed or
     /// every CMG node confirmed; the tag if the cancel is refused), at most one init timeout.
     answer: Option<HeldAnswer>,
+    /// The CMG voters of the cancelled incarnation, as far as known (from the plan, or from
+    /// the replicas that report them: a cancel resumed after a restart).
+    cmg_voters: BTreeSet<NodeName>,
+    /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
+    unanswered: BTreeSet<NodeName>,
 }
 
 /// An init this node cancelled on its side (in memory only).
@@ -539,6 +544,9 @@ impl Node {
             reason: reason.clone(),
         });
         self.start_cancel(init, pending.clone(), self.now_ms);
+        if let Some(cancel) = self.cancels.get_mut(&init) {
+            cancel.cmg_voters = attempt.plan.cmg_nodes.iter().cloned().collect();
+        }
         if matches!(error, InitError::ParametersDiffer { .. }) {
             // Another init holds the named nodes: the user is answered now; the cancel only
             // cleans up what this attempt started.
@@ -613,6 +621,8 @@ impl Node {
                 min_end_ms,
                 decided: false,
                 answer: None,
+                cmg_voters: BTreeSet::new(),
+                unanswered: BTreeSet::new(),
             },
         );
     }
@@ -765,10 +775,23 @@ impl Node {
         init: InstanceId,
         members: Vec<Addr>,
         decided: bool,
+        unanswered: Option<Vec<NodeName>>,
     ) {
+        let name = self.name_of_addr(from);
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
+        if let Some(voters) = unanswered {
+            // A cancel resumed after a restart learns the CMG's voters from its replicas.
+            cancel.cmg_voters.extend(voters);
+            cancel.unanswered.extend(name);
+        }
+        // Once the voters that can never help commit an answer leave no majority without them,
+        // no answer can ever be committed: the cancel is decided.
+        let voters = cancel.cmg_voters.len();
+        let blocking = voters - voters / 2;
+        let out = cancel.unanswered.intersection(&cancel.cmg_voters).count();
+        let decided = decided || (voters > 0 && out >= blocking);
         let mut tell = Vec::new();
         if decided && !cancel.decided {
             // The CMG committed the cancel: every node still pending, and everyone who
@@ -1082,12 +1105,14 @@ impl Node {
     pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
             let members = Vec::new();
+            let unanswered = None;
             self.send(
                 from,
                 Message::CancelAck {
                     init,
                     members,
                     decided,
+                    unanswered,
                 },
             );
             return;
@@ -1097,15 +1122,32 @@ impl Node {
             .as_ref()
             .filter(|c| c.group.instance() == init)
             .map(|c| {
+                let answered_in_log = c.group.log_holds(|data| {
+                    matches!(
+                        crate::message::decode::<CmgCommand>(data),
+                        Ok(CmgCommand::InitAnswered)
+                    )
+                });
+                let voters: Vec<NodeName> = match &c.plan {
+                    Some(plan) => plan.cmg_nodes.clone(),
+                    None => c
+                        .group
+                        .conf_state()
+                        .voters
+                        .iter()
+                        .filter_map(|id| self.name_of_raft_id(*id))
+                        .collect(),
+                };
                 (
                     c.state.init_fate,
                     c.state.cluster.as_ref().map(|cl| cl.tag.clone()),
-                    c.state.cluster.is_some() || c.group.role_state().leader != 0,
+                    c.group.role_state().leader != 0 || answered_in_log,
+                    voters,
                 )
             });
         let decided = decided || self.cancelled.get(&init).is_some_and(|c| c.decided);
         let decided = match replica {
-            Some((Some(InitFate::Answered), tag, _)) => {
+            Some((Some(InitFate::Answered), tag, _, _)) => {
                 let tag = tag.expect("an answered init has a cluster state");
                 self.emit(Event::CancelRefused {
                     init,
@@ -1114,21 +1156,22 @@ impl Node {
                 self.send(from, Message::CancelRefused { init, tag });
                 return;
             }
-            Some((Some(InitFate::Cancelled), _, _)) => true,
-            Some((None, _, _)) if decided => true,
-            Some((None, _, committed_or_led)) => {
-                if committed_or_led {
-                    // Its CMG may have answered someone: the log decides. The leader proposes
-                    // the cancel and acknowledges when it applies it; the initiator resends
-                    // until the decision is known.
+            Some((Some(InitFate::Cancelled), _, _, _)) => true,
+            Some((None, _, _, _)) if decided => true,
+            Some((None, _, led_or_answering, _)) => {
+                if led_or_answering {
+                    // Its group has a leader, or its log holds an answer that may be committed:
+                    // the log decides. The leader proposes the cancel and acknowledges when it
+                    // applies it; the initiator resends until the decision is known.
                     self.propose_init_fate(init, false);
                     if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
                         d.cancel_requesters.insert(from);
                     }
                     return;
                 }
-                // Nothing applied and no leader ever known: no user can have been answered
-                // through this replica's group.
+                // No leader, and no answer in its log: this replica destroys itself and can
+                // never help commit an answer. Once enough voters did so that no majority is
+                // left without them, the canceller takes the cancel as decided.
                 false
             }
             None => {
@@ -1142,17 +1185,22 @@ impl Node {
                 decided
             }
         };
-        let members = if decided || replica.is_some() {
-            self.clear_cancelled_init(init, decided)
-        } else {
-            Vec::new()
-        };
+        let unanswered = (!decided).then(|| {
+            replica
+                .as_ref()
+                .map(|(_, _, _, voters)| voters.clone())
+                .unwrap_or_default()
+        });
+        // Remembered even by a node that holds nothing: a late start of this init must not
+        // give it a replica that could still help commit an answer.
+        let members = self.clear_cancelled_init(init, decided);
         self.send(
             from,
             Message::CancelAck {
                 init,
                 members,
                 decided,
+                unanswered,
             },
         );
     }

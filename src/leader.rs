@@ -127,6 +127,7 @@ impl Node {
                         init: instance,
                         members: members.clone(),
                         decided: true,
+                        unanswered: None,
                     };
                     self.send(to, ack);
                 }

@@ -205,6 +205,10 @@ pub enum Message {
         members: Vec<Addr>,
         /// It acted on a cancel the CMG committed.
         decided: bool,
+        /// Undecided, this node hosts no replica of that incarnation's CMG that could help
+        /// commit an answer (it had none, or destroyed its own with no `InitAnswered` in its
+        /// log), and will not start one: with the group's voters when it had a replica.
+        unanswered: Option<Vec<NodeName>>,
     },
     /// A CMG replica refuses a cancel: the init was answered to a user with this tag.
     CancelRefused {

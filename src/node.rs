@@ -224,7 +224,8 @@ impl Node {
                 init,
                 members,
                 decided,
-            } => self.on_cancel_ack(from, init, members, decided),
+                unanswered,
+            } => self.on_cancel_ack(from, init, members, decided, unanswered),
             Message::CancelRefused { init, tag } => self.on_cancel_refused(init, tag),
             Message::Raft {
                 group,
@@ -573,6 +574,20 @@ impl Node {
 
     pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
         self.addrs.get(name).copied()
+    }
+
+    /// The name of the node at `addr`, if known.
+    pub(crate) fn name_of_addr(&self, addr: Addr) -> Option<NodeName> {
+        if addr == self.cfg.addr {
+            return Some(self.cfg.name.clone());
+        }
+        if let Some(m) = self.topo.members.get(&addr) {
+            return Some(m.record.identity.info.name.clone());
+        }
+        self.addrs
+            .iter()
+            .find(|(_, a)| **a == addr)
+            .map(|(n, _)| n.clone())
     }
 
     pub(crate) fn name_of_raft_id(&self, id: u64) -> Option<NodeName> {
