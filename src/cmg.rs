@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::bugs::PlantedBug;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
-use crate::init::InitPlan;
+use crate::init::{InitCommand, InitPlan};
 use crate::message::RequestId;
 use crate::types::{
     Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
@@ -39,6 +39,16 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
+    /// The init command the cluster was created with (its Meta Storage list at init, whatever
+    /// the current one is).
+    pub fn init_command(&self) -> InitCommand {
+        InitCommand {
+            cluster_name: self.tag.name.clone(),
+            cmg_nodes: self.cmg_nodes.clone(),
+            ms_nodes: self.initial_ms_nodes.clone(),
+        }
+    }
+
     fn from_plan(plan: &InitPlan) -> ClusterState {
         ClusterState {
             tag: plan.tag.clone(),
@@ -95,6 +105,21 @@ pub struct CmgState {
     /// bounded by the cluster's distinct names). They may still hold this cluster's state in
     /// their vaults, so a cancel of this cluster's init must reach them too.
     pub departed: BTreeMap<NodeName, NodeInfo>,
+    /// Whether the init of this incarnation was answered to a user with its tag or cancelled:
+    /// the first of `InitAnswered` and `InitCancelled` applied wins, and never changes after.
+    /// docs/spec.md §5: no cancel destroys a cluster that a user was told exists.
+    #[serde(default)]
+    pub init_fate: Option<InitFate>,
+}
+
+/// What became of an init, decided once by the CMG log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum InitFate {
+    /// An initiator recorded, before answering, that it answers a user with the tag: the cluster
+    /// exists for good; cancels are refused.
+    Answered,
+    /// A cancel was committed before any answer: the replicas destroy the incarnation.
+    Cancelled,
 }
 
 /// A command of the CMG log.
@@ -125,6 +150,10 @@ pub enum CmgCommand {
         /// (name, launch) of each.
         nodes: Vec<(NodeName, LaunchId)>,
     },
+    /// An initiator is about to answer a user with the cluster's tag (first fate wins).
+    InitAnswered,
+    /// A cancel of this incarnation's init (first fate wins).
+    InitCancelled,
     /// Admin: change the Meta Storage node list (MS version + 1).
     ChangeMsNodes {
         /// New voters.
@@ -188,6 +217,8 @@ pub enum CmgOutcome {
     Left(Vec<(NodeName, LaunchId)>),
     /// A Meta Storage node list change: the new version and list, or why not.
     MsChanged(Result<(u64, Vec<NodeName>), AdminError>),
+    /// The init's fate after an `InitAnswered` or `InitCancelled`.
+    Fate(Option<InitFate>),
 }
 
 /// Join validation, the same on every replica. `Ok` means the node may be validated.
@@ -226,34 +257,6 @@ pub fn validate_join(
     Ok(())
 }
 
-/// What differs between an existing cluster state and a requested init, checked in the order
-/// CMG list, Meta Storage list, cluster name, product version. `None` when they are equal.
-pub fn plan_difference(
-    cluster_name: &str,
-    cmg_nodes: &[NodeName],
-    ms_nodes: &[NodeName],
-    existing_name: &str,
-    existing_cmg: &[NodeName],
-    existing_ms: &[NodeName],
-) -> Option<String> {
-    if cmg_nodes != existing_cmg {
-        return Some(format!(
-            "CMG node names do not match: requested {cmg_nodes:?}, held {existing_cmg:?}"
-        ));
-    }
-    if ms_nodes != existing_ms {
-        return Some(format!(
-            "Meta Storage node names do not match: requested {ms_nodes:?}, held {existing_ms:?}"
-        ));
-    }
-    if cluster_name != existing_name {
-        return Some(format!(
-            "cluster names do not match: requested {cluster_name:?}, held {existing_name:?}"
-        ));
-    }
-    None
-}
-
 impl CmgState {
     /// Applies one committed command.
     pub fn apply(&mut self, command: &CmgCommand) -> CmgOutcome {
@@ -277,10 +280,27 @@ impl CmgState {
             CmgCommand::ChangeMsNodes { nodes, .. } => {
                 CmgOutcome::MsChanged(self.apply_ms_change(nodes))
             }
+            CmgCommand::InitAnswered => {
+                // Only a committed cluster can be answered.
+                if self.init_fate.is_none() && self.cluster.is_some() {
+                    self.init_fate = Some(InitFate::Answered);
+                }
+                CmgOutcome::Fate(self.init_fate)
+            }
+            CmgCommand::InitCancelled => {
+                if self.init_fate.is_none() {
+                    self.init_fate = Some(InitFate::Cancelled);
+                }
+                CmgOutcome::Fate(self.init_fate)
+            }
         }
     }
 
     fn apply_init(&mut self, plan: &InitPlan, bug: Option<PlantedBug>) -> CmgOutcome {
+        if self.init_fate == Some(InitFate::Cancelled) {
+            // Cancelled before its cluster-init was applied: it never will be.
+            return CmgOutcome::Nothing;
+        }
         match &self.cluster {
             Some(_) if bug == Some(PlantedBug::InitNotIdempotent) => {
                 let state = ClusterState::from_plan(plan);
@@ -293,22 +313,17 @@ impl CmgState {
                 CmgOutcome::InitApplied(state)
             }
             Some(existing) => {
-                let difference = plan_difference(
-                    &plan.tag.name,
-                    &plan.cmg_nodes,
-                    &plan.ms_nodes,
-                    &existing.tag.name,
-                    &existing.cmg_nodes,
-                    &existing.initial_ms_nodes,
-                )
-                .or_else(|| {
-                    (!plan.product.compatible_with(&existing.product)).then(|| {
-                        format!(
-                            "product versions do not match: requested {}, held {}",
-                            plan.product, existing.product
-                        )
-                    })
-                });
+                let difference =
+                    plan.command()
+                        .difference(&existing.init_command())
+                        .or_else(|| {
+                            (!plan.product.compatible_with(&existing.product)).then(|| {
+                                format!(
+                                    "product versions do not match: requested {}, held {}",
+                                    plan.product, existing.product
+                                )
+                            })
+                        });
                 match difference {
                     None => CmgOutcome::InitExisting(existing.clone()),
                     Some(detail) => CmgOutcome::InitMismatch { detail },
@@ -481,6 +496,69 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.cluster.unwrap().tag.id, ClusterId(1));
+    }
+
+    #[test]
+    fn a_repeat_is_compared_with_the_init_command_not_the_current_ms_list() {
+        let mut s = initialized();
+        for name in ["a", "b", "d"] {
+            s.apply(&CmgCommand::Join {
+                info: info(name, 1),
+                stored: None,
+                attempt: 1,
+            });
+            s.apply(&CmgCommand::JoinReady {
+                info: info(name, 1),
+                attempt: 1,
+            });
+        }
+        let changed = s.apply(&CmgCommand::ChangeMsNodes {
+            nodes: vec!["a".into(), "b".into(), "d".into()],
+            origin: Addr::new([10, 0, 0, 1], 7000),
+            request: RequestId(1),
+        });
+        assert!(matches!(changed, CmgOutcome::MsChanged(Ok((2, _)))));
+        let original = s.apply(&CmgCommand::ClusterInit(plan("c", 2, &["a", "b", "c"])));
+        match original {
+            CmgOutcome::InitExisting(state) => assert_eq!(state.tag.id, ClusterId(1)),
+            other => panic!("{other:?}"),
+        }
+        let mut current = plan("c", 3, &["a", "b", "c"]);
+        current.ms_nodes = vec!["a".into(), "b".into(), "d".into()];
+        match s.apply(&CmgCommand::ClusterInit(current)) {
+            CmgOutcome::InitMismatch { detail } => {
+                assert!(detail.starts_with("Meta Storage"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_fate_wins_and_a_cancelled_init_is_never_applied() {
+        let mut s = CmgState::default();
+        // Nothing committed: an answer cannot be recorded.
+        assert_eq!(s.apply(&CmgCommand::InitAnswered), CmgOutcome::Fate(None));
+        let mut s = initialized();
+        assert_eq!(
+            s.apply(&CmgCommand::InitAnswered),
+            CmgOutcome::Fate(Some(InitFate::Answered))
+        );
+        assert_eq!(
+            s.apply(&CmgCommand::InitCancelled),
+            CmgOutcome::Fate(Some(InitFate::Answered))
+        );
+        let mut s = CmgState::default();
+        assert_eq!(
+            s.apply(&CmgCommand::InitCancelled),
+            CmgOutcome::Fate(Some(InitFate::Cancelled))
+        );
+        let late = s.apply(&CmgCommand::ClusterInit(plan("c", 1, &["a"])));
+        assert_eq!(late, CmgOutcome::Nothing);
+        assert!(s.cluster.is_none());
+        assert_eq!(
+            s.apply(&CmgCommand::InitAnswered),
+            CmgOutcome::Fate(Some(InitFate::Cancelled))
+        );
     }
 
     #[test]

@@ -350,6 +350,23 @@ pub enum Event {
         /// Decoder error.
         detail: String,
     },
+    /// A CMG replica applied the init's fate (`InitAnswered` or `InitCancelled`, the first
+    /// applied wins): `fate` is the fate it holds afterwards.
+    InitFateApplied {
+        /// Incarnation.
+        instance: InstanceId,
+        /// The fate now held.
+        fate: Option<crate::cmg::InitFate>,
+        /// Log index.
+        index: u64,
+    },
+    /// This node refused a cancel: the init it cancels was answered to a user with this tag.
+    CancelRefused {
+        /// The init.
+        init: InstanceId,
+        /// The cluster's tag.
+        tag: ClusterTag,
+    },
     /// A pre-init refusal by tag that this node does not take as final: it is a member of a
     /// live cluster of its own (docs/spec.md §5, "a refusal never halts a live cluster").
     RefusalIgnored {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cmg::{plan_difference, ClusterState, CmgCommand};
+use crate::cmg::{ClusterState, CmgCommand, InitFate};
 use crate::error::{InitError, NodeList};
 use crate::event::Event;
 use crate::message::{encode, Message, RequestId};
@@ -100,17 +100,74 @@ pub struct GroupStatus {
     pub ms_instance: Option<InstanceId>,
     /// The Meta Storage leader it knows.
     pub ms_leader: Option<NodeName>,
+    /// The fate its CMG replica applied: answered to a user, or cancelled.
+    pub init_fate: Option<InitFate>,
 }
 
-/// Validated, defaulted init parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResolvedInit {
+/// The init command as given at creation: the parameters after validation and defaulting. An
+/// init is identified by it (docs/spec.md §5): a node keeps the command its cluster was created
+/// with — in its init plan, in the CMG's cluster state, and in its vault ([`LocalState::init`])
+/// — and every node compares a requested init with that one thing, never with the current Meta
+/// Storage list.
+///
+/// [`LocalState::init`]: crate::vault::LocalState::init
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InitCommand {
     /// Cluster name, trimmed.
     pub cluster_name: String,
     /// CMG voters, sorted.
     pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters, sorted.
+    /// Meta Storage voters at init, sorted.
     pub ms_nodes: Vec<NodeName>,
+}
+
+impl InitCommand {
+    /// What differs between this (requested) command and a `held` one: every differing part, in
+    /// the order CMG list, Meta Storage list, cluster name, each with the requested and the held
+    /// value. `None` when they are the same command.
+    pub fn difference(&self, held: &InitCommand) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.cmg_nodes != held.cmg_nodes {
+            parts.push(format!(
+                "CMG node names do not match: requested {:?}, held {:?}",
+                self.cmg_nodes, held.cmg_nodes
+            ));
+        }
+        if self.ms_nodes != held.ms_nodes {
+            parts.push(format!(
+                "Meta Storage node names do not match: requested {:?}, held {:?}",
+                self.ms_nodes, held.ms_nodes
+            ));
+        }
+        if self.cluster_name != held.cluster_name {
+            parts.push(format!(
+                "cluster names do not match: requested {:?}, held {:?}",
+                self.cluster_name, held.cluster_name
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// True when this command shares nothing with `held`: another cluster name, another CMG list
+    /// and another Meta Storage list.
+    /// A named node holding such a cluster belongs to another cluster (`ForeignTag`); one that
+    /// shares the name or the lists is compared with (`ParametersDiffer`).
+    pub fn unrelated_to(&self, held: &InitCommand) -> bool {
+        self.cluster_name != held.cluster_name
+            && self.cmg_nodes != held.cmg_nodes
+            && self.ms_nodes != held.ms_nodes
+    }
+}
+
+impl InitPlan {
+    /// The init command this attempt carries.
+    pub fn command(&self) -> InitCommand {
+        InitCommand {
+            cluster_name: self.tag.name.clone(),
+            cmg_nodes: self.cmg_nodes.clone(),
+            ms_nodes: self.ms_nodes.clone(),
+        }
+    }
 }
 
 fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitError> {
@@ -132,21 +189,40 @@ fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitE
     Ok(out)
 }
 
+/// The cluster a node is known to hold: its tag and, when known, the init command it was
+/// created with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldCluster {
+    /// The cluster's tag.
+    pub tag: ClusterTag,
+    /// The init command it was created with (`None`: not said).
+    pub init: Option<InitCommand>,
+}
+
 /// Validates and defaults init parameters against a physical topology.
 ///
 /// `members` is every member of the receiving node's view (itself included) as (name, address);
-/// `tags` the tag each member is known to hold; `own_tag` the receiving node's tag. Checks, in
-/// order: blank cluster name; blank or duplicate names in the MS list, then the CMG list; two live
-/// members with one name; then defaulting (CMG takes the MS list and the reverse; both empty: the
-/// first 3 names of the topology in sorted order, or 5 when it has 5 or more); then every name must
-/// be a member; then an initialized named node must hold a tag of the requested cluster name, and
-/// the same tag as the receiving node and as every other initialized named node.
+/// `held` the cluster each initialized member is known to hold; `own` the receiving node's name
+/// and cluster, if it is initialized. Checks, in order: blank cluster name; blank or duplicate
+/// names in the MS list, then the CMG list; two live members with one name; then defaulting (CMG
+/// takes the MS list and the reverse; both empty: the first 3 names of the topology in sorted
+/// order, or 5 when it has 5 or more); then every name must be a member; then:
+/// - an initialized receiving node compares the command with its own cluster's init command:
+///   any difference is `ParametersDiffer` (it knows its cluster; an init it receives must repeat
+///   that cluster's init);
+/// - every initialized named node must hold the same tag as the receiving node and as every
+///   other initialized named node (`ForeignTag` otherwise, naming both tags);
+/// - an empty receiving node compares the command with the init command of the cluster the
+///   named nodes hold: one that shares neither the cluster name nor a list with it names a node
+///   of another cluster (`ForeignTag`); anything else is left to the named nodes, which compare
+///   it with what they hold (`Existing` for a repeat, `Mismatch` — `ParametersDiffer` — naming
+///   what differs, requested and held).
 pub fn resolve_params(
     params: &InitParams,
     members: &[(NodeName, Addr)],
-    tags: &BTreeMap<NodeName, Option<ClusterTag>>,
-    own_tag: Option<&ClusterTag>,
-) -> Result<ResolvedInit, InitError> {
+    held: &BTreeMap<NodeName, HeldCluster>,
+    own: Option<(&NodeName, &HeldCluster)>,
+) -> Result<InitCommand, InitError> {
     let cluster_name = params.cluster_name.trim().to_string();
     if cluster_name.is_empty() {
         return Err(InitError::BlankClusterName);
@@ -180,7 +256,7 @@ pub fn resolve_params(
         (false, true) => cmg_nodes = ms_nodes.clone(),
         (false, false) => {}
     }
-    let named: BTreeSet<&NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).collect();
+    let named: BTreeSet<NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).cloned().collect();
     for name in &named {
         if !addrs_by_name.contains_key(name.as_str()) {
             return Err(InitError::NotInPhysicalTopology {
@@ -188,27 +264,57 @@ pub fn resolve_params(
             });
         }
     }
-    // A named node holding a tag of another name belongs to another cluster; tags of this name
-    // must all be one tag (a repeat of an earlier init), which the named nodes then compare.
-    let mut expected: Option<ClusterTag> = own_tag.cloned();
-    for name in &named {
-        if let Some(Some(tag)) = tags.get(*name) {
-            let foreign = tag.name != cluster_name || expected.as_ref().is_some_and(|e| e != tag);
-            if foreign {
-                return Err(InitError::ForeignTag {
-                    name: (*name).clone(),
-                    tag: tag.clone(),
-                    expected: expected.clone(),
-                });
-            }
-            expected = Some(tag.clone());
-        }
-    }
-    Ok(ResolvedInit {
+    let command = InitCommand {
         cluster_name,
         cmg_nodes,
         ms_nodes,
-    })
+    };
+    // An initialized node knows its cluster: an init it receives is a repeat of the command that
+    // cluster was created with, or it is refused at once.
+    if let Some((own_name, own)) = own {
+        if let Some(detail) = own.init.as_ref().and_then(|i| command.difference(i)) {
+            return Err(InitError::ParametersDiffer {
+                node: own_name.clone(),
+                detail,
+            });
+        }
+    }
+    let mut expected: Option<&HeldCluster> = own.map(|(_, h)| h);
+    for name in &named {
+        let Some(cluster) = held.get(name) else {
+            continue;
+        };
+        match expected {
+            Some(e) if e.tag != cluster.tag => {
+                return Err(InitError::ForeignTag {
+                    name: name.clone(),
+                    tag: cluster.tag.clone(),
+                    expected: Some(e.tag.clone()),
+                });
+            }
+            Some(_) => {}
+            None => {
+                // The first cluster met among the named nodes is the one this init is compared
+                // with; the others must hold the same tag.
+                let unrelated = match &cluster.init {
+                    Some(init) => command.unrelated_to(init),
+                    None => cluster.tag.name != command.cluster_name,
+                };
+                if unrelated {
+                    return Err(InitError::ForeignTag {
+                        name: name.clone(),
+                        tag: cluster.tag.clone(),
+                        expected: None,
+                    });
+                }
+                // Anything else is compared by the named nodes themselves, with what they hold
+                // now (what this node heard of them may be out of date: a cancel may have
+                // cleared it): a repeat (`Existing`) or other parameters (`Mismatch`).
+                expected = Some(cluster);
+            }
+        }
+    }
+    Ok(command)
 }
 
 /// Where an init attempt stands.
@@ -233,6 +339,39 @@ pub(crate) struct CancelAttempt {
     /// The cancel does not end before this, even with nobody pending: a cancel resumed after a
     /// restart first waits for its physical topology to fill.
     min_end_ms: u64,
+    /// A CMG replica reported the cancel committed (`InitFate::Cancelled`): from then on every
+    /// node is told that, and may clear what it holds.
+    decided: bool,
+    /// The user's answer, held until the CMG decides (an error once the cancel is committed or
+    /// every CMG node confirmed; the tag if the cancel is refused), at most one init timeout.
+    answer: Option<HeldAnswer>,
+    /// The CMG voters of the cancelled incarnation, as far as known (from the plan, or from
+    /// the replicas that report them: a cancel resumed after a restart).
+    cmg_voters: BTreeSet<NodeName>,
+    /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
+    unanswered: BTreeSet<NodeName>,
+}
+
+/// An init this node cancelled on its side (in memory only).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CancelledInit {
+    /// The CMG committed the cancel (`true`), or this node only destroyed a replica that could
+    /// not have committed anything (`false`).
+    pub decided: bool,
+    /// The nodes its CMG replica knew as joined, validated or departed: a canceller is told.
+    pub members: Vec<Addr>,
+}
+
+/// The user's answer of a cancelled init, held until the cancel is decided.
+#[derive(Clone, Debug)]
+struct HeldAnswer {
+    user: Addr,
+    request: RequestId,
+    error: InitError,
+    /// Answer with the error by then whatever happened.
+    by_ms: u64,
+    /// The CMG nodes that have not confirmed yet: once all have, nothing of the group is left.
+    cmg: BTreeSet<Addr>,
 }
 
 /// What a named node said.
@@ -253,6 +392,8 @@ pub(crate) struct InitAttempt {
     watch: InstanceId,
     committed: Option<(NodeName, ClusterState)>,
     ms_leader: bool,
+    /// The fate a CMG replica of the watched incarnation reported.
+    fate: Option<InitFate>,
     phase: Phase,
     started_ms: u64,
     last_sent_ms: u64,
@@ -283,11 +424,16 @@ impl Node {
             self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
             return;
         }
-        if self
+        let in_flight = self
             .inits
             .values()
-            .any(|a| a.request == request && a.user == from)
-        {
+            .any(|a| a.request == request && a.user == from);
+        let answer_held = self.cancels.values().any(|c| {
+            c.answer
+                .as_ref()
+                .is_some_and(|a| a.request == request && a.user == from)
+        });
+        if in_flight || answer_held {
             return;
         }
         if self.inits.len() >= MAX_INITS_IN_FLIGHT {
@@ -302,35 +448,24 @@ impl Node {
             .into_iter()
             .map(|(n, a, _)| (n, a))
             .collect();
-        let own_tag = self.local.as_ref().map(|l| l.tag.clone());
-        let resolved =
-            match resolve_params(&params, &members, &self.member_tags(), own_tag.as_ref()) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.answer_init(from, request, Err(e));
-                    return;
-                }
-            };
-        // An initialized node knows its cluster: an init it receives is a repeat of that cluster's
-        // init, or it is refused at once.
-        if let Some(local) = &self.local {
-            if let Some(detail) = plan_difference(
-                &resolved.cluster_name,
-                &resolved.cmg_nodes,
-                &resolved.ms_nodes,
-                &local.tag.name,
-                &local.cmg_nodes,
-                &local.ms_nodes,
-            ) {
-                let node = self.cfg.name.clone();
-                self.answer_init(
-                    from,
-                    request,
-                    Err(InitError::ParametersDiffer { node, detail }),
-                );
+        let own = self.local.as_ref().map(|l| HeldCluster {
+            tag: l.tag.clone(),
+            init: Some(l.init.clone()),
+        });
+        let own_name = self.cfg.name.clone();
+        let held = self.member_clusters();
+        let resolved = match resolve_params(
+            &params,
+            &members,
+            &held,
+            own.as_ref().map(|o| (&own_name, o)),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                self.answer_init(from, request, Err(e));
                 return;
             }
-        }
+        };
         let init = InstanceId(self.rng.nonzero_u64());
         let tag = ClusterTag {
             name: resolved.cluster_name.clone(),
@@ -369,6 +504,7 @@ impl Node {
             watch: init,
             committed: None,
             ms_leader: false,
+            fate: None,
             phase: Phase::Starting,
             started_ms: self.now_ms,
             last_sent_ms: self.now_ms,
@@ -407,17 +543,53 @@ impl Node {
             init,
             reason: reason.clone(),
         });
-        self.answer_init(attempt.user, attempt.request, Err(error));
         self.start_cancel(init, pending.clone(), self.now_ms);
+        if let Some(cancel) = self.cancels.get_mut(&init) {
+            cancel.cmg_voters = attempt.plan.cmg_nodes.iter().cloned().collect();
+        }
+        if matches!(error, InitError::ParametersDiffer { .. }) {
+            // Another init holds the named nodes: the user is answered now; the cancel only
+            // cleans up what this attempt started.
+            self.answer_init(attempt.user, attempt.request, Err(error));
+        } else if let Some(cancel) = self.cancels.get_mut(&init) {
+            // The user hears of the failure once the CMG decided the cancel: if the init was
+            // answered to another user meanwhile, this one gets the tag too.
+            let cmg = attempt
+                .plan
+                .cmg_nodes
+                .iter()
+                .filter_map(|n| attempt.plan.addrs.get(n).copied())
+                .collect();
+            cancel.answer = Some(HeldAnswer {
+                user: attempt.user,
+                request: attempt.request,
+                error,
+                by_ms: self.now_ms + self.timing.init_timeout_ms,
+                cmg,
+            });
+        }
         for addr in pending {
             self.send(
                 addr,
                 Message::CancelInit {
                     init,
                     reason: reason.clone(),
+                    decided: false,
                 },
             );
         }
+    }
+
+    /// Answers the user of a cancelled init, if that answer is still held.
+    fn release_cancel_answer(&mut self, init: InstanceId, tag: Option<ClusterTag>) {
+        let Some(held) = self.cancels.get_mut(&init).and_then(|c| c.answer.take()) else {
+            return;
+        };
+        let result = match tag {
+            Some(tag) => Ok(tag),
+            None => Err(held.error),
+        };
+        self.answer_init(held.user, held.request, result);
     }
 
     /// Records a cancel in the vault (before any `CancelInit` leaves) and keeps it running.
@@ -447,11 +619,16 @@ impl Node {
                 started_ms: now,
                 last_sent_ms: now,
                 min_end_ms,
+                decided: false,
+                answer: None,
+                cmg_voters: BTreeSet::new(),
+                unanswered: BTreeSet::new(),
             },
         );
     }
 
     fn end_cancel(&mut self, init: InstanceId) {
+        self.release_cancel_answer(init, None);
         if self.cancels.remove(&init).is_some() {
             self.write(VaultWrite::ForgetCancel(init));
         }
@@ -506,7 +683,8 @@ impl Node {
             attempt.last_sent_ms = self.now_ms;
             let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
             for addr in addrs {
-                self.send(addr, Message::StatusQuery { init });
+                let answering = None;
+                self.send(addr, Message::StatusQuery { init, answering });
             }
         }
     }
@@ -525,6 +703,9 @@ impl Node {
             if let Some(cluster) = status.cluster {
                 attempt.committed = Some((node, cluster));
             }
+            if status.init_fate.is_some() {
+                attempt.fate = status.init_fate;
+            }
         }
         if status.ms_instance == Some(attempt.watch) && status.ms_leader.is_some() {
             attempt.ms_leader = true;
@@ -532,49 +713,101 @@ impl Node {
         let (Some((node, cluster)), true) = (attempt.committed.clone(), attempt.ms_leader) else {
             return;
         };
-        let plan = &attempt.plan;
-        let result = match plan_difference(
-            &plan.tag.name,
-            &plan.cmg_nodes,
-            &plan.ms_nodes,
-            &cluster.tag.name,
-            &cluster.cmg_nodes,
-            &cluster.initial_ms_nodes,
-        ) {
-            None => Ok(cluster.tag.clone()),
-            Some(detail) => Err(InitError::ParametersDiffer { node, detail }),
-        };
-        self.finish_init(init, result);
+        if let Some(detail) = attempt.plan.command().difference(&cluster.init_command()) {
+            self.finish_init(init, Err(InitError::ParametersDiffer { node, detail }));
+            return;
+        }
+        match attempt.fate {
+            // Recorded in the CMG: no cancel will clear it now, so the user may be told.
+            Some(InitFate::Answered) => self.finish_init(init, Ok(cluster.tag.clone())),
+            // Another initiator's cancel was committed first: this cluster is being destroyed.
+            Some(InitFate::Cancelled) => {
+                let detail = format!("the init of {} was cancelled", cluster.tag);
+                self.cancel_init(init, InitError::NodeFailed { node, detail });
+            }
+            // Ask the CMG leader to record the answer first (docs/spec.md §5).
+            None => {
+                let watch = attempt.watch;
+                let addrs: Vec<Addr> = attempt
+                    .plan
+                    .cmg_nodes
+                    .iter()
+                    .filter_map(|n| attempt.plan.addrs.get(n).copied())
+                    .collect();
+                if attempt.last_sent_ms != self.now_ms {
+                    for addr in addrs {
+                        let answering = Some(watch);
+                        self.send(addr, Message::StatusQuery { init, answering });
+                    }
+                    self.touch_init(init);
+                }
+            }
+        }
     }
 
     /// A member appeared (or came back) while inits are being cancelled: it is told too, since it
     /// may have joined the cancelled cluster while it was out of reach.
     pub(crate) fn tell_cancels_to(&mut self, addr: Addr) {
-        let cancelling: Vec<InstanceId> = self
+        let cancelling: Vec<(InstanceId, bool)> = self
             .cancels
             .iter_mut()
             .map(|(init, c)| {
                 c.acked.remove(&addr);
                 c.pending.insert(addr);
-                *init
+                (*init, c.decided)
             })
             .collect();
-        for init in cancelling {
+        for (init, decided) in cancelling {
             self.send(
                 addr,
                 Message::CancelInit {
                     init,
                     reason: "cancelled while out of reach".into(),
+                    decided,
                 },
             );
         }
     }
 
-    pub(crate) fn on_cancel_ack(&mut self, from: Addr, init: InstanceId, members: Vec<Addr>) {
+    pub(crate) fn on_cancel_ack(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        members: Vec<Addr>,
+        decided: bool,
+        unanswered: Option<Vec<NodeName>>,
+    ) {
+        let name = self.name_of_addr(from);
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
+        if let Some(voters) = unanswered {
+            // A cancel resumed after a restart learns the CMG's voters from its replicas.
+            cancel.cmg_voters.extend(voters);
+            cancel.unanswered.extend(name);
+        }
+        // Once the voters that can never help commit an answer leave no majority without them,
+        // no answer can ever be committed: the cancel is decided.
+        let voters = cancel.cmg_voters.len();
+        let blocking = voters - voters / 2;
+        let out = cancel.unanswered.intersection(&cancel.cmg_voters).count();
+        let decided = decided || (voters > 0 && out >= blocking);
         let mut tell = Vec::new();
+        if decided && !cancel.decided {
+            // The CMG committed the cancel: every node still pending, and everyone who
+            // acknowledged it undecided (and so kept what it holds of this init), is told at
+            // once that it is decided.
+            cancel.decided = true;
+            let acked: Vec<Addr> = std::mem::take(&mut cancel.acked).into_iter().collect();
+            for addr in acked {
+                cancel.pending.insert(addr);
+            }
+            tell.extend(cancel.pending.iter().copied().filter(|a| *a != from));
+        }
+        let cmg_done = cancel.answer.as_mut().is_some_and(|a| {
+            a.cmg.remove(&from);
+            a.cmg.is_empty()
+        });
         cancel.pending.remove(&from);
         cancel.acked.insert(from);
         for member in members {
@@ -582,13 +815,41 @@ impl Node {
                 tell.push(member);
             }
         }
-        if cancel.pending.is_empty() && self.now_ms >= cancel.min_end_ms {
+        let decided = cancel.decided;
+        if decided || cmg_done {
+            self.release_cancel_answer(init, None);
+        }
+        if cancel_done(self.cancels.get(&init), self.now_ms) {
             self.end_cancel(init);
         }
         for addr in tell {
             let reason = "cancelled: a replica of its cluster named it".to_string();
-            self.send(addr, Message::CancelInit { init, reason });
+            self.send(
+                addr,
+                Message::CancelInit {
+                    init,
+                    reason,
+                    decided,
+                },
+            );
         }
+    }
+
+    /// A CMG replica refused a cancel: the init was answered to a user. The cancel ends here,
+    /// and this node no longer takes that cluster for cancelled.
+    pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
+        let known = self.cancels.contains_key(&init) || self.cancelled.contains_key(&init);
+        if !known {
+            return;
+        }
+        self.emit(Event::CancelRefused {
+            init,
+            tag: tag.clone(),
+        });
+        self.cancelled.remove(&init);
+        // The init was answered with this tag: so is this initiator's user.
+        self.release_cancel_answer(init, Some(tag));
+        self.end_cancel(init);
     }
 
     pub(crate) fn init_tick(&mut self) {
@@ -641,8 +902,12 @@ impl Node {
                         self.cancel_init(init, InitError::Timeout { node, waiting_for });
                     } else if resend {
                         let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
+                        // Once the commit and a Meta Storage leader are seen, every query also
+                        // asks the CMG leader to record the answer.
+                        let answering = (attempt.committed.is_some() && attempt.ms_leader)
+                            .then_some(attempt.watch);
                         for addr in addrs {
-                            self.send(addr, Message::StatusQuery { init });
+                            self.send(addr, Message::StatusQuery { init, answering });
                         }
                         self.touch_init(init);
                     }
@@ -663,6 +928,12 @@ impl Node {
             let Some(cancel) = self.cancels.get(&init) else {
                 continue;
             };
+            if cancel.answer.as_ref().is_some_and(|a| now >= a.by_ms) {
+                self.release_cancel_answer(init, None);
+            }
+            let Some(cancel) = self.cancels.get(&init) else {
+                continue;
+            };
             let limit = cancel.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * self.timing.init_timeout_ms;
             if (cancel.pending.is_empty() && now >= cancel.min_end_ms) || now >= limit {
                 self.end_cancel(init);
@@ -672,9 +943,17 @@ impl Node {
                 continue;
             }
             let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
+            let decided = cancel.decided;
             for addr in pending {
                 let reason = "retry".to_string();
-                self.send(addr, Message::CancelInit { init, reason });
+                self.send(
+                    addr,
+                    Message::CancelInit {
+                        init,
+                        reason,
+                        decided,
+                    },
+                );
             }
             if let Some(c) = self.cancels.get_mut(&init) {
                 c.last_sent_ms = now;
@@ -714,7 +993,7 @@ impl Node {
 
     /// How an init compares with what this node already holds, if it holds anything.
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
-        if self.cancelled.contains(&plan.init) {
+        if self.cancelled.contains_key(&plan.init) {
             return Some(StartOutcome::Failed {
                 detail: "this init was cancelled".into(),
             });
@@ -733,7 +1012,7 @@ impl Node {
                 return Some(StartOutcome::Started);
             }
             if let Some(held) = held_plan {
-                let outcome = compare(plan, &held.tag, &held.cmg_nodes, &held.ms_nodes, held.init);
+                let outcome = compare(plan, &held.command(), &held.tag, held.init);
                 let repeat = matches!(outcome, StartOutcome::Existing { .. });
                 if repeat && self.cfg.bug == Some(crate::bugs::PlantedBug::InitNotIdempotent) {
                     // Planted bug: a repeat is taken for a new init.
@@ -753,13 +1032,7 @@ impl Node {
             }
         }
         let local = self.local.as_ref()?;
-        Some(compare(
-            plan,
-            &local.tag,
-            &local.cmg_nodes,
-            &local.ms_nodes,
-            local.cmg_instance,
-        ))
+        Some(compare(plan, &local.init, &local.tag, local.cmg_instance))
     }
 
     fn start_groups(&mut self, plan: &InitPlan) {
@@ -801,7 +1074,15 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_status_query(&mut self, from: Addr, init: InstanceId) {
+    pub(crate) fn on_status_query(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        answering: Option<InstanceId>,
+    ) {
+        if let Some(instance) = answering {
+            self.propose_init_fate(instance, true);
+        }
         let status = GroupStatus {
             cmg_instance: self.cmg.as_ref().map(|c| c.group.instance()),
             cluster: self.cmg.as_ref().and_then(|c| c.state.cluster.clone()),
@@ -810,18 +1091,126 @@ impl Node {
                 let leader = m.group.role_state().leader;
                 self.name_of_raft_id(leader)
             }),
+            init_fate: self.cmg.as_ref().and_then(|c| c.state.init_fate),
         };
         self.send(from, Message::StatusReply { init, status });
     }
 
-    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId) {
+    /// A cancel reaches a node (docs/protocol.md Step 2.6). The CMG log decides between a cancel
+    /// and an answer to a user (`InitFate`, first applied wins): a replica of an answered init
+    /// refuses; a replica of a committed or led group acts only once the cancel is committed
+    /// (its leader proposes it); only a replica that has neither applied a cluster state nor
+    /// known a leader (its group could not have answered anyone) destroys on its own. Other
+    /// nodes clear what they hold of the init only on a cancel the CMG decided.
+    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
             let members = Vec::new();
-            self.send(from, Message::CancelAck { init, members });
+            let unanswered = None;
+            self.send(
+                from,
+                Message::CancelAck {
+                    init,
+                    members,
+                    decided,
+                    unanswered,
+                },
+            );
             return;
         }
-        // A CMG replica of the cancelled cluster knows who joined it.
-        let members: Vec<Addr> = self
+        let replica = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .map(|c| {
+                let answered_in_log = c.group.log_holds(|data| {
+                    matches!(
+                        crate::message::decode::<CmgCommand>(data),
+                        Ok(CmgCommand::InitAnswered)
+                    )
+                });
+                let voters: Vec<NodeName> = match &c.plan {
+                    Some(plan) => plan.cmg_nodes.clone(),
+                    None => c
+                        .group
+                        .conf_state()
+                        .voters
+                        .iter()
+                        .filter_map(|id| self.name_of_raft_id(*id))
+                        .collect(),
+                };
+                (
+                    c.state.init_fate,
+                    c.state.cluster.as_ref().map(|cl| cl.tag.clone()),
+                    c.group.role_state().leader != 0 || answered_in_log,
+                    voters,
+                )
+            });
+        let decided = decided || self.cancelled.get(&init).is_some_and(|c| c.decided);
+        let decided = match replica {
+            Some((Some(InitFate::Answered), tag, _, _)) => {
+                let tag = tag.expect("an answered init has a cluster state");
+                self.emit(Event::CancelRefused {
+                    init,
+                    tag: tag.clone(),
+                });
+                self.send(from, Message::CancelRefused { init, tag });
+                return;
+            }
+            Some((Some(InitFate::Cancelled), _, _, _)) => true,
+            Some((None, _, _, _)) if decided => true,
+            Some((None, _, led_or_answering, _)) => {
+                if led_or_answering {
+                    // Its group has a leader, or its log holds an answer that may be committed:
+                    // the log decides. The leader proposes the cancel and acknowledges when it
+                    // applies it; the initiator resends until the decision is known.
+                    self.propose_init_fate(init, false);
+                    if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                        d.cancel_requesters.insert(from);
+                    }
+                    return;
+                }
+                // No leader, and no answer in its log: this replica destroys itself and can
+                // never help commit an answer. Once enough voters did so that no majority is
+                // left without them, the canceller takes the cancel as decided.
+                false
+            }
+            None => {
+                let holds = self.local.as_ref().is_some_and(|l| l.cmg_instance == init)
+                    || self.ms.as_ref().is_some_and(|m| m.group.instance() == init);
+                if holds && !decided {
+                    // A joined node or a Meta Storage replica cannot tell whether a user was
+                    // answered: it waits for the CMG's decision.
+                    return;
+                }
+                decided
+            }
+        };
+        let unanswered = (!decided).then(|| {
+            replica
+                .as_ref()
+                .map(|(_, _, _, voters)| voters.clone())
+                .unwrap_or_default()
+        });
+        // Remembered even by a node that holds nothing: a late start of this init must not
+        // give it a replica that could still help commit an answer.
+        let members = self.clear_cancelled_init(init, decided);
+        self.send(
+            from,
+            Message::CancelAck {
+                init,
+                members,
+                decided,
+                unanswered,
+            },
+        );
+    }
+
+    /// Destroys what this node holds of a cancelled init — its replicas of that incarnation
+    /// (vault records included) and, if its stored cluster state is of that incarnation, that
+    /// state — and remembers the cancel. Returns the nodes its CMG replica knew as joined,
+    /// validated or departed (they may hold the cluster in their vaults and must be told).
+    pub(crate) fn clear_cancelled_init(&mut self, init: InstanceId, decided: bool) -> Vec<Addr> {
+        let mut members: Vec<Addr> = self
             .cmg
             .as_ref()
             .filter(|c| c.group.instance() == init)
@@ -836,14 +1225,22 @@ impl Node {
                     .collect()
             })
             .unwrap_or_default();
+        let earlier = self.cancelled.remove(&init).unwrap_or_default();
+        if members.is_empty() {
+            members = earlier.members;
+        }
         // A start of this init that arrives after its cancel (delayed or held) must not
         // recreate what the cancel cleared.
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
-            if let Some(first) = self.cancelled.iter().next().copied() {
+            if let Some(first) = self.cancelled.keys().next().copied() {
                 self.cancelled.remove(&first);
             }
         }
-        self.cancelled.insert(init);
+        let entry = CancelledInit {
+            decided: decided || earlier.decided,
+            members: members.clone(),
+        };
+        self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);
         }
@@ -862,8 +1259,12 @@ impl Node {
             // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
-        self.send(from, Message::CancelAck { init, members });
+        members
     }
+}
+
+fn cancel_done(cancel: Option<&CancelAttempt>, now_ms: u64) -> bool {
+    cancel.is_some_and(|c| c.pending.is_empty() && now_ms >= c.min_end_ms)
 }
 
 fn first_pending(attempt: &InitAttempt) -> NodeName {
@@ -875,21 +1276,14 @@ fn first_pending(attempt: &InitAttempt) -> NodeName {
         .unwrap_or_default()
 }
 
+/// How a requested init compares with the init command a node holds.
 fn compare(
     plan: &InitPlan,
+    held: &InitCommand,
     held_tag: &ClusterTag,
-    held_cmg: &[NodeName],
-    held_ms: &[NodeName],
     held_init: InstanceId,
 ) -> StartOutcome {
-    match plan_difference(
-        &plan.tag.name,
-        &plan.cmg_nodes,
-        &plan.ms_nodes,
-        &held_tag.name,
-        held_cmg,
-        held_ms,
-    ) {
+    match plan.command().difference(held) {
         None => StartOutcome::Existing {
             init: held_init,
             tag: held_tag.clone(),
@@ -918,7 +1312,7 @@ mod tests {
         }
     }
 
-    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<ResolvedInit, InitError> {
+    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<InitCommand, InitError> {
         resolve_params(p, m, &BTreeMap::new(), None)
     }
 
@@ -960,23 +1354,144 @@ mod tests {
             name: "c".into(),
             id: ClusterId(id),
         };
+        let held = |id| HeldCluster {
+            tag: tag(id),
+            init: None,
+        };
         let mut tags = BTreeMap::new();
-        tags.insert("a".to_string(), Some(tag(1)));
-        tags.insert("b".to_string(), Some(tag(2)));
-        assert!(matches!(
+        tags.insert("a".to_string(), held(1));
+        tags.insert("b".to_string(), held(2));
+        assert_eq!(
             resolve_params(&params("c", &["a", "b"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag { .. })
-        ));
-        assert!(matches!(
-            resolve_params(&params("c", &["a"], &[]), &m, &tags, Some(&tag(3))),
-            Err(InitError::ForeignTag { .. })
-        ));
+            Err(InitError::ForeignTag {
+                name: "b".into(),
+                tag: tag(2),
+                expected: Some(tag(1)),
+            })
+        );
+        let own = HeldCluster {
+            tag: tag(3),
+            init: Some(command("c", &["a"], &["a"])),
+        };
+        assert_eq!(
+            resolve_params(
+                &params("c", &["a"], &[]),
+                &m,
+                &tags,
+                Some((&"c".into(), &own))
+            ),
+            Err(InitError::ForeignTag {
+                name: "a".into(),
+                tag: tag(1),
+                expected: Some(tag(3)),
+            })
+        );
         assert!(matches!(
             resolve_params(&params("other", &["a"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag { .. })
+            Err(InitError::ForeignTag { expected: None, .. })
         ));
         // One tag of the requested name: a repeat, left to the named nodes to compare.
-        assert!(resolve_params(&params("c", &["a", "c"], &[]), &m, &tags, Some(&tag(1))).is_ok());
+        let own = HeldCluster {
+            tag: tag(1),
+            init: Some(command("c", &["a", "c"], &["a", "c"])),
+        };
+        let repeat = params("c", &["a", "c"], &[]);
+        assert!(resolve_params(&repeat, &m, &tags, Some((&"c".into(), &own))).is_ok());
+    }
+
+    fn command(name: &str, cmg: &[&str], ms: &[&str]) -> InitCommand {
+        InitCommand {
+            cluster_name: name.into(),
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_nodes: ms.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_difference_names_every_differing_part_requested_and_held() {
+        let held = command("c1", &["a", "b"], &["a", "b"]);
+        assert_eq!(held.difference(&held.clone()), None);
+        assert_eq!(
+            command("c2", &["a", "b"], &["a", "b"]).difference(&held),
+            Some(r#"cluster names do not match: requested "c2", held "c1""#.into())
+        );
+        assert_eq!(
+            command("c1", &["a", "c"], &["a", "b"]).difference(&held),
+            Some(r#"CMG node names do not match: requested ["a", "c"], held ["a", "b"]"#.into())
+        );
+        let ms_only = command("c1", &["a", "b"], &["a", "c"])
+            .difference(&held)
+            .unwrap();
+        assert!(
+            ms_only.starts_with("Meta Storage node names do not match"),
+            "{ms_only}"
+        );
+        let all = command("c2", &["c"], &["c"]).difference(&held).unwrap();
+        assert_eq!(all.split("; ").count(), 3, "{all}");
+        assert!(command("c2", &["c"], &["c"]).unrelated_to(&held));
+        assert!(!command("c2", &["a", "b"], &["c"]).unrelated_to(&held));
+        assert!(!command("c1", &["c"], &["c"]).unrelated_to(&held));
+    }
+
+    /// docs/spec.md §5: every node compares a requested init with the command its cluster was
+    /// created with — an initialized receiver at once, an empty one through the named nodes.
+    #[test]
+    fn an_init_is_compared_with_the_command_given_at_creation() {
+        let m = members(&["a", "b", "c", "d"]);
+        let c1 = ClusterTag {
+            name: "c1".into(),
+            id: ClusterId(7),
+        };
+        let created = command("c1", &["a", "b", "c"], &["a", "b", "c"]);
+        let cluster = HeldCluster {
+            tag: c1.clone(),
+            init: Some(created),
+        };
+        let named: BTreeMap<NodeName, HeldCluster> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| (n.to_string(), cluster.clone()))
+            .collect();
+        let me: NodeName = "d".into();
+        let initialized = Some((&me, &cluster));
+        // The original init is a repeat, through an initialized node or an empty one, whatever
+        // the current Meta Storage list is.
+        let original = params("c1", &["a", "b", "c"], &[]);
+        assert!(resolve_params(&original, &m, &named, initialized).is_ok());
+        assert!(resolve_params(&original, &m, &named, None).is_ok());
+        // One difference — the name, the CMG list, the MS list — is ParametersDiffer at once on
+        // an initialized node (never ForeignTag: the named nodes hold its own tag), naming both
+        // values.
+        let cases = [
+            (params("c2", &["a", "b", "c"], &[]), "cluster names"),
+            // params(name, MS list, CMG list)
+            (params("c1", &["a", "b", "c"], &["a", "b", "d"]), "CMG"),
+            (
+                params("c1", &["a", "b", "d"], &["a", "b", "c"]),
+                "Meta Storage",
+            ),
+        ];
+        for (p, what) in &cases {
+            match resolve_params(p, &m, &named, initialized) {
+                Err(InitError::ParametersDiffer { node, detail }) => {
+                    assert_eq!(node, "d");
+                    assert!(detail.starts_with(what), "{detail}");
+                    assert!(detail.contains("requested") && detail.contains("held"));
+                }
+                other => panic!("{p:?}: {other:?}"),
+            }
+            // An empty node leaves it to the named nodes (they answer Mismatch).
+            assert!(resolve_params(p, &m, &named, None).is_ok(), "{p:?}");
+        }
+        // Another name and other lists: the init of another cluster naming c1's nodes.
+        let unrelated = params("x", &["a", "d"], &[]);
+        assert!(matches!(
+            resolve_params(&unrelated, &m, &named, None),
+            Err(InitError::ForeignTag { expected: None, .. })
+        ));
+        assert!(matches!(
+            resolve_params(&unrelated, &m, &named, initialized),
+            Err(InitError::ParametersDiffer { .. })
+        ));
     }
 
     #[test]

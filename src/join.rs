@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
+use crate::init::InitCommand;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -161,13 +162,19 @@ impl Node {
         if self.topo.me.is_none() {
             return;
         }
-        if self.cancelled.contains(&notice.cmg_instance) {
-            // A leader of a cluster whose init this node was told to cancel: that replica missed
-            // the cancel (it was out of reach, or its initiator died). It is told now, and this
-            // node does not join a cluster that no longer exists.
+        if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
+            // A leader of a cluster whose init this node cancelled on its side: that replica
+            // missed the cancel (it was out of reach, or its initiator died). It is told now, and
+            // this node does not join a cluster that no longer exists — unless the leader answers
+            // that the init was answered to a user (`CancelRefused`).
             let init = notice.cmg_instance;
             let reason = "cancelled: its cluster state reached a node that cancelled it".into();
-            self.send(notice.leader.addr, Message::CancelInit { init, reason });
+            let cancel = Message::CancelInit {
+                init,
+                reason,
+                decided,
+            };
+            self.send(notice.leader.addr, cancel);
             return;
         }
         let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
@@ -277,7 +284,7 @@ impl Node {
                     reason,
                 });
             }
-            JoinResult::Accepted(accept) if self.cancelled.contains(&accept.instance) => {}
+            JoinResult::Accepted(accept) if self.cancelled.contains_key(&accept.instance) => {}
             JoinResult::Accepted(accept) => self.on_join_accepted(accept),
         }
     }
@@ -299,6 +306,11 @@ impl Node {
             ms_version,
             cmg_instance: accept.instance,
             ms_instance: accept.instance,
+            init: InitCommand {
+                cluster_name: accept.tag.name.clone(),
+                cmg_nodes: accept.cmg_nodes.clone(),
+                ms_nodes: accept.initial_ms_nodes.clone(),
+            },
         };
         self.emit(Event::JoinAccepted {
             tag: accept.tag.clone(),

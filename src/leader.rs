@@ -34,6 +34,10 @@ const MAX_PENDING: usize = 4096;
 pub(crate) struct LeaderDuties {
     term: u64,
     init_proposed: bool,
+    /// An `InitAnswered` or `InitCancelled` was proposed in this term.
+    fate_proposed: bool,
+    /// Who sent the cancel this leader proposed: acknowledged once it is applied.
+    pub(crate) cancel_requesters: std::collections::BTreeSet<Addr>,
     /// Last cluster-state notice per member address: (launch, time).
     notices: BTreeMap<Addr, (LaunchId, u64)>,
     pending: BTreeMap<PendingKey, Addr>,
@@ -103,7 +107,35 @@ impl Node {
                     index,
                 });
             }
+            let cancelled = matches!(
+                (&command, &outcome),
+                (
+                    CmgCommand::InitCancelled,
+                    CmgOutcome::Fate(Some(crate::cmg::InitFate::Cancelled))
+                )
+            );
             self.answer_applied(&command, outcome);
+            if cancelled {
+                // The CMG committed the cancel before any answer: this replica destroys the
+                // incarnation now, and the leader tells whoever asked for it.
+                let requesters = self
+                    .cmg
+                    .as_mut()
+                    .and_then(|c| c.duties.as_mut())
+                    .map(|d| std::mem::take(&mut d.cancel_requesters))
+                    .unwrap_or_default();
+                let members = self.clear_cancelled_init(instance, true);
+                for to in requesters {
+                    let ack = Message::CancelAck {
+                        init: instance,
+                        members: members.clone(),
+                        decided: true,
+                        unanswered: None,
+                    };
+                    self.send(to, ack);
+                }
+                return;
+            }
         }
     }
 
@@ -147,6 +179,13 @@ impl Node {
             (CmgCommand::NodesLeave { nodes }, _) => {
                 self.emit(Event::NodesLeft {
                     nodes: nodes.clone(),
+                    index,
+                });
+            }
+            (CmgCommand::InitAnswered | CmgCommand::InitCancelled, CmgOutcome::Fate(fate)) => {
+                self.emit(Event::InitFateApplied {
+                    instance,
+                    fate: *fate,
                     index,
                 });
             }
@@ -297,7 +336,7 @@ impl Node {
         let Some(duties) = cmg.duties.as_mut() else {
             return;
         };
-        if cmg.state.cluster.is_some() || duties.init_proposed {
+        if cmg.state.cluster.is_some() || duties.init_proposed || cmg.state.init_fate.is_some() {
             return;
         }
         let Some(plan) = cmg.plan.clone() else { return };
@@ -677,6 +716,33 @@ impl Node {
             });
             self.send(origin, Message::AdminForwardResult { request, result });
         }
+    }
+}
+
+impl Node {
+    /// The CMG leader of `instance` proposes the init's fate (once per term, while none is
+    /// committed): `InitAnswered` when an initiator is about to answer a user, `InitCancelled`
+    /// when an initiator cancels. Whichever the log applies first wins.
+    pub(crate) fn propose_init_fate(&mut self, instance: crate::types::InstanceId, answered: bool) {
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        if cmg.group.instance() != instance || cmg.state.init_fate.is_some() {
+            return;
+        }
+        if answered && cmg.state.cluster.is_none() {
+            return;
+        }
+        let Some(duties) = cmg.duties.as_mut() else {
+            return;
+        };
+        if duties.fate_proposed {
+            return;
+        }
+        let command = if answered {
+            CmgCommand::InitAnswered
+        } else {
+            CmgCommand::InitCancelled
+        };
+        duties.fate_proposed = cmg.group.propose(encode(&command));
     }
 }
 

@@ -71,14 +71,14 @@ pub mod view;
 
 pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
-pub use cmg::{ClusterState, CmgState, JoinResult, LogicalTopology};
+pub use cmg::{ClusterState, CmgState, InitFate, JoinResult, LogicalTopology};
 pub use config::{NodeConfig, Timing};
 pub use error::{
     AdminError, Error, InitError, JoinReadyRefusal, NodeList, Rejection, RejectionReason,
     RejectionStage, Result,
 };
 pub use event::{Event, RemovalCause, Role};
-pub use init::InitParams;
+pub use init::{InitCommand, InitParams};
 pub use join::JoinPhase;
 pub use message::{Envelope, Message, MessageKind, RequestId};
 pub use node::{Node, Output};

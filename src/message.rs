@@ -172,6 +172,10 @@ pub enum Message {
     StatusQuery {
         /// The init attempt.
         init: InstanceId,
+        /// Set once the initiator saw the commit and a Meta Storage leader of this incarnation:
+        /// it is about to answer the user with the tag, and the CMG leader records that first
+        /// (`CmgCommand::InitAnswered`).
+        answering: Option<InstanceId>,
     },
     /// Answer to `StatusQuery`.
     StatusReply {
@@ -187,14 +191,31 @@ pub enum Message {
         init: InstanceId,
         /// Why (for the trace).
         reason: String,
+        /// The CMG committed the cancel (`InitFate::Cancelled`), so no user was answered: every
+        /// holder may clear. Undecided, only a CMG replica that cannot have committed anything
+        /// destroys its replica.
+        decided: bool,
     },
-    /// A named node confirms a cancel.
+    /// A node confirms a cancel: it holds nothing of that init any more.
     CancelAck {
         /// The init attempt.
         init: InstanceId,
         /// Nodes that a CMG replica of the cancelled cluster knew as joined or validated: they
         /// must be told too.
         members: Vec<Addr>,
+        /// It acted on a cancel the CMG committed.
+        decided: bool,
+        /// Undecided, this node hosts no replica of that incarnation's CMG that could help
+        /// commit an answer (it had none, or destroyed its own with no `InitAnswered` in its
+        /// log), and will not start one: with the group's voters when it had a replica.
+        unanswered: Option<Vec<NodeName>>,
+    },
+    /// A CMG replica refuses a cancel: the init was answered to a user with this tag.
+    CancelRefused {
+        /// The init attempt.
+        init: InstanceId,
+        /// The cluster's tag.
+        tag: ClusterTag,
     },
 
     // --- Raft groups ---
@@ -336,6 +357,7 @@ pub enum MessageKind {
     StatusReply,
     CancelInit,
     CancelAck,
+    CancelRefused,
     RaftCmg,
     RaftMs,
     ReplicaEmpty,
@@ -356,7 +378,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in declaration order.
-    pub const ALL: [MessageKind; 31] = [
+    pub const ALL: [MessageKind; 32] = [
         MessageKind::Handshake,
         MessageKind::HandshakeAccepted,
         MessageKind::HandshakeRefused,
@@ -372,6 +394,7 @@ impl MessageKind {
         MessageKind::StatusReply,
         MessageKind::CancelInit,
         MessageKind::CancelAck,
+        MessageKind::CancelRefused,
         MessageKind::RaftCmg,
         MessageKind::RaftMs,
         MessageKind::ReplicaEmpty,
@@ -408,6 +431,7 @@ impl MessageKind {
             MessageKind::StatusReply => "status_reply",
             MessageKind::CancelInit => "cancel_init",
             MessageKind::CancelAck => "cancel_ack",
+            MessageKind::CancelRefused => "cancel_refused",
             MessageKind::RaftCmg => "raft_cmg",
             MessageKind::RaftMs => "raft_ms",
             MessageKind::ReplicaEmpty => "replica_empty",
@@ -458,6 +482,7 @@ impl Message {
             Message::StatusReply { .. } => MessageKind::StatusReply,
             Message::CancelInit { .. } => MessageKind::CancelInit,
             Message::CancelAck { .. } => MessageKind::CancelAck,
+            Message::CancelRefused { .. } => MessageKind::CancelRefused,
             Message::Raft {
                 group: GroupKind::Cmg,
                 ..

@@ -64,8 +64,10 @@ pub struct Node {
     pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
     pub(crate) cancels: BTreeMap<InstanceId, CancelAttempt>,
-    /// Init ids this node was told to cancel (in memory only).
-    pub(crate) cancelled: std::collections::BTreeSet<InstanceId>,
+    /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
+    /// committed that cancel (`true`), or this node only destroyed a replica that could not have
+    /// committed anything (`false`).
+    pub(crate) cancelled: BTreeMap<InstanceId, crate::init::CancelledInit>,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     pub(crate) own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
@@ -106,7 +108,7 @@ impl Node {
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
             cancels: BTreeMap::new(),
-            cancelled: std::collections::BTreeSet::new(),
+            cancelled: BTreeMap::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
             admins: BTreeMap::new(),
@@ -215,10 +217,16 @@ impl Node {
             Message::StartGroupsAck { init, outcome } => {
                 self.on_start_groups_ack(from, init, outcome)
             }
-            Message::StatusQuery { init } => self.on_status_query(from, init),
+            Message::StatusQuery { init, answering } => self.on_status_query(from, init, answering),
             Message::StatusReply { init, status } => self.on_status_reply(from, init, status),
-            Message::CancelInit { init, .. } => self.on_cancel_init(from, init),
-            Message::CancelAck { init, members } => self.on_cancel_ack(from, init, members),
+            Message::CancelInit { init, decided, .. } => self.on_cancel_init(from, init, decided),
+            Message::CancelAck {
+                init,
+                members,
+                decided,
+                unanswered,
+            } => self.on_cancel_ack(from, init, members, decided, unanswered),
+            Message::CancelRefused { init, tag } => self.on_cancel_refused(init, tag),
             Message::Raft {
                 group,
                 instance,
@@ -582,6 +590,20 @@ impl Node {
 
     pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
         self.addrs.get(name).copied()
+    }
+
+    /// The name of the node at `addr`, if known.
+    pub(crate) fn name_of_addr(&self, addr: Addr) -> Option<NodeName> {
+        if addr == self.cfg.addr {
+            return Some(self.cfg.name.clone());
+        }
+        if let Some(m) = self.topo.members.get(&addr) {
+            return Some(m.record.identity.info.name.clone());
+        }
+        self.addrs
+            .iter()
+            .find(|(_, a)| **a == addr)
+            .map(|(n, _)| n.clone())
     }
 
     pub(crate) fn name_of_raft_id(&self, id: u64) -> Option<NodeName> {

@@ -283,6 +283,13 @@ impl RaftGroup {
         self.raw.raft.raft_log.committed
     }
 
+    /// True when some normal entry of the log (committed or not) satisfies `matches`.
+    pub fn log_holds(&self, matches: impl Fn(&[u8]) -> bool) -> bool {
+        self.raw.raft.raft_log.all_entries().iter().any(|e| {
+            e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal && matches(&e.data)
+        })
+    }
+
     /// Last log index.
     pub fn last_index(&self) -> u64 {
         self.raw.raft.raft_log.last_index()

@@ -94,6 +94,7 @@ impl RestoredCluster {
                 ms_version: stored_ms_version,
                 cmg_instance: plan.init,
                 ms_instance: plan.init,
+                init: plan.command(),
             }),
             cmg,
             ms,

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::error::{Rejection, RejectionReason, RejectionStage};
 use crate::event::{Event, RemovalCause};
+use crate::init::{HeldCluster, InitCommand};
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::{Addr, ClusterTag, LaunchId, NodeInfo, NodeName};
@@ -49,6 +50,8 @@ pub struct Identity {
     pub tag: Option<ClusterTag>,
     /// Its Meta Storage version, if it is initialized.
     pub ms_version: Option<u64>,
+    /// The init command its cluster was created with, if it is initialized.
+    pub init: Option<InitCommand>,
 }
 
 /// A member of the physical topology: its identity and how it was admitted.
@@ -160,6 +163,7 @@ impl Node {
             info: self.info(),
             tag: self.local.as_ref().map(|l| l.tag.clone()),
             ms_version: self.local.as_ref().map(|l| l.ms_version),
+            init: self.local.as_ref().map(|l| l.init.clone()),
         }
     }
 
@@ -727,19 +731,25 @@ impl Node {
         all
     }
 
-    /// The current tag of a named member, as last heard (this node included).
-    pub(crate) fn member_tags(&self) -> BTreeMap<NodeName, Option<ClusterTag>> {
-        let mut tags = BTreeMap::new();
-        tags.insert(
-            self.cfg.name.clone(),
-            self.local.as_ref().map(|l| l.tag.clone()),
-        );
-        for m in self.topo.members.values() {
-            tags.insert(
-                m.record.identity.info.name.clone(),
-                m.record.identity.tag.clone(),
-            );
+    /// The cluster each initialized member holds, as last heard (this node included).
+    pub(crate) fn member_clusters(&self) -> BTreeMap<NodeName, HeldCluster> {
+        let mut held = BTreeMap::new();
+        if let Some(local) = &self.local {
+            let own = HeldCluster {
+                tag: local.tag.clone(),
+                init: Some(local.init.clone()),
+            };
+            held.insert(self.cfg.name.clone(), own);
         }
-        tags
+        for m in self.topo.members.values() {
+            if let Some(tag) = &m.record.identity.tag {
+                let cluster = HeldCluster {
+                    tag: tag.clone(),
+                    init: m.record.identity.init.clone(),
+                };
+                held.insert(m.record.identity.info.name.clone(), cluster);
+            }
+        }
+        held
     }
 }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::init::InitPlan;
+use crate::init::{InitCommand, InitPlan};
 use crate::types::{ClusterTag, GroupKind, InstanceId, NodeName};
 
 /// What an initialized node knows about its cluster. Present exactly when the node is initialized.
@@ -26,6 +26,9 @@ pub struct LocalState {
     pub cmg_instance: InstanceId,
     /// The Meta Storage incarnation.
     pub ms_instance: InstanceId,
+    /// The init command the cluster was created with (docs/spec.md §5: an init is identified by
+    /// it). Never changes: a Meta Storage reconfiguration changes `ms_nodes`, not this.
+    pub init: InitCommand,
 }
 
 /// Durable Raft hard state.
@@ -325,6 +328,7 @@ mod tests {
             ms_version: 3,
             cmg_instance: InstanceId(1),
             ms_instance: InstanceId(1),
+            init: InitCommand::default(),
         };
         v.apply(&VaultWrite::SetLocal(local)).unwrap();
         assert!(v

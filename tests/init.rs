@@ -143,13 +143,14 @@ fn repeat_through_another_node_returns_the_first_tag_and_different_parameters_ar
                 w.init("n3", params("other", &["n1", "n2", "n3"], &[]))
                     .await,
             );
-            assert!(
-                matches!(
-                    got,
-                    InitError::ForeignTag { .. } | InitError::ParametersDiffer { .. }
+            // Another name, the same lists: parameters_differ naming both names (docs/spec.md §5).
+            match got {
+                InitError::ParametersDiffer { detail, .. } => assert_eq!(
+                    detail,
+                    r#"cluster names do not match: requested "other", held "test""#
                 ),
-                "{got:?}"
-            );
+                other => panic!("{other:?}"),
+            }
             // Nothing was cancelled: the cluster is intact.
             assert!(w.joined(&["n1", "n2", "n3", "n4"]));
             assert_eq!(w.vault("n4").local.unwrap().tag, first);

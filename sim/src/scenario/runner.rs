@@ -663,10 +663,12 @@ fn unanswered_inits(world: &World) -> Vec<String> {
 
 /// Groups and stored cluster states of a cancelled init that are still on a running node, for
 /// cancels whose initiator still runs: a cancel must clear them (docs/spec.md §1, step 2, and the
-/// decision that it reaches every member).
+/// decision that it reaches every member) — unless the init was answered to a user, whose cancel
+/// is refused (docs/spec.md §5).
 fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
     let mut cancelled: Vec<(joinsim::InstanceId, String, joinsim::LaunchId)> = Vec::new();
+    let mut answered: std::collections::BTreeSet<joinsim::InstanceId> = Default::default();
     world.with_trace(|trace| {
         for entry in trace {
             let TraceKind::Protocol(event) = &entry.kind else {
@@ -681,6 +683,13 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
                         cancelled.push((*init, entry.node.clone(), *launch));
                     }
                 }
+                Event::InitFateApplied {
+                    instance,
+                    fate: Some(joinsim::InitFate::Answered),
+                    ..
+                } => {
+                    answered.insert(*instance);
+                }
                 _ => {}
             }
         }
@@ -688,6 +697,10 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     let mut problems = Vec::new();
     for (init, initiator, launch) in cancelled {
         if world.view(&initiator).map(|v| v.launch) != Some(launch) {
+            continue;
+        }
+        // A user was told this cluster exists: its cancel is refused (docs/spec.md §5).
+        if answered.contains(&init) {
             continue;
         }
         for label in world.labels() {
