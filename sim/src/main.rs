@@ -294,11 +294,7 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
             passed: passed == results.len(),
             results: &results,
         };
-        let _ = writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string(&document).expect("results serialize")
-        );
+        print_document(&mut stdout, &document);
     } else {
         for result in &results {
             if trace {
@@ -396,11 +392,7 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
             peak_memory_mib: joinsim_sim::memory::peak_resident_mib(),
             scenarios: &documents,
         };
-        let _ = writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string(&document).expect("results serialize")
-        );
+        print_document(&mut stdout, &document);
     } else {
         let _ = write!(stdout, "{}", campaign::format_table(&rows));
         let _ = writeln!(
@@ -415,4 +407,13 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// One JSON document (docs/json.md) as one line of stdout.
+fn print_document(out: &mut impl std::io::Write, document: &impl serde::Serialize) {
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string(document).expect("results serialize")
+    );
 }
