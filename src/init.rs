@@ -1104,15 +1104,13 @@ impl Node {
     /// nodes clear what they hold of the init only on a cancel the CMG decided.
     pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
-            let members = Vec::new();
-            let unanswered = None;
             self.send(
                 from,
                 Message::CancelAck {
                     init,
-                    members,
+                    members: Vec::new(),
                     decided,
-                    unanswered,
+                    unanswered: None,
                 },
             );
             return;

@@ -445,28 +445,6 @@ fn node_count(w: &Weather, core: usize, joiners: usize) -> usize {
         + usize::from(w.duplicates)
 }
 
-/// The fuzzer's weather names (for the docs' list and coverage).
-pub const WEATHER: [&str; 18] = [
-    "partitions",
-    "oneway",
-    "crashes",
-    "leader_bounces",
-    "wipes",
-    "holds",
-    "drops",
-    "network",
-    "reconfigurations",
-    "concurrent_inits",
-    "late_joiners",
-    "restored",
-    "intruder",
-    "version_skew",
-    "incompatible",
-    "duplicates",
-    "cancel_victims",
-    "detector_races",
-];
-
 /// A node of a case, as the scenario file will have it.
 #[derive(Clone, Debug)]
 struct CaseNode {
