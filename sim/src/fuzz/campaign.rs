@@ -756,8 +756,10 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     }
                     continue;
                 }
-                if options.stop_at_first {
-                    stop.store(true, Ordering::Relaxed);
+                // A hunt that stops at the first failure shrinks exactly one: a second worker
+                // that failed before it saw the stop does not write a second file.
+                if options.stop_at_first && stop.swap(true, Ordering::Relaxed) {
+                    return;
                 }
                 if claimed.fetch_add(1, Ordering::Relaxed) < options.max_findings as u64 {
                     if options.progress {
