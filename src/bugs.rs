@@ -26,11 +26,15 @@ pub enum PlantedBug {
     /// The CMG leader sends the cluster state only when the cluster-init is applied, never to
     /// members that appear later nor again at an election.
     LeaderStopsClusterState,
+    /// A CMG replica with no leader and no answer in its log destroys itself (and clears the
+    /// vault) on an undecided cancel instead of fencing itself: a replica of a cluster that a
+    /// majority answered is lost (fuzz seeds 12035143, 12017086; docs/protocol.md "the fence").
+    CancelDestroysLeaderlessReplica,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 8] = [
+    pub const ALL: [PlantedBug; 9] = [
         PlantedBug::SkipJoinTagCheck,
         PlantedBug::AcceptMsVersionAhead,
         PlantedBug::SkipPreInitTagCheck,
@@ -39,6 +43,7 @@ impl PlantedBug {
         PlantedBug::InitNotIdempotent,
         PlantedBug::CancelLeavesVault,
         PlantedBug::LeaderStopsClusterState,
+        PlantedBug::CancelDestroysLeaderlessReplica,
     ];
 
     /// The name used on the command line and in scenario files.
@@ -52,6 +57,7 @@ impl PlantedBug {
             PlantedBug::InitNotIdempotent => "init-not-idempotent",
             PlantedBug::CancelLeavesVault => "cancel-leaves-vault",
             PlantedBug::LeaderStopsClusterState => "leader-stops-cluster-state",
+            PlantedBug::CancelDestroysLeaderlessReplica => "cancel-destroys-leaderless-replica",
         }
     }
 

@@ -390,4 +390,17 @@ pub enum Event {
         /// (name, launch) of each.
         nodes: Vec<(NodeName, LaunchId)>,
     },
+    /// This node's CMG replica of `init`, leaderless and holding no answer, was asked to cancel
+    /// it: it keeps its replica but stays out of its group (no votes, no appends, no ticks)
+    /// until it learns whether the init was answered (docs/protocol.md Step 2.6, "the fence").
+    CmgFenced {
+        /// The init being cancelled.
+        init: InstanceId,
+    },
+    /// A fenced CMG replica learned that its init was answered (the cancel was refused): it
+    /// takes part in its group again.
+    CmgUnfenced {
+        /// The init.
+        init: InstanceId,
+    },
 }

@@ -690,6 +690,19 @@ impl Node {
     }
 
     pub(crate) fn on_status_reply(&mut self, from: Addr, init: InstanceId, status: GroupStatus) {
+        let fenced = self
+            .cmg
+            .as_ref()
+            .is_some_and(|c| c.group.instance() == init && c.fence_asked_ms.is_some());
+        if fenced && status.cmg_instance == Some(init) {
+            match status.init_fate {
+                Some(InitFate::Answered) => self.unfence_cmg(init),
+                Some(InitFate::Cancelled) => {
+                    self.clear_cancelled_init(init, true);
+                }
+                None => {}
+            }
+        }
         let Some(attempt) = self.inits.get_mut(&init) else {
             return;
         };
@@ -791,9 +804,11 @@ impl Node {
         let voters = cancel.cmg_voters.len();
         let blocking = voters - voters / 2;
         let out = cancel.unanswered.intersection(&cancel.cmg_voters).count();
+        let ack_decided = decided;
         let decided = decided || (voters > 0 && out >= blocking);
+        let flipped = decided && !cancel.decided;
         let mut tell = Vec::new();
-        if decided && !cancel.decided {
+        if flipped {
             // The CMG committed the cancel: every node still pending, and everyone who
             // acknowledged it undecided (and so kept what it holds of this init), is told at
             // once that it is decided.
@@ -802,14 +817,27 @@ impl Node {
             for addr in acked {
                 cancel.pending.insert(addr);
             }
-            tell.extend(cancel.pending.iter().copied().filter(|a| *a != from));
+            // The node whose acknowledgement decided it is told too: it acknowledged
+            // undecided, and so only fenced its replica.
+            if !ack_decided {
+                cancel.pending.insert(from);
+            }
+            tell.extend(
+                cancel
+                    .pending
+                    .iter()
+                    .copied()
+                    .filter(|a| !ack_decided || *a != from),
+            );
         }
         let cmg_done = cancel.answer.as_mut().is_some_and(|a| {
             a.cmg.remove(&from);
             a.cmg.is_empty()
         });
-        cancel.pending.remove(&from);
-        cancel.acked.insert(from);
+        if !flipped || ack_decided {
+            cancel.pending.remove(&from);
+            cancel.acked.insert(from);
+        }
         for member in members {
             if !cancel.acked.contains(&member) && cancel.pending.insert(member) {
                 tell.push(member);
@@ -838,6 +866,7 @@ impl Node {
     /// A CMG replica refused a cancel: the init was answered to a user. The cancel ends here,
     /// and this node no longer takes that cluster for cancelled.
     pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
+        self.unfence_cmg(init);
         let known = self.cancels.contains_key(&init) || self.cancelled.contains_key(&init);
         if !known {
             return;
@@ -847,9 +876,88 @@ impl Node {
             tag: tag.clone(),
         });
         self.cancelled.remove(&init);
+        // Every node that acknowledged the cancel undecided may hold a fenced replica: it is
+        // told the cancel was refused.
+        let acked: Vec<Addr> = self
+            .cancels
+            .get(&init)
+            .map(|c| c.acked.iter().copied().collect())
+            .unwrap_or_default();
+        let own = self.cfg.addr;
+        for addr in acked.into_iter().filter(|a| *a != own) {
+            self.send(
+                addr,
+                Message::CancelRefused {
+                    init,
+                    tag: tag.clone(),
+                },
+            );
+        }
         // The init was answered with this tag: so is this initiator's user.
         self.release_cancel_answer(init, Some(tag));
         self.end_cancel(init);
+    }
+
+    /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it
+    /// keeps the replica and its vault records, drops the group's messages, does not tick it,
+    /// and asks the group's voters for the init's fate every `init_retry_ms`.
+    fn fence_cmg(&mut self, init: InstanceId) {
+        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group.instance() == init) else {
+            return;
+        };
+        if cmg.fence_asked_ms.is_some() {
+            return;
+        }
+        cmg.fence_asked_ms = Some(self.now_ms);
+        self.write(VaultWrite::FenceCmg(Some(init)));
+        self.emit(Event::CmgFenced { init });
+    }
+
+    /// Lifts the fence of this node's CMG replica of `init`: the init was answered.
+    pub(crate) fn unfence_cmg(&mut self, init: InstanceId) {
+        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group.instance() == init) else {
+            return;
+        };
+        if cmg.fence_asked_ms.take().is_none() {
+            return;
+        }
+        self.write(VaultWrite::FenceCmg(None));
+        self.emit(Event::CmgUnfenced { init });
+    }
+
+    /// A fenced replica asks its group's voters for the init's fate (a canceller that stopped
+    /// must not leave it fenced for ever).
+    pub(crate) fn fence_tick(&mut self) {
+        let retry_ms = self.timing.init_retry_ms;
+        let now = self.now_ms;
+        let Some(cmg) = self.cmg.as_mut() else { return };
+        let Some(asked_ms) = cmg.fence_asked_ms else {
+            return;
+        };
+        if now < asked_ms + retry_ms {
+            return;
+        }
+        cmg.fence_asked_ms = Some(now);
+        let init = cmg.group.instance();
+        let voters: Vec<NodeName> = match &cmg.plan {
+            Some(plan) => plan.cmg_nodes.clone(),
+            None => cmg
+                .group
+                .conf_state()
+                .voters
+                .iter()
+                .filter_map(|id| self.name_of_raft_id(*id))
+                .collect(),
+        };
+        let addrs: Vec<Addr> = voters
+            .iter()
+            .filter(|n| **n != self.cfg.name)
+            .filter_map(|n| self.addr_of(n))
+            .collect();
+        for addr in addrs {
+            let answering = None;
+            self.send(addr, Message::StatusQuery { init, answering });
+        }
     }
 
     pub(crate) fn init_tick(&mut self) {
@@ -1167,10 +1275,28 @@ impl Node {
                     }
                     return;
                 }
-                // No leader, and no answer in its log: this replica destroys itself and can
-                // never help commit an answer. Once enough voters did so that no majority is
-                // left without them, the canceller takes the cancel as decided.
-                false
+                // No leader, and no answer in its log: this replica fences itself — it keeps
+                // its replica (an answer may have been committed by a majority it cannot
+                // hear) but takes no part in its group until it learns the init's fate, so it
+                // can never help commit an answer. Once enough voters are fenced that no
+                // majority is left without them, the canceller takes the cancel as decided
+                // and they destroy their replicas; a refusal lifts the fence.
+                if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelDestroysLeaderlessReplica) {
+                    false
+                } else {
+                    let voters = replica.map(|(_, _, _, voters)| voters).unwrap_or_default();
+                    self.fence_cmg(init);
+                    self.send(
+                        from,
+                        Message::CancelAck {
+                            init,
+                            members: Vec::new(),
+                            decided: false,
+                            unanswered: Some(voters),
+                        },
+                    );
+                    return;
+                }
             }
             None => {
                 let holds = self.local.as_ref().is_some_and(|l| l.cmg_instance == init)

@@ -51,12 +51,25 @@ pub(crate) struct LeaderDuties {
     absent_proposed: BTreeMap<(NodeName, LaunchId), u64>,
 }
 
+/// How a joiner's name is held by another instance (`Node::namesake`).
+enum Namesake {
+    /// Nobody else holds it.
+    None,
+    /// A live holder at this address: the joiner is refused (`duplicate_name`).
+    Alive(Addr),
+    /// A holder this leader does not see: the joiner waits.
+    Absent,
+}
+
 /// A CMG replica with its state machine.
 pub(crate) struct CmgReplica {
     pub group: RaftGroup,
     pub state: CmgState,
     pub plan: Option<InitPlan>,
     pub duties: Option<LeaderDuties>,
+    /// Set while an undecided cancel fences this replica: the time it last asked the group's
+    /// voters for the init's fate (docs/protocol.md Step 2.6, "the fence").
+    pub fence_asked_ms: Option<u64>,
 }
 
 impl Node {
@@ -535,8 +548,12 @@ impl Node {
     /// The address of a live node that holds `info`'s name in the LT or the validated set at
     /// another address. Alive means: this (leader) node itself, or a member of its physical
     /// topology with that entry's launch (not declared dead, not replaced by a restart).
-    fn live_namesake(&self, info: &NodeInfo) -> Option<Addr> {
-        let cmg = self.cmg.as_ref()?;
+    /// Whether another instance holds `info`'s name (docs/protocol.md, "names are unique among
+    /// live nodes"): an LT member or validated node of that name at another address.
+    fn namesake(&self, info: &NodeInfo) -> Namesake {
+        let Some(cmg) = self.cmg.as_ref() else {
+            return Namesake::None;
+        };
         let entries = cmg
             .state
             .lt
@@ -544,6 +561,7 @@ impl Node {
             .get(&info.name)
             .into_iter()
             .chain(cmg.state.validated.get(&info.name));
+        let mut found = Namesake::None;
         for entry in entries {
             if entry.addr == info.addr {
                 continue;
@@ -555,10 +573,11 @@ impl Node {
                     .get(&entry.addr)
                     .is_some_and(|m| m.record.identity.info.launch == entry.launch);
             if alive {
-                return Some(entry.addr);
+                return Namesake::Alive(entry.addr);
             }
+            found = Namesake::Absent;
         }
-        None
+        found
     }
 
     pub(crate) fn on_join_request(
@@ -576,7 +595,17 @@ impl Node {
         // any command is proposed and before the name's address is learnt (so no Raft message of
         // the name's replica ever goes to the newcomer). Pre-init refuses such a node first; this
         // is the CMG's line of defence for one that got past a view that lacked the holder.
-        if let Some(holder) = self.live_namesake(&info) {
+        let holder = match self.namesake(&info) {
+            Namesake::None => None,
+            Namesake::Alive(holder) => Some(holder),
+            // The holder is missing from this leader's view but still holds the name: it may
+            // be alive in a part of the topology this leader does not see (a new leader, a
+            // topology split). The join waits (the joiner resends every join_retry_ms) until
+            // the holder is seen alive (refused) or leaves the LT: by failure detection, or as
+            // an absent member within the LT-hygiene bound (then the name is free).
+            Namesake::Absent => return,
+        };
+        if let Some(holder) = holder {
             self.emit(Event::JoinRefusedDuplicateName {
                 node: info.name.clone(),
                 launch: info.launch,

@@ -131,6 +131,11 @@ impl Node {
                 node.open_group(kind, record, true)?;
             }
         }
+        if let Some(cmg) = node.cmg.as_mut() {
+            if vault.cmg_fenced == Some(cmg.group.instance()) {
+                cmg.fence_asked_ms = Some(0);
+            }
+        }
         // A cancel this node was telling when it stopped resumes: everyone who appears is told,
         // for at least two init timeouts (time for the physical topology to fill).
         let resume_until_ms = now_ms + 2 * node.timing.init_timeout_ms;
@@ -149,7 +154,7 @@ impl Node {
         self.now_ms = self.now_ms.max(now_ms);
         if self.halted.is_none() {
             self.topology_tick();
-            if let Some(cmg) = self.cmg.as_mut() {
+            if let Some(cmg) = self.cmg.as_mut().filter(|c| c.fence_asked_ms.is_none()) {
                 cmg.group.tick();
             }
             if let Some(ms) = self.ms.as_mut() {
@@ -159,6 +164,7 @@ impl Node {
             self.ms_tick();
             self.join_tick();
             self.init_tick();
+            self.fence_tick();
             self.admin_tick();
             self.empty_replica_tick();
             self.drive();
@@ -285,7 +291,12 @@ impl Node {
     ) {
         self.learn_addr(&from_name, from);
         let replica = match group {
-            GroupKind::Cmg => self.cmg.as_mut().map(|c| &mut c.group),
+            // A fenced replica takes no part in its group (docs/protocol.md Step 2.6).
+            GroupKind::Cmg => self
+                .cmg
+                .as_mut()
+                .filter(|c| c.fence_asked_ms.is_none())
+                .map(|c| &mut c.group),
             GroupKind::Ms => self.ms.as_mut().map(|m| &mut m.group),
         };
         let Some(replica) = replica else { return };
@@ -479,6 +490,7 @@ impl Node {
                     state: CmgState::default(),
                     plan: record.plan.clone(),
                     duties: None,
+                    fence_asked_ms: None,
                 })
             }
             GroupKind::Ms => {

@@ -99,6 +99,7 @@ impl RestoredCluster {
             cmg,
             ms,
             cancels: Vec::new(),
+            cmg_fenced: None,
         }
     }
 }

@@ -111,6 +111,10 @@ pub enum VaultWrite {
     RecordCancel(InstanceId),
     /// The cancel ended (everyone told acknowledged it, or it ran out of time).
     ForgetCancel(InstanceId),
+    /// The CMG replica of this incarnation promised a canceller never to help commit an answer
+    /// until the cancel's fate is known (`Some`), or learned that fate (`None`): docs/protocol.md
+    /// Step 2.6, "the fence".
+    FenceCmg(Option<InstanceId>),
 }
 
 /// How many cancels one node records (the oldest is forgotten first).
@@ -128,6 +132,10 @@ pub struct Vault {
     /// Inits this node cancelled, as initiator, whose cancel is still being told to others.
     #[serde(default)]
     pub cancels: Vec<InstanceId>,
+    /// The CMG incarnation whose replica is fenced by an undecided cancel, if any: on a restart
+    /// the replica stays out of its group until it learns the cancel's fate.
+    #[serde(default)]
+    pub cmg_fenced: Option<InstanceId>,
 }
 
 impl Vault {
@@ -181,6 +189,7 @@ impl Vault {
                 }
             }
             VaultWrite::ForgetCancel(init) => self.cancels.retain(|c| c != init),
+            VaultWrite::FenceCmg(fenced) => self.cmg_fenced = *fenced,
             VaultWrite::SetMsConfig { version, nodes } => {
                 let local = self
                     .local
@@ -202,6 +211,9 @@ impl Vault {
                 let slot = self.group_mut(*kind);
                 if slot.as_ref().map(|g| g.instance) == Some(*instance) {
                     *slot = None;
+                }
+                if *kind == GroupKind::Cmg && self.cmg_fenced == Some(*instance) {
+                    self.cmg_fenced = None;
                 }
             }
             VaultWrite::HardState(kind, hs) => {

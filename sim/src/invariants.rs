@@ -1715,6 +1715,7 @@ mod tests {
             cmg: Some(record(term)),
             ms: None,
             cancels: Vec::new(),
+            cmg_fenced: None,
         };
         let mut vaults = BTreeMap::new();
         vaults.insert("a".to_string(), vault(1));

@@ -223,7 +223,8 @@ fn main() -> ExitCode {
                 shrink_budget: 150,
                 max_findings: 3,
                 progress: true,
-                extra_weather,
+                // A planted-bug hunt draws the whole weather (docs/fuzzing.md).
+                extra_weather: extra_weather || bug.is_some(),
             };
             let summary = joinsim_sim::fuzz::fuzz(&options);
             if json {

@@ -52,6 +52,10 @@ pub struct Weather {
     /// Kills followed, just before the leader's failure detector fires, by a restart of the
     /// CMG leader.
     pub detector_races: bool,
+    /// A second initiator of the same init that hears no other core node for a while (every
+    /// link into it cut one way): its own CMG replica sees no leader while the others answer,
+    /// and its init times out and cancels (fuzz seed 12035143, "the fence").
+    pub deaf_initiators: bool,
 }
 
 /// One fault of the timeline. Times are in simulated milliseconds; node indexes are positions
@@ -113,6 +117,9 @@ pub enum Fault {
     },
     /// Another init: 0 the same, 1 overlapping, 2 disjoint lists.
     ExtraInit { at_ms: u64, via: usize, variant: u8 },
+    /// From just before the init until `for_ms` after it, no core node but the main initiator
+    /// reaches core node `via` (it still reaches them), and the same init is also sent via `via`.
+    DeafInitiator { via: usize, for_ms: u64 },
     /// Kill a node, then restart whichever node leads the CMG `delay_ms` later — just before the
     /// leader's failure detector would declare the node dead — and start the node again later.
     KillThenBounceLeader {
@@ -180,7 +187,7 @@ pub const TIMELINE_MS: u64 = 15_000;
 /// (`duplicates`, `cancel_victims`, `detector_races`), which reach faults not all fixed yet:
 /// `joinsim fuzz --extra-weather`.
 fn weather(extra: bool) -> impl Strategy<Value = Weather> {
-    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), 18);
+    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), 19);
     flags.prop_map(move |f| Weather {
         partitions: f[0],
         oneway: f[1],
@@ -200,6 +207,7 @@ fn weather(extra: bool) -> impl Strategy<Value = Weather> {
         duplicates: extra && f[15],
         cancel_victims: extra && f[16],
         detector_races: extra && f[17],
+        deaf_initiators: extra && f[18],
     })
 }
 
@@ -348,6 +356,14 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
                 .boxed(),
         );
     }
+    if w.deaf_initiators && !w.restored {
+        // Drawn three times as often as one other kind: the race needs the deaf node's
+        // replica to miss the answer, which most draws of the timing do not give.
+        let deaf = (0..core.max(1), 3_000..9_000u64)
+            .prop_map(|(via, for_ms)| Fault::DeafInitiator { via, for_ms })
+            .boxed();
+        options.extend([deaf.clone(), deaf.clone(), deaf]);
+    }
     if options.is_empty() {
         // Unreachable: `fuzz_case` asks for faults only when some kind is on.
         return Just(Fault::BounceLeader { at_ms: 0 }).boxed();
@@ -382,7 +398,8 @@ pub fn fuzz_case_with(extra: bool) -> impl Strategy<Value = FuzzCase> {
                 || (w.reconfigurations && !w.restored)
                 || w.concurrent_inits
                 || w.detector_races
-                || (w.cancel_victims && !w.restored);
+                || (w.cancel_victims && !w.restored)
+                || (w.deaf_initiators && !w.restored);
             let fault_count = if any_fault { 0..12usize } else { 0..1usize };
             let faults = if any_fault {
                 proptest::collection::vec(fault(&w, nodes, core, joiners), fault_count).boxed()
@@ -900,6 +917,35 @@ impl FuzzCase {
                             "action = \"init\"\nid = \"init{index}\"\nvia = \"{via}\"\ncluster = \"fuzz\"\ncmg = {lists:?}"
                         ),
                     ));
+                }
+                Fault::DeafInitiator { via, for_ms } => {
+                    if w.restored || core.len() < 3 {
+                        continue;
+                    }
+                    let main = &core[self.init_via.min(core.len() - 1)];
+                    let mut deaf = &core[via % core.len()];
+                    if deaf == main {
+                        deaf = &core[(via + 1) % core.len()];
+                    }
+                    // It hears the main initiator only (which must reach every named node), not
+                    // the CMG leader (another node, mostly).
+                    let init_ms = self.init_at_ms;
+                    let at_ms = init_ms.saturating_sub(1);
+                    for other in core.iter().filter(|n| *n != deaf && *n != main) {
+                        steps.push((
+                            at_ms,
+                            format!(
+                                "action = \"partition_oneway\"\nfrom = \"{other}\"\nto = \"{deaf}\""
+                            ),
+                        ));
+                    }
+                    steps.push((
+                        init_ms,
+                        format!(
+                            "action = \"init\"\nid = \"init{index}\"\nvia = \"{deaf}\"\ncluster = \"fuzz\"\ncmg = {group:?}"
+                        ),
+                    ));
+                    steps.push((init_ms + for_ms, "action = \"heal\"".into()));
                 }
             }
         }
