@@ -925,6 +925,21 @@ impl Node {
         self.emit(Event::CmgUnfenced { init });
     }
 
+    /// The voters of a CMG replica's group: its init's CMG list, or (a replica of a restored
+    /// cluster) its configuration's voters.
+    fn cmg_voter_names(&self, cmg: &crate::leader::CmgReplica) -> Vec<NodeName> {
+        match &cmg.plan {
+            Some(plan) => plan.cmg_nodes.clone(),
+            None => cmg
+                .group
+                .conf_state()
+                .voters
+                .iter()
+                .filter_map(|id| self.name_of_raft_id(*id))
+                .collect(),
+        }
+    }
+
     /// A fenced replica asks its group's voters for the init's fate (a canceller that stopped
     /// must not leave it fenced for ever).
     pub(crate) fn fence_tick(&mut self) {
@@ -939,16 +954,8 @@ impl Node {
         }
         cmg.fence_asked_ms = Some(now);
         let init = cmg.group.instance();
-        let voters: Vec<NodeName> = match &cmg.plan {
-            Some(plan) => plan.cmg_nodes.clone(),
-            None => cmg
-                .group
-                .conf_state()
-                .voters
-                .iter()
-                .filter_map(|id| self.name_of_raft_id(*id))
-                .collect(),
-        };
+        let Some(cmg) = self.cmg.as_ref() else { return };
+        let voters = self.cmg_voter_names(cmg);
         let addrs: Vec<Addr> = voters
             .iter()
             .filter(|n| **n != self.cfg.name)
@@ -1234,16 +1241,7 @@ impl Node {
                         Ok(CmgCommand::InitAnswered)
                     )
                 });
-                let voters: Vec<NodeName> = match &c.plan {
-                    Some(plan) => plan.cmg_nodes.clone(),
-                    None => c
-                        .group
-                        .conf_state()
-                        .voters
-                        .iter()
-                        .filter_map(|id| self.name_of_raft_id(*id))
-                        .collect(),
-                };
+                let voters = self.cmg_voter_names(c);
                 (
                     c.state.init_fate,
                     c.state.cluster.as_ref().map(|cl| cl.tag.clone()),
