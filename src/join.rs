@@ -213,7 +213,21 @@ impl Node {
                 self.send_join_request();
             }
             JoinPhase::ReadySent => self.send_join_ready(),
-            JoinPhase::Recovering { .. } => {}
+            // Decision (a recovering node asks again): the leader keeps sending the cluster
+            // state to a node outside the LT; one that has been catching up its Meta Storage
+            // for a failure timeout starts a new join attempt (at most once per
+            // failure_timeout_ms; its replicas and vault are kept). Its validation may have been
+            // revoked meanwhile (it was absent from the leader's view) and its name taken by
+            // another live node, whose replica now holds its Raft id so that it can never catch
+            // up: the leader then refuses it (`duplicate_name`); otherwise it validates it
+            // again, and the join ready follows that validation (fuzz seeds 9100376, 9100636).
+            JoinPhase::Recovering { .. } => {
+                if self.now_ms >= self.joiner.last_sent_ms + self.timing.failure_timeout_ms {
+                    self.joiner.attempt += 1;
+                    self.joiner.phase = JoinPhase::Requesting;
+                    self.send_join_request();
+                }
+            }
         }
     }
 

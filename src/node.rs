@@ -591,6 +591,25 @@ impl Node {
             if held {
                 return;
             }
+            // A group voter's name never moves to a node with an empty vault: its Raft id
+            // belongs to the node that hosts its replica, which may come back at its address
+            // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
+            // group's messages, and no leader was elected again).
+            let voter = self.local.as_ref().is_some_and(|l| {
+                l.cmg_nodes.iter().any(|n| n == name) || l.ms_nodes.iter().any(|n| n == name)
+            }) || self.cmg.as_ref().is_some_and(|c| {
+                c.plan
+                    .as_ref()
+                    .is_some_and(|p| p.cmg_nodes.iter().chain(&p.ms_nodes).any(|n| n == name))
+            });
+            let empty = self
+                .topo
+                .members
+                .get(&addr)
+                .is_some_and(|m| m.record.identity.tag.is_none());
+            if voter && empty {
+                return;
+            }
         }
         if self.addrs.get(name) != Some(&addr) {
             self.addrs.insert(name.to_string(), addr);

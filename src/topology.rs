@@ -574,7 +574,6 @@ impl Node {
             }
             None => {
                 let name = record.identity.info.name.clone();
-                self.learn_addr(&name, addr);
                 self.topo.members.insert(
                     addr,
                     Member {
@@ -583,6 +582,8 @@ impl Node {
                         last_probe_ms: now,
                     },
                 );
+                // After the insert: `learn_addr` looks at the new member's vault state.
+                self.learn_addr(&name, addr);
                 self.emit(Event::MemberAdded {
                     member: name,
                     launch,
