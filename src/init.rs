@@ -790,7 +790,11 @@ impl Node {
         decided: bool,
         unanswered: Option<Vec<NodeName>>,
     ) {
-        let name = self.name_of_addr(from);
+        // Counted as a voter only at the address this node knows for that name: a namesake of
+        // a voter at another address (an empty node) must not decide a cancel.
+        let name = self
+            .name_of_addr(from)
+            .filter(|n| self.addr_of(n).is_none_or(|a| a == from));
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
@@ -834,7 +838,14 @@ impl Node {
             a.cmg.remove(&from);
             a.cmg.is_empty()
         });
-        if !flipped || ack_decided {
+        if cancel.decided && !ack_decided {
+            // It acknowledged an undecided cancel (it may only have fenced its replica) while
+            // the cancel is decided: it stays pending and is told that it is decided.
+            cancel.pending.insert(from);
+            if !flipped {
+                tell.push(from);
+            }
+        } else {
             cancel.pending.remove(&from);
             cancel.acked.insert(from);
         }
@@ -896,6 +907,22 @@ impl Node {
         // The init was answered with this tag: so is this initiator's user.
         self.release_cancel_answer(init, Some(tag));
         self.end_cancel(init);
+    }
+
+    /// A node asks whether its init was cancelled: answered only by a node that remembers a
+    /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
+    pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
+        if self.cancelled.get(&init).is_some_and(|c| c.decided) {
+            let reason = "cancelled: a node that cleared it was asked".to_string();
+            self.send(
+                from,
+                Message::CancelInit {
+                    init,
+                    reason,
+                    decided: true,
+                },
+            );
+        }
     }
 
     /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it

@@ -186,6 +186,9 @@ impl Node {
             stale,
             foreign,
         });
+        if foreign {
+            self.ask_if_cancelled();
+        }
         if stale || foreign {
             return;
         }
@@ -228,6 +231,29 @@ impl Node {
                     self.send_join_request();
                 }
             }
+        }
+    }
+
+    /// Decision (a cancelled member learns it from any node that knows, fuzz seed 9200472): an
+    /// initialized node that another cluster's leader reaches — its own cluster looks alive to
+    /// it, so it ignores that leader — asks every member of its view that holds another tag
+    /// whether its init was cancelled (`CancelQuery`; once per cluster state, which the leader
+    /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
+    /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
+    fn ask_if_cancelled(&mut self) {
+        let Some(local) = self.local.as_ref() else {
+            return;
+        };
+        let init = local.cmg_instance;
+        let asked: Vec<Addr> = self
+            .topo
+            .members
+            .iter()
+            .filter(|(_, m)| m.record.identity.tag.as_ref() != Some(&local.tag))
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in asked {
+            self.send(addr, Message::CancelQuery { init });
         }
     }
 

@@ -233,6 +233,7 @@ impl Node {
                 unanswered,
             } => self.on_cancel_ack(from, init, members, decided, unanswered),
             Message::CancelRefused { init, tag } => self.on_cancel_refused(init, tag),
+            Message::CancelQuery { init } => self.on_cancel_query(from, init),
             Message::Raft {
                 group,
                 instance,
