@@ -747,7 +747,8 @@ impl Node {
                     .iter()
                     .filter_map(|n| attempt.plan.addrs.get(n).copied())
                     .collect();
-                if attempt.last_sent_ms != self.now_ms {
+                // Paced like every resend (init_retry_ms): a reply per query would flood.
+                if self.now_ms >= attempt.last_sent_ms + self.timing.init_retry_ms {
                     for addr in addrs {
                         let answering = Some(watch);
                         self.send(addr, Message::StatusQuery { init, answering });
@@ -1114,6 +1115,17 @@ impl Node {
 
     pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
         let init = plan.init;
+        // A CMG replica of another init that an undecided cancel fences says nothing about what
+        // this node holds until its fate is known (cleared, or answered): the node does not
+        // answer yet, and the initiator resends every init_retry_ms (a repeat of an init must not
+        // be refused by the leftover of a refused attempt).
+        if self
+            .cmg
+            .as_ref()
+            .is_some_and(|c| c.fence_asked_ms.is_some() && c.group.instance() != init)
+        {
+            return;
+        }
         let outcome = if let Some(rejection) = &self.halted {
             StartOutcome::Failed {
                 detail: format!("node has stopped: {rejection}"),
@@ -1389,6 +1401,9 @@ impl Node {
             decided: decided || earlier.decided,
             members: members.clone(),
         };
+        if entry.decided && !earlier.decided {
+            self.write(VaultWrite::RecordCleared(init));
+        }
         self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);

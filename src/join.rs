@@ -52,6 +52,8 @@ pub(crate) struct Joiner {
     pub cluster: Option<(ClusterTag, crate::types::InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
+    /// When it last asked its view whether its init was cancelled (`ask_if_cancelled`).
+    last_cancel_query_ms: u64,
     /// This launch's join attempt: a new one each time the node starts asking to be validated.
     pub attempt: u64,
 }
@@ -65,6 +67,7 @@ impl Joiner {
             cluster: None,
             last_sent_ms: 0,
             last_learner_ask_ms: 0,
+            last_cancel_query_ms: 0,
             attempt: 0,
         }
     }
@@ -244,6 +247,7 @@ impl Node {
         let Some(local) = self.local.as_ref() else {
             return;
         };
+        self.joiner.last_cancel_query_ms = self.now_ms;
         let init = local.cmg_instance;
         let asked: Vec<Addr> = self
             .topo
@@ -474,6 +478,13 @@ impl Node {
             JoinPhase::ReadySent if due => self.send_join_ready(),
             JoinPhase::Recovering { .. } => self.check_recovery(),
             _ => {}
+        }
+        // An initialized node that has not joined for a failure timeout asks too: its CMG may
+        // be a cancelled init's (fuzz seed 3807: its other voter cleared it while it was down).
+        let waited =
+            self.now_ms >= self.joiner.last_cancel_query_ms + self.timing.failure_timeout_ms;
+        if waited && !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
+            self.ask_if_cancelled();
         }
     }
 

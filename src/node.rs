@@ -136,6 +136,15 @@ impl Node {
                 cmg.fence_asked_ms = Some(0);
             }
         }
+        for init in &vault.cleared {
+            node.cancelled.insert(
+                *init,
+                crate::init::CancelledInit {
+                    decided: true,
+                    members: Vec::new(),
+                },
+            );
+        }
         // A cancel this node was telling when it stopped resumes: everyone who appears is told,
         // for at least two init timeouts (time for the physical topology to fill).
         let resume_until_ms = now_ms + 2 * node.timing.init_timeout_ms;

@@ -24,7 +24,6 @@ fn main() {
             shrink_budget: 0,
             max_findings: 0,
             progress: false,
-            extra_weather: false,
         };
         let summary = fuzz(&options);
         match (

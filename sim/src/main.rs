@@ -108,11 +108,6 @@ enum Command {
         /// Print the planted bugs' names, one a line.
         #[arg(long)]
         list_bugs: bool,
-        /// Also draw the weather added for the protocol-faults issue: duplicate names, CMG
-        /// members down while their init is cancelled, kills raced by a leader restart just
-        /// before failure detection (docs/fuzzing.md). It reaches faults not all fixed yet.
-        #[arg(long)]
-        extra_weather: bool,
     },
     /// Run every scenario of a directory over its seeds: the main job.
     Check {
@@ -177,7 +172,6 @@ fn main() -> ExitCode {
             bug,
             check_determinism,
             list_bugs,
-            extra_weather,
         } => {
             if list_bugs {
                 for bug in joinsim::PlantedBug::ALL {
@@ -223,8 +217,6 @@ fn main() -> ExitCode {
                 shrink_budget: 150,
                 max_findings: 3,
                 progress: true,
-                // A planted-bug hunt draws the whole weather (docs/fuzzing.md).
-                extra_weather: extra_weather || bug.is_some(),
             };
             let summary = joinsim_sim::fuzz::fuzz(&options);
             if json {

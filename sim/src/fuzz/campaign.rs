@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::failure::{classify, FailureKind};
-use crate::fuzz::case::{fuzz_case_with, FuzzCase};
+use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -46,8 +46,6 @@ pub struct FuzzOptions {
     pub max_findings: usize,
     /// Print progress lines on stderr.
     pub progress: bool,
-    /// Draw the weather added for the protocol-faults issue too (`--extra-weather`).
-    pub extra_weather: bool,
 }
 
 /// One failure, shrunk and written.
@@ -152,13 +150,13 @@ struct Verdict {
 }
 
 /// The case drawn from a seed, with its shrinkable tree.
-pub fn draw(seed: u64, extra_weather: bool) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
+pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&0x6a6f_696e_7369_6d00u64.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let tree = fuzz_case_with(extra_weather)
+    let tree = fuzz_case()
         .new_tree(&mut runner)
         .expect("the fuzz strategy always produces a case");
     let case = tree.current();
@@ -372,16 +370,11 @@ fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug
 /// The command a finding came from.
 fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
     format!(
-        "joinsim fuzz --seed-start {seed} --runs 1{}{}",
+        "joinsim fuzz --seed-start {seed} --runs 1{}",
         options
             .bug
             .map(|b| format!(" --bug {b}"))
             .unwrap_or_default(),
-        if options.extra_weather {
-            " --extra-weather"
-        } else {
-            ""
-        }
     )
 }
 
@@ -434,7 +427,7 @@ fn shrink_and_write(
     options: &FuzzOptions,
     deadline: Option<Instant>,
 ) -> Finding {
-    let (mut tree, original) = draw(seed, options.extra_weather);
+    let (mut tree, original) = draw(seed);
     let mut best = original.clone();
     let mut best_hash = None;
     let mut attempts = 0;
@@ -511,7 +504,7 @@ fn shrink_and_write(
 
 /// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
 fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
-    let (_, case) = draw(seed, options.extra_weather);
+    let (_, case) = draw(seed);
     let hash = run_case(&case, seed, options.bug, false)
         .result
         .map_or_else(|| "-".into(), |r| r.trace_hash);
@@ -685,7 +678,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     stop.store(true, Ordering::Relaxed);
                     return;
                 };
-                let (_, case) = draw(seed, options.extra_weather);
+                let (_, case) = draw(seed);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
                 let mut detail = verdict.detail.clone();
