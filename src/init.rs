@@ -348,6 +348,9 @@ pub(crate) struct CancelAttempt {
     /// The CMG voters of the cancelled incarnation, as far as known (from the plan, or from
     /// the replicas that report them: a cancel resumed after a restart).
     cmg_voters: BTreeSet<NodeName>,
+    /// The voters' addresses in the init plan (empty for a cancel resumed after a restart): an
+    /// acknowledgement counts as a voter's only from that address.
+    voter_addrs: BTreeMap<NodeName, Addr>,
     /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
     unanswered: BTreeSet<NodeName>,
 }
@@ -546,6 +549,13 @@ impl Node {
         self.start_cancel(init, pending.clone(), self.now_ms);
         if let Some(cancel) = self.cancels.get_mut(&init) {
             cancel.cmg_voters = attempt.plan.cmg_nodes.iter().cloned().collect();
+            cancel.voter_addrs = attempt
+                .plan
+                .addrs
+                .iter()
+                .filter(|(n, _)| attempt.plan.cmg_nodes.contains(n))
+                .map(|(n, a)| (n.clone(), *a))
+                .collect();
         }
         if matches!(error, InitError::ParametersDiffer { .. }) {
             // Another init holds the named nodes: the user is answered now; the cancel only
@@ -622,6 +632,7 @@ impl Node {
                 decided: false,
                 answer: None,
                 cmg_voters: BTreeSet::new(),
+                voter_addrs: BTreeMap::new(),
                 unanswered: BTreeSet::new(),
             },
         );
@@ -793,12 +804,15 @@ impl Node {
     ) {
         // Counted as a voter only at the address this node knows for that name: a namesake of
         // a voter at another address (an empty node) must not decide a cancel.
-        let name = self
-            .name_of_addr(from)
-            .filter(|n| self.addr_of(n).is_none_or(|a| a == from));
+        let name = self.name_of_addr(from);
+        let known_addr = name.as_ref().and_then(|n| self.addr_of(n));
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
+        let name = name.filter(|n| match cancel.voter_addrs.get(n) {
+            Some(addr) => *addr == from,
+            None => known_addr.is_none_or(|a| a == from),
+        });
         if let Some(voters) = unanswered {
             // A cancel resumed after a restart learns the CMG's voters from its replicas.
             cancel.cmg_voters.extend(voters);

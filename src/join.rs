@@ -244,16 +244,25 @@ impl Node {
     /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
     /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
     fn ask_if_cancelled(&mut self) {
-        let Some(local) = self.local.as_ref() else {
+        // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
+        // incarnation of the replica it hosts.
+        let held = match (self.local.as_ref(), self.cmg.as_ref()) {
+            (Some(local), _) => Some((local.cmg_instance, Some(local.tag.clone()))),
+            (None, Some(cmg)) => Some((
+                cmg.group.instance(),
+                cmg.state.cluster.as_ref().map(|c| c.tag.clone()),
+            )),
+            (None, None) => None,
+        };
+        let Some((init, tag)) = held else {
             return;
         };
         self.joiner.last_cancel_query_ms = self.now_ms;
-        let init = local.cmg_instance;
         let asked: Vec<Addr> = self
             .topo
             .members
             .iter()
-            .filter(|(_, m)| m.record.identity.tag.as_ref() != Some(&local.tag))
+            .filter(|(_, m)| tag.is_none() || m.record.identity.tag != tag)
             .map(|(addr, _)| *addr)
             .collect();
         for addr in asked {

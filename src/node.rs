@@ -591,6 +591,21 @@ impl Node {
     /// detection removes it or a restart replaces it): a second live node with the name (a
     /// duplicate, refused at join) never draws the name's messages, Raft's included.
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        // A group voter's name is never given to a member with an empty vault at another
+        // address than the one the group knows for it (fuzz seed 13024810).
+        let group_addr = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state.cluster.as_ref())
+            .and_then(|c| c.addrs.get(name).copied());
+        let empty_member = self
+            .topo
+            .members
+            .get(&addr)
+            .is_some_and(|m| m.record.identity.tag.is_none());
+        if empty_member && group_addr.is_some_and(|a| a != addr) {
+            return;
+        }
         if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
             let held = (old == self.cfg.addr && name == self.cfg.name)
                 || self

@@ -266,6 +266,12 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
                 Event::AbsentMembersRemoved { .. } => {
                     reached.insert("absent_members_removed".into());
                 }
+                Event::CmgFenced { .. } => {
+                    reached.insert("cmg_fenced".into());
+                }
+                Event::CmgUnfenced { .. } => {
+                    reached.insert("cmg_unfenced".into());
+                }
                 Event::Joined { .. } if entry.node.starts_with('d') => {
                     reached.insert("duplicate_took_a_free_name".into());
                     joining.remove(&entry.node);
