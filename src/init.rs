@@ -363,6 +363,9 @@ pub(crate) struct CancelledInit {
     pub decided: bool,
     /// The nodes its CMG replica knew as joined, validated or departed: a canceller is told.
     pub members: Vec<Addr>,
+    /// The cancelled cluster's tag, if this node knew it: a member of it met at pre-init is
+    /// told of the cancel instead of being refused.
+    pub tag: Option<ClusterTag>,
 }
 
 /// The user's answer of a cancelled init, held until the cancel is decided.
@@ -1003,9 +1006,45 @@ impl Node {
             .filter(|n| **n != self.cfg.name)
             .filter_map(|n| self.addr_of(n))
             .collect();
-        for addr in addrs {
+        for addr in addrs.iter().copied() {
             let answering = None;
             self.send(addr, Message::StatusQuery { init, answering });
+        }
+        // A fenced replica carries the cancel on itself when no cancel of that init runs here
+        // (its canceller stopped, or ran out of time while a voter was away, fuzz seed
+        // 14005110): it tells the group's voters and itself, counts their answers as any
+        // canceller does, and its fence ends with the decision or a refusal.
+        if !self.cancels.contains_key(&init) {
+            let plan_addrs: BTreeMap<NodeName, Addr> = self
+                .cmg
+                .as_ref()
+                .and_then(|c| c.plan.as_ref())
+                .map(|p| {
+                    p.addrs
+                        .iter()
+                        .filter(|(n, _)| voters.contains(n))
+                        .map(|(n, a)| (n.clone(), *a))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut pending: BTreeSet<Addr> = addrs.into_iter().collect();
+            pending.insert(self.cfg.addr);
+            self.start_cancel(init, pending.clone(), now);
+            if let Some(cancel) = self.cancels.get_mut(&init) {
+                cancel.cmg_voters = voters.iter().cloned().collect();
+                cancel.voter_addrs = plan_addrs;
+            }
+            for addr in pending {
+                let reason = "a fenced CMG replica carries its init's cancel on".to_string();
+                self.send(
+                    addr,
+                    Message::CancelInit {
+                        init,
+                        reason,
+                        decided: false,
+                    },
+                );
+            }
         }
     }
 
@@ -1400,10 +1439,22 @@ impl Node {
                     .collect()
             })
             .unwrap_or_default();
+        let tag = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.tag.clone()))
+            .or_else(|| {
+                self.local
+                    .as_ref()
+                    .filter(|l| l.cmg_instance == init)
+                    .map(|l| l.tag.clone())
+            });
         let earlier = self.cancelled.remove(&init).unwrap_or_default();
         if members.is_empty() {
             members = earlier.members;
         }
+        let tag = tag.or(earlier.tag);
         // A start of this init that arrives after its cancel (delayed or held) must not
         // recreate what the cancel cleared.
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
@@ -1414,9 +1465,10 @@ impl Node {
         let entry = CancelledInit {
             decided: decided || earlier.decided,
             members: members.clone(),
+            tag: tag.clone(),
         };
         if entry.decided && !earlier.decided {
-            self.write(VaultWrite::RecordCleared(init));
+            self.write(VaultWrite::RecordCleared(init, tag));
         }
         self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {

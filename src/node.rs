@@ -136,12 +136,13 @@ impl Node {
                 cmg.fence_asked_ms = Some(0);
             }
         }
-        for init in &vault.cleared {
+        for (init, tag) in &vault.cleared {
             node.cancelled.insert(
                 *init,
                 crate::init::CancelledInit {
                     decided: true,
                     members: Vec::new(),
+                    tag: tag.clone(),
                 },
             );
         }

@@ -306,6 +306,27 @@ impl Node {
                 return;
             }
         }
+        // A member of a cluster whose init this node saw cancelled (decided) is told so rather
+        // than refused: it clears the cancelled cluster and hands-shakes again as an empty node
+        // (docs/spec.md §5, "a cancelled member is told, whoever it meets").
+        let cancelled = joiner.tag.as_ref().and_then(|t| {
+            self.cancelled
+                .iter()
+                .find(|(_, c)| c.decided && c.tag.as_ref() == Some(t))
+                .map(|(init, _)| *init)
+        });
+        if let Some(init) = cancelled {
+            let reason = "cancelled: met at pre-init by a node that cleared it".to_string();
+            self.send(
+                from,
+                Message::CancelInit {
+                    init,
+                    reason,
+                    decided: true,
+                },
+            );
+            return;
+        }
         if let Err(reason) = self.pre_init_check(&joiner) {
             self.emit(Event::PreInitRefused {
                 joiner: joiner.info.name.clone(),

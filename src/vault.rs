@@ -117,7 +117,7 @@ pub enum VaultWrite {
     FenceCmg(Option<InstanceId>),
     /// This node cleared what it held of an init on a decided cancel: it remembers that across
     /// restarts, to tell a member of that init that comes back later (`CancelQuery`).
-    RecordCleared(InstanceId),
+    RecordCleared(InstanceId, Option<ClusterTag>),
 }
 
 /// How many cancels one node records (the oldest is forgotten first).
@@ -142,7 +142,7 @@ pub struct Vault {
     /// Inits whose state this node cleared on a decided cancel, oldest first (at most
     /// `MAX_RECORDED_CANCELS`).
     #[serde(default)]
-    pub cleared: Vec<InstanceId>,
+    pub cleared: Vec<(InstanceId, Option<ClusterTag>)>,
 }
 
 impl Vault {
@@ -197,12 +197,12 @@ impl Vault {
             }
             VaultWrite::ForgetCancel(init) => self.cancels.retain(|c| c != init),
             VaultWrite::FenceCmg(fenced) => self.cmg_fenced = *fenced,
-            VaultWrite::RecordCleared(init) => {
-                if !self.cleared.contains(init) {
+            VaultWrite::RecordCleared(init, tag) => {
+                if !self.cleared.iter().any(|(i, _)| i == init) {
                     if self.cleared.len() >= MAX_RECORDED_CANCELS {
                         self.cleared.remove(0);
                     }
-                    self.cleared.push(*init);
+                    self.cleared.push((*init, tag.clone()));
                 }
             }
             VaultWrite::SetMsConfig { version, nodes } => {
