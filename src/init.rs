@@ -931,16 +931,21 @@ impl Node {
     /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
     pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
         if self.cancelled.get(&init).is_some_and(|c| c.decided) {
-            let reason = "cancelled: a node that cleared it was asked".to_string();
-            self.send(
-                from,
-                Message::CancelInit {
-                    init,
-                    reason,
-                    decided: true,
-                },
-            );
+            self.tell_decided_cancel(from, init, "cancelled: a node that cleared it was asked");
         }
+    }
+
+    /// Tells `to` that the cancel of `init` was decided (this node cleared it).
+    pub(crate) fn tell_decided_cancel(&mut self, to: Addr, init: InstanceId, reason: &str) {
+        let reason = reason.to_string();
+        self.send(
+            to,
+            Message::CancelInit {
+                init,
+                reason,
+                decided: true,
+            },
+        );
     }
 
     /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it

@@ -316,15 +316,8 @@ impl Node {
                 .map(|(init, _)| *init)
         });
         if let Some(init) = cancelled {
-            let reason = "cancelled: met at pre-init by a node that cleared it".to_string();
-            self.send(
-                from,
-                Message::CancelInit {
-                    init,
-                    reason,
-                    decided: true,
-                },
-            );
+            let reason = "cancelled: met at pre-init by a node that cleared it";
+            self.tell_decided_cancel(from, init, reason);
             return;
         }
         if let Err(reason) = self.pre_init_check(&joiner) {
