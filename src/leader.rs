@@ -560,7 +560,12 @@ impl Node {
             return Namesake::None;
         };
         let voter_addr = cmg.state.cluster.as_ref().and_then(|c| {
-            let voter = c.cmg_nodes.contains(&info.name) || c.ms_nodes.contains(&info.name);
+            // Any node that was ever a group voter (named at init, or made a Meta Storage voter
+            // since): a Meta Storage change the CMG committed may not have reached the Meta
+            // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
+            let voter = c.cmg_nodes.contains(&info.name)
+                || c.ms_nodes.contains(&info.name)
+                || c.addrs.contains_key(&info.name);
             if !empty_vault || !voter {
                 return None;
             }

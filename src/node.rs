@@ -592,29 +592,36 @@ impl Node {
     /// detection removes it or a restart replaces it): a second live node with the name (a
     /// duplicate, refused at join) never draws the name's messages, Raft's included.
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
-        // A group voter's name is never given to a member with an empty vault at another
-        // address than the one the group knows for it (fuzz seed 13024810).
+        // The address a CMG replica's cluster state records for a group voter (docs/protocol.md,
+        // "names are unique among live nodes").
         let group_addr = self
             .cmg
             .as_ref()
             .and_then(|c| c.state.cluster.as_ref())
             .and_then(|c| c.addrs.get(name).copied());
-        let empty_member = self
+        let holds = |node: &Node, at: Addr| {
+            (at == node.cfg.addr && name == node.cfg.name)
+                || node
+                    .topo
+                    .members
+                    .get(&at)
+                    .is_some_and(|m| m.record.identity.info.name == name)
+        };
+        let empty = self
             .topo
             .members
             .get(&addr)
             .is_some_and(|m| m.record.identity.tag.is_none());
-        if empty_member && group_addr.is_some_and(|a| a != addr) {
+        // The voter at the group's address takes its name back from a namesake.
+        let group_owner = group_addr == Some(addr);
+        // A voter's name is never given to an empty member at another address while the voter
+        // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
+        // the node that took it (fuzz seed 15006630).
+        if !group_owner && empty && group_addr.is_some_and(|a| a != addr && holds(self, a)) {
             return;
         }
         if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
-            let held = (old == self.cfg.addr && name == self.cfg.name)
-                || self
-                    .topo
-                    .members
-                    .get(&old)
-                    .is_some_and(|m| m.record.identity.info.name == name);
-            if held {
+            if !group_owner && holds(self, old) {
                 return;
             }
             // A group voter's name never moves to a node with an empty vault: its Raft id
@@ -628,11 +635,6 @@ impl Node {
                     .as_ref()
                     .is_some_and(|p| p.cmg_nodes.iter().chain(&p.ms_nodes).any(|n| n == name))
             });
-            let empty = self
-                .topo
-                .members
-                .get(&addr)
-                .is_some_and(|m| m.record.identity.tag.is_none());
             if voter && empty {
                 return;
             }
