@@ -880,14 +880,11 @@ impl Node {
             self.end_cancel(init);
         }
         for addr in tell {
-            let reason = "cancelled: a replica of its cluster named it".to_string();
-            self.send(
+            self.send_cancel(
                 addr,
-                Message::CancelInit {
-                    init,
-                    reason,
-                    decided,
-                },
+                init,
+                "cancelled: a replica of its cluster named it",
+                decided,
             );
         }
     }
@@ -937,13 +934,18 @@ impl Node {
 
     /// Tells `to` that the cancel of `init` was decided (this node cleared it).
     pub(crate) fn tell_decided_cancel(&mut self, to: Addr, init: InstanceId, reason: &str) {
+        self.send_cancel(to, init, reason, true);
+    }
+
+    /// Sends `CancelInit` for `init` to `to`.
+    fn send_cancel(&mut self, to: Addr, init: InstanceId, reason: &str, decided: bool) {
         let reason = reason.to_string();
         self.send(
             to,
             Message::CancelInit {
                 init,
                 reason,
-                decided: true,
+                decided,
             },
         );
     }
@@ -1146,15 +1148,7 @@ impl Node {
             let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
             let decided = cancel.decided;
             for addr in pending {
-                let reason = "retry".to_string();
-                self.send(
-                    addr,
-                    Message::CancelInit {
-                        init,
-                        reason,
-                        decided,
-                    },
-                );
+                self.send_cancel(addr, init, "retry", decided);
             }
             if let Some(c) = self.cancels.get_mut(&init) {
                 c.last_sent_ms = now;
