@@ -506,10 +506,9 @@ mod tests {
         assert_eq!(s.cluster.unwrap().tag.id, ClusterId(1));
     }
 
-    #[test]
-    fn a_repeat_is_compared_with_the_init_command_not_the_current_ms_list() {
-        let mut s = initialized();
-        for name in ["a", "b", "d"] {
+    /// Validates each named node (launch 1) and moves it into the LT.
+    fn join_into_lt(s: &mut CmgState, names: &[&str]) {
+        for name in names {
             s.apply(&CmgCommand::Join {
                 info: info(name, 1),
                 stored: None,
@@ -520,6 +519,12 @@ mod tests {
                 attempt: 1,
             });
         }
+    }
+
+    #[test]
+    fn a_repeat_is_compared_with_the_init_command_not_the_current_ms_list() {
+        let mut s = initialized();
+        join_into_lt(&mut s, &["a", "b", "d"]);
         let changed = s.apply(&CmgCommand::ChangeMsNodes {
             nodes: vec!["a".into(), "b".into(), "d".into()],
             origin: Addr::new([10, 0, 0, 1], 7000),
@@ -711,17 +716,7 @@ mod tests {
     #[test]
     fn ms_node_change_validates_and_bumps_version() {
         let mut s = initialized();
-        for name in ["a", "b"] {
-            s.apply(&CmgCommand::Join {
-                info: info(name, 1),
-                stored: None,
-                attempt: 1,
-            });
-            s.apply(&CmgCommand::JoinReady {
-                info: info(name, 1),
-                attempt: 1,
-            });
-        }
+        join_into_lt(&mut s, &["a", "b"]);
         let change = |s: &mut CmgState, nodes: &[&str]| {
             s.apply(&CmgCommand::ChangeMsNodes {
                 nodes: nodes.iter().map(|n| n.to_string()).collect(),
