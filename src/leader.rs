@@ -390,6 +390,10 @@ impl Node {
     /// bounds how long a down member stays in the LT whoever leads and whenever it was elected:
     /// see docs/protocol.md, "LT hygiene".
     fn remove_absent_members(&mut self) {
+        if self.cfg.bug == Some(PlantedBug::KeepAbsentMembers) {
+            // Planted bug: absent members stay in the LT.
+            return;
+        }
         let now = self.now_ms;
         let Some(admitted_ms) = self.topo.me.as_ref().map(|me| me.admitted_at_ms) else {
             return;
@@ -595,7 +599,13 @@ impl Node {
         // any command is proposed and before the name's address is learnt (so no Raft message of
         // the name's replica ever goes to the newcomer). Pre-init refuses such a node first; this
         // is the CMG's line of defence for one that got past a view that lacked the holder.
-        let holder = match self.namesake(&info) {
+        let namesake = if self.cfg.bug == Some(PlantedBug::AcceptDuplicateName) {
+            // Planted bug: nobody else's hold on the name is looked at.
+            Namesake::None
+        } else {
+            self.namesake(&info)
+        };
+        let holder = match namesake {
             Namesake::None => None,
             Namesake::Alive(holder) => Some(holder),
             // The holder is missing from this leader's view but still holds the name: it may

@@ -588,7 +588,8 @@ impl Node {
                     .members
                     .get(&old)
                     .is_some_and(|m| m.record.identity.info.name == name);
-            if held {
+            // Planted bug: the address moves even while the holder lives.
+            if held && self.cfg.bug != Some(crate::bugs::PlantedBug::AcceptDuplicateName) {
                 return;
             }
         }

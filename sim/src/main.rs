@@ -99,7 +99,8 @@ enum Command {
         /// Print the summary as one JSON document (schema: docs/json.md).
         #[arg(long)]
         json: bool,
-        /// Run with a planted bug (see --list-bugs); stops at the first failure.
+        /// Run with a planted bug (see --list-bugs); stops at the first failure that needs the
+        /// bug (a failure the same case has without it is counted apart).
         #[arg(long)]
         bug: Option<String>,
         /// Run every seed twice and compare the traces.
@@ -110,7 +111,10 @@ enum Command {
         list_bugs: bool,
         /// Also draw the weather added for the protocol-faults issue: duplicate names, CMG
         /// members down while their init is cancelled, kills raced by a leader restart just
-        /// before failure detection (docs/fuzzing.md). It reaches faults not all fixed yet.
+        /// before failure detection, deaf initiators, joiners that leave for good, a seed cut off
+        /// with an intruder, an incompatible island, init repeats after a Meta Storage
+        /// reconfiguration (docs/fuzzing.md). It reaches faults not all fixed yet. A hunt
+        /// (--bug) always draws it.
         #[arg(long)]
         extra_weather: bool,
     },
