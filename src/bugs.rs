@@ -38,10 +38,11 @@ pub enum PlantedBug {
     /// Twin of issue 8, kind 2 (LT hygiene): the CMG leader never removes LT members and
     /// validated nodes absent from its physical topology (`remove_absent_members` does nothing).
     KeepAbsentMembers,
-    /// Twin of issue 8, kind 4 (a cancelled member that comes back): a node just started from its
-    /// vault gets no grace for the cancel of its init to reach it, and a refusal of a tag it no
-    /// longer holds (cleared by a cancel since) is not taken as stale: a pre-init tag refusal by
-    /// a node of the next cluster halts it.
+    /// Twin of issue 8, kind 4 (a cancelled member that comes back): a node that saw the cancel
+    /// refuses the member at pre-init instead of telling it the cancel, a node just started from
+    /// its vault gets no grace for the cancel of its init to reach it, and a refusal of a tag it
+    /// no longer holds (cleared by a cancel since) is not taken as stale: a pre-init tag refusal
+    /// by a node of the next cluster halts it.
     CancelledMemberHalts,
     /// Twin of issue 8, kind 5 (a refusal never halts a live cluster): a member of a live cluster
     /// takes a pre-init refusal by tag (`TagMismatch`, `ConflictingTag`) as final and halts.

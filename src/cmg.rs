@@ -34,7 +34,8 @@ pub struct ClusterState {
     pub ms_version: u64,
     /// The incarnation of both groups.
     pub instance: InstanceId,
-    /// Addresses of the nodes named at init.
+    /// Addresses of the nodes named at init, and of every node made a Meta Storage voter since
+    /// (from its LT entry when the change was applied).
     pub addrs: BTreeMap<NodeName, Addr>,
 }
 
@@ -434,6 +435,13 @@ impl CmgState {
             sorted.push(name.clone());
         }
         sorted.sort();
+        // A voter's address is the group's to know (docs/protocol.md, "names are unique among
+        // live nodes"): recorded for the new voters too, from their LT entries.
+        for name in &sorted {
+            if let Some(info) = self.lt.members.get(name) {
+                cluster.addrs.insert(name.clone(), info.addr);
+            }
+        }
         if sorted != cluster.ms_nodes {
             cluster.ms_nodes = sorted;
             cluster.ms_version += 1;

@@ -348,6 +348,9 @@ pub(crate) struct CancelAttempt {
     /// The CMG voters of the cancelled incarnation, as far as known (from the plan, or from
     /// the replicas that report them: a cancel resumed after a restart).
     cmg_voters: BTreeSet<NodeName>,
+    /// The voters' addresses in the init plan (empty for a cancel resumed after a restart): an
+    /// acknowledgement counts as a voter's only from that address.
+    voter_addrs: BTreeMap<NodeName, Addr>,
     /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
     unanswered: BTreeSet<NodeName>,
 }
@@ -360,6 +363,9 @@ pub(crate) struct CancelledInit {
     pub decided: bool,
     /// The nodes its CMG replica knew as joined, validated or departed: a canceller is told.
     pub members: Vec<Addr>,
+    /// The cancelled cluster's tag, if this node knew it: a member of it met at pre-init is
+    /// told of the cancel instead of being refused.
+    pub tag: Option<ClusterTag>,
 }
 
 /// The user's answer of a cancelled init, held until the cancel is decided.
@@ -546,6 +552,13 @@ impl Node {
         self.start_cancel(init, pending.clone(), self.now_ms);
         if let Some(cancel) = self.cancels.get_mut(&init) {
             cancel.cmg_voters = attempt.plan.cmg_nodes.iter().cloned().collect();
+            cancel.voter_addrs = attempt
+                .plan
+                .addrs
+                .iter()
+                .filter(|(n, _)| attempt.plan.cmg_nodes.contains(n))
+                .map(|(n, a)| (n.clone(), *a))
+                .collect();
         }
         if matches!(error, InitError::ParametersDiffer { .. }) {
             // Another init holds the named nodes: the user is answered now; the cancel only
@@ -622,6 +635,7 @@ impl Node {
                 decided: false,
                 answer: None,
                 cmg_voters: BTreeSet::new(),
+                voter_addrs: BTreeMap::new(),
                 unanswered: BTreeSet::new(),
             },
         );
@@ -747,7 +761,8 @@ impl Node {
                     .iter()
                     .filter_map(|n| attempt.plan.addrs.get(n).copied())
                     .collect();
-                if attempt.last_sent_ms != self.now_ms {
+                // Paced like every resend (init_retry_ms): a reply per query would flood.
+                if self.now_ms >= attempt.last_sent_ms + self.timing.init_retry_ms {
                     for addr in addrs {
                         let answering = Some(watch);
                         self.send(addr, Message::StatusQuery { init, answering });
@@ -790,10 +805,17 @@ impl Node {
         decided: bool,
         unanswered: Option<Vec<NodeName>>,
     ) {
+        // Counted as a voter only at the address this node knows for that name: a namesake of
+        // a voter at another address (an empty node) must not decide a cancel.
         let name = self.name_of_addr(from);
+        let known_addr = name.as_ref().and_then(|n| self.addr_of(n));
         let Some(cancel) = self.cancels.get_mut(&init) else {
             return;
         };
+        let name = name.filter(|n| match cancel.voter_addrs.get(n) {
+            Some(addr) => *addr == from,
+            None => known_addr.is_none_or(|a| a == from),
+        });
         if let Some(voters) = unanswered {
             // A cancel resumed after a restart learns the CMG's voters from its replicas.
             cancel.cmg_voters.extend(voters);
@@ -834,7 +856,14 @@ impl Node {
             a.cmg.remove(&from);
             a.cmg.is_empty()
         });
-        if !flipped || ack_decided {
+        if cancel.decided && !ack_decided {
+            // It acknowledged an undecided cancel (it may only have fenced its replica) while
+            // the cancel is decided: it stays pending and is told that it is decided.
+            cancel.pending.insert(from);
+            if !flipped {
+                tell.push(from);
+            }
+        } else {
             cancel.pending.remove(&from);
             cancel.acked.insert(from);
         }
@@ -851,14 +880,11 @@ impl Node {
             self.end_cancel(init);
         }
         for addr in tell {
-            let reason = "cancelled: a replica of its cluster named it".to_string();
-            self.send(
+            self.send_cancel(
                 addr,
-                Message::CancelInit {
-                    init,
-                    reason,
-                    decided,
-                },
+                init,
+                "cancelled: a replica of its cluster named it",
+                decided,
             );
         }
     }
@@ -896,6 +922,32 @@ impl Node {
         // The init was answered with this tag: so is this initiator's user.
         self.release_cancel_answer(init, Some(tag));
         self.end_cancel(init);
+    }
+
+    /// A node asks whether its init was cancelled: answered only by a node that remembers a
+    /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
+    pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
+        if self.cancelled.get(&init).is_some_and(|c| c.decided) {
+            self.tell_decided_cancel(from, init, "cancelled: a node that cleared it was asked");
+        }
+    }
+
+    /// Tells `to` that the cancel of `init` was decided (this node cleared it).
+    pub(crate) fn tell_decided_cancel(&mut self, to: Addr, init: InstanceId, reason: &str) {
+        self.send_cancel(to, init, reason, true);
+    }
+
+    /// Sends `CancelInit` for `init` to `to`.
+    fn send_cancel(&mut self, to: Addr, init: InstanceId, reason: &str, decided: bool) {
+        let reason = reason.to_string();
+        self.send(
+            to,
+            Message::CancelInit {
+                init,
+                reason,
+                decided,
+            },
+        );
     }
 
     /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it
@@ -961,9 +1013,45 @@ impl Node {
             .filter(|n| **n != self.cfg.name)
             .filter_map(|n| self.addr_of(n))
             .collect();
-        for addr in addrs {
+        for addr in addrs.iter().copied() {
             let answering = None;
             self.send(addr, Message::StatusQuery { init, answering });
+        }
+        // A fenced replica carries the cancel on itself when no cancel of that init runs here
+        // (its canceller stopped, or ran out of time while a voter was away, fuzz seed
+        // 14005110): it tells the group's voters and itself, counts their answers as any
+        // canceller does, and its fence ends with the decision or a refusal.
+        if !self.cancels.contains_key(&init) {
+            let plan_addrs: BTreeMap<NodeName, Addr> = self
+                .cmg
+                .as_ref()
+                .and_then(|c| c.plan.as_ref())
+                .map(|p| {
+                    p.addrs
+                        .iter()
+                        .filter(|(n, _)| voters.contains(n))
+                        .map(|(n, a)| (n.clone(), *a))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut pending: BTreeSet<Addr> = addrs.into_iter().collect();
+            pending.insert(self.cfg.addr);
+            self.start_cancel(init, pending.clone(), now);
+            if let Some(cancel) = self.cancels.get_mut(&init) {
+                cancel.cmg_voters = voters.iter().cloned().collect();
+                cancel.voter_addrs = plan_addrs;
+            }
+            for addr in pending {
+                let reason = "a fenced CMG replica carries its init's cancel on".to_string();
+                self.send(
+                    addr,
+                    Message::CancelInit {
+                        init,
+                        reason,
+                        decided: false,
+                    },
+                );
+            }
         }
     }
 
@@ -1060,15 +1148,7 @@ impl Node {
             let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
             let decided = cancel.decided;
             for addr in pending {
-                let reason = "retry".to_string();
-                self.send(
-                    addr,
-                    Message::CancelInit {
-                        init,
-                        reason,
-                        decided,
-                    },
-                );
+                self.send_cancel(addr, init, "retry", decided);
             }
             if let Some(c) = self.cancels.get_mut(&init) {
                 c.last_sent_ms = now;
@@ -1087,6 +1167,17 @@ impl Node {
 
     pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
         let init = plan.init;
+        // A CMG replica of another init that an undecided cancel fences says nothing about what
+        // this node holds until its fate is known (cleared, or answered): the node does not
+        // answer yet, and the initiator resends every init_retry_ms (a repeat of an init must not
+        // be refused by the leftover of a refused attempt).
+        if self
+            .cmg
+            .as_ref()
+            .is_some_and(|c| c.fence_asked_ms.is_some() && c.group.instance() != init)
+        {
+            return;
+        }
         let outcome = if let Some(rejection) = &self.halted {
             StartOutcome::Failed {
                 detail: format!("node has stopped: {rejection}"),
@@ -1363,10 +1454,22 @@ impl Node {
                     .collect()
             })
             .unwrap_or_default();
+        let tag = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.tag.clone()))
+            .or_else(|| {
+                self.local
+                    .as_ref()
+                    .filter(|l| l.cmg_instance == init)
+                    .map(|l| l.tag.clone())
+            });
         let earlier = self.cancelled.remove(&init).unwrap_or_default();
         if members.is_empty() {
             members = earlier.members;
         }
+        let tag = tag.or(earlier.tag);
         // A start of this init that arrives after its cancel (delayed or held) must not
         // recreate what the cancel cleared.
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
@@ -1377,7 +1480,11 @@ impl Node {
         let entry = CancelledInit {
             decided: decided || earlier.decided,
             members: members.clone(),
+            tag: tag.clone(),
         };
+        if entry.decided && !earlier.decided {
+            self.write(VaultWrite::RecordCleared(init, tag));
+        }
         self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);

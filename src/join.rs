@@ -53,6 +53,8 @@ pub(crate) struct Joiner {
     pub cluster: Option<(ClusterTag, crate::types::InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
+    /// When it last asked its view whether its init was cancelled (`ask_if_cancelled`).
+    last_cancel_query_ms: u64,
     /// This launch's join attempt: a new one each time the node starts asking to be validated.
     pub attempt: u64,
 }
@@ -66,6 +68,7 @@ impl Joiner {
             cluster: None,
             last_sent_ms: 0,
             last_learner_ask_ms: 0,
+            last_cancel_query_ms: 0,
             attempt: 0,
         }
     }
@@ -189,6 +192,9 @@ impl Node {
             stale,
             foreign,
         });
+        if foreign {
+            self.ask_if_cancelled();
+        }
         if stale || foreign {
             return;
         }
@@ -216,7 +222,54 @@ impl Node {
                 self.send_join_request();
             }
             JoinPhase::ReadySent => self.send_join_ready(),
-            JoinPhase::Recovering { .. } => {}
+            // Decision (a recovering node asks again): the leader keeps sending the cluster
+            // state to a node outside the LT; one that has been catching up its Meta Storage
+            // for a failure timeout starts a new join attempt (at most once per
+            // failure_timeout_ms; its replicas and vault are kept). Its validation may have been
+            // revoked meanwhile (it was absent from the leader's view) and its name taken by
+            // another live node, whose replica now holds its Raft id so that it can never catch
+            // up: the leader then refuses it (`duplicate_name`); otherwise it validates it
+            // again, and the join ready follows that validation (fuzz seeds 9100376, 9100636).
+            JoinPhase::Recovering { .. } => {
+                if self.now_ms >= self.joiner.last_sent_ms + self.timing.failure_timeout_ms {
+                    self.joiner.attempt += 1;
+                    self.joiner.phase = JoinPhase::Requesting;
+                    self.send_join_request();
+                }
+            }
+        }
+    }
+
+    /// Decision (a cancelled member learns it from any node that knows, fuzz seed 9200472): an
+    /// initialized node that another cluster's leader reaches — its own cluster looks alive to
+    /// it, so it ignores that leader — asks every member of its view that holds another tag
+    /// whether its init was cancelled (`CancelQuery`; once per cluster state, which the leader
+    /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
+    /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
+    fn ask_if_cancelled(&mut self) {
+        // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
+        // incarnation of the replica it hosts.
+        let held = match (self.local.as_ref(), self.cmg.as_ref()) {
+            (Some(local), _) => Some((local.cmg_instance, Some(local.tag.clone()))),
+            (None, Some(cmg)) => Some((
+                cmg.group.instance(),
+                cmg.state.cluster.as_ref().map(|c| c.tag.clone()),
+            )),
+            (None, None) => None,
+        };
+        let Some((init, tag)) = held else {
+            return;
+        };
+        self.joiner.last_cancel_query_ms = self.now_ms;
+        let asked: Vec<Addr> = self
+            .topo
+            .members
+            .iter()
+            .filter(|(_, m)| tag.is_none() || m.record.identity.tag != tag)
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in asked {
+            self.send(addr, Message::CancelQuery { init });
         }
     }
 
@@ -437,6 +490,13 @@ impl Node {
             JoinPhase::ReadySent if due => self.send_join_ready(),
             JoinPhase::Recovering { .. } => self.check_recovery(),
             _ => {}
+        }
+        // An initialized node that has not joined for a failure timeout asks too: its CMG may
+        // be a cancelled init's (fuzz seed 3807: its other voter cleared it while it was down).
+        let waited =
+            self.now_ms >= self.joiner.last_cancel_query_ms + self.timing.failure_timeout_ms;
+        if waited && !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
+            self.ask_if_cancelled();
         }
     }
 

@@ -554,10 +554,44 @@ impl Node {
     /// topology with that entry's launch (not declared dead, not replaced by a restart).
     /// Whether another instance holds `info`'s name (docs/protocol.md, "names are unique among
     /// live nodes"): an LT member or validated node of that name at another address.
-    fn namesake(&self, info: &NodeInfo) -> Namesake {
+    ///
+    /// A joiner with an empty vault (`empty_vault`) named like a CMG or Meta Storage voter whose
+    /// replica the group knows at another address also meets a namesake there: a voter's Raft
+    /// id belongs to the node that hosts its replica, and an empty node is never that node
+    /// (fuzz seed 9100015).
+    fn namesake(&self, info: &NodeInfo, empty_vault: bool) -> Namesake {
         let Some(cmg) = self.cmg.as_ref() else {
             return Namesake::None;
         };
+        let voter_addr = cmg.state.cluster.as_ref().and_then(|c| {
+            // Any node that was ever a group voter (named at init, or made a Meta Storage voter
+            // since): a Meta Storage change the CMG committed may not have reached the Meta
+            // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
+            let voter = c.cmg_nodes.contains(&info.name)
+                || c.ms_nodes.contains(&info.name)
+                || c.addrs.contains_key(&info.name);
+            if !empty_vault || !voter {
+                return None;
+            }
+            c.addrs
+                .get(&info.name)
+                .copied()
+                .or_else(|| self.addr_of(&info.name))
+                .filter(|a| *a != info.addr)
+        });
+        let mut found = Namesake::None;
+        if let Some(addr) = voter_addr {
+            let alive = addr == self.cfg.addr
+                || self
+                    .topo
+                    .members
+                    .get(&addr)
+                    .is_some_and(|m| m.record.identity.info.name == info.name);
+            if alive {
+                return Namesake::Alive(addr);
+            }
+            found = Namesake::Absent;
+        }
         let entries = cmg
             .state
             .lt
@@ -565,7 +599,6 @@ impl Node {
             .get(&info.name)
             .into_iter()
             .chain(cmg.state.validated.get(&info.name));
-        let mut found = Namesake::None;
         for entry in entries {
             if entry.addr == info.addr {
                 continue;
@@ -599,11 +632,20 @@ impl Node {
         // any command is proposed and before the name's address is learnt (so no Raft message of
         // the name's replica ever goes to the newcomer). Pre-init refuses such a node first; this
         // is the CMG's line of defence for one that got past a view that lacked the holder.
+        //
+        // Decision (a leader judges only nodes it sees): a join request from a node missing
+        // from this leader's physical topology waits (the joiner resends every
+        // join_retry_ms) until the topology admits it. The leader removes absent LT members and
+        // validated nodes (LT hygiene); validating one it does not see would be undone at once,
+        // and would let its name be judged without its holder (fuzz seed 9100044).
+        if !self.present(&info) {
+            return;
+        }
         let namesake = if self.cfg.bug == Some(PlantedBug::AcceptDuplicateName) {
             // Planted bug: nobody else's hold on the name is looked at.
             Namesake::None
         } else {
-            self.namesake(&info)
+            self.namesake(&info, stored.is_none())
         };
         let holder = match namesake {
             Namesake::None => None,
@@ -665,6 +707,10 @@ impl Node {
 
     pub(crate) fn on_join_ready(&mut self, from: Addr, info: NodeInfo, attempt: u64) {
         if !self.leader_or_redirect(from) {
+            return;
+        }
+        // As for join requests: only a node this leader sees.
+        if !self.present(&info) {
             return;
         }
         let key = PendingKey::Ready(info.name.clone(), info.launch, attempt);

@@ -335,6 +335,13 @@ pub enum Message {
         /// Outcome.
         result: std::result::Result<AdminOutcome, AdminError>,
     },
+    /// A node initialized in a cluster that another cluster's leader reaches asks the members of
+    /// its view that hold another tag whether its own init was cancelled; a node that remembers
+    /// that init as cancelled by a decided cancel answers `CancelInit { decided: true }`.
+    CancelQuery {
+        /// The asking node's CMG incarnation.
+        init: InstanceId,
+    },
 }
 
 /// The kind of a message, without its contents: what holds, drops and traces refer to.
@@ -374,11 +381,12 @@ pub enum MessageKind {
     AdminResponse,
     AdminForward,
     AdminForwardResult,
+    CancelQuery,
 }
 
 impl MessageKind {
     /// Every kind, in declaration order.
-    pub const ALL: [MessageKind; 32] = [
+    pub const ALL: [MessageKind; 33] = [
         MessageKind::Handshake,
         MessageKind::HandshakeAccepted,
         MessageKind::HandshakeRefused,
@@ -411,6 +419,7 @@ impl MessageKind {
         MessageKind::AdminResponse,
         MessageKind::AdminForward,
         MessageKind::AdminForwardResult,
+        MessageKind::CancelQuery,
     ];
 
     /// The snake_case name used in scenario files and traces (`join_ready`, `raft_cmg`, ...).
@@ -448,6 +457,7 @@ impl MessageKind {
             MessageKind::AdminResponse => "admin_response",
             MessageKind::AdminForward => "admin_forward",
             MessageKind::AdminForwardResult => "admin_forward_result",
+            MessageKind::CancelQuery => "cancel_query",
         }
     }
 
@@ -505,6 +515,7 @@ impl Message {
             Message::AdminResponse { .. } => MessageKind::AdminResponse,
             Message::AdminForward { .. } => MessageKind::AdminForward,
             Message::AdminForwardResult { .. } => MessageKind::AdminForwardResult,
+            Message::CancelQuery { .. } => MessageKind::CancelQuery,
         }
     }
 }

@@ -136,6 +136,16 @@ impl Node {
                 cmg.fence_asked_ms = Some(0);
             }
         }
+        for (init, tag) in &vault.cleared {
+            node.cancelled.insert(
+                *init,
+                crate::init::CancelledInit {
+                    decided: true,
+                    members: Vec::new(),
+                    tag: tag.clone(),
+                },
+            );
+        }
         // A cancel this node was telling when it stopped resumes: everyone who appears is told,
         // for at least two init timeouts (time for the physical topology to fill).
         let resume_until_ms = now_ms + 2 * node.timing.init_timeout_ms;
@@ -233,6 +243,7 @@ impl Node {
                 unanswered,
             } => self.on_cancel_ack(from, init, members, decided, unanswered),
             Message::CancelRefused { init, tag } => self.on_cancel_refused(init, tag),
+            Message::CancelQuery { init } => self.on_cancel_query(from, init),
             Message::Raft {
                 group,
                 instance,
@@ -581,15 +592,56 @@ impl Node {
     /// detection removes it or a restart replaces it): a second live node with the name (a
     /// duplicate, refused at join) never draws the name's messages, Raft's included.
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
-        if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
-            let held = (old == self.cfg.addr && name == self.cfg.name)
-                || self
+        // The address a CMG replica's cluster state records for a group voter (docs/protocol.md,
+        // "names are unique among live nodes").
+        let group_addr = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state.cluster.as_ref())
+            .and_then(|c| c.addrs.get(name).copied());
+        let holds = |node: &Node, at: Addr| {
+            (at == node.cfg.addr && name == node.cfg.name)
+                || node
                     .topo
                     .members
-                    .get(&old)
-                    .is_some_and(|m| m.record.identity.info.name == name);
-            // Planted bug: the address moves even while the holder lives.
-            if held && self.cfg.bug != Some(crate::bugs::PlantedBug::AcceptDuplicateName) {
+                    .get(&at)
+                    .is_some_and(|m| m.record.identity.info.name == name)
+        };
+        let empty = self
+            .topo
+            .members
+            .get(&addr)
+            .is_some_and(|m| m.record.identity.tag.is_none());
+        // The voter at the group's address takes its name back from a namesake.
+        let group_owner = group_addr == Some(addr);
+        // A voter's name is never given to an empty member at another address while the voter
+        // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
+        // the node that took it (fuzz seed 15006630).
+        // Planted bug: a name's address moves even while its holder lives.
+        let moves_held = self.cfg.bug == Some(crate::bugs::PlantedBug::AcceptDuplicateName);
+        if !moves_held
+            && !group_owner
+            && empty
+            && group_addr.is_some_and(|a| a != addr && holds(self, a))
+        {
+            return;
+        }
+        if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
+            if !moves_held && !group_owner && holds(self, old) {
+                return;
+            }
+            // A group voter's name never moves to a node with an empty vault: its Raft id
+            // belongs to the node that hosts its replica, which may come back at its address
+            // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
+            // group's messages, and no leader was elected again).
+            let voter = self.local.as_ref().is_some_and(|l| {
+                l.cmg_nodes.iter().any(|n| n == name) || l.ms_nodes.iter().any(|n| n == name)
+            }) || self.cmg.as_ref().is_some_and(|c| {
+                c.plan
+                    .as_ref()
+                    .is_some_and(|p| p.cmg_nodes.iter().chain(&p.ms_nodes).any(|n| n == name))
+            });
+            if voter && empty {
                 return;
             }
         }

@@ -100,6 +100,7 @@ impl RestoredCluster {
             ms,
             cancels: Vec::new(),
             cmg_fenced: None,
+            cleared: Vec::new(),
         }
     }
 }

@@ -307,6 +307,23 @@ impl Node {
                 return;
             }
         }
+        // A member of a cluster whose init this node saw cancelled (decided) is told so rather
+        // than refused: it clears the cancelled cluster and hands-shakes again as an empty node
+        // (docs/spec.md §5, "a cancelled member is told, whoever it meets").
+        let cancelled = joiner.tag.as_ref().and_then(|t| {
+            self.cancelled
+                .iter()
+                .find(|(_, c)| c.decided && c.tag.as_ref() == Some(t))
+                .map(|(init, _)| *init)
+        });
+        // Planted bug: the member is refused like any other, not told.
+        let cancelled =
+            cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));
+        if let Some(init) = cancelled {
+            let reason = "cancelled: met at pre-init by a node that cleared it";
+            self.tell_decided_cancel(from, init, reason);
+            return;
+        }
         if let Err(reason) = self.pre_init_check(&joiner) {
             self.emit(Event::PreInitRefused {
                 joiner: joiner.info.name.clone(),
@@ -581,7 +598,6 @@ impl Node {
             }
             None => {
                 let name = record.identity.info.name.clone();
-                self.learn_addr(&name, addr);
                 self.topo.members.insert(
                     addr,
                     Member {
@@ -590,6 +606,8 @@ impl Node {
                         last_probe_ms: now,
                     },
                 );
+                // After the insert: `learn_addr` looks at the new member's vault state.
+                self.learn_addr(&name, addr);
                 self.emit(Event::MemberAdded {
                     member: name,
                     launch,

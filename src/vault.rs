@@ -115,6 +115,9 @@ pub enum VaultWrite {
     /// until the cancel's fate is known (`Some`), or learned that fate (`None`): docs/protocol.md
     /// Step 2.6, "the fence".
     FenceCmg(Option<InstanceId>),
+    /// This node cleared what it held of an init on a decided cancel: it remembers that across
+    /// restarts, to tell a member of that init that comes back later (`CancelQuery`).
+    RecordCleared(InstanceId, Option<ClusterTag>),
 }
 
 /// How many cancels one node records (the oldest is forgotten first).
@@ -136,6 +139,10 @@ pub struct Vault {
     /// the replica stays out of its group until it learns the cancel's fate.
     #[serde(default)]
     pub cmg_fenced: Option<InstanceId>,
+    /// Inits whose state this node cleared on a decided cancel, oldest first (at most
+    /// `MAX_RECORDED_CANCELS`).
+    #[serde(default)]
+    pub cleared: Vec<(InstanceId, Option<ClusterTag>)>,
 }
 
 impl Vault {
@@ -190,6 +197,14 @@ impl Vault {
             }
             VaultWrite::ForgetCancel(init) => self.cancels.retain(|c| c != init),
             VaultWrite::FenceCmg(fenced) => self.cmg_fenced = *fenced,
+            VaultWrite::RecordCleared(init, tag) => {
+                if !self.cleared.iter().any(|(i, _)| i == init) {
+                    if self.cleared.len() >= MAX_RECORDED_CANCELS {
+                        self.cleared.remove(0);
+                    }
+                    self.cleared.push((*init, tag.clone()));
+                }
+            }
             VaultWrite::SetMsConfig { version, nodes } => {
                 let local = self
                     .local

@@ -243,15 +243,15 @@ fn shards_split_seeds_without_overlap() {
 #[test]
 fn a_seed_always_draws_the_same_case() {
     for seed in [0, 7, 12345] {
-        let (_, a) = draw(seed, false);
-        let (_, b) = draw(seed, false);
+        let (_, a) = draw(seed);
+        let (_, b) = draw(seed);
         assert_eq!(a, b);
         assert_eq!(
             a.to_toml(seed, None, &[], None),
             b.to_toml(seed, None, &[], None)
         );
     }
-    let (_, a) = draw(1, false);
-    let (_, b) = draw(2, true);
+    let (_, a) = draw(1);
+    let (_, b) = draw(2);
     assert_ne!(a, b);
 }

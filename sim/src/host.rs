@@ -41,6 +41,8 @@ pub(crate) struct NodeSlot {
     /// Unique label (the node's name unless two nodes share a name).
     pub label: String,
     pub config: NodeConfig,
+    /// The labels of its seeds.
+    pub seed_labels: Vec<String>,
     /// Durable: survives kill and restart.
     pub vault: Mutex<Vault>,
     /// Volatile: the running state machine, `None` while the node is down.

@@ -1995,6 +1995,7 @@ mod tests {
             ms: None,
             cancels: Vec::new(),
             cmg_fenced: None,
+            cleared: Vec::new(),
         };
         let mut vaults = BTreeMap::new();
         vaults.insert("a".to_string(), vault(1));

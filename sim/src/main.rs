@@ -109,12 +109,10 @@ enum Command {
         /// Print the planted bugs' names, one a line.
         #[arg(long)]
         list_bugs: bool,
-        /// Also draw the weather added for the protocol-faults issue: duplicate names, CMG
-        /// members down while their init is cancelled, kills raced by a leader restart just
-        /// before failure detection, deaf initiators, joiners that leave for good, a seed cut off
-        /// with an intruder, an incompatible island, init repeats after a Meta Storage
-        /// reconfiguration (docs/fuzzing.md). It reaches faults not all fixed yet. A hunt
-        /// (--bug) always draws it.
+        /// Also draw the weather that reaches faults not all fixed yet (docs/fuzzing.md): joiners
+        /// that leave for good, a seed cut off with an intruder, an incompatible island, init
+        /// repeats after a Meta Storage reconfiguration, cancelled members that come back to the
+        /// next cluster. A hunt (--bug) always draws it.
         #[arg(long)]
         extra_weather: bool,
     },
@@ -227,7 +225,6 @@ fn main() -> ExitCode {
                 shrink_budget: 150,
                 max_findings: 3,
                 progress: true,
-                // A planted-bug hunt draws the whole weather (docs/fuzzing.md).
                 extra_weather: extra_weather || bug.is_some(),
             };
             let summary = joinsim_sim::fuzz::fuzz(&options);

@@ -228,6 +228,7 @@ impl World {
         let slot = Arc::new(NodeSlot {
             label: spec.label.clone(),
             config,
+            seed_labels: spec.seeds.clone(),
             vault: Mutex::new(spec.vault),
             node: Mutex::new(None),
             held: Mutex::new(Vec::new()),
@@ -415,6 +416,11 @@ impl World {
     /// The node's current state, without touching it. `None` while it is down.
     pub fn view(&self, label: &str) -> Option<NodeView> {
         self.slot(label).view()
+    }
+
+    /// The labels of a node's seeds.
+    pub fn seeds_of(&self, label: &str) -> Vec<String> {
+        self.slot(label).seed_labels.clone()
     }
 
     /// Every running node's state, by label.

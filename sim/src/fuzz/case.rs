@@ -47,8 +47,7 @@ pub struct Weather {
     /// died (with crashes on) it takes the name.
     pub duplicates: bool,
     /// A CMG member whose `start_groups_ack`s are dropped (so that init times out and cancels),
-    /// which is down while the cancel goes out and comes back much later, after the init was
-    /// sent again naming the survivors.
+    /// which is down while the cancel goes out and comes back much later.
     pub cancel_victims: bool,
     /// Kills followed, just before the leader's failure detector fires, by a restart of the
     /// CMG leader.
@@ -74,6 +73,9 @@ pub struct Weather {
     /// repeat of the command the cluster was created with returns the first tag (docs/spec.md
     /// §5).
     pub init_repeats: bool,
+    /// Like `cancel_victims`, but the init is sent again naming the survivors before the victim
+    /// comes back to them (Ignite's testInitCancel, with the member away during the cancel).
+    pub cancel_returns: bool,
 }
 
 /// One fault of the timeline. Times are in simulated milliseconds; node indexes are positions
@@ -147,10 +149,17 @@ pub enum Fault {
         down_ms: u64,
     },
     /// Drop a core node's `start_groups_ack`s from the start (the first init times out and is
+    /// cancelled), kill it at `at_ms`, start it again `down_ms` later.
+    AbsentDuringCancel {
+        at_ms: u64,
+        node: usize,
+        down_ms: u64,
+    },
+    /// Drop the `start_groups_ack`s of a node the first init names (the init times out and is
     /// cancelled) and kill it `at_ms` after the first init; `reinit_ms` after the first init,
     /// send the init again naming the CMG without that node; start the node again `down_ms`
     /// after that.
-    AbsentDuringCancel {
+    CancelReturn {
         at_ms: u64,
         node: usize,
         down_ms: u64,
@@ -237,10 +246,10 @@ pub const FAULT_KINDS: [&str; 12] = [
 /// The last time a fault may start.
 pub const TIMELINE_MS: u64 = 15_000;
 
-/// The weather of a run. `extra` turns on the kinds added for the protocol-faults issue
-/// (`duplicates`, `cancel_victims`, `detector_races`, `deaf_initiators`, `departures`,
-/// `seed_splits`, `islands`), which reach faults not all fixed yet: `joinsim fuzz
-/// --extra-weather`. Without `extra` a seed draws the same case as before they were added.
+/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md). `extra` also
+/// draws the kinds of `joinsim fuzz --extra-weather` (`departures`, `seed_splits`, `islands`,
+/// `init_repeats`, `cancel_returns`), which reach faults not all fixed yet; without it a seed
+/// draws the same case as before they were added.
 fn weather(extra: bool) -> impl Strategy<Value = Weather> {
     let flags = proptest::collection::vec(
         proptest::bool::weighted(0.4),
@@ -263,20 +272,21 @@ fn weather(extra: bool) -> impl Strategy<Value = Weather> {
         intruder: f[12] || (extra && f[20]),
         version_skew: f[13],
         incompatible: f[14] || (extra && f[21]),
-        duplicates: extra && f[15],
-        cancel_victims: extra && f[16],
-        detector_races: extra && f[17],
-        deaf_initiators: extra && f[18],
+        duplicates: f[15],
+        cancel_victims: f[16],
+        detector_races: f[17],
+        deaf_initiators: f[18],
         departures: extra && f[19],
         seed_splits: extra && f[20],
         islands: extra && f[21],
         init_repeats: extra && f[22],
+        cancel_returns: extra && f[23],
     })
 }
 
 /// Weather flags drawn by default, and with the extra weather.
 const DEFAULT_FLAGS: usize = 19;
-const EXTRA_FLAGS: usize = 23;
+const EXTRA_FLAGS: usize = 24;
 
 /// A Meta Storage reconfiguration at a time in `at`, through a core node, to a subset of the core
 /// nodes.
@@ -350,20 +360,29 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
     }
     if w.cancel_victims && !w.restored {
         options.push(
+            (0..6_000u64, 0..core.max(1), 5_000..40_000u64)
+                .prop_map(|(at_ms, node, down_ms)| Fault::AbsentDuringCancel {
+                    at_ms,
+                    node,
+                    down_ms,
+                })
+                .boxed(),
+        );
+    }
+    if w.cancel_returns && !w.restored {
+        options.push(
             (
                 300..6_000u64,
                 0..core.max(1),
                 1_000..30_000u64,
                 11_000..16_000u64,
             )
-                .prop_map(
-                    |(at_ms, node, down_ms, reinit_ms)| Fault::AbsentDuringCancel {
-                        at_ms,
-                        node,
-                        down_ms,
-                        reinit_ms,
-                    },
-                )
+                .prop_map(|(at_ms, node, down_ms, reinit_ms)| Fault::CancelReturn {
+                    at_ms,
+                    node,
+                    down_ms,
+                    reinit_ms,
+                })
                 .boxed(),
         );
     }
@@ -519,6 +538,7 @@ pub fn fuzz_case_with(extra: bool) -> impl Strategy<Value = FuzzCase> {
                 || w.concurrent_inits
                 || w.detector_races
                 || (w.cancel_victims && !w.restored)
+                || (w.cancel_returns && !w.restored)
                 || (w.deaf_initiators && !w.restored)
                 || (w.departures && joiners > 0)
                 || (w.seed_splits && !w.restored)
@@ -701,7 +721,7 @@ impl FuzzCase {
     /// The core node the duplicate is named after, if the weather has one. A namesake that
     /// outlives a dead group member would join as that member with an empty log — the wiped
     /// voter, a Raft hazard the fuzzer keeps out (as it never wipes group members): with kills
-    /// or restarts in the weather (cancel victims, who are group members, included) the
+    /// or restarts in the weather (the returning cancel victims, group members, included) the
     /// duplicate is named after a core node outside the groups, or there is none.
     fn duplicate_of(&self) -> Option<String> {
         let w = &self.weather;
@@ -713,7 +733,7 @@ impl FuzzCase {
         let restarts = w.crashes
             || w.leader_bounces
             || w.detector_races
-            || w.cancel_victims
+            || w.cancel_returns
             || w.departures
             || w.seed_splits;
         if restarts && index < group_size {
@@ -966,6 +986,27 @@ impl FuzzCase {
                     steps.push((up_at, format!("action = \"start\"\nnode = \"{name}\"")));
                 }
                 Fault::AbsentDuringCancel {
+                    at_ms,
+                    node,
+                    down_ms,
+                } => {
+                    let name = &core[node % core.len()];
+                    let up_at = at_ms + down_ms;
+                    if !free(&busy, name, *at_ms, up_at) {
+                        continue;
+                    }
+                    busy.entry(name.clone()).or_default().push((*at_ms, up_at));
+                    steps.push((
+                        0,
+                        format!(
+                            "action = \"drop\"\nid = \"acks{index}\"\nkind = \"start_groups_ack\"\nfrom = \"{name}\"\nfor_ms = {}",
+                            (at_ms + 1_000).max(9_000)
+                        ),
+                    ));
+                    steps.push((*at_ms, format!("action = \"kill\"\nnode = \"{name}\"")));
+                    steps.push((up_at, format!("action = \"start\"\nnode = \"{name}\"")));
+                }
+                Fault::CancelReturn {
                     at_ms,
                     node,
                     down_ms,

@@ -622,6 +622,17 @@ fn liveness_problems(
         if !committed {
             continue;
         }
+        // A node outside the physical topology whose every seed has stopped for good (refused,
+        // e.g. the loser of a duplicate name) has nobody to ask: as in Ignite, it needs a seed
+        // that runs. Not a protocol failure (fuzz seed 14000134).
+        let seeds = world.seeds_of(label);
+        let no_live_seed = !seeds.is_empty()
+            && seeds
+                .iter()
+                .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
+        if !view.in_topology && no_live_seed {
+            continue;
+        }
         if !view.is_joined() {
             problems.push(format!("{label} is not in the LT ({:?})", view.join));
         } else if !lts.iter().any(|lt| lt.contains(&view.name, view.launch)) {
