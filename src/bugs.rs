@@ -30,11 +30,37 @@ pub enum PlantedBug {
     /// vault) on an undecided cancel instead of fencing itself: a replica of a cluster that a
     /// majority answered is lost (fuzz seeds 12035143, 12017086; docs/protocol.md "the fence").
     CancelDestroysLeaderlessReplica,
+    /// Twin of issue 8, kind 1 (names are unique among live nodes): the CMG leader does not
+    /// refuse a join under the name of a live LT member or validated node at another address
+    /// (`Node::namesake` is not asked), and `learn_addr` moves a name's address even while the
+    /// node at the old address still holds it.
+    AcceptDuplicateName,
+    /// Twin of issue 8, kind 2 (LT hygiene): the CMG leader never removes LT members and
+    /// validated nodes absent from its physical topology (`remove_absent_members` does nothing).
+    KeepAbsentMembers,
+    /// Twin of issue 8, kind 4 (a cancelled member that comes back): a node that saw the cancel
+    /// refuses the member at pre-init instead of telling it the cancel, a node just started from
+    /// its vault gets no grace for the cancel of its init to reach it, and a refusal of a tag it
+    /// no longer holds (cleared by a cancel since) is not taken as stale: a pre-init tag refusal
+    /// by a node of the next cluster halts it.
+    CancelledMemberHalts,
+    /// Twin of issue 8, kind 5 (a refusal never halts a live cluster): a member of a live cluster
+    /// takes a pre-init refusal by tag (`TagMismatch`, `ConflictingTag`) as final and halts.
+    RefusalHaltsMember,
+    /// Twin of issue 8, kind 6 (an init is identified by the command given at creation): a node
+    /// compares a requested init with its cluster's *current* Meta Storage list instead of the
+    /// one given at init, so after a reconfiguration a repeat of the original init is refused
+    /// with `parameters_differ`.
+    InitComparesCurrentMsList,
+    /// Twin of issue 8, kind 9 (pre-init on every path): a member that enters a view through an
+    /// announce, a probe, a probe ack or a merge of views is not pre-init validated
+    /// (`entry_check`); only the handshake checks versions.
+    SkipPreInitOnMerge,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 9] = [
+    pub const ALL: [PlantedBug; 15] = [
         PlantedBug::SkipJoinTagCheck,
         PlantedBug::AcceptMsVersionAhead,
         PlantedBug::SkipPreInitTagCheck,
@@ -44,6 +70,12 @@ impl PlantedBug {
         PlantedBug::CancelLeavesVault,
         PlantedBug::LeaderStopsClusterState,
         PlantedBug::CancelDestroysLeaderlessReplica,
+        PlantedBug::AcceptDuplicateName,
+        PlantedBug::KeepAbsentMembers,
+        PlantedBug::CancelledMemberHalts,
+        PlantedBug::RefusalHaltsMember,
+        PlantedBug::InitComparesCurrentMsList,
+        PlantedBug::SkipPreInitOnMerge,
     ];
 
     /// The name used on the command line and in scenario files.
@@ -58,6 +90,12 @@ impl PlantedBug {
             PlantedBug::CancelLeavesVault => "cancel-leaves-vault",
             PlantedBug::LeaderStopsClusterState => "leader-stops-cluster-state",
             PlantedBug::CancelDestroysLeaderlessReplica => "cancel-destroys-leaderless-replica",
+            PlantedBug::AcceptDuplicateName => "accept-duplicate-name",
+            PlantedBug::KeepAbsentMembers => "keep-absent-members",
+            PlantedBug::CancelledMemberHalts => "cancelled-member-halts",
+            PlantedBug::RefusalHaltsMember => "refusal-halts-member",
+            PlantedBug::InitComparesCurrentMsList => "init-compares-current-ms-list",
+            PlantedBug::SkipPreInitOnMerge => "skip-pre-init-on-merge",
         }
     }
 

@@ -456,7 +456,7 @@ impl Node {
             .collect();
         let own = self.local.as_ref().map(|l| HeldCluster {
             tag: l.tag.clone(),
-            init: Some(l.init.clone()),
+            init: Some(self.held_init_command(l)),
         });
         let own_name = self.cfg.name.clone();
         let held = self.member_clusters();
@@ -1238,7 +1238,23 @@ impl Node {
             }
         }
         let local = self.local.as_ref()?;
-        Some(compare(plan, &local.init, &local.tag, local.cmg_instance))
+        let held = self.held_init_command(local);
+        Some(compare(plan, &held, &local.tag, local.cmg_instance))
+    }
+
+    /// The init command this node compares a requested init with: the one its cluster was
+    /// created with (`LocalState::init`).
+    fn held_init_command(&self, local: &crate::vault::LocalState) -> InitCommand {
+        if self.cfg.bug == Some(crate::bugs::PlantedBug::InitComparesCurrentMsList) {
+            // Planted bug: the current Meta Storage list instead of the one given at init.
+            let mut ms_nodes = local.ms_nodes.clone();
+            ms_nodes.sort();
+            return InitCommand {
+                ms_nodes,
+                ..local.init.clone()
+            };
+        }
+        local.init.clone()
     }
 
     fn start_groups(&mut self, plan: &InitPlan) {

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::bugs::PlantedBug;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
@@ -105,7 +106,9 @@ impl Node {
             self.joiner.phase,
             JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
         );
-        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms;
+        // Planted bug: no grace after a start from the vault (for a cancel to reach the node).
+        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
+            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
         self.local.is_some()
             && (accepted || young || self.hosted_group_has_leader() || self.own_cmg_in_sight())
     }

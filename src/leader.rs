@@ -390,6 +390,10 @@ impl Node {
     /// bounds how long a down member stays in the LT whoever leads and whenever it was elected:
     /// see docs/protocol.md, "LT hygiene".
     fn remove_absent_members(&mut self) {
+        if self.cfg.bug == Some(PlantedBug::KeepAbsentMembers) {
+            // Planted bug: absent members stay in the LT.
+            return;
+        }
         let now = self.now_ms;
         let Some(admitted_ms) = self.topo.me.as_ref().map(|me| me.admitted_at_ms) else {
             return;
@@ -637,7 +641,13 @@ impl Node {
         if !self.present(&info) {
             return;
         }
-        let holder = match self.namesake(&info, stored.is_none()) {
+        let namesake = if self.cfg.bug == Some(PlantedBug::AcceptDuplicateName) {
+            // Planted bug: nobody else's hold on the name is looked at.
+            Namesake::None
+        } else {
+            self.namesake(&info, stored.is_none())
+        };
+        let holder = match namesake {
             Namesake::None => None,
             Namesake::Alive(holder) => Some(holder),
             // The holder is missing from this leader's view but still holds the name: it may

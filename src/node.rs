@@ -617,11 +617,17 @@ impl Node {
         // A voter's name is never given to an empty member at another address while the voter
         // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
         // the node that took it (fuzz seed 15006630).
-        if !group_owner && empty && group_addr.is_some_and(|a| a != addr && holds(self, a)) {
+        // Planted bug: a name's address moves even while its holder lives.
+        let moves_held = self.cfg.bug == Some(crate::bugs::PlantedBug::AcceptDuplicateName);
+        if !moves_held
+            && !group_owner
+            && empty
+            && group_addr.is_some_and(|a| a != addr && holds(self, a))
+        {
             return;
         }
         if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
-            if !group_owner && holds(self, old) {
+            if !moves_held && !group_owner && holds(self, old) {
                 return;
             }
             // A group voter's name never moves to a node with an empty vault: its Raft id

@@ -27,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::bugs::PlantedBug;
 use crate::error::{Rejection, RejectionReason, RejectionStage};
 use crate::event::{Event, RemovalCause};
 use crate::init::{HeldCluster, InitCommand};
@@ -315,6 +316,9 @@ impl Node {
                 .find(|(_, c)| c.decided && c.tag.as_ref() == Some(t))
                 .map(|(init, _)| *init)
         });
+        // Planted bug: the member is refused like any other, not told.
+        let cancelled =
+            cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));
         if let Some(init) = cancelled {
             let reason = "cancelled: met at pre-init by a node that cleared it";
             self.tell_decided_cancel(from, init, reason);
@@ -478,8 +482,13 @@ impl Node {
         };
         // A refusal of a tag this node no longer holds (its vault was cleared by a cancel since)
         // is stale: it says nothing about the node as it is now.
-        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t));
-        if refused_tag.is_some() && (stale || self.member_of_live_cluster()) {
+        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t))
+            // Planted bug: a refusal of a tag the node no longer holds counts.
+            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
+        // Planted bug: a member of a live cluster halts like a newcomer.
+        let live =
+            self.cfg.bug != Some(PlantedBug::RefusalHaltsMember) && self.member_of_live_cluster();
+        if refused_tag.is_some() && (stale || live) {
             self.emit(Event::RefusalIgnored {
                 by: rejection.by,
                 reason: rejection.reason,
@@ -553,7 +562,8 @@ impl Node {
             .members
             .get(&addr)
             .is_some_and(|m| m.record.launch() == launch);
-        if !known_launch {
+        // Planted bug: only the handshake checks versions.
+        if !known_launch && self.cfg.bug != Some(PlantedBug::SkipPreInitOnMerge) {
             if let Err(reason) = self.entry_check(&record.identity) {
                 self.refuse_entry(&record, reason, direct);
                 return;

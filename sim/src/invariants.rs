@@ -39,7 +39,9 @@ pub enum Invariant {
     /// Replicas apply the same command at the same log index, and committed logs agree.
     AlwaysCommittedLogsAgree,
     /// Two successful answers to inits with the same parameters carry the same tag, within one
-    /// cluster incarnation (a cluster whose every CMG replica was wiped is gone).
+    /// cluster incarnation (a cluster whose every CMG replica was wiped is gone); and a node of
+    /// a cluster never answers a repeat of the command its cluster was created with by saying
+    /// that its own cluster's parameters differ.
     AlwaysInitIdempotent,
     /// No cancel destroys a replica of, or clears the vault of, a cluster whose tag a user got as
     /// the answer to an init.
@@ -56,11 +58,17 @@ pub enum Invariant {
     AlwaysLtMemberRemovedOnlyByItsLeave,
     /// A node entering the LT hosts replicas of that cluster's incarnation only.
     AlwaysOneGroupIncarnationPerNode,
+    /// A pre-init refusal by tag never halts a member of a cluster: a node its cluster accepted
+    /// (validated, and not sent back to join since) keeps running (docs/spec.md §5).
+    AlwaysRefusalSparesMembers,
+    /// A node holding an init whose cancel its CMG decided is told of the cancel and goes on as
+    /// an empty node: a pre-init refusal of that init's tag never halts it (docs/spec.md §5).
+    AlwaysCancelledMemberTold,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 16] = [
+    pub const ALL: [Invariant; 18] = [
         Invariant::AlwaysOneTagPerCmg,
         Invariant::AlwaysLtMemberValidatedThenReady,
         Invariant::AlwaysLtMemberCompatible,
@@ -77,6 +85,8 @@ impl Invariant {
         Invariant::AlwaysLtMemberMsCaughtUp,
         Invariant::AlwaysLtMemberRemovedOnlyByItsLeave,
         Invariant::AlwaysOneGroupIncarnationPerNode,
+        Invariant::AlwaysRefusalSparesMembers,
+        Invariant::AlwaysCancelledMemberTold,
     ];
 
     /// The snake_case name.
@@ -104,6 +114,8 @@ impl Invariant {
                 "always_lt_member_removed_only_by_its_leave"
             }
             Invariant::AlwaysOneGroupIncarnationPerNode => "always_one_group_incarnation_per_node",
+            Invariant::AlwaysRefusalSparesMembers => "always_refusal_spares_members",
+            Invariant::AlwaysCancelledMemberTold => "always_cancelled_member_told",
         }
     }
 }
@@ -216,12 +228,53 @@ pub struct Checker {
     ms_applied: BTreeMap<(NodeName, LaunchId, InstanceId), u64>,
     /// Every replica's durable log, as the vault writes left it.
     durable: BTreeMap<(String, GroupKind), DurableReplica>,
+    /// The init command each tag's cluster was created with (from its `InitStarted`).
+    commands: BTreeMap<ClusterTag, InitKey>,
+    /// The parameters of each init request a node received, by (label, request id).
+    init_requests: BTreeMap<(String, u64), joinsim::InitParams>,
+    /// Labels whose current launch its cluster accepted (`JoinAccepted`), not sent back to join
+    /// since (`JoinRequestSent`), nor cleared by a cancel.
+    accepted: BTreeSet<String>,
+    /// Incarnations whose cancel was decided: their CMG applied it as the init's fate, or some
+    /// node cleared its vault of them (which only a decided cancel does).
+    fate_cancelled: BTreeSet<InstanceId>,
+    /// When each label's current launch started (its `Started`), in microseconds.
+    started_us: BTreeMap<String, u64>,
+    /// The grace a node started from its vault gets before a refusal by tag may halt it:
+    /// `2 * failure_timeout_ms` (docs/protocol.md, "a refusal never halts a live cluster").
+    start_grace_ms: u64,
+    /// Per label and group: whether the replica it hosts knows a leader (its last `RoleChanged`).
+    knows_leader: BTreeMap<(String, GroupKind), bool>,
+    /// Per CMG incarnation: the label that leads it now.
+    cmg_leader_now: BTreeMap<InstanceId, String>,
     /// The committed prefix of each group incarnation: (term, digest) of each entry.
     committed: BTreeMap<(GroupKind, InstanceId), Vec<(u64, u64)>>,
 }
 
 /// A CMG replica's LT as it last reported it: (incarnation, version, members).
 type ReplicaLt = (InstanceId, u64, Vec<(NodeName, LaunchId)>);
+
+/// An init command normalized for comparison: name, sorted CMG list, sorted MS list.
+type InitKey = (String, Vec<String>, Vec<String>);
+
+/// The command a user's init parameters ask for, after trimming, sorting and defaulting (CMG
+/// takes the MS list and the reverse); `None` when both lists are empty (the default then
+/// depends on the receiving node's topology).
+fn requested_command(params: &joinsim::InitParams) -> Option<InitKey> {
+    let clean = |list: &[String]| {
+        let mut list: Vec<String> = list.iter().map(|n| n.trim().to_string()).collect();
+        list.sort();
+        list
+    };
+    let (mut cmg, mut ms) = (clean(&params.cmg_nodes), clean(&params.ms_nodes));
+    match (cmg.is_empty(), ms.is_empty()) {
+        (true, true) => return None,
+        (true, false) => cmg = ms.clone(),
+        (false, true) => ms = cmg.clone(),
+        (false, false) => {}
+    }
+    Some((params.cluster_name.trim().to_string(), cmg, ms))
+}
 
 /// The checker's copy of one replica's durable Raft state (from the vault writes).
 #[derive(Clone, Debug)]
@@ -267,6 +320,24 @@ impl Checker {
         }
     }
 
+    /// A checker for a world with these nodes, run with these timers.
+    pub fn with_timing(nodes: BTreeMap<String, NodeFacts>, timing: &joinsim::Timing) -> Checker {
+        Checker {
+            nodes,
+            start_grace_ms: 2 * timing.failure_timeout_ms,
+            ..Default::default()
+        }
+    }
+
+    /// Forgets what `label`'s replicas (of `group`, or all) knew of their leaders.
+    fn forget_leaders_of(&mut self, label: &str, group: Option<GroupKind>) {
+        self.knows_leader
+            .retain(|(l, g), _| l != label || group.is_some_and(|k| k != *g));
+        if group != Some(GroupKind::Ms) {
+            self.cmg_leader_now.retain(|_, l| l != label);
+        }
+    }
+
     /// Learns about a node added during the run.
     pub fn add_node(&mut self, label: &str, facts: NodeFacts) {
         self.nodes.insert(label.to_string(), facts);
@@ -290,6 +361,7 @@ impl Checker {
         };
         let event = match &entry.kind {
             TraceKind::Harness(HarnessEvent::VaultWiped) => {
+                self.accepted.remove(label);
                 self.ms_version_of.insert(label.to_string(), None);
                 self.tag_of.insert(label.to_string(), None);
                 // A wipe legitimately loses everything the node held: its replicas' logs (not a
@@ -303,6 +375,8 @@ impl Checker {
                 return None;
             }
             TraceKind::Harness(HarnessEvent::NodeKilled) => {
+                self.accepted.remove(label);
+                self.forget_leaders_of(label, None);
                 self.cmg_of.remove(label);
                 self.ms_of.remove(label);
                 self.replica_lt.remove(label);
@@ -325,12 +399,38 @@ impl Checker {
         {
             self.accepting.remove(label);
         }
+        if let Event::RoleChanged {
+            group,
+            instance,
+            role,
+            leader,
+            ..
+        } = event
+        {
+            let hosted = match group {
+                GroupKind::Cmg => self.cmg_of.get(label),
+                GroupKind::Ms => self.ms_of.get(label),
+            };
+            if hosted == Some(instance) {
+                self.knows_leader
+                    .insert((label.to_string(), *group), leader.is_some());
+            }
+            if *group == GroupKind::Cmg {
+                if *role == Role::Leader {
+                    self.cmg_leader_now.insert(*instance, label.to_string());
+                } else if self.cmg_leader_now.get(instance).map(String::as_str) == Some(label) {
+                    self.cmg_leader_now.remove(instance);
+                }
+            }
+        }
         match event {
             Event::Started {
                 launch,
                 ms_version,
                 tag,
             } => {
+                self.accepted.remove(label);
+                self.started_us.insert(label.to_string(), entry.time_us);
                 self.launch_of.insert(label.to_string(), *launch);
                 self.tag_of.insert(label.to_string(), tag.clone());
                 let before = self.ms_version_of.get(label).copied().flatten();
@@ -346,6 +446,9 @@ impl Checker {
                 }
             }
             Event::VaultCleared { init } => {
+                // Only a cancel the CMG decided clears a vault.
+                self.fate_cancelled.insert(*init);
+                self.accepted.remove(label);
                 self.ms_version_of.insert(label.to_string(), None);
                 self.tag_of.insert(label.to_string(), None);
                 // Only a cancel clears a vault.
@@ -361,14 +464,61 @@ impl Checker {
                 }
             }
             Event::JoinAccepted { tag, .. } => {
+                self.accepted.insert(label.to_string());
                 self.tag_of.insert(label.to_string(), Some(tag.clone()));
                 self.accepting.insert(label.to_string(), entry.time_us);
             }
-            Event::InitStarted { init, tag, .. } => {
+            Event::InitStarted {
+                init,
+                tag,
+                cmg_nodes,
+                ms_nodes,
+                ..
+            } => {
                 self.instance_tags
                     .entry(*init)
                     .or_default()
                     .insert(tag.clone());
+                let sorted = |list: &[NodeName]| {
+                    let mut list = list.to_vec();
+                    list.sort();
+                    list
+                };
+                let command = (tag.name.clone(), sorted(cmg_nodes), sorted(ms_nodes));
+                self.commands.entry(tag.clone()).or_insert(command);
+            }
+            Event::InitReceived { request, params } => {
+                self.init_requests
+                    .insert((label.to_string(), request.0), params.clone());
+            }
+            Event::InitAnswered {
+                request,
+                result: Err(joinsim::InitError::ParametersDiffer { node, detail }),
+            } => {
+                // A node of a cluster compares an init with the command its cluster was created
+                // with (docs/spec.md §5): a repeat of that command is never "its parameters
+                // differ" by the node's own word.
+                let params = self.init_requests.get(&(label.to_string(), request.0));
+                let own = self.tag_of.get(label).cloned().flatten();
+                let created = own.as_ref().and_then(|t| self.commands.get(t));
+                if Some(node.as_str()) == self.name_of(label)
+                    && created.is_some()
+                    && params.and_then(requested_command).as_ref() == created
+                {
+                    let tag = own.expect("a created command has a tag");
+                    return violation(
+                        Invariant::AlwaysInitIdempotent,
+                        vec![label.into()],
+                        format!(
+                            "{label}, a node of cluster {tag}, refused a repeat of the init command {tag} was created with as parameters_differ: {detail}"
+                        ),
+                    );
+                }
+            }
+            Event::Halted { rejection } => {
+                let violation = self.refusal_problem(label, rejection, entry.time_us);
+                self.forget_leaders_of(label, None);
+                return violation;
             }
             Event::InitAnswered {
                 result: Ok(tag), ..
@@ -377,6 +527,13 @@ impl Checker {
             }
             Event::InitCancelled { init, .. } => {
                 self.cancelled.insert(*init);
+            }
+            Event::InitFateApplied {
+                instance,
+                fate: Some(joinsim::InitFate::Cancelled),
+                ..
+            } => {
+                self.fate_cancelled.insert(*instance);
             }
             Event::NodesLeft { nodes, index } => {
                 if let Some(instance) = self.cmg_of.get(label).copied() {
@@ -451,16 +608,31 @@ impl Checker {
                 member,
                 new: launch,
                 ..
-            } if !self.admitted.contains(&(member.clone(), *launch)) => {
-                return violation(
-                    Invariant::AlwaysPhysicalMemberPassedPreInit,
-                    vec![label.into(), member.clone()],
-                    format!("{label} added {member} (launch {launch:?}), which no node admitted"),
-                );
+            } => {
+                if !self.admitted.contains(&(member.clone(), *launch)) {
+                    return violation(
+                        Invariant::AlwaysPhysicalMemberPassedPreInit,
+                        vec![label.into(), member.clone()],
+                        format!(
+                            "{label} added {member} (launch {launch:?}), which no node admitted"
+                        ),
+                    );
+                }
+                // Pre-init holds on every path into a view (docs/protocol.md, "pre-init on
+                // every path"): whoever admitted the member, this node's view takes it only if
+                // their versions are compatible.
+                if let Some(problem) = self.version_problem(label, member, *launch) {
+                    return violation(
+                        Invariant::AlwaysPhysicalMemberPassedPreInit,
+                        vec![label.into(), member.clone()],
+                        format!("{problem}, into its view"),
+                    );
+                }
             }
             Event::GroupStarted {
                 group, instance, ..
             } => {
+                self.forget_leaders_of(label, Some(*group));
                 let map = match group {
                     GroupKind::Cmg => &mut self.cmg_of,
                     GroupKind::Ms => &mut self.ms_of,
@@ -477,6 +649,7 @@ impl Checker {
                 }
             }
             Event::GroupDestroyed { group, instance } => {
+                self.forget_leaders_of(label, Some(*group));
                 let map = match group {
                     GroupKind::Cmg => &mut self.cmg_of,
                     GroupKind::Ms => &mut self.ms_of,
@@ -501,6 +674,7 @@ impl Checker {
                 }
             }
             Event::ReplicaFailed { group, .. } => {
+                self.forget_leaders_of(label, Some(*group));
                 let map = match group {
                     GroupKind::Cmg => &mut self.cmg_of,
                     GroupKind::Ms => &mut self.ms_of,
@@ -585,6 +759,7 @@ impl Checker {
                 }
             }
             Event::JoinRequestSent { stored, .. } => {
+                self.accepted.remove(label);
                 if let Some(key) = self.identity(label) {
                     self.join_requests.insert(key, stored.clone());
                 }
@@ -733,17 +908,8 @@ impl Checker {
         launch: LaunchId,
         member_tag: Option<&ClusterTag>,
     ) -> Option<String> {
-        let mine = self.nodes.get(admitter)?;
-        let theirs = self
-            .launch_of
-            .iter()
-            .find(|(l, la)| **la == launch && self.name_of(l) == Some(member))
-            .and_then(|(l, _)| self.nodes.get(l))?;
-        if mine.protocol != theirs.protocol || !mine.product.compatible_with(&theirs.product) {
-            return Some(format!(
-                "{admitter} ({} / protocol {}) admitted {member} ({} / protocol {})",
-                mine.product, mine.protocol, theirs.product, theirs.protocol
-            ));
+        if let Some(problem) = self.version_problem(admitter, member, launch) {
+            return Some(problem);
         }
         if let (Some(Some(own)), Some(other)) = (self.tag_of.get(admitter), member_tag) {
             if own != other {
@@ -751,6 +917,107 @@ impl Checker {
                     "{admitter}, initialized with {own}, admitted {member} initialized with {other}"
                 ));
             }
+        }
+        None
+    }
+
+    /// Why `label` must not have been halted by `rejection`, if it must not: a pre-init refusal
+    /// by tag spares (docs/spec.md §5; docs/protocol.md, "a refusal never halts a live cluster")
+    /// a node that holds the state of an init its CMG cancelled, within its start grace (it must
+    /// be given the time to learn the cancel and go on as an empty node), or that no longer holds
+    /// the refused tag (a stale refusal); and a member of a live cluster of its own: accepted by
+    /// its cluster, hosting a replica that knows a leader, or within its start grace while its
+    /// cluster has a CMG leader.
+    fn refusal_problem(
+        &self,
+        label: &str,
+        rejection: &joinsim::Rejection,
+        time_us: u64,
+    ) -> Option<Violation> {
+        let refused = match &rejection.reason {
+            joinsim::RejectionReason::TagMismatch { joiner, .. }
+            | joinsim::RejectionReason::ConflictingTag { joiner, .. }
+                if rejection.stage == joinsim::RejectionStage::PreInit =>
+            {
+                joiner
+            }
+            _ => return None,
+        };
+        let violation = |invariant, detail: String| {
+            Some(Violation {
+                invariant,
+                time_us,
+                nodes: vec![label.to_string(), rejection.by.clone()],
+                detail,
+            })
+        };
+        let young = self
+            .started_us
+            .get(label)
+            .is_some_and(|s| time_us / 1_000 < s / 1_000 + self.start_grace_ms);
+        let held = self.tag_of.get(label).cloned().flatten();
+        if held.as_ref() != Some(refused) {
+            return violation(
+                Invariant::AlwaysCancelledMemberTold,
+                format!(
+                    "{label} was halted by a refusal of tag {refused}, which it no longer holds (it holds {held:?}): {rejection}"
+                ),
+            );
+        }
+        let cancelled = self
+            .instance_tags
+            .iter()
+            .find(|(i, tags)| tags.contains(refused) && self.fate_cancelled.contains(*i));
+        if let Some((init, _)) = cancelled {
+            if young {
+                return violation(
+                    Invariant::AlwaysCancelledMemberTold,
+                    format!(
+                        "{label} was halted {:.3} ms after it started by a refusal of tag {refused}, whose init {init:?} its CMG had cancelled, before the cancel could reach it: {rejection}",
+                        (time_us - self.started_us[label]) as f64 / 1e3
+                    ),
+                );
+            }
+            return None;
+        }
+        let hosted_leader = if self.cmg_of.contains_key(label) {
+            self.knows_leader.get(&(label.to_string(), GroupKind::Cmg))
+        } else {
+            self.knows_leader.get(&(label.to_string(), GroupKind::Ms))
+        };
+        let live = self
+            .cmg_leader_now
+            .keys()
+            .any(|i| self.clusters.get(i).is_some_and(|c| &c.tag == refused));
+        let why = if self.accepted.contains(label) {
+            "accepted by its cluster"
+        } else if hosted_leader == Some(&true) {
+            "hosting a replica that knows a leader"
+        } else if young && live {
+            "within its start grace while its cluster has a CMG leader"
+        } else {
+            return None;
+        };
+        violation(
+            Invariant::AlwaysRefusalSparesMembers,
+            format!("{label}, a member of a live cluster ({why}), was halted: {rejection}"),
+        )
+    }
+
+    /// Why `member` (that launch) may not be in `viewer`'s view, if their versions are
+    /// incompatible: another protocol version, or another product major.minor.
+    fn version_problem(&self, viewer: &str, member: &str, launch: LaunchId) -> Option<String> {
+        let mine = self.nodes.get(viewer)?;
+        let theirs = self
+            .launch_of
+            .iter()
+            .find(|(l, la)| **la == launch && self.name_of(l) == Some(member))
+            .and_then(|(l, _)| self.nodes.get(l))?;
+        if mine.protocol != theirs.protocol || !mine.product.compatible_with(&theirs.product) {
+            return Some(format!(
+                "{viewer} ({} / protocol {}) admitted {member} ({} / protocol {})",
+                mine.product, mine.protocol, theirs.product, theirs.protocol
+            ));
         }
         None
     }
@@ -1470,7 +1737,11 @@ mod tests {
 
     /// Feeds events with their times; returns the first violation.
     fn feed_timed(events: Vec<(u64, &str, Event)>) -> Option<Violation> {
-        let mut checker = Checker::new(facts());
+        feed_timed_to(Checker::new(facts()), events)
+    }
+
+    /// Feeds `checker` events with their times; returns the first violation.
+    fn feed_timed_to(mut checker: Checker, events: Vec<(u64, &str, Event)>) -> Option<Violation> {
         events.into_iter().find_map(|(time_us, node, e)| {
             checker.observe(&TraceEntry {
                 time_us,
@@ -1603,8 +1874,15 @@ mod tests {
             Invariant::AlwaysPhysicalMemberPassedPreInit
         );
         // Self-admission counts for the node itself.
-        let ok = feed(vec![
+        assert_eq!(self_admitted_a_in_the_view_of_b(facts()), None);
+    }
+
+    /// `a` admits itself; `b` takes it into its view (through a probe, say), and later drops it.
+    fn self_admitted_a_in_the_view_of_b(facts: BTreeMap<String, NodeFacts>) -> Option<Violation> {
+        let mut checker = Checker::new(facts);
+        [
             ("a", started(1, None)),
+            ("b", started(2, None)),
             ("a", Event::EnteredTopology { via: "a".into() }),
             (
                 "b",
@@ -1621,8 +1899,9 @@ mod tests {
                     cause: RemovalCause::Dead,
                 },
             ),
-        ]);
-        assert_eq!(ok, None);
+        ]
+        .into_iter()
+        .find_map(|(n, e)| checker.observe(&entry(n, e)))
     }
 
     #[test]
@@ -1891,19 +2170,20 @@ mod tests {
         );
     }
 
+    /// `a` starts init `I` of cluster `tag(1)`, CMG and MS [a, b].
+    fn init_started_ab() -> Event {
+        Event::InitStarted {
+            request: joinsim::RequestId(1),
+            init: I,
+            tag: tag(1),
+            cmg_nodes: vec!["a".into(), "b".into()],
+            ms_nodes: vec!["a".into(), "b".into()],
+        }
+    }
+
     fn answered_then(destroy: Vec<(u64, &'static str, Event)>) -> Option<Violation> {
         let mut history = vec![
-            (
-                1,
-                "a",
-                Event::InitStarted {
-                    request: joinsim::RequestId(1),
-                    init: I,
-                    tag: tag(1),
-                    cmg_nodes: vec!["a".into(), "b".into()],
-                    ms_nodes: vec!["a".into(), "b".into()],
-                },
-            ),
+            (1, "a", init_started_ab()),
             (2, "a", cmg_started()),
             (2, "b", cmg_started()),
             (3, "a", init_applied(1, 1, 2)),
@@ -2295,6 +2575,198 @@ mod tests {
         assert_eq!(
             feed(history).unwrap().invariant,
             Invariant::AlwaysOneGroupIncarnationPerNode
+        );
+    }
+    /// Feeds timed events to a checker run with the default timers (a start grace of 4 s).
+    fn feed_with_timing(events: Vec<(u64, &str, Event)>) -> Option<Violation> {
+        feed_timed_to(
+            Checker::with_timing(facts(), &joinsim::Timing::default()),
+            events,
+        )
+    }
+
+    #[test]
+    fn a_member_of_another_version_added_to_a_view_trips() {
+        // a runs another product and admitted itself: no handshake checked it against b, yet
+        // b's view may not take it (pre-init on every path).
+        let mut f = facts();
+        f.get_mut("a").unwrap().product = ProductVersion::new(3, 1, 0);
+        assert_eq!(
+            self_admitted_a_in_the_view_of_b(f).unwrap().invariant,
+            Invariant::AlwaysPhysicalMemberPassedPreInit
+        );
+    }
+
+    fn init_params(cmg: &[&str]) -> joinsim::InitParams {
+        joinsim::InitParams {
+            cluster_name: "c".into(),
+            ms_nodes: Vec::new(),
+            cmg_nodes: cmg.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// `a` creates cluster `tag(1)` with CMG (and so MS) [a, b], joins it, and is then sent
+    /// `requested`, which it refuses with `parameters_differ` naming `refuser`.
+    fn repeat_refused(requested: &[&str], refuser: &str) -> Option<Violation> {
+        feed(vec![
+            ("a", init_started_ab()),
+            (
+                "a",
+                Event::JoinAccepted {
+                    tag: tag(1),
+                    stored_ms_version: None,
+                    cluster_ms_version: 1,
+                },
+            ),
+            (
+                "a",
+                Event::InitReceived {
+                    request: joinsim::RequestId(2),
+                    params: init_params(requested),
+                },
+            ),
+            (
+                "a",
+                Event::InitAnswered {
+                    request: joinsim::RequestId(2),
+                    result: Err(joinsim::InitError::ParametersDiffer {
+                        node: refuser.into(),
+                        detail: "Meta Storage node names do not match".into(),
+                    }),
+                },
+            ),
+        ])
+    }
+
+    #[test]
+    fn a_repeat_of_the_creating_init_refused_as_parameters_differ_trips() {
+        // The same command, lists in another order: a repeat, never "parameters differ".
+        assert_eq!(
+            repeat_refused(&["b", " a"], "a").unwrap().invariant,
+            Invariant::AlwaysInitIdempotent
+        );
+        // Another command, or a refusal by another node (which may hold another init): fine.
+        assert_eq!(repeat_refused(&["a"], "a"), None);
+        assert_eq!(repeat_refused(&["a", "b"], "b"), None);
+    }
+
+    fn refused_by_tag(held: ClusterTag) -> Event {
+        Event::Halted {
+            rejection: joinsim::Rejection {
+                stage: joinsim::RejectionStage::PreInit,
+                by: "c".into(),
+                reason: joinsim::RejectionReason::TagMismatch {
+                    joiner: held,
+                    cluster: tag(2),
+                },
+            },
+        }
+    }
+
+    fn initialized(launch: u64) -> Event {
+        Event::Started {
+            launch: LaunchId(launch),
+            tag: Some(tag(1)),
+            ms_version: Some(1),
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_halts_a_member_of_a_live_cluster_trips() {
+        let trips = |v: Option<Violation>| {
+            assert_eq!(v.unwrap().invariant, Invariant::AlwaysRefusalSparesMembers)
+        };
+        // Accepted by its cluster.
+        trips(feed(vec![
+            ("b", started(2, None)),
+            (
+                "b",
+                Event::JoinAccepted {
+                    tag: tag(1),
+                    stored_ms_version: None,
+                    cluster_ms_version: 1,
+                },
+            ),
+            ("b", refused_by_tag(tag(1))),
+        ]));
+        // Hosting a replica that knows a leader.
+        let hosting = vec![
+            ("b", initialized(2)),
+            ("b", cmg_started()),
+            (
+                "b",
+                Event::RoleChanged {
+                    group: GroupKind::Cmg,
+                    instance: I,
+                    role: Role::Follower,
+                    term: 2,
+                    leader: Some("a".into()),
+                },
+            ),
+            ("b", refused_by_tag(tag(1))),
+        ];
+        trips(feed(hosting));
+        // Within its start grace (4 s) while its cluster has a CMG leader; not after it.
+        let live = |halted_at_us: u64| {
+            feed_with_timing(vec![
+                (1, "a", cmg_started()),
+                (2, "a", init_applied(1, 1, 2)),
+                (
+                    3,
+                    "a",
+                    Event::RoleChanged {
+                        group: GroupKind::Cmg,
+                        instance: I,
+                        role: Role::Leader,
+                        term: 2,
+                        leader: Some("a".into()),
+                    },
+                ),
+                (1_000_000, "b", initialized(2)),
+                (halted_at_us, "b", refused_by_tag(tag(1))),
+            ])
+        };
+        trips(live(1_010_000));
+        assert_eq!(live(5_010_000), None);
+        // A node that is none of these (its cluster gone, its grace over) may be halted.
+        assert_eq!(
+            feed_with_timing(vec![
+                (1_000_000, "b", initialized(2)),
+                (1_010_000, "b", refused_by_tag(tag(1))),
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refusal_that_halts_a_member_of_a_cancelled_init_trips() {
+        let cancelled = |halted_at_us: u64, refused: ClusterTag| {
+            feed_with_timing(vec![
+                (1, "a", init_started_ab()),
+                (
+                    2,
+                    "a",
+                    Event::InitFateApplied {
+                        instance: I,
+                        fate: Some(joinsim::InitFate::Cancelled),
+                        index: 3,
+                    },
+                ),
+                (1_000_000, "b", initialized(2)),
+                (halted_at_us, "b", refused_by_tag(refused)),
+            ])
+        };
+        // Back from its vault, refused before the cancel could reach it.
+        assert_eq!(
+            cancelled(1_010_000, tag(1)).unwrap().invariant,
+            Invariant::AlwaysCancelledMemberTold
+        );
+        // Its start grace over, the cancel had its time.
+        assert_eq!(cancelled(5_010_000, tag(1)), None);
+        // Refused for a tag it no longer holds (a stale refusal): never final.
+        assert_eq!(
+            cancelled(5_010_000, tag(3)).unwrap().invariant,
+            Invariant::AlwaysCancelledMemberTold
         );
     }
 }

@@ -166,6 +166,7 @@ impl World {
             .ip(IpAddr::V4(Ipv4Addr::from(USER_IP)))
             .build()
             .id();
+        let checker = Checker::with_timing(BTreeMap::new(), &timing);
         let world = World {
             inner: Arc::new(WorldInner {
                 t0: Instant::now(),
@@ -175,7 +176,7 @@ impl World {
                 rules: Mutex::new(MessageRules::default()),
                 cut_links: Mutex::new(BTreeSet::new()),
                 trace: Mutex::new(Trace::default()),
-                checker: Mutex::new(Checker::default()),
+                checker: Mutex::new(checker),
                 violations: Mutex::new(Vec::new()),
                 user,
                 next_request: AtomicU64::new(1),

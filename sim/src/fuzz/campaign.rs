@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::failure::{classify, FailureKind};
-use crate::fuzz::case::{fuzz_case, FuzzCase};
+use crate::fuzz::case::{fuzz_case_with, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -46,6 +46,9 @@ pub struct FuzzOptions {
     pub max_findings: usize,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Also draw the weather of `--extra-weather` (kinds that reach faults not all fixed yet;
+    /// a planted-bug hunt always does).
+    pub extra_weather: bool,
 }
 
 /// One failure, shrunk and written.
@@ -117,6 +120,10 @@ pub struct Summary {
     pub liveness_after_hazard: u64,
     /// Those runs, each with its seed and replay command.
     pub reported: Vec<Reported>,
+    /// Runs of a planted-bug hunt that fail the same way without the bug (not the bug's: an
+    /// open fault; counted apart, and the hunt goes on), each with the command that replays it
+    /// without the bug.
+    pub without_bug: Vec<Reported>,
     /// Runs per wall second.
     pub runs_per_s: f64,
     /// Simulated seconds per wall second.
@@ -149,14 +156,20 @@ struct Verdict {
     result: Option<SeedResult>,
 }
 
-/// The case drawn from a seed, with its shrinkable tree.
+/// The case drawn from a seed (the default weather), with its shrinkable tree.
 pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
+    draw_with(seed, false)
+}
+
+/// The case drawn from a seed, with its shrinkable tree; `extra` draws the weather of
+/// `--extra-weather` too.
+pub fn draw_with(seed: u64, extra: bool) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&0x6a6f_696e_7369_6d00u64.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let tree = fuzz_case()
+    let tree = fuzz_case_with(extra)
         .new_tree(&mut runner)
         .expect("the fuzz strategy always produces a case");
     let case = tree.current();
@@ -376,11 +389,16 @@ fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug
 /// The command a finding came from.
 fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
     format!(
-        "joinsim fuzz --seed-start {seed} --runs 1{}",
+        "joinsim fuzz --seed-start {seed} --runs 1{}{}",
         options
             .bug
             .map(|b| format!(" --bug {b}"))
             .unwrap_or_default(),
+        if options.extra_weather {
+            " --extra-weather"
+        } else {
+            ""
+        }
     )
 }
 
@@ -423,7 +441,19 @@ fn write_case(
     Ok(file)
 }
 
-/// Shrinks the failing case of `seed` and writes it. Shrinking stops after
+/// Whether a failure of `kind` that `case` has in a planted-bug hunt is the bug's: the same
+/// case without the bug does not fail that way. A failure the case has without the bug too is an
+/// open fault of the protocol (or of the weather), not a detection of the bug. True outside a
+/// hunt, and for kinds the comparison cannot tell (determinism, runs counted apart).
+fn fails_by_the_bug(case: &FuzzCase, seed: u64, kind: &FailureKind, options: &FuzzOptions) -> bool {
+    if options.bug.is_none() || !kind.counts() || *kind == FailureKind::Determinism {
+        return true;
+    }
+    run_case(case, seed, None, false).kind.as_ref() != Some(kind)
+}
+
+/// Shrinks the failing case of `seed` and writes it. In a planted-bug hunt a smaller case is
+/// kept only while it still needs the bug to fail. Shrinking stops after
 /// `options.shrink_budget` attempts, or at `deadline` (the end of a timed campaign), keeping the
 /// smallest failing case so far.
 fn shrink_and_write(
@@ -433,7 +463,7 @@ fn shrink_and_write(
     options: &FuzzOptions,
     deadline: Option<Instant>,
 ) -> Finding {
-    let (mut tree, original) = draw(seed);
+    let (mut tree, original) = draw_with(seed, options.extra_weather);
     let mut best = original.clone();
     let mut best_hash = None;
     let mut attempts = 0;
@@ -447,7 +477,10 @@ fn shrink_and_write(
             let smaller =
                 size(&candidate).0 <= size(&best).0 && size(&candidate).1 <= size(&best).1;
             let verdict = run_case(&candidate, seed, options.bug, false);
-            if smaller && verdict.kind.as_ref() == Some(kind) {
+            if smaller
+                && verdict.kind.as_ref() == Some(kind)
+                && fails_by_the_bug(&candidate, seed, kind, options)
+            {
                 best_hash = verdict.result.map(|r| r.trace_hash);
                 best = candidate;
                 if !tree.simplify() {
@@ -510,7 +543,7 @@ fn shrink_and_write(
 
 /// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
 fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
-    let (_, case) = draw(seed);
+    let (_, case) = draw_with(seed, options.extra_weather);
     let hash = run_case(&case, seed, options.bug, false)
         .result
         .map_or_else(|| "-".into(), |r| r.trace_hash);
@@ -630,6 +663,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let failed: Mutex<Vec<Failed>> = Mutex::new(Vec::new());
     let findings: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
     let reported: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
+    let without_bug: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
     let coverage: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let (shard, shards) = options.shard;
     let _ = std::fs::create_dir_all(&options.out);
@@ -684,7 +718,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     stop.store(true, Ordering::Relaxed);
                     return;
                 };
-                let (_, case) = draw(seed);
+                let (_, case) = draw_with(seed, options.extra_weather);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
                 let mut detail = verdict.detail.clone();
@@ -714,6 +748,35 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 }
                 let done = runs.fetch_add(1, Ordering::Relaxed) + 1;
                 let Some(kind) = kind else { continue };
+                if !fails_by_the_bug(&case, seed, &kind, options) {
+                    log.write(serde_json::json!({
+                        "type": "failure",
+                        "seed": seed,
+                        "kind": kind.to_string(),
+                        "counted": false,
+                        "without_bug": true,
+                        "detail": detail,
+                        "runs": done,
+                        "wall_s": started.elapsed().as_secs_f64(),
+                    }));
+                    without_bug
+                        .lock()
+                        .expect("without-bug lock")
+                        .push(Reported {
+                            seed,
+                            kind: kind.to_string(),
+                            detail,
+                            file: String::new(),
+                            replay: hunt_command(
+                                seed,
+                                &FuzzOptions {
+                                    bug: None,
+                                    ..options.clone()
+                                },
+                            ),
+                        });
+                    continue;
+                }
                 let at_s = started.elapsed().as_secs_f64();
                 if kind.counts() {
                     counted.fetch_add(1, Ordering::Relaxed);
@@ -817,6 +880,9 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     reported.sort_by_key(|r| r.seed);
     summary.liveness_after_hazard = reported.len() as u64;
     summary.reported = reported;
+    let mut without_bug = without_bug.into_inner().expect("without-bug lock");
+    without_bug.sort_by_key(|r| r.seed);
+    summary.without_bug = without_bug;
     let failed: Vec<Failed> = failed.into_iter().filter(|f| f.2.counts()).collect();
     if let Some((seed, done, _, _, at)) = failed.iter().min_by(|a, b| a.4.total_cmp(&b.4)) {
         summary.first_failure_seed = Some(*seed);
@@ -889,6 +955,16 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
         );
         for r in &summary.reported {
             let _ = writeln!(out, "    seed {}: {}", r.seed, r.replay);
+        }
+    }
+    if !summary.without_bug.is_empty() {
+        let _ = writeln!(
+            out,
+            "  failing without the planted bug too (not the bug's; counted apart): {}",
+            summary.without_bug.len()
+        );
+        for r in &summary.without_bug {
+            let _ = writeln!(out, "    seed {} ({}): {}", r.seed, r.kind, r.replay);
         }
     }
     if let (Some(runs), Some(wall)) = (

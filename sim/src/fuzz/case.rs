@@ -56,6 +56,26 @@ pub struct Weather {
     /// link into it cut one way): its own CMG replica sees no leader while the others answer,
     /// and its init times out and cancels (fuzz seed 12035143, "the fence").
     pub deaf_initiators: bool,
+    /// A late joiner killed for good once it has had time to join, then the CMG leader restarted
+    /// just before its failure detector would declare the joiner dead (LT hygiene).
+    pub departures: bool,
+    /// The first core node (every node's seed) and the intruder cut off from the other nodes
+    /// right after they were admitted, while the far side initializes a cluster of its own and
+    /// its CMG leader is restarted shortly before the heal: the restarted nodes meet their seed
+    /// empty and holding the intruder's tag (a refusal must not halt a live cluster, fuzz seed
+    /// 4005285).
+    pub seed_splits: bool,
+    /// The incompatible node forms a topology of its own (no seeds, started late) and a node
+    /// outside the groups lists it as a second seed, so that rejoin probes meet it outside any
+    /// handshake (pre-init on every path).
+    pub islands: bool,
+    /// A Meta Storage reconfiguration followed by the first init again, via any core node: a
+    /// repeat of the command the cluster was created with returns the first tag (docs/spec.md
+    /// §5).
+    pub init_repeats: bool,
+    /// Like `cancel_victims`, but the init is sent again naming the survivors before the victim
+    /// comes back to them (Ignite's testInitCancel, with the member away during the cancel).
+    pub cancel_returns: bool,
 }
 
 /// One fault of the timeline. Times are in simulated milliseconds; node indexes are positions
@@ -135,7 +155,48 @@ pub enum Fault {
         node: usize,
         down_ms: u64,
     },
+    /// Drop the `start_groups_ack`s of a node the first init names (the init times out and is
+    /// cancelled) and kill it `at_ms` after the first init; `reinit_ms` after the first init,
+    /// send the init again naming the CMG without that node; start the node again `down_ms`
+    /// after that.
+    CancelReturn {
+        at_ms: u64,
+        node: usize,
+        down_ms: u64,
+        reinit_ms: u64,
+    },
+    /// A `Reconfigure`, then `after_ms` later the first init again via core node `repeat_via`.
+    ReconfigureThenRepeat {
+        reconfigure: Box<Fault>,
+        repeat_via: usize,
+        after_ms: u64,
+    },
+    /// Kill a late joiner `after_ms` after its start, for good, and restart whichever node leads
+    /// the CMG `delay_ms` later.
+    Departure {
+        joiner: usize,
+        after_ms: u64,
+        delay_ms: u64,
+    },
+    /// At `at_ms` cut the first core node, the intruder and the core nodes not marked `far` off
+    /// from the rest for `for_ms`; init a cluster of the far core nodes via one of them
+    /// (`via`); restart whichever node leads the CMG `bounce_ms` before the heal.
+    SeedSplit {
+        at_ms: u64,
+        for_ms: u64,
+        far: Vec<bool>,
+        via: usize,
+        bounce_ms: u64,
+    },
 }
+
+/// Far beyond any run: a node killed for good is busy until then.
+const FOREVER_MS: u64 = u64::MAX / 4;
+
+/// How long a run goes on after a late start of the extra weather (an island, a cancel's
+/// victim coming back), so that the run does not end, its liveness already met, before the
+/// node that started has met anyone.
+const AFTER_LATE_START_MS: u64 = 8_000;
 
 /// A generated run.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,6 +223,8 @@ pub struct FuzzCase {
     pub faults: Vec<Fault>,
     /// With `duplicates`: which core node the duplicate is named after, and when it starts.
     pub duplicate: (usize, u64),
+    /// With `islands`: when the incompatible node starts.
+    pub island_at_ms: u64,
 }
 
 /// Message kinds worth holding or dropping.
@@ -183,10 +246,16 @@ pub const FAULT_KINDS: [&str; 12] = [
 /// The last time a fault may start.
 pub const TIMELINE_MS: u64 = 15_000;
 
-/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md).
-fn weather() -> impl Strategy<Value = Weather> {
-    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), 19);
-    flags.prop_map(|f| Weather {
+/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md). `extra` also
+/// draws the kinds of `joinsim fuzz --extra-weather` (`departures`, `seed_splits`, `islands`,
+/// `init_repeats`, `cancel_returns`), which reach faults not all fixed yet; without it a seed
+/// draws the same case as before they were added.
+fn weather(extra: bool) -> impl Strategy<Value = Weather> {
+    let flags = proptest::collection::vec(
+        proptest::bool::weighted(0.4),
+        if extra { EXTRA_FLAGS } else { DEFAULT_FLAGS },
+    );
+    flags.prop_map(move |f| Weather {
         partitions: f[0],
         oneway: f[1],
         crashes: f[2],
@@ -199,14 +268,32 @@ fn weather() -> impl Strategy<Value = Weather> {
         concurrent_inits: f[9],
         late_joiners: f[10] || f[4],
         restored: f[11],
-        intruder: f[12],
+        // A seed split needs the intruder, an island the incompatible node.
+        intruder: f[12] || (extra && f[20]),
         version_skew: f[13],
-        incompatible: f[14],
+        incompatible: f[14] || (extra && f[21]),
         duplicates: f[15],
         cancel_victims: f[16],
         detector_races: f[17],
         deaf_initiators: f[18],
+        departures: extra && f[19],
+        seed_splits: extra && f[20],
+        islands: extra && f[21],
+        init_repeats: extra && f[22],
+        cancel_returns: extra && f[23],
     })
+}
+
+/// Weather flags drawn by default, and with the extra weather.
+const DEFAULT_FLAGS: usize = 19;
+const EXTRA_FLAGS: usize = 24;
+
+/// A Meta Storage reconfiguration at a time in `at`, through a core node, to a subset of the core
+/// nodes.
+fn reconfigure(at: std::ops::Range<u64>, core: usize) -> BoxedStrategy<Fault> {
+    (at, 0..core, proptest::collection::vec(any::<bool>(), core))
+        .prop_map(|(at_ms, via, nodes)| Fault::Reconfigure { at_ms, via, nodes })
+        .boxed()
 }
 
 fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrategy<Fault> {
@@ -282,6 +369,68 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
                 .boxed(),
         );
     }
+    if w.cancel_returns && !w.restored {
+        options.push(
+            (
+                300..6_000u64,
+                0..core.max(1),
+                1_000..30_000u64,
+                11_000..16_000u64,
+            )
+                .prop_map(|(at_ms, node, down_ms, reinit_ms)| Fault::CancelReturn {
+                    at_ms,
+                    node,
+                    down_ms,
+                    reinit_ms,
+                })
+                .boxed(),
+        );
+    }
+    if w.departures && joiners > 0 {
+        // Drawn three times as often as one other kind: the leader that never saw the joiner
+        // die must win the election after its restart, which it does in about a third of the
+        // draws.
+        let departure = (0..joiners, 1_500..8_000u64, 1_000..1_900u64)
+            .prop_map(|(joiner, after_ms, delay_ms)| Fault::Departure {
+                joiner,
+                after_ms,
+                delay_ms,
+            })
+            .boxed();
+        options.extend([departure.clone(), departure.clone(), departure]);
+    }
+    if w.init_repeats && !w.restored {
+        options.push(
+            (reconfigure(2_000..12_000, core), 0..core, 2_000..8_000u64)
+                .prop_map(
+                    |(reconfigure, repeat_via, after_ms)| Fault::ReconfigureThenRepeat {
+                        reconfigure: Box::new(reconfigure),
+                        repeat_via,
+                        after_ms,
+                    },
+                )
+                .boxed(),
+        );
+    }
+    if w.seed_splits && !w.restored {
+        options.push(
+            (
+                20..200u64,
+                3_000..9_000u64,
+                proptest::collection::vec(any::<bool>(), core),
+                0..core,
+                500..3_500u64,
+            )
+                .prop_map(|(at_ms, for_ms, far, via, bounce_ms)| Fault::SeedSplit {
+                    at_ms,
+                    for_ms,
+                    far,
+                    via,
+                    bounce_ms,
+                })
+                .boxed(),
+        );
+    }
     if w.wipes && joiners > 0 {
         options.push(
             (at.clone(), 100..4_000u64, 0..joiners)
@@ -333,15 +482,7 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
         );
     }
     if w.reconfigurations && !w.restored {
-        options.push(
-            (
-                at.clone(),
-                0..core,
-                proptest::collection::vec(any::<bool>(), core),
-            )
-                .prop_map(|(at_ms, via, nodes)| Fault::Reconfigure { at_ms, via, nodes })
-                .boxed(),
-        );
+        options.push(reconfigure(at.clone(), core));
     }
     if w.concurrent_inits {
         options.push(
@@ -369,9 +510,14 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
     proptest::strategy::Union::new(options).boxed()
 }
 
-/// The strategy of a whole run.
+/// The strategy of a whole run (the default weather).
 pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
-    weather().prop_flat_map(|w| {
+    fuzz_case_with(false)
+}
+
+/// The strategy of a whole run; `extra` adds the weather of `--extra-weather`.
+pub fn fuzz_case_with(extra: bool) -> impl Strategy<Value = FuzzCase> {
+    weather(extra).prop_flat_map(|w| {
         let core = if w.restored { 1..=3usize } else { 3..=6usize };
         let joiners = if w.late_joiners {
             1..=3usize
@@ -392,7 +538,11 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                 || w.concurrent_inits
                 || w.detector_races
                 || (w.cancel_victims && !w.restored)
-                || (w.deaf_initiators && !w.restored);
+                || (w.cancel_returns && !w.restored)
+                || (w.deaf_initiators && !w.restored)
+                || (w.departures && joiners > 0)
+                || (w.seed_splits && !w.restored)
+                || (w.init_repeats && !w.restored);
             let fault_count = if any_fault { 0..12usize } else { 0..1usize };
             let faults = if any_fault {
                 proptest::collection::vec(fault(&w, nodes, core, joiners), fault_count).boxed()
@@ -411,6 +561,12 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                 any::<bool>(),
                 faults,
                 (0..core, 1..TIMELINE_MS),
+                // Drawn only with the weather that uses it: other seeds draw as before.
+                if w.islands {
+                    (1..TIMELINE_MS).boxed()
+                } else {
+                    Just(0).boxed()
+                },
             )
                 .prop_map(
                     |(
@@ -425,6 +581,7 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                         incompatible_protocol,
                         faults,
                         duplicate,
+                        island_at_ms,
                     )| FuzzCase {
                         weather,
                         core,
@@ -437,6 +594,7 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                         incompatible_protocol,
                         faults,
                         duplicate,
+                        island_at_ms,
                     },
                 )
         })
@@ -529,6 +687,26 @@ impl FuzzCase {
             } else {
                 v.product = Some("3.1.0");
             }
+            if let Some(lister) = self.island_lister() {
+                // An island: v1 forms a topology of its own, and `lister` lists it as a seed
+                // too: its rejoin probes meet v1 outside any handshake. v1 starts 10 to 25 s
+                // after the timeline's faults could start and after the lister did, and the
+                // lister may ask every core node to let it in: it is admitted by then. (A
+                // lister still handshaking when v1 is up may pick v1, be refused by version
+                // and stop, leaving v1 alone for good with no one to refuse it.)
+                let core = self.core_names();
+                if let Some(n) = nodes.iter_mut().find(|n| n.name == lister) {
+                    for seed in core.iter().filter(|c| **c != lister) {
+                        if !n.seeds.contains(seed) {
+                            n.seeds.push(seed.clone());
+                        }
+                    }
+                    n.seeds.push("v1".into());
+                    let after = n.start_at.unwrap_or(0).max(TIMELINE_MS);
+                    v.seeds = Vec::new();
+                    v.start_at = Some(after + 10_000 + self.island_at_ms % 15_000);
+                }
+            }
             nodes.push(v);
         }
         if let Some(original) = self.duplicate_of() {
@@ -543,8 +721,8 @@ impl FuzzCase {
     /// The core node the duplicate is named after, if the weather has one. A namesake that
     /// outlives a dead group member would join as that member with an empty log — the wiped
     /// voter, a Raft hazard the fuzzer keeps out (as it never wipes group members): with kills
-    /// in the weather the duplicate is named after a core node outside the groups, or there is
-    /// none.
+    /// or restarts in the weather (the returning cancel victims, group members, included) the
+    /// duplicate is named after a core node outside the groups, or there is none.
     fn duplicate_of(&self) -> Option<String> {
         let w = &self.weather;
         if !w.duplicates || self.core == 0 {
@@ -552,13 +730,39 @@ impl FuzzCase {
         }
         let mut index = self.duplicate.0 % self.core;
         let group_size = if w.restored { 0 } else { self.group_size };
-        if (w.crashes || w.leader_bounces || w.detector_races) && index < group_size {
+        let restarts = w.crashes
+            || w.leader_bounces
+            || w.detector_races
+            || w.cancel_returns
+            || w.departures
+            || w.seed_splits;
+        if restarts && index < group_size {
             if self.core <= group_size {
                 return None;
             }
             index = group_size + index % (self.core - group_size);
         }
         Some(format!("a{}", index + 1))
+    }
+
+    /// With `islands`: the node that lists the incompatible node as a second seed — a late
+    /// joiner, or a core node outside the groups (a group member that a restart makes hand
+    /// itself to the island would be refused by version, and with it its group's majority)
+    /// that no duplicate is named after (it could lose its name to the duplicate and stop).
+    fn island_lister(&self) -> Option<String> {
+        let w = &self.weather;
+        if !w.islands || !w.incompatible {
+            return None;
+        }
+        if self.joiners > 0 {
+            return Some("z1".into());
+        }
+        let group_size = if w.restored { 0 } else { self.group_size };
+        let duplicated = self.duplicate_of();
+        (group_size.max(1)..self.core)
+            .rev()
+            .map(|i| format!("a{}", i + 1))
+            .find(|name| Some(name) != duplicated.as_ref())
     }
 
     fn core_names(&self) -> Vec<String> {
@@ -673,11 +877,20 @@ impl FuzzCase {
                     at,
                     format!("action = \"start\"\nnode = \"{}\"", node.label()),
                 ));
+                if self.island_lister().is_some() && node.name == "v1" {
+                    steps.push((at + AFTER_LATE_START_MS, "action = \"wait\"".into()));
+                }
                 // Down until it starts.
                 busy.entry(node.label().to_string())
                     .or_default()
                     .push((0, at));
             }
+        }
+        // The island's lister is never killed, wiped or restarted: a restart of it would hand it
+        // to the island (a seed), which would refuse it by version, and no one would meet the
+        // island again.
+        if let Some(lister) = self.island_lister() {
+            busy.entry(lister).or_default().push((0, FOREVER_MS));
         }
         let core = self.core_names();
         let group: Vec<String> = core.iter().take(self.group_size).cloned().collect();
@@ -694,6 +907,8 @@ impl FuzzCase {
             busy.get(name)
                 .is_none_or(|ws| ws.iter().all(|(a, b)| to + 50 < *a || from > *b + 50))
         };
+        // One seed split a run: a second would cut the first one's sides apart at random.
+        let mut split_done = false;
         for (index, fault) in self.faults.iter().enumerate() {
             match fault {
                 Fault::Partition {
@@ -701,18 +916,7 @@ impl FuzzCase {
                     for_ms,
                     side,
                 } => {
-                    let a: Vec<&String> = names
-                        .iter()
-                        .zip(side)
-                        .filter(|(_, s)| **s)
-                        .map(|(n, _)| n)
-                        .collect();
-                    let b: Vec<&String> = names
-                        .iter()
-                        .zip(side)
-                        .filter(|(_, s)| !**s)
-                        .map(|(n, _)| n)
-                        .collect();
+                    let (a, b) = (marked(names, side, true), marked(names, side, false));
                     if a.is_empty() || b.is_empty() {
                         continue;
                     }
@@ -802,6 +1006,116 @@ impl FuzzCase {
                     steps.push((*at_ms, format!("action = \"kill\"\nnode = \"{name}\"")));
                     steps.push((up_at, format!("action = \"start\"\nnode = \"{name}\"")));
                 }
+                Fault::CancelReturn {
+                    at_ms,
+                    node,
+                    down_ms,
+                    reinit_ms,
+                } => {
+                    // A node the init names (its missing answer makes the init fail), not the
+                    // first core node (every node's seed) when the CMG has another: the victim
+                    // comes back to the survivors through it.
+                    let name = if group.len() > 1 {
+                        &group[1 + node % (group.len() - 1)]
+                    } else {
+                        &group[0]
+                    };
+                    // Killed once it had time to join the first init's cluster; once that init
+                    // has failed, it is sent again naming the survivors (as a user would,
+                    // Ignite's testInitCancel); the victim comes back to them.
+                    let kill_at = self.init_at_ms + at_ms;
+                    let reinit_at = self.init_at_ms + reinit_ms;
+                    let up_at = reinit_at + down_ms;
+                    if !free(&busy, name, kill_at, up_at) {
+                        continue;
+                    }
+                    busy.entry(name.clone()).or_default().push((kill_at, up_at));
+                    steps.push((
+                        0,
+                        format!(
+                            "action = \"drop\"\nid = \"acks{index}\"\nkind = \"start_groups_ack\"\nfrom = \"{name}\"\nfor_ms = {}",
+                            (kill_at + 1_000).max(9_000)
+                        ),
+                    ));
+                    steps.push((kill_at, format!("action = \"kill\"\nnode = \"{name}\"")));
+                    steps.push((up_at, format!("action = \"start\"\nnode = \"{name}\"")));
+                    steps.push((up_at + AFTER_LATE_START_MS, "action = \"wait\"".into()));
+                    let survivors: Vec<&String> = group.iter().filter(|n| *n != name).collect();
+                    if let Some(via) = core.iter().find(|n| *n != name) {
+                        if !survivors.is_empty() {
+                            steps.push((
+                                reinit_at,
+                                format!(
+                                    "action = \"init\"\nid = \"reinit{index}\"\nvia = \"{via}\"\ncluster = \"fuzz\"\ncmg = {survivors:?}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Fault::Departure {
+                    joiner,
+                    after_ms,
+                    delay_ms,
+                } => {
+                    let k = joiner % self.joiners.max(1);
+                    let name = format!("z{}", k + 1);
+                    let at_ms = self.join_at_ms.get(k).copied().unwrap_or(0) + after_ms;
+                    if !free(&busy, &name, at_ms, FOREVER_MS) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((at_ms, FOREVER_MS));
+                    steps.push((at_ms, format!("action = \"kill\"\nnode = \"{name}\"")));
+                    steps.push((
+                        at_ms + delay_ms,
+                        "action = \"restart\"\nnode = \"cmg_leader\"".into(),
+                    ));
+                }
+                Fault::SeedSplit {
+                    at_ms,
+                    for_ms,
+                    far,
+                    via,
+                    bounce_ms,
+                } => {
+                    if split_done || w.restored {
+                        continue;
+                    }
+                    let mut far_core = marked(&core, far, true);
+                    far_core.retain(|n| **n != core[0]);
+                    let near: Vec<&String> = names
+                        .iter()
+                        .filter(|n| {
+                            *n == &core[0]
+                                || n.as_str() == "x1"
+                                || (core.contains(n) && !far_core.contains(n))
+                        })
+                        .collect();
+                    let rest: Vec<&String> = names.iter().filter(|n| !near.contains(n)).collect();
+                    if far_core.is_empty() || rest.is_empty() {
+                        continue;
+                    }
+                    split_done = true;
+                    steps.push((
+                        *at_ms,
+                        format!("action = \"partition\"\ngroups = [{near:?}, {rest:?}]"),
+                    ));
+                    let cmg: Vec<&String> = far_core.iter().take(5).copied().collect();
+                    steps.push((
+                        at_ms + 20,
+                        format!(
+                            "action = \"init\"\nid = \"far{index}\"\nvia = \"{}\"\ncluster = \"fuzz\"\ncmg = {cmg:?}",
+                            far_core[via % far_core.len()]
+                        ),
+                    ));
+                    let heal_ms = at_ms + for_ms;
+                    steps.push((
+                        heal_ms.saturating_sub(*bounce_ms).max(at_ms + 40),
+                        "action = \"restart\"\nnode = \"cmg_leader\"".into(),
+                    ));
+                    steps.push((heal_ms, "action = \"heal\"".into()));
+                }
                 Fault::Wipe {
                     at_ms,
                     down_ms,
@@ -864,20 +1178,28 @@ impl FuzzCase {
                     ));
                 }
                 Fault::Reconfigure { at_ms, via, nodes } => {
-                    let chosen: Vec<&String> = core
-                        .iter()
-                        .zip(nodes)
-                        .filter(|(_, c)| **c)
-                        .map(|(n, _)| n)
-                        .collect();
-                    if chosen.is_empty() {
+                    steps.extend(reconfigure_step(&core, index, *at_ms, *via, nodes));
+                }
+                Fault::ReconfigureThenRepeat {
+                    reconfigure,
+                    repeat_via,
+                    after_ms,
+                } => {
+                    let Fault::Reconfigure { at_ms, via, nodes } = &**reconfigure else {
+                        continue;
+                    };
+                    let Some(step) = reconfigure_step(&core, index, *at_ms, *via, nodes) else {
+                        continue;
+                    };
+                    if w.restored {
                         continue;
                     }
+                    steps.push(step);
                     steps.push((
-                        *at_ms,
+                        at_ms + after_ms,
                         format!(
-                            "action = \"reconfigure_ms\"\nid = \"reconf{index}\"\nvia = \"{}\"\nnodes = {chosen:?}",
-                            core[via % core.len()]
+                            "action = \"init\"\nid = \"repeat{index}\"\nvia = \"{}\"\ncluster = \"fuzz\"\ncmg = {group:?}",
+                            core[repeat_via % core.len()]
                         ),
                     ));
                 }
@@ -945,6 +1267,38 @@ impl FuzzCase {
         steps.sort_by_key(|(t, _)| *t);
         steps
     }
+}
+
+/// The names whose flag (same position) is `flag`.
+fn marked<'a>(names: &'a [String], flags: &[bool], flag: bool) -> Vec<&'a String> {
+    names
+        .iter()
+        .zip(flags)
+        .filter(|(_, f)| **f == flag)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The step that reconfigures the Meta Storage, through core node `via`, to the core nodes chosen
+/// by `nodes`; none when it chooses none.
+fn reconfigure_step(
+    core: &[String],
+    index: usize,
+    at_ms: u64,
+    via: usize,
+    nodes: &[bool],
+) -> Option<(u64, String)> {
+    let chosen = marked(core, nodes, true);
+    if chosen.is_empty() {
+        return None;
+    }
+    Some((
+        at_ms,
+        format!(
+            "action = \"reconfigure_ms\"\nid = \"reconf{index}\"\nvia = \"{}\"\nnodes = {chosen:?}",
+            core[via % core.len()]
+        ),
+    ))
 }
 
 /// `text` as a TOML basic string: quotes, backslashes and control characters escaped.
