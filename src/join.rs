@@ -102,15 +102,22 @@ impl Node {
     /// its own CMG is given to come into sight (the same grace as for following another
     /// cluster's leader).
     pub(crate) fn member_of_live_cluster(&self) -> bool {
+        // Planted bug: no grace after a start from the vault (for a cancel to reach the node).
+        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
+            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
+        self.local.is_some() && (young || self.member_of_established_cluster())
+    }
+
+    /// True when this node is a member of a live cluster of its own by what it has seen, not
+    /// by the grace after a start: initialized, and accepted by its cluster, or hosting a
+    /// replica that knows a leader, or with a majority of its cluster's CMG voters in sight.
+    pub(crate) fn member_of_established_cluster(&self) -> bool {
         let accepted = matches!(
             self.joiner.phase,
             JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
         );
-        // Planted bug: no grace after a start from the vault (for a cancel to reach the node).
-        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
-            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
         self.local.is_some()
-            && (accepted || young || self.hosted_group_has_leader() || self.own_cmg_in_sight())
+            && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
     }
 
     /// True when a replica this node hosts knows a leader.

@@ -493,6 +493,16 @@ impl Node {
                 by: rejection.by,
                 reason: rejection.reason,
             });
+            // A live member refused at its handshake forms its own topology, as a node with no
+            // reachable seed does: its own view is where it rejoins its LT (a restarted CMG
+            // leader must replace its old launch there), and its rejoin probes keep looking
+            // for the rest of its cluster (found by the fuzzer, seed 4170). A node that is live
+            // only by the grace after its start keeps hand-shaking: the grace is for a cancel
+            // to reach it, and a member of another cluster still halts when it runs out.
+            if live && !stale && self.topo.me.is_none() && self.member_of_established_cluster() {
+                self.admit_self();
+                self.after_membership_change();
+            }
             return;
         }
         self.halt(rejection);

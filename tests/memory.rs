@@ -43,7 +43,6 @@ fn memory_stays_flat_over_hundreds_of_runs() {
         shrink_budget: 0,
         max_findings: 0,
         progress: false,
-        extra_weather: false,
     });
     assert_eq!(summary.runs, 300);
     let after_fuzz = resident_mib();

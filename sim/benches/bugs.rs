@@ -24,8 +24,6 @@ fn main() {
             shrink_budget: 0,
             max_findings: 0,
             progress: false,
-            // As `joinsim fuzz --bug`: a hunt draws the whole weather.
-            extra_weather: true,
         };
         let summary = fuzz(&options);
         match (

@@ -109,12 +109,6 @@ enum Command {
         /// Print the planted bugs' names, one a line.
         #[arg(long)]
         list_bugs: bool,
-        /// Also draw the weather that reaches faults not all fixed yet (docs/fuzzing.md): joiners
-        /// that leave for good, a seed cut off with an intruder, an incompatible island, init
-        /// repeats after a Meta Storage reconfiguration, cancelled members that come back to the
-        /// next cluster. A hunt (--bug) always draws it.
-        #[arg(long)]
-        extra_weather: bool,
     },
     /// Run every scenario of a directory over its seeds: the main job.
     Check {
@@ -179,7 +173,6 @@ fn main() -> ExitCode {
             bug,
             check_determinism,
             list_bugs,
-            extra_weather,
         } => {
             if list_bugs {
                 for bug in joinsim::PlantedBug::ALL {
@@ -225,7 +218,6 @@ fn main() -> ExitCode {
                 shrink_budget: 150,
                 max_findings: 3,
                 progress: true,
-                extra_weather: extra_weather || bug.is_some(),
             };
             let summary = joinsim_sim::fuzz::fuzz(&options);
             if json {

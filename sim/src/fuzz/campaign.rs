@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::failure::{classify, FailureKind};
-use crate::fuzz::case::{fuzz_case_with, FuzzCase};
+use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -46,9 +46,6 @@ pub struct FuzzOptions {
     pub max_findings: usize,
     /// Print progress lines on stderr.
     pub progress: bool,
-    /// Also draw the weather of `--extra-weather` (kinds that reach faults not all fixed yet;
-    /// a planted-bug hunt always does).
-    pub extra_weather: bool,
 }
 
 /// One failure, shrunk and written.
@@ -156,20 +153,14 @@ struct Verdict {
     result: Option<SeedResult>,
 }
 
-/// The case drawn from a seed (the default weather), with its shrinkable tree.
+/// The case drawn from a seed, with its shrinkable tree.
 pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
-    draw_with(seed, false)
-}
-
-/// The case drawn from a seed, with its shrinkable tree; `extra` draws the weather of
-/// `--extra-weather` too.
-pub fn draw_with(seed: u64, extra: bool) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&0x6a6f_696e_7369_6d00u64.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let tree = fuzz_case_with(extra)
+    let tree = fuzz_case()
         .new_tree(&mut runner)
         .expect("the fuzz strategy always produces a case");
     let case = tree.current();
@@ -389,16 +380,11 @@ fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug
 /// The command a finding came from.
 fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
     format!(
-        "joinsim fuzz --seed-start {seed} --runs 1{}{}",
+        "joinsim fuzz --seed-start {seed} --runs 1{}",
         options
             .bug
             .map(|b| format!(" --bug {b}"))
             .unwrap_or_default(),
-        if options.extra_weather {
-            " --extra-weather"
-        } else {
-            ""
-        }
     )
 }
 
@@ -463,7 +449,7 @@ fn shrink_and_write(
     options: &FuzzOptions,
     deadline: Option<Instant>,
 ) -> Finding {
-    let (mut tree, original) = draw_with(seed, options.extra_weather);
+    let (mut tree, original) = draw(seed);
     let mut best = original.clone();
     let mut best_hash = None;
     let mut attempts = 0;
@@ -543,7 +529,7 @@ fn shrink_and_write(
 
 /// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
 fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
-    let (_, case) = draw_with(seed, options.extra_weather);
+    let (_, case) = draw(seed);
     let hash = run_case(&case, seed, options.bug, false)
         .result
         .map_or_else(|| "-".into(), |r| r.trace_hash);
@@ -718,7 +704,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     stop.store(true, Ordering::Relaxed);
                     return;
                 };
-                let (_, case) = draw_with(seed, options.extra_weather);
+                let (_, case) = draw(seed);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
                 let mut detail = verdict.detail.clone();

@@ -193,8 +193,8 @@ pub enum Fault {
 /// Far beyond any run: a node killed for good is busy until then.
 const FOREVER_MS: u64 = u64::MAX / 4;
 
-/// How long a run goes on after a late start of the extra weather (an island, a cancel's
-/// victim coming back), so that the run does not end, its liveness already met, before the
+/// How long a run goes on after a late start (weather `islands`, `cancel_returns`: an island,
+/// a cancel's victim coming back), so that the run does not end, its liveness already met, before the
 /// node that started has met anyone.
 const AFTER_LATE_START_MS: u64 = 8_000;
 
@@ -246,16 +246,10 @@ pub const FAULT_KINDS: [&str; 12] = [
 /// The last time a fault may start.
 pub const TIMELINE_MS: u64 = 15_000;
 
-/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md). `extra` also
-/// draws the kinds of `joinsim fuzz --extra-weather` (`departures`, `seed_splits`, `islands`,
-/// `init_repeats`, `cancel_returns`), which reach faults not all fixed yet; without it a seed
-/// draws the same case as before they were added.
-fn weather(extra: bool) -> impl Strategy<Value = Weather> {
-    let flags = proptest::collection::vec(
-        proptest::bool::weighted(0.4),
-        if extra { EXTRA_FLAGS } else { DEFAULT_FLAGS },
-    );
-    flags.prop_map(move |f| Weather {
+/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md).
+fn weather() -> impl Strategy<Value = Weather> {
+    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), WEATHER_FLAGS);
+    flags.prop_map(|f| Weather {
         partitions: f[0],
         oneway: f[1],
         crashes: f[2],
@@ -269,24 +263,23 @@ fn weather(extra: bool) -> impl Strategy<Value = Weather> {
         late_joiners: f[10] || f[4],
         restored: f[11],
         // A seed split needs the intruder, an island the incompatible node.
-        intruder: f[12] || (extra && f[20]),
+        intruder: f[12] || f[20],
         version_skew: f[13],
-        incompatible: f[14] || (extra && f[21]),
+        incompatible: f[14] || f[21],
         duplicates: f[15],
         cancel_victims: f[16],
         detector_races: f[17],
         deaf_initiators: f[18],
-        departures: extra && f[19],
-        seed_splits: extra && f[20],
-        islands: extra && f[21],
-        init_repeats: extra && f[22],
-        cancel_returns: extra && f[23],
+        departures: f[19],
+        seed_splits: f[20],
+        islands: f[21],
+        init_repeats: f[22],
+        cancel_returns: f[23],
     })
 }
 
-/// Weather flags drawn by default, and with the extra weather.
-const DEFAULT_FLAGS: usize = 19;
-const EXTRA_FLAGS: usize = 24;
+/// How many weather flags a run draws (one per kind).
+const WEATHER_FLAGS: usize = 24;
 
 /// A Meta Storage reconfiguration at a time in `at`, through a core node, to a subset of the core
 /// nodes.
@@ -510,14 +503,9 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
     proptest::strategy::Union::new(options).boxed()
 }
 
-/// The strategy of a whole run (the default weather).
+/// The strategy of a whole run.
 pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
-    fuzz_case_with(false)
-}
-
-/// The strategy of a whole run; `extra` adds the weather of `--extra-weather`.
-pub fn fuzz_case_with(extra: bool) -> impl Strategy<Value = FuzzCase> {
-    weather(extra).prop_flat_map(|w| {
+    weather().prop_flat_map(|w| {
         let core = if w.restored { 1..=3usize } else { 3..=6usize };
         let joiners = if w.late_joiners {
             1..=3usize
