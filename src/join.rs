@@ -120,6 +120,24 @@ impl Node {
             && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
     }
 
+    /// True when this node is a CMG voter of its own cluster whose replica applied the
+    /// cluster-init (the cluster state is committed in its log) and has not applied a cancel of
+    /// it. Such a node is its cluster, not a newcomer: halting it on a "first admitted wins"
+    /// refusal may leave the CMG without a majority for good once the other voters come back
+    /// (fuzz seeds 17009011, 17011047: the other voter was down longer than the start grace).
+    pub(crate) fn holds_committed_cluster(&self) -> bool {
+        let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
+            return false;
+        };
+        cmg.group.instance() == local.cmg_instance
+            && cmg
+                .state
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.tag == local.tag)
+            && cmg.state.init_fate != Some(crate::cmg::InitFate::Cancelled)
+    }
+
     /// True when a replica this node hosts knows a leader.
     fn hosted_group_has_leader(&self) -> bool {
         let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);

@@ -277,11 +277,16 @@ impl Node {
         }
     }
 
-    /// Seeds and removed members that are not in the view (at most `MAX_REJOIN_PROBES`): probing
-    /// them is how the two sides of a healed partition, or a restarted member, are found again.
+    /// Seeds, removed members and the known addresses of this node's own CMG voters that are
+    /// not in the view (at most `MAX_REJOIN_PROBES`): probing them is how the two sides of a
+    /// healed partition, a restarted member, or voters of one cluster that each formed a
+    /// topology of their own after their seeds refused them, are found again.
     fn rejoin_targets(&self) -> Vec<Addr> {
         let own = self.cfg.addr;
         let mut targets: BTreeSet<Addr> = self.cfg.seeds.iter().copied().collect();
+        if let Some(local) = &self.local {
+            targets.extend(local.cmg_nodes.iter().filter_map(|n| self.addr_of(n)));
+        }
         targets.extend(self.topo.tombstone_order.iter().rev().map(|(a, _)| *a));
         targets
             .into_iter()
@@ -485,9 +490,15 @@ impl Node {
         let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t))
             // Planted bug: a refusal of a tag the node no longer holds counts.
             && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
+        // A CMG voter whose replica committed its cluster is not a newcomer either: "first
+        // admitted wins" (`ConflictingTag`, from an empty node) does not halt it, however long
+        // the rest of its CMG is away. A `TagMismatch` (the refuser holds another cluster) still
+        // halts it once it is not live: it was pointed at another cluster's nodes.
+        let voter = matches!(rejection.reason, RejectionReason::ConflictingTag { .. })
+            && self.holds_committed_cluster();
         // Planted bug: a member of a live cluster halts like a newcomer.
-        let live =
-            self.cfg.bug != Some(PlantedBug::RefusalHaltsMember) && self.member_of_live_cluster();
+        let live = self.cfg.bug != Some(PlantedBug::RefusalHaltsMember)
+            && (self.member_of_live_cluster() || voter);
         if refused_tag.is_some() && (stale || live) {
             self.emit(Event::RefusalIgnored {
                 by: rejection.by,
@@ -499,7 +510,11 @@ impl Node {
             // for the rest of its cluster (found by the fuzzer, seed 4170). A node that is live
             // only by the grace after its start keeps hand-shaking: the grace is for a cancel
             // to reach it, and a member of another cluster still halts when it runs out.
-            if live && !stale && self.topo.me.is_none() && self.member_of_established_cluster() {
+            if live
+                && !stale
+                && self.topo.me.is_none()
+                && (self.member_of_established_cluster() || voter)
+            {
                 self.admit_self();
                 self.after_membership_change();
             }

@@ -16,4 +16,5 @@ mod mutated_files;
 mod restart;
 mod robustness;
 mod test_seeds;
+mod trace_hashes;
 mod world_controls;

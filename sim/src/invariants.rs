@@ -218,6 +218,9 @@ pub struct Checker {
     accepting: BTreeMap<String, u64>,
     /// Each CMG replica's own LT, as it last reported it: (incarnation, version, members).
     replica_lt: BTreeMap<String, ReplicaLt>,
+    /// Each CMG replica that applied its incarnation's cluster-init (since it last started):
+    /// the incarnation and the committed tag.
+    cluster_in_log: BTreeMap<String, (InstanceId, ClusterTag)>,
     /// Each CMG replica's last applied node-leave: (log index, the launches it named).
     last_leave: BTreeMap<String, (u64, Vec<(NodeName, LaunchId)>)>,
     /// Per CMG incarnation, the cluster's Meta Storage version set at each log index.
@@ -380,6 +383,7 @@ impl Checker {
                 self.cmg_of.remove(label);
                 self.ms_of.remove(label);
                 self.replica_lt.remove(label);
+                self.cluster_in_log.remove(label);
                 self.accepting.remove(label);
                 return None;
             }
@@ -642,6 +646,7 @@ impl Checker {
                     // A replica (re)starts applying its log from index 1: its LT from version 0.
                     self.replica_lt
                         .insert(label.to_string(), (*instance, 0, Vec::new()));
+                    self.cluster_in_log.remove(label);
                     self.cmg_hosts
                         .entry(*instance)
                         .or_default()
@@ -657,6 +662,7 @@ impl Checker {
                 map.remove(label);
                 if *group == GroupKind::Cmg {
                     self.replica_lt.remove(label);
+                    self.cluster_in_log.remove(label);
                 }
                 // Outside a join acceptance (which drops a stray replica of another init), only
                 // a cancel destroys a replica.
@@ -682,6 +688,7 @@ impl Checker {
                 map.remove(label);
                 if *group == GroupKind::Cmg {
                     self.replica_lt.remove(label);
+                    self.cluster_in_log.remove(label);
                 }
             }
             Event::RoleChanged {
@@ -730,6 +737,10 @@ impl Checker {
                     .entry(*instance)
                     .or_default()
                     .insert(tag.clone());
+                if self.cmg_of.get(label) == Some(instance) {
+                    self.cluster_in_log
+                        .insert(label.to_string(), (*instance, tag.clone()));
+                }
                 self.ms_history
                     .entry(*instance)
                     .or_default()
@@ -927,7 +938,8 @@ impl Checker {
     /// be given the time to learn the cancel and go on as an empty node), or that no longer holds
     /// the refused tag (a stale refusal); and a member of a live cluster of its own: accepted by
     /// its cluster, hosting a replica that knows a leader, or within its start grace while its
-    /// cluster has a CMG leader.
+    /// cluster has a CMG leader; and, from a "first admitted wins" refusal (`ConflictingTag`),
+    /// a CMG voter whose replica applied its cluster's init (not cancelled since).
     fn refusal_problem(
         &self,
         label: &str,
@@ -989,12 +1001,21 @@ impl Checker {
             .cmg_leader_now
             .keys()
             .any(|i| self.clusters.get(i).is_some_and(|c| &c.tag == refused));
+        let voter_of_committed = matches!(
+            rejection.reason,
+            joinsim::RejectionReason::ConflictingTag { .. }
+        ) && self
+            .cluster_in_log
+            .get(label)
+            .is_some_and(|(i, t)| t == refused && !self.fate_cancelled.contains(i));
         let why = if self.accepted.contains(label) {
             "accepted by its cluster"
         } else if hosted_leader == Some(&true) {
             "hosting a replica that knows a leader"
         } else if young && live {
             "within its start grace while its cluster has a CMG leader"
+        } else if voter_of_committed {
+            "a CMG voter whose replica committed its cluster, refused by an empty node (\"first admitted wins\" is for newcomers)"
         } else {
             return None;
         };
@@ -2736,6 +2757,59 @@ mod tests {
             ]),
             None
         );
+    }
+
+    #[test]
+    fn a_first_admitted_wins_refusal_that_halts_a_committed_cmg_voter_trips() {
+        // b hosts a CMG replica that applied the cluster-init of tag 1; its grace is over and no
+        // leader is in sight (the other voter is down), then an empty node refuses it.
+        let halted = |reason: joinsim::RejectionReason, cancelled: bool| {
+            let mut events = vec![
+                (1_000_000, "b", initialized(2)),
+                (1_000_001, "b", cmg_started()),
+                (1_000_002, "b", init_applied(1, 1, 2)),
+            ];
+            if cancelled {
+                events.push((
+                    1_000_003,
+                    "b",
+                    Event::InitFateApplied {
+                        instance: I,
+                        fate: Some(joinsim::InitFate::Cancelled),
+                        index: 3,
+                    },
+                ));
+            }
+            events.push((
+                9_000_000,
+                "b",
+                Event::Halted {
+                    rejection: joinsim::Rejection {
+                        stage: joinsim::RejectionStage::PreInit,
+                        by: "c".into(),
+                        reason,
+                    },
+                },
+            ));
+            feed_with_timing(events)
+        };
+        let conflicting = joinsim::RejectionReason::ConflictingTag {
+            joiner: tag(1),
+            member: "x".into(),
+            member_tag: tag(2),
+        };
+        assert_eq!(
+            halted(conflicting.clone(), false).unwrap().invariant,
+            Invariant::AlwaysRefusalSparesMembers
+        );
+        // A refusal by a node of another cluster still halts it; so does any refusal once its
+        // CMG cancelled the init.
+        let mismatch = joinsim::RejectionReason::TagMismatch {
+            joiner: tag(1),
+            cluster: tag(2),
+        };
+        assert_eq!(halted(mismatch, false), None);
+        assert_eq!(halted(conflicting, true), None);
     }
 
     #[test]
