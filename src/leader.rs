@@ -59,6 +59,9 @@ enum Namesake {
     Alive(Addr),
     /// A holder this leader does not see: the joiner waits.
     Absent,
+    /// A group voter at this address, not seen alive, and the joiner has an empty vault: the
+    /// joiner is refused (`duplicate_name`) all the same — an empty node is never that voter.
+    Voter(Addr),
 }
 
 /// A CMG replica with its state machine.
@@ -590,7 +593,10 @@ impl Node {
             if alive {
                 return Namesake::Alive(addr);
             }
-            found = Namesake::Absent;
+            // Decision (an empty namesake of a voter is refused, dead or alive): it can never
+            // be that voter (the voter's replica holds its log), so waiting for the voter's
+            // name to be free would be waiting for ever when the voter never comes back.
+            return Namesake::Voter(addr);
         }
         let entries = cmg
             .state
@@ -649,7 +655,7 @@ impl Node {
         };
         let holder = match namesake {
             Namesake::None => None,
-            Namesake::Alive(holder) => Some(holder),
+            Namesake::Alive(holder) | Namesake::Voter(holder) => Some(holder),
             // The holder is missing from this leader's view but still holds the name: it may
             // be alive in a part of the topology this leader does not see (a new leader, a
             // topology split). The join waits (the joiner resends every join_retry_ms) until

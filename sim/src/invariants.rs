@@ -221,8 +221,10 @@ pub struct Checker {
     /// Each CMG replica that applied its incarnation's cluster-init (since it last started):
     /// the incarnation and the committed tag.
     cluster_in_log: BTreeMap<String, (InstanceId, ClusterTag)>,
-    /// Each CMG replica's last applied node-leave: (log index, the launches it named).
-    last_leave: BTreeMap<String, (u64, Vec<(NodeName, LaunchId)>)>,
+    /// Each CMG replica's last applied node-leave: (incarnation, log index, the launches it named).
+    /// Keyed by label; the incarnation is kept so that a leave applied by a replica of an
+    /// earlier incarnation (destroyed since) never counts for the same index of a new one.
+    last_leave: BTreeMap<String, AppliedLeave>,
     /// Per CMG incarnation, the cluster's Meta Storage version set at each log index.
     ms_history: BTreeMap<InstanceId, BTreeMap<u64, u64>>,
     /// Log indexes of the validations of each launch still in force, per CMG incarnation.
@@ -253,6 +255,9 @@ pub struct Checker {
     /// The committed prefix of each group incarnation: (term, digest) of each entry.
     committed: BTreeMap<(GroupKind, InstanceId), Vec<(u64, u64)>>,
 }
+
+/// A leave a CMG replica applied: (incarnation, log index, the launches it named).
+type AppliedLeave = (InstanceId, u64, Vec<(NodeName, LaunchId)>);
 
 /// A CMG replica's LT as it last reported it: (incarnation, version, members).
 type ReplicaLt = (InstanceId, u64, Vec<(NodeName, LaunchId)>);
@@ -552,11 +557,13 @@ impl Checker {
                         return Some(v);
                     }
                 }
-                self.last_leave
-                    .insert(label.to_string(), (*index, nodes.clone()));
                 // A leave at log index i revokes validations made before i (a lagging replica may
                 // report an old leave after a newer validation).
                 let instance = self.cmg_of.get(label).copied();
+                if let Some(instance) = instance {
+                    self.last_leave
+                        .insert(label.to_string(), (instance, *index, nodes.clone()));
+                }
                 for (name, launch) in nodes {
                     let Some(instance) = instance else { break };
                     let key = (instance, name.clone(), *launch);
@@ -1282,8 +1289,8 @@ impl Checker {
         let leave = self
             .last_leave
             .get(label)
-            .filter(|(i, _)| *i == index)
-            .map(|(_, nodes)| nodes);
+            .filter(|(i, at, _)| *i == instance && *at == index)
+            .map(|(_, _, nodes)| nodes);
         for (name, launch) in &removed {
             if !leave.is_some_and(|nodes| nodes.contains(&(name.clone(), *launch))) {
                 return violation(
@@ -2534,6 +2541,26 @@ mod tests {
         history.push(("a", lt(2, &[], 5)));
         assert_eq!(
             feed(history).unwrap().invariant,
+            Invariant::AlwaysLtMemberRemovedOnlyByItsLeave
+        );
+        // A leave that a's replica of an earlier incarnation applied at index 5 says nothing
+        // about index 5 of the next incarnation, where a member's new launch replaces its old
+        // one (fuzz seeds 18013773, 18023139: a false alarm before).
+        const J: InstanceId = InstanceId(8);
+        let replaced_at_5 = |leave_of: InstanceId| {
+            let mut checker = Checker::new(facts());
+            checker
+                .last_leave
+                .insert("a".into(), (leave_of, 5, vec![("b".into(), LaunchId(2))]));
+            checker
+                .replica_lt
+                .insert("a".into(), (J, 1, vec![("c".into(), LaunchId(3))]));
+            checker.check_lt_step("a", J, 2, &[("c".into(), LaunchId(4))], 5, 0)
+        };
+        assert_eq!(replaced_at_5(I), None);
+        // Within one incarnation, a leave whose index brings a replacement still trips.
+        assert_eq!(
+            replaced_at_5(J).unwrap().invariant,
             Invariant::AlwaysLtMemberRemovedOnlyByItsLeave
         );
     }
