@@ -255,3 +255,39 @@ fn a_seed_always_draws_the_same_case() {
     let (_, b) = draw(2);
     assert_ne!(a, b);
 }
+
+/// A default campaign reaches every path the protocol-faults weather exists for: duplicate names
+/// (refused while the original lives, taking a dead one's free name), a leader restarted before
+/// its failure detector fired, a cancelled member coming back, one init through two initiators,
+/// a refusal by tag ignored by a live member, and a stray of another cluster after a heal.
+#[test]
+fn a_default_campaign_reaches_every_protocol_faults_path() {
+    let dir = out_dir("coverage");
+    let out = joinsim(&[
+        "fuzz",
+        "--runs",
+        "400",
+        "--seed-start",
+        "0",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    for path in [
+        "rejected:join:duplicate_name",
+        "duplicate_took_a_free_name",
+        "leader_restart_before_failure_detection",
+        "absent_members_removed",
+        "cancelled_member_returns",
+        "same_init_via_two_initiators",
+        "refusal_by_tag_ignored",
+        "stray_of_another_cluster_after_heal",
+        "cmg_fenced",
+    ] {
+        let runs = summary["coverage"][path].as_u64().unwrap_or(0);
+        assert!(runs > 0, "no run of seeds 0..400 reached {path}: {summary}");
+    }
+}

@@ -204,6 +204,8 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
     let mut hosted: BTreeMap<String, BTreeSet<joinsim::InstanceId>> = BTreeMap::new();
     let mut cancelled_at: BTreeMap<joinsim::InstanceId, u64> = BTreeMap::new();
     let mut init_params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Whether a partition healed (strays of another cluster met after it count).
+    let mut healed = false;
     // The failure timeout of the default timing: a kill of the leader this soon after another
     // node died is a restart before the leader's failure detector fired.
     let failure_timeout_us = joinsim::Timing::default().failure_timeout_ms * 1_000;
@@ -241,6 +243,9 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
             }
             TraceKind::Harness(HarnessEvent::VaultWiped) => {
                 reached.insert("wipe".into());
+            }
+            TraceKind::Harness(HarnessEvent::Healed) => {
+                healed = true;
             }
             TraceKind::Harness(_) => {}
             TraceKind::Protocol(event) => match event {
@@ -298,6 +303,16 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
                 }
                 Event::PreInitRefused { reason, .. } => {
                     reached.insert(format!("rejected:pre_init:{}", reason.kind()));
+                    // A node of another cluster met by tag after a heal: a stray.
+                    if healed
+                        && matches!(
+                            reason,
+                            joinsim::RejectionReason::TagMismatch { .. }
+                                | joinsim::RejectionReason::ConflictingTag { .. }
+                        )
+                    {
+                        reached.insert("stray_of_another_cluster_after_heal".into());
+                    }
                 }
                 Event::InitCancelled { init, .. } => {
                     reached.insert("init_cancel".into());
