@@ -120,6 +120,30 @@ impl Node {
             && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
     }
 
+    /// True when this node is a CMG voter of its own cluster (the replica's incarnation and
+    /// committed tag are its local state's) and its log says the init was answered to a user.
+    pub(crate) fn voter_of_answered_cluster(&self) -> bool {
+        let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
+            return false;
+        };
+        cmg.group.instance() == local.cmg_instance
+            && cmg
+                .state
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.tag == local.tag)
+            && cmg.state.init_fate == Some(crate::cmg::InitFate::Answered)
+    }
+
+    /// True when this node hosts a CMG replica whose log committed the cluster-init, no cancel
+    /// of it applied: the node is a voter of a cluster that exists, whether or not it joined it.
+    pub(crate) fn hosted_cmg_committed(&self) -> bool {
+        self.cmg.as_ref().is_some_and(|cmg| {
+            cmg.state.cluster.is_some()
+                && cmg.state.init_fate != Some(crate::cmg::InitFate::Cancelled)
+        })
+    }
+
     /// True when this node is a CMG voter of its own cluster whose replica applied the
     /// cluster-init (the cluster state is committed in its log) and has not applied a cancel of
     /// it. Such a node is its cluster, not a newcomer: halting it on a "first admitted wins"
@@ -169,19 +193,30 @@ impl Node {
             // (its cluster is gone, scenario 3) does not hold it back.
             // A node that just started has not seen its topology form yet: it gives its own CMG
             // `2 * failure_timeout_ms` to come into sight.
+            // A CMG voter of its own cluster whose log says the init was answered to a user
+            // (`InitFate::Answered`) is held by that cluster for good: a user was told it exists
+            // (docs/spec.md §5), and another cluster's CMG would refuse the voter (tag mismatch,
+            // final) while its own waits for it (fuzz seed 19037789: a voter of an answered
+            // two-voter cluster, its partner down, followed another cluster's leader, was
+            // refused and halted, and its cluster never had a leader again).
             Some(local) => {
                 local.tag != notice.tag
                     && (self.own_cmg_in_sight()
-                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms)
+                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
+                        || self.voter_of_answered_cluster())
             }
             // Empty, hosting a replica of an init: bound to it while that group has a leader or is
             // young; a stray group (its init died with its initiator) lets go after
-            // `2 * init_timeout_ms`.
+            // `2 * init_timeout_ms`. A CMG replica whose log committed the cluster-init is no
+            // stray: its cluster exists, and the node is one of its voters (fuzz seed 19014854:
+            // it followed another cluster's leader and its acceptance destroyed the replica, and
+            // its own cluster lost its CMG majority for good).
             None => {
                 self.hosted_instance()
                     .is_some_and(|instance| instance != notice.cmg_instance)
                     && (self.hosted_group_has_leader()
-                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms)
+                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms
+                        || self.hosted_cmg_committed())
             }
         }
     }

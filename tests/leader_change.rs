@@ -33,3 +33,33 @@ fn leader_crash_between_validation_and_join_ready() {
         assert_lt_versions_agree(&report.trace);
     }
 }
+
+/// The liveness phase checks LT hygiene at its bound (docs/protocol.md, "LT hygiene"), not only
+/// when the liveness timeout runs out: with the planted bug `keep-absent-members` (a restarted
+/// leader never removes a member it did not see die) and a 60 s liveness timeout, the run fails
+/// about 9.4 s after faults stopped, saying the bound passed.
+#[test]
+fn lt_hygiene_is_checked_at_its_bound() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/lt-hygiene-leader-restarts-before-failure-detection.toml"
+    ))
+    .expect("the scenario");
+    let text = format!("bug = \"keep-absent-members\"\n{text}\n[liveness]\ntimeout_ms = 60000\n");
+    let scenario = joinsim_sim::parse_scenario("lt-hygiene-with-bug", &text).expect("parses");
+    let bound_ms = joinsim_sim::scenario::runner::lt_hygiene_bound_ms(&joinsim::Timing::default());
+    assert!((9_000..=10_000).contains(&bound_ms), "{bound_ms}");
+    let mut late = 0;
+    for seed in 0..8 {
+        let result = joinsim_sim::run_scenario(&scenario, seed, false);
+        if let Some(f) = result
+            .failures
+            .iter()
+            .find(|f| f.contains("past the LT-hygiene bound"))
+        {
+            assert!(f.contains("is down but still in the LT"), "{f}");
+            late += 1;
+        }
+    }
+    assert!(late > 0, "no seed of 0..8 failed at the bound");
+}

@@ -329,13 +329,34 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         world.set_network(network.latency_min_ms, network.latency_max_ms, 0.0);
         let answers_now = answers.clone();
         let sent_now = sent.clone();
+        // LT hygiene is checked at its bound, not only when the liveness timeout runs out: a
+        // member still in a leader's LT, down, once the bound has passed fails the run then.
+        let faults_stopped_ms = world.now_ms();
+        let hygiene_due_ms = faults_stopped_ms + lt_hygiene_bound_ms(world.timing());
+        let late_hygiene: Arc<Mutex<Vec<String>>> = Arc::default();
+        let late = late_hygiene.clone();
         let converged = world
             .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
                 w.check_hazards();
+                if w.now_ms() >= hygiene_due_ms {
+                    let problems = lt_hygiene_problems(w);
+                    if !problems.is_empty() {
+                        *late.lock().expect("hygiene") = problems;
+                        return true;
+                    }
+                }
                 w.violated() || liveness_problems(w, &sent_now, &answers_now).is_empty()
             })
             .await;
-        if converged.is_err() {
+        let late_hygiene = std::mem::take(&mut *late_hygiene.lock().expect("hygiene"));
+        for problem in &late_hygiene {
+            failures.push(format!(
+                "liveness: {problem} ({} ms after faults stopped, past the LT-hygiene bound of {} ms)",
+                world.now_ms() - faults_stopped_ms,
+                lt_hygiene_bound_ms(world.timing())
+            ));
+        }
+        if converged.is_err() && late_hygiene.is_empty() {
             for problem in liveness_problems(&world, &sent, &answers) {
                 failures.push(format!(
                     "liveness: {problem} ({} ms after faults stopped)",
@@ -554,6 +575,44 @@ fn condition_met(
     })
 }
 
+/// The LT-hygiene bound of docs/protocol.md ("LT hygiene"), counted from the moment faults stop:
+/// `E + 2 × failure_timeout_ms + 2 × tick_ms + C`, with E two election rounds
+/// (`2 × 2 × election_ticks × tick_ms`: the leader may be elected only after the heal) and C the
+/// leader's retry of the removal (`cluster_state_retry_ms`) plus one commit round (`tick_ms ×
+/// heartbeat_ticks`). With the default timing, about 10 s.
+pub fn lt_hygiene_bound_ms(timing: &joinsim::Timing) -> u64 {
+    let election_round_ms = 2 * timing.election_ticks as u64 * timing.tick_ms;
+    2 * election_round_ms
+        + 2 * timing.failure_timeout_ms
+        + 2 * timing.tick_ms
+        + timing.cluster_state_retry_ms
+        + timing.heartbeat_ticks as u64 * timing.tick_ms
+}
+
+/// Every (member, launch) that is down (not running, or halted) but still in the LT of a node
+/// whose CMG replica leads.
+fn lt_hygiene_problems(world: &World) -> Vec<String> {
+    let views = world.views();
+    let live: BTreeSet<(&str, joinsim::LaunchId)> = views
+        .values()
+        .filter(|v| v.halted.is_none())
+        .map(|v| (v.name.as_str(), v.launch))
+        .collect();
+    let mut problems = Vec::new();
+    for (leader, view) in views.iter().filter(|(_, v)| v.is_cmg_leader()) {
+        let Some(lt) = view.lt() else { continue };
+        for (name, member) in &lt.members {
+            if !live.contains(&(name.as_str(), member.launch)) {
+                problems.push(format!(
+                    "{name} (launch {:?}) is down but still in the LT of CMG leader {leader}",
+                    member.launch
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// What keeps the liveness property from holding now.
 fn liveness_problems(
     world: &World,
@@ -596,22 +655,7 @@ fn liveness_problems(
     }
     // LT hygiene (docs/spec.md §5): a member that is down leaves the LT within a bound that the
     // liveness timeout exceeds (docs/protocol.md, "LT hygiene"), whoever leads.
-    let live: BTreeSet<(&str, joinsim::LaunchId)> = views
-        .values()
-        .filter(|v| v.halted.is_none())
-        .map(|v| (v.name.as_str(), v.launch))
-        .collect();
-    for (leader, view) in views.iter().filter(|(_, v)| v.is_cmg_leader()) {
-        let Some(lt) = view.lt() else { continue };
-        for (name, member) in &lt.members {
-            if !live.contains(&(name.as_str(), member.launch)) {
-                problems.push(format!(
-                    "{name} (launch {:?}) is down but still in the LT of CMG leader {leader}",
-                    member.launch
-                ));
-            }
-        }
-    }
+    problems.extend(lt_hygiene_problems(world));
     for (label, view) in &views {
         if let Some(rejection) = &view.halted {
             if !rejection.reason.is_consistent() {
@@ -631,6 +675,25 @@ fn liveness_problems(
                 .iter()
                 .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
         if !view.in_topology && no_live_seed {
+            continue;
+        }
+        // A CMG voter of an answered cluster waits for that cluster for good (docs/protocol.md,
+        // "a voter of an answered cluster is held by it"): when a majority of its CMG does not
+        // run (the liveness phase restarts nothing), it has nothing to join.
+        let waits_for_its_cluster = view.local.as_ref().is_some_and(|local| {
+            view.cmg_state.as_ref().is_some_and(|state| {
+                state.init_fate == Some(joinsim::InitFate::Answered)
+                    && state.cluster.as_ref().is_some_and(|c| {
+                        c.tag == local.tag
+                            && c.cmg_nodes
+                                .iter()
+                                .filter(|n| running.contains(n.as_str()))
+                                .count()
+                                <= c.cmg_nodes.len() / 2
+                    })
+            })
+        });
+        if waits_for_its_cluster {
             continue;
         }
         if !view.is_joined() {
