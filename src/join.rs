@@ -120,19 +120,26 @@ impl Node {
             && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
     }
 
-    /// True when this node is a CMG voter of its own cluster (the replica's incarnation and
-    /// committed tag are its local state's) and its log says the init was answered to a user.
-    pub(crate) fn voter_of_answered_cluster(&self) -> bool {
+    /// The init's fate in this node's CMG replica of its own cluster (the replica's incarnation
+    /// and committed tag are its local state's): `None` when it hosts no such replica, else the
+    /// fate its log holds (`Some(None)`: undecided).
+    fn own_cluster_fate(&self) -> Option<Option<crate::cmg::InitFate>> {
         let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
-            return false;
+            return None;
         };
-        cmg.group.instance() == local.cmg_instance
+        let own = cmg.group.instance() == local.cmg_instance
             && cmg
                 .state
                 .cluster
                 .as_ref()
-                .is_some_and(|c| c.tag == local.tag)
-            && cmg.state.init_fate == Some(crate::cmg::InitFate::Answered)
+                .is_some_and(|c| c.tag == local.tag);
+        own.then_some(cmg.state.init_fate)
+    }
+
+    /// True when this node is a CMG voter of its own cluster and its log says the init was
+    /// answered to a user.
+    pub(crate) fn voter_of_answered_cluster(&self) -> bool {
+        self.own_cluster_fate() == Some(Some(crate::cmg::InitFate::Answered))
     }
 
     /// True when this node hosts a CMG replica whose log committed the cluster-init, no cancel
@@ -150,16 +157,8 @@ impl Node {
     /// refusal may leave the CMG without a majority for good once the other voters come back
     /// (fuzz seeds 17009011, 17011047: the other voter was down longer than the start grace).
     pub(crate) fn holds_committed_cluster(&self) -> bool {
-        let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
-            return false;
-        };
-        cmg.group.instance() == local.cmg_instance
-            && cmg
-                .state
-                .cluster
-                .as_ref()
-                .is_some_and(|c| c.tag == local.tag)
-            && cmg.state.init_fate != Some(crate::cmg::InitFate::Cancelled)
+        self.own_cluster_fate()
+            .is_some_and(|fate| fate != Some(crate::cmg::InitFate::Cancelled))
     }
 
     /// True when a replica this node hosts knows a leader.
