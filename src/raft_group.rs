@@ -149,6 +149,10 @@ impl RaftGroup {
             id: raft_id(self_name),
             election_tick: timing.election_ticks,
             heartbeat_tick: timing.heartbeat_ticks,
+            // 0 and 0 are raft-rs's defaults (a randomized timeout); a fixed timeout is the
+            // one-value range [fixed, fixed + 1).
+            min_election_tick: timing.fixed_election_ticks.unwrap_or(0),
+            max_election_tick: timing.fixed_election_ticks.map_or(0, |t| t + 1),
             applied: 0,
             check_quorum: true,
             pre_vote: true,
