@@ -2,6 +2,7 @@
 
 mod determinism;
 mod faults;
+mod harness;
 mod init;
 mod join_scenarios;
 
