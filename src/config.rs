@@ -56,6 +56,15 @@ pub struct Timing {
     pub election_ticks: usize,
     /// Raft heartbeat interval, in ticks.
     pub heartbeat_ticks: usize,
+    /// When set, this replica's election timeout is exactly this many ticks instead of a draw in
+    /// `[election_ticks, 2 * election_ticks)` (raft-rs's `min_election_tick` is set to it and
+    /// `max_election_tick` to one more). raft-rs draws that timeout from the thread's random
+    /// generator, which only a madsim runtime makes deterministic: a host without madsim (the
+    /// synchronous harness, [`crate::testing`]) fixes each node's timeout here instead, from its
+    /// own seed. Must lie in `[election_ticks, 2 * election_ticks)`. `None` (the default, and
+    /// what the madsim world uses) keeps raft-rs's randomized timeout.
+    #[serde(default)]
+    pub fixed_election_ticks: Option<usize>,
     /// How long a handshake waits for an answer before another seed is tried.
     pub handshake_retry_ms: u64,
     /// A member not heard from for this long is probed.
@@ -86,6 +95,7 @@ impl Default for Timing {
             tick_ms: 100,
             election_ticks: 10,
             heartbeat_ticks: 2,
+            fixed_election_ticks: None,
             handshake_retry_ms: 500,
             probe_interval_ms: 500,
             failure_timeout_ms: 2_000,
@@ -101,8 +111,9 @@ impl Default for Timing {
 }
 
 impl Timing {
-    /// Checks the timers are usable: positive, heartbeat shorter than the election timeout, and
-    /// the failure timeout longer than the probe interval.
+    /// Checks the timers are usable: positive, heartbeat shorter than the election timeout, a
+    /// fixed election timeout (if any) within `[election_ticks, 2 * election_ticks)`, and the
+    /// failure timeout longer than the probe interval.
     pub fn validate(&self) -> Result<()> {
         let bad = |detail: &str| {
             Err(Error::InvalidConfig {
@@ -127,6 +138,13 @@ impl Timing {
         }
         if self.heartbeat_ticks == 0 || self.heartbeat_ticks >= self.election_ticks {
             return bad("heartbeat_ticks must be positive and below election_ticks");
+        }
+        if let Some(fixed) = self.fixed_election_ticks {
+            if fixed < self.election_ticks || fixed >= 2 * self.election_ticks {
+                return bad(
+                    "fixed_election_ticks must lie within [election_ticks, 2 * election_ticks)",
+                );
+            }
         }
         if self.failure_timeout_ms <= 2 * self.probe_interval_ms {
             return bad("failure_timeout_ms must exceed twice probe_interval_ms");
@@ -157,5 +175,16 @@ mod tests {
             ..Timing::default()
         };
         assert!(detector.validate().is_err());
+        for (fixed, ok) in [(9, false), (10, true), (19, true), (20, false)] {
+            let timing = Timing {
+                fixed_election_ticks: Some(fixed),
+                ..Timing::default()
+            };
+            assert_eq!(
+                timing.validate().is_ok(),
+                ok,
+                "fixed_election_ticks {fixed}"
+            );
+        }
     }
 }

@@ -23,6 +23,9 @@
 //!    which puts it in the LT.
 //! 5. **The four join scenarios** of the IEP all follow from these rules; see `docs/protocol.md`.
 //!
+//! To run whole protocol paths without madsim, in plain `#[test]`s, use the synchronous test
+//! network in [`testing`].
+//!
 //! ## Driving a node
 //!
 //! ```
@@ -64,6 +67,7 @@ pub mod node;
 pub mod raft_group;
 pub mod restore;
 pub mod rng;
+pub mod testing;
 pub mod topology;
 pub mod types;
 pub mod vault;

@@ -149,6 +149,10 @@ impl RaftGroup {
             id: raft_id(self_name),
             election_tick: timing.election_ticks,
             heartbeat_tick: timing.heartbeat_ticks,
+            // 0 and 0 are raft-rs's defaults (a randomized timeout); a fixed timeout is the
+            // one-value range [fixed, fixed + 1).
+            min_election_tick: timing.fixed_election_ticks.unwrap_or(0),
+            max_election_tick: timing.fixed_election_ticks.map_or(0, |t| t + 1),
             applied: 0,
             check_quorum: true,
             pre_vote: true,
@@ -450,4 +454,38 @@ fn to_entry(record: &EntryRecord) -> Entry {
 /// A silent logger for raft-rs: the protocol reports what matters as its own events.
 pub(crate) fn discard_logger() -> slog::Logger {
     slog::Logger::root(slog::Discard, slog::o!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(timing: &Timing) -> RaftGroup {
+        let voters = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let record = RaftGroup::empty_record(InstanceId(1), voters);
+        RaftGroup::open(GroupKind::Cmg, "a", &record, timing, &discard_logger()).unwrap()
+    }
+
+    /// Without the knob raft-rs draws the timeout anew in [election_ticks, 2 * election_ticks);
+    /// with it, every draw is the fixed value (what keeps the synchronous harness seeded).
+    #[test]
+    fn a_fixed_election_timeout_is_the_only_value_raft_rs_draws() {
+        let timing = Timing {
+            fixed_election_ticks: Some(13),
+            ..Timing::default()
+        };
+        let mut fixed = open(&timing);
+        for _ in 0..50 {
+            fixed.raw.raft.reset_randomized_election_timeout();
+            assert_eq!(fixed.raw.raft.randomized_election_timeout(), 13);
+        }
+        let mut free = open(&Timing::default());
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            free.raw.raft.reset_randomized_election_timeout();
+            seen.insert(free.raw.raft.randomized_election_timeout());
+        }
+        assert!(seen.len() > 1, "{seen:?}");
+        assert!(seen.iter().all(|t| (10..20).contains(t)), "{seen:?}");
+    }
 }

@@ -1,0 +1,204 @@
+//! The init command on the synchronous network: success, and every error kind that a few
+//! commands reach (`NodeFailed` needs a named node that fails to start its groups, which no
+//! simple run does: the madsim scenarios cover it).
+
+use super::*;
+use crate::testing::{InitFailure, NodeSetup};
+use crate::{InitError, NodeList};
+
+fn refused(answer: Result<ClusterTag, InitFailure>) -> InitError {
+    match answer {
+        Err(InitFailure::Refused(e)) => *e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn init_succeeds_and_a_repeat_returns_the_same_tag() {
+    let mut net = Network::builder().seed(5).nodes(4).build();
+    let first = form_cluster(&mut net, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]);
+    assert_eq!(first.name, "test");
+    let again = net
+        .init("n4", params("test", &["n3", "n2", "n1"], &[]))
+        .expect("the same parameters succeed");
+    assert_eq!(again, first);
+    let cluster = net
+        .view("n1")
+        .unwrap()
+        .cmg_state
+        .as_ref()
+        .unwrap()
+        .cluster
+        .clone()
+        .unwrap();
+    assert_eq!(cluster.cmg_nodes, vec!["n1", "n2", "n3"]);
+}
+
+#[test]
+fn each_invalid_parameter_is_refused_at_once() {
+    let foreign = restored("old", 0xF0, &["x"], 1, &[("x", 3)]);
+    let mut net = Network::builder()
+        .seed(10)
+        .nodes(3)
+        .node(
+            NodeSetup::new("x")
+                .seeds(&["n1"])
+                .vault(foreign.vault_of("x", 1)),
+        )
+        .build();
+    net.start_all();
+    wait_physical(&mut net, &["n1", "n2", "n3", "x"]);
+    let cases = [
+        (params(" ", &["n1"], &[]), InitError::BlankClusterName),
+        (
+            params("c", &["n1", ""], &[]),
+            InitError::BlankNodeName {
+                list: NodeList::Cmg,
+            },
+        ),
+        (
+            params("c", &[], &["n1", "  "]),
+            InitError::BlankNodeName { list: NodeList::Ms },
+        ),
+        (
+            params("c", &["n1", "n2", "n1"], &[]),
+            InitError::DuplicateNodeName {
+                list: NodeList::Cmg,
+                name: "n1".into(),
+            },
+        ),
+        (
+            params("c", &["n1", "n9"], &[]),
+            InitError::NotInPhysicalTopology { name: "n9".into() },
+        ),
+    ];
+    for (p, want) in cases {
+        let got = refused(net.init("n1", p.clone()));
+        assert_eq!(got, want, "for {p:?}");
+    }
+    let got = refused(net.init("n2", params("c", &["n1", "x"], &[])));
+    assert!(
+        matches!(&got, InitError::ForeignTag { name, .. } if name == "x"),
+        "{got:?}"
+    );
+    for l in ["n1", "n2", "n3"] {
+        assert!(net.vault(l).cmg.is_none() && net.vault(l).ms.is_none());
+    }
+}
+
+#[test]
+fn two_live_members_with_one_name_are_refused() {
+    let mut net = Network::builder()
+        .seed(11)
+        .nodes(2)
+        .node(NodeSetup::new("n2").label("n2-twin").seeds(&["n1"]))
+        .build();
+    net.start_all();
+    net.wait_until(
+        |n| n.view("n1").is_some_and(|v| v.physical.len() == 3),
+        PATIENCE_MS,
+    )
+    .expect("three members");
+    let got = refused(net.init("n1", params("c", &["n1"], &[])));
+    assert!(
+        matches!(&got, InitError::DuplicateMember { name, .. } if name == "n2"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn different_parameters_are_refused_without_a_cancel() {
+    let mut net = Network::builder().seed(14).nodes(4).build();
+    let first = form_cluster(&mut net, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]);
+    let got = refused(net.init("n2", params("test", &["n1", "n2", "n4"], &[])));
+    match got {
+        InitError::ParametersDiffer { detail, .. } => {
+            assert!(detail.contains("CMG node names do not match"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(net.joined(&["n1", "n2", "n3", "n4"]));
+    assert_eq!(net.vault("n4").local.as_ref().unwrap().tag, first);
+}
+
+#[test]
+fn a_dead_named_node_cancels_the_init_and_a_later_init_succeeds() {
+    let mut net = Network::builder().seed(15).nodes(4).build();
+    net.start_all();
+    wait_physical(&mut net, &["n1", "n2", "n3", "n4"]);
+    net.kill("n4");
+    match refused(net.init("n1", params("c", &["n1", "n2", "n4"], &[]))) {
+        InitError::Timeout { node, .. } => assert_eq!(node, "n4"),
+        other => panic!("expected a timeout naming n4, got {other:?}"),
+    }
+    net.wait_until(
+        |n| {
+            ["n1", "n2", "n3"].iter().all(|l| {
+                let v = n.vault(l);
+                v.cmg.is_none() && v.ms.is_none() && v.local.is_none()
+            })
+        },
+        10_000,
+    )
+    .expect("the cancel cleared every vault");
+    assert!(net
+        .events("n1")
+        .any(|(_, e)| matches!(e, Event::InitCancelled { .. })));
+    net.init("n2", params("c", &["n1", "n2", "n3"], &[]))
+        .expect("a later init with live nodes succeeds");
+    wait_joined(&mut net, &["n1", "n2", "n3"]);
+}
+
+#[test]
+fn a_stopped_node_answers_node_stopped() {
+    // x holds another cluster's tag and is no voter of it: refused at pre-init, it stops.
+    let foreign = restored("other", 0xD, &["g1", "g2", "g3"], 1, &[]);
+    let mut net = Network::builder()
+        .seed(16)
+        .nodes(3)
+        .node(
+            NodeSetup::new("x")
+                .seeds(&["n1"])
+                .vault(foreign.vault_of("x", 1)),
+        )
+        .build();
+    form_cluster(&mut net, &["n1", "n2", "n3"], &["n1", "n2", "n3"]);
+    net.start("x");
+    net.wait_until(|n| n.halted(&["x"]), PATIENCE_MS)
+        .expect("x is refused: another tag");
+    let got = refused(net.init("x", params("c", &["x"], &[])));
+    assert!(matches!(got, InitError::NodeStopped { .. }), "{got:?}");
+}
+
+#[test]
+fn more_inits_in_flight_than_the_bound_are_refused_busy() {
+    let max = crate::init::MAX_INITS_IN_FLIGHT;
+    let mut net = Network::builder().seed(17).nodes(3).build();
+    net.start_all();
+    wait_physical(&mut net, &["n1", "n2", "n3"]);
+    // n3 is dead but still a member: every init waits for it until the init timeout. The
+    // requests are alike (another cluster name would differ from the first attempt's).
+    net.kill("n3");
+    let requests: Vec<_> = (0..=max)
+        .map(|_| net.send_init("n1", params("c", &["n1", "n3"], &[])))
+        .collect();
+    // The requests reach n1 in latency order: whichever comes ninth finds eight in flight.
+    net.wait_until(
+        |n| requests.iter().all(|r| n.init_answer(*r).is_some()),
+        PATIENCE_MS,
+    )
+    .expect("every request is answered");
+    let answers: Vec<&InitError> = requests
+        .iter()
+        .map(|r| net.init_answer(*r).unwrap().as_ref().unwrap_err())
+        .collect();
+    let busy = answers
+        .iter()
+        .filter(|e| ***e == InitError::Busy { max })
+        .count();
+    let timed_out = answers
+        .iter()
+        .filter(|e| matches!(e, InitError::Timeout { node, .. } if node == "n3"))
+        .count();
+    assert_eq!((busy, timed_out), (1, max), "{answers:?}");
+}
