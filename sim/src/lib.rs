@@ -24,6 +24,7 @@ pub mod memory;
 pub mod network;
 pub mod scenario;
 pub mod sim;
+pub mod test_runner;
 pub mod test_seeds;
 pub mod trace;
 pub mod user;
@@ -43,6 +44,9 @@ pub const LONG_VERSION: &str = concat!(
 
 pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
 pub use invariants::{Checker, Hazard, Invariant, Violation};
+/// `#[joinsim_sim::test]`: an `async fn NAME(world: World)` as a seeded simulation test (see
+/// [`test_runner`]).
+pub use joinsim_macros::test;
 pub use network::{MessageFilter, RuleAction, RuleId};
 pub use scenario::{
     load_scenario, parse_scenario, run_scenario, Scenario, ScenarioError, SeedResult,
