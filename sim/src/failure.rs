@@ -61,7 +61,7 @@ pub fn classify(result: &SeedResult) -> Option<(FailureKind, String)> {
     }
     if let Some(v) = result.violations.first() {
         return Some((
-            FailureKind::Invariant(v.invariant.name().to_string()),
+            FailureKind::Invariant(v.invariant.to_string()),
             v.to_string(),
         ));
     }
