@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use joinsim::{NodeView, PlantedBug, Timing};
 
-use crate::invariants::{Hazard, Violation};
+use crate::checkers::{Hazard, Violation};
 use crate::trace::TraceEntry;
 use crate::world::{NodeSpec, World};
 

@@ -17,8 +17,8 @@ use joinsim::{
 use madsim::runtime::Handle;
 use madsim::time::Instant;
 
+use crate::checkers::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
 use crate::host::{run_node, NodeSlot, NODE_PORT};
-use crate::invariants::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
 use crate::network::{MessageFilter, MessageRules, RuleAction, RuleId};
 use crate::trace::{HarnessEvent, Trace, TraceEntry, TraceKind};
 

@@ -14,7 +14,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
-use crate::failure::{classify, FailureKind};
+use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
@@ -172,11 +172,12 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
     let scenario = match parse_scenario(&format!("<fuzz seed {seed}>"), &text) {
         Ok(s) => s,
         Err(e) => {
+            let (kind, detail) = invalid_case(e);
             return Verdict {
-                kind: Some(FailureKind::Panic),
-                detail: format!("the generated scenario is invalid (a fuzzer bug): {e}"),
+                kind: Some(kind),
+                detail,
                 result: None,
-            }
+            };
         }
     };
     let result = run_scenario(&scenario, seed, keep_trace);
@@ -658,8 +659,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let runs = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
     let sim_ms = AtomicU64::new(0);
-    let counted = AtomicU64::new(0);
-    let apart = AtomicU64::new(0);
+    let tally: Mutex<Tally> = Mutex::new(Tally::default());
     let claimed = AtomicU64::new(0);
     let failed: Mutex<Vec<Failed>> = Mutex::new(Vec::new());
     let findings: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
@@ -683,17 +683,19 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let progress_line = || {
         let done = runs.load(Ordering::Relaxed);
         let wall = started.elapsed().as_secs_f64();
+        let (failed, apart) = {
+            let tally = tally.lock().expect("tally lock");
+            (tally.failed(), tally.liveness_after_hazard)
+        };
         let line = format!(
-            "fuzz: {done} runs, {} failed, {} liveness after two clusters (counted apart), {:.0} runs/s",
-            counted.load(Ordering::Relaxed),
-            apart.load(Ordering::Relaxed),
+            "fuzz: {done} runs, {failed} failed, {apart} liveness after two clusters (counted apart), {:.0} runs/s",
             done as f64 / wall.max(1e-9)
         );
         log.write(serde_json::json!({
             "type": "progress",
             "runs": done,
-            "failed": counted.load(Ordering::Relaxed),
-            "liveness_after_hazard": apart.load(Ordering::Relaxed),
+            "failed": failed,
+            "liveness_after_hazard": apart,
             "wall_s": wall,
         }));
         line
@@ -741,15 +743,20 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                             ),
                             None => Some(format!("the second run failed: {}", again.detail)),
                         };
-                        if let Some(divergence) = divergence {
-                            kind = Some(FailureKind::Determinism);
-                            detail = format!("seed {seed} gave two different traces: {divergence}");
+                        if let Some((diverged_kind, why)) = diverged(seed, divergence) {
+                            kind = Some(diverged_kind);
+                            detail = why;
                         }
                     }
                 }
                 let done = runs.fetch_add(1, Ordering::Relaxed) + 1;
                 let Some(kind) = kind else { continue };
-                if !fails_by_the_bug(&case, seed, &kind, options) {
+                let needs_the_bug = fails_by_the_bug(&case, seed, &kind, options);
+                let counted = tally
+                    .lock()
+                    .expect("tally lock")
+                    .count(&kind, needs_the_bug);
+                if counted == Counted::WithoutBug {
                     log.write(serde_json::json!({
                         "type": "failure",
                         "seed": seed,
@@ -779,16 +786,11 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     continue;
                 }
                 let at_s = started.elapsed().as_secs_f64();
-                if kind.counts() {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    apart.fetch_add(1, Ordering::Relaxed);
-                }
                 log.write(serde_json::json!({
                     "type": "failure",
                     "seed": seed,
                     "kind": kind.to_string(),
-                    "counted": kind.counts(),
+                    "counted": counted == Counted::Failure,
                     "detail": detail,
                     "runs": done,
                     "wall_s": at_s,
@@ -800,7 +802,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     detail.clone(),
                     at_s,
                 ));
-                if !kind.counts() {
+                if counted == Counted::LivenessAfterHazard {
                     let mut list = reported.lock().expect("reported lock");
                     if list.len() < MAX_REPORTED_FILES {
                         drop(list);
@@ -879,7 +881,9 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     };
     let mut reported = reported.into_inner().expect("reported lock");
     reported.sort_by_key(|r| r.seed);
-    summary.liveness_after_hazard = reported.len() as u64;
+    let tally = tally.into_inner().expect("tally lock");
+    summary.failures = tally.failures;
+    summary.liveness_after_hazard = tally.liveness_after_hazard;
     summary.reported = reported;
     let mut without_bug = without_bug.into_inner().expect("without-bug lock");
     without_bug.sort_by_key(|r| r.seed);
@@ -889,9 +893,6 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         summary.first_failure_seed = Some(*seed);
         summary.runs_to_first_failure = Some(*done);
         summary.wall_s_to_first_failure = Some(*at);
-    }
-    for (_, _, kind, _, _) in &failed {
-        *summary.failures.entry(kind.to_string()).or_default() += 1;
     }
     let mut findings = findings.into_inner().expect("findings lock");
     findings.sort_by_key(|f| f.seed);
