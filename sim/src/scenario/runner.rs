@@ -749,16 +749,22 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     problems
 }
 
+/// A node's outcome at the end, spelled as `[expect] nodes` spells it ([`NodeOutcome`]); a
+/// waiting node's join phase follows in parentheses.
 fn describe(view: Option<&NodeView>) -> String {
     let Some(view) = view else {
-        return "down".into();
+        return NodeOutcome::Down.to_string();
     };
     if let Some(r) = &view.halted {
-        return format!("rejected:{}:{}", r.stage.kind(), r.reason.kind());
+        return NodeOutcome::Rejected {
+            stage: Some(r.stage),
+            reason: Some(r.reason.kind().to_string()),
+        }
+        .to_string();
     }
     match &view.join {
-        JoinPhase::Joined { .. } => "joined".into(),
-        other => format!("waiting ({other:?})"),
+        JoinPhase::Joined { .. } => NodeOutcome::Joined.to_string(),
+        other => format!("{} ({other:?})", NodeOutcome::Waiting),
     }
 }
 
@@ -888,4 +894,28 @@ fn answer_mismatch(
         },
     };
     (!good).then(|| format!("{id}: expected {expect:?}, got {answer:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcomes a run reports are spelled as `[expect] nodes` spells them: where a file
+    /// expects a fully named outcome and the run passes, the report says the same words.
+    #[test]
+    fn reported_outcomes_are_spelled_as_expected_outcomes() {
+        for file in [
+            "join-4c-version-ahead.toml",
+            "duplicate-name-after-original-died-joins.toml",
+        ] {
+            let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+            let scenario = crate::scenario::load_scenario(std::path::Path::new(&path))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let result = run_scenario(&scenario, 0, false);
+            assert!(result.passed, "{file}: {:?}", result.failures);
+            for (label, expected) in &scenario.expect.nodes {
+                assert_eq!(result.nodes[label], expected.to_string(), "{file}: {label}");
+            }
+        }
+    }
 }
