@@ -141,7 +141,27 @@ pub enum Target {
     CmgLeader,
 }
 
-/// What the user expects as an answer.
+/// The words a step's `expect` may be besides `same_tag:<init id>` and an error kind, as the file
+/// spells them (the snake_case of the variant, `error` for [`AnswerWord::AnyError`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum AnswerWord {
+    /// [`AnswerExpectation::Any`].
+    Any,
+    /// [`AnswerExpectation::Ok`].
+    Ok,
+    /// [`AnswerExpectation::AnyError`].
+    #[strum(serialize = "error")]
+    AnyError,
+    /// [`AnswerExpectation::NoAnswer`].
+    NoAnswer,
+}
+
+/// How `expect` names the init whose tag a success must carry: `same_tag:<init id>`.
+pub const SAME_TAG_PREFIX: &str = "same_tag:";
+
+/// What the user expects as an answer: a step's `expect` (an [`AnswerWord`],
+/// `same_tag:<init id>`, or an error kind of the step's command).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnswerExpectation {
     /// Any answer, or none.
@@ -375,6 +395,13 @@ mod tests {
             first_column("| outcome | the node at the end |"),
             OutcomeName::VARIANTS
         );
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_answer_words() {
+        let mut words = AnswerWord::VARIANTS.to_vec();
+        words.push("same_tag:<init id>");
+        assert_eq!(first_column("| expect | the user expects |"), words);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use crate::limits;
 use crate::network::MessageFilter;
 use crate::scenario::error::ScenarioError;
 use crate::scenario::model::{
-    Action, ActionName, AnswerExpectation, Condition, ConditionEvent, Step, Target, Trigger,
-    CMG_LEADER,
+    Action, ActionName, AnswerExpectation, AnswerWord, Condition, ConditionEvent, Step, Target,
+    Trigger, CMG_LEADER, SAME_TAG_PREFIX,
 };
 use crate::scenario::raw::{RawCondition, RawStep, StepField};
 
@@ -400,32 +400,31 @@ impl Builder<'_, '_> {
             return Ok(AnswerExpectation::Any);
         };
         let text = raw.get_ref().as_str();
-        Ok(match text {
-            "any" => AnswerExpectation::Any,
-            "ok" => AnswerExpectation::Ok,
-            "error" => AnswerExpectation::AnyError,
-            "no_answer" => AnswerExpectation::NoAnswer,
-            _ => {
-                if let Some(other) = text.strip_prefix("same_tag:") {
-                    if ids.get(other) != Some(&IdOf::Init) {
-                        return Err(
-                            self.err(raw.span(), format!("no earlier init step has id {other:?}"))
-                        );
-                    }
-                    AnswerExpectation::SameTagAs(other.to_string())
-                } else if kinds.contains(&text) {
-                    AnswerExpectation::Error(text.to_string())
-                } else {
-                    return Err(self.err(
-                        raw.span(),
-                        format!(
-                            "unknown expected answer {text:?}; expected any, ok, error, no_answer, same_tag:<init id>, or one of: {}",
-                            kinds.join(", ")
-                        ),
-                    ));
-                }
+        if let Ok(word) = text.parse::<AnswerWord>() {
+            return Ok(match word {
+                AnswerWord::Any => AnswerExpectation::Any,
+                AnswerWord::Ok => AnswerExpectation::Ok,
+                AnswerWord::AnyError => AnswerExpectation::AnyError,
+                AnswerWord::NoAnswer => AnswerExpectation::NoAnswer,
+            });
+        }
+        if let Some(other) = text.strip_prefix(SAME_TAG_PREFIX) {
+            if ids.get(other) != Some(&IdOf::Init) {
+                return Err(self.err(raw.span(), format!("no earlier init step has id {other:?}")));
             }
-        })
+            Ok(AnswerExpectation::SameTagAs(other.to_string()))
+        } else if kinds.contains(&text) {
+            Ok(AnswerExpectation::Error(text.to_string()))
+        } else {
+            Err(self.err(
+                raw.span(),
+                format!(
+                    "unknown expected answer {text:?}; expected {}, {SAME_TAG_PREFIX}<init id>, or one of: {}",
+                    AnswerWord::VARIANTS.join(", "),
+                    kinds.join(", ")
+                ),
+            ))
+        }
     }
 }
 
