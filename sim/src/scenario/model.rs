@@ -3,7 +3,8 @@
 //!
 //! The enums that a scenario file spells by name carry their names here, derived once with
 //! `strum` (snake_case of the variant): [`ActionName`] for `action = "..."`, [`ConditionEvent`]
-//! for `after = { event = "..." }`, [`OutcomeName`] for the outcomes of `[expect] nodes`. Parsing,
+//! for `after = { event = "..." }`, [`OutcomeName`] for the outcomes of `[expect] nodes`,
+//! [`AnswerWord`] for the fixed words of a step's `expect`. Parsing,
 //! the lists in error messages and `docs/scenarios.md` (checked by a test here) all come from them.
 
 use std::collections::BTreeMap;
