@@ -1,5 +1,8 @@
 //! Runs a scenario for one seed: the timeline, then the liveness phase, then the expectations,
 //! with every safety invariant checked after every event.
+//!
+//! Each step waits for its [`Trigger`] (`condition_met`: one arm per [`Condition`]), then
+//! `perform` does its [`Action`] (one arm per action).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -9,7 +12,7 @@ use serde::Serialize;
 
 use crate::invariants::{Hazard, Violation};
 use crate::network::RuleId;
-use crate::scenario::file::{
+use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
 use crate::sim::Sim;
@@ -413,6 +416,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     }
 }
 
+/// Does one step's action; `Err` is a problem the run reports (a node already running, ...).
 fn perform(
     world: &World,
     action: &Action,
@@ -526,53 +530,63 @@ fn cmg_leader(world: &World) -> Option<String> {
         .map(|(l, _)| l)
 }
 
+/// Whether a step's condition has happened since the previous step ran (`from`: the trace's
+/// length then).
 fn condition_met(
     world: &World,
     condition: &Condition,
     from: usize,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
 ) -> bool {
+    // Whether a protocol event since `from` satisfies `hit`, given the label that logged it.
+    let since = |hit: &dyn Fn(&str, &Event) -> bool| {
+        world.with_trace(|trace| {
+            trace[from.min(trace.len())..].iter().any(|entry| {
+                let TraceKind::Protocol(event) = &entry.kind else {
+                    return false;
+                };
+                hit(&entry.node, event)
+            })
+        })
+    };
     match condition {
         Condition::InitAnswered(id) | Condition::AdminAnswered(id) => {
-            return answers.lock().expect("answers").contains_key(id);
+            answers.lock().expect("answers").contains_key(id)
         }
         Condition::LeftLt(label) => {
             let name = world.name_of(label);
-            return world
+            world
                 .views()
                 .values()
                 .filter(|v| v.is_cmg_leader())
                 .filter_map(|v| v.lt())
-                .any(|lt| !lt.members.contains_key(&name));
+                .any(|lt| !lt.members.contains_key(&name))
         }
-        _ => {}
-    }
-    world.with_trace(|trace| {
-        trace[from.min(trace.len())..].iter().any(|entry| {
-            let TraceKind::Protocol(event) = &entry.kind else {
-                return false;
-            };
-            match (condition, event) {
-                (Condition::InTopology(l), Event::EnteredTopology { .. })
-                | (Condition::JoinReadySent(l), Event::JoinReadySent { .. })
-                | (Condition::Joined(l), Event::Joined { .. })
-                | (Condition::Rejected(l), Event::Halted { .. }) => &entry.node == l,
-                (Condition::Validated(l), Event::Validated { node, .. }) => {
-                    *node == world.name_of(l)
+        Condition::InTopology(l) => {
+            since(&|node, e| matches!(e, Event::EnteredTopology { .. }) && node == l)
+        }
+        Condition::JoinReadySent(l) => {
+            since(&|node, e| matches!(e, Event::JoinReadySent { .. }) && node == l)
+        }
+        Condition::Joined(l) => since(&|node, e| matches!(e, Event::Joined { .. }) && node == l),
+        Condition::Rejected(l) => since(&|node, e| matches!(e, Event::Halted { .. }) && node == l),
+        Condition::Validated(l) => {
+            since(&|_, e| matches!(e, Event::Validated { node, .. } if *node == world.name_of(l)))
+        }
+        Condition::CmgLeaderElected(who) => since(&|node, e| {
+            matches!(
+                e,
+                Event::RoleChanged {
+                    group: joinsim::GroupKind::Cmg,
+                    role: joinsim::Role::Leader,
+                    ..
                 }
-                (
-                    Condition::CmgLeaderElected(who),
-                    Event::RoleChanged {
-                        group: joinsim::GroupKind::Cmg,
-                        role: joinsim::Role::Leader,
-                        ..
-                    },
-                ) => who.as_ref().is_none_or(|w| *w == entry.node),
-                (Condition::ClusterInitialized, Event::ClusterInitApplied { .. }) => true,
-                _ => false,
-            }
-        })
-    })
+            ) && who.as_ref().is_none_or(|w| w == node)
+        }),
+        Condition::ClusterInitialized => {
+            since(&|_, e| matches!(e, Event::ClusterInitApplied { .. }))
+        }
+    }
 }
 
 /// The LT-hygiene bound of docs/protocol.md ("LT hygiene"), counted from the moment faults stop:
@@ -798,16 +812,22 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     problems
 }
 
+/// A node's outcome at the end, spelled as `[expect] nodes` spells it ([`NodeOutcome`]); a
+/// waiting node's join phase follows in parentheses.
 fn describe(view: Option<&NodeView>) -> String {
     let Some(view) = view else {
-        return "down".into();
+        return NodeOutcome::Down.to_string();
     };
     if let Some(r) = &view.halted {
-        return format!("rejected:{}:{}", r.stage.kind(), r.reason.kind());
+        return NodeOutcome::Rejected {
+            stage: Some(r.stage),
+            reason: Some(r.reason.kind().to_string()),
+        }
+        .to_string();
     }
     match &view.join {
-        JoinPhase::Joined { .. } => "joined".into(),
-        other => format!("waiting ({other:?})"),
+        JoinPhase::Joined { .. } => NodeOutcome::Joined.to_string(),
+        other => format!("{} ({other:?})", NodeOutcome::Waiting),
     }
 }
 
@@ -862,17 +882,35 @@ fn expectation_failures(
     }
     let answers = answers.lock().expect("answers");
     for step in &scenario.steps {
-        let (id, expect) = match &step.action {
-            Action::Init { id, expect, .. } | Action::ReconfigureMs { id, expect, .. } => {
-                (id, expect)
-            }
-            _ => continue,
+        let Some((id, expect)) = expected_answer(&step.action) else {
+            continue;
         };
         if let Some(problem) = answer_mismatch(id, expect, answers.get(id), &answers) {
             failures.push(format!("step at line {}: {problem}", step.line));
         }
     }
     failures
+}
+
+/// The id and the expected answer of a step that sends a user command; none for other steps.
+fn expected_answer(action: &Action) -> Option<(&String, &AnswerExpectation)> {
+    match action {
+        Action::Init { id, expect, .. } | Action::ReconfigureMs { id, expect, .. } => {
+            Some((id, expect))
+        }
+        Action::Start(_)
+        | Action::Kill(_)
+        | Action::Restart(_)
+        | Action::Wipe(_)
+        | Action::Partition(_)
+        | Action::PartitionOneway { .. }
+        | Action::Heal
+        | Action::Network { .. }
+        | Action::Hold { .. }
+        | Action::Drop { .. }
+        | Action::Release(_)
+        | Action::Wait => None,
+    }
 }
 
 fn answer_mismatch(
@@ -919,4 +957,28 @@ fn answer_mismatch(
         },
     };
     (!good).then(|| format!("{id}: expected {expect:?}, got {answer:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcomes a run reports are spelled as `[expect] nodes` spells them: where a file
+    /// expects a fully named outcome and the run passes, the report says the same words.
+    #[test]
+    fn reported_outcomes_are_spelled_as_expected_outcomes() {
+        for file in [
+            "join-4c-version-ahead.toml",
+            "duplicate-name-after-original-died-joins.toml",
+        ] {
+            let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+            let scenario = crate::scenario::load_scenario(std::path::Path::new(&path))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let result = run_scenario(&scenario, 0, false);
+            assert!(result.passed, "{file}: {:?}", result.failures);
+            for (label, expected) in &scenario.expect.nodes {
+                assert_eq!(result.nodes[label], expected.to_string(), "{file}: {label}");
+            }
+        }
+    }
 }

@@ -1,0 +1,428 @@
+//! The scenario as the runner uses it: what [`validate`](super::validate) makes of a file that
+//! passed every check.
+//!
+//! The enums that a scenario file spells by name carry their names here, derived once with
+//! `strum` (snake_case of the variant): [`ActionName`] for `action = "..."`, [`ConditionEvent`]
+//! for `after = { event = "..." }`, [`OutcomeName`] for the outcomes of `[expect] nodes`,
+//! [`AnswerWord`] for the fixed words of a step's `expect`. Parsing,
+//! the lists in error messages and `docs/scenarios.md` (checked by a test here) all come from them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use joinsim::{InitParams, PlantedBug, RejectionStage};
+use strum::{EnumDiscriminants, EnumString, IntoStaticStr, VariantNames};
+
+use crate::network::MessageFilter;
+use crate::sim::NetSettings;
+use crate::world::NodeSpec;
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it came from.
+    pub path: String,
+    /// Its name.
+    pub name: String,
+    /// What race it describes.
+    pub description: String,
+    /// How many seeds (`0..seeds`) `run` and `check` go over by default: the file's `seeds`
+    /// (default 32), or 0 when the file names its one `seed`.
+    pub seeds: u64,
+    /// The one seed the file runs by default (`seed = N`, as the fuzzer writes it).
+    pub seed: Option<u64>,
+    /// Seeds run in addition to `0..seeds` (the seed a fuzzer finding was drawn from).
+    pub regression_seeds: Vec<u64>,
+    /// A planted bug every node runs with (files written by the fuzzer for a planted bug).
+    pub bug: Option<PlantedBug>,
+    /// Where a fuzzer finding came from (the `[origin]` table), if the file says.
+    pub origin: Option<Origin>,
+    /// Network at the start.
+    pub network: NetSettings,
+    /// Nodes in file order.
+    pub nodes: Vec<NodeSpec>,
+    /// Labels started at time 0, in file order.
+    pub start: Vec<String>,
+    /// The timeline.
+    pub steps: Vec<Step>,
+    /// What must hold at the end.
+    pub expect: Expectations,
+    /// The liveness phase.
+    pub liveness: Liveness,
+}
+
+/// Where a fuzzer finding came from: the `[origin]` table the fuzzer writes. Informative: a
+/// replay on another build may differ, and `joinsim run` says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The joinsim version that found it.
+    pub joinsim: Option<String>,
+    /// The git commit it was found on.
+    pub commit: Option<String>,
+    /// The command that found it.
+    pub command: Option<String>,
+    /// How the run failed (`invariant:<name>`, `liveness`, ...).
+    pub failure: Option<String>,
+    /// The trace hash of the failing run of this file's seed (16 hex digits).
+    pub trace_hash: Option<String>,
+}
+
+impl Scenario {
+    /// The seeds a run goes over: `0..count` (the file's `seeds` unless given; none by default
+    /// when the file names one `seed`), then its `seed` and regression seeds that are not
+    /// already among them.
+    pub fn seed_list(&self, count: Option<u64>) -> Vec<u64> {
+        let count = count.unwrap_or(self.seeds);
+        let mut list: Vec<u64> = (0..count).collect();
+        for seed in self.seed.iter().chain(&self.regression_seeds) {
+            if *seed >= count && !list.contains(seed) {
+                list.push(*seed);
+            }
+        }
+        list
+    }
+}
+
+/// When a step runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    /// Right after the previous step.
+    Immediately,
+    /// At this simulated time (or at once, if it has passed).
+    At(u64),
+    /// When the condition happened after the previous step, plus a delay.
+    After {
+        /// The condition.
+        condition: Condition,
+        /// Delay after it.
+        delay_ms: u64,
+    },
+}
+
+/// An observable event a step can wait for: `after = { event = "<name>", ... }`.
+#[derive(Clone, Debug, PartialEq, Eq, EnumDiscriminants)]
+#[strum_discriminants(
+    name(ConditionEvent),
+    doc = "The name of a [`Condition`] as `after = { event = \"...\" }` spells it: the snake_case of the variant.",
+    derive(EnumString, IntoStaticStr, VariantNames),
+    strum(serialize_all = "snake_case")
+)]
+pub enum Condition {
+    /// The node entered the physical topology.
+    InTopology(String),
+    /// A CMG replica validated the node.
+    Validated(String),
+    /// The node sent join ready.
+    JoinReadySent(String),
+    /// The node joined the LT.
+    Joined(String),
+    /// The node stopped with a rejection.
+    Rejected(String),
+    /// The node left the LT (the CMG removed it).
+    LeftLt(String),
+    /// A CMG leader was elected (this node, if given).
+    CmgLeaderElected(Option<String>),
+    /// A CMG replica committed a cluster state.
+    ClusterInitialized,
+    /// The user got the answer of this init step.
+    InitAnswered(String),
+    /// The user got the answer of this admin step.
+    AdminAnswered(String),
+}
+
+/// How a step's `node` names whichever node leads the CMG when the step runs ([`Target::CmgLeader`]).
+pub const CMG_LEADER: &str = "cmg_leader";
+
+/// A node a step acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// This node.
+    Node(String),
+    /// Whichever node leads the CMG when the step runs.
+    CmgLeader,
+}
+
+/// The words a step's `expect` may be besides `same_tag:<init id>` and an error kind, as the file
+/// spells them (the snake_case of the variant, `error` for [`AnswerWord::AnyError`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum AnswerWord {
+    /// [`AnswerExpectation::Any`].
+    Any,
+    /// [`AnswerExpectation::Ok`].
+    Ok,
+    /// [`AnswerExpectation::AnyError`].
+    #[strum(serialize = "error")]
+    AnyError,
+    /// [`AnswerExpectation::NoAnswer`].
+    NoAnswer,
+}
+
+/// How `expect` names the init whose tag a success must carry: `same_tag:<init id>`.
+pub const SAME_TAG_PREFIX: &str = "same_tag:";
+
+/// What the user expects as an answer: a step's `expect` (an [`AnswerWord`],
+/// `same_tag:<init id>`, or an error kind of the step's command).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerExpectation {
+    /// Any answer, or none.
+    Any,
+    /// Success.
+    Ok,
+    /// Success with the same tag as another init step.
+    SameTagAs(String),
+    /// An error of any kind.
+    AnyError,
+    /// An error of this kind.
+    Error(String),
+    /// No answer within the user's patience.
+    NoAnswer,
+}
+
+/// One step of the timeline.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Line in the file.
+    pub line: usize,
+    /// When.
+    pub trigger: Trigger,
+    /// What.
+    pub action: Action,
+}
+
+/// What a step does: `action = "<name>"` and the fields that action takes.
+///
+/// Adding an action (`docs/scenarios.md`, "Adding an action"): a variant here (its name, the
+/// snake_case of the variant, comes with it: [`ActionName`]), its arm in
+/// `validate/step.rs` (`Builder::action`: the fields it takes and what it makes of them) and its
+/// arm in `runner.rs` (`perform`). The compiler points at every `match` that must handle it.
+#[derive(Clone, Debug, EnumDiscriminants)]
+#[strum_discriminants(
+    name(ActionName),
+    doc = "The name of an [`Action`] as `action = \"...\"` spells it: the snake_case of the variant.",
+    derive(EnumString, IntoStaticStr, VariantNames),
+    strum(serialize_all = "snake_case")
+)]
+pub enum Action {
+    /// Start a stopped node.
+    Start(String),
+    /// Kill a node.
+    Kill(Target),
+    /// Kill (if running) and start a node.
+    Restart(Target),
+    /// Wipe a node's vault (killing it first).
+    Wipe(String),
+    /// The user sends init (does not wait for the answer).
+    Init {
+        /// Step id.
+        id: String,
+        /// The node that receives it.
+        via: String,
+        /// Parameters.
+        params: InitParams,
+        /// Expected answer.
+        expect: AnswerExpectation,
+    },
+    /// The user sends a Meta Storage reconfiguration (does not wait for the answer).
+    ReconfigureMs {
+        /// Step id.
+        id: String,
+        /// The node that receives it.
+        via: String,
+        /// The new voters.
+        nodes: Vec<String>,
+        /// Expected answer.
+        expect: AnswerExpectation,
+    },
+    /// Cut links between groups.
+    Partition(Vec<Vec<String>>),
+    /// Cut one direction.
+    PartitionOneway {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+    },
+    /// Restore every link.
+    Heal,
+    /// Change latency and loss.
+    Network {
+        /// Latency range.
+        latency_ms: (u64, u64),
+        /// Loss rate.
+        loss: f64,
+    },
+    /// Hold matching messages.
+    Hold {
+        /// Rule id.
+        id: String,
+        /// Which messages.
+        filter: MessageFilter,
+        /// For how long (until released if absent).
+        for_ms: Option<u64>,
+    },
+    /// Drop matching messages.
+    Drop {
+        /// Rule id.
+        id: String,
+        /// Which messages.
+        filter: MessageFilter,
+        /// For how long (until released if absent).
+        for_ms: Option<u64>,
+    },
+    /// End a hold or drop rule.
+    Release(String),
+    /// Nothing: a step that only waits for its trigger.
+    Wait,
+}
+
+/// A node's expected outcome: `[expect] nodes = { <label> = "<outcome>" }`.
+#[derive(Clone, Debug, PartialEq, Eq, EnumDiscriminants)]
+#[strum_discriminants(
+    name(OutcomeName),
+    doc = "The name of a [`NodeOutcome`] as `[expect] nodes` spells it: the snake_case of the variant (`rejected` may go on with `:<stage>` and `:<reason>`). In the order errors and the docs list them.",
+    derive(EnumString, IntoStaticStr, VariantNames),
+    strum(serialize_all = "snake_case")
+)]
+pub enum NodeOutcome {
+    /// In the LT.
+    Joined,
+    /// Running, neither joined nor rejected.
+    Waiting,
+    /// Not running.
+    Down,
+    /// Anything.
+    Any,
+    /// Stopped with a rejection, optionally of this stage and reason.
+    Rejected {
+        /// Stage.
+        stage: Option<RejectionStage>,
+        /// Reason kind (`tag_mismatch`, ...).
+        reason: Option<String>,
+    },
+}
+
+impl fmt::Display for NodeOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(OutcomeName::from(self).into())?;
+        if let NodeOutcome::Rejected { stage, reason } = self {
+            if let Some(stage) = stage {
+                write!(f, ":{}", stage.kind())?;
+            }
+            if let Some(reason) = reason {
+                write!(f, ":{reason}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What must hold at the end of a run.
+#[derive(Clone, Debug)]
+pub struct Expectations {
+    /// Simulated time by which everything must hold.
+    pub deadline_ms: u64,
+    /// The final LT's members, if given.
+    pub lt: Option<Vec<String>>,
+    /// Each listed node's outcome.
+    pub nodes: BTreeMap<String, NodeOutcome>,
+    /// Hazards that must be reported (and no others, unless `allow_hazards`).
+    pub hazards: Vec<String>,
+    /// Hazards beyond `hazards` do not fail the run (fuzzing campaigns).
+    pub allow_hazards: bool,
+}
+
+/// The liveness phase after the last step.
+#[derive(Clone, Debug)]
+pub struct Liveness {
+    /// On unless turned off with a reason.
+    pub enabled: bool,
+    /// How long the cluster has to converge once faults stop.
+    pub timeout_ms: u64,
+    /// Why it is off.
+    pub reason: Option<String>,
+}
+
+/// How many `regression_seeds` a file may list.
+pub const MAX_REGRESSION_SEEDS: usize = 64;
+
+/// Hazard kinds a scenario may expect.
+pub const HAZARD_KINDS: [&str; 1] = ["two_clusters"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOCS: &str = include_str!("../../../docs/scenarios.md");
+
+    /// The names in the first column of the docs' table whose header row is `header`: each row's
+    /// first `code` span, in order.
+    fn first_column(header: &str) -> Vec<&'static str> {
+        let mut lines = DOCS.lines().skip_while(|l| *l != header);
+        assert!(
+            lines.next().is_some(),
+            "docs/scenarios.md has no table headed {header:?}"
+        );
+        lines
+            .skip(1)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                row.split('`')
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("a row without a name: {row}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_actions() {
+        assert_eq!(
+            first_column("| action | fields | meaning |"),
+            ActionName::VARIANTS
+        );
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_events() {
+        assert_eq!(
+            first_column("| event | needs | meaning |"),
+            ConditionEvent::VARIANTS
+        );
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_outcomes() {
+        assert_eq!(
+            first_column("| outcome | the node at the end |"),
+            OutcomeName::VARIANTS
+        );
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_answer_words() {
+        let mut words = AnswerWord::VARIANTS.to_vec();
+        words.push("same_tag:<init id>");
+        assert_eq!(first_column("| expect | the user expects |"), words);
+    }
+
+    #[test]
+    fn names_are_the_snake_case_of_the_variants() {
+        let name: &str = ActionName::PartitionOneway.into();
+        assert_eq!(name, "partition_oneway");
+        assert_eq!(
+            "reconfigure_ms".parse::<ActionName>(),
+            Ok(ActionName::ReconfigureMs)
+        );
+        assert!("Heal".parse::<ActionName>().is_err());
+        assert_eq!(
+            "cmg_leader_elected".parse::<ConditionEvent>(),
+            Ok(ConditionEvent::CmgLeaderElected)
+        );
+        let rejected = NodeOutcome::Rejected {
+            stage: Some(RejectionStage::Join),
+            reason: Some("tag_mismatch".into()),
+        };
+        assert_eq!(rejected.to_string(), "rejected:join:tag_mismatch");
+        assert_eq!(NodeOutcome::Waiting.to_string(), "waiting");
+    }
+}
