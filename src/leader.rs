@@ -93,13 +93,13 @@ impl Node {
             };
             let Some(cmg) = self.cmg.as_mut() else { return };
             let lt_before = cmg.state.lt.version;
-            let tag_before = cmg.state.cluster.as_ref().map(|c| c.tag.clone());
+            let tag_before = cmg.state.cluster.as_ref().map(|c| c.config.tag.clone());
             let outcome = cmg.state.apply_with(&command, self.cfg.bug);
             // Invariant: the tag never changes once committed.
             if let Some(before) = &tag_before {
                 assert_eq!(
                     Some(before),
-                    cmg.state.cluster.as_ref().map(|c| &c.tag),
+                    cmg.state.cluster.as_ref().map(|c| &c.config.tag),
                     "CMG tag changed after commit"
                 );
             }
@@ -166,11 +166,11 @@ impl Node {
                 }
                 self.emit(Event::ClusterInitApplied {
                     instance,
-                    tag: state.tag.clone(),
+                    tag: state.config.tag.clone(),
                     product: state.product,
                     protocol: state.protocol,
-                    ms_version: state.ms_version,
-                    cmg_nodes: state.cmg_nodes.clone(),
+                    ms_version: state.config.ms_version,
+                    cmg_nodes: state.config.cmg_nodes.clone(),
                     index,
                 });
             }
@@ -335,7 +335,11 @@ impl Node {
             self.propose_cmg(CmgCommand::NodesLeave { nodes: dead });
         }
         if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
-            d.ms_target = Some((cluster.ms_version, cluster.ms_nodes.clone(), 0));
+            d.ms_target = Some((
+                cluster.config.ms_version,
+                cluster.config.ms_nodes.clone(),
+                0,
+            ));
         }
         self.send_cluster_state_to_all(true);
     }
@@ -477,8 +481,8 @@ impl Node {
             term: duties.term,
             leader,
             cmg_instance: cmg.group.instance(),
-            cmg_nodes: cluster.cmg_nodes.clone(),
-            tag: cluster.tag.clone(),
+            cmg_nodes: cluster.config.cmg_nodes.clone(),
+            tag: cluster.config.tag.clone(),
         };
         let term = duties.term;
         self.emit(Event::ClusterStateSent {
@@ -567,8 +571,8 @@ impl Node {
             // Any node that was ever a group voter (named at init, or made a Meta Storage voter
             // since): a Meta Storage change the CMG committed may not have reached the Meta
             // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
-            let voter = c.cmg_nodes.contains(&info.name)
-                || c.ms_nodes.contains(&info.name)
+            let voter = c.config.cmg_nodes.contains(&info.name)
+                || c.config.ms_nodes.contains(&info.name)
                 || c.addrs.contains_key(&info.name);
             if !empty_vault || !voter {
                 return None;
@@ -792,7 +796,7 @@ impl Node {
             .cmg
             .as_ref()
             .and_then(|c| c.state.cluster.as_ref())
-            .map(|c| c.ms_nodes.clone())
+            .map(|c| c.config.ms_nodes.clone())
             .unwrap_or_default();
         for (origin, request, v) in ready {
             let result: Result<AdminOutcome, AdminError> = Ok(AdminOutcome::MsReconfigured {

@@ -51,6 +51,7 @@
 
 pub mod admin;
 pub mod bugs;
+pub mod cluster_config;
 pub mod cmg;
 pub mod config;
 pub mod error;
@@ -71,6 +72,7 @@ pub mod view;
 
 pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
+pub use cluster_config::ClusterConfig;
 pub use cmg::{ClusterState, CmgState, InitFate, JoinResult, LogicalTopology};
 pub use config::{NodeConfig, Timing};
 pub use error::{

@@ -123,8 +123,8 @@ impl Node {
         node.learn_addr(&own.0, own.1);
         node.emit(Event::Started {
             launch,
-            tag: node.local.as_ref().map(|l| l.tag.clone()),
-            ms_version: node.local.as_ref().map(|l| l.ms_version),
+            tag: node.local.as_ref().map(|l| l.config.tag.clone()),
+            ms_version: node.local.as_ref().map(|l| l.config.ms_version),
         });
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             if let Some(record) = vault.group(kind) {
@@ -428,7 +428,7 @@ impl Node {
                     Some(c) => (
                         c.group.instance(),
                         c.group.last_index() == 0,
-                        local.cmg_nodes.clone(),
+                        local.config.cmg_nodes.clone(),
                     ),
                     None => continue,
                 },
@@ -436,7 +436,7 @@ impl Node {
                     Some(m) => (
                         m.group.instance(),
                         m.group.last_index() == 0,
-                        local.ms_nodes.clone(),
+                        local.config.ms_nodes.clone(),
                     ),
                     None => continue,
                 },
@@ -634,13 +634,11 @@ impl Node {
             // belongs to the node that hosts its replica, which may come back at its address
             // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
             // group's messages, and no leader was elected again).
-            let voter = self.local.as_ref().is_some_and(|l| {
-                l.cmg_nodes.iter().any(|n| n == name) || l.ms_nodes.iter().any(|n| n == name)
-            }) || self.cmg.as_ref().is_some_and(|c| {
-                c.plan
+            let voter = self.local.as_ref().is_some_and(|l| l.config.is_voter(name))
+                || self
+                    .cmg
                     .as_ref()
-                    .is_some_and(|p| p.cmg_nodes.iter().chain(&p.ms_nodes).any(|n| n == name))
-            });
+                    .is_some_and(|c| c.plan.as_ref().is_some_and(|p| p.config.is_voter(name)));
             if voter && empty {
                 return;
             }

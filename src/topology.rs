@@ -162,8 +162,8 @@ impl Node {
     pub(crate) fn identity(&self) -> Identity {
         Identity {
             info: self.info(),
-            tag: self.local.as_ref().map(|l| l.tag.clone()),
-            ms_version: self.local.as_ref().map(|l| l.ms_version),
+            tag: self.local.as_ref().map(|l| l.config.tag.clone()),
+            ms_version: self.local.as_ref().map(|l| l.config.ms_version),
             init: self.local.as_ref().map(|l| l.init.clone()),
         }
     }
@@ -195,10 +195,10 @@ impl Node {
     fn admit_self(&mut self) {
         let record = MemberRecord {
             identity: self.identity(),
-            admitted_tag: self.local.as_ref().map(|l| l.tag.clone()),
+            admitted_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
             admitted_at_ms: self.now_ms,
             admitted_by: self.cfg.name.clone(),
-            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
+            admitter_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
         };
         self.topo.me = Some(record);
         self.topo.entry = Entry::Admitted;
@@ -285,7 +285,13 @@ impl Node {
         let own = self.cfg.addr;
         let mut targets: BTreeSet<Addr> = self.cfg.seeds.iter().copied().collect();
         if let Some(local) = &self.local {
-            targets.extend(local.cmg_nodes.iter().filter_map(|n| self.addr_of(n)));
+            targets.extend(
+                local
+                    .config
+                    .cmg_nodes
+                    .iter()
+                    .filter_map(|n| self.addr_of(n)),
+            );
         }
         targets.extend(self.topo.tombstone_order.iter().rev().map(|(a, _)| *a));
         targets
@@ -348,7 +354,7 @@ impl Node {
             identity: joiner,
             admitted_at_ms: self.now_ms,
             admitted_by: self.cfg.name.clone(),
-            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
+            admitter_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
         };
         self.emit(Event::Admitted {
             member: record.identity.info.name.clone(),
@@ -408,10 +414,10 @@ impl Node {
             return Ok(());
         }
         if let Some(local) = &self.local {
-            if &local.tag != joiner_tag {
+            if &local.config.tag != joiner_tag {
                 return Err(RejectionReason::TagMismatch {
                     joiner: joiner_tag.clone(),
-                    cluster: local.tag.clone(),
+                    cluster: local.config.tag.clone(),
                 });
             }
             return Ok(());
@@ -487,7 +493,7 @@ impl Node {
         };
         // A refusal of a tag this node no longer holds (its vault was cleared by a cancel since)
         // is stale: it says nothing about the node as it is now.
-        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t))
+        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.config.tag) != Some(t))
             // Planted bug: a refusal of a tag the node no longer holds counts.
             && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
         // A CMG voter whose replica committed its cluster is not a newcomer either: "first
@@ -786,7 +792,7 @@ impl Node {
         let mut held = BTreeMap::new();
         if let Some(local) = &self.local {
             let own = HeldCluster {
-                tag: local.tag.clone(),
+                tag: local.config.tag.clone(),
                 init: Some(local.init.clone()),
             };
             held.insert(self.cfg.name.clone(), own);

@@ -580,11 +580,12 @@ fn liveness_problems(
         .filter_map(|v| v.cmg_state.as_ref().and_then(|s| s.cluster.as_ref()))
         .any(|cluster| {
             let up = cluster
+                .config
                 .cmg_nodes
                 .iter()
                 .filter(|n| running.contains(n.as_str()))
                 .count();
-            up > cluster.cmg_nodes.len() / 2
+            up > cluster.config.cmg_nodes.len() / 2
         });
     let lts: Vec<&joinsim::LogicalTopology> = views
         .values()
