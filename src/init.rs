@@ -536,7 +536,7 @@ impl Node {
         let Some(attempt) = self.inits.remove(&init) else {
             return;
         };
-        let mut pending: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
+        let mut pending: BTreeSet<Addr> = self.topo.addrs().into_iter().collect();
         pending.extend(attempt.plan.addrs.values().copied());
         pending.insert(self.cfg.addr);
         let reason = error.to_string();

@@ -191,7 +191,7 @@ impl Node {
         // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
         // physical topology. The notice can overtake the admission (they travel separately); the
         // leader resends it every `cluster_state_retry_ms` to members outside the LT.
-        if self.topo.me.is_none() {
+        if !self.topo.is_admitted() {
             return;
         }
         if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
@@ -289,10 +289,9 @@ impl Node {
         self.joiner.last_cancel_query_ms = self.now_ms;
         let asked: Vec<Addr> = self
             .topo
-            .members
-            .iter()
-            .filter(|(_, m)| tag.is_none() || m.record.identity.tag != tag)
-            .map(|(addr, _)| *addr)
+            .records()
+            .filter(|r| tag.is_none() || r.identity.tag != tag)
+            .map(|r| r.addr())
             .collect();
         for addr in asked {
             self.send(addr, Message::CancelQuery { init });
@@ -472,7 +471,7 @@ impl Node {
             // The leader may be a voter or, for a moment after a reconfiguration, a former one:
             // ask every member of the physical topology; only the leader acts.
             let name = self.cfg.name.clone();
-            let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+            let members: Vec<Addr> = self.topo.addrs();
             for addr in members {
                 self.send(addr, Message::MsAddLearner { name: name.clone() });
             }
@@ -537,7 +536,7 @@ impl Node {
             rejection: rejection.clone(),
         });
         self.halted = Some(rejection);
-        let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+        let members: Vec<Addr> = self.topo.addrs();
         for addr in members {
             self.send(addr, Message::Leaving);
         }

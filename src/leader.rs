@@ -383,7 +383,7 @@ impl Node {
     /// leader itself, or a member of its physical topology with that launch — or the same address
     /// with a newer launch (a restart, whose join will replace the entry).
     fn present(&self, info: &NodeInfo) -> bool {
-        info.addr == self.cfg.addr || self.topo.members.contains_key(&info.addr)
+        info.addr == self.cfg.addr || self.topo.contains(info.addr)
     }
 
     /// Decision (down members leave the LT within a bound, docs/spec.md §5; Ignite's new CMG
@@ -399,7 +399,7 @@ impl Node {
             return;
         }
         let now = self.now_ms;
-        let Some(admitted_ms) = self.topo.me.as_ref().map(|me| me.admitted_at_ms) else {
+        let Some(admitted_ms) = self.topo.me().map(|me| me.admitted_at_ms) else {
             return;
         };
         if now < admitted_ms + self.timing.failure_timeout_ms {
@@ -498,10 +498,10 @@ impl Node {
         if self.cfg.bug == Some(PlantedBug::LeaderStopsClusterState) {
             return;
         }
-        let Some(member) = self.topo.members.get(&addr) else {
+        let Some(member) = self.topo.member(addr) else {
             return;
         };
-        let info = member.record.identity.info.clone();
+        let info = member.identity.info.clone();
         self.send_cluster_state(&info.name, info.addr, info.launch, true);
     }
 
@@ -588,9 +588,8 @@ impl Node {
             let alive = addr == self.cfg.addr
                 || self
                     .topo
-                    .members
-                    .get(&addr)
-                    .is_some_and(|m| m.record.identity.info.name == info.name);
+                    .member(addr)
+                    .is_some_and(|m| m.identity.info.name == info.name);
             if alive {
                 return Namesake::Alive(addr);
             }
@@ -610,9 +609,8 @@ impl Node {
             let alive = (entry.addr == self.cfg.addr && entry.launch == self.launch)
                 || self
                     .topo
-                    .members
-                    .get(&entry.addr)
-                    .is_some_and(|m| m.record.identity.info.launch == entry.launch);
+                    .member(entry.addr)
+                    .is_some_and(|m| m.identity.info.launch == entry.launch);
             if alive {
                 return Namesake::Alive(entry.addr);
             }
