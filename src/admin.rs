@@ -88,7 +88,7 @@ impl Node {
         let cmg_nodes = self
             .local
             .as_ref()
-            .map(|l| l.cmg_nodes.clone())
+            .map(|l| l.config.cmg_nodes.clone())
             .unwrap_or_default();
         // The forwarded request id is unique per (user, request) on this node.
         let forwarded = forward_id(user, request);

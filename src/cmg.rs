@@ -4,10 +4,13 @@
 //! This module is pure: [`CmgState::apply`] takes a command and returns its outcome. The replica
 //! that proposed a command sends the outcome to whoever asked (see `leader.rs`).
 
+mod wire;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::bugs::PlantedBug;
+use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
 use crate::init::{InitCommand, InitPlan};
 use crate::message::RequestId;
@@ -16,22 +19,23 @@ use crate::types::{
 };
 
 /// The cluster state, set once by the first committed cluster-init command.
+///
+/// Encoded (in log entries' outcomes, and in the `ReplicaState` digest hashed into the trace) in
+/// its original field order: tag, product, protocol, CMG voters, Meta Storage voters, initial
+/// Meta Storage voters, Meta Storage version, incarnation, addresses ([`wire::ClusterState`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "wire::ClusterState", into = "wire::ClusterState")]
 pub struct ClusterState {
-    /// The cluster's tag. Never changes once committed.
-    pub tag: ClusterTag,
+    /// The cluster's configuration: tag (never changes once committed), CMG voters, Meta Storage
+    /// voters now, and Meta Storage version (1 at init, +1 at every committed change of the
+    /// Meta Storage list).
+    pub config: ClusterConfig,
     /// Product version of the cluster (from the initiator).
     pub product: ProductVersion,
     /// Protocol version of the cluster (from the initiator).
     pub protocol: ProtocolVersion,
-    /// CMG voters.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters now.
-    pub ms_nodes: Vec<NodeName>,
     /// Meta Storage voters at init (a replica that starts empty starts from them).
     pub initial_ms_nodes: Vec<NodeName>,
-    /// Meta Storage version: 1 at init, +1 at every committed change of the MS node list.
-    pub ms_version: u64,
     /// The incarnation of both groups.
     pub instance: InstanceId,
     /// Addresses of the nodes named at init, and of every node made a Meta Storage voter since
@@ -43,24 +47,27 @@ impl ClusterState {
     /// The init command the cluster was created with (its Meta Storage list at init, whatever
     /// the current one is).
     pub fn init_command(&self) -> InitCommand {
-        InitCommand {
-            cluster_name: self.tag.name.clone(),
-            cmg_nodes: self.cmg_nodes.clone(),
-            ms_nodes: self.initial_ms_nodes.clone(),
-        }
+        self.config.init_command(&self.initial_ms_nodes)
     }
 
     fn from_plan(plan: &InitPlan) -> ClusterState {
         ClusterState {
-            tag: plan.tag.clone(),
+            config: plan.config.clone(),
             product: plan.product,
             protocol: plan.protocol,
-            cmg_nodes: plan.cmg_nodes.clone(),
-            ms_nodes: plan.ms_nodes.clone(),
-            initial_ms_nodes: plan.ms_nodes.clone(),
-            ms_version: plan.ms_version,
+            initial_ms_nodes: plan.config.ms_nodes.clone(),
             instance: plan.init,
             addrs: plan.addrs.clone(),
+        }
+    }
+
+    /// What this cluster gives a validated joiner.
+    fn accept(&self) -> JoinAccept {
+        JoinAccept {
+            config: self.config.clone(),
+            initial_ms_nodes: self.initial_ms_nodes.clone(),
+            instance: self.instance,
+            addrs: self.addrs.clone(),
         }
     }
 }
@@ -167,18 +174,18 @@ pub enum CmgCommand {
 }
 
 /// What a CMG gives a validated node: everything it needs to set up its Meta Storage.
+///
+/// Encoded (in `JoinResponse`) in its original field order: tag, CMG voters, Meta Storage
+/// voters, initial Meta Storage voters, Meta Storage version, incarnation, addresses
+/// ([`wire::JoinAccept`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "wire::JoinAccept", into = "wire::JoinAccept")]
 pub struct JoinAccept {
-    /// The cluster's tag.
-    pub tag: ClusterTag,
-    /// CMG voters.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters.
-    pub ms_nodes: Vec<NodeName>,
+    /// The cluster's configuration: its Meta Storage version is the one (Y) the joiner must
+    /// catch up to.
+    pub config: ClusterConfig,
     /// Meta Storage voters at init.
     pub initial_ms_nodes: Vec<NodeName>,
-    /// The cluster's Meta Storage version (Y).
-    pub ms_version: u64,
     /// Incarnation of the groups.
     pub instance: InstanceId,
     /// Known addresses of group members.
@@ -242,16 +249,17 @@ pub fn validate_join(
         });
     }
     if let Some((tag, ms_version)) = stored {
-        if tag != &cluster.tag && bug != Some(PlantedBug::SkipJoinTagCheck) {
+        if tag != &cluster.config.tag && bug != Some(PlantedBug::SkipJoinTagCheck) {
             return Err(RejectionReason::TagMismatch {
                 joiner: tag.clone(),
-                cluster: cluster.tag.clone(),
+                cluster: cluster.config.tag.clone(),
             });
         }
-        if *ms_version > cluster.ms_version && bug != Some(PlantedBug::AcceptMsVersionAhead) {
+        if *ms_version > cluster.config.ms_version && bug != Some(PlantedBug::AcceptMsVersionAhead)
+        {
             return Err(RejectionReason::MsVersionAhead {
                 joiner: *ms_version,
-                cluster: cluster.ms_version,
+                cluster: cluster.config.ms_version,
             });
         }
     }
@@ -346,15 +354,7 @@ impl CmgState {
         if let Err(reason) = validate_join(cluster, info, stored, bug) {
             return CmgOutcome::Join(JoinResult::Rejected(reason));
         }
-        let accept = JoinAccept {
-            tag: cluster.tag.clone(),
-            cmg_nodes: cluster.cmg_nodes.clone(),
-            ms_nodes: cluster.ms_nodes.clone(),
-            initial_ms_nodes: cluster.initial_ms_nodes.clone(),
-            ms_version: cluster.ms_version,
-            instance: cluster.instance,
-            addrs: cluster.addrs.clone(),
-        };
+        let accept = cluster.accept();
         if !self.lt.contains(&info.name, info.launch) {
             // A new launch of a validated name replaces the old validation.
             self.validated.insert(info.name.clone(), info.clone());
@@ -442,11 +442,11 @@ impl CmgState {
                 cluster.addrs.insert(name.clone(), info.addr);
             }
         }
-        if sorted != cluster.ms_nodes {
-            cluster.ms_nodes = sorted;
-            cluster.ms_version += 1;
+        if sorted != cluster.config.ms_nodes {
+            cluster.config.ms_nodes = sorted;
+            cluster.config.ms_version += 1;
         }
-        Ok((cluster.ms_version, cluster.ms_nodes.clone()))
+        Ok((cluster.config.ms_version, cluster.config.ms_nodes.clone()))
     }
 }
 
@@ -468,13 +468,15 @@ mod tests {
     fn plan(name: &str, id: u128, cmg: &[&str]) -> InitPlan {
         InitPlan {
             init: InstanceId(id as u64),
-            tag: ClusterTag {
-                name: name.into(),
-                id: ClusterId(id),
+            config: ClusterConfig {
+                tag: ClusterTag {
+                    name: name.into(),
+                    id: ClusterId(id),
+                },
+                cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+                ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+                ms_version: 1,
             },
-            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-            ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-            ms_version: 1,
             product: ProductVersion::new(3, 0, 0),
             protocol: ProtocolVersion(1),
             initiator: "a".into(),
@@ -495,7 +497,7 @@ mod tests {
         assert!(matches!(first, CmgOutcome::InitApplied(_)));
         let same = s.apply(&CmgCommand::ClusterInit(plan("c", 2, &["a", "b", "c"])));
         match same {
-            CmgOutcome::InitExisting(state) => assert_eq!(state.tag.id, ClusterId(1)),
+            CmgOutcome::InitExisting(state) => assert_eq!(state.config.tag.id, ClusterId(1)),
             other => panic!("{other:?}"),
         }
         let other = s.apply(&CmgCommand::ClusterInit(plan("c", 3, &["a", "b", "d"])));
@@ -503,7 +505,7 @@ mod tests {
             CmgOutcome::InitMismatch { detail } => assert!(detail.contains("CMG"), "{detail}"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.cluster.unwrap().tag.id, ClusterId(1));
+        assert_eq!(s.cluster.unwrap().config.tag.id, ClusterId(1));
     }
 
     /// Validates each named node (launch 1) and moves it into the LT.
@@ -533,11 +535,11 @@ mod tests {
         assert!(matches!(changed, CmgOutcome::MsChanged(Ok((2, _)))));
         let original = s.apply(&CmgCommand::ClusterInit(plan("c", 2, &["a", "b", "c"])));
         match original {
-            CmgOutcome::InitExisting(state) => assert_eq!(state.tag.id, ClusterId(1)),
+            CmgOutcome::InitExisting(state) => assert_eq!(state.config.tag.id, ClusterId(1)),
             other => panic!("{other:?}"),
         }
         let mut current = plan("c", 3, &["a", "b", "c"]);
-        current.ms_nodes = vec!["a".into(), "b".into(), "d".into()];
+        current.config.ms_nodes = vec!["a".into(), "b".into(), "d".into()];
         match s.apply(&CmgCommand::ClusterInit(current)) {
             CmgOutcome::InitMismatch { detail } => {
                 assert!(detail.starts_with("Meta Storage"), "{detail}")
@@ -588,7 +590,7 @@ mod tests {
     #[test]
     fn every_rejection_reason() {
         let mut s = initialized();
-        let tag = s.cluster.as_ref().unwrap().tag.clone();
+        let tag = s.cluster.as_ref().unwrap().config.tag.clone();
         let mut old_protocol = info("x", 1);
         old_protocol.protocol = ProtocolVersion(2);
         let mut old_product = info("x", 1);

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::cluster_config::ClusterConfig;
 use crate::cmg::{ClusterState, CmgCommand, InitFate};
 use crate::error::{InitError, NodeList};
 use crate::event::Event;
@@ -47,14 +48,10 @@ pub struct InitParams {
 pub struct InitPlan {
     /// The attempt's id, also the incarnation of the groups it creates.
     pub init: InstanceId,
-    /// The tag the CMG commits if this attempt wins.
-    pub tag: ClusterTag,
-    /// CMG voters, sorted.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters, sorted.
-    pub ms_nodes: Vec<NodeName>,
-    /// Meta Storage version at init (1; higher only for vaults restored by a harness).
-    pub ms_version: u64,
+    /// The configuration the CMG commits if this attempt wins: its tag, the CMG and Meta
+    /// Storage voters (sorted), and the Meta Storage version at init (1; higher only for vaults
+    /// restored by a harness). Encoded inline, as its four fields were before it.
+    pub config: ClusterConfig,
     /// The initiator's product version.
     pub product: ProductVersion,
     /// The initiator's protocol version.
@@ -162,11 +159,7 @@ impl InitCommand {
 impl InitPlan {
     /// The init command this attempt carries.
     pub fn command(&self) -> InitCommand {
-        InitCommand {
-            cluster_name: self.tag.name.clone(),
-            cmg_nodes: self.cmg_nodes.clone(),
-            ms_nodes: self.ms_nodes.clone(),
-        }
+        self.config.init_command(&self.config.ms_nodes)
     }
 }
 
@@ -455,7 +448,7 @@ impl Node {
             .map(|(n, a, _)| (n, a))
             .collect();
         let own = self.local.as_ref().map(|l| HeldCluster {
-            tag: l.tag.clone(),
+            tag: l.config.tag.clone(),
             init: Some(self.held_init_command(l)),
         });
         let own_name = self.cfg.name.clone();
@@ -484,10 +477,12 @@ impl Node {
             .collect();
         let plan = InitPlan {
             init,
-            tag: tag.clone(),
-            cmg_nodes: resolved.cmg_nodes.clone(),
-            ms_nodes: resolved.ms_nodes.clone(),
-            ms_version: 1,
+            config: ClusterConfig {
+                tag: tag.clone(),
+                cmg_nodes: resolved.cmg_nodes.clone(),
+                ms_nodes: resolved.ms_nodes.clone(),
+                ms_version: 1,
+            },
             product: self.cfg.product,
             protocol: self.cfg.protocol,
             initiator: self.cfg.name.clone(),
@@ -497,8 +492,8 @@ impl Node {
             request,
             init,
             tag,
-            cmg_nodes: plan.cmg_nodes.clone(),
-            ms_nodes: plan.ms_nodes.clone(),
+            cmg_nodes: plan.config.cmg_nodes.clone(),
+            ms_nodes: plan.config.ms_nodes.clone(),
         });
         let attempt = InitAttempt {
             request,
@@ -541,7 +536,7 @@ impl Node {
         let Some(attempt) = self.inits.remove(&init) else {
             return;
         };
-        let mut pending: BTreeSet<Addr> = self.topo.members.keys().copied().collect();
+        let mut pending: BTreeSet<Addr> = self.topo.addrs().into_iter().collect();
         pending.extend(attempt.plan.addrs.values().copied());
         pending.insert(self.cfg.addr);
         let reason = error.to_string();
@@ -551,12 +546,12 @@ impl Node {
         });
         self.start_cancel(init, pending.clone(), self.now_ms);
         if let Some(cancel) = self.cancels.get_mut(&init) {
-            cancel.cmg_voters = attempt.plan.cmg_nodes.iter().cloned().collect();
+            cancel.cmg_voters = attempt.plan.config.cmg_nodes.iter().cloned().collect();
             cancel.voter_addrs = attempt
                 .plan
                 .addrs
                 .iter()
-                .filter(|(n, _)| attempt.plan.cmg_nodes.contains(n))
+                .filter(|(n, _)| attempt.plan.config.cmg_nodes.contains(n))
                 .map(|(n, a)| (n.clone(), *a))
                 .collect();
         }
@@ -569,6 +564,7 @@ impl Node {
             // answered to another user meanwhile, this one gets the tag too.
             let cmg = attempt
                 .plan
+                .config
                 .cmg_nodes
                 .iter()
                 .filter_map(|n| attempt.plan.addrs.get(n).copied())
@@ -746,10 +742,10 @@ impl Node {
         }
         match attempt.fate {
             // Recorded in the CMG: no cancel will clear it now, so the user may be told.
-            Some(InitFate::Answered) => self.finish_init(init, Ok(cluster.tag.clone())),
+            Some(InitFate::Answered) => self.finish_init(init, Ok(cluster.config.tag.clone())),
             // Another initiator's cancel was committed first: this cluster is being destroyed.
             Some(InitFate::Cancelled) => {
-                let detail = format!("the init of {} was cancelled", cluster.tag);
+                let detail = format!("the init of {} was cancelled", cluster.config.tag);
                 self.cancel_init(init, InitError::NodeFailed { node, detail });
             }
             // Ask the CMG leader to record the answer first (docs/spec.md §5).
@@ -757,6 +753,7 @@ impl Node {
                 let watch = attempt.watch;
                 let addrs: Vec<Addr> = attempt
                     .plan
+                    .config
                     .cmg_nodes
                     .iter()
                     .filter_map(|n| attempt.plan.addrs.get(n).copied())
@@ -981,7 +978,7 @@ impl Node {
     /// cluster) its configuration's voters.
     fn cmg_voter_names(&self, cmg: &crate::leader::CmgReplica) -> Vec<NodeName> {
         match &cmg.plan {
-            Some(plan) => plan.cmg_nodes.clone(),
+            Some(plan) => plan.config.cmg_nodes.clone(),
             None => cmg
                 .group
                 .conf_state()
@@ -1093,12 +1090,24 @@ impl Node {
                     if now >= since_ms + timing.init_timeout_ms {
                         let (node, waiting_for) = if attempt.committed.is_none() {
                             (
-                                attempt.plan.cmg_nodes.first().cloned().unwrap_or_default(),
+                                attempt
+                                    .plan
+                                    .config
+                                    .cmg_nodes
+                                    .first()
+                                    .cloned()
+                                    .unwrap_or_default(),
                                 "the CMG to commit the cluster state".to_string(),
                             )
                         } else {
                             (
-                                attempt.plan.ms_nodes.first().cloned().unwrap_or_default(),
+                                attempt
+                                    .plan
+                                    .config
+                                    .ms_nodes
+                                    .first()
+                                    .cloned()
+                                    .unwrap_or_default(),
                                 "the Meta Storage to elect a leader".to_string(),
                             )
                         };
@@ -1182,8 +1191,8 @@ impl Node {
             StartOutcome::Failed {
                 detail: format!("node has stopped: {rejection}"),
             }
-        } else if !plan.cmg_nodes.contains(&self.cfg.name)
-            && !plan.ms_nodes.contains(&self.cfg.name)
+        } else if !plan.config.cmg_nodes.contains(&self.cfg.name)
+            && !plan.config.ms_nodes.contains(&self.cfg.name)
         {
             StartOutcome::Failed {
                 detail: "node is not named in the init".into(),
@@ -1218,7 +1227,7 @@ impl Node {
                 return Some(StartOutcome::Started);
             }
             if let Some(held) = held_plan {
-                let outcome = compare(plan, &held.command(), &held.tag, held.init);
+                let outcome = compare(plan, &held.command(), &held.config.tag, held.init);
                 let repeat = matches!(outcome, StartOutcome::Existing { .. });
                 if repeat && self.cfg.bug == Some(crate::bugs::PlantedBug::InitNotIdempotent) {
                     // Planted bug: a repeat is taken for a new init.
@@ -1239,7 +1248,7 @@ impl Node {
         }
         let local = self.local.as_ref()?;
         let held = self.held_init_command(local);
-        Some(compare(plan, &held, &local.tag, local.cmg_instance))
+        Some(compare(plan, &held, &local.config.tag, local.cmg_instance))
     }
 
     /// The init command this node compares a requested init with: the one its cluster was
@@ -1247,7 +1256,7 @@ impl Node {
     fn held_init_command(&self, local: &crate::vault::LocalState) -> InitCommand {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::InitComparesCurrentMsList) {
             // Planted bug: the current Meta Storage list instead of the one given at init.
-            let mut ms_nodes = local.ms_nodes.clone();
+            let mut ms_nodes = local.config.ms_nodes.clone();
             ms_nodes.sort();
             return InitCommand {
                 ms_nodes,
@@ -1262,33 +1271,33 @@ impl Node {
             self.learn_addr(name, *addr);
         }
         let me = self.cfg.name.clone();
-        if plan.cmg_nodes.contains(&me) {
+        if plan.config.cmg_nodes.contains(&me) {
             let record = RaftGroup::bootstrap_record(
                 plan.init,
-                plan.cmg_nodes.clone(),
+                plan.config.cmg_nodes.clone(),
                 Some(plan.clone()),
                 vec![encode(&CmgCommand::Bootstrap)],
             );
             self.create_group(GroupKind::Cmg, record);
-            if plan.cmg_nodes.first() == Some(&me) {
+            if plan.config.cmg_nodes.first() == Some(&me) {
                 if let Some(cmg) = self.cmg.as_mut() {
                     cmg.group.campaign();
                 }
             }
         }
-        if plan.ms_nodes.contains(&me) {
+        if plan.config.ms_nodes.contains(&me) {
             let first = MsCommand::Init {
-                version: plan.ms_version,
-                nodes: plan.ms_nodes.clone(),
+                version: plan.config.ms_version,
+                nodes: plan.config.ms_nodes.clone(),
             };
             let record = RaftGroup::bootstrap_record(
                 plan.init,
-                plan.ms_nodes.clone(),
+                plan.config.ms_nodes.clone(),
                 Some(plan.clone()),
                 vec![encode(&first)],
             );
             self.create_group(GroupKind::Ms, record);
-            if plan.ms_nodes.first() == Some(&me) {
+            if plan.config.ms_nodes.first() == Some(&me) {
                 if let Some(ms) = self.ms.as_mut() {
                     ms.group.campaign();
                 }
@@ -1351,7 +1360,7 @@ impl Node {
                 let voters = self.cmg_voter_names(c);
                 (
                     c.state.init_fate,
-                    c.state.cluster.as_ref().map(|cl| cl.tag.clone()),
+                    c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()),
                     c.group.role_state().leader != 0 || answered_in_log,
                     voters,
                 )
@@ -1458,12 +1467,12 @@ impl Node {
             .cmg
             .as_ref()
             .filter(|c| c.group.instance() == init)
-            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.tag.clone()))
+            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()))
             .or_else(|| {
                 self.local
                     .as_ref()
                     .filter(|l| l.cmg_instance == init)
-                    .map(|l| l.tag.clone())
+                    .map(|l| l.config.tag.clone())
             });
         let earlier = self.cancelled.remove(&init).unwrap_or_default();
         if members.is_empty() {

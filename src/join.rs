@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::bugs::PlantedBug;
+use crate::cluster_config::ClusterConfig;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
-use crate::init::InitCommand;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -89,11 +89,12 @@ impl Node {
         };
         let members = self.physical_members();
         let visible = local
+            .config
             .cmg_nodes
             .iter()
             .filter(|n| members.iter().any(|(m, _, _)| m == *n))
             .count();
-        visible > local.cmg_nodes.len() / 2
+        visible > local.config.cmg_nodes.len() / 2
     }
 
     /// True when this node is a member of a live cluster of its own: initialized, and accepted by
@@ -132,7 +133,7 @@ impl Node {
                 .state
                 .cluster
                 .as_ref()
-                .is_some_and(|c| c.tag == local.tag);
+                .is_some_and(|c| c.config.tag == local.config.tag);
         own.then_some(cmg.state.init_fate)
     }
 
@@ -186,7 +187,7 @@ impl Node {
             JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
         );
         match &self.local {
-            Some(local) if accepted => local.tag != notice.tag,
+            Some(local) if accepted => local.config.tag != notice.tag,
             // Initialized, not yet accepted: while a majority of its own cluster's CMG is in its
             // physical topology, the node waits for that CMG; a CMG it cannot see a majority of
             // (its cluster is gone, scenario 3) does not hold it back.
@@ -199,7 +200,7 @@ impl Node {
             // two-voter cluster, its partner down, followed another cluster's leader, was
             // refused and halted, and its cluster never had a leader again).
             Some(local) => {
-                local.tag != notice.tag
+                local.config.tag != notice.tag
                     && (self.own_cmg_in_sight()
                         || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
                         || self.voter_of_answered_cluster())
@@ -224,7 +225,7 @@ impl Node {
         // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
         // physical topology. The notice can overtake the admission (they travel separately); the
         // leader resends it every `cluster_state_retry_ms` to members outside the LT.
-        if self.topo.me.is_none() {
+        if !self.topo.is_admitted() {
             return;
         }
         if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
@@ -309,10 +310,10 @@ impl Node {
         // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
         // incarnation of the replica it hosts.
         let held = match (self.local.as_ref(), self.cmg.as_ref()) {
-            (Some(local), _) => Some((local.cmg_instance, Some(local.tag.clone()))),
+            (Some(local), _) => Some((local.cmg_instance, Some(local.config.tag.clone()))),
             (None, Some(cmg)) => Some((
                 cmg.group.instance(),
-                cmg.state.cluster.as_ref().map(|c| c.tag.clone()),
+                cmg.state.cluster.as_ref().map(|c| c.config.tag.clone()),
             )),
             (None, None) => None,
         };
@@ -322,10 +323,9 @@ impl Node {
         self.joiner.last_cancel_query_ms = self.now_ms;
         let asked: Vec<Addr> = self
             .topo
-            .members
-            .iter()
-            .filter(|(_, m)| tag.is_none() || m.record.identity.tag != tag)
-            .map(|(addr, _)| *addr)
+            .records()
+            .filter(|r| tag.is_none() || r.identity.tag != tag)
+            .map(|r| r.addr())
             .collect();
         for addr in asked {
             self.send(addr, Message::CancelQuery { init });
@@ -336,7 +336,10 @@ impl Node {
         let Some((leader, addr)) = self.joiner.leader.clone() else {
             return;
         };
-        let stored = self.local.as_ref().map(|l| (l.tag.clone(), l.ms_version));
+        let stored = self
+            .local
+            .as_ref()
+            .map(|l| (l.config.tag.clone(), l.config.ms_version));
         self.joiner.last_sent_ms = self.now_ms;
         self.emit(Event::JoinRequestSent {
             leader,
@@ -405,32 +408,30 @@ impl Node {
     }
 
     fn on_join_accepted(&mut self, accept: JoinAccept) {
-        let stored = self.local.as_ref().map(|l| l.ms_version);
-        let ms_version = stored.unwrap_or(0).max(accept.ms_version);
+        let stored = self.local.as_ref().map(|l| l.config.ms_version);
+        let ms_version = stored.unwrap_or(0).max(accept.config.ms_version);
         let new_local = LocalState {
-            tag: accept.tag.clone(),
-            cmg_nodes: accept.cmg_nodes.clone(),
-            ms_nodes: if ms_version > accept.ms_version {
-                self.local
-                    .as_ref()
-                    .map(|l| l.ms_nodes.clone())
-                    .unwrap_or_else(|| accept.ms_nodes.clone())
-            } else {
-                accept.ms_nodes.clone()
+            config: ClusterConfig {
+                tag: accept.config.tag.clone(),
+                cmg_nodes: accept.config.cmg_nodes.clone(),
+                ms_nodes: if ms_version > accept.config.ms_version {
+                    self.local
+                        .as_ref()
+                        .map(|l| l.config.ms_nodes.clone())
+                        .unwrap_or_else(|| accept.config.ms_nodes.clone())
+                } else {
+                    accept.config.ms_nodes.clone()
+                },
+                ms_version,
             },
-            ms_version,
             cmg_instance: accept.instance,
             ms_instance: accept.instance,
-            init: InitCommand {
-                cluster_name: accept.tag.name.clone(),
-                cmg_nodes: accept.cmg_nodes.clone(),
-                ms_nodes: accept.initial_ms_nodes.clone(),
-            },
+            init: accept.config.init_command(&accept.initial_ms_nodes),
         };
         self.emit(Event::JoinAccepted {
-            tag: accept.tag.clone(),
+            tag: accept.config.tag.clone(),
             stored_ms_version: stored,
-            cluster_ms_version: accept.ms_version,
+            cluster_ms_version: accept.config.ms_version,
         });
         if self.local.as_ref() != Some(&new_local) {
             if stored != Some(ms_version) {
@@ -447,10 +448,10 @@ impl Node {
         }
         let me = self.cfg.name.clone();
         let hosted_cmg = self.cmg.as_ref().map(|c| c.group.instance());
-        if accept.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
+        if accept.config.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
             self.replace_group(
                 GroupKind::Cmg,
-                RaftGroup::empty_record(accept.instance, accept.cmg_nodes.clone()),
+                RaftGroup::empty_record(accept.instance, accept.config.cmg_nodes.clone()),
             );
         } else if let Some(other) = hosted_cmg.filter(|i| *i != accept.instance) {
             // A node belongs to one cluster: a stray replica of another init goes.
@@ -463,7 +464,7 @@ impl Node {
             );
         }
         self.joiner.phase = JoinPhase::Recovering {
-            target_ms_version: accept.ms_version,
+            target_ms_version: accept.config.ms_version,
         };
         self.joiner.last_learner_ask_ms = 0;
         self.check_recovery();
@@ -504,7 +505,7 @@ impl Node {
             // The leader may be a voter or, for a moment after a reconfiguration, a former one:
             // ask every member of the physical topology; only the leader acts.
             let name = self.cfg.name.clone();
-            let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+            let members: Vec<Addr> = self.topo.addrs();
             for addr in members {
                 self.send(addr, Message::MsAddLearner { name: name.clone() });
             }
@@ -569,7 +570,7 @@ impl Node {
             rejection: rejection.clone(),
         });
         self.halted = Some(rejection);
-        let members: Vec<Addr> = self.topo.members.keys().copied().collect();
+        let members: Vec<Addr> = self.topo.addrs();
         for addr in members {
             self.send(addr, Message::Leaving);
         }

@@ -96,13 +96,13 @@ impl Node {
             };
             let Some(cmg) = self.cmg.as_mut() else { return };
             let lt_before = cmg.state.lt.version;
-            let tag_before = cmg.state.cluster.as_ref().map(|c| c.tag.clone());
+            let tag_before = cmg.state.cluster.as_ref().map(|c| c.config.tag.clone());
             let outcome = cmg.state.apply_with(&command, self.cfg.bug);
             // Invariant: the tag never changes once committed.
             if let Some(before) = &tag_before {
                 assert_eq!(
                     Some(before),
-                    cmg.state.cluster.as_ref().map(|c| &c.tag),
+                    cmg.state.cluster.as_ref().map(|c| &c.config.tag),
                     "CMG tag changed after commit"
                 );
             }
@@ -169,11 +169,11 @@ impl Node {
                 }
                 self.emit(Event::ClusterInitApplied {
                     instance,
-                    tag: state.tag.clone(),
+                    tag: state.config.tag.clone(),
                     product: state.product,
                     protocol: state.protocol,
-                    ms_version: state.ms_version,
-                    cmg_nodes: state.cmg_nodes.clone(),
+                    ms_version: state.config.ms_version,
+                    cmg_nodes: state.config.cmg_nodes.clone(),
                     index,
                 });
             }
@@ -338,7 +338,11 @@ impl Node {
             self.propose_cmg(CmgCommand::NodesLeave { nodes: dead });
         }
         if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
-            d.ms_target = Some((cluster.ms_version, cluster.ms_nodes.clone(), 0));
+            d.ms_target = Some((
+                cluster.config.ms_version,
+                cluster.config.ms_nodes.clone(),
+                0,
+            ));
         }
         self.send_cluster_state_to_all(true);
     }
@@ -382,7 +386,7 @@ impl Node {
     /// leader itself, or a member of its physical topology with that launch — or the same address
     /// with a newer launch (a restart, whose join will replace the entry).
     fn present(&self, info: &NodeInfo) -> bool {
-        info.addr == self.cfg.addr || self.topo.members.contains_key(&info.addr)
+        info.addr == self.cfg.addr || self.topo.contains(info.addr)
     }
 
     /// Decision (down members leave the LT within a bound, docs/spec.md §5; Ignite's new CMG
@@ -398,7 +402,7 @@ impl Node {
             return;
         }
         let now = self.now_ms;
-        let Some(admitted_ms) = self.topo.me.as_ref().map(|me| me.admitted_at_ms) else {
+        let Some(admitted_ms) = self.topo.me().map(|me| me.admitted_at_ms) else {
             return;
         };
         if now < admitted_ms + self.timing.failure_timeout_ms {
@@ -480,8 +484,8 @@ impl Node {
             term: duties.term,
             leader,
             cmg_instance: cmg.group.instance(),
-            cmg_nodes: cluster.cmg_nodes.clone(),
-            tag: cluster.tag.clone(),
+            cmg_nodes: cluster.config.cmg_nodes.clone(),
+            tag: cluster.config.tag.clone(),
         };
         let term = duties.term;
         self.emit(Event::ClusterStateSent {
@@ -497,10 +501,10 @@ impl Node {
         if self.cfg.bug == Some(PlantedBug::LeaderStopsClusterState) {
             return;
         }
-        let Some(member) = self.topo.members.get(&addr) else {
+        let Some(member) = self.topo.member(addr) else {
             return;
         };
-        let info = member.record.identity.info.clone();
+        let info = member.identity.info.clone();
         self.send_cluster_state(&info.name, info.addr, info.launch, true);
     }
 
@@ -570,8 +574,8 @@ impl Node {
             // Any node that was ever a group voter (named at init, or made a Meta Storage voter
             // since): a Meta Storage change the CMG committed may not have reached the Meta
             // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
-            let voter = c.cmg_nodes.contains(&info.name)
-                || c.ms_nodes.contains(&info.name)
+            let voter = c.config.cmg_nodes.contains(&info.name)
+                || c.config.ms_nodes.contains(&info.name)
                 || c.addrs.contains_key(&info.name);
             if !empty_vault || !voter {
                 return None;
@@ -587,9 +591,8 @@ impl Node {
             let alive = addr == self.cfg.addr
                 || self
                     .topo
-                    .members
-                    .get(&addr)
-                    .is_some_and(|m| m.record.identity.info.name == info.name);
+                    .member(addr)
+                    .is_some_and(|m| m.identity.info.name == info.name);
             if alive {
                 return Namesake::Alive(addr);
             }
@@ -612,9 +615,8 @@ impl Node {
             let alive = (entry.addr == self.cfg.addr && entry.launch == self.launch)
                 || self
                     .topo
-                    .members
-                    .get(&entry.addr)
-                    .is_some_and(|m| m.record.identity.info.launch == entry.launch);
+                    .member(entry.addr)
+                    .is_some_and(|m| m.identity.info.launch == entry.launch);
             if alive {
                 return Namesake::Alive(entry.addr);
             }
@@ -798,7 +800,7 @@ impl Node {
             .cmg
             .as_ref()
             .and_then(|c| c.state.cluster.as_ref())
-            .map(|c| c.ms_nodes.clone())
+            .map(|c| c.config.ms_nodes.clone())
             .unwrap_or_default();
         for (origin, request, v) in ready {
             let result: Result<AdminOutcome, AdminError> = Ok(AdminOutcome::MsReconfigured {

@@ -54,6 +54,7 @@
 
 pub mod admin;
 pub mod bugs;
+pub mod cluster_config;
 pub mod cmg;
 pub mod config;
 pub mod error;
@@ -75,6 +76,7 @@ pub mod view;
 
 pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
+pub use cluster_config::ClusterConfig;
 pub use cmg::{ClusterState, CmgState, InitFate, JoinResult, LogicalTopology};
 pub use config::{NodeConfig, Timing};
 pub use error::{

@@ -194,12 +194,12 @@ impl Node {
         let Some(local) = self.local.as_mut() else {
             return;
         };
-        if version <= local.ms_version {
+        if version <= local.config.ms_version {
             return;
         }
-        let from = local.ms_version;
-        local.ms_version = version;
-        local.ms_nodes = nodes.clone();
+        let from = local.config.ms_version;
+        local.config.ms_version = version;
+        local.config.ms_nodes = nodes.clone();
         self.write(crate::vault::VaultWrite::SetMsConfig { version, nodes });
         self.emit(crate::event::Event::MsVersionStored {
             from: Some(from),

@@ -25,19 +25,38 @@ use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
+mod physical;
+
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;
 /// Bound on messages a node sends to itself within one input.
 const MAX_LOOPBACK: usize = 1024;
 
-/// What one input produced.
+/// What one input ([`Node::new`], [`Node::tick`], [`Node::receive`],
+/// [`Node::corrupt_message`]) produced: the node's whole effect on the world for that input.
+///
+/// **Contract** (as raft-rs's `Ready`): the host handles every `Output`, in the order the inputs
+/// were given, and within one `Output`
+///
+/// 1. applies `writes` to the vault with [`Vault::apply`], in order, and makes them durable —
+///    Raft needs its entries and hard state durable before any message that depends on them
+///    leaves, and a restart rebuilds the node from the vault alone;
+/// 2. then reports `events` (they describe steps already taken; the simulator stamps, logs and
+///    hashes them into the trace in this order);
+/// 3. then sends `messages`, in order, each to its address (none is addressed to the node
+///    itself: the node delivers those internally within the same input).
+///
+/// The simulator (`sim/src/host.rs`) applies the writes, records the events, then sends. Dropping
+/// an `Output` loses those effects, hence `#[must_use]`. Within each list the order is the order
+/// the node produced them, and the trace hash depends on it.
+#[must_use = "an Output holds vault writes, messages and events the host must apply"]
 #[derive(Debug, Default)]
 pub struct Output {
     /// Vault writes, in order. Apply them all before sending any message.
     pub writes: Vec<VaultWrite>,
-    /// Messages to send: destination and envelope.
+    /// Messages to send: destination and envelope, in order.
     pub messages: Vec<(Addr, Envelope)>,
-    /// What the node did.
+    /// What the node did, in order.
     pub events: Vec<Event>,
 }
 
@@ -123,8 +142,8 @@ impl Node {
         node.learn_addr(&own.0, own.1);
         node.emit(Event::Started {
             launch,
-            tag: node.local.as_ref().map(|l| l.tag.clone()),
-            ms_version: node.local.as_ref().map(|l| l.ms_version),
+            tag: node.local.as_ref().map(|l| l.config.tag.clone()),
+            ms_version: node.local.as_ref().map(|l| l.config.ms_version),
         });
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             if let Some(record) = vault.group(kind) {
@@ -428,7 +447,7 @@ impl Node {
                     Some(c) => (
                         c.group.instance(),
                         c.group.last_index() == 0,
-                        local.cmg_nodes.clone(),
+                        local.config.cmg_nodes.clone(),
                     ),
                     None => continue,
                 },
@@ -436,7 +455,7 @@ impl Node {
                     Some(m) => (
                         m.group.instance(),
                         m.group.last_index() == 0,
-                        local.ms_nodes.clone(),
+                        local.config.ms_nodes.clone(),
                     ),
                     None => continue,
                 },
@@ -603,15 +622,13 @@ impl Node {
             (at == node.cfg.addr && name == node.cfg.name)
                 || node
                     .topo
-                    .members
-                    .get(&at)
-                    .is_some_and(|m| m.record.identity.info.name == name)
+                    .member(at)
+                    .is_some_and(|m| m.identity.info.name == name)
         };
         let empty = self
             .topo
-            .members
-            .get(&addr)
-            .is_some_and(|m| m.record.identity.tag.is_none());
+            .member(addr)
+            .is_some_and(|m| m.identity.tag.is_none());
         // The voter at the group's address takes its name back from a namesake.
         let group_owner = group_addr == Some(addr);
         // A voter's name is never given to an empty member at another address while the voter
@@ -634,13 +651,11 @@ impl Node {
             // belongs to the node that hosts its replica, which may come back at its address
             // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
             // group's messages, and no leader was elected again).
-            let voter = self.local.as_ref().is_some_and(|l| {
-                l.cmg_nodes.iter().any(|n| n == name) || l.ms_nodes.iter().any(|n| n == name)
-            }) || self.cmg.as_ref().is_some_and(|c| {
-                c.plan
+            let voter = self.local.as_ref().is_some_and(|l| l.config.is_voter(name))
+                || self
+                    .cmg
                     .as_ref()
-                    .is_some_and(|p| p.cmg_nodes.iter().chain(&p.ms_nodes).any(|n| n == name))
-            });
+                    .is_some_and(|c| c.plan.as_ref().is_some_and(|p| p.config.is_voter(name)));
             if voter && empty {
                 return;
             }
@@ -662,8 +677,8 @@ impl Node {
         if addr == self.cfg.addr {
             return Some(self.cfg.name.clone());
         }
-        if let Some(m) = self.topo.members.get(&addr) {
-            return Some(m.record.identity.info.name.clone());
+        if let Some(m) = self.topo.member(addr) {
+            return Some(m.identity.info.name.clone());
         }
         self.addrs
             .iter()

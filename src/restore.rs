@@ -9,25 +9,21 @@
 
 use std::collections::BTreeMap;
 
+use crate::cluster_config::ClusterConfig;
 use crate::cmg::CmgCommand;
 use crate::init::InitPlan;
 use crate::message::encode;
 use crate::metastorage::MsCommand;
 use crate::raft_group::RaftGroup;
-use crate::types::{Addr, ClusterTag, InstanceId, NodeName, ProductVersion, ProtocolVersion};
+use crate::types::{Addr, InstanceId, NodeName, ProductVersion, ProtocolVersion};
 use crate::vault::{LocalState, Vault};
 
 /// A cluster that existed before the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoredCluster {
-    /// Its tag.
-    pub tag: ClusterTag,
-    /// CMG voters.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters.
-    pub ms_nodes: Vec<NodeName>,
-    /// The cluster's Meta Storage version (Y), as its CMG holds it.
-    pub ms_version: u64,
+    /// Its configuration: tag, CMG and Meta Storage voters (in any order: sorted for the
+    /// vaults), and the cluster's Meta Storage version (Y), as its CMG holds it.
+    pub config: ClusterConfig,
     /// Product version it was initialized with.
     pub product: ProductVersion,
     /// Protocol version it was initialized with.
@@ -39,20 +35,17 @@ pub struct RestoredCluster {
 impl RestoredCluster {
     /// The incarnation id of its groups, derived from the tag so that every node agrees.
     pub fn instance(&self) -> InstanceId {
-        InstanceId((self.tag.id.0 as u64) ^ ((self.tag.id.0 >> 64) as u64) | 1)
+        let id = self.config.tag.id.0;
+        InstanceId((id as u64) ^ ((id >> 64) as u64) | 1)
     }
 
     fn plan(&self) -> InitPlan {
-        let mut cmg = self.cmg_nodes.clone();
-        cmg.sort();
-        let mut ms = self.ms_nodes.clone();
-        ms.sort();
+        let mut config = self.config.clone();
+        config.cmg_nodes.sort();
+        config.ms_nodes.sort();
         InitPlan {
             init: self.instance(),
-            tag: self.tag.clone(),
-            cmg_nodes: cmg,
-            ms_nodes: ms,
-            ms_version: self.ms_version,
+            config,
             product: self.product,
             protocol: self.protocol,
             initiator: String::new(),
@@ -64,10 +57,10 @@ impl RestoredCluster {
     pub fn vault_of(&self, node: &str, stored_ms_version: u64) -> Vault {
         let plan = self.plan();
         let node = node.to_string();
-        let cmg = plan.cmg_nodes.contains(&node).then(|| {
+        let cmg = plan.config.cmg_nodes.contains(&node).then(|| {
             RaftGroup::bootstrap_record(
                 plan.init,
-                plan.cmg_nodes.clone(),
+                plan.config.cmg_nodes.clone(),
                 None,
                 vec![
                     encode(&CmgCommand::Bootstrap),
@@ -75,23 +68,23 @@ impl RestoredCluster {
                 ],
             )
         });
-        let ms = plan.ms_nodes.contains(&node).then(|| {
+        let ms = plan.config.ms_nodes.contains(&node).then(|| {
             RaftGroup::bootstrap_record(
                 plan.init,
-                plan.ms_nodes.clone(),
+                plan.config.ms_nodes.clone(),
                 None,
                 vec![encode(&MsCommand::Init {
-                    version: plan.ms_version,
-                    nodes: plan.ms_nodes.clone(),
+                    version: plan.config.ms_version,
+                    nodes: plan.config.ms_nodes.clone(),
                 })],
             )
         });
         Vault {
             local: Some(LocalState {
-                tag: self.tag.clone(),
-                cmg_nodes: plan.cmg_nodes.clone(),
-                ms_nodes: plan.ms_nodes.clone(),
-                ms_version: stored_ms_version,
+                config: ClusterConfig {
+                    ms_version: stored_ms_version,
+                    ..plan.config.clone()
+                },
                 cmg_instance: plan.init,
                 ms_instance: plan.init,
                 init: plan.command(),

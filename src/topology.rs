@@ -24,16 +24,23 @@
 //! - A record with a newer admission for the same address (a restart: new launch id) replaces the
 //!   old entry.
 
+//!
+//! This module is the component: [`PhysicalTopology`] owns a node's view (its own admission, the
+//! members with their failure-detection clocks, the tombstones of removed members, the names seen
+//! empty) and decides what only that view decides — failure detection, the merge of a record,
+//! the "first admitted wins" checks. What follows from a decision (events, messages, the address
+//! book, the CMG leader's reaction to a member that came or went) the node routes:
+//! `src/node/physical.rs`.
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::bugs::PlantedBug;
-use crate::error::{Rejection, RejectionReason, RejectionStage};
-use crate::event::{Event, RemovalCause};
-use crate::init::{HeldCluster, InitCommand};
-use crate::message::Message;
-use crate::node::Node;
-use crate::types::{Addr, ClusterTag, LaunchId, NodeInfo, NodeName};
+use crate::config::Timing;
+use crate::error::RejectionReason;
+use crate::init::InitCommand;
+use crate::types::{
+    Addr, ClusterTag, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
+};
 
 /// How many removed (address, launch) pairs a node remembers.
 const MAX_TOMBSTONES: usize = 1024;
@@ -85,40 +92,78 @@ impl MemberRecord {
         (self.admitted_at_ms, self.identity.info.name.as_str())
     }
 
-    fn addr(&self) -> Addr {
+    /// The member's address.
+    pub fn addr(&self) -> Addr {
         self.identity.info.addr
     }
 
-    fn launch(&self) -> LaunchId {
+    /// The member's launch.
+    pub fn launch(&self) -> LaunchId {
         self.identity.info.launch
     }
 }
 
-/// One member in a node's view.
+/// One member in a node's view: its record and its failure-detection clocks (milliseconds of
+/// this node's clock).
 #[derive(Clone, Debug)]
-pub(crate) struct Member {
-    pub record: MemberRecord,
-    pub last_heard_ms: u64,
-    pub last_probe_ms: u64,
+struct Member {
+    record: MemberRecord,
+    last_heard_ms: u64,
+    last_probe_ms: u64,
+}
+
+impl Member {
+    fn new(record: MemberRecord, now_ms: u64) -> Member {
+        Member {
+            record,
+            last_heard_ms: now_ms,
+            last_probe_ms: now_ms,
+        }
+    }
 }
 
 /// Whether the node itself has entered the physical topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Entry {
+enum Entry {
     /// Waiting for an answer from `target`, sent at `sent_ms`.
     Handshaking { target: Addr, sent_ms: u64 },
-    /// Admitted.
+    /// Admitted (or not yet hand-shaking: a node starts here and either admits itself or sends
+    /// its first handshake at once).
     Admitted,
+}
+
+/// What [`PhysicalTopology::merge`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Merged {
+    /// The view's membership is unchanged: the record was of a known launch (its identity is
+    /// refreshed), or an older admission than the entry at its address (ignored).
+    Kept,
+    /// A newer launch at a known address replaced the old one, which is buried.
+    Replaced {
+        /// The buried launch.
+        old: LaunchId,
+    },
+    /// A new member.
+    Added,
+}
+
+/// What failure detection found at one tick ([`PhysicalTopology::sweep`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sweep {
+    /// Members silent for `failure_timeout_ms`: to remove, in address order.
+    pub dead: Vec<Addr>,
+    /// Members to probe, in address order.
+    pub probe: Vec<Addr>,
 }
 
 /// A node's view of the physical topology.
 #[derive(Clone, Debug)]
 pub(crate) struct PhysicalTopology {
-    pub entry: Entry,
+    entry: Entry,
     /// The node's own admission record, once admitted.
-    pub me: Option<MemberRecord>,
+    me: Option<MemberRecord>,
     /// Other members, by address.
-    pub members: BTreeMap<Addr, Member>,
+    members: BTreeMap<Addr, Member>,
     tombstones: BTreeSet<(Addr, LaunchId)>,
     tombstone_order: VecDeque<(Addr, LaunchId)>,
     last_rejoin_probe_ms: u64,
@@ -128,6 +173,7 @@ pub(crate) struct PhysicalTopology {
 }
 
 impl PhysicalTopology {
+    /// An empty view: not admitted, no member.
     pub fn new() -> PhysicalTopology {
         PhysicalTopology {
             entry: Entry::Admitted,
@@ -138,6 +184,77 @@ impl PhysicalTopology {
             last_rejoin_probe_ms: 0,
             seen_empty: BTreeSet::new(),
         }
+    }
+
+    // --- The node's own entry ---
+
+    /// True once this node was admitted (by a member, or by itself).
+    pub fn is_admitted(&self) -> bool {
+        self.me.is_some()
+    }
+
+    /// This node's admission record, once admitted (its identity as at admission).
+    pub fn me(&self) -> Option<&MemberRecord> {
+        self.me.as_ref()
+    }
+
+    /// This node entered the topology with `record`.
+    pub fn enter(&mut self, record: MemberRecord) {
+        self.me = Some(record);
+        self.entry = Entry::Admitted;
+    }
+
+    /// A handshake went to `target` at `now_ms`.
+    pub fn handshaking(&mut self, target: Addr, now_ms: u64) {
+        self.entry = Entry::Handshaking {
+            target,
+            sent_ms: now_ms,
+        };
+    }
+
+    /// True when the handshake in flight is `retry_ms` old: time to try another seed.
+    pub fn handshake_due(&self, now_ms: u64, retry_ms: u64) -> bool {
+        matches!(self.entry, Entry::Handshaking { sent_ms, .. } if now_ms >= sent_ms + retry_ms)
+    }
+
+    /// True when the handshake in flight went to `addr`.
+    pub fn is_handshaking_with(&self, addr: Addr) -> bool {
+        matches!(self.entry, Entry::Handshaking { target, .. } if target == addr)
+    }
+
+    // --- Members ---
+
+    /// True when a member is at `addr`.
+    pub fn contains(&self, addr: Addr) -> bool {
+        self.members.contains_key(&addr)
+    }
+
+    /// The record of the member at `addr`.
+    pub fn member(&self, addr: Addr) -> Option<&MemberRecord> {
+        self.members.get(&addr).map(|m| &m.record)
+    }
+
+    /// Members' records, in address order.
+    pub fn records(&self) -> impl Iterator<Item = &MemberRecord> {
+        self.members.values().map(|m| &m.record)
+    }
+
+    /// Members' addresses, in order.
+    pub fn addrs(&self) -> Vec<Addr> {
+        self.members.keys().copied().collect()
+    }
+
+    /// The address of the first member (in address order) named `name`.
+    pub fn addr_named(&self, name: &str) -> Option<Addr> {
+        self.records()
+            .map(|r| &r.identity.info)
+            .find(|info| info.name == name)
+            .map(|info| info.addr)
+    }
+
+    /// True when this (address, launch) was removed from the view.
+    pub fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
+        self.tombstones.contains(&(addr, launch))
     }
 
     fn bury(&mut self, addr: Addr, launch: LaunchId) {
@@ -151,281 +268,146 @@ impl PhysicalTopology {
         }
     }
 
-    /// True when this (address, launch) was removed from the view.
-    pub fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
-        self.tombstones.contains(&(addr, launch))
-    }
-}
+    // --- Failure detection ---
 
-impl Node {
-    /// This node's identity as it stands now.
-    pub(crate) fn identity(&self) -> Identity {
-        Identity {
-            info: self.info(),
-            tag: self.local.as_ref().map(|l| l.tag.clone()),
-            ms_version: self.local.as_ref().map(|l| l.ms_version),
-            init: self.local.as_ref().map(|l| l.init.clone()),
-        }
-    }
-
-    /// This node's record, with its identity refreshed.
-    fn my_record(&self) -> Option<MemberRecord> {
-        self.topo.me.clone().map(|mut me| {
-            me.identity = self.identity();
-            me
-        })
-    }
-
-    /// All admitted records this node knows, itself included.
-    fn known_records(&self) -> Vec<MemberRecord> {
-        let mut all: Vec<MemberRecord> = self.my_record().into_iter().collect();
-        all.extend(self.topo.members.values().map(|m| m.record.clone()));
-        all
-    }
-
-    pub(crate) fn start_topology(&mut self) {
-        let own = self.cfg.addr;
-        if self.cfg.seeds.iter().all(|s| *s == own) {
-            self.admit_self();
-        } else {
-            self.send_handshake();
-        }
-    }
-
-    fn admit_self(&mut self) {
-        let record = MemberRecord {
-            identity: self.identity(),
-            admitted_tag: self.local.as_ref().map(|l| l.tag.clone()),
-            admitted_at_ms: self.now_ms,
-            admitted_by: self.cfg.name.clone(),
-            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
-        };
-        self.topo.me = Some(record);
-        self.topo.entry = Entry::Admitted;
-        self.emit(Event::EnteredTopology {
-            via: self.cfg.name.clone(),
-        });
-    }
-
-    fn send_handshake(&mut self) {
-        let own = self.cfg.addr;
-        let seeds: Vec<Addr> = self
-            .cfg
-            .seeds
-            .iter()
-            .copied()
-            .filter(|s| *s != own)
-            .collect();
-        let Some(target) = self.rng.pick(&seeds).copied() else {
-            self.admit_self();
-            return;
-        };
-        self.topo.entry = Entry::Handshaking {
-            target,
-            sent_ms: self.now_ms,
-        };
-        self.emit(Event::HandshakeSent { to: target });
-        let joiner = self.identity();
-        self.send(target, Message::Handshake { joiner });
-    }
-
-    pub(crate) fn topology_tick(&mut self) {
-        if let Entry::Handshaking { sent_ms, .. } = self.topo.entry {
-            if self.now_ms >= sent_ms + self.timing.handshake_retry_ms {
-                self.send_handshake();
+    /// A message from `addr` of `launch` arrived: that member is alive.
+    pub fn heard_from(&mut self, addr: Addr, launch: LaunchId, now_ms: u64) {
+        if let Some(m) = self.members.get_mut(&addr) {
+            if m.record.launch() == launch {
+                m.last_heard_ms = now_ms;
             }
         }
-        let now = self.now_ms;
-        let mut dead = Vec::new();
-        let mut probe = Vec::new();
-        for (addr, member) in &self.topo.members {
-            let silent_ms = now.saturating_sub(member.last_heard_ms);
-            if silent_ms >= self.timing.failure_timeout_ms {
-                dead.push(*addr);
+    }
+
+    /// Which members are dead and which to probe now. A member not heard from for
+    /// `failure_timeout_ms` is dead. A silent member is probed every `probe_interval_ms`; every
+    /// member is probed at least every `rejoin_probe_ms` even when other traffic (Raft) keeps it
+    /// heard, so that views keep being exchanged (anti-entropy) and the member learns of this
+    /// node.
+    pub fn sweep(&self, now_ms: u64, timing: &Timing) -> Sweep {
+        let mut sweep = Sweep::default();
+        for (addr, member) in &self.members {
+            let silent_ms = now_ms.saturating_sub(member.last_heard_ms);
+            if silent_ms >= timing.failure_timeout_ms {
+                sweep.dead.push(*addr);
             } else {
-                // A silent member is probed; every member is probed at least every
-                // `rejoin_probe_ms` even when other traffic (Raft) keeps it heard, so that views
-                // keep being exchanged (anti-entropy) and the member learns of this node.
-                let since_probe_ms = now.saturating_sub(member.last_probe_ms);
-                if (silent_ms >= self.timing.probe_interval_ms
-                    && since_probe_ms >= self.timing.probe_interval_ms)
-                    || since_probe_ms >= self.timing.rejoin_probe_ms
+                let since_probe_ms = now_ms.saturating_sub(member.last_probe_ms);
+                if (silent_ms >= timing.probe_interval_ms
+                    && since_probe_ms >= timing.probe_interval_ms)
+                    || since_probe_ms >= timing.rejoin_probe_ms
                 {
-                    probe.push(*addr);
+                    sweep.probe.push(*addr);
                 }
             }
         }
-        for addr in dead {
-            self.remove_member(addr, RemovalCause::Dead);
-        }
-        if now >= self.topo.last_rejoin_probe_ms + self.timing.rejoin_probe_ms {
-            self.topo.last_rejoin_probe_ms = now;
-            probe.extend(self.rejoin_targets());
-        }
-        if let Some(sender) = self.my_record() {
-            for addr in probe {
-                if let Some(m) = self.topo.members.get_mut(&addr) {
-                    m.last_probe_ms = now;
-                }
-                self.send(
-                    addr,
-                    Message::Probe {
-                        sender: sender.clone(),
-                    },
-                );
-            }
-        }
+        sweep
     }
 
-    /// Seeds, removed members and the known addresses of this node's own CMG voters that are
-    /// not in the view (at most `MAX_REJOIN_PROBES`): probing them is how the two sides of a
-    /// healed partition, a restarted member, or voters of one cluster that each formed a
-    /// topology of their own after their seeds refused them, are found again.
-    fn rejoin_targets(&self) -> Vec<Addr> {
-        let own = self.cfg.addr;
-        let mut targets: BTreeSet<Addr> = self.cfg.seeds.iter().copied().collect();
-        if let Some(local) = &self.local {
-            targets.extend(local.cmg_nodes.iter().filter_map(|n| self.addr_of(n)));
+    /// True (and the round is started) when a rejoin round is due: every `rejoin_probe_ms`.
+    pub fn rejoin_round_due(&mut self, now_ms: u64, rejoin_probe_ms: u64) -> bool {
+        if now_ms >= self.last_rejoin_probe_ms + rejoin_probe_ms {
+            self.last_rejoin_probe_ms = now_ms;
+            return true;
         }
-        targets.extend(self.topo.tombstone_order.iter().rev().map(|(a, _)| *a));
-        targets
+        false
+    }
+
+    /// The addresses a rejoin round probes: `wanted` (seeds, known addresses of the node's own
+    /// CMG voters) and the removed members, most recently removed first, that are not in the
+    /// view and are not `own` — at most `MAX_REJOIN_PROBES`, in address order. Probing them is
+    /// how the two sides of a healed partition, a restarted member, or voters of one cluster
+    /// that each formed a topology of their own after their seeds refused them, are found again.
+    pub fn rejoin_targets(&self, mut wanted: BTreeSet<Addr>, own: Addr) -> Vec<Addr> {
+        wanted.extend(self.tombstone_order.iter().rev().map(|(a, _)| *a));
+        wanted
             .into_iter()
-            .filter(|a| *a != own && !self.topo.members.contains_key(a))
+            .filter(|a| *a != own && !self.members.contains_key(a))
             .take(MAX_REJOIN_PROBES)
             .collect()
     }
 
-    /// Any message from a member proves it is alive.
-    pub(crate) fn heard_from(&mut self, addr: Addr, launch: LaunchId) {
-        if let Some(m) = self.topo.members.get_mut(&addr) {
-            if m.record.launch() == launch {
-                m.last_heard_ms = self.now_ms;
+    /// A probe went to the member at `addr`.
+    pub fn probed(&mut self, addr: Addr, now_ms: u64) {
+        if let Some(m) = self.members.get_mut(&addr) {
+            m.last_probe_ms = now_ms;
+        }
+    }
+
+    // --- Membership changes ---
+
+    /// The first look at a record on its way in: remembers an empty member's name, and says
+    /// whether the record may enter (`Some`, with whether its launch is already a member) or is
+    /// gossip about a removed launch (`None`). A `direct` record (from the member itself or its
+    /// admitter) lifts the tombstone.
+    pub fn admit_check(&mut self, record: &MemberRecord, direct: bool) -> Option<bool> {
+        let (addr, launch) = (record.addr(), record.launch());
+        if record.identity.tag.is_none() && self.seen_empty.len() < MAX_SEEN_EMPTY {
+            self.seen_empty.insert(record.identity.info.name.clone());
+        }
+        if self.tombstones.contains(&(addr, launch)) {
+            if !direct {
+                return None;
+            }
+            self.tombstones.remove(&(addr, launch));
+        }
+        Some(
+            self.members
+                .get(&addr)
+                .is_some_and(|m| m.record.launch() == launch),
+        )
+    }
+
+    /// Adds or refreshes a member (after [`admit_check`](Self::admit_check) let it in). A
+    /// `direct` record refreshes a known launch's liveness too. A record of another launch at a
+    /// known address replaces the entry only when admitted later (a restart).
+    pub fn merge(&mut self, record: MemberRecord, direct: bool, now_ms: u64) -> Merged {
+        let addr = record.addr();
+        match self.members.get_mut(&addr) {
+            Some(existing) if existing.record.launch() == record.launch() => {
+                existing.record.identity = record.identity;
+                if direct {
+                    existing.last_heard_ms = now_ms;
+                }
+                Merged::Kept
+            }
+            Some(existing) => {
+                if record.admitted_at_ms <= existing.record.admitted_at_ms {
+                    return Merged::Kept;
+                }
+                let old = existing.record.launch();
+                *existing = Member::new(record, now_ms);
+                self.bury(addr, old);
+                Merged::Replaced { old }
+            }
+            None => {
+                self.members.insert(addr, Member::new(record, now_ms));
+                Merged::Added
             }
         }
     }
 
-    pub(crate) fn on_handshake(&mut self, from: Addr, joiner: Identity) {
-        if self.topo.me.is_none() {
-            if self.cfg.addr < joiner.info.addr {
-                self.admit_self();
-            } else {
-                return;
-            }
-        }
-        // A member of a cluster whose init this node saw cancelled (decided) is told so rather
-        // than refused: it clears the cancelled cluster and hands-shakes again as an empty node
-        // (docs/spec.md §5, "a cancelled member is told, whoever it meets").
-        let cancelled = joiner.tag.as_ref().and_then(|t| {
-            self.cancelled
-                .iter()
-                .find(|(_, c)| c.decided && c.tag.as_ref() == Some(t))
-                .map(|(init, _)| *init)
-        });
-        // Planted bug: the member is refused like any other, not told.
-        let cancelled =
-            cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));
-        if let Some(init) = cancelled {
-            let reason = "cancelled: met at pre-init by a node that cleared it";
-            self.tell_decided_cancel(from, init, reason);
-            return;
-        }
-        if let Err(reason) = self.pre_init_check(&joiner) {
-            self.emit(Event::PreInitRefused {
-                joiner: joiner.info.name.clone(),
-                launch: joiner.info.launch,
-                reason: reason.clone(),
-            });
-            let rejection = Rejection {
-                stage: RejectionStage::PreInit,
-                by: self.cfg.name.clone(),
-                reason,
-            };
-            self.send(from, Message::HandshakeRefused { rejection });
-            return;
-        }
-        let record = MemberRecord {
-            admitted_tag: joiner.tag.clone(),
-            identity: joiner,
-            admitted_at_ms: self.now_ms,
-            admitted_by: self.cfg.name.clone(),
-            admitter_tag: self.local.as_ref().map(|l| l.tag.clone()),
-        };
-        self.emit(Event::Admitted {
-            member: record.identity.info.name.clone(),
-            launch: record.launch(),
-            tag: record.admitted_tag.clone(),
-        });
-        let members = self.known_records();
-        self.merge_record(record.clone(), true);
-        for addr in self.topo.members.keys().copied().collect::<Vec<_>>() {
-            if addr != record.addr() {
-                self.send(
-                    addr,
-                    Message::Announce {
-                        member: record.clone(),
-                    },
-                );
-            }
-        }
-        self.send(
-            from,
-            Message::HandshakeAccepted {
-                you: record,
-                members,
-            },
-        );
+    /// Removes the member at `addr` and buries its launch, so that gossip does not bring it back.
+    pub fn remove(&mut self, addr: Addr) -> Option<MemberRecord> {
+        let member = self.members.remove(&addr)?;
+        self.bury(addr, member.record.launch());
+        Some(member.record)
     }
 
-    /// The part of pre-init validation that holds on every path by which a member enters this
-    /// node's view (handshake, announce, probe, probe ack, a merge after a heal): equal protocol
-    /// versions and compatible product versions. **Decision (pre-init on every path):** a
-    /// member met through gossip or a probe, not a handshake (say, a node that formed its own
-    /// topology and is found by a rejoin probe), is checked the same way; tags are left to the
-    /// rules of the handshake and the crossing-admissions eviction, and then to the CMG.
-    fn entry_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
-        if joiner.info.protocol != self.cfg.protocol {
-            return Err(RejectionReason::ProtocolMismatch {
-                joiner: joiner.info.protocol,
-                cluster: self.cfg.protocol,
-            });
-        }
-        if !joiner.info.product.compatible_with(&self.cfg.product) {
-            return Err(RejectionReason::ProductMismatch {
-                joiner: joiner.info.product,
-                cluster: self.cfg.product,
-            });
-        }
-        Ok(())
-    }
+    // --- "First admitted wins" ---
 
-    /// Pre-init validation of a joiner against what this node knows locally.
-    fn pre_init_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
-        self.entry_check(joiner)?;
+    /// The part of pre-init validation that an empty contacted node decides from its view: a
+    /// tag already present among members wins — unless the joiner is a member this node knew as
+    /// empty (initialized since by a cluster formed among us). `Err` names the earliest-admitted
+    /// member holding another tag.
+    pub fn first_tag_wins(&self, joiner: &Identity) -> Result<(), RejectionReason> {
         let Some(joiner_tag) = &joiner.tag else {
             return Ok(());
         };
-        if self.cfg.bug == Some(crate::bugs::PlantedBug::SkipPreInitTagCheck) {
-            return Ok(());
-        }
-        if let Some(local) = &self.local {
-            if &local.tag != joiner_tag {
-                return Err(RejectionReason::TagMismatch {
-                    joiner: joiner_tag.clone(),
-                    cluster: local.tag.clone(),
-                });
-            }
-            return Ok(());
-        }
-        // Empty contacted node: a tag already present among members wins — unless the joiner is a
-        // member this node knew as empty (initialized since by a cluster formed among us).
-        if self.topo.seen_empty.contains(&joiner.info.name) {
+        if self.seen_empty.contains(&joiner.info.name) {
             return Ok(());
         }
         let mut tagged: Vec<&MemberRecord> = self
-            .topo
-            .members
-            .values()
-            .map(|m| &m.record)
+            .records()
             .filter(|r| r.identity.tag.is_some() && r.addr() != joiner.info.addr)
             .collect();
         if tagged.is_empty()
@@ -448,358 +430,214 @@ impl Node {
         })
     }
 
-    pub(crate) fn on_handshake_accepted(&mut self, you: MemberRecord, members: Vec<MemberRecord>) {
-        if self.topo.me.is_some() || you.identity.info.launch != self.launch {
-            return;
-        }
-        let via = you.admitted_by.clone();
-        self.topo.me = Some(you);
-        self.topo.entry = Entry::Admitted;
-        self.emit(Event::EnteredTopology { via });
-        for record in members {
-            self.merge_record(record, true);
-        }
-        self.after_membership_change();
-    }
-
-    pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {
-        // A refusal counts while handshaking, as an eviction by a member of the view, or — for
-        // a version mismatch, a fact about the two nodes — from any node that met this one
-        // outside a handshake (a probe, gossip after a heal) and found it the newcomer.
-        let from_member = self.topo.members.contains_key(&from);
-        let handshaking =
-            matches!(self.topo.entry, Entry::Handshaking { target, .. } if target == from);
-        let by_version = matches!(
-            rejection.reason,
-            RejectionReason::ProtocolMismatch { .. } | RejectionReason::ProductMismatch { .. }
-        );
-        if !(handshaking || from_member || by_version || self.topo.me.is_none()) {
-            return;
-        }
-        // Decision (a refusal never halts a live cluster, docs/spec.md §5): "first admitted wins"
-        // decides between newcomers; a node that is already a member of a live cluster of its
-        // own is not a newcomer, so a refusal by tag leaves it running. The refuser keeps it out
-        // of its view; the CMG decides what happens to the refuser.
-        let refused_tag = match &rejection.reason {
-            RejectionReason::TagMismatch { joiner, .. }
-            | RejectionReason::ConflictingTag { joiner, .. } => Some(joiner),
-            _ => None,
-        };
-        // A refusal of a tag this node no longer holds (its vault was cleared by a cancel since)
-        // is stale: it says nothing about the node as it is now.
-        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.tag) != Some(t))
-            // Planted bug: a refusal of a tag the node no longer holds counts.
-            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
-        // A CMG voter whose replica committed its cluster is not a newcomer either: "first
-        // admitted wins" (`ConflictingTag`, from an empty node) does not halt it, however long
-        // the rest of its CMG is away. A `TagMismatch` (the refuser holds another cluster) still
-        // halts it once it is not live: it was pointed at another cluster's nodes.
-        let voter = matches!(rejection.reason, RejectionReason::ConflictingTag { .. })
-            && self.holds_committed_cluster();
-        // Planted bug: a member of a live cluster halts like a newcomer.
-        let live = self.cfg.bug != Some(PlantedBug::RefusalHaltsMember)
-            && (self.member_of_live_cluster() || voter);
-        if refused_tag.is_some() && (stale || live) {
-            self.emit(Event::RefusalIgnored {
-                by: rejection.by,
-                reason: rejection.reason,
-            });
-            // A live member refused at its handshake forms its own topology, as a node with no
-            // reachable seed does: its own view is where it rejoins its LT (a restarted CMG
-            // leader must replace its old launch there), and its rejoin probes keep looking
-            // for the rest of its cluster (found by the fuzzer, seed 4170). A node that is live
-            // only by the grace after its start keeps hand-shaking: the grace is for a cancel
-            // to reach it, and a member of another cluster still halts when it runs out.
-            if live
-                && !stale
-                && self.topo.me.is_none()
-                && (self.member_of_established_cluster() || voter)
-            {
-                self.admit_self();
-                self.after_membership_change();
-            }
-            return;
-        }
-        self.halt(rejection);
-    }
-
-    pub(crate) fn on_announce(&mut self, member: MemberRecord) {
-        self.merge_record(member, false);
-        self.after_membership_change();
-    }
-
-    pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord) {
-        let Some(me) = self.my_record() else {
-            return;
-        };
-        self.merge_record(sender, true);
-        let members = self.known_records();
-        self.send(
-            from,
-            Message::ProbeAck {
-                sender: me,
-                members,
-            },
-        );
-        self.after_membership_change();
-    }
-
-    pub(crate) fn on_probe_ack(&mut self, sender: MemberRecord, members: Vec<MemberRecord>) {
-        self.merge_record(sender, true);
-        for record in members {
-            self.merge_record(record, false);
-        }
-        self.after_membership_change();
-    }
-
-    pub(crate) fn on_leaving(&mut self, from: Addr, launch: LaunchId) {
-        if self
-            .topo
-            .members
-            .get(&from)
-            .is_some_and(|m| m.record.launch() == launch)
-        {
-            self.remove_member(from, RemovalCause::Left);
-        }
-    }
-
-    /// Adds or refreshes a member. `direct` when the record came from the member itself or from
-    /// its admitter (it may override a tombstone).
-    fn merge_record(&mut self, record: MemberRecord, direct: bool) {
-        let addr = record.addr();
-        let launch = record.launch();
-        if addr == self.cfg.addr || self.halted.is_some() {
-            return;
-        }
-        if record.identity.tag.is_none() && self.topo.seen_empty.len() < MAX_SEEN_EMPTY {
-            self.topo
-                .seen_empty
-                .insert(record.identity.info.name.clone());
-        }
-        if self.topo.tombstones.contains(&(addr, launch)) {
-            if !direct {
-                return;
-            }
-            self.topo.tombstones.remove(&(addr, launch));
-        }
-        let known_launch = self
-            .topo
-            .members
-            .get(&addr)
-            .is_some_and(|m| m.record.launch() == launch);
-        // Planted bug: only the handshake checks versions.
-        if !known_launch && self.cfg.bug != Some(PlantedBug::SkipPreInitOnMerge) {
-            if let Err(reason) = self.entry_check(&record.identity) {
-                self.refuse_entry(&record, reason, direct);
-                return;
-            }
-        }
-        let now = self.now_ms;
-        match self.topo.members.get_mut(&addr) {
-            Some(existing) if existing.record.launch() == launch => {
-                existing.record.identity = record.identity;
-                if direct {
-                    existing.last_heard_ms = now;
-                }
-            }
-            Some(existing) => {
-                if record.admitted_at_ms <= existing.record.admitted_at_ms {
-                    return;
-                }
-                let old = existing.record.launch();
-                let name = record.identity.info.name.clone();
-                *existing = Member {
-                    record,
-                    last_heard_ms: now,
-                    last_probe_ms: now,
-                };
-                self.topo.bury(addr, old);
-                self.emit(Event::MemberReplaced {
-                    member: name,
-                    old,
-                    new: launch,
-                });
-                self.on_member_appeared(addr);
-            }
-            None => {
-                let name = record.identity.info.name.clone();
-                self.topo.members.insert(
-                    addr,
-                    Member {
-                        record,
-                        last_heard_ms: now,
-                        last_probe_ms: now,
-                    },
-                );
-                // After the insert: `learn_addr` looks at the new member's vault state.
-                self.learn_addr(&name, addr);
-                self.emit(Event::MemberAdded {
-                    member: name,
-                    launch,
-                });
-                self.on_member_appeared(addr);
-            }
-        }
-    }
-
-    /// A member met outside a handshake failed pre-init validation: it does not enter the view.
-    /// **Decision (first admitted wins, on the probe path):** of two nodes of different versions
-    /// that meet outside a handshake, the one admitted later is the newcomer: when that is this
-    /// node, it stops (as if the older node had refused its handshake); otherwise the member is
-    /// told, when the record came from itself, and stops.
-    fn refuse_entry(&mut self, record: &MemberRecord, reason: RejectionReason, direct: bool) {
-        let mine = self
-            .topo
-            .me
-            .as_ref()
-            .map(|me| (me.admitted_at_ms, self.cfg.addr));
-        if mine.is_some_and(|mine| (record.admitted_at_ms, record.addr()) < mine) {
-            let info = &record.identity.info;
-            let reason = if info.protocol != self.cfg.protocol {
-                RejectionReason::ProtocolMismatch {
-                    joiner: self.cfg.protocol,
-                    cluster: info.protocol,
-                }
-            } else {
-                RejectionReason::ProductMismatch {
-                    joiner: self.cfg.product,
-                    cluster: info.product,
-                }
-            };
-            self.halt(Rejection {
-                stage: RejectionStage::PreInit,
-                by: info.name.clone(),
-                reason,
-            });
-            return;
-        }
-        self.emit(Event::PreInitRefused {
-            joiner: record.identity.info.name.clone(),
-            launch: record.launch(),
-            reason: reason.clone(),
-        });
-        if direct {
-            let rejection = Rejection {
-                stage: RejectionStage::PreInit,
-                by: self.cfg.name.clone(),
-                reason,
-            };
-            self.send(record.addr(), Message::HandshakeRefused { rejection });
-        }
-    }
-
-    pub(crate) fn remove_member(&mut self, addr: Addr, cause: RemovalCause) {
-        let Some(member) = self.topo.members.remove(&addr) else {
-            return;
-        };
-        let name = member.record.identity.info.name.clone();
-        let launch = member.record.launch();
-        self.topo.bury(addr, launch);
-        // The name's address moves to another live member of that name, if there is one (the
-        // holder is gone: a node that took the name after it must now get its messages).
-        if self.addr_of(&name) == Some(addr) {
-            let next = self
-                .topo
-                .members
-                .values()
-                .map(|m| &m.record.identity.info)
-                .find(|info| info.name == name)
-                .map(|info| info.addr);
-            if let Some(next) = next {
-                self.learn_addr(&name, next);
-            }
-        }
-        self.emit(Event::MemberRemoved {
-            member: name.clone(),
-            launch,
-            cause,
-        });
-        self.on_member_gone(&name, launch);
-    }
-
-    /// After a merge: an empty node resolves conflicting admissions (first admitted wins).
-    fn after_membership_change(&mut self) {
-        if self.local.is_some() {
-            return;
-        }
-        let records: Vec<&MemberRecord> = self.topo.members.values().map(|m| &m.record).collect();
-        // Once a cluster has been initialized among the members, the CMG decides, not us.
-        let initialized_here = records
-            .iter()
+    /// Conflicting admissions, as an empty node resolves them: among the initialized members
+    /// that empty nodes let in (and that this node never knew as empty), the earliest admitted
+    /// wins and every one admitted with another tag loses. `None` when there is nothing to
+    /// resolve: fewer than two such members, or a cluster was initialized among the members
+    /// (then the CMG decides). Losers in address order.
+    pub fn conflicting_admissions(&self) -> Option<(MemberRecord, Vec<MemberRecord>)> {
+        let initialized_here = self
+            .records()
             .any(|r| r.admitted_tag.is_none() && r.identity.tag.is_some());
-        let mut tagged: Vec<&MemberRecord> = records
-            .into_iter()
+        let mut tagged: Vec<&MemberRecord> = self
+            .records()
             .filter(|r| r.entered_empty_topology())
-            .filter(|r| !self.topo.seen_empty.contains(&r.identity.info.name))
+            .filter(|r| !self.seen_empty.contains(&r.identity.info.name))
             .collect();
         if initialized_here || tagged.len() < 2 {
-            return;
+            return None;
         }
         tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
         let winner = tagged[0].clone();
-        let winner_tag = winner.admitted_tag.clone();
-        let losers: Vec<MemberRecord> = tagged
+        let losers = tagged
             .into_iter()
-            .filter(|r| r.admitted_tag != winner_tag)
+            .filter(|r| r.admitted_tag != winner.admitted_tag)
             .cloned()
             .collect();
-        for loser in losers {
-            let (Some(joiner), Some(member_tag)) = (loser.admitted_tag.clone(), winner_tag.clone())
-            else {
-                continue;
-            };
-            self.emit(Event::PreInitRefused {
-                joiner: loser.identity.info.name.clone(),
-                launch: loser.launch(),
-                reason: RejectionReason::ConflictingTag {
-                    joiner: joiner.clone(),
-                    member: winner.identity.info.name.clone(),
-                    member_tag: member_tag.clone(),
-                },
-            });
-            self.remove_member(loser.addr(), RemovalCause::Evicted);
-            let rejection = Rejection {
-                stage: RejectionStage::PreInit,
-                by: self.cfg.name.clone(),
-                reason: RejectionReason::ConflictingTag {
-                    joiner,
-                    member: winner.identity.info.name.clone(),
-                    member_tag,
-                },
-            };
-            self.send(loser.addr(), Message::HandshakeRefused { rejection });
+        Some((winner, losers))
+    }
+}
+
+/// The part of pre-init validation that holds on every path by which a member enters a node's
+/// view (handshake, announce, probe, probe ack, a merge after a heal): equal protocol versions
+/// and compatible product versions (`protocol` and `product` are the checking node's).
+/// **Decision (pre-init on every path):** a member met through gossip or a probe, not a
+/// handshake (say, a node that formed its own topology and is found by a rejoin probe), is
+/// checked the same way; tags are left to the rules of the handshake and the crossing-admissions
+/// eviction, and then to the CMG.
+pub(crate) fn entry_check(
+    protocol: ProtocolVersion,
+    product: ProductVersion,
+    joiner: &Identity,
+) -> Result<(), RejectionReason> {
+    if joiner.info.protocol != protocol {
+        return Err(RejectionReason::ProtocolMismatch {
+            joiner: joiner.info.protocol,
+            cluster: protocol,
+        });
+    }
+    if !joiner.info.product.compatible_with(&product) {
+        return Err(RejectionReason::ProductMismatch {
+            joiner: joiner.info.product,
+            cluster: product,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ClusterId;
+
+    fn tag(id: u128) -> ClusterTag {
+        ClusterTag {
+            name: "c".into(),
+            id: ClusterId(id),
         }
     }
 
-    /// Names of every member (this node included) with their addresses and launches.
-    pub(crate) fn physical_members(&self) -> Vec<(NodeName, Addr, LaunchId)> {
-        let mut all = vec![(self.cfg.name.clone(), self.cfg.addr, self.launch)];
-        all.extend(self.topo.members.values().map(|m| {
-            let info = &m.record.identity.info;
-            (info.name.clone(), info.addr, info.launch)
-        }));
-        all
+    /// The record of `name` at 10.0.0.`n`, launch `launch`, holding `tag`, admitted at `at_ms`
+    /// by `by` (whose own tag was `by_tag`).
+    fn record(n: u8, launch: u64, tag: Option<ClusterTag>, at_ms: u64) -> MemberRecord {
+        let name = format!("n{n}");
+        MemberRecord {
+            identity: Identity {
+                info: NodeInfo {
+                    name: name.clone(),
+                    addr: Addr::new([10, 0, 0, n], 7000),
+                    launch: LaunchId(launch),
+                    protocol: ProtocolVersion(1),
+                    product: ProductVersion::new(3, 0, 0),
+                },
+                tag: tag.clone(),
+                ms_version: tag.as_ref().map(|_| 1),
+                init: None,
+            },
+            admitted_tag: tag,
+            admitted_at_ms: at_ms,
+            admitted_by: "seed".into(),
+            admitter_tag: None,
+        }
     }
 
-    /// The cluster each initialized member holds, as last heard (this node included).
-    pub(crate) fn member_clusters(&self) -> BTreeMap<NodeName, HeldCluster> {
-        let mut held = BTreeMap::new();
-        if let Some(local) = &self.local {
-            let own = HeldCluster {
-                tag: local.tag.clone(),
-                init: Some(local.init.clone()),
-            };
-            held.insert(self.cfg.name.clone(), own);
-        }
-        for m in self.topo.members.values() {
-            if let Some(tag) = &m.record.identity.tag {
-                let cluster = HeldCluster {
-                    tag: tag.clone(),
-                    init: m.record.identity.init.clone(),
-                };
-                held.insert(m.record.identity.info.name.clone(), cluster);
-            }
-        }
-        held
+    #[test]
+    fn a_member_silent_too_long_is_dead_and_a_silent_one_is_probed() {
+        let timing = Timing::default();
+        let mut t = PhysicalTopology::new();
+        assert_eq!(t.merge(record(2, 1, None, 0), true, 0), Merged::Added);
+        assert_eq!(t.merge(record(3, 1, None, 0), true, 0), Merged::Added);
+        let later = timing.probe_interval_ms;
+        t.heard_from(Addr::new([10, 0, 0, 3], 7000), LaunchId(1), later);
+        // Another launch at the address proves nothing.
+        t.heard_from(Addr::new([10, 0, 0, 2], 7000), LaunchId(9), later);
+        let sweep = t.sweep(later, &timing);
+        assert!(sweep.dead.is_empty());
+        assert_eq!(sweep.probe, vec![Addr::new([10, 0, 0, 2], 7000)]);
+        let sweep = t.sweep(timing.failure_timeout_ms, &timing);
+        assert_eq!(sweep.dead, vec![Addr::new([10, 0, 0, 2], 7000)]);
+    }
+
+    #[test]
+    fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
+        let mut t = PhysicalTopology::new();
+        let addr = Addr::new([10, 0, 0, 2], 7000);
+        t.merge(record(2, 1, None, 10), true, 0);
+        // An older admission of another launch is ignored; a newer one replaces the entry.
+        assert_eq!(t.merge(record(2, 2, None, 5), false, 0), Merged::Kept);
+        assert_eq!(
+            t.merge(record(2, 2, None, 20), false, 0),
+            Merged::Replaced { old: LaunchId(1) }
+        );
+        assert!(t.is_buried(addr, LaunchId(1)));
+        assert_eq!(t.remove(addr).map(|r| r.launch()), Some(LaunchId(2)));
+        assert_eq!(t.admit_check(&record(2, 2, None, 20), false), None);
+        // The member itself (direct) comes back.
+        assert_eq!(t.admit_check(&record(2, 2, None, 20), true), Some(false));
+        assert!(!t.is_buried(addr, LaunchId(2)));
+    }
+
+    #[test]
+    fn an_empty_node_lets_in_only_the_tag_its_members_hold() {
+        let mut t = PhysicalTopology::new();
+        t.merge(record(2, 1, Some(tag(1)), 10), true, 0);
+        t.merge(record(3, 1, Some(tag(1)), 20), true, 0);
+        assert_eq!(
+            t.first_tag_wins(&record(4, 1, Some(tag(1)), 0).identity),
+            Ok(())
+        );
+        assert_eq!(t.first_tag_wins(&record(4, 1, None, 0).identity), Ok(()));
+        let refused = t.first_tag_wins(&record(4, 1, Some(tag(2)), 0).identity);
+        assert!(
+            matches!(&refused, Err(RejectionReason::ConflictingTag { member, .. }) if member == "n2"),
+            "{refused:?}"
+        );
+        // A name known as empty (initialized among us since) is let in.
+        assert_eq!(t.admit_check(&record(4, 1, None, 0), true), Some(false));
+        assert_eq!(
+            t.first_tag_wins(&record(4, 1, Some(tag(2)), 0).identity),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn crossing_admissions_are_won_by_the_earliest() {
+        let mut t = PhysicalTopology::new();
+        t.merge(record(2, 1, Some(tag(2)), 20), true, 0);
+        assert_eq!(t.conflicting_admissions(), None);
+        t.merge(record(3, 1, Some(tag(1)), 10), true, 0);
+        t.merge(record(4, 1, Some(tag(1)), 30), true, 0);
+        let (winner, losers) = t.conflicting_admissions().expect("a conflict");
+        assert_eq!(winner.identity.info.name, "n3");
+        let losers: Vec<&str> = losers
+            .iter()
+            .map(|r| r.identity.info.name.as_str())
+            .collect();
+        assert_eq!(losers, vec!["n2"]);
+        // A cluster initialized among the members: the CMG decides.
+        let mut initialized = record(5, 1, None, 40);
+        initialized.identity.tag = Some(tag(3));
+        t.merge(initialized, true, 0);
+        assert_eq!(t.conflicting_admissions(), None);
+    }
+
+    #[test]
+    fn rejoin_targets_are_absent_seeds_and_removed_members() {
+        let mut t = PhysicalTopology::new();
+        let own = Addr::new([10, 0, 0, 1], 7000);
+        t.merge(record(2, 1, None, 0), true, 0);
+        t.merge(record(3, 1, None, 0), true, 0);
+        t.remove(Addr::new([10, 0, 0, 3], 7000));
+        let seeds = [
+            own,
+            Addr::new([10, 0, 0, 2], 7000),
+            Addr::new([10, 0, 0, 9], 7000),
+        ];
+        assert_eq!(
+            t.rejoin_targets(seeds.into_iter().collect(), own),
+            vec![
+                Addr::new([10, 0, 0, 3], 7000),
+                Addr::new([10, 0, 0, 9], 7000)
+            ]
+        );
+        assert!(t.rejoin_round_due(100, 100));
+        assert!(!t.rejoin_round_due(150, 100));
+        let many: BTreeSet<Addr> = (10..40).map(|i| Addr::new([10, 0, 0, i], 7000)).collect();
+        assert_eq!(t.rejoin_targets(many, own).len(), MAX_REJOIN_PROBES);
+    }
+
+    #[test]
+    fn versions_are_checked_on_every_path() {
+        let joiner = record(2, 1, None, 0).identity;
+        let v = ProductVersion::new(3, 0, 9);
+        assert_eq!(entry_check(ProtocolVersion(1), v, &joiner), Ok(()));
+        assert!(matches!(
+            entry_check(ProtocolVersion(2), v, &joiner),
+            Err(RejectionReason::ProtocolMismatch { .. })
+        ));
+        assert!(matches!(
+            entry_check(ProtocolVersion(1), ProductVersion::new(3, 1, 0), &joiner),
+            Err(RejectionReason::ProductMismatch { .. })
+        ));
     }
 }

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::init::{InitCommand, InitPlan};
 use crate::types::{ClusterTag, GroupKind, InstanceId, NodeName};
@@ -14,20 +15,15 @@ use crate::types::{ClusterTag, GroupKind, InstanceId, NodeName};
 /// What an initialized node knows about its cluster. Present exactly when the node is initialized.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
-    /// The cluster's tag.
-    pub tag: ClusterTag,
-    /// CMG voters.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters.
-    pub ms_nodes: Vec<NodeName>,
-    /// The Meta Storage version this node last saw. Never decreases.
-    pub ms_version: u64,
+    /// The cluster's configuration as this node last saw it: its Meta Storage version never
+    /// decreases. Encoded inline, as its four fields were before it.
+    pub config: ClusterConfig,
     /// The CMG incarnation.
     pub cmg_instance: InstanceId,
     /// The Meta Storage incarnation.
     pub ms_instance: InstanceId,
     /// The init command the cluster was created with (docs/spec.md §5: an init is identified by
-    /// it). Never changes: a Meta Storage reconfiguration changes `ms_nodes`, not this.
+    /// it). Never changes: a Meta Storage reconfiguration changes `config.ms_nodes`, not this.
     pub init: InitCommand,
 }
 
@@ -177,10 +173,12 @@ impl Vault {
         match write {
             VaultWrite::SetLocal(local) => {
                 if let Some(old) = &self.local {
-                    if old.tag == local.tag && local.ms_version < old.ms_version {
+                    if old.config.tag == local.config.tag
+                        && local.config.ms_version < old.config.ms_version
+                    {
                         return Err(corrupt(format!(
                             "Meta Storage version would decrease from {} to {}",
-                            old.ms_version, local.ms_version
+                            old.config.ms_version, local.config.ms_version
                         )));
                     }
                 }
@@ -210,14 +208,14 @@ impl Vault {
                     .local
                     .as_mut()
                     .ok_or_else(|| corrupt("Meta Storage version set on an empty node".into()))?;
-                if *version < local.ms_version {
+                if *version < local.config.ms_version {
                     return Err(corrupt(format!(
                         "Meta Storage version would decrease from {} to {version}",
-                        local.ms_version
+                        local.config.ms_version
                     )));
                 }
-                local.ms_version = *version;
-                local.ms_nodes = nodes.clone();
+                local.config.ms_version = *version;
+                local.config.ms_nodes = nodes.clone();
             }
             VaultWrite::CreateGroup(kind, record) => {
                 *self.group_mut(*kind) = Some((**record).clone());
@@ -346,13 +344,15 @@ mod tests {
             })
             .is_err());
         let local = LocalState {
-            tag: ClusterTag {
-                name: "c".into(),
-                id: ClusterId(1),
+            config: ClusterConfig {
+                tag: ClusterTag {
+                    name: "c".into(),
+                    id: ClusterId(1),
+                },
+                cmg_nodes: vec![],
+                ms_nodes: vec![],
+                ms_version: 3,
             },
-            cmg_nodes: vec![],
-            ms_nodes: vec![],
-            ms_version: 3,
             cmg_instance: InstanceId(1),
             ms_instance: InstanceId(1),
             init: InitCommand::default(),
@@ -369,7 +369,7 @@ mod tests {
             nodes: vec!["x".into()],
         })
         .unwrap();
-        assert_eq!(v.local.as_ref().unwrap().ms_version, 4);
+        assert_eq!(v.local.as_ref().unwrap().config.ms_version, 4);
     }
 
     #[test]

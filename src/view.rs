@@ -121,7 +121,7 @@ impl Node {
             name: self.cfg.name.clone(),
             launch: self.launch,
             halted: self.halted.clone(),
-            in_topology: self.topo.me.is_some(),
+            in_topology: self.topo.is_admitted(),
             physical,
             join: self.joiner.phase.clone(),
             local: self.local.clone(),

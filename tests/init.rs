@@ -107,7 +107,7 @@ fn empty_lists_default_to_the_first_names() {
                 wait_joined(&w, &refs).await;
                 let leader = cmg_leader(&w).unwrap();
                 let cluster = w.view(&leader).unwrap().cmg_state.unwrap().cluster.unwrap();
-                (cluster.cmg_nodes, cluster.ms_nodes)
+                (cluster.config.cmg_nodes, cluster.config.ms_nodes)
             });
             let (cmg, ms) = report.value;
             if count == 6 {
@@ -153,7 +153,7 @@ fn repeat_through_another_node_returns_the_first_tag_and_different_parameters_ar
             }
             // Nothing was cancelled: the cluster is intact.
             assert!(w.joined(&["n1", "n2", "n3", "n4"]));
-            assert_eq!(w.vault("n4").local.unwrap().tag, first);
+            assert_eq!(w.vault("n4").local.unwrap().config.tag, first);
         });
     }
 }

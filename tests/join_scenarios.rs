@@ -30,7 +30,11 @@ fn scenario_1_empty_node_enters_all_empty_cluster() {
                 .expect("init succeeds");
             wait_joined(&w, &["n1", "n2", "n3", "n4"]).await;
             for l in ["n1", "n2", "n3", "n4"] {
-                assert_eq!(w.vault(l).local.unwrap().tag, tag, "{l} stores the tag");
+                assert_eq!(
+                    w.vault(l).local.unwrap().config.tag,
+                    tag,
+                    "{l} stores the tag"
+                );
             }
             assert_eq!(
                 leader_lt(&w).unwrap().1,
@@ -54,7 +58,7 @@ fn scenario_2_empty_node_enters_initialized_cluster() {
             let (after, members) = leader_lt(&w).unwrap();
             assert_eq!(after, before + 1);
             assert!(members.contains(&"n4".to_string()));
-            assert_eq!(w.vault("n4").local.unwrap().tag, tag);
+            assert_eq!(w.vault("n4").local.unwrap().config.tag, tag);
         });
         let events = events(&report.trace);
         let n4_launch = report.final_views["n4"].launch;
@@ -105,13 +109,13 @@ fn scenario_3_initialized_node_enters_all_empty_cluster() {
             assert_eq!(rejection.stage, RejectionStage::Join);
             match rejection.reason {
                 RejectionReason::TagMismatch { joiner, cluster } => {
-                    assert_eq!(joiner, old.tag);
+                    assert_eq!(joiner, old.config.tag);
                     assert_eq!(cluster, tag);
                 }
                 other => panic!("unexpected reason {other:?}"),
             }
             // x keeps its old vault: an operator decides.
-            assert_eq!(w.vault("x").local.unwrap().tag, old.tag);
+            assert_eq!(w.vault("x").local.unwrap().config.tag, old.config.tag);
         });
         for (_, e) in events(&report.trace) {
             if let Event::LtChanged { members, .. } = e {
@@ -163,7 +167,7 @@ fn scenario_4(
         let d = w.view("d").unwrap();
         if d.halted.is_none() {
             let vault = w.vault("d").local.unwrap();
-            assert_eq!(vault.ms_version, 3, "d is brought up to Y");
+            assert_eq!(vault.config.ms_version, 3, "d is brought up to Y");
             assert!(leader_lt(&w).unwrap().1.contains(&"d".to_string()));
         }
         d.halted

@@ -29,7 +29,7 @@ fn ms_reconfiguration_then_stale_node_rejoins_and_catches_up() {
     for seed in seeds(51) {
         let report = Sim::new(seed).nodes(5).run(|w| async move {
             form_cluster(&w, &["n1", "n2", "n3", "n4", "n5"], &["n1", "n2", "n3"]).await;
-            assert_eq!(w.vault("n5").local.unwrap().ms_version, 1);
+            assert_eq!(w.vault("n5").local.unwrap().config.ms_version, 1);
             w.kill("n5");
             w.wait_until("n5 left the LT", 20_000, |w| {
                 leader_lt(w).is_some_and(|(_, m)| !m.contains(&"n5".to_string()))
@@ -56,12 +56,12 @@ fn ms_reconfiguration_then_stale_node_rejoins_and_catches_up() {
             .unwrap();
             assert!(n4.ms_state.is_some());
             // n5 still holds X = 1; the cluster holds Y = 2.
-            assert_eq!(w.vault("n5").local.unwrap().ms_version, 1);
+            assert_eq!(w.vault("n5").local.unwrap().config.ms_version, 1);
             w.start("n5");
             wait_joined(&w, &["n5"]).await;
             let vault = w.vault("n5").local.unwrap();
-            assert_eq!(vault.ms_version, 2, "n5 is brought up to Y");
-            assert_eq!(vault.ms_nodes, vec!["n1", "n2", "n4"]);
+            assert_eq!(vault.config.ms_version, 2, "n5 is brought up to Y");
+            assert_eq!(vault.config.ms_nodes, vec!["n1", "n2", "n4"]);
         });
         // n5 came back stale (X = 1 against Y = 2) and moved to version 2: either it asked to
         // join with X = 1 and was brought up to Y, or its Meta Storage replica, which follows the

@@ -22,7 +22,7 @@ fn restart_of_a_cmg_node_and_of_a_non_cmg_node() {
             .unwrap();
             // Restarted from the vault: still initialized, replicas back.
             let n2 = w.view("n2").unwrap();
-            assert_eq!(n2.local.as_ref().unwrap().tag, tag);
+            assert_eq!(n2.local.as_ref().unwrap().config.tag, tag);
             assert!(n2.cmg.is_some() && n2.ms.is_some());
             assert_ne!(n2.launch, old_n2);
             wait_joined(&w, &["n2", "n5"]).await;

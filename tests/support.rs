@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use joinsim::{
-    Addr, ClusterId, ClusterTag, Event, InitParams, LaunchId, ProductVersion, ProtocolVersion,
-    RestoredCluster,
+    Addr, ClusterConfig, ClusterId, ClusterTag, Event, InitParams, LaunchId, ProductVersion,
+    ProtocolVersion, RestoredCluster,
 };
 use joinsim_sim::{TraceEntry, TraceKind, World};
 
@@ -119,13 +119,15 @@ pub fn restored(
     addrs: &[(&str, usize)],
 ) -> RestoredCluster {
     RestoredCluster {
-        tag: ClusterTag {
-            name: name.to_string(),
-            id: ClusterId(id),
+        config: ClusterConfig {
+            tag: ClusterTag {
+                name: name.to_string(),
+                id: ClusterId(id),
+            },
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_version,
         },
-        cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-        ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-        ms_version,
         product: ProductVersion::default(),
         protocol: ProtocolVersion::default(),
         addrs: addrs

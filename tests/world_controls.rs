@@ -69,7 +69,7 @@ fn a_wiped_node_comes_back_empty_and_joins_again() {
                 .unwrap();
             assert!(w.view("n4").unwrap().local.is_none());
             wait_joined(&w, &["n4"]).await;
-            assert_eq!(w.vault("n4").local.unwrap().tag, tag);
+            assert_eq!(w.vault("n4").local.unwrap().config.tag, tag);
             assert!(matches!(
                 w.view("n4").unwrap().join,
                 JoinPhase::Joined { .. }

@@ -40,7 +40,7 @@
 //! let tag = net.init("n2", params).expect("init succeeds");
 //! net.wait_until(|n| n.all_joined(), 60_000).expect("every node joins");
 //! assert_eq!(net.leader_lt().unwrap().1, vec!["n1", "n2", "n3", "n4"]);
-//! assert_eq!(net.vault("n4").local.as_ref().unwrap().tag, tag);
+//! assert_eq!(net.vault("n4").local.as_ref().unwrap().config.tag, tag);
 //! // Every node's events, in order, with their time.
 //! assert!(net
 //!     .events("n4")

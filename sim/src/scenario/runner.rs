@@ -653,11 +653,12 @@ fn liveness_problems(
         .filter_map(|v| v.cmg_state.as_ref().and_then(|s| s.cluster.as_ref()))
         .any(|cluster| {
             let up = cluster
+                .config
                 .cmg_nodes
                 .iter()
                 .filter(|n| running.contains(n.as_str()))
                 .count();
-            up > cluster.cmg_nodes.len() / 2
+            up > cluster.config.cmg_nodes.len() / 2
         });
     let lts: Vec<&joinsim::LogicalTopology> = views
         .values()
@@ -698,12 +699,13 @@ fn liveness_problems(
             view.cmg_state.as_ref().is_some_and(|state| {
                 state.init_fate == Some(joinsim::InitFate::Answered)
                     && state.cluster.as_ref().is_some_and(|c| {
-                        c.tag == local.tag
-                            && c.cmg_nodes
+                        c.config.tag == local.config.tag
+                            && c.config
+                                .cmg_nodes
                                 .iter()
                                 .filter(|n| running.contains(n.as_str()))
                                 .count()
-                                <= c.cmg_nodes.len() / 2
+                                <= c.config.cmg_nodes.len() / 2
                     })
             })
         });

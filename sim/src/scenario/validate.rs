@@ -12,7 +12,8 @@ use std::ops::Range;
 use std::path::Path;
 
 use joinsim::{
-    Addr, ClusterId, ClusterTag, PlantedBug, ProductVersion, ProtocolVersion, RestoredCluster,
+    Addr, ClusterConfig, ClusterId, ClusterTag, PlantedBug, ProductVersion, ProtocolVersion,
+    RestoredCluster,
 };
 use toml::Spanned;
 
@@ -264,7 +265,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                 };
                 let version = match &v.ms_version {
                     Some(x) => self.bounded(x, "ms_version", &limits::MS_VERSION)?,
-                    None => cluster.ms_version,
+                    None => cluster.config.ms_version,
                 };
                 spec.vault = cluster.vault_of(raw_node.name.get_ref(), version);
             }
@@ -402,27 +403,32 @@ impl<'a, 'b> Builder<'a, 'b> {
                 .filter_map(|n| addr_of(n).map(|a| (n.clone(), a)))
                 .collect();
             let cluster = RestoredCluster {
-                tag: ClusterTag {
-                    name: rc.name.get_ref().clone(),
-                    id,
-                },
-                cmg_nodes: rc.cmg.clone(),
-                ms_nodes: ms,
-                ms_version: match &rc.ms_version {
-                    Some(v) => self.bounded(v, "ms_version", &limits::MS_VERSION)?,
-                    None => 1,
+                config: ClusterConfig {
+                    tag: ClusterTag {
+                        name: rc.name.get_ref().clone(),
+                        id,
+                    },
+                    cmg_nodes: rc.cmg.clone(),
+                    ms_nodes: ms,
+                    ms_version: match &rc.ms_version {
+                        Some(v) => self.bounded(v, "ms_version", &limits::MS_VERSION)?,
+                        None => 1,
+                    },
                 },
                 product: product(self.source, &rc.product)?,
                 protocol: ProtocolVersion(rc.protocol.unwrap_or(1)),
                 addrs,
             };
-            if let Some(same) = out.values().find(|c: &&RestoredCluster| c.tag.id == id) {
+            if let Some(same) = out
+                .values()
+                .find(|c: &&RestoredCluster| c.config.tag.id == id)
+            {
                 return Err(self.err(
                     rc.id.span(),
                     format!(
                         "two clusters have id {:?} ({:?} and {:?}): each cluster has its own id",
                         rc.id.get_ref(),
-                        same.tag.name,
+                        same.config.tag.name,
                         rc.name.get_ref()
                     ),
                 ));

@@ -42,7 +42,7 @@ fn restart_of_a_member() {
     net.restart("n2");
     net.restart("n5");
     let n2 = net.view("n2").unwrap();
-    assert_eq!(n2.local.as_ref().unwrap().tag, tag);
+    assert_eq!(n2.local.as_ref().unwrap().config.tag, tag);
     assert!(
         n2.cmg.is_some() && n2.ms.is_some(),
         "replicas opened from the vault"
@@ -108,7 +108,7 @@ fn a_wiped_node_comes_back_empty_and_joins_again() {
     net.start("n4");
     assert!(net.view("n4").unwrap().local.is_none());
     wait_joined(&mut net, &["n4"]);
-    assert_eq!(net.vault("n4").local.as_ref().unwrap().tag, tag);
+    assert_eq!(net.vault("n4").local.as_ref().unwrap().config.tag, tag);
     let empty_starts = net
         .events("n4")
         .filter(|(_, e)| matches!(e, Event::Started { tag: None, .. }))

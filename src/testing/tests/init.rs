@@ -31,7 +31,7 @@ fn init_succeeds_and_a_repeat_returns_the_same_tag() {
         .cluster
         .clone()
         .unwrap();
-    assert_eq!(cluster.cmg_nodes, vec!["n1", "n2", "n3"]);
+    assert_eq!(cluster.config.cmg_nodes, vec!["n1", "n2", "n3"]);
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn different_parameters_are_refused_without_a_cancel() {
         other => panic!("{other:?}"),
     }
     assert!(net.joined(&["n1", "n2", "n3", "n4"]));
-    assert_eq!(net.vault("n4").local.as_ref().unwrap().tag, first);
+    assert_eq!(net.vault("n4").local.as_ref().unwrap().config.tag, first);
 }
 
 #[test]

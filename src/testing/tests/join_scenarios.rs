@@ -26,7 +26,7 @@ fn scenario_1_empty_node_enters_all_empty_cluster() {
         .expect("init succeeds");
     wait_joined(&mut net, &["n1", "n2", "n3", "n4"]);
     for l in ["n1", "n2", "n3", "n4"] {
-        assert_eq!(net.vault(l).local.as_ref().unwrap().tag, tag, "{l}");
+        assert_eq!(net.vault(l).local.as_ref().unwrap().config.tag, tag, "{l}");
     }
     assert_eq!(net.leader_lt().unwrap().1, vec!["n1", "n2", "n3", "n4"]);
 }
@@ -43,7 +43,7 @@ fn scenario_2_empty_node_enters_initialized_cluster() {
     let (after, members) = net.leader_lt().unwrap();
     assert_eq!(after, before + 1);
     assert!(members.contains(&"n4".to_string()));
-    assert_eq!(net.vault("n4").local.as_ref().unwrap().tag, tag);
+    assert_eq!(net.vault("n4").local.as_ref().unwrap().config.tag, tag);
     let n4_launch = net.view("n4").unwrap().launch;
     let events: Vec<(&str, &Event)> = net.all_events().collect();
     let validated = events.iter().position(|(_, e)| {
@@ -91,11 +91,14 @@ fn scenario_3_initialized_node_enters_all_empty_cluster() {
     assert_eq!(
         rejection.reason,
         RejectionReason::TagMismatch {
-            joiner: old.tag.clone(),
+            joiner: old.config.tag.clone(),
             cluster: tag
         }
     );
-    assert_eq!(net.vault("x").local.as_ref().unwrap().tag, old.tag);
+    assert_eq!(
+        net.vault("x").local.as_ref().unwrap().config.tag,
+        old.config.tag
+    );
     assert!(!ever_in_lt(&net, "x"));
 }
 
@@ -135,7 +138,7 @@ fn scenario_4(seed: u64, x: u64, tag_id: u128) -> (Network, Option<Rejection>) {
     let halted = net.view("d").unwrap().halted.clone();
     if halted.is_none() {
         assert_eq!(
-            net.vault("d").local.as_ref().unwrap().ms_version,
+            net.vault("d").local.as_ref().unwrap().config.ms_version,
             3,
             "d is at Y"
         );

@@ -68,13 +68,15 @@ fn restored(
     addrs: &[(&str, usize)],
 ) -> RestoredCluster {
     RestoredCluster {
-        tag: ClusterTag {
-            name: name.to_string(),
-            id: ClusterId(id),
+        config: crate::ClusterConfig {
+            tag: ClusterTag {
+                name: name.to_string(),
+                id: ClusterId(id),
+            },
+            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
+            ms_version,
         },
-        cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-        ms_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-        ms_version,
         product: ProductVersion::default(),
         protocol: ProtocolVersion::default(),
         addrs: addrs
