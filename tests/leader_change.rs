@@ -63,3 +63,25 @@ fn lt_hygiene_is_checked_at_its_bound() {
     }
     assert!(late > 0, "no seed of 0..8 failed at the bound");
 }
+
+/// With the planted bug `accept-duplicate-name` and liveness off, a namesake of a live CMG voter
+/// is validated and starts a CMG replica under the voter's Raft id; the safety checker
+/// `always_one_cmg_replica_per_name` catches it (before, only liveness did).
+#[test]
+fn a_replica_under_a_live_voters_raft_id_is_caught() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/replica-under-a-live-voters-raft-id.toml"
+    );
+    let scenario = joinsim_sim::load_scenario(std::path::Path::new(path)).expect("loads");
+    let caught = (0..4).any(|seed| {
+        joinsim_sim::run_scenario(&scenario, seed, false)
+            .violations
+            .iter()
+            .any(|v| v.invariant == joinsim_sim::Invariant::AlwaysOneCmgReplicaPerName)
+    });
+    assert!(
+        caught,
+        "no seed of 0..4 tripped always_one_cmg_replica_per_name"
+    );
+}

@@ -71,6 +71,9 @@ pub enum Invariant {
     /// A node holding an init whose cancel its CMG decided is told of the cancel and goes on as
     /// an empty node: a pre-init refusal of that init's tag never halts it (docs/spec.md §5).
     AlwaysCancelledMemberTold,
+    /// No CMG replica runs under another live node's Raft id: two running nodes of one name
+    /// never both host a replica of one CMG incarnation.
+    AlwaysOneCmgReplicaPerName,
 }
 
 impl fmt::Display for Invariant {

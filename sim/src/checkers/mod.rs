@@ -112,6 +112,7 @@ checkers! {
     always_committed_entries_durable::AlwaysCommittedEntriesDurable,
     always_cancelled_member_told::AlwaysCancelledMemberTold,
     always_refusal_spares_members::AlwaysRefusalSparesMembers,
+    always_one_cmg_replica_per_name::AlwaysOneCmgReplicaPerName,
 }
 
 /// The incremental checker of every safety invariant: the [`History`], every checker of
