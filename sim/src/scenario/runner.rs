@@ -342,7 +342,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
                 w.check_hazards();
                 if w.now_ms() >= hygiene_due_ms {
-                    let problems = lt_hygiene_problems(w);
+                    let problems = lt_hygiene_problems(&w.views());
                     if !problems.is_empty() {
                         *late.lock().expect("hygiene") = problems;
                         return true;
@@ -605,8 +605,7 @@ pub fn lt_hygiene_bound_ms(timing: &joinsim::Timing) -> u64 {
 
 /// Every (member, launch) that is down (not running, or halted) but still in the LT of a node
 /// whose CMG replica leads.
-fn lt_hygiene_problems(world: &World) -> Vec<String> {
-    let views = world.views();
+fn lt_hygiene_problems(views: &BTreeMap<String, NodeView>) -> Vec<String> {
     let live: BTreeSet<(&str, joinsim::LaunchId)> = views
         .values()
         .filter(|v| v.halted.is_none())
@@ -670,7 +669,7 @@ fn liveness_problems(
     }
     // LT hygiene (docs/spec.md §5): a member that is down leaves the LT within a bound that the
     // liveness timeout exceeds (docs/protocol.md, "LT hygiene"), whoever leads.
-    problems.extend(lt_hygiene_problems(world));
+    problems.extend(lt_hygiene_problems(&views));
     for (label, view) in &views {
         if let Some(rejection) = &view.halted {
             if !rejection.reason.is_consistent() {
