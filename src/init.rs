@@ -359,7 +359,15 @@ pub(crate) struct CancelledInit {
     /// The cancelled cluster's tag, if this node knew it: a member of it met at pre-init is
     /// told of the cancel instead of being refused.
     pub tag: Option<ClusterTag>,
+    /// When each replica of the cancelled incarnation that still sends Raft traffic here was
+    /// last told of the decided cancel (`tell_replica_of_cancelled`): at most once per
+    /// `init_retry_ms` each, and at most `MAX_TOLD_REPLICAS` addresses remembered.
+    pub told_ms: BTreeMap<Addr, u64>,
 }
+
+/// Bound of [`CancelledInit::told_ms`]: the replicas of one cancelled incarnation (its CMG and
+/// MS voters and learners) a node remembers telling; past it the oldest entry is forgotten.
+const MAX_TOLD_REPLICAS: usize = 256;
 
 /// The user's answer of a cancelled init, held until the cancel is decided.
 #[derive(Clone, Debug)]
@@ -929,6 +937,44 @@ impl Node {
         }
     }
 
+    /// Decision (fuzz seed 20033506): a replica of an incarnation whose cancel this node applied
+    /// as decided (or remembers from its vault) is told so when its Raft traffic arrives here.
+    /// The replica that applies a committed cancel destroys its group at once, so a voter that
+    /// held the entry but never learnt its commit (it was down, or the commit index had not
+    /// reached it) would otherwise campaign for ever in a group nobody else runs, holding a
+    /// committed cluster-init that no leader can serve. Rate: once per `init_retry_ms` per
+    /// sender.
+    pub(crate) fn tell_replica_of_cancelled(&mut self, from: Addr, init: InstanceId) {
+        let now_ms = self.now_ms;
+        let retry_ms = self.timing.init_retry_ms;
+        let Some(entry) = self.cancelled.get_mut(&init).filter(|c| c.decided) else {
+            return;
+        };
+        if entry
+            .told_ms
+            .get(&from)
+            .is_some_and(|&at| now_ms < at + retry_ms)
+        {
+            return;
+        }
+        if entry.told_ms.len() >= MAX_TOLD_REPLICAS && !entry.told_ms.contains_key(&from) {
+            let oldest = entry
+                .told_ms
+                .iter()
+                .min_by_key(|(addr, at)| (**at, **addr))
+                .map(|(addr, _)| *addr);
+            if let Some(oldest) = oldest {
+                entry.told_ms.remove(&oldest);
+            }
+        }
+        entry.told_ms.insert(from, now_ms);
+        self.tell_decided_cancel(
+            from,
+            init,
+            "cancelled: its group's traffic reached a node that cleared it",
+        );
+    }
+
     /// Tells `to` that the cancel of `init` was decided (this node cleared it).
     pub(crate) fn tell_decided_cancel(&mut self, to: Addr, init: InstanceId, reason: &str) {
         self.send_cancel(to, init, reason, true);
@@ -1490,6 +1536,7 @@ impl Node {
             decided: decided || earlier.decided,
             members: members.clone(),
             tag: tag.clone(),
+            told_ms: earlier.told_ms,
         };
         if entry.decided && !earlier.decided {
             self.write(VaultWrite::RecordCleared(init, tag));
@@ -1766,5 +1813,71 @@ mod tests {
         assert_eq!(only_ms.cmg_nodes, vec!["a", "b"]);
         let only_cmg = resolve(&params("c", &[], &["c"]), &m).unwrap();
         assert_eq!(only_cmg.ms_nodes, vec!["c"]);
+    }
+
+    /// Fuzz seed 20033506: a node that cleared a cancelled incarnation answers that group's Raft
+    /// traffic with the decided cancel, at most once per `init_retry_ms` per sender, and says
+    /// nothing to traffic of an incarnation it did not clear.
+    #[test]
+    fn a_cleared_incarnations_raft_traffic_is_told_the_decided_cancel() {
+        use crate::config::{NodeConfig, Timing};
+        use crate::message::Envelope;
+        use crate::node::Node;
+        use crate::types::{GroupKind, LaunchId};
+        use crate::vault::Vault;
+        let cleared = InstanceId(7);
+        let vault = Vault {
+            cleared: vec![(cleared, None)],
+            ..Vault::empty()
+        };
+        let cfg = NodeConfig {
+            name: "a2".into(),
+            addr: Addr::new([10, 0, 0, 2], 7000),
+            product: Default::default(),
+            protocol: Default::default(),
+            seeds: Vec::new(),
+            bug: None,
+        };
+        let timing = Timing::default();
+        let retry_ms = timing.init_retry_ms;
+        let (mut node, _) = Node::new(cfg, timing, LaunchId(2), 1, &vault, 0).unwrap();
+        let voter = Addr::new([10, 0, 0, 1], 7000);
+        let vote = |instance| Envelope {
+            from: voter,
+            from_launch: LaunchId(1),
+            msg: Message::Raft {
+                group: GroupKind::Cmg,
+                instance,
+                from_name: "a1".into(),
+                payload: Vec::new(),
+            },
+        };
+        let told = |out: &crate::node::Output| {
+            out.messages
+                .iter()
+                .filter(|(to, e)| {
+                    *to == voter
+                        && matches!(
+                            e.msg,
+                            Message::CancelInit {
+                                init,
+                                decided: true,
+                                ..
+                            } if init == cleared
+                        )
+                })
+                .count()
+        };
+        assert_eq!(told(&node.receive(10, vote(cleared))), 1);
+        assert_eq!(told(&node.receive(10 + retry_ms - 1, vote(cleared))), 0);
+        assert_eq!(told(&node.receive(10 + retry_ms, vote(cleared))), 1);
+        let other = node.receive(10 + 3 * retry_ms, vote(InstanceId(8)));
+        assert!(
+            !other
+                .messages
+                .iter()
+                .any(|(_, e)| matches!(e.msg, Message::CancelInit { .. })),
+            "traffic of an incarnation it never cleared is not answered: {other:?}"
+        );
     }
 }

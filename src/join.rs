@@ -253,7 +253,7 @@ impl Node {
             foreign,
         });
         if foreign {
-            self.ask_if_cancelled();
+            self.ask_if_cancelled(false);
         }
         if stale || foreign {
             return;
@@ -306,7 +306,10 @@ impl Node {
     /// whether its init was cancelled (`CancelQuery`; once per cluster state, which the leader
     /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
     /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
-    fn ask_if_cancelled(&mut self) {
+    ///
+    /// `everyone`: ask every member of the view, whatever tag its handshake showed (a joined
+    /// node whose own groups went silent).
+    fn ask_if_cancelled(&mut self, everyone: bool) {
         // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
         // incarnation of the replica it hosts.
         let held = match (self.local.as_ref(), self.cmg.as_ref()) {
@@ -324,7 +327,7 @@ impl Node {
         let asked: Vec<Addr> = self
             .topo
             .records()
-            .filter(|r| tag.is_none() || r.identity.tag != tag)
+            .filter(|r| everyone || tag.is_none() || r.identity.tag != tag)
             .map(|r| r.addr())
             .collect();
         for addr in asked {
@@ -556,7 +559,21 @@ impl Node {
         let waited =
             self.now_ms >= self.joiner.last_cancel_query_ms + self.timing.failure_timeout_ms;
         if waited && !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
-            self.ask_if_cancelled();
+            self.ask_if_cancelled(false);
+        }
+        // A joined node whose Meta Storage group has been silent for two failure timeouts asks
+        // every member (fuzz seed 20033506): the replicas that applied a committed cancel
+        // destroyed the groups at once, so nothing else would ever reach it, and the members
+        // that cleared it no longer hold the tag the filter above looks for.
+        let now_ms = self.now_ms;
+        let silent = self.ms.as_mut().is_some_and(|ms| {
+            if ms.group.is_leader() {
+                ms.heard_ms = now_ms;
+            }
+            now_ms >= ms.heard_ms + 2 * self.timing.failure_timeout_ms
+        });
+        if waited && silent && matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
+            self.ask_if_cancelled(true);
         }
     }
 

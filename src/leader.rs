@@ -141,6 +141,15 @@ impl Node {
                     .map(|d| std::mem::take(&mut d.cancel_requesters))
                     .unwrap_or_default();
                 let members = self.clear_cancelled_init(instance, true);
+                // Every member it knew is told now (fuzz seed 20033506): the cancel's initiator
+                // may stop before it tells them, and nothing of the groups is left to reach them.
+                let me = self.cfg.addr;
+                for to in members
+                    .iter()
+                    .filter(|a| **a != me && !requesters.contains(*a))
+                {
+                    self.tell_decided_cancel(*to, instance, "cancelled: the CMG committed it");
+                }
                 for to in requesters {
                     let ack = Message::CancelAck {
                         init: instance,

@@ -65,6 +65,10 @@ pub(crate) struct MsReplica {
     pub group: RaftGroup,
     pub state: MsState,
     pub plan: Option<crate::init::InitPlan>,
+    /// When this replica last heard its group (a Raft message of its incarnation arrived) or led
+    /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
+    /// init was cancelled (`Node::join_tick`).
+    pub heard_ms: u64,
 }
 
 /// One cluster node.
@@ -162,6 +166,7 @@ impl Node {
                     decided: true,
                     members: Vec::new(),
                     tag: tag.clone(),
+                    told_ms: BTreeMap::new(),
                 },
             );
         }
@@ -320,6 +325,7 @@ impl Node {
         payload: Vec<u8>,
     ) {
         self.learn_addr(&from_name, from);
+        let now_ms = self.now_ms;
         let replica = match group {
             // A fenced replica takes no part in its group (docs/protocol.md Step 2.6).
             GroupKind::Cmg => self
@@ -327,12 +333,19 @@ impl Node {
                 .as_mut()
                 .filter(|c| c.fence_asked_ms.is_none())
                 .map(|c| &mut c.group),
-            GroupKind::Ms => self.ms.as_mut().map(|m| &mut m.group),
+            GroupKind::Ms => self
+                .ms
+                .as_mut()
+                .filter(|m| m.group.instance() == instance)
+                .map(|m| {
+                    m.heard_ms = now_ms;
+                    &mut m.group
+                }),
         };
-        let Some(replica) = replica else { return };
-        if replica.instance() != instance {
+        let Some(replica) = replica.filter(|r| r.instance() == instance) else {
+            self.tell_replica_of_cancelled(from, instance);
             return;
-        }
+        };
         if let Err(e) = replica.step(&payload) {
             self.emit(Event::CorruptMessage {
                 from,
@@ -528,6 +541,7 @@ impl Node {
                     group,
                     state: MsState::default(),
                     plan: record.plan.clone(),
+                    heard_ms: self.now_ms,
                 })
             }
         }

@@ -750,14 +750,16 @@ fn unanswered_inits(world: &World) -> Vec<String> {
         .collect()
 }
 
-/// Groups and stored cluster states of a cancelled init that are still on a running node, for
-/// cancels whose initiator still runs: a cancel must clear them (docs/spec.md §1, step 2, and the
-/// decision that it reaches every member) — unless the init was answered to a user, whose cancel
-/// is refused (docs/spec.md §5).
+/// Groups and stored cluster states of a cancelled init that are still on a running node that
+/// has not halted, for cancels whose initiator still runs and for every cancel the CMG
+/// committed: a cancel must clear them (docs/spec.md §1, step 2, and the decision that it
+/// reaches every member) — unless the init was answered to a user, whose cancel is refused
+/// (docs/spec.md §5).
 fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
     let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
     let mut cancelled: Vec<(joinsim::InstanceId, String, joinsim::LaunchId)> = Vec::new();
     let mut answered: std::collections::BTreeSet<joinsim::InstanceId> = Default::default();
+    let mut committed_cancels: BTreeSet<joinsim::InstanceId> = BTreeSet::new();
     world.with_trace(|trace| {
         for entry in trace {
             let TraceKind::Protocol(event) = &entry.kind else {
@@ -779,19 +781,35 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
                 } => {
                     answered.insert(*instance);
                 }
+                Event::InitFateApplied {
+                    instance,
+                    fate: Some(joinsim::InitFate::Cancelled),
+                    ..
+                } => {
+                    committed_cancels.insert(*instance);
+                }
                 _ => {}
             }
         }
     });
-    let mut problems = Vec::new();
+    // Whose cancel must be complete: the cancels of an initiator that still runs (it keeps
+    // telling), and every cancel the CMG committed (a replica applied `InitCancelled` as the
+    // init's fate), whoever started it: the nodes that cleared it tell whoever still holds it
+    // (fuzz seed 20033506, where the initiator halted right after the commit).
+    let mut pending: BTreeMap<joinsim::InstanceId, String> = BTreeMap::new();
     for (init, initiator, launch) in cancelled {
-        if world.view(&initiator).map(|v| v.launch) != Some(launch) {
-            continue;
-        }
         // A user was told this cluster exists: its cancel is refused (docs/spec.md §5).
-        if answered.contains(&init) {
-            continue;
+        if world.view(&initiator).map(|v| v.launch) == Some(launch) && !answered.contains(&init) {
+            pending
+                .entry(init)
+                .or_insert_with(|| format!("that {initiator} cancelled"));
         }
+    }
+    for init in committed_cancels {
+        pending.insert(init, "whose cancel the CMG committed".to_string());
+    }
+    let mut problems = Vec::new();
+    for (init, why) in pending {
         for label in world.labels() {
             // A stopped (rejected) node keeps its vault for an operator.
             if world.view(&label).is_none_or(|v| v.halted.is_some()) {
@@ -805,7 +823,7 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
             let local = vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
             if group || local {
                 problems.push(format!(
-                    "{label} still holds state of the init {init:?} that {initiator} cancelled"
+                    "{label} still holds state of the init {init:?} {why}"
                 ));
             }
         }
