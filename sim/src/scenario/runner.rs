@@ -691,6 +691,19 @@ fn liveness_problems(
         if !view.in_topology && no_live_seed {
             continue;
         }
+        // Likewise a node alone in a topology of its own whose seeds (if any) have all stopped and
+        // that no running node names as a seed: nobody will ever contact it (fuzz seed
+        // 21007575: a seedless node whose only seeker was refused by it for its version).
+        let alone = view.in_topology && view.physical.iter().all(|(n, _)| *n == view.name);
+        let own_seeds_stopped = seeds
+            .iter()
+            .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
+        let sought = views.iter().any(|(other, v)| {
+            other != label && v.halted.is_none() && world.seeds_of(other).contains(label)
+        });
+        if alone && own_seeds_stopped && !sought {
+            continue;
+        }
         // A CMG voter of an answered cluster waits for that cluster for good (docs/protocol.md,
         // "a voter of an answered cluster is held by it"): when a majority of its CMG does not
         // run (the liveness phase restarts nothing), it has nothing to join.

@@ -214,6 +214,21 @@ impl<'a, 'b> Builder<'a, 'b> {
             if label.get_ref().trim().is_empty() {
                 return Err(self.err(label.span(), "node names must not be blank"));
             }
+            // A name is compared byte for byte everywhere (Raft ids, init lists, the LT): one
+            // with surrounding whitespace would be a second name that reads like the first.
+            for field in std::iter::once(&node.get_ref().name).chain(node.get_ref().label.as_ref())
+            {
+                let text = field.get_ref();
+                if text.trim() != text {
+                    return Err(self.err(
+                        field.span(),
+                        format!(
+                            "node name {text:?} has whitespace around it (write {:?})",
+                            text.trim()
+                        ),
+                    ));
+                }
+            }
             if !self.labels.insert(label.get_ref().clone()) {
                 return Err(self.err(
                     label.span(),
@@ -472,5 +487,14 @@ mod tests {
             many.join(", ")
         );
         at(&text, 3, 20, "at most 64 regression seeds");
+    }
+
+    #[test]
+    fn a_node_name_with_whitespace_around_it_is_an_error() {
+        let text = "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \" a\"\n[expect]\n";
+        at(text, 4, 8, "whitespace around it");
+        let text =
+            "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\nlabel = \"b \"\n[expect]\n";
+        at(text, 5, 9, "write \"b\"");
     }
 }

@@ -25,11 +25,22 @@ impl Builder<'_, '_> {
         let e = raw.get_ref();
         let lt = match &e.lt {
             None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|n| self.known(n, "the expected LT"))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+            Some(list) => {
+                let mut names = Vec::with_capacity(list.len());
+                for n in list {
+                    let name = self.known(n, "the expected LT")?;
+                    if names.contains(&name) {
+                        return Err(self.err(
+                            n.span(),
+                            format!(
+                                "the expected LT names {name:?} twice (an LT holds a name once)"
+                            ),
+                        ));
+                    }
+                    names.push(name);
+                }
+                Some(names)
+            }
         };
         let mut nodes = BTreeMap::new();
         for (label, outcome) in e.nodes.iter().flatten() {
@@ -125,6 +136,19 @@ impl Builder<'_, '_> {
         if !reason.is_empty() && !RejectionReason::KINDS.contains(&reason) {
             return Err(bad());
         }
+        if let Some(stage) = stage.filter(|_| !reason.is_empty()) {
+            let possible = reasons_at(stage);
+            if !possible.contains(&reason) {
+                return Err(self.err(
+                    raw.span(),
+                    format!(
+                        "outcome {text:?} cannot happen: {} refuses only for {}",
+                        stage.kind(),
+                        possible.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(NodeOutcome::Rejected {
             stage,
             reason: (!reason.is_empty()).then(|| reason.to_string()),
@@ -163,6 +187,29 @@ impl Builder<'_, '_> {
     }
 }
 
+/// The rejection reasons each stage can give, as the protocol produces them: pre-init
+/// validation (src/topology.rs, src/node/physical.rs) refuses on versions and tags; join
+/// validation (src/cmg.rs `validate_join`, and the CMG leader's duplicate-name refusal) on
+/// versions, tags, the Meta Storage version and duplicate names. An expected outcome naming
+/// another pair could never be met, so it is a file error (exit 2), not a failing run.
+fn reasons_at(stage: RejectionStage) -> &'static [&'static str] {
+    match stage {
+        RejectionStage::PreInit => &[
+            "protocol_mismatch",
+            "product_mismatch",
+            "tag_mismatch",
+            "conflicting_tag",
+        ],
+        RejectionStage::Join => &[
+            "protocol_mismatch",
+            "product_mismatch",
+            "tag_mismatch",
+            "ms_version_ahead",
+            "duplicate_name",
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::scenario::testing::{at, HEAD};
@@ -193,5 +240,56 @@ mod tests {
             12,
             "unknown hazard",
         );
+    }
+
+    #[test]
+    fn an_expected_lt_naming_a_node_twice_is_an_error() {
+        at(
+            &format!("{HEAD}[expect]\nlt = [\"a\", \"a\"]\n"),
+            8,
+            12,
+            "names \"a\" twice",
+        );
+    }
+
+    #[test]
+    fn a_stage_and_reason_the_protocol_never_pairs_is_an_error() {
+        at(
+            &format!("{HEAD}[expect]\nnodes = {{ a = \"rejected:pre_init:duplicate_name\" }}\n"),
+            8,
+            15,
+            "cannot happen: pre_init refuses only for",
+        );
+        at(
+            &format!("{HEAD}[expect]\nnodes = {{ a = \"rejected:join:conflicting_tag\" }}\n"),
+            8,
+            15,
+            "cannot happen: join refuses only for",
+        );
+        for ok in [
+            "rejected:join:duplicate_name",
+            "rejected:pre_init:conflicting_tag",
+            "rejected:duplicate_name",
+            "rejected:pre_init",
+        ] {
+            let text = format!("{HEAD}[expect]\nnodes = {{ a = \"{ok}\" }}\n");
+            assert!(
+                crate::scenario::parse_scenario("t.toml", &text).is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_reason_is_possible_at_some_stage() {
+        use joinsim::RejectionStage;
+        for kind in joinsim::RejectionReason::KINDS {
+            assert!(
+                [RejectionStage::PreInit, RejectionStage::Join]
+                    .into_iter()
+                    .any(|s| super::reasons_at(s).contains(&kind)),
+                "{kind}"
+            );
+        }
     }
 }
