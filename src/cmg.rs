@@ -748,4 +748,67 @@ mod tests {
             CmgOutcome::MsChanged(Ok((2, vec!["a".into(), "b".into()])))
         );
     }
+
+    #[test]
+    fn bootstrap_changes_nothing() {
+        let mut s = CmgState::default();
+        assert_eq!(s.apply(&CmgCommand::Bootstrap), CmgOutcome::Nothing);
+        assert_eq!(s, CmgState::default());
+    }
+
+    /// Every CMG command has a unit test in this module: adding a command does not compile
+    /// until it is listed here with the test that applies it.
+    #[test]
+    fn every_command_has_a_test() {
+        fn covered_by(command: &CmgCommand) -> &'static str {
+            match command {
+                CmgCommand::Bootstrap => "bootstrap_changes_nothing",
+                CmgCommand::ClusterInit(_) => "first_init_wins_and_later_ones_are_compared",
+                CmgCommand::Join { .. } => "every_rejection_reason",
+                CmgCommand::JoinReady { .. } => {
+                    "join_ready_needs_validation_and_same_name_replaces"
+                }
+                CmgCommand::NodesLeave { .. } => {
+                    "join_ready_needs_validation_and_same_name_replaces"
+                }
+                CmgCommand::InitAnswered | CmgCommand::InitCancelled => {
+                    "the_first_fate_wins_and_a_cancelled_init_is_never_applied"
+                }
+                CmgCommand::ChangeMsNodes { .. } => "ms_node_change_validates_and_bumps_version",
+            }
+        }
+        let source = include_str!("cmg.rs");
+        let plan = plan("c", 1, &["a"]);
+        let node = info("a", 1);
+        let commands = [
+            CmgCommand::Bootstrap,
+            CmgCommand::ClusterInit(plan),
+            CmgCommand::Join {
+                info: node.clone(),
+                stored: None,
+                attempt: 1,
+            },
+            CmgCommand::JoinReady {
+                info: node.clone(),
+                attempt: 1,
+            },
+            CmgCommand::NodesLeave {
+                nodes: vec![("a".into(), node.launch)],
+            },
+            CmgCommand::InitAnswered,
+            CmgCommand::InitCancelled,
+            CmgCommand::ChangeMsNodes {
+                nodes: vec!["a".into()],
+                origin: Addr::new([10, 0, 0, 1], 7000),
+                request: RequestId(1),
+            },
+        ];
+        for command in &commands {
+            let test = covered_by(command);
+            assert!(
+                source.contains(&format!("fn {test}()")),
+                "{command:?}: no test named {test}"
+            );
+        }
+    }
 }
