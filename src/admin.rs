@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use crate::error::{AdminError, InitError};
 use crate::event::Event;
-use crate::join::JoinPhase;
 use crate::message::{Message, RequestId};
 use crate::node::Node;
 use crate::types::{Addr, NodeName};
@@ -57,7 +56,7 @@ impl Node {
             self.answer_admin(from, request, Err(AdminError::NodeStopped));
             return;
         }
-        if !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
+        if !self.joiner.is_joined() {
             self.answer_admin(from, request, Err(AdminError::NotJoined));
             return;
         }

@@ -25,6 +25,8 @@ use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
+mod join;
+mod membership;
 mod physical;
 
 /// Bound on the rounds of group processing and local delivery within one input.

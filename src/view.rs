@@ -123,7 +123,7 @@ impl Node {
             halted: self.halted.clone(),
             in_topology: self.topo.is_admitted(),
             physical,
-            join: self.joiner.phase.clone(),
+            join: self.joiner.phase().clone(),
             local: self.local.clone(),
             cmg: self.cmg.as_ref().map(|c| self.group_view(&c.group)),
             cmg_state: self.cmg.as_ref().map(|c| c.state.clone()),
