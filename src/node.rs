@@ -18,7 +18,7 @@ use crate::init::{CancelAttempt, InitAttempt};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message, RequestId};
-use crate::metastorage::MsState;
+use crate::metastorage::MsReplica;
 use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
 use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
@@ -27,6 +27,7 @@ use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
 mod join;
 mod membership;
+mod ms;
 mod physical;
 
 /// Bound on the rounds of group processing and local delivery within one input.
@@ -60,17 +61,6 @@ pub struct Output {
     pub messages: Vec<(Addr, Envelope)>,
     /// What the node did, in order.
     pub events: Vec<Event>,
-}
-
-/// A Meta Storage replica with its state machine.
-pub(crate) struct MsReplica {
-    pub group: RaftGroup,
-    pub state: MsState,
-    pub plan: Option<crate::init::InitPlan>,
-    /// When this replica last heard its group (a Raft message of its incarnation arrived) or led
-    /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
-    /// init was cancelled (`Node::join_tick`).
-    pub heard_ms: u64,
 }
 
 /// One cluster node.
@@ -338,10 +328,10 @@ impl Node {
             GroupKind::Ms => self
                 .ms
                 .as_mut()
-                .filter(|m| m.group.instance() == instance)
+                .filter(|m| m.instance() == instance)
                 .map(|m| {
-                    m.heard_ms = now_ms;
-                    &mut m.group
+                    m.heard(now_ms);
+                    m.group_mut()
                 }),
         };
         let Some(replica) = replica.filter(|r| r.instance() == instance) else {
@@ -539,12 +529,7 @@ impl Node {
                 })
             }
             GroupKind::Ms => {
-                self.ms = Some(MsReplica {
-                    group,
-                    state: MsState::default(),
-                    plan: record.plan.clone(),
-                    heard_ms: self.now_ms,
-                })
+                self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
             }
         }
         Ok(())

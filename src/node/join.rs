@@ -227,7 +227,7 @@ impl Node {
             // A node belongs to one cluster: a stray replica of another init goes.
             self.destroy_group(GroupKind::Cmg, other);
         }
-        if self.ms.as_ref().map(|m| m.group.instance()) != Some(accept.instance) {
+        if self.ms.as_ref().map(|m| m.instance()) != Some(accept.instance) {
             self.replace_group(
                 GroupKind::Ms,
                 RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
@@ -240,7 +240,7 @@ impl Node {
     fn replace_group(&mut self, kind: GroupKind, record: GroupRecord) {
         let old = match kind {
             GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.instance()),
         };
         if let Some(old) = old {
             self.destroy_group(kind, old);
@@ -256,9 +256,8 @@ impl Node {
         };
         let me = raft_id(&self.cfg.name);
         let Some(ms) = self.ms.as_ref() else { return };
-        let conf = ms.group.conf_state();
-        let member = conf.voters.contains(&me) || conf.learners.contains(&me);
-        let version = ms.state.version;
+        let member = ms.holds(me);
+        let version = ms.state().version;
         if member && version >= target_ms_version {
             self.emit(Event::RecoveryFinished {
                 ms_version: version,
@@ -330,13 +329,12 @@ impl Node {
         // every member (fuzz seed 20033506): the replicas that applied a committed cancel
         // destroyed the groups at once, so nothing else would ever reach it, and the members
         // that cleared it no longer hold the tag the filter above looks for.
+        let silent_ms = 2 * self.timing.failure_timeout_ms;
         let now_ms = self.now_ms;
-        let silent = self.ms.as_mut().is_some_and(|ms| {
-            if ms.group.is_leader() {
-                ms.heard_ms = now_ms;
-            }
-            now_ms >= ms.heard_ms + 2 * self.timing.failure_timeout_ms
-        });
+        let silent = self
+            .ms
+            .as_mut()
+            .is_some_and(|ms| ms.silent(now_ms, silent_ms));
         if waited && silent && self.joiner.is_joined() {
             self.ask_if_cancelled(true);
         }

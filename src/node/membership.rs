@@ -90,7 +90,7 @@ impl Node {
     /// True when a replica this node hosts knows a leader.
     fn hosted_group_has_leader(&self) -> bool {
         let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
-        let ms = self.ms.as_ref().map(|m| m.group.role_state().leader);
+        let ms = self.ms.as_ref().map(|m| m.group().role_state().leader);
         cmg.or(ms).is_some_and(|leader| leader != 0)
     }
 
@@ -99,7 +99,7 @@ impl Node {
         self.cmg
             .as_ref()
             .map(|c| c.group.instance())
-            .or_else(|| self.ms.as_ref().map(|m| m.group.instance()))
+            .or_else(|| self.ms.as_ref().map(|m| m.instance()))
     }
 
     /// Whether a cluster state comes from a cluster this node must not follow: a node that was
