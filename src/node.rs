@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::admin::AdminAttempt;
+use crate::admin::AdminRequests;
 use crate::cmg::CmgState;
 use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
@@ -17,7 +17,7 @@ use crate::event::Event;
 use crate::init::{CancelAttempt, InitAttempt};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
-use crate::message::{Envelope, Message, RequestId};
+use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
 use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
 use crate::rng::Rng;
@@ -25,6 +25,7 @@ use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
+mod admin;
 mod join;
 mod membership;
 mod ms;
@@ -87,7 +88,8 @@ pub struct Node {
     pub(crate) own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
     pub(crate) hosted_since_ms: u64,
-    pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
+    /// Admin commands in flight on this node (routed by `node/admin.rs`).
+    admins: AdminRequests,
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
@@ -126,7 +128,7 @@ impl Node {
             cancelled: BTreeMap::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
-            admins: BTreeMap::new(),
+            admins: AdminRequests::new(),
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
             loopback: VecDeque::new(),
