@@ -6,7 +6,7 @@
 //! This module is the component: [`AdminRequests`] owns the admin commands in flight on the node
 //! that received them (at most [`MAX_ADMINS_IN_FLIGHT`]), with their clocks, and says which to
 //! forward again and which ran out of time. The node routes it (`src/node/admin.rs`); the CMG
-//! leader's side is in `src/leader.rs`.
+//! leader's side is in `src/node/cmg_validation.rs` and `src/node/cmg.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

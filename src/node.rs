@@ -9,14 +9,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::admin::AdminRequests;
-use crate::cmg::CmgState;
+use crate::cmg::CmgReplica;
 use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::init::{CancelAttempt, InitAttempt};
 use crate::join::Joiner;
-use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
 use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
@@ -26,6 +25,8 @@ use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, Nod
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
 mod admin;
+mod cmg;
+mod cmg_validation;
 mod join;
 mod membership;
 mod ms;
@@ -427,7 +428,7 @@ impl Node {
                     self.emit(Event::RoleChanged {
                         group: GroupKind::Ms,
                         instance: instance.unwrap_or(InstanceId(0)),
-                        role: crate::leader::role_of(change.role),
+                        role: crate::cmg::role_of(change.role),
                         term: change.term,
                         leader,
                     });
@@ -521,15 +522,7 @@ impl Node {
             from_vault,
         });
         match kind {
-            GroupKind::Cmg => {
-                self.cmg = Some(CmgReplica {
-                    group,
-                    state: CmgState::default(),
-                    plan: record.plan.clone(),
-                    duties: None,
-                    fence_asked_ms: None,
-                })
-            }
+            GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
             GroupKind::Ms => {
                 self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
             }

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use crate::cmg::role_of;
 use crate::cmg::{CmgState, LogicalTopology};
 use crate::error::Rejection;
 use crate::event::Role;
 use crate::join::JoinPhase;
-use crate::leader::role_of;
 use crate::metastorage::MsState;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
