@@ -2,15 +2,16 @@
 //! joined node; that node forwards it to every CMG node (the leader acts, the others ignore it)
 //! until the leader answers, and the leader answers once the CMG committed the new node list
 //! (Meta Storage version + 1) and the Meta Storage applied it.
+//!
+//! This module is the component: [`AdminRequests`] owns the admin commands in flight on the node
+//! that received them (at most [`MAX_ADMINS_IN_FLIGHT`]), with their clocks, and says which to
+//! forward again and which ran out of time. The node routes it (`src/node/admin.rs`); the CMG
+//! leader's side is in `src/node/cmg_validation.rs` and `src/node/cmg.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::error::{AdminError, InitError};
-use crate::event::Event;
-use crate::join::JoinPhase;
-use crate::message::{Message, RequestId};
-use crate::node::Node;
+use crate::message::RequestId;
 use crate::types::{Addr, NodeName};
 
 /// How many admin commands one node runs at once.
@@ -40,150 +41,115 @@ pub enum AdminOutcome {
 
 /// An admin command in progress on the node that received it.
 #[derive(Clone, Debug)]
-pub(crate) struct AdminAttempt {
+struct AdminAttempt {
     command: AdminCommand,
     started_ms: u64,
     last_sent_ms: u64,
 }
 
-impl Node {
-    pub(crate) fn on_admin_request(
-        &mut self,
-        from: Addr,
-        request: RequestId,
-        command: AdminCommand,
-    ) {
-        if self.halted.is_some() {
-            self.answer_admin(from, request, Err(AdminError::NodeStopped));
-            return;
-        }
-        if !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
-            self.answer_admin(from, request, Err(AdminError::NotJoined));
-            return;
-        }
-        if self.admins.contains_key(&(from, request)) {
-            return;
-        }
-        if self.admins.len() >= MAX_ADMINS_IN_FLIGHT {
-            self.answer_admin(from, request, Err(AdminError::Timeout));
-            return;
-        }
-        self.admins.insert(
-            (from, request),
-            AdminAttempt {
-                command,
-                started_ms: self.now_ms,
-                last_sent_ms: self.now_ms,
-            },
-        );
-        self.forward_admin(from, request);
+/// What became of a user's admin request on arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Now in flight: forward it.
+    Started,
+    /// Already in flight (a resend by the user): nothing to do.
+    Duplicate,
+    /// [`MAX_ADMINS_IN_FLIGHT`] are in flight: the user is answered `AdminError::Timeout`.
+    Full,
+}
+
+/// What the clock decided for one request in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AdminDue {
+    /// `admin_timeout_ms` passed since it started: dropped, the user is answered
+    /// `AdminError::Timeout`.
+    TimedOut(Addr, RequestId),
+    /// `ms_retry_ms` passed since it was last forwarded: forward it again.
+    Resend(Addr, RequestId),
+}
+
+/// The admin commands in flight on this node, by (user address, user's request id).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AdminRequests {
+    in_flight: BTreeMap<(Addr, RequestId), AdminAttempt>,
+}
+
+impl AdminRequests {
+    /// No command in flight.
+    pub fn new() -> AdminRequests {
+        AdminRequests::default()
     }
 
-    fn forward_admin(&mut self, user: Addr, request: RequestId) {
-        let Some(attempt) = self.admins.get_mut(&(user, request)) else {
-            return;
-        };
-        attempt.last_sent_ms = self.now_ms;
-        let command = attempt.command.clone();
-        let cmg_nodes = self
-            .local
-            .as_ref()
-            .map(|l| l.config.cmg_nodes.clone())
-            .unwrap_or_default();
-        // The forwarded request id is unique per (user, request) on this node.
-        let forwarded = forward_id(user, request);
-        for name in cmg_nodes {
-            if let Some(addr) = self.addr_of(&name) {
-                self.send(
-                    addr,
-                    Message::AdminForward {
-                        request: forwarded,
-                        command: command.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    pub(crate) fn on_admin_forward_result(
-        &mut self,
-        request: RequestId,
-        result: Result<AdminOutcome, AdminError>,
-    ) {
-        let key = self
-            .admins
-            .keys()
-            .find(|(user, r)| forward_id(*user, *r) == request)
-            .copied();
-        if let Some((user, original)) = key {
-            self.admins.remove(&(user, original));
-            self.answer_admin(user, original, result);
-        }
-    }
-
-    fn answer_admin(
+    /// A user's request arrives at `now_ms` (the node is joined and running).
+    pub fn admit(
         &mut self,
         user: Addr,
         request: RequestId,
-        result: Result<AdminOutcome, AdminError>,
-    ) {
-        self.emit(Event::AdminAnswered {
-            request,
-            result: match &result {
-                Ok(AdminOutcome::MsReconfigured { version, nodes }) => {
-                    format!("ok: Meta Storage version {version}, nodes {nodes:?}")
-                }
-                Err(e) => format!("error: {e}"),
+        command: AdminCommand,
+        now_ms: u64,
+    ) -> Admission {
+        if self.in_flight.contains_key(&(user, request)) {
+            return Admission::Duplicate;
+        }
+        if self.in_flight.len() >= MAX_ADMINS_IN_FLIGHT {
+            return Admission::Full;
+        }
+        self.in_flight.insert(
+            (user, request),
+            AdminAttempt {
+                command,
+                started_ms: now_ms,
+                last_sent_ms: now_ms,
             },
-        });
-        self.send(user, Message::AdminResponse { request, result });
+        );
+        Admission::Started
     }
 
-    pub(crate) fn admin_tick(&mut self) {
-        let now = self.now_ms;
-        let keys: Vec<(Addr, RequestId)> = self.admins.keys().copied().collect();
-        for (user, request) in keys {
-            let Some(attempt) = self.admins.get(&(user, request)) else {
-                continue;
-            };
-            if now >= attempt.started_ms + self.timing.admin_timeout_ms {
-                self.admins.remove(&(user, request));
-                self.answer_admin(user, request, Err(AdminError::Timeout));
-            } else if now >= attempt.last_sent_ms + self.timing.ms_retry_ms {
-                self.forward_admin(user, request);
+    /// Forwards a request in flight at `now_ms`: the id it carries to the CMG nodes (unique per
+    /// (user, request) on this node) and the command. `None` when it is not in flight.
+    pub fn forward(
+        &mut self,
+        user: Addr,
+        request: RequestId,
+        now_ms: u64,
+    ) -> Option<(RequestId, AdminCommand)> {
+        let attempt = self.in_flight.get_mut(&(user, request))?;
+        attempt.last_sent_ms = now_ms;
+        Some((forward_id(user, request), attempt.command.clone()))
+    }
+
+    /// The CMG leader answered the forwarded id `forwarded`: the request is done; the user and
+    /// its request id to answer, if it was in flight.
+    pub fn finish(&mut self, forwarded: RequestId) -> Option<(Addr, RequestId)> {
+        let key = self
+            .in_flight
+            .keys()
+            .find(|(user, r)| forward_id(*user, *r) == forwarded)
+            .copied()?;
+        self.in_flight.remove(&key);
+        Some(key)
+    }
+
+    /// The clock at `now_ms`: requests that ran out of `admin_timeout_ms` (dropped here) and
+    /// requests to forward again after `ms_retry_ms`, in (user, request) order.
+    pub fn tick(&mut self, now_ms: u64, admin_timeout_ms: u64, ms_retry_ms: u64) -> Vec<AdminDue> {
+        let mut due = Vec::new();
+        self.in_flight.retain(|&(user, request), attempt| {
+            if now_ms >= attempt.started_ms + admin_timeout_ms {
+                due.push(AdminDue::TimedOut(user, request));
+                return false;
             }
-        }
+            if now_ms >= attempt.last_sent_ms + ms_retry_ms {
+                due.push(AdminDue::Resend(user, request));
+            }
+            true
+        });
+        due
     }
 
-    /// A stopping node answers every user request still in progress.
-    pub(crate) fn answer_all_stopped(&mut self) {
-        let admins: BTreeMap<(Addr, RequestId), AdminAttempt> = std::mem::take(&mut self.admins);
-        for ((user, request), _) in admins {
-            self.answer_admin(user, request, Err(AdminError::NodeStopped));
-        }
-        let reason = self
-            .halted
-            .as_ref()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        let inits = std::mem::take(&mut self.inits);
-        for attempt in inits.into_values() {
-            let (user, request) = attempt.user_request();
-            let error = InitError::NodeStopped {
-                reason: reason.clone(),
-            };
-            self.emit(Event::InitAnswered {
-                request,
-                result: Err(error.clone()),
-            });
-            self.send(
-                user,
-                Message::InitResponse {
-                    request,
-                    result: Err(error),
-                },
-            );
-        }
+    /// Drops every request in flight (the node stops): the users to answer, in order.
+    pub fn drain(&mut self) -> Vec<(Addr, RequestId)> {
+        std::mem::take(&mut self.in_flight).into_keys().collect()
     }
 }
 
@@ -191,4 +157,76 @@ fn forward_id(user: Addr, request: RequestId) -> RequestId {
     let [a, b, c, d] = user.ip;
     let addr = (u64::from(u32::from_be_bytes([a, b, c, d])) << 16) | u64::from(user.port);
     RequestId(request.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(n: u8) -> Addr {
+        Addr::new([10, 0, 0, n], 9000)
+    }
+
+    fn command() -> AdminCommand {
+        AdminCommand::ReconfigureMs {
+            nodes: vec!["a".into()],
+        }
+    }
+
+    #[test]
+    fn a_request_is_admitted_once_and_answered_by_its_forwarded_id() {
+        let mut admins = AdminRequests::new();
+        let r = RequestId(5);
+        assert_eq!(admins.admit(user(1), r, command(), 0), Admission::Started);
+        assert_eq!(admins.admit(user(1), r, command(), 1), Admission::Duplicate);
+        let (forwarded, sent) = admins.forward(user(1), r, 2).unwrap();
+        assert_eq!(sent, command());
+        assert_ne!(forwarded, r);
+        assert_ne!(
+            forwarded,
+            forward_id(user(2), r),
+            "unique per user and request"
+        );
+        assert_eq!(admins.finish(RequestId(77)), None);
+        assert_eq!(admins.finish(forwarded), Some((user(1), r)));
+        assert_eq!(admins.forward(user(1), r, 3), None, "done");
+    }
+
+    #[test]
+    fn at_most_eight_requests_are_in_flight() {
+        let mut admins = AdminRequests::new();
+        for i in 0..MAX_ADMINS_IN_FLIGHT as u64 {
+            assert_eq!(
+                admins.admit(user(1), RequestId(i), command(), 0),
+                Admission::Started
+            );
+        }
+        assert_eq!(
+            admins.admit(user(1), RequestId(99), command(), 0),
+            Admission::Full
+        );
+        assert_eq!(admins.drain().len(), MAX_ADMINS_IN_FLIGHT);
+        assert!(admins.drain().is_empty());
+    }
+
+    #[test]
+    fn the_clock_resends_then_times_out() {
+        let mut admins = AdminRequests::new();
+        admins.admit(user(1), RequestId(1), command(), 0);
+        admins.admit(user(2), RequestId(1), command(), 50);
+        assert!(admins.tick(99, 1_000, 100).is_empty());
+        assert_eq!(
+            admins.tick(100, 1_000, 100),
+            vec![AdminDue::Resend(user(1), RequestId(1))]
+        );
+        admins.forward(user(1), RequestId(1), 100);
+        assert_eq!(
+            admins.tick(1_000, 1_000, 100),
+            vec![
+                AdminDue::TimedOut(user(1), RequestId(1)),
+                AdminDue::Resend(user(2), RequestId(1))
+            ]
+        );
+        assert_eq!(admins.drain(), vec![(user(2), RequestId(1))]);
+    }
 }

@@ -2,9 +2,16 @@
 //! topology, changed only by commands applied in log order — identically on every replica.
 //!
 //! This module is pure: [`CmgState::apply`] takes a command and returns its outcome. The replica
-//! that proposed a command sends the outcome to whoever asked (see `leader.rs`).
+//! that proposed a command sends the outcome to whoever asked: the replica is [`CmgReplica`]
+//! (`src/cmg/replica.rs`, with the leader's duties in `src/cmg/leader_duties.rs`), routed by
+//! `src/node/cmg.rs` and `src/node/cmg_validation.rs`.
 
+mod leader_duties;
+mod replica;
 mod wire;
+
+pub(crate) use leader_duties::PendingKey;
+pub(crate) use replica::{role_of, CmgReplica};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,20 +2,19 @@
 //! leader; once validated it stores the tag (it is now initialized), starts its Meta Storage part,
 //! catches up, and sends join ready; it is joined when the CMG puts it in the logical topology.
 //! A rejection is final: the node stops and leaves the physical topology.
+//!
+//! This module is the component: [`Joiner`] owns the join's phase, the CMG leader followed, the
+//! highest leader term seen per cluster tag, the join attempt and the retry clocks, and decides
+//! what only they decide — whether a cluster state is stale, which message goes to the leader
+//! next, whether an answer belongs to the current attempt, when to resend. What follows (events,
+//! the messages themselves, the vault, the replicas, whether a cluster is foreign) the node
+//! routes: `src/node/join.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::bugs::PlantedBug;
-use crate::cluster_config::ClusterConfig;
-use crate::cmg::{JoinAccept, JoinResult};
-use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
-use crate::event::Event;
-use crate::message::{ClusterStateNotice, Message};
-use crate::node::Node;
-use crate::raft_group::RaftGroup;
-use crate::types::{raft_id, Addr, ClusterTag, GroupKind, LaunchId, NodeName};
-use crate::vault::{LocalState, VaultWrite};
+use crate::message::ClusterStateNotice;
+use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
 
 /// How many cluster tags a node remembers the highest leader term of.
 const MAX_TAGS_REMEMBERED: usize = 16;
@@ -41,25 +40,49 @@ pub enum JoinPhase {
     },
 }
 
-/// The joining node's state.
-#[derive(Clone, Debug)]
-pub(crate) struct Joiner {
-    pub phase: JoinPhase,
-    /// The CMG leader it talks to.
-    pub leader: Option<(NodeName, Addr)>,
-    /// Highest leader term seen per cluster tag.
-    terms: BTreeMap<ClusterTag, u64>,
-    /// The cluster (tag, CMG incarnation) it follows.
-    pub cluster: Option<(ClusterTag, crate::types::InstanceId)>,
-    last_sent_ms: u64,
-    last_learner_ask_ms: u64,
-    /// When it last asked its view whether its init was cancelled (`ask_if_cancelled`).
-    last_cancel_query_ms: u64,
-    /// This launch's join attempt: a new one each time the node starts asking to be validated.
+/// Which message the joiner sends its leader next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinSend {
+    /// A join request (`Message::JoinRequest`).
+    Request,
+    /// A join ready (`Message::JoinReady`).
+    Ready,
+}
+
+/// Where a join request or join ready goes, and under which attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LeaderAddress {
+    /// The leader's name.
+    pub name: NodeName,
+    /// Its address.
+    pub addr: Addr,
+    /// The joiner's attempt the message carries.
     pub attempt: u64,
 }
 
+/// The joining node's state.
+#[derive(Clone, Debug)]
+pub(crate) struct Joiner {
+    /// Where the join stands. Crate-visible only for `src/init.rs` (`held_init_outcome`), which
+    /// reads it; set only here. Others read [`Joiner::phase`].
+    pub(crate) phase: JoinPhase,
+    /// The CMG leader it talks to.
+    leader: Option<(NodeName, Addr)>,
+    /// Highest leader term seen per cluster tag.
+    terms: BTreeMap<ClusterTag, u64>,
+    /// The cluster (tag, CMG incarnation) it follows. Crate-visible only for `src/init.rs`
+    /// (`held_init_outcome`, `clear_cancelled_init`), which reads it; set only here.
+    pub(crate) cluster: Option<(ClusterTag, InstanceId)>,
+    last_sent_ms: u64,
+    last_learner_ask_ms: u64,
+    /// When it last asked its view whether its init was cancelled (`Node::ask_if_cancelled`).
+    last_cancel_query_ms: u64,
+    /// This launch's join attempt: a new one each time the node starts asking to be validated.
+    attempt: u64,
+}
+
 impl Joiner {
+    /// A joiner waiting for a cluster state, at attempt 0.
     pub fn new() -> Joiner {
         Joiner {
             phase: JoinPhase::Waiting,
@@ -72,527 +95,364 @@ impl Joiner {
             attempt: 0,
         }
     }
-}
 
-impl Node {
-    pub(crate) fn reset_join(&mut self) {
-        self.joiner.phase = JoinPhase::Waiting;
-        self.joiner.leader = None;
-        self.joiner.cluster = None;
+    /// Where the join stands.
+    pub fn phase(&self) -> &JoinPhase {
+        &self.phase
     }
 
-    /// True when a majority of this node's own cluster's CMG voters (itself included) is in its
-    /// physical topology.
-    pub(crate) fn own_cmg_in_sight(&self) -> bool {
-        let Some(local) = &self.local else {
-            return false;
-        };
-        let members = self.physical_members();
-        let visible = local
-            .config
-            .cmg_nodes
-            .iter()
-            .filter(|n| members.iter().any(|(m, _, _)| m == *n))
-            .count();
-        visible > local.config.cmg_nodes.len() / 2
-    }
-
-    /// True when this node is a member of a live cluster of its own: initialized, and accepted by
-    /// its cluster, or hosting a replica that knows a leader, or with a majority of its cluster's
-    /// CMG voters in sight — or just started from its vault, within the `2 * failure_timeout_ms`
-    /// its own CMG is given to come into sight (the same grace as for following another
-    /// cluster's leader).
-    pub(crate) fn member_of_live_cluster(&self) -> bool {
-        // Planted bug: no grace after a start from the vault (for a cancel to reach the node).
-        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
-            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
-        self.local.is_some() && (young || self.member_of_established_cluster())
-    }
-
-    /// True when this node is a member of a live cluster of its own by what it has seen, not
-    /// by the grace after a start: initialized, and accepted by its cluster, or hosting a
-    /// replica that knows a leader, or with a majority of its cluster's CMG voters in sight.
-    pub(crate) fn member_of_established_cluster(&self) -> bool {
-        let accepted = matches!(
-            self.joiner.phase,
+    /// True once a cluster accepted the node: catching up, ready, or joined.
+    pub fn is_accepted(&self) -> bool {
+        matches!(
+            self.phase,
             JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
-        );
-        self.local.is_some()
-            && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
+        )
     }
 
-    /// The init's fate in this node's CMG replica of its own cluster (the replica's incarnation
-    /// and committed tag are its local state's): `None` when it hosts no such replica, else the
-    /// fate its log holds (`Some(None)`: undecided).
-    fn own_cluster_fate(&self) -> Option<Option<crate::cmg::InitFate>> {
-        let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
-            return None;
-        };
-        let own = cmg.group.instance() == local.cmg_instance
-            && cmg
-                .state
-                .cluster
-                .as_ref()
-                .is_some_and(|c| c.config.tag == local.config.tag);
-        own.then_some(cmg.state.init_fate)
+    /// True when the node is in its cluster's logical topology.
+    pub fn is_joined(&self) -> bool {
+        matches!(self.phase, JoinPhase::Joined { .. })
     }
 
-    /// True when this node is a CMG voter of its own cluster and its log says the init was
-    /// answered to a user.
-    pub(crate) fn voter_of_answered_cluster(&self) -> bool {
-        self.own_cluster_fate() == Some(Some(crate::cmg::InitFate::Answered))
+    /// The name of the leader followed ("" when none): who a join rejection came from.
+    pub fn leader_name(&self) -> NodeName {
+        self.leader
+            .as_ref()
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default()
     }
 
-    /// True when this node hosts a CMG replica whose log committed the cluster-init, no cancel
-    /// of it applied: the node is a voter of a cluster that exists, whether or not it joined it.
-    pub(crate) fn hosted_cmg_committed(&self) -> bool {
-        self.cmg.as_ref().is_some_and(|cmg| {
-            cmg.state.cluster.is_some()
-                && cmg.state.init_fate != Some(crate::cmg::InitFate::Cancelled)
+    /// Back to waiting for a cluster state: the cluster followed is gone (the attempt, the terms
+    /// and the clocks are kept).
+    pub fn reset(&mut self) {
+        self.phase = JoinPhase::Waiting;
+        self.leader = None;
+        self.cluster = None;
+    }
+
+    /// True when a cluster state of `tag` at `term` is older than one seen for that tag.
+    pub fn is_stale(&self, tag: &ClusterTag, term: u64) -> bool {
+        term < self.terms.get(tag).copied().unwrap_or(0)
+    }
+
+    /// Follows the leader of a cluster state the node acts on (neither stale nor foreign): it
+    /// remembers the cluster, the term (for at most `MAX_TAGS_REMEMBERED` tags) and the leader,
+    /// and says what to send it. A waiting, requesting or joined node asks to join (under a new
+    /// attempt unless it was already requesting from the same cluster, so that a late answer of
+    /// another cluster is ignored); a ready node resends join ready; a recovering node that has
+    /// been catching up for `failure_timeout_ms` since it last sent asks again under a new
+    /// attempt (docs/protocol.md, "a recovering node asks again").
+    pub fn follow(
+        &mut self,
+        notice: &ClusterStateNotice,
+        now_ms: u64,
+        failure_timeout_ms: u64,
+    ) -> Option<JoinSend> {
+        let followed = Some((notice.tag.clone(), notice.cmg_instance));
+        let cluster_changed = self.cluster != followed;
+        self.cluster = followed;
+        if self.terms.len() >= MAX_TAGS_REMEMBERED && !self.terms.contains_key(&notice.tag) {
+            if let Some(first) = self.terms.keys().next().cloned() {
+                self.terms.remove(&first);
+            }
+        }
+        self.terms.insert(notice.tag.clone(), notice.term);
+        self.leader = Some((notice.leader.name.clone(), notice.leader.addr));
+        match self.phase {
+            JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
+                if self.phase != JoinPhase::Requesting || cluster_changed {
+                    self.attempt += 1;
+                }
+                self.phase = JoinPhase::Requesting;
+                Some(JoinSend::Request)
+            }
+            JoinPhase::ReadySent => Some(JoinSend::Ready),
+            JoinPhase::Recovering { .. } => {
+                if now_ms >= self.last_sent_ms + failure_timeout_ms {
+                    self.attempt += 1;
+                    self.phase = JoinPhase::Requesting;
+                    Some(JoinSend::Request)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// A node that is not the leader (`from`) named another (`hint`): the joiner turns to it if
+    /// `from` is the leader it follows and the hint names someone else. True when it did.
+    pub fn redirect(&mut self, from: Addr, hint: (NodeName, Addr)) -> bool {
+        if self.leader.as_ref().map(|(_, a)| *a) != Some(from) || hint.1 == from {
+            return false;
+        }
+        self.leader = Some(hint);
+        true
+    }
+
+    /// The message the joiner waits for an answer to, if any.
+    pub fn awaiting(&self) -> Option<JoinSend> {
+        match self.phase {
+            JoinPhase::Requesting => Some(JoinSend::Request),
+            JoinPhase::ReadySent => Some(JoinSend::Ready),
+            _ => None,
+        }
+    }
+
+    /// The message to send again at `now_ms`: the one it waits an answer to, once
+    /// `join_retry_ms` passed since it last sent.
+    pub fn resend_due(&self, now_ms: u64, join_retry_ms: u64) -> Option<JoinSend> {
+        if now_ms >= self.last_sent_ms + join_retry_ms {
+            self.awaiting()
+        } else {
+            None
+        }
+    }
+
+    /// Records a join request or join ready sent at `now_ms`: where it goes and its attempt.
+    /// `None` (nothing sent) when no leader is known.
+    pub fn sending(&mut self, now_ms: u64) -> Option<LeaderAddress> {
+        let (name, addr) = self.leader.clone()?;
+        self.last_sent_ms = now_ms;
+        Some(LeaderAddress {
+            name,
+            addr,
+            attempt: self.attempt,
         })
     }
 
-    /// True when this node is a CMG voter of its own cluster whose replica applied the
-    /// cluster-init (the cluster state is committed in its log) and has not applied a cancel of
-    /// it. Such a node is its cluster, not a newcomer: halting it on a "first admitted wins"
-    /// refusal may leave the CMG without a majority for good once the other voters come back
-    /// (fuzz seeds 17009011, 17011047: the other voter was down longer than the start grace).
-    pub(crate) fn holds_committed_cluster(&self) -> bool {
-        self.own_cluster_fate()
-            .is_some_and(|fate| fate != Some(crate::cmg::InitFate::Cancelled))
+    /// True when a join response of `attempt` answers the request the joiner waits on.
+    pub fn expects_response(&self, attempt: u64) -> bool {
+        attempt == self.attempt && self.phase == JoinPhase::Requesting
     }
 
-    /// True when a replica this node hosts knows a leader.
-    fn hosted_group_has_leader(&self) -> bool {
-        let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
-        let ms = self.ms.as_ref().map(|m| m.group.role_state().leader);
-        cmg.or(ms).is_some_and(|leader| leader != 0)
+    /// True when a join ready response of `attempt` answers the join ready the joiner waits on.
+    pub fn expects_ready_response(&self, attempt: u64) -> bool {
+        attempt == self.attempt && self.phase == JoinPhase::ReadySent
     }
 
-    /// The incarnation of the replicas this node hosts, if any.
-    pub(crate) fn hosted_instance(&self) -> Option<crate::types::InstanceId> {
-        self.cmg
-            .as_ref()
-            .map(|c| c.group.instance())
-            .or_else(|| self.ms.as_ref().map(|m| m.group.instance()))
+    /// Validated: the node catches up its Meta Storage to `target_ms_version`, asking to be a
+    /// learner at once if it must.
+    pub fn accepted(&mut self, target_ms_version: u64) {
+        self.phase = JoinPhase::Recovering { target_ms_version };
+        self.last_learner_ask_ms = 0;
     }
 
-    /// Whether a cluster state comes from a cluster this node must not follow: a node that was
-    /// accepted by a cluster (catching up, ready, or joined) follows only that cluster's leaders;
-    /// a node that hosts a replica of an init in progress (not accepted anywhere yet) follows
-    /// only that incarnation's leaders.
-    fn foreign_cluster(&self, notice: &ClusterStateNotice) -> bool {
-        let accepted = matches!(
-            self.joiner.phase,
-            JoinPhase::Recovering { .. } | JoinPhase::ReadySent | JoinPhase::Joined { .. }
-        );
-        match &self.local {
-            Some(local) if accepted => local.config.tag != notice.tag,
-            // Initialized, not yet accepted: while a majority of its own cluster's CMG is in its
-            // physical topology, the node waits for that CMG; a CMG it cannot see a majority of
-            // (its cluster is gone, scenario 3) does not hold it back.
-            // A node that just started has not seen its topology form yet: it gives its own CMG
-            // `2 * failure_timeout_ms` to come into sight.
-            // A CMG voter of its own cluster whose log says the init was answered to a user
-            // (`InitFate::Answered`) is held by that cluster for good: a user was told it exists
-            // (docs/spec.md §5), and another cluster's CMG would refuse the voter (tag mismatch,
-            // final) while its own waits for it (fuzz seed 19037789: a voter of an answered
-            // two-voter cluster, its partner down, followed another cluster's leader, was
-            // refused and halted, and its cluster never had a leader again).
-            Some(local) => {
-                local.config.tag != notice.tag
-                    && (self.own_cmg_in_sight()
-                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
-                        || self.voter_of_answered_cluster())
-            }
-            // Empty, hosting a replica of an init: bound to it while that group has a leader or is
-            // young; a stray group (its init died with its initiator) lets go after
-            // `2 * init_timeout_ms`. A CMG replica whose log committed the cluster-init is no
-            // stray: its cluster exists, and the node is one of its voters (fuzz seed 19014854:
-            // it followed another cluster's leader and its acceptance destroyed the replica, and
-            // its own cluster lost its CMG majority for good).
-            None => {
-                self.hosted_instance()
-                    .is_some_and(|instance| instance != notice.cmg_instance)
-                    && (self.hosted_group_has_leader()
-                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms
-                        || self.hosted_cmg_committed())
-            }
+    /// The Meta Storage version a recovering node catches up to (`None` when not recovering).
+    pub fn recovery_target(&self) -> Option<u64> {
+        match self.phase {
+            JoinPhase::Recovering { target_ms_version } => Some(target_ms_version),
+            _ => None,
         }
     }
 
-    pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
-        // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
-        // physical topology. The notice can overtake the admission (they travel separately); the
-        // leader resends it every `cluster_state_retry_ms` to members outside the LT.
-        if !self.topo.is_admitted() {
-            return;
-        }
-        if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
-            // A leader of a cluster whose init this node cancelled on its side: that replica
-            // missed the cancel (it was out of reach, or its initiator died). It is told now, and
-            // this node does not join a cluster that no longer exists — unless the leader answers
-            // that the init was answered to a user (`CancelRefused`).
-            let init = notice.cmg_instance;
-            let reason = "cancelled: its cluster state reached a node that cancelled it".into();
-            let cancel = Message::CancelInit {
-                init,
-                reason,
-                decided,
-            };
-            self.send(notice.leader.addr, cancel);
-            return;
-        }
-        let seen = self.joiner.terms.get(&notice.tag).copied().unwrap_or(0);
-        let stale = notice.term < seen;
-        let foreign = !stale && self.foreign_cluster(&notice);
-        self.emit(Event::ClusterStateReceived {
-            leader: notice.leader.name.clone(),
-            term: notice.term,
-            stale,
-            foreign,
-        });
-        if foreign {
-            self.ask_if_cancelled(false);
-        }
-        if stale || foreign {
-            return;
-        }
-        let followed = Some((notice.tag.clone(), notice.cmg_instance));
-        let cluster_changed = self.joiner.cluster != followed;
-        self.joiner.cluster = followed;
-        if self.joiner.terms.len() >= MAX_TAGS_REMEMBERED
-            && !self.joiner.terms.contains_key(&notice.tag)
-        {
-            if let Some(first) = self.joiner.terms.keys().next().cloned() {
-                self.joiner.terms.remove(&first);
-            }
-        }
-        self.joiner.terms.insert(notice.tag.clone(), notice.term);
-        self.learn_addr(&notice.leader.name, notice.leader.addr);
-        self.joiner.leader = Some((notice.leader.name.clone(), notice.leader.addr));
-        match self.joiner.phase {
-            JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
-                // A new attempt also when the node turns to another cluster's leader: a late
-                // answer of the previous cluster (an acceptance, or a rejection) is ignored.
-                if self.joiner.phase != JoinPhase::Requesting || cluster_changed {
-                    self.joiner.attempt += 1;
-                }
-                self.joiner.phase = JoinPhase::Requesting;
-                self.send_join_request();
-            }
-            JoinPhase::ReadySent => self.send_join_ready(),
-            // Decision (a recovering node asks again): the leader keeps sending the cluster
-            // state to a node outside the LT; one that has been catching up its Meta Storage
-            // for a failure timeout starts a new join attempt (at most once per
-            // failure_timeout_ms; its replicas and vault are kept). Its validation may have been
-            // revoked meanwhile (it was absent from the leader's view) and its name taken by
-            // another live node, whose replica now holds its Raft id so that it can never catch
-            // up: the leader then refuses it (`duplicate_name`); otherwise it validates it
-            // again, and the join ready follows that validation (fuzz seeds 9100376, 9100636).
-            JoinPhase::Recovering { .. } => {
-                if self.now_ms >= self.joiner.last_sent_ms + self.timing.failure_timeout_ms {
-                    self.joiner.attempt += 1;
-                    self.joiner.phase = JoinPhase::Requesting;
-                    self.send_join_request();
-                }
-            }
+    /// Caught up: the node sends join ready.
+    pub fn recovered(&mut self) {
+        self.phase = JoinPhase::ReadySent;
+    }
+
+    /// True (and the clock restarts) when a recovering node outside the Meta Storage's
+    /// configuration asks again to be added as a learner: every `ms_retry_ms`.
+    pub fn learner_ask_due(&mut self, now_ms: u64, ms_retry_ms: u64) -> bool {
+        if now_ms >= self.last_learner_ask_ms + ms_retry_ms {
+            self.last_learner_ask_ms = now_ms;
+            true
+        } else {
+            false
         }
     }
 
-    /// Decision (a cancelled member learns it from any node that knows, fuzz seed 9200472): an
-    /// initialized node that another cluster's leader reaches — its own cluster looks alive to
-    /// it, so it ignores that leader — asks every member of its view that holds another tag
-    /// whether its init was cancelled (`CancelQuery`; once per cluster state, which the leader
-    /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
-    /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
-    ///
-    /// `everyone`: ask every member of the view, whatever tag its handshake showed (a joined
-    /// node whose own groups went silent).
-    fn ask_if_cancelled(&mut self, everyone: bool) {
-        // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
-        // incarnation of the replica it hosts.
-        let held = match (self.local.as_ref(), self.cmg.as_ref()) {
-            (Some(local), _) => Some((local.cmg_instance, Some(local.config.tag.clone()))),
-            (None, Some(cmg)) => Some((
-                cmg.group.instance(),
-                cmg.state.cluster.as_ref().map(|c| c.config.tag.clone()),
-            )),
-            (None, None) => None,
-        };
-        let Some((init, tag)) = held else {
-            return;
-        };
-        self.joiner.last_cancel_query_ms = self.now_ms;
-        let asked: Vec<Addr> = self
-            .topo
-            .records()
-            .filter(|r| everyone || tag.is_none() || r.identity.tag != tag)
-            .map(|r| r.addr())
-            .collect();
-        for addr in asked {
-            self.send(addr, Message::CancelQuery { init });
+    /// The CMG put the node in the logical topology at `lt_version`.
+    pub fn joined(&mut self, lt_version: u64) {
+        self.phase = JoinPhase::Joined { lt_version };
+    }
+
+    /// Join ready was refused: the node asks to join again, under a new attempt.
+    pub fn ready_refused(&mut self) {
+        self.attempt += 1;
+        self.phase = JoinPhase::Requesting;
+    }
+
+    /// True when `failure_timeout_ms` passed since the node last asked whether its init was
+    /// cancelled.
+    pub fn cancel_query_waited(&self, now_ms: u64, failure_timeout_ms: u64) -> bool {
+        now_ms >= self.last_cancel_query_ms + failure_timeout_ms
+    }
+
+    /// Records that the node asked whether its init was cancelled at `now_ms`.
+    pub fn cancel_query_sent(&mut self, now_ms: u64) {
+        self.last_cancel_query_ms = now_ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ClusterId, LaunchId, NodeInfo, ProductVersion, ProtocolVersion};
+
+    fn tag(id: u128) -> ClusterTag {
+        ClusterTag {
+            name: "c".into(),
+            id: ClusterId(id),
         }
     }
 
-    fn send_join_request(&mut self) {
-        let Some((leader, addr)) = self.joiner.leader.clone() else {
-            return;
-        };
-        let stored = self
-            .local
-            .as_ref()
-            .map(|l| (l.config.tag.clone(), l.config.ms_version));
-        self.joiner.last_sent_ms = self.now_ms;
-        self.emit(Event::JoinRequestSent {
-            leader,
-            stored: stored.clone(),
-        });
-        let info = self.info();
-        let attempt = self.joiner.attempt;
-        let request = Message::JoinRequest {
-            info,
-            stored,
-            attempt,
-        };
-        self.send(addr, request);
+    fn addr(n: u8) -> Addr {
+        Addr::new([10, 0, 0, n], 7000)
     }
 
-    fn send_join_ready(&mut self) {
-        let Some((leader, addr)) = self.joiner.leader.clone() else {
-            return;
-        };
-        self.joiner.last_sent_ms = self.now_ms;
-        self.emit(Event::JoinReadySent { leader });
-        let info = self.info();
-        let attempt = self.joiner.attempt;
-        self.send(addr, Message::JoinReady { info, attempt });
-    }
-
-    pub(crate) fn on_not_leader(&mut self, from: Addr, leader: Option<(NodeName, Addr)>) {
-        let Some(hint) = leader else { return };
-        if self.joiner.leader.as_ref().map(|(_, a)| *a) != Some(from) || hint.1 == from {
-            return;
-        }
-        self.learn_addr(&hint.0, hint.1);
-        self.joiner.leader = Some(hint);
-        match self.joiner.phase {
-            JoinPhase::Requesting => self.send_join_request(),
-            JoinPhase::ReadySent => self.send_join_ready(),
-            _ => {}
-        }
-    }
-
-    pub(crate) fn on_join_response(&mut self, launch: LaunchId, attempt: u64, result: JoinResult) {
-        if launch != self.launch
-            || attempt != self.joiner.attempt
-            || self.joiner.phase != JoinPhase::Requesting
-        {
-            return;
-        }
-        match result {
-            JoinResult::RetryLater => {}
-            JoinResult::Rejected(reason) => {
-                let by = self
-                    .joiner
-                    .leader
-                    .as_ref()
-                    .map(|(n, _)| n.clone())
-                    .unwrap_or_default();
-                self.halt(Rejection {
-                    stage: RejectionStage::Join,
-                    by,
-                    reason,
-                });
-            }
-            JoinResult::Accepted(accept) if self.cancelled.contains_key(&accept.instance) => {}
-            JoinResult::Accepted(accept) => self.on_join_accepted(accept),
-        }
-    }
-
-    fn on_join_accepted(&mut self, accept: JoinAccept) {
-        let stored = self.local.as_ref().map(|l| l.config.ms_version);
-        let ms_version = stored.unwrap_or(0).max(accept.config.ms_version);
-        let new_local = LocalState {
-            config: ClusterConfig {
-                tag: accept.config.tag.clone(),
-                cmg_nodes: accept.config.cmg_nodes.clone(),
-                ms_nodes: if ms_version > accept.config.ms_version {
-                    self.local
-                        .as_ref()
-                        .map(|l| l.config.ms_nodes.clone())
-                        .unwrap_or_else(|| accept.config.ms_nodes.clone())
-                } else {
-                    accept.config.ms_nodes.clone()
-                },
-                ms_version,
+    /// A cluster state of cluster `id` (CMG incarnation `id`) from leader `n{leader}` at `term`.
+    fn notice(id: u128, leader: u8, term: u64) -> ClusterStateNotice {
+        ClusterStateNotice {
+            term,
+            leader: NodeInfo {
+                name: format!("n{leader}"),
+                addr: addr(leader),
+                launch: LaunchId(1),
+                protocol: ProtocolVersion(1),
+                product: ProductVersion::new(3, 0, 0),
             },
-            cmg_instance: accept.instance,
-            ms_instance: accept.instance,
-            init: accept.config.init_command(&accept.initial_ms_nodes),
-        };
-        self.emit(Event::JoinAccepted {
-            tag: accept.config.tag.clone(),
-            stored_ms_version: stored,
-            cluster_ms_version: accept.config.ms_version,
-        });
-        if self.local.as_ref() != Some(&new_local) {
-            if stored != Some(ms_version) {
-                self.emit(Event::MsVersionStored {
-                    from: stored,
-                    to: ms_version,
-                });
-            }
-            self.local = Some(new_local.clone());
-            self.write(VaultWrite::SetLocal(new_local));
-        }
-        for (name, addr) in &accept.addrs {
-            self.learn_addr(name, *addr);
-        }
-        let me = self.cfg.name.clone();
-        let hosted_cmg = self.cmg.as_ref().map(|c| c.group.instance());
-        if accept.config.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
-            self.replace_group(
-                GroupKind::Cmg,
-                RaftGroup::empty_record(accept.instance, accept.config.cmg_nodes.clone()),
-            );
-        } else if let Some(other) = hosted_cmg.filter(|i| *i != accept.instance) {
-            // A node belongs to one cluster: a stray replica of another init goes.
-            self.destroy_group(GroupKind::Cmg, other);
-        }
-        if self.ms.as_ref().map(|m| m.group.instance()) != Some(accept.instance) {
-            self.replace_group(
-                GroupKind::Ms,
-                RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
-            );
-        }
-        self.joiner.phase = JoinPhase::Recovering {
-            target_ms_version: accept.config.ms_version,
-        };
-        self.joiner.last_learner_ask_ms = 0;
-        self.check_recovery();
-    }
-
-    fn replace_group(&mut self, kind: GroupKind, record: crate::vault::GroupRecord) {
-        let old = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
-        };
-        if let Some(old) = old {
-            self.destroy_group(kind, old);
-        }
-        self.create_group(kind, record);
-    }
-
-    /// A recovering node whose Meta Storage has caught up sends join ready; one that is not yet
-    /// in the Meta Storage's configuration asks to be added as a learner.
-    pub(crate) fn check_recovery(&mut self) {
-        let JoinPhase::Recovering { target_ms_version } = self.joiner.phase else {
-            return;
-        };
-        let me = raft_id(&self.cfg.name);
-        let Some(ms) = self.ms.as_ref() else { return };
-        let conf = ms.group.conf_state();
-        let member = conf.voters.contains(&me) || conf.learners.contains(&me);
-        let version = ms.state.version;
-        if member && version >= target_ms_version {
-            self.emit(Event::RecoveryFinished {
-                ms_version: version,
-            });
-            self.joiner.phase = JoinPhase::ReadySent;
-            self.send_join_ready();
-            return;
-        }
-        if !member && self.now_ms >= self.joiner.last_learner_ask_ms + self.timing.ms_retry_ms {
-            self.joiner.last_learner_ask_ms = self.now_ms;
-            // The leader may be a voter or, for a moment after a reconfiguration, a former one:
-            // ask every member of the physical topology; only the leader acts.
-            let name = self.cfg.name.clone();
-            let members: Vec<Addr> = self.topo.addrs();
-            for addr in members {
-                self.send(addr, Message::MsAddLearner { name: name.clone() });
-            }
+            cmg_instance: InstanceId(id as u64),
+            cmg_nodes: vec![format!("n{leader}")],
+            tag: tag(id),
         }
     }
 
-    pub(crate) fn on_join_ready_response(
-        &mut self,
-        launch: LaunchId,
-        attempt: u64,
-        result: Result<u64, JoinReadyRefusal>,
-    ) {
-        if launch != self.launch
-            || attempt != self.joiner.attempt
-            || self.joiner.phase != JoinPhase::ReadySent
-        {
-            return;
-        }
-        match result {
-            Ok(lt_version) => {
-                self.joiner.phase = JoinPhase::Joined { lt_version };
-                self.emit(Event::Joined { lt_version });
-            }
-            Err(refusal) => {
-                self.emit(Event::JoinReadyRefused {
-                    reason: refusal.to_string(),
-                });
-                self.joiner.attempt += 1;
-                self.joiner.phase = JoinPhase::Requesting;
-                self.send_join_request();
-            }
-        }
+    #[test]
+    fn a_waiting_joiner_follows_the_leader_and_requests() {
+        let mut j = Joiner::new();
+        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Request));
+        assert_eq!(j.phase(), &JoinPhase::Requesting);
+        assert_eq!(j.cluster, Some((tag(1), InstanceId(1))));
+        let to = j.sending(5).unwrap();
+        assert_eq!((to.name.as_str(), to.addr, to.attempt), ("n1", addr(1), 1));
+        assert!(j.expects_response(1));
+        assert!(!j.expects_response(2));
+        assert!(!j.expects_ready_response(1));
     }
 
-    pub(crate) fn join_tick(&mut self) {
-        if self.own_cmg_in_sight() {
-            self.own_cmg_seen_ms = self.now_ms;
-        }
-        let due = self.now_ms >= self.joiner.last_sent_ms + self.timing.join_retry_ms;
-        match self.joiner.phase {
-            JoinPhase::Requesting if due => self.send_join_request(),
-            JoinPhase::ReadySent if due => self.send_join_ready(),
-            JoinPhase::Recovering { .. } => self.check_recovery(),
-            _ => {}
-        }
-        // An initialized node that has not joined for a failure timeout asks too: its CMG may
-        // be a cancelled init's (fuzz seed 3807: its other voter cleared it while it was down).
-        let waited =
-            self.now_ms >= self.joiner.last_cancel_query_ms + self.timing.failure_timeout_ms;
-        if waited && !matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
-            self.ask_if_cancelled(false);
-        }
-        // A joined node whose Meta Storage group has been silent for two failure timeouts asks
-        // every member (fuzz seed 20033506): the replicas that applied a committed cancel
-        // destroyed the groups at once, so nothing else would ever reach it, and the members
-        // that cleared it no longer hold the tag the filter above looks for.
-        let now_ms = self.now_ms;
-        let silent = self.ms.as_mut().is_some_and(|ms| {
-            if ms.group.is_leader() {
-                ms.heard_ms = now_ms;
-            }
-            now_ms >= ms.heard_ms + 2 * self.timing.failure_timeout_ms
-        });
-        if waited && silent && matches!(self.joiner.phase, JoinPhase::Joined { .. }) {
-            self.ask_if_cancelled(true);
-        }
+    #[test]
+    fn a_term_below_the_highest_seen_for_its_tag_is_stale() {
+        let mut j = Joiner::new();
+        assert!(!j.is_stale(&tag(1), 0));
+        j.follow(&notice(1, 1, 3), 0, 100);
+        assert!(j.is_stale(&tag(1), 2));
+        assert!(!j.is_stale(&tag(1), 3));
+        assert!(!j.is_stale(&tag(2), 0), "terms are per tag");
     }
 
-    /// Stops the node for good: it reports the reason, leaves the physical topology and ignores
-    /// everything from now on. Its vault is kept (an operator decides what to do with it).
-    pub(crate) fn halt(&mut self, rejection: Rejection) {
-        if self.halted.is_some() {
-            return;
+    #[test]
+    fn only_a_change_of_cluster_makes_a_requesting_joiner_start_a_new_attempt() {
+        let mut j = Joiner::new();
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.follow(&notice(1, 2, 4), 0, 100);
+        assert_eq!(j.sending(0).unwrap().attempt, 1, "same cluster, new leader");
+        j.follow(&notice(2, 3, 1), 0, 100);
+        assert_eq!(j.sending(0).unwrap().attempt, 2, "another cluster");
+    }
+
+    #[test]
+    fn a_recovering_joiner_asks_again_only_after_a_failure_timeout() {
+        let mut j = Joiner::new();
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.sending(50);
+        j.accepted(7);
+        assert_eq!(j.recovery_target(), Some(7));
+        assert!(j.is_accepted());
+        assert_eq!(j.follow(&notice(1, 1, 3), 149, 100), None);
+        assert_eq!(
+            j.follow(&notice(1, 1, 3), 150, 100),
+            Some(JoinSend::Request)
+        );
+        assert_eq!(j.phase(), &JoinPhase::Requesting);
+        assert_eq!(j.sending(150).unwrap().attempt, 2);
+    }
+
+    #[test]
+    fn a_ready_joiner_resends_join_ready_and_a_joined_one_requests_anew() {
+        let mut j = Joiner::new();
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.accepted(1);
+        j.recovered();
+        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Ready));
+        assert!(j.expects_ready_response(1));
+        j.joined(4);
+        assert!(j.is_joined());
+        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Request));
+        assert_eq!(j.sending(0).unwrap().attempt, 2);
+    }
+
+    #[test]
+    fn a_refused_join_ready_starts_a_new_attempt() {
+        let mut j = Joiner::new();
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.accepted(1);
+        j.recovered();
+        j.ready_refused();
+        assert_eq!(j.phase(), &JoinPhase::Requesting);
+        assert!(j.expects_response(2));
+    }
+
+    #[test]
+    fn at_most_sixteen_tags_are_remembered_the_smallest_goes_first() {
+        let mut j = Joiner::new();
+        for id in 1..=16 {
+            j.follow(&notice(id, 1, 5), 0, 100);
         }
-        self.emit(Event::Halted {
-            rejection: rejection.clone(),
-        });
-        self.halted = Some(rejection);
-        let members: Vec<Addr> = self.topo.addrs();
-        for addr in members {
-            self.send(addr, Message::Leaving);
-        }
-        self.cmg = None;
-        self.ms = None;
-        self.answer_all_stopped();
+        assert!(j.is_stale(&tag(1), 4));
+        j.follow(&notice(17, 1, 5), 0, 100);
+        assert!(!j.is_stale(&tag(1), 4), "tag 1 was forgotten");
+        assert!(j.is_stale(&tag(2), 4));
+    }
+
+    #[test]
+    fn a_redirect_counts_only_from_the_leader_followed_to_another_node() {
+        let mut j = Joiner::new();
+        j.follow(&notice(1, 1, 3), 0, 100);
+        assert!(
+            !j.redirect(addr(9), ("n2".into(), addr(2))),
+            "not from the leader"
+        );
+        assert!(!j.redirect(addr(1), ("n1".into(), addr(1))), "names itself");
+        assert!(j.redirect(addr(1), ("n2".into(), addr(2))));
+        assert_eq!(j.sending(0).unwrap().addr, addr(2));
+        assert_eq!(j.awaiting(), Some(JoinSend::Request));
+    }
+
+    #[test]
+    fn a_join_message_is_resent_after_join_retry_ms() {
+        let mut j = Joiner::new();
+        assert_eq!(j.resend_due(1_000, 100), None, "waiting: nothing to resend");
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.sending(10);
+        assert_eq!(j.resend_due(109, 100), None);
+        assert_eq!(j.resend_due(110, 100), Some(JoinSend::Request));
+    }
+
+    #[test]
+    fn nothing_is_sent_without_a_leader() {
+        let mut j = Joiner::new();
+        assert_eq!(j.sending(10), None);
+        j.follow(&notice(1, 1, 3), 0, 100);
+        j.reset();
+        assert_eq!(j.sending(10), None);
+        assert_eq!(j.phase(), &JoinPhase::Waiting);
+        assert_eq!(j.cluster, None);
+        assert_eq!(j.leader_name(), "");
+    }
+
+    #[test]
+    fn learner_asks_and_cancel_queries_have_their_clocks() {
+        let mut j = Joiner::new();
+        j.accepted(1);
+        assert!(
+            j.learner_ask_due(1_000, 50),
+            "asked at once after acceptance"
+        );
+        assert!(!j.learner_ask_due(1_049, 50));
+        assert!(j.learner_ask_due(1_050, 50));
+        assert!(j.cancel_query_waited(100, 100));
+        j.cancel_query_sent(100);
+        assert!(!j.cancel_query_waited(199, 100));
+        assert!(j.cancel_query_waited(200, 100));
     }
 }

@@ -8,23 +8,28 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::admin::AdminAttempt;
-use crate::cmg::CmgState;
+use crate::admin::AdminRequests;
+use crate::cmg::CmgReplica;
 use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::init::{CancelAttempt, InitAttempt};
 use crate::join::Joiner;
-use crate::leader::CmgReplica;
-use crate::message::{Envelope, Message, RequestId};
-use crate::metastorage::MsState;
+use crate::message::{Envelope, Message};
+use crate::metastorage::MsReplica;
 use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
 use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
+mod admin;
+mod cmg;
+mod cmg_validation;
+mod join;
+mod membership;
+mod ms;
 mod physical;
 
 /// Bound on the rounds of group processing and local delivery within one input.
@@ -60,17 +65,6 @@ pub struct Output {
     pub events: Vec<Event>,
 }
 
-/// A Meta Storage replica with its state machine.
-pub(crate) struct MsReplica {
-    pub group: RaftGroup,
-    pub state: MsState,
-    pub plan: Option<crate::init::InitPlan>,
-    /// When this replica last heard its group (a Raft message of its incarnation arrived) or led
-    /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
-    /// init was cancelled (`Node::join_tick`).
-    pub heard_ms: u64,
-}
-
 /// One cluster node.
 pub struct Node {
     pub(crate) cfg: NodeConfig,
@@ -95,7 +89,8 @@ pub struct Node {
     pub(crate) own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
     pub(crate) hosted_since_ms: u64,
-    pub(crate) admins: BTreeMap<(Addr, RequestId), AdminAttempt>,
+    /// Admin commands in flight on this node (routed by `node/admin.rs`).
+    admins: AdminRequests,
     addrs: BTreeMap<NodeName, Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
@@ -134,7 +129,7 @@ impl Node {
             cancelled: BTreeMap::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
-            admins: BTreeMap::new(),
+            admins: AdminRequests::new(),
             addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
             loopback: VecDeque::new(),
@@ -336,10 +331,10 @@ impl Node {
             GroupKind::Ms => self
                 .ms
                 .as_mut()
-                .filter(|m| m.group.instance() == instance)
+                .filter(|m| m.instance() == instance)
                 .map(|m| {
-                    m.heard_ms = now_ms;
-                    &mut m.group
+                    m.heard(now_ms);
+                    m.group_mut()
                 }),
         };
         let Some(replica) = replica.filter(|r| r.instance() == instance) else {
@@ -433,7 +428,7 @@ impl Node {
                     self.emit(Event::RoleChanged {
                         group: GroupKind::Ms,
                         instance: instance.unwrap_or(InstanceId(0)),
-                        role: crate::leader::role_of(change.role),
+                        role: crate::cmg::role_of(change.role),
                         term: change.term,
                         leader,
                     });
@@ -527,22 +522,9 @@ impl Node {
             from_vault,
         });
         match kind {
-            GroupKind::Cmg => {
-                self.cmg = Some(CmgReplica {
-                    group,
-                    state: CmgState::default(),
-                    plan: record.plan.clone(),
-                    duties: None,
-                    fence_asked_ms: None,
-                })
-            }
+            GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
             GroupKind::Ms => {
-                self.ms = Some(MsReplica {
-                    group,
-                    state: MsState::default(),
-                    plan: record.plan.clone(),
-                    heard_ms: self.now_ms,
-                })
+                self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
             }
         }
         Ok(())

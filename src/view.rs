@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use crate::cmg::role_of;
 use crate::cmg::{CmgState, LogicalTopology};
 use crate::error::Rejection;
 use crate::event::Role;
 use crate::join::JoinPhase;
-use crate::leader::role_of;
 use crate::metastorage::MsState;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -123,12 +123,12 @@ impl Node {
             halted: self.halted.clone(),
             in_topology: self.topo.is_admitted(),
             physical,
-            join: self.joiner.phase.clone(),
+            join: self.joiner.phase().clone(),
             local: self.local.clone(),
             cmg: self.cmg.as_ref().map(|c| self.group_view(&c.group)),
             cmg_state: self.cmg.as_ref().map(|c| c.state.clone()),
-            ms: self.ms.as_ref().map(|m| self.group_view(&m.group)),
-            ms_state: self.ms.as_ref().map(|m| m.state.clone()),
+            ms: self.ms.as_ref().map(|m| self.group_view(m.group())),
+            ms_state: self.ms.as_ref().map(|m| m.state().clone()),
         }
     }
 }

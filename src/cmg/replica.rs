@@ -1,0 +1,261 @@
+//! A CMG replica: this node's member of the CMG Raft group with its replicated [`CmgState`],
+//! the init plan it was created with, the fence of an undecided cancel, and — while it leads —
+//! the [`LeaderDuties`]. It applies committed commands and reports what changed
+//! ([`CmgApplied`]), takes the leader's duties on and off with its role, and proposes the
+//! cluster-init and the init's fate. The node routes it: `src/node/cmg.rs` (applying, cluster
+//! state, LT hygiene, Meta Storage target) and `src/node/cmg_validation.rs` (the leader's join
+//! validation).
+
+use super::leader_duties::LeaderDuties;
+use super::{CmgCommand, CmgOutcome, CmgState};
+use crate::bugs::PlantedBug;
+use crate::event::Role;
+use crate::init::InitPlan;
+use crate::message::{digest, encode};
+use crate::raft_group::{RaftGroup, RoleState};
+use crate::types::{InstanceId, LaunchId, NodeName};
+
+/// What applying one committed CMG command did to the replica's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CmgApplied {
+    /// The state machine's outcome.
+    pub outcome: CmgOutcome,
+    /// The group's incarnation.
+    pub instance: InstanceId,
+    /// The LT's members when the command changed it (`None`: unchanged).
+    pub lt_after: Option<Vec<(NodeName, LaunchId)>>,
+    /// The LT version after the command.
+    pub lt_version: u64,
+    /// `message::digest` of the state after the command (reported as `Event::ReplicaState`).
+    pub digest: u64,
+}
+
+/// A CMG replica with its state machine.
+///
+/// Its fields are crate-visible only for `src/init.rs` and `src/node.rs`, which still reach them
+/// (the fence, the plan, the group's incarnation and leader, the state's cluster and fate, the
+/// cancel requesters); new code uses the methods.
+pub(crate) struct CmgReplica {
+    /// The Raft group.
+    pub group: RaftGroup,
+    /// The replicated state, as applied so far.
+    pub state: CmgState,
+    /// The init plan the replica was created with (`None`: caught up from a leader, restored).
+    pub plan: Option<InitPlan>,
+    /// The leader's duties, while this replica leads.
+    pub duties: Option<LeaderDuties>,
+    /// Set while an undecided cancel fences this replica: the time it last asked the group's
+    /// voters for the init's fate (docs/protocol.md Step 2.6, "the fence").
+    pub fence_asked_ms: Option<u64>,
+}
+
+impl CmgReplica {
+    /// A replica of `group`, created with `plan`, not fenced, not leading; its state is rebuilt
+    /// as the group applies its log from index 1.
+    pub fn new(group: RaftGroup, plan: Option<InitPlan>) -> CmgReplica {
+        CmgReplica {
+            group,
+            state: CmgState::default(),
+            plan,
+            duties: None,
+            fence_asked_ms: None,
+        }
+    }
+
+    /// True while this replica leads (and does the leader's duties).
+    pub fn leads(&self) -> bool {
+        self.duties.is_some()
+    }
+
+    /// The leader's duties, while it leads.
+    pub fn duties_mut(&mut self) -> Option<&mut LeaderDuties> {
+        self.duties.as_mut()
+    }
+
+    /// Applies one committed command (with the planted bug `bug`, if any) and reports what
+    /// changed.
+    ///
+    /// # Panics
+    /// If the command changed a committed tag (an invariant of the state machine).
+    pub fn apply(&mut self, command: &CmgCommand, bug: Option<PlantedBug>) -> CmgApplied {
+        let lt_before = self.state.lt.version;
+        let tag_before = self.state.cluster.as_ref().map(|c| c.config.tag.clone());
+        let outcome = self.state.apply_with(command, bug);
+        // Invariant: the tag never changes once committed.
+        if let Some(before) = &tag_before {
+            assert_eq!(
+                Some(before),
+                self.state.cluster.as_ref().map(|c| &c.config.tag),
+                "CMG tag changed after commit"
+            );
+        }
+        CmgApplied {
+            outcome,
+            instance: self.group.instance(),
+            lt_after: (self.state.lt.version != lt_before).then(|| self.state.lt.pairs()),
+            lt_version: self.state.lt.version,
+            digest: digest(&self.state),
+        }
+    }
+
+    /// The replica's role, term or leader changed: a leader of a new term takes fresh duties
+    /// (keeping them within its term), any other role drops them. Returns the role.
+    pub fn role_changed(&mut self, change: RoleState, bug: Option<PlantedBug>) -> Role {
+        let role = role_of(change.role);
+        if role == Role::Leader {
+            if self.duties.as_ref().map(|d| d.term()) != Some(change.term) {
+                self.duties = Some(LeaderDuties::new(change.term));
+                if bug == Some(PlantedBug::ForgetValidatedOnLeaderChange) {
+                    self.state.validated.clear();
+                    self.state.validated_attempts.clear();
+                }
+            }
+        } else {
+            self.duties = None;
+        }
+        role
+    }
+
+    /// A leader of a replica created by an init proposes the cluster-init command, once per
+    /// term, while no cluster state and no fate is committed.
+    pub fn propose_init_if_needed(&mut self) {
+        let Some(duties) = self.duties.as_mut() else {
+            return;
+        };
+        if self.state.cluster.is_some() || duties.init_proposed() || self.state.init_fate.is_some()
+        {
+            return;
+        }
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let taken = self.group.propose(encode(&CmgCommand::ClusterInit(plan)));
+        duties.note_init_proposed(taken);
+    }
+
+    /// Proposes `command` (Raft drops it unless this replica leads). True when Raft took it.
+    pub fn propose(&mut self, command: &CmgCommand) -> bool {
+        self.group.propose(encode(command))
+    }
+
+    /// The leader of `instance` proposes the init's fate (once per term, while none is
+    /// committed): `InitAnswered` (`answered`, only once the cluster state is committed) or
+    /// `InitCancelled`.
+    pub fn propose_fate(&mut self, instance: InstanceId, answered: bool) {
+        if self.group.instance() != instance || self.state.init_fate.is_some() {
+            return;
+        }
+        if answered && self.state.cluster.is_none() {
+            return;
+        }
+        let Some(duties) = self.duties.as_mut() else {
+            return;
+        };
+        if duties.fate_proposed() {
+            return;
+        }
+        let command = if answered {
+            CmgCommand::InitAnswered
+        } else {
+            CmgCommand::InitCancelled
+        };
+        let taken = self.group.propose(encode(&command));
+        duties.note_fate_proposed(taken);
+    }
+}
+
+/// The reported role of a raft-rs role (a pre-candidate is a candidate).
+pub(crate) fn role_of(role: raft::StateRole) -> Role {
+    match role {
+        raft::StateRole::Leader => Role::Leader,
+        raft::StateRole::Follower => Role::Follower,
+        raft::StateRole::Candidate | raft::StateRole::PreCandidate => Role::Candidate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Timing;
+    use crate::raft_group::{discard_logger, GroupStep};
+    use crate::types::GroupKind;
+
+    /// Node `a`'s replica of a one-voter CMG, bootstrapped, leading.
+    fn leader() -> CmgReplica {
+        let record = RaftGroup::bootstrap_record(
+            InstanceId(9),
+            vec!["a".into()],
+            None,
+            vec![encode(&CmgCommand::Bootstrap)],
+        );
+        let group = RaftGroup::open(
+            GroupKind::Cmg,
+            "a",
+            &record,
+            &Timing::default(),
+            &discard_logger(),
+        )
+        .unwrap();
+        let mut cmg = CmgReplica::new(group, None);
+        cmg.group.campaign();
+        cmg.group.process(&mut GroupStep::default()).unwrap();
+        let change = cmg.group.take_role_change().unwrap();
+        assert_eq!(cmg.role_changed(change, None), Role::Leader);
+        cmg
+    }
+
+    fn role(role: raft::StateRole, term: u64) -> RoleState {
+        RoleState {
+            role,
+            term,
+            leader: 1,
+        }
+    }
+
+    #[test]
+    fn duties_live_for_a_term_of_leadership() {
+        let mut cmg = leader();
+        assert!(cmg.leads());
+        let term = cmg.duties.as_ref().unwrap().term();
+        cmg.duties_mut().unwrap().note_init_proposed(true);
+        cmg.role_changed(role(raft::StateRole::Leader, term), None);
+        assert!(
+            cmg.duties.as_ref().unwrap().init_proposed(),
+            "same term: kept"
+        );
+        cmg.role_changed(role(raft::StateRole::Leader, term + 1), None);
+        assert!(
+            !cmg.duties.as_ref().unwrap().init_proposed(),
+            "new term: fresh"
+        );
+        let r = cmg.role_changed(role(raft::StateRole::PreCandidate, term + 2), None);
+        assert_eq!(r, Role::Candidate);
+        assert!(!cmg.leads());
+    }
+
+    #[test]
+    fn applying_reports_the_digest_and_an_unchanged_lt() {
+        let mut cmg = leader();
+        let applied = cmg.apply(&CmgCommand::Bootstrap, None);
+        assert_eq!(applied.outcome, CmgOutcome::Nothing);
+        assert_eq!(applied.instance, InstanceId(9));
+        assert_eq!(applied.lt_after, None);
+        assert_eq!(applied.digest, digest(&CmgState::default()));
+    }
+
+    #[test]
+    fn the_fate_is_proposed_once_per_term_and_answered_only_with_a_cluster() {
+        let mut cmg = leader();
+        let last = cmg.group.last_index();
+        cmg.propose_fate(InstanceId(9), true);
+        assert_eq!(cmg.group.last_index(), last, "no cluster state: no answer");
+        cmg.propose_fate(InstanceId(8), false);
+        assert_eq!(cmg.group.last_index(), last, "another incarnation");
+        cmg.propose_fate(InstanceId(9), false);
+        assert_eq!(cmg.group.last_index(), last + 1);
+        cmg.propose_fate(InstanceId(9), false);
+        assert_eq!(cmg.group.last_index(), last + 1, "once per term");
+        cmg.propose_init_if_needed();
+        assert_eq!(cmg.group.last_index(), last + 1, "no plan: no cluster-init");
+    }
+}

@@ -1,0 +1,361 @@
+//! The node's routing of the join (step 4, the joining node's side): cluster states, join and
+//! join-ready answers, leader redirects and the join's timers go to the
+//! [`Joiner`](crate::join::Joiner) component, and what its decisions imply — events, the join
+//! messages, the stored cluster and the replicas of an accepted node, the learner asks of a
+//! recovering node, the cancel queries, a halt — is done here. The join's rules are in
+//! `src/join.rs`; whether a cluster is the node's own or foreign, in `src/node/membership.rs`.
+
+use crate::cluster_config::ClusterConfig;
+use crate::cmg::{JoinAccept, JoinResult};
+use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
+use crate::event::Event;
+use crate::join::JoinSend;
+use crate::message::{ClusterStateNotice, Message};
+use crate::node::Node;
+use crate::raft_group::RaftGroup;
+use crate::types::{raft_id, Addr, GroupKind, LaunchId, NodeName};
+use crate::vault::{GroupRecord, LocalState, VaultWrite};
+
+impl Node {
+    /// The cluster the node followed is gone: it waits for a cluster state again.
+    pub(crate) fn reset_join(&mut self) {
+        self.joiner.reset();
+    }
+
+    pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
+        // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
+        // physical topology. The notice can overtake the admission (they travel separately); the
+        // leader resends it every `cluster_state_retry_ms` to members outside the LT.
+        if !self.topo.is_admitted() {
+            return;
+        }
+        if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
+            // A leader of a cluster whose init this node cancelled on its side: that replica
+            // missed the cancel (it was out of reach, or its initiator died). It is told now, and
+            // this node does not join a cluster that no longer exists — unless the leader answers
+            // that the init was answered to a user (`CancelRefused`).
+            let init = notice.cmg_instance;
+            let reason = "cancelled: its cluster state reached a node that cancelled it".into();
+            let cancel = Message::CancelInit {
+                init,
+                reason,
+                decided,
+            };
+            self.send(notice.leader.addr, cancel);
+            return;
+        }
+        let stale = self.joiner.is_stale(&notice.tag, notice.term);
+        let foreign = !stale && self.foreign_cluster(&notice);
+        self.emit(Event::ClusterStateReceived {
+            leader: notice.leader.name.clone(),
+            term: notice.term,
+            stale,
+            foreign,
+        });
+        if foreign {
+            self.ask_if_cancelled(false);
+        }
+        if stale || foreign {
+            return;
+        }
+        self.learn_addr(&notice.leader.name, notice.leader.addr);
+        let failure_timeout_ms = self.timing.failure_timeout_ms;
+        // Decision (a recovering node asks again): the leader keeps sending the cluster state to
+        // a node outside the LT; one that has been catching up its Meta Storage for a failure
+        // timeout starts a new join attempt (at most once per failure_timeout_ms; its replicas
+        // and vault are kept). Its validation may have been revoked meanwhile (it was absent
+        // from the leader's view) and its name taken by another live node, whose replica now
+        // holds its Raft id so that it can never catch up: the leader then refuses it
+        // (`duplicate_name`); otherwise it validates it again, and the join ready follows that
+        // validation (fuzz seeds 9100376, 9100636).
+        if let Some(next) = self.joiner.follow(&notice, self.now_ms, failure_timeout_ms) {
+            self.send_to_leader(next);
+        }
+    }
+
+    /// Decision (a cancelled member learns it from any node that knows, fuzz seed 9200472): an
+    /// initialized node that another cluster's leader reaches — its own cluster looks alive to
+    /// it, so it ignores that leader — asks every member of its view that holds another tag
+    /// whether its init was cancelled (`CancelQuery`; once per cluster state, which the leader
+    /// resends every `cluster_state_retry_ms`). A node that remembers a decided cancel of it
+    /// answers with the decided `CancelInit`, and this node clears the cancelled cluster.
+    ///
+    /// `everyone`: ask every member of the view, whatever tag its handshake showed (a joined
+    /// node whose own groups went silent).
+    fn ask_if_cancelled(&mut self, everyone: bool) {
+        // Its stored cluster, or (a CMG replica that never joined, fuzz seed 13021790) the
+        // incarnation of the replica it hosts.
+        let held = match (self.local.as_ref(), self.cmg.as_ref()) {
+            (Some(local), _) => Some((local.cmg_instance, Some(local.config.tag.clone()))),
+            (None, Some(cmg)) => Some((
+                cmg.group.instance(),
+                cmg.state.cluster.as_ref().map(|c| c.config.tag.clone()),
+            )),
+            (None, None) => None,
+        };
+        let Some((init, tag)) = held else {
+            return;
+        };
+        self.joiner.cancel_query_sent(self.now_ms);
+        let asked: Vec<Addr> = self
+            .topo
+            .records()
+            .filter(|r| everyone || tag.is_none() || r.identity.tag != tag)
+            .map(|r| r.addr())
+            .collect();
+        for addr in asked {
+            self.send(addr, Message::CancelQuery { init });
+        }
+    }
+
+    fn send_to_leader(&mut self, what: JoinSend) {
+        match what {
+            JoinSend::Request => self.send_join_request(),
+            JoinSend::Ready => self.send_join_ready(),
+        }
+    }
+
+    fn send_join_request(&mut self) {
+        let stored = self
+            .local
+            .as_ref()
+            .map(|l| (l.config.tag.clone(), l.config.ms_version));
+        let Some(to) = self.joiner.sending(self.now_ms) else {
+            return;
+        };
+        self.emit(Event::JoinRequestSent {
+            leader: to.name,
+            stored: stored.clone(),
+        });
+        let info = self.info();
+        let request = Message::JoinRequest {
+            info,
+            stored,
+            attempt: to.attempt,
+        };
+        self.send(to.addr, request);
+    }
+
+    fn send_join_ready(&mut self) {
+        let Some(to) = self.joiner.sending(self.now_ms) else {
+            return;
+        };
+        self.emit(Event::JoinReadySent { leader: to.name });
+        let info = self.info();
+        let attempt = to.attempt;
+        self.send(to.addr, Message::JoinReady { info, attempt });
+    }
+
+    pub(crate) fn on_not_leader(&mut self, from: Addr, leader: Option<(NodeName, Addr)>) {
+        let Some(hint) = leader else { return };
+        let (name, addr) = (hint.0.clone(), hint.1);
+        if !self.joiner.redirect(from, hint) {
+            return;
+        }
+        self.learn_addr(&name, addr);
+        if let Some(next) = self.joiner.awaiting() {
+            self.send_to_leader(next);
+        }
+    }
+
+    pub(crate) fn on_join_response(&mut self, launch: LaunchId, attempt: u64, result: JoinResult) {
+        if launch != self.launch || !self.joiner.expects_response(attempt) {
+            return;
+        }
+        match result {
+            JoinResult::RetryLater => {}
+            JoinResult::Rejected(reason) => {
+                let by = self.joiner.leader_name();
+                self.halt(Rejection {
+                    stage: RejectionStage::Join,
+                    by,
+                    reason,
+                });
+            }
+            JoinResult::Accepted(accept) if self.cancelled.contains_key(&accept.instance) => {}
+            JoinResult::Accepted(accept) => self.on_join_accepted(accept),
+        }
+    }
+
+    fn on_join_accepted(&mut self, accept: JoinAccept) {
+        let stored = self.local.as_ref().map(|l| l.config.ms_version);
+        let ms_version = stored.unwrap_or(0).max(accept.config.ms_version);
+        let new_local = LocalState {
+            config: ClusterConfig {
+                tag: accept.config.tag.clone(),
+                cmg_nodes: accept.config.cmg_nodes.clone(),
+                ms_nodes: if ms_version > accept.config.ms_version {
+                    self.local
+                        .as_ref()
+                        .map(|l| l.config.ms_nodes.clone())
+                        .unwrap_or_else(|| accept.config.ms_nodes.clone())
+                } else {
+                    accept.config.ms_nodes.clone()
+                },
+                ms_version,
+            },
+            cmg_instance: accept.instance,
+            ms_instance: accept.instance,
+            init: accept.config.init_command(&accept.initial_ms_nodes),
+        };
+        self.emit(Event::JoinAccepted {
+            tag: accept.config.tag.clone(),
+            stored_ms_version: stored,
+            cluster_ms_version: accept.config.ms_version,
+        });
+        if self.local.as_ref() != Some(&new_local) {
+            if stored != Some(ms_version) {
+                self.emit(Event::MsVersionStored {
+                    from: stored,
+                    to: ms_version,
+                });
+            }
+            self.local = Some(new_local.clone());
+            self.write(VaultWrite::SetLocal(new_local));
+        }
+        for (name, addr) in &accept.addrs {
+            self.learn_addr(name, *addr);
+        }
+        let me = self.cfg.name.clone();
+        let hosted_cmg = self.cmg.as_ref().map(|c| c.group.instance());
+        if accept.config.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
+            self.replace_group(
+                GroupKind::Cmg,
+                RaftGroup::empty_record(accept.instance, accept.config.cmg_nodes.clone()),
+            );
+        } else if let Some(other) = hosted_cmg.filter(|i| *i != accept.instance) {
+            // A node belongs to one cluster: a stray replica of another init goes.
+            self.destroy_group(GroupKind::Cmg, other);
+        }
+        if self.ms.as_ref().map(|m| m.instance()) != Some(accept.instance) {
+            self.replace_group(
+                GroupKind::Ms,
+                RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
+            );
+        }
+        self.joiner.accepted(accept.config.ms_version);
+        self.check_recovery();
+    }
+
+    fn replace_group(&mut self, kind: GroupKind, record: GroupRecord) {
+        let old = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.instance()),
+        };
+        if let Some(old) = old {
+            self.destroy_group(kind, old);
+        }
+        self.create_group(kind, record);
+    }
+
+    /// A recovering node whose Meta Storage has caught up sends join ready; one that is not yet
+    /// in the Meta Storage's configuration asks to be added as a learner.
+    pub(crate) fn check_recovery(&mut self) {
+        let Some(target_ms_version) = self.joiner.recovery_target() else {
+            return;
+        };
+        let me = raft_id(&self.cfg.name);
+        let Some(ms) = self.ms.as_ref() else { return };
+        let member = ms.holds(me);
+        let version = ms.state().version;
+        if member && version >= target_ms_version {
+            self.emit(Event::RecoveryFinished {
+                ms_version: version,
+            });
+            self.joiner.recovered();
+            self.send_join_ready();
+            return;
+        }
+        if !member
+            && self
+                .joiner
+                .learner_ask_due(self.now_ms, self.timing.ms_retry_ms)
+        {
+            // The leader may be a voter or, for a moment after a reconfiguration, a former one:
+            // ask every member of the physical topology; only the leader acts.
+            let name = self.cfg.name.clone();
+            let members: Vec<Addr> = self.topo.addrs();
+            for addr in members {
+                self.send(addr, Message::MsAddLearner { name: name.clone() });
+            }
+        }
+    }
+
+    pub(crate) fn on_join_ready_response(
+        &mut self,
+        launch: LaunchId,
+        attempt: u64,
+        result: Result<u64, JoinReadyRefusal>,
+    ) {
+        if launch != self.launch || !self.joiner.expects_ready_response(attempt) {
+            return;
+        }
+        match result {
+            Ok(lt_version) => {
+                self.joiner.joined(lt_version);
+                self.emit(Event::Joined { lt_version });
+            }
+            Err(refusal) => {
+                self.emit(Event::JoinReadyRefused {
+                    reason: refusal.to_string(),
+                });
+                self.joiner.ready_refused();
+                self.send_join_request();
+            }
+        }
+    }
+
+    pub(crate) fn join_tick(&mut self) {
+        if self.own_cmg_in_sight() {
+            self.own_cmg_seen_ms = self.now_ms;
+        }
+        match self
+            .joiner
+            .resend_due(self.now_ms, self.timing.join_retry_ms)
+        {
+            Some(next) => self.send_to_leader(next),
+            // A recovering node checks its Meta Storage (any other phase: nothing to do).
+            None => self.check_recovery(),
+        }
+        // An initialized node that has not joined for a failure timeout asks too: its CMG may
+        // be a cancelled init's (fuzz seed 3807: its other voter cleared it while it was down).
+        let waited = self
+            .joiner
+            .cancel_query_waited(self.now_ms, self.timing.failure_timeout_ms);
+        if waited && !self.joiner.is_joined() {
+            self.ask_if_cancelled(false);
+        }
+        // A joined node whose Meta Storage group has been silent for two failure timeouts asks
+        // every member (fuzz seed 20033506): the replicas that applied a committed cancel
+        // destroyed the groups at once, so nothing else would ever reach it, and the members
+        // that cleared it no longer hold the tag the filter above looks for.
+        let silent_ms = 2 * self.timing.failure_timeout_ms;
+        let now_ms = self.now_ms;
+        let silent = self
+            .ms
+            .as_mut()
+            .is_some_and(|ms| ms.silent(now_ms, silent_ms));
+        if waited && silent && self.joiner.is_joined() {
+            self.ask_if_cancelled(true);
+        }
+    }
+
+    /// Stops the node for good: it reports the reason, leaves the physical topology and ignores
+    /// everything from now on. Its vault is kept (an operator decides what to do with it).
+    pub(crate) fn halt(&mut self, rejection: Rejection) {
+        if self.halted.is_some() {
+            return;
+        }
+        self.emit(Event::Halted {
+            rejection: rejection.clone(),
+        });
+        self.halted = Some(rejection);
+        let members: Vec<Addr> = self.topo.addrs();
+        for addr in members {
+            self.send(addr, Message::Leaving);
+        }
+        self.cmg = None;
+        self.ms = None;
+        self.answer_all_stopped();
+    }
+}

@@ -1,0 +1,145 @@
+//! What the node can tell about the cluster it belongs to, from its components together: its
+//! stored cluster (`local`), its [`Joiner`](crate::join::Joiner), its replicas and its physical
+//! topology. The join (`src/node/join.rs`), the init side (`src/init.rs`) and the physical
+//! topology's routing ask these questions; none of them is one component's alone.
+
+use crate::bugs::PlantedBug;
+use crate::cmg::InitFate;
+use crate::message::ClusterStateNotice;
+use crate::node::Node;
+use crate::types::InstanceId;
+
+impl Node {
+    /// True when a majority of this node's own cluster's CMG voters (itself included) is in its
+    /// physical topology.
+    pub(crate) fn own_cmg_in_sight(&self) -> bool {
+        let Some(local) = &self.local else {
+            return false;
+        };
+        let members = self.physical_members();
+        let visible = local
+            .config
+            .cmg_nodes
+            .iter()
+            .filter(|n| members.iter().any(|(m, _, _)| m == *n))
+            .count();
+        visible > local.config.cmg_nodes.len() / 2
+    }
+
+    /// True when this node is a member of a live cluster of its own: initialized, and accepted by
+    /// its cluster, or hosting a replica that knows a leader, or with a majority of its cluster's
+    /// CMG voters in sight — or just started from its vault, within the `2 * failure_timeout_ms`
+    /// its own CMG is given to come into sight (the same grace as for following another
+    /// cluster's leader).
+    pub(crate) fn member_of_live_cluster(&self) -> bool {
+        // Planted bug: no grace after a start from the vault (for a cancel to reach the node).
+        let young = self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
+            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
+        self.local.is_some() && (young || self.member_of_established_cluster())
+    }
+
+    /// True when this node is a member of a live cluster of its own by what it has seen, not
+    /// by the grace after a start: initialized, and accepted by its cluster, or hosting a
+    /// replica that knows a leader, or with a majority of its cluster's CMG voters in sight.
+    pub(crate) fn member_of_established_cluster(&self) -> bool {
+        let accepted = self.joiner.is_accepted();
+        self.local.is_some()
+            && (accepted || self.hosted_group_has_leader() || self.own_cmg_in_sight())
+    }
+
+    /// The init's fate in this node's CMG replica of its own cluster (the replica's incarnation
+    /// and committed tag are its local state's): `None` when it hosts no such replica, else the
+    /// fate its log holds (`Some(None)`: undecided).
+    fn own_cluster_fate(&self) -> Option<Option<InitFate>> {
+        let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
+            return None;
+        };
+        let own = cmg.group.instance() == local.cmg_instance
+            && cmg
+                .state
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.config.tag == local.config.tag);
+        own.then_some(cmg.state.init_fate)
+    }
+
+    /// True when this node is a CMG voter of its own cluster and its log says the init was
+    /// answered to a user.
+    pub(crate) fn voter_of_answered_cluster(&self) -> bool {
+        self.own_cluster_fate() == Some(Some(InitFate::Answered))
+    }
+
+    /// True when this node hosts a CMG replica whose log committed the cluster-init, no cancel
+    /// of it applied: the node is a voter of a cluster that exists, whether or not it joined it.
+    pub(crate) fn hosted_cmg_committed(&self) -> bool {
+        self.cmg.as_ref().is_some_and(|cmg| {
+            cmg.state.cluster.is_some() && cmg.state.init_fate != Some(InitFate::Cancelled)
+        })
+    }
+
+    /// True when this node is a CMG voter of its own cluster whose replica applied the
+    /// cluster-init (the cluster state is committed in its log) and has not applied a cancel of
+    /// it. Such a node is its cluster, not a newcomer: halting it on a "first admitted wins"
+    /// refusal may leave the CMG without a majority for good once the other voters come back
+    /// (fuzz seeds 17009011, 17011047: the other voter was down longer than the start grace).
+    pub(crate) fn holds_committed_cluster(&self) -> bool {
+        self.own_cluster_fate()
+            .is_some_and(|fate| fate != Some(InitFate::Cancelled))
+    }
+
+    /// True when a replica this node hosts knows a leader.
+    fn hosted_group_has_leader(&self) -> bool {
+        let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
+        let ms = self.ms.as_ref().map(|m| m.group().role_state().leader);
+        cmg.or(ms).is_some_and(|leader| leader != 0)
+    }
+
+    /// The incarnation of the replicas this node hosts, if any.
+    pub(crate) fn hosted_instance(&self) -> Option<InstanceId> {
+        self.cmg
+            .as_ref()
+            .map(|c| c.group.instance())
+            .or_else(|| self.ms.as_ref().map(|m| m.instance()))
+    }
+
+    /// Whether a cluster state comes from a cluster this node must not follow: a node that was
+    /// accepted by a cluster (catching up, ready, or joined) follows only that cluster's leaders;
+    /// a node that hosts a replica of an init in progress (not accepted anywhere yet) follows
+    /// only that incarnation's leaders.
+    pub(super) fn foreign_cluster(&self, notice: &ClusterStateNotice) -> bool {
+        let accepted = self.joiner.is_accepted();
+        match &self.local {
+            Some(local) if accepted => local.config.tag != notice.tag,
+            // Initialized, not yet accepted: while a majority of its own cluster's CMG is in its
+            // physical topology, the node waits for that CMG; a CMG it cannot see a majority of
+            // (its cluster is gone, scenario 3) does not hold it back.
+            // A node that just started has not seen its topology form yet: it gives its own CMG
+            // `2 * failure_timeout_ms` to come into sight.
+            // A CMG voter of its own cluster whose log says the init was answered to a user
+            // (`InitFate::Answered`) is held by that cluster for good: a user was told it exists
+            // (docs/spec.md §5), and another cluster's CMG would refuse the voter (tag mismatch,
+            // final) while its own waits for it (fuzz seed 19037789: a voter of an answered
+            // two-voter cluster, its partner down, followed another cluster's leader, was
+            // refused and halted, and its cluster never had a leader again).
+            Some(local) => {
+                local.config.tag != notice.tag
+                    && (self.own_cmg_in_sight()
+                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
+                        || self.voter_of_answered_cluster())
+            }
+            // Empty, hosting a replica of an init: bound to it while that group has a leader or is
+            // young; a stray group (its init died with its initiator) lets go after
+            // `2 * init_timeout_ms`. A CMG replica whose log committed the cluster-init is no
+            // stray: its cluster exists, and the node is one of its voters (fuzz seed 19014854:
+            // it followed another cluster's leader and its acceptance destroyed the replica, and
+            // its own cluster lost its CMG majority for good).
+            None => {
+                self.hosted_instance()
+                    .is_some_and(|instance| instance != notice.cmg_instance)
+                    && (self.hosted_group_has_leader()
+                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms
+                        || self.hosted_cmg_committed())
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The node's routing of its Meta Storage replica: committed entries, learner and
+//! reconfiguration requests and the tick's duties go to the
+//! [`MsReplica`](crate::metastorage::MsReplica) component, and what it returns — events, the
+//! Meta Storage configuration stored in the vault, the confirmation to the CMG leader, a failed
+//! replica — is done here.
+
+use crate::event::Event;
+use crate::message::Message;
+use crate::metastorage::MsApplied;
+use crate::node::Node;
+use crate::raft_group::Applied;
+use crate::types::{Addr, GroupKind, NodeName};
+use crate::vault::VaultWrite;
+
+impl Node {
+    /// Applies committed Meta Storage entries to the local state machine.
+    pub(crate) fn apply_ms(&mut self, applied: Vec<Applied>) {
+        let Some(ms) = self.ms.as_mut() else { return };
+        for effect in ms.apply(applied) {
+            match effect {
+                MsApplied::State { index, digest } => self.emit(Event::ReplicaState {
+                    group: GroupKind::Ms,
+                    index,
+                    digest,
+                }),
+                MsApplied::ConfigApplied {
+                    version,
+                    nodes,
+                    index,
+                } => {
+                    self.emit(Event::MsConfigApplied {
+                        version,
+                        nodes: nodes.clone(),
+                        index,
+                    });
+                    self.store_ms_config(version, nodes);
+                }
+                MsApplied::Failed { index, detail } => {
+                    self.fail_replica(GroupKind::Ms, index, detail)
+                }
+            }
+        }
+    }
+
+    /// Records a newer Meta Storage version in the vault, if the node is initialized.
+    pub(crate) fn store_ms_config(&mut self, version: u64, nodes: Vec<NodeName>) {
+        let Some(local) = self.local.as_mut() else {
+            return;
+        };
+        if version <= local.config.ms_version {
+            return;
+        }
+        let from = local.config.ms_version;
+        local.config.ms_version = version;
+        local.config.ms_nodes = nodes.clone();
+        self.write(VaultWrite::SetMsConfig { version, nodes });
+        self.emit(Event::MsVersionStored {
+            from: Some(from),
+            to: version,
+        });
+    }
+
+    /// The Meta Storage leader adds a learner.
+    pub(crate) fn on_ms_add_learner(&mut self, name: NodeName) {
+        if let Some(ms) = self.ms.as_mut() {
+            ms.add_learner(name);
+        }
+    }
+
+    /// A Meta Storage replica answers or acts on a reconfiguration request from the CMG leader.
+    pub(crate) fn on_ms_reconfigure(&mut self, from: Addr, version: u64, nodes: Vec<NodeName>) {
+        let Some(ms) = self.ms.as_mut() else { return };
+        if let Some(applied) = ms.reconfigure(version, nodes) {
+            self.send(from, Message::MsReconfigured { version: applied });
+        }
+    }
+
+    /// The Meta Storage replica's duties on every tick ([`MsReplica::tick_duties`]).
+    ///
+    /// [`MsReplica::tick_duties`]: crate::metastorage::MsReplica::tick_duties
+    pub(crate) fn ms_tick(&mut self) {
+        if let Some(ms) = self.ms.as_mut() {
+            ms.tick_duties();
+        }
+    }
+}
