@@ -14,53 +14,28 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster_config::ClusterConfig;
 use crate::cmg::{ClusterState, CmgCommand, InitFate};
-use crate::error::{InitError, NodeList};
+use crate::error::InitError;
 use crate::event::Event;
 use crate::message::{encode, Message, RequestId};
 use crate::metastorage::MsCommand;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
-use crate::types::{
-    Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName, ProductVersion, ProtocolVersion,
-};
+use crate::types::{Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName};
 use crate::vault::{VaultWrite, MAX_RECORDED_CANCELS};
+
+mod cancelled;
+mod params;
+mod plan;
+
+pub(crate) use cancelled::CancelledInits;
+
+pub use params::resolve_params;
+pub use plan::{HeldCluster, InitCommand, InitParams, InitPlan};
 
 /// How many init commands one node runs at once.
 pub const MAX_INITS_IN_FLIGHT: usize = 8;
 /// How long (in init timeouts) an initiator keeps telling unanswering nodes to cancel.
 const MAX_CANCEL_RETRY_TIMEOUTS: u64 = 24;
-/// How many cancelled init ids a node remembers (to refuse their late start messages).
-const MAX_CANCELLED_REMEMBERED: usize = 64;
-
-/// The init command's parameters, as the user gives them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct InitParams {
-    /// Human-readable cluster name.
-    pub cluster_name: String,
-    /// Meta Storage node names (may be empty: see defaulting).
-    pub ms_nodes: Vec<NodeName>,
-    /// CMG node names (may be empty: see defaulting).
-    pub cmg_nodes: Vec<NodeName>,
-}
-
-/// An init attempt as sent to the named nodes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InitPlan {
-    /// The attempt's id, also the incarnation of the groups it creates.
-    pub init: InstanceId,
-    /// The configuration the CMG commits if this attempt wins: its tag, the CMG and Meta
-    /// Storage voters (sorted), and the Meta Storage version at init (1; higher only for vaults
-    /// restored by a harness). Encoded inline, as its four fields were before it.
-    pub config: ClusterConfig,
-    /// The initiator's product version.
-    pub product: ProductVersion,
-    /// The initiator's protocol version.
-    pub protocol: ProtocolVersion,
-    /// The initiator.
-    pub initiator: NodeName,
-    /// Addresses of the named nodes.
-    pub addrs: BTreeMap<NodeName, Addr>,
-}
 
 /// A named node's answer to [`Message::StartGroups`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,215 +76,6 @@ pub struct GroupStatus {
     pub init_fate: Option<InitFate>,
 }
 
-/// The init command as given at creation: the parameters after validation and defaulting. An
-/// init is identified by it (docs/spec.md §5): a node keeps the command its cluster was created
-/// with — in its init plan, in the CMG's cluster state, and in its vault ([`LocalState::init`])
-/// — and every node compares a requested init with that one thing, never with the current Meta
-/// Storage list.
-///
-/// [`LocalState::init`]: crate::vault::LocalState::init
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct InitCommand {
-    /// Cluster name, trimmed.
-    pub cluster_name: String,
-    /// CMG voters, sorted.
-    pub cmg_nodes: Vec<NodeName>,
-    /// Meta Storage voters at init, sorted.
-    pub ms_nodes: Vec<NodeName>,
-}
-
-impl InitCommand {
-    /// What differs between this (requested) command and a `held` one: every differing part, in
-    /// the order CMG list, Meta Storage list, cluster name, each with the requested and the held
-    /// value. `None` when they are the same command.
-    pub fn difference(&self, held: &InitCommand) -> Option<String> {
-        let mut parts = Vec::new();
-        if self.cmg_nodes != held.cmg_nodes {
-            parts.push(format!(
-                "CMG node names do not match: requested {:?}, held {:?}",
-                self.cmg_nodes, held.cmg_nodes
-            ));
-        }
-        if self.ms_nodes != held.ms_nodes {
-            parts.push(format!(
-                "Meta Storage node names do not match: requested {:?}, held {:?}",
-                self.ms_nodes, held.ms_nodes
-            ));
-        }
-        if self.cluster_name != held.cluster_name {
-            parts.push(format!(
-                "cluster names do not match: requested {:?}, held {:?}",
-                self.cluster_name, held.cluster_name
-            ));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    /// True when this command shares nothing with `held`: another cluster name, another CMG list
-    /// and another Meta Storage list.
-    /// A named node holding such a cluster belongs to another cluster (`ForeignTag`); one that
-    /// shares the name or the lists is compared with (`ParametersDiffer`).
-    pub fn unrelated_to(&self, held: &InitCommand) -> bool {
-        self.cluster_name != held.cluster_name
-            && self.cmg_nodes != held.cmg_nodes
-            && self.ms_nodes != held.ms_nodes
-    }
-}
-
-impl InitPlan {
-    /// The init command this attempt carries.
-    pub fn command(&self) -> InitCommand {
-        self.config.init_command(&self.config.ms_nodes)
-    }
-}
-
-fn clean_list(list: &[NodeName], which: NodeList) -> Result<Vec<NodeName>, InitError> {
-    let mut out: Vec<NodeName> = Vec::with_capacity(list.len());
-    for name in list {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(InitError::BlankNodeName { list: which });
-        }
-        if out.iter().any(|n| n == name) {
-            return Err(InitError::DuplicateNodeName {
-                list: which,
-                name: name.to_string(),
-            });
-        }
-        out.push(name.to_string());
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The cluster a node is known to hold: its tag and, when known, the init command it was
-/// created with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldCluster {
-    /// The cluster's tag.
-    pub tag: ClusterTag,
-    /// The init command it was created with (`None`: not said).
-    pub init: Option<InitCommand>,
-}
-
-/// Validates and defaults init parameters against a physical topology.
-///
-/// `members` is every member of the receiving node's view (itself included) as (name, address);
-/// `held` the cluster each initialized member is known to hold; `own` the receiving node's name
-/// and cluster, if it is initialized. Checks, in order: blank cluster name; blank or duplicate
-/// names in the MS list, then the CMG list; two live members with one name; then defaulting (CMG
-/// takes the MS list and the reverse; both empty: the first 3 names of the topology in sorted
-/// order, or 5 when it has 5 or more); then every name must be a member; then:
-/// - an initialized receiving node compares the command with its own cluster's init command:
-///   any difference is `ParametersDiffer` (it knows its cluster; an init it receives must repeat
-///   that cluster's init);
-/// - every initialized named node must hold the same tag as the receiving node and as every
-///   other initialized named node (`ForeignTag` otherwise, naming both tags);
-/// - an empty receiving node compares the command with the init command of the cluster the
-///   named nodes hold: one that shares neither the cluster name nor a list with it names a node
-///   of another cluster (`ForeignTag`); anything else is left to the named nodes, which compare
-///   it with what they hold (`Existing` for a repeat, `Mismatch` — `ParametersDiffer` — naming
-///   what differs, requested and held).
-pub fn resolve_params(
-    params: &InitParams,
-    members: &[(NodeName, Addr)],
-    held: &BTreeMap<NodeName, HeldCluster>,
-    own: Option<(&NodeName, &HeldCluster)>,
-) -> Result<InitCommand, InitError> {
-    let cluster_name = params.cluster_name.trim().to_string();
-    if cluster_name.is_empty() {
-        return Err(InitError::BlankClusterName);
-    }
-    let mut ms_nodes = clean_list(&params.ms_nodes, NodeList::Ms)?;
-    let mut cmg_nodes = clean_list(&params.cmg_nodes, NodeList::Cmg)?;
-    let mut addrs_by_name: BTreeMap<&str, Addr> = BTreeMap::new();
-    for (name, addr) in members {
-        if let Some(first) = addrs_by_name.insert(name.as_str(), *addr) {
-            if first != *addr {
-                return Err(InitError::DuplicateMember {
-                    name: name.clone(),
-                    first: first.min(*addr),
-                    second: first.max(*addr),
-                });
-            }
-        }
-    }
-    match (ms_nodes.is_empty(), cmg_nodes.is_empty()) {
-        (true, true) => {
-            let count = if addrs_by_name.len() >= 5 { 5 } else { 3 };
-            let chosen: Vec<NodeName> = addrs_by_name
-                .keys()
-                .take(count)
-                .map(|n| n.to_string())
-                .collect();
-            ms_nodes = chosen.clone();
-            cmg_nodes = chosen;
-        }
-        (true, false) => ms_nodes = cmg_nodes.clone(),
-        (false, true) => cmg_nodes = ms_nodes.clone(),
-        (false, false) => {}
-    }
-    let named: BTreeSet<NodeName> = cmg_nodes.iter().chain(ms_nodes.iter()).cloned().collect();
-    for name in &named {
-        if !addrs_by_name.contains_key(name.as_str()) {
-            return Err(InitError::NotInPhysicalTopology {
-                name: (*name).clone(),
-            });
-        }
-    }
-    let command = InitCommand {
-        cluster_name,
-        cmg_nodes,
-        ms_nodes,
-    };
-    // An initialized node knows its cluster: an init it receives is a repeat of the command that
-    // cluster was created with, or it is refused at once.
-    if let Some((own_name, own)) = own {
-        if let Some(detail) = own.init.as_ref().and_then(|i| command.difference(i)) {
-            return Err(InitError::ParametersDiffer {
-                node: own_name.clone(),
-                detail,
-            });
-        }
-    }
-    let mut expected: Option<&HeldCluster> = own.map(|(_, h)| h);
-    for name in &named {
-        let Some(cluster) = held.get(name) else {
-            continue;
-        };
-        match expected {
-            Some(e) if e.tag != cluster.tag => {
-                return Err(InitError::ForeignTag {
-                    name: name.clone(),
-                    tag: cluster.tag.clone(),
-                    expected: Some(e.tag.clone()),
-                });
-            }
-            Some(_) => {}
-            None => {
-                // The first cluster met among the named nodes is the one this init is compared
-                // with; the others must hold the same tag.
-                let unrelated = match &cluster.init {
-                    Some(init) => command.unrelated_to(init),
-                    None => cluster.tag.name != command.cluster_name,
-                };
-                if unrelated {
-                    return Err(InitError::ForeignTag {
-                        name: name.clone(),
-                        tag: cluster.tag.clone(),
-                        expected: None,
-                    });
-                }
-                // Anything else is compared by the named nodes themselves, with what they hold
-                // now (what this node heard of them may be out of date: a cancel may have
-                // cleared it): a repeat (`Existing`) or other parameters (`Mismatch`).
-                expected = Some(cluster);
-            }
-        }
-    }
-    Ok(command)
-}
-
 /// Where an init attempt stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
@@ -347,27 +113,6 @@ pub(crate) struct CancelAttempt {
     /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
     unanswered: BTreeSet<NodeName>,
 }
-
-/// An init this node cancelled on its side (in memory only).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CancelledInit {
-    /// The CMG committed the cancel (`true`), or this node only destroyed a replica that could
-    /// not have committed anything (`false`).
-    pub decided: bool,
-    /// The nodes its CMG replica knew as joined, validated or departed: a canceller is told.
-    pub members: Vec<Addr>,
-    /// The cancelled cluster's tag, if this node knew it: a member of it met at pre-init is
-    /// told of the cancel instead of being refused.
-    pub tag: Option<ClusterTag>,
-    /// When each replica of the cancelled incarnation that still sends Raft traffic here was
-    /// last told of the decided cancel (`tell_replica_of_cancelled`): at most once per
-    /// `init_retry_ms` each, and at most `MAX_TOLD_REPLICAS` addresses remembered.
-    pub told_ms: BTreeMap<Addr, u64>,
-}
-
-/// Bound of [`CancelledInit::told_ms`]: the replicas of one cancelled incarnation (its CMG and
-/// MS voters and learners) a node remembers telling; past it the oldest entry is forgotten.
-const MAX_TOLD_REPLICAS: usize = 256;
 
 /// The user's answer of a cancelled init, held until the cancel is decided.
 #[derive(Clone, Debug)]
@@ -898,7 +643,7 @@ impl Node {
     /// and this node no longer takes that cluster for cancelled.
     pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
         self.unfence_cmg(init);
-        let known = self.cancels.contains_key(&init) || self.cancelled.contains_key(&init);
+        let known = self.cancels.contains_key(&init) || self.cancelled.contains(init);
         if !known {
             return;
         }
@@ -906,7 +651,7 @@ impl Node {
             init,
             tag: tag.clone(),
         });
-        self.cancelled.remove(&init);
+        self.cancelled.forget(init);
         // Every node that acknowledged the cancel undecided may hold a fenced replica: it is
         // told the cancel was refused.
         let acked: Vec<Addr> = self
@@ -932,7 +677,7 @@ impl Node {
     /// A node asks whether its init was cancelled: answered only by a node that remembers a
     /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
     pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
-        if self.cancelled.get(&init).is_some_and(|c| c.decided) {
+        if self.cancelled.is_decided(init) {
             self.tell_decided_cancel(from, init, "cancelled: a node that cleared it was asked");
         }
     }
@@ -945,29 +690,10 @@ impl Node {
     /// committed cluster-init that no leader can serve. Rate: once per `init_retry_ms` per
     /// sender.
     pub(crate) fn tell_replica_of_cancelled(&mut self, from: Addr, init: InstanceId) {
-        let now_ms = self.now_ms;
-        let retry_ms = self.timing.init_retry_ms;
-        let Some(entry) = self.cancelled.get_mut(&init).filter(|c| c.decided) else {
-            return;
-        };
-        if entry
-            .told_ms
-            .get(&from)
-            .is_some_and(|&at| now_ms < at + retry_ms)
-        {
+        let (now_ms, retry_ms) = (self.now_ms, self.timing.init_retry_ms);
+        if !self.cancelled.tell_replica(init, from, now_ms, retry_ms) {
             return;
         }
-        if entry.told_ms.len() >= MAX_TOLD_REPLICAS && !entry.told_ms.contains_key(&from) {
-            let oldest = entry
-                .told_ms
-                .iter()
-                .min_by_key(|(addr, at)| (**at, **addr))
-                .map(|(addr, _)| *addr);
-            if let Some(oldest) = oldest {
-                entry.told_ms.remove(&oldest);
-            }
-        }
-        entry.told_ms.insert(from, now_ms);
         self.tell_decided_cancel(
             from,
             init,
@@ -1254,7 +980,7 @@ impl Node {
 
     /// How an init compares with what this node already holds, if it holds anything.
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
-        if self.cancelled.contains_key(&plan.init) {
+        if self.cancelled.contains(plan.init) {
             return Some(StartOutcome::Failed {
                 detail: "this init was cancelled".into(),
             });
@@ -1411,7 +1137,7 @@ impl Node {
                     voters,
                 )
             });
-        let decided = decided || self.cancelled.get(&init).is_some_and(|c| c.decided);
+        let decided = decided || self.cancelled.is_decided(init);
         let decided = match replica {
             Some((Some(InitFate::Answered), tag, _, _)) => {
                 let tag = tag.expect("an answered init has a cluster state");
@@ -1494,7 +1220,7 @@ impl Node {
     /// state — and remembers the cancel. Returns the nodes its CMG replica knew as joined,
     /// validated or departed (they may hold the cluster in their vaults and must be told).
     pub(crate) fn clear_cancelled_init(&mut self, init: InstanceId, decided: bool) -> Vec<Addr> {
-        let mut members: Vec<Addr> = self
+        let members: Vec<Addr> = self
             .cmg
             .as_ref()
             .filter(|c| c.group.instance() == init)
@@ -1520,28 +1246,10 @@ impl Node {
                     .filter(|l| l.cmg_instance == init)
                     .map(|l| l.config.tag.clone())
             });
-        let earlier = self.cancelled.remove(&init).unwrap_or_default();
-        if members.is_empty() {
-            members = earlier.members;
+        let remembered = self.cancelled.remember(init, decided, members, tag);
+        if remembered.newly_decided {
+            self.write(VaultWrite::RecordCleared(init, remembered.tag));
         }
-        let tag = tag.or(earlier.tag);
-        // A start of this init that arrives after its cancel (delayed or held) must not
-        // recreate what the cancel cleared.
-        if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
-            if let Some(first) = self.cancelled.keys().next().copied() {
-                self.cancelled.remove(&first);
-            }
-        }
-        let entry = CancelledInit {
-            decided: decided || earlier.decided,
-            members: members.clone(),
-            tag: tag.clone(),
-            told_ms: earlier.told_ms,
-        };
-        if entry.decided && !earlier.decided {
-            self.write(VaultWrite::RecordCleared(init, tag));
-        }
-        self.cancelled.insert(init, entry);
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             self.destroy_group(kind, init);
         }
@@ -1560,7 +1268,7 @@ impl Node {
             // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
-        members
+        remembered.members
     }
 }
 
@@ -1596,224 +1304,6 @@ fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn members(names: &[&str]) -> Vec<(NodeName, Addr)> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.to_string(), Addr::new([10, 0, 0, i as u8 + 1], 7000)))
-            .collect()
-    }
-
-    fn params(name: &str, ms: &[&str], cmg: &[&str]) -> InitParams {
-        InitParams {
-            cluster_name: name.into(),
-            ms_nodes: ms.iter().map(|s| s.to_string()).collect(),
-            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn resolve(p: &InitParams, m: &[(NodeName, Addr)]) -> Result<InitCommand, InitError> {
-        resolve_params(p, m, &BTreeMap::new(), None)
-    }
-
-    #[test]
-    fn each_invalid_parameter_has_its_error() {
-        let m = members(&["a", "b", "c"]);
-        assert_eq!(
-            resolve(&params("  ", &["a"], &[]), &m),
-            Err(InitError::BlankClusterName)
-        );
-        assert_eq!(
-            resolve(&params("c", &["a", " "], &[]), &m),
-            Err(InitError::BlankNodeName { list: NodeList::Ms })
-        );
-        assert_eq!(
-            resolve(&params("c", &["a"], &["b", ""]), &m),
-            Err(InitError::BlankNodeName {
-                list: NodeList::Cmg
-            })
-        );
-        assert_eq!(
-            resolve(&params("c", &["a", " a"], &[]), &m),
-            Err(InitError::DuplicateNodeName {
-                list: NodeList::Ms,
-                name: "a".into()
-            })
-        );
-        assert_eq!(
-            resolve(&params("c", &["a"], &["z"]), &m),
-            Err(InitError::NotInPhysicalTopology { name: "z".into() })
-        );
-        let mut dup = members(&["a", "b"]);
-        dup.push(("a".into(), Addr::new([10, 0, 0, 9], 7000)));
-        assert!(matches!(
-            resolve(&params("c", &["a"], &[]), &dup),
-            Err(InitError::DuplicateMember { .. })
-        ));
-        let tag = |id| ClusterTag {
-            name: "c".into(),
-            id: ClusterId(id),
-        };
-        let held = |id| HeldCluster {
-            tag: tag(id),
-            init: None,
-        };
-        let mut tags = BTreeMap::new();
-        tags.insert("a".to_string(), held(1));
-        tags.insert("b".to_string(), held(2));
-        assert_eq!(
-            resolve_params(&params("c", &["a", "b"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag {
-                name: "b".into(),
-                tag: tag(2),
-                expected: Some(tag(1)),
-            })
-        );
-        let own = HeldCluster {
-            tag: tag(3),
-            init: Some(command("c", &["a"], &["a"])),
-        };
-        assert_eq!(
-            resolve_params(
-                &params("c", &["a"], &[]),
-                &m,
-                &tags,
-                Some((&"c".into(), &own))
-            ),
-            Err(InitError::ForeignTag {
-                name: "a".into(),
-                tag: tag(1),
-                expected: Some(tag(3)),
-            })
-        );
-        assert!(matches!(
-            resolve_params(&params("other", &["a"], &[]), &m, &tags, None),
-            Err(InitError::ForeignTag { expected: None, .. })
-        ));
-        // One tag of the requested name: a repeat, left to the named nodes to compare.
-        let own = HeldCluster {
-            tag: tag(1),
-            init: Some(command("c", &["a", "c"], &["a", "c"])),
-        };
-        let repeat = params("c", &["a", "c"], &[]);
-        assert!(resolve_params(&repeat, &m, &tags, Some((&"c".into(), &own))).is_ok());
-    }
-
-    fn command(name: &str, cmg: &[&str], ms: &[&str]) -> InitCommand {
-        InitCommand {
-            cluster_name: name.into(),
-            cmg_nodes: cmg.iter().map(|s| s.to_string()).collect(),
-            ms_nodes: ms.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn the_difference_names_every_differing_part_requested_and_held() {
-        let held = command("c1", &["a", "b"], &["a", "b"]);
-        assert_eq!(held.difference(&held.clone()), None);
-        assert_eq!(
-            command("c2", &["a", "b"], &["a", "b"]).difference(&held),
-            Some(r#"cluster names do not match: requested "c2", held "c1""#.into())
-        );
-        assert_eq!(
-            command("c1", &["a", "c"], &["a", "b"]).difference(&held),
-            Some(r#"CMG node names do not match: requested ["a", "c"], held ["a", "b"]"#.into())
-        );
-        let ms_only = command("c1", &["a", "b"], &["a", "c"])
-            .difference(&held)
-            .unwrap();
-        assert!(
-            ms_only.starts_with("Meta Storage node names do not match"),
-            "{ms_only}"
-        );
-        let all = command("c2", &["c"], &["c"]).difference(&held).unwrap();
-        assert_eq!(all.split("; ").count(), 3, "{all}");
-        assert!(command("c2", &["c"], &["c"]).unrelated_to(&held));
-        assert!(!command("c2", &["a", "b"], &["c"]).unrelated_to(&held));
-        assert!(!command("c1", &["c"], &["c"]).unrelated_to(&held));
-    }
-
-    /// docs/spec.md §5: every node compares a requested init with the command its cluster was
-    /// created with — an initialized receiver at once, an empty one through the named nodes.
-    #[test]
-    fn an_init_is_compared_with_the_command_given_at_creation() {
-        let m = members(&["a", "b", "c", "d"]);
-        let c1 = ClusterTag {
-            name: "c1".into(),
-            id: ClusterId(7),
-        };
-        let created = command("c1", &["a", "b", "c"], &["a", "b", "c"]);
-        let cluster = HeldCluster {
-            tag: c1.clone(),
-            init: Some(created),
-        };
-        let named: BTreeMap<NodeName, HeldCluster> = ["a", "b", "c", "d"]
-            .iter()
-            .map(|n| (n.to_string(), cluster.clone()))
-            .collect();
-        let me: NodeName = "d".into();
-        let initialized = Some((&me, &cluster));
-        // The original init is a repeat, through an initialized node or an empty one, whatever
-        // the current Meta Storage list is.
-        let original = params("c1", &["a", "b", "c"], &[]);
-        assert!(resolve_params(&original, &m, &named, initialized).is_ok());
-        assert!(resolve_params(&original, &m, &named, None).is_ok());
-        // One difference — the name, the CMG list, the MS list — is ParametersDiffer at once on
-        // an initialized node (never ForeignTag: the named nodes hold its own tag), naming both
-        // values.
-        let cases = [
-            (params("c2", &["a", "b", "c"], &[]), "cluster names"),
-            // params(name, MS list, CMG list)
-            (params("c1", &["a", "b", "c"], &["a", "b", "d"]), "CMG"),
-            (
-                params("c1", &["a", "b", "d"], &["a", "b", "c"]),
-                "Meta Storage",
-            ),
-        ];
-        for (p, what) in &cases {
-            match resolve_params(p, &m, &named, initialized) {
-                Err(InitError::ParametersDiffer { node, detail }) => {
-                    assert_eq!(node, "d");
-                    assert!(detail.starts_with(what), "{detail}");
-                    assert!(detail.contains("requested") && detail.contains("held"));
-                }
-                other => panic!("{p:?}: {other:?}"),
-            }
-            // An empty node leaves it to the named nodes (they answer Mismatch).
-            assert!(resolve_params(p, &m, &named, None).is_ok(), "{p:?}");
-        }
-        // Another name and other lists: the init of another cluster naming c1's nodes.
-        let unrelated = params("x", &["a", "d"], &[]);
-        assert!(matches!(
-            resolve_params(&unrelated, &m, &named, None),
-            Err(InitError::ForeignTag { expected: None, .. })
-        ));
-        assert!(matches!(
-            resolve_params(&unrelated, &m, &named, initialized),
-            Err(InitError::ParametersDiffer { .. })
-        ));
-    }
-
-    #[test]
-    fn defaults_fill_the_missing_lists() {
-        let sizes = [(1, 1), (2, 2), (3, 3), (4, 3), (5, 5), (6, 5), (9, 5)];
-        let all = ["i", "h", "g", "f", "e", "d", "c", "b", "a"];
-        for (topology, chosen) in sizes {
-            let m = members(&all[..topology]);
-            let r = resolve(&params("c", &[], &[]), &m).unwrap();
-            assert_eq!(r.cmg_nodes.len(), chosen, "topology of {topology}");
-            assert_eq!(r.cmg_nodes, r.ms_nodes);
-            let mut sorted: Vec<&str> = all[..topology].to_vec();
-            sorted.sort();
-            assert_eq!(r.cmg_nodes, sorted[..chosen].to_vec());
-        }
-        let m = members(&["a", "b", "c"]);
-        let only_ms = resolve(&params("c", &["b", "a"], &[]), &m).unwrap();
-        assert_eq!(only_ms.cmg_nodes, vec!["a", "b"]);
-        let only_cmg = resolve(&params("c", &[], &["c"]), &m).unwrap();
-        assert_eq!(only_cmg.ms_nodes, vec!["c"]);
-    }
 
     /// Fuzz seed 20033506: a node that cleared a cancelled incarnation answers that group's Raft
     /// traffic with the decided cancel, at most once per `init_retry_ms` per sender, and says

@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelAttempt, InitAttempt};
+use crate::init::{CancelAttempt, CancelledInits, InitAttempt};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message, RequestId};
@@ -90,7 +90,7 @@ pub struct Node {
     /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
     /// committed that cancel (`true`), or this node only destroyed a replica that could not have
     /// committed anything (`false`).
-    pub(crate) cancelled: BTreeMap<InstanceId, crate::init::CancelledInit>,
+    pub(crate) cancelled: CancelledInits,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     pub(crate) own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
@@ -131,7 +131,7 @@ impl Node {
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
             cancels: BTreeMap::new(),
-            cancelled: BTreeMap::new(),
+            cancelled: CancelledInits::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
             admins: BTreeMap::new(),
@@ -160,15 +160,7 @@ impl Node {
             }
         }
         for (init, tag) in &vault.cleared {
-            node.cancelled.insert(
-                *init,
-                crate::init::CancelledInit {
-                    decided: true,
-                    members: Vec::new(),
-                    tag: tag.clone(),
-                    told_ms: BTreeMap::new(),
-                },
-            );
+            node.cancelled.restore_cleared(*init, tag.clone());
         }
         // A cancel this node was telling when it stopped resumes: everyone who appears is told,
         // for at least two init timeouts (time for the physical topology to fill).
