@@ -21,12 +21,14 @@ use crate::metastorage::MsCommand;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
 use crate::types::{Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName};
-use crate::vault::{VaultWrite, MAX_RECORDED_CANCELS};
+use crate::vault::VaultWrite;
 
+mod cancel;
 mod cancelled;
 mod params;
 mod plan;
 
+pub(crate) use cancel::{CancelDue, CancelTracker};
 pub(crate) use cancelled::CancelledInits;
 
 pub use params::resolve_params;
@@ -34,8 +36,6 @@ pub use plan::{HeldCluster, InitCommand, InitParams, InitPlan};
 
 /// How many init commands one node runs at once.
 pub const MAX_INITS_IN_FLIGHT: usize = 8;
-/// How long (in init timeouts) an initiator keeps telling unanswering nodes to cancel.
-const MAX_CANCEL_RETRY_TIMEOUTS: u64 = 24;
 
 /// A named node's answer to [`Message::StartGroups`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,47 +83,6 @@ enum Phase {
     Starting,
     /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
     AwaitCommit { since_ms: u64 },
-}
-
-/// An init its initiator answered with an error and now tells everyone to cancel. Recorded in
-/// the initiator's vault, so that a restart resumes it.
-#[derive(Clone, Debug)]
-pub(crate) struct CancelAttempt {
-    /// Told, not yet acknowledged: the named nodes, the physical members, the nodes a CMG replica
-    /// of the cancelled cluster named, and every member that appears while the cancel runs.
-    pending: BTreeSet<Addr>,
-    acked: BTreeSet<Addr>,
-    started_ms: u64,
-    last_sent_ms: u64,
-    /// The cancel does not end before this, even with nobody pending: a cancel resumed after a
-    /// restart first waits for its physical topology to fill.
-    min_end_ms: u64,
-    /// A CMG replica reported the cancel committed (`InitFate::Cancelled`): from then on every
-    /// node is told that, and may clear what it holds.
-    decided: bool,
-    /// The user's answer, held until the CMG decides (an error once the cancel is committed or
-    /// every CMG node confirmed; the tag if the cancel is refused), at most one init timeout.
-    answer: Option<HeldAnswer>,
-    /// The CMG voters of the cancelled incarnation, as far as known (from the plan, or from
-    /// the replicas that report them: a cancel resumed after a restart).
-    cmg_voters: BTreeSet<NodeName>,
-    /// The voters' addresses in the init plan (empty for a cancel resumed after a restart): an
-    /// acknowledgement counts as a voter's only from that address.
-    voter_addrs: BTreeMap<NodeName, Addr>,
-    /// Nodes that host no CMG replica of it able to help commit an answer, and will not.
-    unanswered: BTreeSet<NodeName>,
-}
-
-/// The user's answer of a cancelled init, held until the cancel is decided.
-#[derive(Clone, Debug)]
-struct HeldAnswer {
-    user: Addr,
-    request: RequestId,
-    error: InitError,
-    /// Answer with the error by then whatever happened.
-    by_ms: u64,
-    /// The CMG nodes that have not confirmed yet: once all have, nothing of the group is left.
-    cmg: BTreeSet<Addr>,
 }
 
 /// What a named node said.
@@ -180,11 +139,7 @@ impl Node {
             .inits
             .values()
             .any(|a| a.request == request && a.user == from);
-        let answer_held = self.cancels.values().any(|c| {
-            c.answer
-                .as_ref()
-                .is_some_and(|a| a.request == request && a.user == from)
-        });
+        let answer_held = self.cancels.holds_answer_for(from, request);
         if in_flight || answer_held {
             return;
         }
@@ -270,7 +225,7 @@ impl Node {
         self.inits.insert(init, attempt);
     }
 
-    fn answer_init(
+    pub(crate) fn answer_init(
         &mut self,
         user: Addr,
         request: RequestId,
@@ -298,21 +253,20 @@ impl Node {
             reason: reason.clone(),
         });
         self.start_cancel(init, pending.clone(), self.now_ms);
-        if let Some(cancel) = self.cancels.get_mut(&init) {
-            cancel.cmg_voters = attempt.plan.config.cmg_nodes.iter().cloned().collect();
-            cancel.voter_addrs = attempt
-                .plan
-                .addrs
-                .iter()
-                .filter(|(n, _)| attempt.plan.config.cmg_nodes.contains(n))
-                .map(|(n, a)| (n.clone(), *a))
-                .collect();
-        }
+        let voters = attempt.plan.config.cmg_nodes.iter().cloned().collect();
+        let voter_addrs = attempt
+            .plan
+            .addrs
+            .iter()
+            .filter(|(n, _)| attempt.plan.config.cmg_nodes.contains(n))
+            .map(|(n, a)| (n.clone(), *a))
+            .collect();
+        self.cancels.know_voters(init, voters, voter_addrs);
         if matches!(error, InitError::ParametersDiffer { .. }) {
             // Another init holds the named nodes: the user is answered now; the cancel only
             // cleans up what this attempt started.
             self.answer_init(attempt.user, attempt.request, Err(error));
-        } else if let Some(cancel) = self.cancels.get_mut(&init) {
+        } else {
             // The user hears of the failure once the CMG decided the cancel: if the init was
             // answered to another user meanwhile, this one gets the tag too.
             let cmg = attempt
@@ -322,13 +276,7 @@ impl Node {
                 .iter()
                 .filter_map(|n| attempt.plan.addrs.get(n).copied())
                 .collect();
-            cancel.answer = Some(HeldAnswer {
-                user: attempt.user,
-                request: attempt.request,
-                error,
-                by_ms: self.now_ms + self.timing.init_timeout_ms,
-                cmg,
-            });
+            self.hold_cancel_answer(init, attempt.user, attempt.request, error, cmg);
         }
         for addr in pending {
             self.send(
@@ -339,61 +287,6 @@ impl Node {
                     decided: false,
                 },
             );
-        }
-    }
-
-    /// Answers the user of a cancelled init, if that answer is still held.
-    fn release_cancel_answer(&mut self, init: InstanceId, tag: Option<ClusterTag>) {
-        let Some(held) = self.cancels.get_mut(&init).and_then(|c| c.answer.take()) else {
-            return;
-        };
-        let result = match tag {
-            Some(tag) => Ok(tag),
-            None => Err(held.error),
-        };
-        self.answer_init(held.user, held.request, result);
-    }
-
-    /// Records a cancel in the vault (before any `CancelInit` leaves) and keeps it running.
-    pub(crate) fn start_cancel(
-        &mut self,
-        init: InstanceId,
-        pending: BTreeSet<Addr>,
-        min_end_ms: u64,
-    ) {
-        if self.cancels.len() >= MAX_RECORDED_CANCELS && !self.cancels.contains_key(&init) {
-            let oldest = self
-                .cancels
-                .iter()
-                .min_by_key(|(id, c)| (c.started_ms, **id))
-                .map(|(id, _)| *id);
-            if let Some(oldest) = oldest {
-                self.end_cancel(oldest);
-            }
-        }
-        self.write(VaultWrite::RecordCancel(init));
-        let now = self.now_ms;
-        self.cancels.insert(
-            init,
-            CancelAttempt {
-                pending,
-                acked: BTreeSet::new(),
-                started_ms: now,
-                last_sent_ms: now,
-                min_end_ms,
-                decided: false,
-                answer: None,
-                cmg_voters: BTreeSet::new(),
-                voter_addrs: BTreeMap::new(),
-                unanswered: BTreeSet::new(),
-            },
-        );
-    }
-
-    fn end_cancel(&mut self, init: InstanceId) {
-        self.release_cancel_answer(init, None);
-        if self.cancels.remove(&init).is_some() {
-            self.write(VaultWrite::ForgetCancel(init));
         }
     }
 
@@ -523,202 +416,6 @@ impl Node {
         }
     }
 
-    /// A member appeared (or came back) while inits are being cancelled: it is told too, since it
-    /// may have joined the cancelled cluster while it was out of reach.
-    pub(crate) fn tell_cancels_to(&mut self, addr: Addr) {
-        let cancelling: Vec<(InstanceId, bool)> = self
-            .cancels
-            .iter_mut()
-            .map(|(init, c)| {
-                c.acked.remove(&addr);
-                c.pending.insert(addr);
-                (*init, c.decided)
-            })
-            .collect();
-        for (init, decided) in cancelling {
-            self.send(
-                addr,
-                Message::CancelInit {
-                    init,
-                    reason: "cancelled while out of reach".into(),
-                    decided,
-                },
-            );
-        }
-    }
-
-    pub(crate) fn on_cancel_ack(
-        &mut self,
-        from: Addr,
-        init: InstanceId,
-        members: Vec<Addr>,
-        decided: bool,
-        unanswered: Option<Vec<NodeName>>,
-    ) {
-        // Counted as a voter only at the address this node knows for that name: a namesake of
-        // a voter at another address (an empty node) must not decide a cancel.
-        let name = self.name_of_addr(from);
-        let known_addr = name.as_ref().and_then(|n| self.addr_of(n));
-        let Some(cancel) = self.cancels.get_mut(&init) else {
-            return;
-        };
-        let name = name.filter(|n| match cancel.voter_addrs.get(n) {
-            Some(addr) => *addr == from,
-            None => known_addr.is_none_or(|a| a == from),
-        });
-        if let Some(voters) = unanswered {
-            // A cancel resumed after a restart learns the CMG's voters from its replicas.
-            cancel.cmg_voters.extend(voters);
-            cancel.unanswered.extend(name);
-        }
-        // Once the voters that can never help commit an answer leave no majority without them,
-        // no answer can ever be committed: the cancel is decided.
-        let voters = cancel.cmg_voters.len();
-        let blocking = voters - voters / 2;
-        let out = cancel.unanswered.intersection(&cancel.cmg_voters).count();
-        let ack_decided = decided;
-        let decided = decided || (voters > 0 && out >= blocking);
-        let flipped = decided && !cancel.decided;
-        let mut tell = Vec::new();
-        if flipped {
-            // The CMG committed the cancel: every node still pending, and everyone who
-            // acknowledged it undecided (and so kept what it holds of this init), is told at
-            // once that it is decided.
-            cancel.decided = true;
-            let acked: Vec<Addr> = std::mem::take(&mut cancel.acked).into_iter().collect();
-            for addr in acked {
-                cancel.pending.insert(addr);
-            }
-            // The node whose acknowledgement decided it is told too: it acknowledged
-            // undecided, and so only fenced its replica.
-            if !ack_decided {
-                cancel.pending.insert(from);
-            }
-            tell.extend(
-                cancel
-                    .pending
-                    .iter()
-                    .copied()
-                    .filter(|a| !ack_decided || *a != from),
-            );
-        }
-        let cmg_done = cancel.answer.as_mut().is_some_and(|a| {
-            a.cmg.remove(&from);
-            a.cmg.is_empty()
-        });
-        if cancel.decided && !ack_decided {
-            // It acknowledged an undecided cancel (it may only have fenced its replica) while
-            // the cancel is decided: it stays pending and is told that it is decided.
-            cancel.pending.insert(from);
-            if !flipped {
-                tell.push(from);
-            }
-        } else {
-            cancel.pending.remove(&from);
-            cancel.acked.insert(from);
-        }
-        for member in members {
-            if !cancel.acked.contains(&member) && cancel.pending.insert(member) {
-                tell.push(member);
-            }
-        }
-        let decided = cancel.decided;
-        if decided || cmg_done {
-            self.release_cancel_answer(init, None);
-        }
-        if cancel_done(self.cancels.get(&init), self.now_ms) {
-            self.end_cancel(init);
-        }
-        for addr in tell {
-            self.send_cancel(
-                addr,
-                init,
-                "cancelled: a replica of its cluster named it",
-                decided,
-            );
-        }
-    }
-
-    /// A CMG replica refused a cancel: the init was answered to a user. The cancel ends here,
-    /// and this node no longer takes that cluster for cancelled.
-    pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
-        self.unfence_cmg(init);
-        let known = self.cancels.contains_key(&init) || self.cancelled.contains(init);
-        if !known {
-            return;
-        }
-        self.emit(Event::CancelRefused {
-            init,
-            tag: tag.clone(),
-        });
-        self.cancelled.forget(init);
-        // Every node that acknowledged the cancel undecided may hold a fenced replica: it is
-        // told the cancel was refused.
-        let acked: Vec<Addr> = self
-            .cancels
-            .get(&init)
-            .map(|c| c.acked.iter().copied().collect())
-            .unwrap_or_default();
-        let own = self.cfg.addr;
-        for addr in acked.into_iter().filter(|a| *a != own) {
-            self.send(
-                addr,
-                Message::CancelRefused {
-                    init,
-                    tag: tag.clone(),
-                },
-            );
-        }
-        // The init was answered with this tag: so is this initiator's user.
-        self.release_cancel_answer(init, Some(tag));
-        self.end_cancel(init);
-    }
-
-    /// A node asks whether its init was cancelled: answered only by a node that remembers a
-    /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
-    pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
-        if self.cancelled.is_decided(init) {
-            self.tell_decided_cancel(from, init, "cancelled: a node that cleared it was asked");
-        }
-    }
-
-    /// Decision (fuzz seed 20033506): a replica of an incarnation whose cancel this node applied
-    /// as decided (or remembers from its vault) is told so when its Raft traffic arrives here.
-    /// The replica that applies a committed cancel destroys its group at once, so a voter that
-    /// held the entry but never learnt its commit (it was down, or the commit index had not
-    /// reached it) would otherwise campaign for ever in a group nobody else runs, holding a
-    /// committed cluster-init that no leader can serve. Rate: once per `init_retry_ms` per
-    /// sender.
-    pub(crate) fn tell_replica_of_cancelled(&mut self, from: Addr, init: InstanceId) {
-        let (now_ms, retry_ms) = (self.now_ms, self.timing.init_retry_ms);
-        if !self.cancelled.tell_replica(init, from, now_ms, retry_ms) {
-            return;
-        }
-        self.tell_decided_cancel(
-            from,
-            init,
-            "cancelled: its group's traffic reached a node that cleared it",
-        );
-    }
-
-    /// Tells `to` that the cancel of `init` was decided (this node cleared it).
-    pub(crate) fn tell_decided_cancel(&mut self, to: Addr, init: InstanceId, reason: &str) {
-        self.send_cancel(to, init, reason, true);
-    }
-
-    /// Sends `CancelInit` for `init` to `to`.
-    fn send_cancel(&mut self, to: Addr, init: InstanceId, reason: &str, decided: bool) {
-        let reason = reason.to_string();
-        self.send(
-            to,
-            Message::CancelInit {
-                init,
-                reason,
-                decided,
-            },
-        );
-    }
-
     /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it
     /// keeps the replica and its vault records, drops the group's messages, does not tick it,
     /// and asks the group's voters for the init's fate every `init_retry_ms`.
@@ -790,7 +487,7 @@ impl Node {
         // (its canceller stopped, or ran out of time while a voter was away, fuzz seed
         // 14005110): it tells the group's voters and itself, counts their answers as any
         // canceller does, and its fence ends with the decision or a refusal.
-        if !self.cancels.contains_key(&init) {
+        if !self.cancels.contains(init) {
             let plan_addrs: BTreeMap<NodeName, Addr> = self
                 .cmg
                 .as_ref()
@@ -806,10 +503,8 @@ impl Node {
             let mut pending: BTreeSet<Addr> = addrs.into_iter().collect();
             pending.insert(self.cfg.addr);
             self.start_cancel(init, pending.clone(), now);
-            if let Some(cancel) = self.cancels.get_mut(&init) {
-                cancel.cmg_voters = voters.iter().cloned().collect();
-                cancel.voter_addrs = plan_addrs;
-            }
+            let voters = voters.iter().cloned().collect();
+            self.cancels.know_voters(init, voters, plan_addrs);
             for addr in pending {
                 let reason = "a fenced CMG replica carries its init's cancel on".to_string();
                 self.send(
@@ -899,42 +594,6 @@ impl Node {
             }
         }
         self.cancel_tick();
-    }
-
-    /// Cancels are resent until each told node confirms — a node cut off for a while (a named
-    /// one, or one that joined the cluster before the cancel) must still clear what the init
-    /// wrote — for at most `MAX_CANCEL_RETRY_TIMEOUTS * init_timeout_ms`: a node that never
-    /// answers (dead for good, or stopped) does not keep a cancel running forever.
-    fn cancel_tick(&mut self) {
-        let now = self.now_ms;
-        let ids: Vec<InstanceId> = self.cancels.keys().copied().collect();
-        for init in ids {
-            let Some(cancel) = self.cancels.get(&init) else {
-                continue;
-            };
-            if cancel.answer.as_ref().is_some_and(|a| now >= a.by_ms) {
-                self.release_cancel_answer(init, None);
-            }
-            let Some(cancel) = self.cancels.get(&init) else {
-                continue;
-            };
-            let limit = cancel.started_ms + MAX_CANCEL_RETRY_TIMEOUTS * self.timing.init_timeout_ms;
-            if (cancel.pending.is_empty() && now >= cancel.min_end_ms) || now >= limit {
-                self.end_cancel(init);
-                continue;
-            }
-            if now < cancel.last_sent_ms + self.timing.init_retry_ms {
-                continue;
-            }
-            let pending: Vec<Addr> = cancel.pending.iter().copied().collect();
-            let decided = cancel.decided;
-            for addr in pending {
-                self.send_cancel(addr, init, "retry", decided);
-            }
-            if let Some(c) = self.cancels.get_mut(&init) {
-                c.last_sent_ms = now;
-            }
-        }
     }
 
     fn touch_init(&mut self, init: InstanceId) {
@@ -1272,10 +931,6 @@ impl Node {
     }
 }
 
-fn cancel_done(cancel: Option<&CancelAttempt>, now_ms: u64) -> bool {
-    cancel.is_some_and(|c| c.pending.is_empty() && now_ms >= c.min_end_ms)
-}
-
 fn first_pending(attempt: &InitAttempt) -> NodeName {
     attempt
         .targets
@@ -1298,76 +953,5 @@ fn compare(
             tag: held_tag.clone(),
         },
         Some(detail) => StartOutcome::Mismatch { detail },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Fuzz seed 20033506: a node that cleared a cancelled incarnation answers that group's Raft
-    /// traffic with the decided cancel, at most once per `init_retry_ms` per sender, and says
-    /// nothing to traffic of an incarnation it did not clear.
-    #[test]
-    fn a_cleared_incarnations_raft_traffic_is_told_the_decided_cancel() {
-        use crate::config::{NodeConfig, Timing};
-        use crate::message::Envelope;
-        use crate::node::Node;
-        use crate::types::{GroupKind, LaunchId};
-        use crate::vault::Vault;
-        let cleared = InstanceId(7);
-        let vault = Vault {
-            cleared: vec![(cleared, None)],
-            ..Vault::empty()
-        };
-        let cfg = NodeConfig {
-            name: "a2".into(),
-            addr: Addr::new([10, 0, 0, 2], 7000),
-            product: Default::default(),
-            protocol: Default::default(),
-            seeds: Vec::new(),
-            bug: None,
-        };
-        let timing = Timing::default();
-        let retry_ms = timing.init_retry_ms;
-        let (mut node, _) = Node::new(cfg, timing, LaunchId(2), 1, &vault, 0).unwrap();
-        let voter = Addr::new([10, 0, 0, 1], 7000);
-        let vote = |instance| Envelope {
-            from: voter,
-            from_launch: LaunchId(1),
-            msg: Message::Raft {
-                group: GroupKind::Cmg,
-                instance,
-                from_name: "a1".into(),
-                payload: Vec::new(),
-            },
-        };
-        let told = |out: &crate::node::Output| {
-            out.messages
-                .iter()
-                .filter(|(to, e)| {
-                    *to == voter
-                        && matches!(
-                            e.msg,
-                            Message::CancelInit {
-                                init,
-                                decided: true,
-                                ..
-                            } if init == cleared
-                        )
-                })
-                .count()
-        };
-        assert_eq!(told(&node.receive(10, vote(cleared))), 1);
-        assert_eq!(told(&node.receive(10 + retry_ms - 1, vote(cleared))), 0);
-        assert_eq!(told(&node.receive(10 + retry_ms, vote(cleared))), 1);
-        let other = node.receive(10 + 3 * retry_ms, vote(InstanceId(8)));
-        assert!(
-            !other
-                .messages
-                .iter()
-                .any(|(_, e)| matches!(e.msg, Message::CancelInit { .. })),
-            "traffic of an incarnation it never cleared is not answered: {other:?}"
-        );
     }
 }

@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelAttempt, CancelledInits, InitAttempt};
+use crate::init::{CancelTracker, CancelledInits, InitAttempt};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message, RequestId};
@@ -25,6 +25,7 @@ use crate::topology::PhysicalTopology;
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
+mod cancel;
 mod physical;
 
 /// Bound on the rounds of group processing and local delivery within one input.
@@ -86,7 +87,7 @@ pub struct Node {
     pub(crate) joiner: Joiner,
     pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
-    pub(crate) cancels: BTreeMap<InstanceId, CancelAttempt>,
+    pub(crate) cancels: CancelTracker,
     /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
     /// committed that cancel (`true`), or this node only destroyed a replica that could not have
     /// committed anything (`false`).
@@ -130,7 +131,7 @@ impl Node {
             ms: None,
             joiner: Joiner::new(),
             inits: BTreeMap::new(),
-            cancels: BTreeMap::new(),
+            cancels: CancelTracker::new(),
             cancelled: CancelledInits::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
