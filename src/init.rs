@@ -12,30 +12,28 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cluster_config::ClusterConfig;
 use crate::cmg::{ClusterState, CmgCommand, InitFate};
-use crate::error::InitError;
 use crate::event::Event;
-use crate::message::{encode, Message, RequestId};
+use crate::message::{encode, Message};
 use crate::metastorage::MsCommand;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
-use crate::types::{Addr, ClusterId, ClusterTag, GroupKind, InstanceId, NodeName};
+use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, NodeName};
 use crate::vault::VaultWrite;
 
 mod cancel;
 mod cancelled;
+mod coordinator;
 mod params;
 mod plan;
 
 pub(crate) use cancel::{CancelDue, CancelTracker};
 pub(crate) use cancelled::CancelledInits;
+pub use coordinator::MAX_INITS_IN_FLIGHT;
+pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
 
 pub use params::resolve_params;
 pub use plan::{HeldCluster, InitCommand, InitParams, InitPlan};
-
-/// How many init commands one node runs at once.
-pub const MAX_INITS_IN_FLIGHT: usize = 8;
 
 /// A named node's answer to [`Message::StartGroups`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,346 +74,7 @@ pub struct GroupStatus {
     pub init_fate: Option<InitFate>,
 }
 
-/// Where an init attempt stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Waiting for every named node to start its groups.
-    Starting,
-    /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
-    AwaitCommit { since_ms: u64 },
-}
-
-/// What a named node said.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum TargetState {
-    Pending,
-    Running,
-}
-
-/// One init command in progress on its initiator.
-#[derive(Clone, Debug)]
-pub(crate) struct InitAttempt {
-    request: RequestId,
-    user: Addr,
-    plan: InitPlan,
-    targets: BTreeMap<NodeName, TargetState>,
-    /// The incarnation whose commit we wait for: ours, or an equal earlier one a target holds.
-    watch: InstanceId,
-    committed: Option<(NodeName, ClusterState)>,
-    ms_leader: bool,
-    /// The fate a CMG replica of the watched incarnation reported.
-    fate: Option<InitFate>,
-    phase: Phase,
-    started_ms: u64,
-    last_sent_ms: u64,
-}
-
-impl InitAttempt {
-    pub(crate) fn user_request(&self) -> (Addr, RequestId) {
-        (self.user, self.request)
-    }
-
-    fn target_of(&self, addr: Addr) -> Option<NodeName> {
-        self.plan
-            .addrs
-            .iter()
-            .find(|(_, a)| **a == addr)
-            .map(|(n, _)| n.clone())
-    }
-}
-
 impl Node {
-    pub(crate) fn on_init_request(&mut self, from: Addr, request: RequestId, params: InitParams) {
-        self.emit(Event::InitReceived {
-            request,
-            params: params.clone(),
-        });
-        if let Some(rejection) = &self.halted {
-            let reason = rejection.to_string();
-            self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
-            return;
-        }
-        let in_flight = self
-            .inits
-            .values()
-            .any(|a| a.request == request && a.user == from);
-        let answer_held = self.cancels.holds_answer_for(from, request);
-        if in_flight || answer_held {
-            return;
-        }
-        if self.inits.len() >= MAX_INITS_IN_FLIGHT {
-            let error = InitError::Busy {
-                max: MAX_INITS_IN_FLIGHT,
-            };
-            self.answer_init(from, request, Err(error));
-            return;
-        }
-        let members: Vec<(NodeName, Addr)> = self
-            .physical_members()
-            .into_iter()
-            .map(|(n, a, _)| (n, a))
-            .collect();
-        let own = self.local.as_ref().map(|l| HeldCluster {
-            tag: l.config.tag.clone(),
-            init: Some(self.held_init_command(l)),
-        });
-        let own_name = self.cfg.name.clone();
-        let held = self.member_clusters();
-        let resolved = match resolve_params(
-            &params,
-            &members,
-            &held,
-            own.as_ref().map(|o| (&own_name, o)),
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                self.answer_init(from, request, Err(e));
-                return;
-            }
-        };
-        let init = InstanceId(self.rng.nonzero_u64());
-        let tag = ClusterTag {
-            name: resolved.cluster_name.clone(),
-            id: ClusterId(self.rng.next_u128()),
-        };
-        let addrs: BTreeMap<NodeName, Addr> = members
-            .iter()
-            .filter(|(n, _)| resolved.cmg_nodes.contains(n) || resolved.ms_nodes.contains(n))
-            .cloned()
-            .collect();
-        let plan = InitPlan {
-            init,
-            config: ClusterConfig {
-                tag: tag.clone(),
-                cmg_nodes: resolved.cmg_nodes.clone(),
-                ms_nodes: resolved.ms_nodes.clone(),
-                ms_version: 1,
-            },
-            product: self.cfg.product,
-            protocol: self.cfg.protocol,
-            initiator: self.cfg.name.clone(),
-            addrs: addrs.clone(),
-        };
-        self.emit(Event::InitStarted {
-            request,
-            init,
-            tag,
-            cmg_nodes: plan.config.cmg_nodes.clone(),
-            ms_nodes: plan.config.ms_nodes.clone(),
-        });
-        let attempt = InitAttempt {
-            request,
-            user: from,
-            targets: addrs
-                .keys()
-                .map(|n| (n.clone(), TargetState::Pending))
-                .collect(),
-            watch: init,
-            committed: None,
-            ms_leader: false,
-            fate: None,
-            phase: Phase::Starting,
-            started_ms: self.now_ms,
-            last_sent_ms: self.now_ms,
-            plan: plan.clone(),
-        };
-        for addr in addrs.values() {
-            self.send(*addr, Message::StartGroups { plan: plan.clone() });
-        }
-        self.inits.insert(init, attempt);
-    }
-
-    pub(crate) fn answer_init(
-        &mut self,
-        user: Addr,
-        request: RequestId,
-        result: Result<ClusterTag, InitError>,
-    ) {
-        self.emit(Event::InitAnswered {
-            request,
-            result: result.clone(),
-        });
-        self.send(user, Message::InitResponse { request, result });
-    }
-
-    /// Answers the user with an error and tells every named node (and every member, for vault
-    /// state holding the tag) to cancel.
-    fn cancel_init(&mut self, init: InstanceId, error: InitError) {
-        let Some(attempt) = self.inits.remove(&init) else {
-            return;
-        };
-        let mut pending: BTreeSet<Addr> = self.topo.addrs().into_iter().collect();
-        pending.extend(attempt.plan.addrs.values().copied());
-        pending.insert(self.cfg.addr);
-        let reason = error.to_string();
-        self.emit(Event::InitCancelled {
-            init,
-            reason: reason.clone(),
-        });
-        self.start_cancel(init, pending.clone(), self.now_ms);
-        let voters = attempt.plan.config.cmg_nodes.iter().cloned().collect();
-        let voter_addrs = attempt
-            .plan
-            .addrs
-            .iter()
-            .filter(|(n, _)| attempt.plan.config.cmg_nodes.contains(n))
-            .map(|(n, a)| (n.clone(), *a))
-            .collect();
-        self.cancels.know_voters(init, voters, voter_addrs);
-        if matches!(error, InitError::ParametersDiffer { .. }) {
-            // Another init holds the named nodes: the user is answered now; the cancel only
-            // cleans up what this attempt started.
-            self.answer_init(attempt.user, attempt.request, Err(error));
-        } else {
-            // The user hears of the failure once the CMG decided the cancel: if the init was
-            // answered to another user meanwhile, this one gets the tag too.
-            let cmg = attempt
-                .plan
-                .config
-                .cmg_nodes
-                .iter()
-                .filter_map(|n| attempt.plan.addrs.get(n).copied())
-                .collect();
-            self.hold_cancel_answer(init, attempt.user, attempt.request, error, cmg);
-        }
-        for addr in pending {
-            self.send(
-                addr,
-                Message::CancelInit {
-                    init,
-                    reason: reason.clone(),
-                    decided: false,
-                },
-            );
-        }
-    }
-
-    fn finish_init(&mut self, init: InstanceId, result: Result<ClusterTag, InitError>) {
-        if let Some(attempt) = self.inits.remove(&init) {
-            self.answer_init(attempt.user, attempt.request, result);
-        }
-    }
-
-    pub(crate) fn on_start_groups_ack(
-        &mut self,
-        from: Addr,
-        init: InstanceId,
-        outcome: StartOutcome,
-    ) {
-        let Some(attempt) = self.inits.get_mut(&init) else {
-            return;
-        };
-        if attempt.phase != Phase::Starting {
-            return;
-        }
-        let Some(node) = attempt.target_of(from) else {
-            return;
-        };
-        match outcome {
-            StartOutcome::Started => {
-                attempt.targets.insert(node, TargetState::Running);
-            }
-            StartOutcome::Existing { init: held, .. } => {
-                attempt.targets.insert(node, TargetState::Running);
-                if attempt.watch == attempt.plan.init {
-                    attempt.watch = held;
-                }
-            }
-            StartOutcome::Mismatch { detail } => {
-                // Refused without touching what the other node holds; the groups this attempt
-                // started elsewhere are cleaned up.
-                self.cancel_init(init, InitError::ParametersDiffer { node, detail });
-                return;
-            }
-            StartOutcome::Failed { detail } => {
-                self.cancel_init(init, InitError::NodeFailed { node, detail });
-                return;
-            }
-        }
-        if attempt.targets.values().all(|t| *t == TargetState::Running) {
-            attempt.phase = Phase::AwaitCommit {
-                since_ms: self.now_ms,
-            };
-            attempt.last_sent_ms = self.now_ms;
-            let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
-            for addr in addrs {
-                let answering = None;
-                self.send(addr, Message::StatusQuery { init, answering });
-            }
-        }
-    }
-
-    pub(crate) fn on_status_reply(&mut self, from: Addr, init: InstanceId, status: GroupStatus) {
-        let fenced = self
-            .cmg
-            .as_ref()
-            .is_some_and(|c| c.group.instance() == init && c.fence_asked_ms.is_some());
-        if fenced && status.cmg_instance == Some(init) {
-            match status.init_fate {
-                Some(InitFate::Answered) => self.unfence_cmg(init),
-                Some(InitFate::Cancelled) => {
-                    self.clear_cancelled_init(init, true);
-                }
-                None => {}
-            }
-        }
-        let Some(attempt) = self.inits.get_mut(&init) else {
-            return;
-        };
-        if !matches!(attempt.phase, Phase::AwaitCommit { .. }) {
-            return;
-        }
-        let Some(node) = attempt.target_of(from) else {
-            return;
-        };
-        if status.cmg_instance == Some(attempt.watch) {
-            if let Some(cluster) = status.cluster {
-                attempt.committed = Some((node, cluster));
-            }
-            if status.init_fate.is_some() {
-                attempt.fate = status.init_fate;
-            }
-        }
-        if status.ms_instance == Some(attempt.watch) && status.ms_leader.is_some() {
-            attempt.ms_leader = true;
-        }
-        let (Some((node, cluster)), true) = (attempt.committed.clone(), attempt.ms_leader) else {
-            return;
-        };
-        if let Some(detail) = attempt.plan.command().difference(&cluster.init_command()) {
-            self.finish_init(init, Err(InitError::ParametersDiffer { node, detail }));
-            return;
-        }
-        match attempt.fate {
-            // Recorded in the CMG: no cancel will clear it now, so the user may be told.
-            Some(InitFate::Answered) => self.finish_init(init, Ok(cluster.config.tag.clone())),
-            // Another initiator's cancel was committed first: this cluster is being destroyed.
-            Some(InitFate::Cancelled) => {
-                let detail = format!("the init of {} was cancelled", cluster.config.tag);
-                self.cancel_init(init, InitError::NodeFailed { node, detail });
-            }
-            // Ask the CMG leader to record the answer first (docs/spec.md §5).
-            None => {
-                let watch = attempt.watch;
-                let addrs: Vec<Addr> = attempt
-                    .plan
-                    .config
-                    .cmg_nodes
-                    .iter()
-                    .filter_map(|n| attempt.plan.addrs.get(n).copied())
-                    .collect();
-                // Paced like every resend (init_retry_ms): a reply per query would flood.
-                if self.now_ms >= attempt.last_sent_ms + self.timing.init_retry_ms {
-                    for addr in addrs {
-                        let answering = Some(watch);
-                        self.send(addr, Message::StatusQuery { init, answering });
-                    }
-                    self.touch_init(init);
-                }
-            }
-        }
-    }
-
     /// Fences this node's CMG replica of `init` (docs/protocol.md Step 2.6, "the fence"): it
     /// keeps the replica and its vault records, drops the group's messages, does not tick it,
     /// and asks the group's voters for the init's fate every `init_retry_ms`.
@@ -519,90 +178,6 @@ impl Node {
         }
     }
 
-    pub(crate) fn init_tick(&mut self) {
-        let now = self.now_ms;
-        let timing = self.timing.clone();
-        let ids: Vec<InstanceId> = self.inits.keys().copied().collect();
-        for init in ids {
-            let Some(attempt) = self.inits.get(&init) else {
-                continue;
-            };
-            let resend = now >= attempt.last_sent_ms + timing.init_retry_ms;
-            match attempt.phase.clone() {
-                Phase::Starting => {
-                    if now >= attempt.started_ms + timing.init_timeout_ms {
-                        let node = first_pending(attempt);
-                        self.cancel_init(
-                            init,
-                            InitError::Timeout {
-                                node,
-                                waiting_for: "its answer to start the groups".into(),
-                            },
-                        );
-                    } else if resend {
-                        let plan = attempt.plan.clone();
-                        let pending: Vec<Addr> = attempt
-                            .targets
-                            .iter()
-                            .filter(|(_, s)| **s == TargetState::Pending)
-                            .filter_map(|(n, _)| plan.addrs.get(n).copied())
-                            .collect();
-                        for addr in pending {
-                            self.send(addr, Message::StartGroups { plan: plan.clone() });
-                        }
-                        self.touch_init(init);
-                    }
-                }
-                Phase::AwaitCommit { since_ms } => {
-                    if now >= since_ms + timing.init_timeout_ms {
-                        let (node, waiting_for) = if attempt.committed.is_none() {
-                            (
-                                attempt
-                                    .plan
-                                    .config
-                                    .cmg_nodes
-                                    .first()
-                                    .cloned()
-                                    .unwrap_or_default(),
-                                "the CMG to commit the cluster state".to_string(),
-                            )
-                        } else {
-                            (
-                                attempt
-                                    .plan
-                                    .config
-                                    .ms_nodes
-                                    .first()
-                                    .cloned()
-                                    .unwrap_or_default(),
-                                "the Meta Storage to elect a leader".to_string(),
-                            )
-                        };
-                        self.cancel_init(init, InitError::Timeout { node, waiting_for });
-                    } else if resend {
-                        let addrs: Vec<Addr> = attempt.plan.addrs.values().copied().collect();
-                        // Once the commit and a Meta Storage leader are seen, every query also
-                        // asks the CMG leader to record the answer.
-                        let answering = (attempt.committed.is_some() && attempt.ms_leader)
-                            .then_some(attempt.watch);
-                        for addr in addrs {
-                            self.send(addr, Message::StatusQuery { init, answering });
-                        }
-                        self.touch_init(init);
-                    }
-                }
-            }
-        }
-        self.cancel_tick();
-    }
-
-    fn touch_init(&mut self, init: InstanceId) {
-        let now = self.now_ms;
-        if let Some(a) = self.inits.get_mut(&init) {
-            a.last_sent_ms = now;
-        }
-    }
-
     // --- Target side ---
 
     pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
@@ -684,7 +259,7 @@ impl Node {
 
     /// The init command this node compares a requested init with: the one its cluster was
     /// created with (`LocalState::init`).
-    fn held_init_command(&self, local: &crate::vault::LocalState) -> InitCommand {
+    pub(crate) fn held_init_command(&self, local: &crate::vault::LocalState) -> InitCommand {
         if self.cfg.bug == Some(crate::bugs::PlantedBug::InitComparesCurrentMsList) {
             // Planted bug: the current Meta Storage list instead of the one given at init.
             let mut ms_nodes = local.config.ms_nodes.clone();
@@ -929,15 +504,6 @@ impl Node {
         }
         remembered.members
     }
-}
-
-fn first_pending(attempt: &InitAttempt) -> NodeName {
-    attempt
-        .targets
-        .iter()
-        .find(|(_, s)| **s == TargetState::Pending)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_default()
 }
 
 /// How a requested init compares with the init command a node holds.

@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelTracker, CancelledInits, InitAttempt};
+use crate::init::{CancelTracker, CancelledInits, InitCoordinator};
 use crate::join::Joiner;
 use crate::leader::CmgReplica;
 use crate::message::{Envelope, Message, RequestId};
@@ -26,6 +26,7 @@ use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, Nod
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
 mod cancel;
+mod init;
 mod physical;
 
 /// Bound on the rounds of group processing and local delivery within one input.
@@ -85,7 +86,7 @@ pub struct Node {
     pub(crate) cmg: Option<CmgReplica>,
     pub(crate) ms: Option<MsReplica>,
     pub(crate) joiner: Joiner,
-    pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
+    pub(crate) inits: InitCoordinator,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
     pub(crate) cancels: CancelTracker,
     /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
@@ -130,7 +131,7 @@ impl Node {
             cmg: None,
             ms: None,
             joiner: Joiner::new(),
-            inits: BTreeMap::new(),
+            inits: InitCoordinator::new(),
             cancels: CancelTracker::new(),
             cancelled: CancelledInits::new(),
             own_cmg_seen_ms: now_ms,
