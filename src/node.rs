@@ -26,8 +26,10 @@ use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, Nod
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
 mod cancel;
+mod fence;
 mod init;
 mod physical;
+mod target;
 
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;
