@@ -88,6 +88,7 @@ pub struct Node {
     pub(crate) cmg: Option<CmgReplica>,
     pub(crate) ms: Option<MsReplica>,
     pub(crate) joiner: Joiner,
+    /// Init commands this node runs as initiator.
     pub(crate) inits: InitCoordinator,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
     pub(crate) cancels: CancelTracker,
