@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelAttempt, InitAttempt};
+use crate::init::{CancelTracker, CancelledInits, InitCoordinator};
 use crate::join::Joiner;
 use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
@@ -25,12 +25,16 @@ use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, Nod
 use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
 
 mod admin;
+mod cancel;
 mod cmg;
 mod cmg_validation;
+mod fence;
+mod init;
 mod join;
 mod membership;
 mod ms;
 mod physical;
+mod target;
 
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;
@@ -78,13 +82,14 @@ pub struct Node {
     pub(crate) cmg: Option<CmgReplica>,
     pub(crate) ms: Option<MsReplica>,
     pub(crate) joiner: Joiner,
-    pub(crate) inits: BTreeMap<InstanceId, InitAttempt>,
+    /// Init commands this node runs as initiator.
+    pub(crate) inits: InitCoordinator,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
-    pub(crate) cancels: BTreeMap<InstanceId, CancelAttempt>,
+    pub(crate) cancels: CancelTracker,
     /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
     /// committed that cancel (`true`), or this node only destroyed a replica that could not have
     /// committed anything (`false`).
-    pub(crate) cancelled: BTreeMap<InstanceId, crate::init::CancelledInit>,
+    pub(crate) cancelled: CancelledInits,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     pub(crate) own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
@@ -124,9 +129,9 @@ impl Node {
             cmg: None,
             ms: None,
             joiner: Joiner::new(),
-            inits: BTreeMap::new(),
-            cancels: BTreeMap::new(),
-            cancelled: BTreeMap::new(),
+            inits: InitCoordinator::new(),
+            cancels: CancelTracker::new(),
+            cancelled: CancelledInits::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
             admins: AdminRequests::new(),
@@ -155,15 +160,7 @@ impl Node {
             }
         }
         for (init, tag) in &vault.cleared {
-            node.cancelled.insert(
-                *init,
-                crate::init::CancelledInit {
-                    decided: true,
-                    members: Vec::new(),
-                    tag: tag.clone(),
-                    told_ms: BTreeMap::new(),
-                },
-            );
+            node.cancelled.restore_cleared(*init, tag.clone());
         }
         // A cancel this node was telling when it stopped resumes: everyone who appears is told,
         // for at least two init timeouts (time for the physical topology to fill).

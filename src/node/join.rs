@@ -29,7 +29,7 @@ impl Node {
         if !self.topo.is_admitted() {
             return;
         }
-        if let Some(decided) = self.cancelled.get(&notice.cmg_instance).map(|c| c.decided) {
+        if let Some(decided) = self.cancelled.decided(notice.cmg_instance) {
             // A leader of a cluster whose init this node cancelled on its side: that replica
             // missed the cancel (it was out of reach, or its initiator died). It is told now, and
             // this node does not join a cluster that no longer exists — unless the leader answers
@@ -172,7 +172,7 @@ impl Node {
                     reason,
                 });
             }
-            JoinResult::Accepted(accept) if self.cancelled.contains_key(&accept.instance) => {}
+            JoinResult::Accepted(accept) if self.cancelled.contains(accept.instance) => {}
             JoinResult::Accepted(accept) => self.on_join_accepted(accept),
         }
     }

@@ -142,12 +142,10 @@ impl Node {
         // A member of a cluster whose init this node saw cancelled (decided) is told so rather
         // than refused: it clears the cancelled cluster and hands-shakes again as an empty node
         // (docs/spec.md §5, "a cancelled member is told, whoever it meets").
-        let cancelled = joiner.tag.as_ref().and_then(|t| {
-            self.cancelled
-                .iter()
-                .find(|(_, c)| c.decided && c.tag.as_ref() == Some(t))
-                .map(|(init, _)| *init)
-        });
+        let cancelled = joiner
+            .tag
+            .as_ref()
+            .and_then(|t| self.cancelled.decided_with_tag(t));
         // Planted bug: the member is refused like any other, not told.
         let cancelled =
             cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));

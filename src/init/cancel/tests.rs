@@ -1,0 +1,179 @@
+//! Unit tests of the cancel tracker (`src/init/cancel.rs`).
+
+use super::*;
+
+fn addr(i: u8) -> Addr {
+    Addr::new([10, 0, 0, i], 7000)
+}
+
+fn names(list: &[&str]) -> BTreeSet<NodeName> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A cancel of a plan with voters a, b, c at addresses 1, 2, 3, told to 1..=4.
+fn running(now_ms: u64) -> (CancelTracker, InstanceId) {
+    let mut t = CancelTracker::new();
+    let init = InstanceId(7);
+    t.start(init, (1..=4).map(addr).collect(), now_ms, now_ms);
+    let voter_addrs = [("a", 1), ("b", 2), ("c", 3)]
+        .iter()
+        .map(|(n, i)| (n.to_string(), addr(*i)))
+        .collect();
+    t.know_voters(init, names(&["a", "b", "c"]), voter_addrs);
+    (t, init)
+}
+
+fn fenced_ack(t: &mut CancelTracker, init: InstanceId, i: u8, name: &str) -> AckOutcome {
+    let voters = Some(vec!["a".into(), "b".into(), "c".into()]);
+    t.on_ack(
+        init,
+        addr(i),
+        Some(name.into()),
+        Some(addr(i)),
+        Vec::new(),
+        false,
+        voters,
+        0,
+    )
+    .unwrap()
+}
+
+#[test]
+fn fenced_voters_leaving_no_majority_decide_the_cancel_and_everyone_is_told() {
+    let (mut t, init) = running(0);
+    let first = fenced_ack(&mut t, init, 1, "a");
+    assert!(!first.decided && first.tell.is_empty());
+    // Two of three voters fenced: no majority can commit an answer without them.
+    let second = fenced_ack(&mut t, init, 2, "b");
+    assert!(second.decided && second.release_answer);
+    assert_eq!(second.tell, (1..=4).map(addr).collect::<Vec<_>>());
+    assert!(
+        !second.done,
+        "the fenced voters must still clear their replicas"
+    );
+}
+
+#[test]
+fn a_namesake_at_another_address_does_not_count_as_a_voter() {
+    let (mut t, init) = running(0);
+    fenced_ack(&mut t, init, 1, "a");
+    let voters = Some(vec!["a".into(), "b".into(), "c".into()]);
+    // "b" answering from address 9: not the plan's address of b.
+    let out = t
+        .on_ack(
+            init,
+            addr(9),
+            Some("b".into()),
+            None,
+            Vec::new(),
+            false,
+            voters,
+            0,
+        )
+        .unwrap();
+    assert!(!out.decided);
+}
+
+#[test]
+fn a_decided_ack_ends_the_cancel_once_nobody_is_pending() {
+    let (mut t, init) = running(0);
+    let mut last = None;
+    for i in 1..=4 {
+        last = t.on_ack(init, addr(i), None, None, Vec::new(), true, None, 0);
+    }
+    let last = last.unwrap();
+    assert!(last.done && last.decided);
+    assert!(t
+        .on_ack(
+            InstanceId(8),
+            addr(1),
+            None,
+            None,
+            Vec::new(),
+            true,
+            None,
+            0
+        )
+        .is_none());
+    // The members a replica knew are told, once.
+    let (mut t, init) = running(0);
+    t.on_ack(init, addr(1), None, None, Vec::new(), true, None, 0);
+    let out = t
+        .on_ack(
+            init,
+            addr(2),
+            None,
+            None,
+            vec![addr(5), addr(3)],
+            true,
+            None,
+            0,
+        )
+        .unwrap();
+    assert_eq!(out.tell, vec![addr(5)], "a member not yet told");
+}
+
+#[test]
+fn the_held_answer_waits_for_the_cmg_nodes_or_its_deadline() {
+    let (mut t, init) = running(0);
+    let user = addr(100);
+    let error = InitError::Busy { max: 1 };
+    let cmg: BTreeSet<Addr> = [addr(1), addr(2)].into_iter().collect();
+    t.hold_answer(init, user, RequestId(3), error.clone(), 500, cmg);
+    assert!(t.holds_answer_for(user, RequestId(3)));
+    assert!(!t.holds_answer_for(user, RequestId(4)));
+    let ack = |t: &mut CancelTracker, i| {
+        t.on_ack(init, addr(i), None, None, Vec::new(), false, None, 0)
+            .unwrap()
+    };
+    assert!(!ack(&mut t, 1).release_answer);
+    assert!(ack(&mut t, 2).release_answer, "every CMG node confirmed");
+    let timing = Timing::default();
+    assert!(t
+        .tick(499, &timing)
+        .iter()
+        .all(|d| !matches!(d, CancelDue::Answer(_))));
+    assert_eq!(t.tick(500, &timing).first(), Some(&CancelDue::Answer(init)));
+    assert_eq!(t.take_answer(init), Some((user, RequestId(3), error)));
+    assert_eq!(t.take_answer(init), None);
+}
+
+#[test]
+fn a_cancel_is_resent_every_retry_until_done_or_out_of_time() {
+    let timing = Timing::default();
+    let (mut t, init) = running(0);
+    assert!(t.tick(timing.init_retry_ms - 1, &timing).is_empty());
+    let resend = t.tick(timing.init_retry_ms, &timing);
+    assert_eq!(
+        resend,
+        vec![CancelDue::Resend {
+            init,
+            to: (1..=4).map(addr).collect(),
+            decided: false
+        }]
+    );
+    assert!(
+        t.tick(timing.init_retry_ms, &timing).is_empty(),
+        "counted as sent"
+    );
+    let limit = MAX_CANCEL_RETRY_TIMEOUTS * timing.init_timeout_ms;
+    assert_eq!(t.tick(limit, &timing), vec![CancelDue::End(init)]);
+}
+
+#[test]
+fn a_member_that_appears_is_told_again_and_the_oldest_cancel_makes_room() {
+    let (mut t, init) = running(0);
+    t.on_ack(init, addr(1), None, None, Vec::new(), false, None, 0);
+    assert_eq!(t.acked(init), vec![addr(1)]);
+    assert_eq!(t.retell(addr(1)), vec![(init, false)]);
+    assert!(t.acked(init).is_empty());
+    let mut t = CancelTracker::new();
+    for i in 0..MAX_RECORDED_CANCELS as u64 {
+        assert_eq!(t.evictee(InstanceId(100 + i)), None);
+        t.start(InstanceId(100 + i), BTreeSet::new(), 10 - i % 3, 0);
+    }
+    // Oldest start first (ids 102, 105, ... started at 8), then the lowest id.
+    assert_eq!(t.evictee(InstanceId(1)), Some(InstanceId(102)));
+    assert_eq!(t.evictee(InstanceId(100)), None, "already running");
+    assert!(t.remove(InstanceId(102)) && !t.remove(InstanceId(102)));
+}

@@ -1,0 +1,205 @@
+//! Unit tests of the init coordinator (`src/init/coordinator.rs`).
+
+use super::*;
+use crate::cluster_config::ClusterConfig;
+use crate::types::ClusterId;
+
+const USER: Addr = Addr {
+    ip: [10, 9, 9, 9],
+    port: 1,
+};
+
+fn addr(i: u8) -> Addr {
+    Addr::new([10, 0, 0, i], 7000)
+}
+
+/// A plan naming a (CMG), b (CMG, MS) at addresses 1 and 2.
+fn plan(init: u64) -> InitPlan {
+    InitPlan {
+        init: InstanceId(init),
+        config: ClusterConfig {
+            tag: ClusterTag {
+                name: "c".into(),
+                id: ClusterId(init as u128),
+            },
+            cmg_nodes: vec!["a".into(), "b".into()],
+            ms_nodes: vec!["b".into()],
+            ms_version: 1,
+        },
+        product: Default::default(),
+        protocol: Default::default(),
+        initiator: "a".into(),
+        addrs: [("a".to_string(), addr(1)), ("b".to_string(), addr(2))]
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn cluster_of(plan: &InitPlan) -> ClusterState {
+    ClusterState {
+        config: plan.config.clone(),
+        product: plan.product,
+        protocol: plan.protocol,
+        initial_ms_nodes: plan.config.ms_nodes.clone(),
+        instance: plan.init,
+        addrs: plan.addrs.clone(),
+    }
+}
+
+fn running(init: u64) -> InitCoordinator {
+    let mut c = InitCoordinator::new();
+    assert_eq!(
+        c.start(plan(init), USER, RequestId(1), 0),
+        vec![addr(1), addr(2)]
+    );
+    let i = InstanceId(init);
+    assert_eq!(
+        c.on_start_ack(i, addr(1), StartOutcome::Started, 5),
+        StartAck::Nothing
+    );
+    assert_eq!(
+        c.on_start_ack(i, addr(2), StartOutcome::Started, 10),
+        StartAck::QueryStatus(vec![addr(1), addr(2)])
+    );
+    c
+}
+
+#[test]
+fn a_refusing_target_cancels_and_strangers_are_ignored() {
+    let mut c = InitCoordinator::new();
+    c.start(plan(1), USER, RequestId(1), 0);
+    assert!(c.in_flight(USER, RequestId(1)) && !c.in_flight(USER, RequestId(2)));
+    let i = InstanceId(1);
+    assert_eq!(
+        c.on_start_ack(i, addr(9), StartOutcome::Started, 0),
+        StartAck::Nothing
+    );
+    let refused = StartOutcome::Mismatch { detail: "x".into() };
+    assert_eq!(
+        c.on_start_ack(i, addr(2), refused, 0),
+        StartAck::Cancel(InitError::ParametersDiffer {
+            node: "b".into(),
+            detail: "x".into()
+        })
+    );
+}
+
+#[test]
+fn the_user_is_answered_only_once_the_cmg_recorded_the_answer() {
+    let mut c = running(1);
+    let i = InstanceId(1);
+    let p = plan(1);
+    let committed = GroupStatus {
+        cmg_instance: Some(i),
+        cluster: Some(cluster_of(&p)),
+        ms_instance: Some(i),
+        ms_leader: Some("b".into()),
+        init_fate: None,
+    };
+    // Paced: the last query went out at 10.
+    assert_eq!(
+        c.on_status_reply(i, addr(1), committed.clone(), 11, 300),
+        StatusStep::Nothing
+    );
+    assert_eq!(
+        c.on_status_reply(i, addr(1), committed.clone(), 310, 300),
+        StatusStep::RecordAnswer {
+            to: vec![addr(1), addr(2)],
+            watch: i
+        }
+    );
+    let answered = GroupStatus {
+        init_fate: Some(InitFate::Answered),
+        ..committed
+    };
+    assert_eq!(
+        c.on_status_reply(i, addr(2), answered, 320, 300),
+        StatusStep::Answer {
+            user: USER,
+            request: RequestId(1),
+            result: Ok(p.config.tag.clone())
+        }
+    );
+    assert!(!c.in_flight(USER, RequestId(1)));
+}
+
+#[test]
+fn a_committed_cluster_of_other_parameters_is_refused() {
+    let mut c = running(1);
+    let i = InstanceId(1);
+    let mut other = cluster_of(&plan(1));
+    other.config.cmg_nodes = vec!["b".into()];
+    let status = GroupStatus {
+        cmg_instance: Some(i),
+        cluster: Some(other),
+        ms_instance: Some(i),
+        ms_leader: Some("b".into()),
+        init_fate: None,
+    };
+    assert!(matches!(
+        c.on_status_reply(i, addr(1), status, 20, 300),
+        StatusStep::Answer {
+            result: Err(InitError::ParametersDiffer { .. }),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn timers_resend_then_time_out() {
+    let timing = Timing::default();
+    let mut c = InitCoordinator::new();
+    c.start(plan(1), USER, RequestId(1), 0);
+    c.on_start_ack(InstanceId(1), addr(1), StartOutcome::Started, 0);
+    let retry = timing.init_retry_ms;
+    assert!(c.tick(retry - 1, &timing).is_empty());
+    assert_eq!(
+        c.tick(retry, &timing),
+        vec![(
+            InstanceId(1),
+            InitDue::ResendStart {
+                plan: plan(1),
+                to: vec![addr(2)]
+            }
+        )]
+    );
+    assert!(c.tick(retry, &timing).is_empty(), "counted as sent");
+    assert_eq!(
+        c.tick(timing.init_timeout_ms, &timing),
+        vec![(
+            InstanceId(1),
+            InitDue::Cancel(InitError::Timeout {
+                node: "b".into(),
+                waiting_for: "its answer to start the groups".into()
+            })
+        )]
+    );
+    let mut c = running(2);
+    assert_eq!(
+        c.tick(10 + retry, &timing),
+        vec![(
+            InstanceId(2),
+            InitDue::QueryStatus {
+                to: vec![addr(1), addr(2)],
+                answering: None
+            }
+        )]
+    );
+    assert!(matches!(
+        &c.tick(10 + timing.init_timeout_ms, &timing)[..],
+        [(_, InitDue::Cancel(InitError::Timeout { node, .. }))] if node == "a"
+    ));
+}
+
+#[test]
+fn at_most_max_inits_in_flight() {
+    let mut c = InitCoordinator::new();
+    for i in 0..MAX_INITS_IN_FLIGHT as u64 {
+        assert!(!c.is_full());
+        c.start(plan(i + 1), USER, RequestId(i), 0);
+    }
+    assert!(c.is_full());
+    assert!(c.remove(InstanceId(1)).is_some());
+    assert!(!c.is_full());
+    assert_eq!(c.into_values().count(), MAX_INITS_IN_FLIGHT - 1);
+}

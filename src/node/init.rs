@@ -1,0 +1,245 @@
+//! The node's routing of the initiator's side of an init (docs/protocol.md Step 2): the user's
+//! init command is checked here against the node's physical topology and what it holds
+//! ([`resolve_params`]), the plan drawn, and the attempt handed to the
+//! [`InitCoordinator`](crate::init::InitCoordinator); what the coordinator decides — messages to
+//! the named nodes, the user's answer, a cancel — is done here. The named node's side is in
+//! `src/node/target.rs`, cancels in `src/node/cancel.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cluster_config::ClusterConfig;
+use crate::cmg::InitFate;
+use crate::error::InitError;
+use crate::event::Event;
+use crate::init::{
+    resolve_params, GroupStatus, HeldCluster, InitDue, InitParams, InitPlan, StartAck,
+    StartOutcome, StatusStep, MAX_INITS_IN_FLIGHT,
+};
+use crate::message::{Message, RequestId};
+use crate::node::Node;
+use crate::types::{Addr, ClusterId, ClusterTag, InstanceId, NodeName};
+
+impl Node {
+    pub(crate) fn on_init_request(&mut self, from: Addr, request: RequestId, params: InitParams) {
+        self.emit(Event::InitReceived {
+            request,
+            params: params.clone(),
+        });
+        if let Some(rejection) = &self.halted {
+            let reason = rejection.to_string();
+            self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
+            return;
+        }
+        let in_flight = self.inits.in_flight(from, request);
+        let answer_held = self.cancels.holds_answer_for(from, request);
+        if in_flight || answer_held {
+            return;
+        }
+        if self.inits.is_full() {
+            let error = InitError::Busy {
+                max: MAX_INITS_IN_FLIGHT,
+            };
+            self.answer_init(from, request, Err(error));
+            return;
+        }
+        let members: Vec<(NodeName, Addr)> = self
+            .physical_members()
+            .into_iter()
+            .map(|(n, a, _)| (n, a))
+            .collect();
+        let own = self.local.as_ref().map(|l| HeldCluster {
+            tag: l.config.tag.clone(),
+            init: Some(self.held_init_command(l)),
+        });
+        let own_name = self.cfg.name.clone();
+        let held = self.member_clusters();
+        let resolved = match resolve_params(
+            &params,
+            &members,
+            &held,
+            own.as_ref().map(|o| (&own_name, o)),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                self.answer_init(from, request, Err(e));
+                return;
+            }
+        };
+        let init = InstanceId(self.rng.nonzero_u64());
+        let tag = ClusterTag {
+            name: resolved.cluster_name.clone(),
+            id: ClusterId(self.rng.next_u128()),
+        };
+        let addrs: BTreeMap<NodeName, Addr> = members
+            .iter()
+            .filter(|(n, _)| resolved.cmg_nodes.contains(n) || resolved.ms_nodes.contains(n))
+            .cloned()
+            .collect();
+        let plan = InitPlan {
+            init,
+            config: ClusterConfig {
+                tag: tag.clone(),
+                cmg_nodes: resolved.cmg_nodes.clone(),
+                ms_nodes: resolved.ms_nodes.clone(),
+                ms_version: 1,
+            },
+            product: self.cfg.product,
+            protocol: self.cfg.protocol,
+            initiator: self.cfg.name.clone(),
+            addrs,
+        };
+        self.emit(Event::InitStarted {
+            request,
+            init,
+            tag,
+            cmg_nodes: plan.config.cmg_nodes.clone(),
+            ms_nodes: plan.config.ms_nodes.clone(),
+        });
+        let now = self.now_ms;
+        for addr in self.inits.start(plan.clone(), from, request, now) {
+            self.send(addr, Message::StartGroups { plan: plan.clone() });
+        }
+    }
+
+    /// Answers `user`'s init `request` with `result` (and reports it).
+    pub(crate) fn answer_init(
+        &mut self,
+        user: Addr,
+        request: RequestId,
+        result: Result<ClusterTag, InitError>,
+    ) {
+        self.emit(Event::InitAnswered {
+            request,
+            result: result.clone(),
+        });
+        self.send(user, Message::InitResponse { request, result });
+    }
+
+    /// Answers the user with an error and tells every named node (and every member, for vault
+    /// state holding the tag) to cancel.
+    fn cancel_init(&mut self, init: InstanceId, error: InitError) {
+        let Some(attempt) = self.inits.remove(init) else {
+            return;
+        };
+        let (user, request) = attempt.user_request();
+        let plan = attempt.plan();
+        let mut pending: BTreeSet<Addr> = self.topo.addrs().into_iter().collect();
+        pending.extend(plan.addrs.values().copied());
+        pending.insert(self.cfg.addr);
+        let reason = error.to_string();
+        self.emit(Event::InitCancelled {
+            init,
+            reason: reason.clone(),
+        });
+        self.start_cancel(init, pending.clone(), self.now_ms);
+        let voters = plan.config.cmg_nodes.iter().cloned().collect();
+        let voter_addrs = plan
+            .addrs
+            .iter()
+            .filter(|(n, _)| plan.config.cmg_nodes.contains(n))
+            .map(|(n, a)| (n.clone(), *a))
+            .collect();
+        self.cancels.know_voters(init, voters, voter_addrs);
+        if matches!(error, InitError::ParametersDiffer { .. }) {
+            // Another init holds the named nodes: the user is answered now; the cancel only
+            // cleans up what this attempt started.
+            self.answer_init(user, request, Err(error));
+        } else {
+            // The user hears of the failure once the CMG decided the cancel: if the init was
+            // answered to another user meanwhile, this one gets the tag too.
+            let cmg = plan
+                .config
+                .cmg_nodes
+                .iter()
+                .filter_map(|n| plan.addrs.get(n).copied())
+                .collect();
+            self.hold_cancel_answer(init, user, request, error, cmg);
+        }
+        for addr in pending {
+            self.send(
+                addr,
+                Message::CancelInit {
+                    init,
+                    reason: reason.clone(),
+                    decided: false,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn on_start_groups_ack(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        outcome: StartOutcome,
+    ) {
+        let now = self.now_ms;
+        match self.inits.on_start_ack(init, from, outcome, now) {
+            StartAck::Nothing => {}
+            StartAck::Cancel(error) => self.cancel_init(init, error),
+            StartAck::QueryStatus(to) => {
+                for addr in to {
+                    let answering = None;
+                    self.send(addr, Message::StatusQuery { init, answering });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_status_reply(&mut self, from: Addr, init: InstanceId, status: GroupStatus) {
+        let fenced = self
+            .cmg
+            .as_ref()
+            .is_some_and(|c| c.group.instance() == init && c.fence_asked_ms.is_some());
+        if fenced && status.cmg_instance == Some(init) {
+            match status.init_fate {
+                Some(InitFate::Answered) => self.unfence_cmg(init),
+                Some(InitFate::Cancelled) => {
+                    self.clear_cancelled_init(init, true);
+                }
+                None => {}
+            }
+        }
+        let (now, retry_ms) = (self.now_ms, self.timing.init_retry_ms);
+        match self
+            .inits
+            .on_status_reply(init, from, status, now, retry_ms)
+        {
+            StatusStep::Nothing => {}
+            StatusStep::Answer {
+                user,
+                request,
+                result,
+            } => self.answer_init(user, request, result),
+            StatusStep::Cancel(error) => self.cancel_init(init, error),
+            StatusStep::RecordAnswer { to, watch } => {
+                for addr in to {
+                    let answering = Some(watch);
+                    self.send(addr, Message::StatusQuery { init, answering });
+                }
+            }
+        }
+    }
+
+    /// Runs the init attempts' timers ([`InitCoordinator::tick`](crate::init::InitCoordinator::tick)),
+    /// then the cancels'.
+    pub(crate) fn init_tick(&mut self) {
+        let now = self.now_ms;
+        for (init, due) in self.inits.tick(now, &self.timing) {
+            match due {
+                InitDue::Cancel(error) => self.cancel_init(init, error),
+                InitDue::ResendStart { plan, to } => {
+                    for addr in to {
+                        self.send(addr, Message::StartGroups { plan: plan.clone() });
+                    }
+                }
+                InitDue::QueryStatus { to, answering } => {
+                    for addr in to {
+                        self.send(addr, Message::StatusQuery { init, answering });
+                    }
+                }
+            }
+        }
+        self.cancel_tick();
+    }
+}

@@ -1,0 +1,287 @@
+//! The node's routing of the init target's side (docs/protocol.md Step 2): a node named in an
+//! init answers `StartGroups` after comparing the init with what it holds, starts its replicas,
+//! reports its groups to status queries, and handles a cancel that reaches it (Step 2.6) —
+//! gathering the facts the rules in `src/init/target.rs` decide on, and applying the result. The
+//! fence is in `src/node/fence.rs`.
+
+use crate::cmg::CmgCommand;
+use crate::event::Event;
+use crate::init::{
+    cancel_step, held_init_command, held_outcome, CancelStep, GroupStatus, Holdings, InitCommand,
+    InitPlan, ReplicaFacts, StartOutcome,
+};
+use crate::join::JoinPhase;
+use crate::message::{encode, Message};
+use crate::metastorage::MsCommand;
+use crate::node::Node;
+use crate::raft_group::RaftGroup;
+use crate::types::{Addr, GroupKind, InstanceId};
+use crate::vault::{LocalState, VaultWrite};
+
+impl Node {
+    pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
+        let init = plan.init;
+        // A CMG replica of another init that an undecided cancel fences says nothing about what
+        // this node holds until its fate is known (cleared, or answered): the node does not
+        // answer yet, and the initiator resends every init_retry_ms (a repeat of an init must not
+        // be refused by the leftover of a refused attempt).
+        if self
+            .cmg
+            .as_ref()
+            .is_some_and(|c| c.fence_asked_ms.is_some() && c.group.instance() != init)
+        {
+            return;
+        }
+        let outcome = if let Some(rejection) = &self.halted {
+            StartOutcome::Failed {
+                detail: format!("node has stopped: {rejection}"),
+            }
+        } else if !plan.config.cmg_nodes.contains(&self.cfg.name)
+            && !plan.config.ms_nodes.contains(&self.cfg.name)
+        {
+            StartOutcome::Failed {
+                detail: "node is not named in the init".into(),
+            }
+        } else if let Some(held) = self.held_init_outcome(&plan) {
+            held
+        } else {
+            self.start_groups(&plan);
+            StartOutcome::Started
+        };
+        self.send(from, Message::StartGroupsAck { init, outcome });
+    }
+
+    /// How an init compares with what this node already holds, if it holds anything
+    /// ([`held_outcome`]).
+    fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
+        let hosted = [
+            self.cmg
+                .as_ref()
+                .map(|c| (c.group.instance(), c.plan.as_ref())),
+            self.ms
+                .as_ref()
+                .map(|m| (m.group.instance(), m.plan.as_ref())),
+        ];
+        // Not initialized, but already asking another cluster to let it in.
+        let joining = self
+            .joiner
+            .cluster
+            .as_ref()
+            .filter(|_| self.local.is_none() && self.joiner.phase != JoinPhase::Waiting)
+            .map(|(tag, instance)| (tag, *instance));
+        let holdings = Holdings {
+            cancelled: self.cancelled.contains(plan.init),
+            hosted,
+            joining,
+            local: self.local.as_ref(),
+        };
+        held_outcome(plan, holdings, self.cfg.bug)
+    }
+
+    /// The init command this node compares a requested init with: the one its cluster was
+    /// created with (`LocalState::init`; [`held_init_command`]).
+    pub(crate) fn held_init_command(&self, local: &LocalState) -> InitCommand {
+        held_init_command(local, self.cfg.bug)
+    }
+
+    fn start_groups(&mut self, plan: &InitPlan) {
+        for (name, addr) in &plan.addrs {
+            self.learn_addr(name, *addr);
+        }
+        let me = self.cfg.name.clone();
+        if plan.config.cmg_nodes.contains(&me) {
+            let record = RaftGroup::bootstrap_record(
+                plan.init,
+                plan.config.cmg_nodes.clone(),
+                Some(plan.clone()),
+                vec![encode(&CmgCommand::Bootstrap)],
+            );
+            self.create_group(GroupKind::Cmg, record);
+            if plan.config.cmg_nodes.first() == Some(&me) {
+                if let Some(cmg) = self.cmg.as_mut() {
+                    cmg.group.campaign();
+                }
+            }
+        }
+        if plan.config.ms_nodes.contains(&me) {
+            let first = MsCommand::Init {
+                version: plan.config.ms_version,
+                nodes: plan.config.ms_nodes.clone(),
+            };
+            let record = RaftGroup::bootstrap_record(
+                plan.init,
+                plan.config.ms_nodes.clone(),
+                Some(plan.clone()),
+                vec![encode(&first)],
+            );
+            self.create_group(GroupKind::Ms, record);
+            if plan.config.ms_nodes.first() == Some(&me) {
+                if let Some(ms) = self.ms.as_mut() {
+                    ms.group.campaign();
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_status_query(
+        &mut self,
+        from: Addr,
+        init: InstanceId,
+        answering: Option<InstanceId>,
+    ) {
+        if let Some(instance) = answering {
+            self.propose_init_fate(instance, true);
+        }
+        let status = GroupStatus {
+            cmg_instance: self.cmg.as_ref().map(|c| c.group.instance()),
+            cluster: self.cmg.as_ref().and_then(|c| c.state.cluster.clone()),
+            ms_instance: self.ms.as_ref().map(|m| m.group.instance()),
+            ms_leader: self.ms.as_ref().and_then(|m| {
+                let leader = m.group.role_state().leader;
+                self.name_of_raft_id(leader)
+            }),
+            init_fate: self.cmg.as_ref().and_then(|c| c.state.init_fate),
+        };
+        self.send(from, Message::StatusReply { init, status });
+    }
+
+    /// A cancel reaches a node (docs/protocol.md Step 2.6): the node gathers what its CMG
+    /// replica of the init knows and what it holds, and applies what [`cancel_step`] decides —
+    /// refuse, let the CMG log decide, fence, wait, or clear and acknowledge.
+    pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
+        if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
+            self.send(
+                from,
+                Message::CancelAck {
+                    init,
+                    members: Vec::new(),
+                    decided,
+                    unanswered: None,
+                },
+            );
+            return;
+        }
+        let replica = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .map(|c| {
+                let answered_in_log = c.group.log_holds(|data| {
+                    matches!(
+                        crate::message::decode::<CmgCommand>(data),
+                        Ok(CmgCommand::InitAnswered)
+                    )
+                });
+                ReplicaFacts {
+                    fate: c.state.init_fate,
+                    tag: c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()),
+                    led_or_answering: c.group.role_state().leader != 0 || answered_in_log,
+                    voters: self.cmg_voter_names(c),
+                }
+            });
+        let decided = decided || self.cancelled.is_decided(init);
+        let holds = self.local.as_ref().is_some_and(|l| l.cmg_instance == init)
+            || self.ms.as_ref().is_some_and(|m| m.group.instance() == init);
+        match cancel_step(replica, decided, holds, self.cfg.bug) {
+            CancelStep::Refuse(tag) => {
+                self.emit(Event::CancelRefused {
+                    init,
+                    tag: tag.clone(),
+                });
+                self.send(from, Message::CancelRefused { init, tag });
+            }
+            CancelStep::Propose => {
+                self.propose_init_fate(init, false);
+                if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                    d.cancel_requesters.insert(from);
+                }
+            }
+            CancelStep::Fence(voters) => {
+                self.fence_cmg(init);
+                self.send(
+                    from,
+                    Message::CancelAck {
+                        init,
+                        members: Vec::new(),
+                        decided: false,
+                        unanswered: Some(voters),
+                    },
+                );
+            }
+            CancelStep::Wait => {}
+            CancelStep::Clear {
+                decided,
+                unanswered,
+            } => {
+                // Remembered even by a node that holds nothing: a late start of this init must
+                // not give it a replica that could still help commit an answer.
+                let members = self.clear_cancelled_init(init, decided);
+                self.send(
+                    from,
+                    Message::CancelAck {
+                        init,
+                        members,
+                        decided,
+                        unanswered,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Destroys what this node holds of a cancelled init — its replicas of that incarnation
+    /// (vault records included) and, if its stored cluster state is of that incarnation, that
+    /// state — and remembers the cancel. Returns the nodes its CMG replica knew as joined,
+    /// validated or departed (they may hold the cluster in their vaults and must be told).
+    pub(crate) fn clear_cancelled_init(&mut self, init: InstanceId, decided: bool) -> Vec<Addr> {
+        let members: Vec<Addr> = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .map(|c| {
+                c.state
+                    .lt
+                    .members
+                    .values()
+                    .chain(c.state.validated.values())
+                    .chain(c.state.departed.values())
+                    .map(|i| i.addr)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tag = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.group.instance() == init)
+            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()))
+            .or_else(|| {
+                self.local
+                    .as_ref()
+                    .filter(|l| l.cmg_instance == init)
+                    .map(|l| l.config.tag.clone())
+            });
+        let remembered = self.cancelled.remember(init, decided, members, tag);
+        if remembered.newly_decided {
+            self.write(VaultWrite::RecordCleared(init, remembered.tag));
+        }
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            self.destroy_group(kind, init);
+        }
+        if self.local.as_ref().is_some_and(|l| l.cmg_instance == init) {
+            self.local = None;
+            self.write(VaultWrite::ClearLocal);
+            self.emit(Event::VaultCleared { init });
+            self.reset_join();
+        } else if self.local.is_none()
+            && self
+                .joiner
+                .cluster
+                .as_ref()
+                .is_some_and(|(_, i)| *i == init)
+        {
+            // It was asking a cluster that no longer exists to let it in.
+            self.reset_join();
+        }
+        remembered.members
+    }
+}
