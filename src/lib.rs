@@ -59,6 +59,7 @@ pub mod cmg;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod hash;
 pub mod init;
 pub mod join;
 pub mod leader;

@@ -53,14 +53,9 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     codec().deserialize(bytes).map_err(|e| e.to_string())
 }
 
-/// A stable digest (FNV-1a, 64 bits) of a value's wire encoding.
+/// A stable digest (FNV-1a, 64 bits, [`crate::hash`]) of a value's wire encoding.
 pub(crate) fn digest<T: Serialize>(value: &T) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in encode(value) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    crate::hash::fnv1a_64(&encode(value))
 }
 
 impl Envelope {
