@@ -1,5 +1,7 @@
 //! Planted bugs: deliberate protocol defects, each switched on by name, to measure whether the
-//! testbed finds what it should. Off unless a host sets [`crate::NodeConfig::bug`]; the default
+//! testbed finds what it should. Off unless a host sets one with `NodeConfig::with_planted_bug`,
+//! which exists only with this crate's cargo feature `planted-bugs` (the testbed, `joinsim-sim`,
+//! turns it on); without the feature no public API can switch one on, and the default
 //! configuration and every normal path run the correct protocol.
 
 use serde::{Deserialize, Serialize};
