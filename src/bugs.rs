@@ -1,12 +1,36 @@
 //! Planted bugs: deliberate protocol defects, each switched on by name, to measure whether the
-//! testbed finds what it should. Off unless a host sets [`crate::NodeConfig::bug`]; the default
+//! testbed finds what it should. Off unless a host sets one with `NodeConfig::with_planted_bug`,
+//! which exists only with this crate's cargo feature `planted-bugs` (the testbed, `joinsim-sim`,
+//! turns it on); without the feature no public API can switch one on, and the default
 //! configuration and every normal path run the correct protocol.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// A deliberate defect of the protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Its names are the kebab-case of the variants (`skip-join-tag-check`, ...), derived once by
+/// strum: [`PlantedBug::name`] (or `<&str>::from`, or `Display`) spells one, `str::parse` reads
+/// one back, `PlantedBug::iter()` ([`strum::IntoEnumIterator`]) lists every bug in declaration
+/// order and `PlantedBug::VARIANTS` ([`strum::VariantNames`]) every name. The planted-bug table
+/// of docs/fuzzing.md lists exactly these names (a test checks it).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum PlantedBug {
     /// Join validation does not compare the joiner's stored tag with the cluster's.
     SkipJoinTagCheck,
@@ -59,55 +83,15 @@ pub enum PlantedBug {
 }
 
 impl PlantedBug {
-    /// Every planted bug.
-    pub const ALL: [PlantedBug; 15] = [
-        PlantedBug::SkipJoinTagCheck,
-        PlantedBug::AcceptMsVersionAhead,
-        PlantedBug::SkipPreInitTagCheck,
-        PlantedBug::LtWithoutValidation,
-        PlantedBug::ForgetValidatedOnLeaderChange,
-        PlantedBug::InitNotIdempotent,
-        PlantedBug::CancelLeavesVault,
-        PlantedBug::LeaderStopsClusterState,
-        PlantedBug::CancelDestroysLeaderlessReplica,
-        PlantedBug::AcceptDuplicateName,
-        PlantedBug::KeepAbsentMembers,
-        PlantedBug::CancelledMemberHalts,
-        PlantedBug::RefusalHaltsMember,
-        PlantedBug::InitComparesCurrentMsList,
-        PlantedBug::SkipPreInitOnMerge,
-    ];
-
-    /// The name used on the command line and in scenario files.
+    /// The kebab-case name used on the command line and in scenario files
+    /// (`skip-join-tag-check`, ...): derived from the variant by strum.
     pub fn name(self) -> &'static str {
-        match self {
-            PlantedBug::SkipJoinTagCheck => "skip-join-tag-check",
-            PlantedBug::AcceptMsVersionAhead => "accept-ms-version-ahead",
-            PlantedBug::SkipPreInitTagCheck => "skip-pre-init-tag-check",
-            PlantedBug::LtWithoutValidation => "lt-without-validation",
-            PlantedBug::ForgetValidatedOnLeaderChange => "forget-validated-on-leader-change",
-            PlantedBug::InitNotIdempotent => "init-not-idempotent",
-            PlantedBug::CancelLeavesVault => "cancel-leaves-vault",
-            PlantedBug::LeaderStopsClusterState => "leader-stops-cluster-state",
-            PlantedBug::CancelDestroysLeaderlessReplica => "cancel-destroys-leaderless-replica",
-            PlantedBug::AcceptDuplicateName => "accept-duplicate-name",
-            PlantedBug::KeepAbsentMembers => "keep-absent-members",
-            PlantedBug::CancelledMemberHalts => "cancelled-member-halts",
-            PlantedBug::RefusalHaltsMember => "refusal-halts-member",
-            PlantedBug::InitComparesCurrentMsList => "init-compares-current-ms-list",
-            PlantedBug::SkipPreInitOnMerge => "skip-pre-init-on-merge",
-        }
+        self.into()
     }
 
-    /// The bug with this name.
+    /// The bug with this name, or `None` for a name no bug has.
     pub fn from_name(name: &str) -> Option<PlantedBug> {
-        PlantedBug::ALL.into_iter().find(|b| b.name() == name)
-    }
-}
-
-impl fmt::Display for PlantedBug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        name.parse().ok()
     }
 }
 
@@ -115,15 +99,57 @@ impl fmt::Display for PlantedBug {
 mod tests {
     use super::*;
 
+    use strum::{IntoEnumIterator, VariantNames};
+
     #[test]
     fn names_round_trip_and_are_distinct() {
-        for bug in PlantedBug::ALL {
+        assert_eq!(
+            PlantedBug::ForgetValidatedOnLeaderChange.name(),
+            "forget-validated-on-leader-change"
+        );
+        assert_eq!(
+            PlantedBug::InitComparesCurrentMsList.to_string(),
+            "init-compares-current-ms-list"
+        );
+        for bug in PlantedBug::iter() {
             assert_eq!(PlantedBug::from_name(bug.name()), Some(bug));
         }
-        let mut names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
-        names.sort();
+        let mut names = PlantedBug::VARIANTS.to_vec();
+        names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), PlantedBug::ALL.len());
+        assert_eq!(names.len(), PlantedBug::iter().count());
         assert_eq!(PlantedBug::from_name("nope"), None);
+        assert_eq!(PlantedBug::from_name("SkipJoinTagCheck"), None);
+    }
+
+    /// The first column of docs/fuzzing.md's planted-bug table (the table headed
+    /// `| bug | issue-8 kind | ...`): each row's first `code` span, in order.
+    fn documented() -> Vec<&'static str> {
+        let doc = include_str!("../docs/fuzzing.md");
+        let mut lines = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("| bug | issue-8 kind |"));
+        assert!(
+            lines.next().is_some(),
+            "docs/fuzzing.md has the planted-bug table"
+        );
+        lines
+            .skip(1)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                row.split('`')
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("a row without a name: {row}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_planted_bugs() {
+        assert_eq!(
+            documented(),
+            PlantedBug::VARIANTS,
+            "docs/fuzzing.md's planted-bug table and PlantedBug differ (same order)"
+        );
     }
 }

@@ -236,8 +236,9 @@ pub enum CmgOutcome {
     Fate(Option<InitFate>),
 }
 
-/// Join validation, the same on every replica. `Ok` means the node may be validated.
-pub fn validate_join(
+/// Join validation, the same on every replica. `Ok` means the node may be validated. `bug` is
+/// the node configuration's planted bug (private to the crate, like that field).
+pub(crate) fn validate_join(
     cluster: &ClusterState,
     info: &NodeInfo,
     stored: Option<&(ClusterTag, u64)>,
@@ -279,8 +280,13 @@ impl CmgState {
         self.apply_with(command, None)
     }
 
-    /// Applies one committed command, with a planted bug if one is given.
-    pub fn apply_with(&mut self, command: &CmgCommand, bug: Option<PlantedBug>) -> CmgOutcome {
+    /// Applies one committed command, with a planted bug if one is given (the node's
+    /// configuration's; private to the crate, like that field).
+    pub(crate) fn apply_with(
+        &mut self,
+        command: &CmgCommand,
+        bug: Option<PlantedBug>,
+    ) -> CmgOutcome {
         match command {
             CmgCommand::Bootstrap => CmgOutcome::Nothing,
             CmgCommand::ClusterInit(plan) => self.apply_init(plan, bug),

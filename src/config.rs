@@ -6,7 +6,29 @@ use crate::bugs::PlantedBug;
 use crate::error::{Error, Result};
 use crate::types::{Addr, NodeInfo, NodeName, ProductVersion, ProtocolVersion};
 
-/// A node's static configuration: the same at every start of the node.
+/// A node's static configuration: the same at every start of the node. Build one with
+/// [`NodeConfig::new`] (or a struct literal inside this crate).
+///
+/// It carries no public way to switch on a planted bug: the field is private to the crate, is
+/// neither serialized nor read by serde, and [`NodeConfig::with_planted_bug`] exists only with
+/// this crate's cargo feature `planted-bugs`, which the testbed (`joinsim-sim`) turns on and a
+/// library user has no reason to (docs/downstream.md). Without the feature this does not compile
+/// (with it, it does):
+///
+#[cfg_attr(not(feature = "planted-bugs"), doc = "```compile_fail")]
+#[cfg_attr(feature = "planted-bugs", doc = "```")]
+/// # use joinsim::{Addr, NodeConfig, PlantedBug, ProductVersion, ProtocolVersion};
+/// let cfg = NodeConfig::new("n1".into(), Addr::new([10, 0, 0, 1], 7000), ProductVersion::new(3, 0, 0), ProtocolVersion(1), vec![]);
+/// let cfg = cfg.with_planted_bug(Some(PlantedBug::SkipJoinTagCheck));
+/// ```
+///
+/// and, feature or not, neither does setting the field (nor a struct literal):
+///
+/// ```compile_fail
+/// # use joinsim::{Addr, NodeConfig, PlantedBug, ProductVersion, ProtocolVersion};
+/// let mut cfg = NodeConfig::new("n1".into(), Addr::new([10, 0, 0, 1], 7000), ProductVersion::new(3, 0, 0), ProtocolVersion(1), vec![]);
+/// cfg.bug = Some(PlantedBug::SkipJoinTagCheck);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeConfig {
     /// Unique name.
@@ -20,12 +42,47 @@ pub struct NodeConfig {
     /// Seed members to contact when starting (the IP finder's answer). The node's own address
     /// may appear; it is skipped. With no other seed, the node forms a topology of its own.
     pub seeds: Vec<Addr>,
-    /// A planted bug to run with (testbed self-measurement only; `None` runs the correct protocol).
-    #[serde(default)]
-    pub bug: Option<PlantedBug>,
+    /// A planted bug to run with (testbed self-measurement only; `None`, the only value outside
+    /// the `planted-bugs` feature, runs the correct protocol). Private to the crate so that the
+    /// protocol's call sites read it as `self.cfg.bug`; skipped by serde so that a configuration
+    /// read from a file cannot name one.
+    #[serde(skip)]
+    pub(crate) bug: Option<PlantedBug>,
 }
 
 impl NodeConfig {
+    /// A configuration with these fields and no planted bug: the correct protocol.
+    pub fn new(
+        name: NodeName,
+        addr: Addr,
+        product: ProductVersion,
+        protocol: ProtocolVersion,
+        seeds: Vec<Addr>,
+    ) -> NodeConfig {
+        NodeConfig {
+            name,
+            addr,
+            product,
+            protocol,
+            seeds,
+            bug: None,
+        }
+    }
+
+    /// The same configuration running `bug` (`None`: none). Testbed self-measurement only
+    /// (docs/fuzzing.md, "Planted bugs"); exists only with the cargo feature `planted-bugs`.
+    #[cfg(feature = "planted-bugs")]
+    pub fn with_planted_bug(mut self, bug: Option<PlantedBug>) -> NodeConfig {
+        self.bug = bug;
+        self
+    }
+
+    /// The planted bug this configuration runs, if any (always `None` without the cargo feature
+    /// `planted-bugs`).
+    pub fn planted_bug(&self) -> Option<PlantedBug> {
+        self.bug
+    }
+
     /// Checks that the configuration can run.
     pub fn validate(&self) -> Result<()> {
         if self.name.trim().is_empty() {
@@ -156,6 +213,33 @@ impl Timing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planted_bugs_are_off_unless_the_feature_sets_one() {
+        let cfg = NodeConfig::new(
+            "n1".into(),
+            Addr::new([10, 0, 0, 1], 7000),
+            ProductVersion::new(3, 0, 0),
+            ProtocolVersion(1),
+            vec![],
+        );
+        assert_eq!(cfg.planted_bug(), None);
+        let manifest = include_str!("../Cargo.toml");
+        let features = manifest
+            .split("\n[features]\n")
+            .nth(1)
+            .expect("Cargo.toml has a [features] table")
+            .split("\n[")
+            .next()
+            .unwrap();
+        assert!(features.contains("\nplanted-bugs = []"), "{features}");
+        assert!(
+            !features
+                .lines()
+                .any(|l| l.trim_start().starts_with("default")),
+            "planted-bugs must not be a default feature"
+        );
+    }
 
     #[test]
     fn default_timing_is_valid_and_bad_values_are_refused() {

@@ -99,7 +99,25 @@ impl fmt::Display for NodeList {
 /// Why an init command failed. The first six are refusals at once, before anything is sent;
 /// `ParametersDiffer` is a refusal by a node that already holds another init (no cancel);
 /// `NodeFailed` and `Timeout` come with a cancel of everything the init started.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Error)]
+///
+/// Each kind's name is the snake_case of its variant ([`InitError::kind`]; every name in
+/// `InitError::VARIANTS`, [`strum::VariantNames`]), derived once by strum: what scenario files
+/// and JSON reports spell, and what docs/scenarios.md lists (a test checks it).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Error,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum InitError {
     /// The cluster name is empty or only whitespace.
     #[error("cluster name must not be blank")]
@@ -184,8 +202,25 @@ pub enum InitError {
     },
 }
 
-/// Where a node was turned away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Where a node was turned away. Its name ([`RejectionStage::kind`]: `pre_init`, `join`; read
+/// back by `str::parse`) is the snake_case of the variant, derived by strum; its `Display` is a
+/// phrase for messages.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum RejectionStage {
     /// In the handshake, before entering the physical topology.
     PreInit,
@@ -224,7 +259,26 @@ impl fmt::Display for Rejection {
 }
 
 /// Why a node may not enter the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Error)]
+///
+/// Each reason's name is the snake_case of its variant ([`RejectionReason::kind`]; every name in
+/// `RejectionReason::VARIANTS`, [`strum::VariantNames`]), derived once by strum: what scenario
+/// files (`rejected:<reason>`) and reports spell, and what docs/scenarios.md lists (a test checks
+/// it).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Error,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum RejectionReason {
     /// Protocol versions differ.
     #[error("protocol version {joiner} differs from {cluster}")]
@@ -293,7 +347,25 @@ pub enum JoinReadyRefusal {
 }
 
 /// Why an admin command failed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Error)]
+///
+/// Each kind's name is the snake_case of its variant ([`AdminError::kind`]; every name in
+/// `AdminError::VARIANTS`, [`strum::VariantNames`]), derived once by strum: what scenario files
+/// and JSON reports spell, and what docs/scenarios.md lists (a test checks it).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Error,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum AdminError {
     /// The receiving node has not joined a cluster, so it cannot reach the CMG.
     #[error("node has not joined a cluster")]
@@ -327,59 +399,15 @@ pub enum AdminError {
 impl InitError {
     /// The kind's snake_case name, as scenario files and JSON reports spell it.
     pub fn kind(&self) -> &'static str {
-        match self {
-            InitError::BlankClusterName => "blank_cluster_name",
-            InitError::BlankNodeName { .. } => "blank_node_name",
-            InitError::DuplicateNodeName { .. } => "duplicate_node_name",
-            InitError::NotInPhysicalTopology { .. } => "not_in_physical_topology",
-            InitError::DuplicateMember { .. } => "duplicate_member",
-            InitError::ForeignTag { .. } => "foreign_tag",
-            InitError::ParametersDiffer { .. } => "parameters_differ",
-            InitError::NodeFailed { .. } => "node_failed",
-            InitError::Timeout { .. } => "timeout",
-            InitError::NodeStopped { .. } => "node_stopped",
-            InitError::Busy { .. } => "busy",
-        }
+        self.into()
     }
-
-    /// Every kind name.
-    pub const KINDS: [&'static str; 11] = [
-        "blank_cluster_name",
-        "blank_node_name",
-        "duplicate_node_name",
-        "not_in_physical_topology",
-        "duplicate_member",
-        "foreign_tag",
-        "parameters_differ",
-        "node_failed",
-        "timeout",
-        "node_stopped",
-        "busy",
-    ];
 }
 
 impl RejectionReason {
     /// The reason's snake_case name.
     pub fn kind(&self) -> &'static str {
-        match self {
-            RejectionReason::ProtocolMismatch { .. } => "protocol_mismatch",
-            RejectionReason::ProductMismatch { .. } => "product_mismatch",
-            RejectionReason::TagMismatch { .. } => "tag_mismatch",
-            RejectionReason::ConflictingTag { .. } => "conflicting_tag",
-            RejectionReason::MsVersionAhead { .. } => "ms_version_ahead",
-            RejectionReason::DuplicateName { .. } => "duplicate_name",
-        }
+        self.into()
     }
-
-    /// Every reason name.
-    pub const KINDS: [&'static str; 6] = [
-        "protocol_mismatch",
-        "product_mismatch",
-        "tag_mismatch",
-        "conflicting_tag",
-        "ms_version_ahead",
-        "duplicate_name",
-    ];
 
     /// True when the reason is consistent with its own facts (a rejection that names equal tags,
     /// or a version that is not ahead, is a false rejection).
@@ -402,35 +430,78 @@ impl RejectionReason {
 impl RejectionStage {
     /// The stage's snake_case name.
     pub fn kind(&self) -> &'static str {
-        match self {
-            RejectionStage::PreInit => "pre_init",
-            RejectionStage::Join => "join",
-        }
+        self.into()
     }
 }
 
 impl AdminError {
     /// The kind's snake_case name.
     pub fn kind(&self) -> &'static str {
-        match self {
-            AdminError::NotJoined => "not_joined",
-            AdminError::EmptyList => "empty_list",
-            AdminError::BlankNodeName => "blank_node_name",
-            AdminError::DuplicateNodeName { .. } => "duplicate_node_name",
-            AdminError::NotInLogicalTopology { .. } => "not_in_logical_topology",
-            AdminError::Timeout => "timeout",
-            AdminError::NodeStopped => "node_stopped",
-        }
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::VariantNames;
+
+    use super::*;
+
+    const SCENARIOS_DOC: &str = include_str!("../docs/scenarios.md");
+
+    /// The `code` spans of docs/scenarios.md between `start` and the next period that ends a
+    /// sentence (". " or ".\n").
+    fn documented(start: &str) -> Vec<&'static str> {
+        let rest = SCENARIOS_DOC
+            .split(start)
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/scenarios.md has no {start:?}"));
+        let end = [". ", ".\n", " |"]
+            .iter()
+            .filter_map(|e| rest.find(e))
+            .min()
+            .unwrap_or(rest.len());
+        rest[..end].split('`').skip(1).step_by(2).collect()
     }
 
-    /// Every kind name.
-    pub const KINDS: [&'static str; 7] = [
-        "not_joined",
-        "empty_list",
-        "blank_node_name",
-        "duplicate_node_name",
-        "not_in_logical_topology",
-        "timeout",
-        "node_stopped",
-    ];
+    #[test]
+    fn kinds_are_the_snake_case_of_the_variants() {
+        assert_eq!(
+            InitError::NotInPhysicalTopology { name: "n".into() }.kind(),
+            "not_in_physical_topology"
+        );
+        assert_eq!(
+            RejectionReason::MsVersionAhead {
+                joiner: 2,
+                cluster: 1
+            }
+            .kind(),
+            "ms_version_ahead"
+        );
+        assert_eq!(RejectionStage::PreInit.kind(), "pre_init");
+        assert_eq!(
+            AdminError::NotInLogicalTopology { name: "n".into() }.kind(),
+            "not_in_logical_topology"
+        );
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_init_error_kinds() {
+        assert_eq!(documented("Init error kinds:"), InitError::VARIANTS);
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_admin_error_kinds() {
+        assert_eq!(documented("Admin error kinds:"), AdminError::VARIANTS);
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_rejection_reasons_and_stages() {
+        assert_eq!(documented("reasons:"), RejectionReason::VARIANTS);
+        let stages = format!("`rejected:<{}>`", RejectionStage::VARIANTS.join("\\|"));
+        assert!(
+            SCENARIOS_DOC.contains(&stages),
+            "docs/scenarios.md spells the rejection stages as {stages}"
+        );
+    }
 }

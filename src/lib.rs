@@ -31,14 +31,13 @@
 //! ```
 //! use joinsim::{Addr, Node, NodeConfig, Timing, Vault, LaunchId, ProductVersion, ProtocolVersion};
 //!
-//! let cfg = NodeConfig {
-//!     name: "n1".into(),
-//!     addr: Addr::new([10, 0, 0, 1], 7000),
-//!     product: ProductVersion::new(3, 0, 0),
-//!     protocol: ProtocolVersion(1),
-//!     seeds: vec![],
-//!     bug: None,
-//! };
+//! let cfg = NodeConfig::new(
+//!     "n1".into(),                   // name
+//!     Addr::new([10, 0, 0, 1], 7000), // address
+//!     ProductVersion::new(3, 0, 0),
+//!     ProtocolVersion(1),
+//!     vec![],                        // seeds
+//! );
 //! // A node with no seed forms a physical topology of its own.
 //! let (mut node, output) = Node::new(cfg, Timing::default(), LaunchId(1), 42, &Vault::empty(), 0)
 //!     .expect("valid configuration");
@@ -59,6 +58,7 @@ pub mod cmg;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod hash;
 pub mod init;
 pub mod join;
 pub mod leader;

@@ -53,14 +53,9 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     codec().deserialize(bytes).map_err(|e| e.to_string())
 }
 
-/// A stable digest (FNV-1a, 64 bits) of a value's wire encoding.
+/// A stable digest (FNV-1a, 64 bits, [`crate::hash`]) of a value's wire encoding.
 pub(crate) fn digest<T: Serialize>(value: &T) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in encode(value) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    crate::hash::fnv1a_64(&encode(value))
 }
 
 impl Envelope {
@@ -345,8 +340,31 @@ pub enum Message {
 }
 
 /// The kind of a message, without its contents: what holds, drops and traces refer to.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+///
+/// Its names are the snake_case of the variants (`join_ready`, `raft_cmg`, ...), derived once by
+/// strum and by serde alike: [`MessageKind::name`] (or `<&str>::from`, or `Display`) spells one,
+/// `str::parse` reads one back, `MessageKind::iter()` ([`strum::IntoEnumIterator`]) lists every
+/// kind in declaration order and `MessageKind::VARIANTS` ([`strum::VariantNames`]) every name.
+/// docs/scenarios.md lists exactly these names (a test checks it).
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Debug,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum MessageKind {
     Handshake,
@@ -385,91 +403,15 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [MessageKind; 33] = [
-        MessageKind::Handshake,
-        MessageKind::HandshakeAccepted,
-        MessageKind::HandshakeRefused,
-        MessageKind::Announce,
-        MessageKind::Probe,
-        MessageKind::ProbeAck,
-        MessageKind::Leaving,
-        MessageKind::InitRequest,
-        MessageKind::InitResponse,
-        MessageKind::StartGroups,
-        MessageKind::StartGroupsAck,
-        MessageKind::StatusQuery,
-        MessageKind::StatusReply,
-        MessageKind::CancelInit,
-        MessageKind::CancelAck,
-        MessageKind::CancelRefused,
-        MessageKind::RaftCmg,
-        MessageKind::RaftMs,
-        MessageKind::ReplicaEmpty,
-        MessageKind::ClusterState,
-        MessageKind::JoinRequest,
-        MessageKind::JoinResponse,
-        MessageKind::JoinReady,
-        MessageKind::JoinReadyResponse,
-        MessageKind::NotLeader,
-        MessageKind::MsAddLearner,
-        MessageKind::MsReconfigure,
-        MessageKind::MsReconfigured,
-        MessageKind::AdminRequest,
-        MessageKind::AdminResponse,
-        MessageKind::AdminForward,
-        MessageKind::AdminForwardResult,
-        MessageKind::CancelQuery,
-    ];
-
-    /// The snake_case name used in scenario files and traces (`join_ready`, `raft_cmg`, ...).
+    /// The snake_case name used in scenario files and traces (`join_ready`, `raft_cmg`, ...):
+    /// derived from the variant by strum, spelled as serde spells it.
     pub fn name(self) -> &'static str {
-        match self {
-            MessageKind::Handshake => "handshake",
-            MessageKind::HandshakeAccepted => "handshake_accepted",
-            MessageKind::HandshakeRefused => "handshake_refused",
-            MessageKind::Announce => "announce",
-            MessageKind::Probe => "probe",
-            MessageKind::ProbeAck => "probe_ack",
-            MessageKind::Leaving => "leaving",
-            MessageKind::InitRequest => "init_request",
-            MessageKind::InitResponse => "init_response",
-            MessageKind::StartGroups => "start_groups",
-            MessageKind::StartGroupsAck => "start_groups_ack",
-            MessageKind::StatusQuery => "status_query",
-            MessageKind::StatusReply => "status_reply",
-            MessageKind::CancelInit => "cancel_init",
-            MessageKind::CancelAck => "cancel_ack",
-            MessageKind::CancelRefused => "cancel_refused",
-            MessageKind::RaftCmg => "raft_cmg",
-            MessageKind::RaftMs => "raft_ms",
-            MessageKind::ReplicaEmpty => "replica_empty",
-            MessageKind::ClusterState => "cluster_state",
-            MessageKind::JoinRequest => "join_request",
-            MessageKind::JoinResponse => "join_response",
-            MessageKind::JoinReady => "join_ready",
-            MessageKind::JoinReadyResponse => "join_ready_response",
-            MessageKind::NotLeader => "not_leader",
-            MessageKind::MsAddLearner => "ms_add_learner",
-            MessageKind::MsReconfigure => "ms_reconfigure",
-            MessageKind::MsReconfigured => "ms_reconfigured",
-            MessageKind::AdminRequest => "admin_request",
-            MessageKind::AdminResponse => "admin_response",
-            MessageKind::AdminForward => "admin_forward",
-            MessageKind::AdminForwardResult => "admin_forward_result",
-            MessageKind::CancelQuery => "cancel_query",
-        }
+        self.into()
     }
 
-    /// The kind with this snake_case name.
+    /// The kind with this snake_case name, or `None` for a name no kind has.
     pub fn from_name(name: &str) -> Option<MessageKind> {
-        MessageKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-impl fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        name.parse().ok()
     }
 }
 
@@ -541,10 +483,49 @@ mod tests {
     }
 
     #[test]
-    fn kind_names_round_trip() {
-        for kind in MessageKind::ALL {
+    fn kind_names_round_trip_and_serde_spells_them_alike() {
+        use serde::de::{value::Error as ValueError, IntoDeserializer};
+        use strum::IntoEnumIterator;
+        assert_eq!(MessageKind::JoinReadyResponse.name(), "join_ready_response");
+        assert_eq!(MessageKind::RaftCmg.to_string(), "raft_cmg");
+        for kind in MessageKind::iter() {
             assert_eq!(MessageKind::from_name(kind.name()), Some(kind));
+            let by_serde = MessageKind::deserialize(
+                IntoDeserializer::<ValueError>::into_deserializer(kind.name()),
+            );
+            assert_eq!(by_serde, Ok(kind), "serde and strum spell it alike");
         }
         assert_eq!(MessageKind::from_name("nope"), None);
+        assert_eq!(MessageKind::from_name("JoinReady"), None);
+    }
+
+    /// The message kinds that docs/scenarios.md lists for `hold` and `drop`: every `code` span of
+    /// the paragraph that starts "Message kinds for `hold` and `drop`", up to its closing period.
+    fn documented() -> Vec<&'static str> {
+        let doc = include_str!("../docs/scenarios.md");
+        let paragraph = doc
+            .split("Message kinds for `hold` and `drop`")
+            .nth(1)
+            .expect("docs/scenarios.md lists the message kinds for hold and drop")
+            .split("\n\n")
+            .next()
+            .unwrap();
+        let list = paragraph
+            .split_once(':')
+            .map_or(paragraph, |(_, list)| list);
+        list.split('`').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_message_kinds() {
+        use strum::VariantNames;
+        let mut documented = documented();
+        documented.sort_unstable();
+        let mut ours = MessageKind::VARIANTS.to_vec();
+        ours.sort_unstable();
+        assert_eq!(
+            documented, ours,
+            "docs/scenarios.md's message kinds for hold and drop and MessageKind differ"
+        );
     }
 }

@@ -5,12 +5,13 @@
 
 use joinsim::PlantedBug;
 use joinsim_sim::fuzz::{fuzz, FuzzOptions};
+use strum::IntoEnumIterator;
 
 fn main() {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("planted bug detection ({jobs} jobs, budget 2000 runs each, release build)");
     println!("{:<36} {:>6} {:>9}  first failure", "bug", "runs", "wall s");
-    for bug in PlantedBug::ALL {
+    for bug in PlantedBug::iter() {
         let options = FuzzOptions {
             runs: 2_000,
             time: None,

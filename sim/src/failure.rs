@@ -1,7 +1,8 @@
 //! How a run failed: one classification of a run's result ([`classify`], with [`diverged`] for
 //! a repeat that gave another trace and [`invalid_case`] for a case that could not be built), and
 //! one way a campaign counts a failure ([`Tally`]), used by the fuzzer's campaign, its progress
-//! line, its summary, its shrinking and its replay check.
+//! line, its summary, its shrinking and its replay check (and by `tests/fuzz.rs`, which checks a
+//! finding's file with it).
 
 use std::collections::BTreeMap;
 use std::fmt;

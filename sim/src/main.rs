@@ -175,7 +175,7 @@ fn main() -> ExitCode {
             list_bugs,
         } => {
             if list_bugs {
-                for bug in joinsim::PlantedBug::ALL {
+                for bug in <joinsim::PlantedBug as strum::IntoEnumIterator>::iter() {
                     println!("{bug}");
                 }
                 return ExitCode::SUCCESS;

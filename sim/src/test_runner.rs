@@ -21,8 +21,9 @@
 use std::future::Future;
 use std::hash::Hasher;
 
+use joinsim::hash::Fnv64;
+
 use crate::test_seeds::{running_seed, seed_from_env, MAX_TEST_SEEDS};
-use crate::trace::Fnv64;
 use crate::{Sim, World};
 
 /// Seed bases are below this, so that `base * 1000 + i` never overflows and tests rarely share

@@ -1,42 +1,20 @@
 //! The run's trace: every protocol event and harness action, stamped with simulated time and node,
 //! folded into a trace hash that identifies the run.
 //!
-//! The hash is FNV-1a (64 bits) over a stable encoding of each entry: its bincode 1 bytes
-//! (little-endian fixed-width integers, `u64` lengths before strings and sequences, an `u32`
-//! variant index before each enum variant; bincode's documented format, pinned in `Cargo.lock`),
-//! never `#[derive(Hash)]`, whose input std does not promise to keep across compilers or
-//! platforms. Message deliveries feed the hash too (a [`DeliveryRecord`]), but are not kept as
-//! entries. A test pins the hash of one fixed run; `docs/determinism.md` records every change
-//! to it.
+//! The hash is FNV-1a (64 bits, [`joinsim::hash::Fnv64`], the one stable hasher) over a stable
+//! encoding of each entry: its bincode 1 bytes (little-endian fixed-width integers, `u64` lengths
+//! before strings and sequences, an `u32` variant index before each enum variant; bincode's
+//! documented format, pinned in `Cargo.lock`), never `#[derive(Hash)]`, whose input std does not
+//! promise to keep across compilers or platforms. Message deliveries feed the hash too (a
+//! [`DeliveryRecord`]), but are not kept as entries. A test pins the hash of one fixed run;
+//! `docs/determinism.md` records every change to it.
 
 use std::fmt;
 use std::hash::Hasher;
 
+use joinsim::hash::Fnv64;
 use joinsim::{Event, MessageKind, NodeName};
 use serde::Serialize;
-
-/// FNV-1a, 64 bits: a stable hasher for trace hashes.
-#[derive(Clone, Debug)]
-pub struct Fnv64(u64);
-
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
 
 /// Something the harness did to the world.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]

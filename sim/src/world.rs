@@ -217,14 +217,8 @@ impl World {
                     .unwrap_or_else(|| panic!("node {}: unknown seed {s}", spec.label))
             })
             .collect();
-        let config = NodeConfig {
-            name: spec.name.clone(),
-            addr,
-            product: spec.product,
-            protocol: spec.protocol,
-            seeds,
-            bug: self.inner.bug,
-        };
+        let config = NodeConfig::new(spec.name.clone(), addr, spec.product, spec.protocol, seeds)
+            .with_planted_bug(self.inner.bug);
         let slot = Arc::new(NodeSlot {
             label: spec.label.clone(),
             config,

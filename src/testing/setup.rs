@@ -135,7 +135,9 @@ impl NetworkBuilder {
         self
     }
 
-    /// Runs every node with a planted bug (testbed self-measurement only).
+    /// Runs every node with a planted bug (testbed self-measurement only; exists only with the
+    /// cargo feature `planted-bugs`).
+    #[cfg(feature = "planted-bugs")]
     pub fn bug(mut self, bug: Option<PlantedBug>) -> NetworkBuilder {
         self.bug = bug;
         self

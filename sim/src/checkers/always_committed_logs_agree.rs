@@ -50,7 +50,7 @@ impl Check for AlwaysCommittedLogsAgree {
             _ => return None,
         };
         let digest = {
-            let mut hasher = crate::trace::Fnv64::default();
+            let mut hasher = joinsim::hash::Fnv64::default();
             std::hash::Hash::hash(event, &mut hasher);
             std::hash::Hasher::finish(&hasher)
         };

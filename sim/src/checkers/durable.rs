@@ -13,7 +13,7 @@ pub type EntryDigest = (u64, u64);
 /// The digest of one log entry.
 pub fn entry_digest(entry: &EntryRecord) -> EntryDigest {
     use std::hash::Hasher;
-    let mut hasher = crate::trace::Fnv64::default();
+    let mut hasher = joinsim::hash::Fnv64::default();
     hasher.write_u8(match entry.kind {
         joinsim::vault::EntryKind::Normal => 0,
         joinsim::vault::EntryKind::ConfChange => 1,

@@ -196,7 +196,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                     format!(
                         "unknown planted bug {:?}; bugs: {}",
                         b.get_ref(),
-                        PlantedBug::ALL.map(|b| b.name()).join(", ")
+                        <PlantedBug as strum::VariantNames>::VARIANTS.join(", ")
                     ),
                 )
             })?),

@@ -104,7 +104,7 @@ impl Builder<'_, '_> {
                 format!(
                     "unknown outcome {text:?}; expected {}, rejected:<reason> or rejected:<pre_init|join>:<reason>, with reasons {}",
                     OutcomeName::VARIANTS.join(", "),
-                    RejectionReason::KINDS.join(", ")
+                    RejectionReason::VARIANTS.join(", ")
                 ),
             )
         };
@@ -121,11 +121,7 @@ impl Builder<'_, '_> {
             });
         }
         let rest = text.strip_prefix("rejected:").ok_or_else(bad)?;
-        let stage_named = |name: &str| {
-            [RejectionStage::PreInit, RejectionStage::Join]
-                .into_iter()
-                .find(|s| s.kind() == name)
-        };
+        let stage_named = |name: &str| name.parse::<RejectionStage>().ok();
         let (stage, reason) = match rest.split_once(':') {
             Some((stage, r)) => (Some(stage_named(stage).ok_or_else(bad)?), r),
             None => match stage_named(rest) {
@@ -133,7 +129,7 @@ impl Builder<'_, '_> {
                 None => (None, rest),
             },
         };
-        if !reason.is_empty() && !RejectionReason::KINDS.contains(&reason) {
+        if !reason.is_empty() && !RejectionReason::VARIANTS.contains(&reason) {
             return Err(bad());
         }
         if let Some(stage) = stage.filter(|_| !reason.is_empty()) {

@@ -266,7 +266,7 @@ impl Builder<'_, '_> {
                         cmg_nodes: step.cmg.clone().unwrap_or_default(),
                         ms_nodes: step.ms.clone().unwrap_or_default(),
                     },
-                    expect: self.answer(&step.expect, &InitError::KINDS, ids)?,
+                    expect: self.answer(&step.expect, InitError::VARIANTS, ids)?,
                 }
             }
             ActionName::ReconfigureMs => {
@@ -277,7 +277,7 @@ impl Builder<'_, '_> {
                     id,
                     via,
                     nodes: step.nodes.clone().unwrap_or_default(),
-                    expect: self.answer(&step.expect, &AdminError::KINDS, ids)?,
+                    expect: self.answer(&step.expect, AdminError::VARIANTS, ids)?,
                 }
             }
             ActionName::Partition => {
@@ -337,7 +337,7 @@ impl Builder<'_, '_> {
                             format!(
                                 "unknown message kind {:?}; kinds: {}",
                                 k.get_ref(),
-                                MessageKind::ALL.map(|k| k.name()).join(", ")
+                                MessageKind::VARIANTS.join(", ")
                             ),
                         )
                     })?),
