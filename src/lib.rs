@@ -16,7 +16,7 @@
 //!    Management Group ([`cmg`]) and the Meta Storage ([`metastorage`]). The CMG leader commits the
 //!    cluster-init command; the user gets the [`ClusterTag`] after that commit and once the Meta
 //!    Storage has a leader. Failures cancel everything the init started.
-//! 3. **CMG leader discovery** ([`leader`]): the CMG leader sends the cluster state to every
+//! 3. **CMG leader discovery** ([`cmg`], the CMG replica's leader duties): the CMG leader sends the cluster state to every
 //!    physical member outside the logical topology (LT).
 //! 4. **Join** ([`join`]): the member sends a join request; every CMG replica validates it in log
 //!    order; the accepted node stores the tag, catches up its Meta Storage, and sends join ready,
@@ -61,7 +61,6 @@ pub mod event;
 pub mod hash;
 pub mod init;
 pub mod join;
-pub mod leader;
 pub mod message;
 pub mod metastorage;
 pub mod node;

@@ -33,7 +33,7 @@ pub(crate) struct LeaderDuties {
     /// Who sent the cancel this leader proposed: acknowledged once it is applied. Crate-visible
     /// only for `src/init.rs` (`on_cancel_init` inserts); others use
     /// [`LeaderDuties::take_cancel_requesters`].
-    pub(crate) cancel_requesters: BTreeSet<Addr>,
+    cancel_requesters: BTreeSet<Addr>,
     /// Last cluster-state notice per member address: (launch, time).
     notices: BTreeMap<Addr, (LaunchId, u64)>,
     pending: BTreeMap<PendingKey, Addr>,
@@ -81,7 +81,13 @@ impl LeaderDuties {
         self.fate_proposed = taken;
     }
 
-    /// Who asked for the cancel this leader proposed (emptied).
+    /// Records that `from` asked for the cancel this leader proposes: it is answered when the
+    /// cancel is applied.
+    pub fn note_cancel_requester(&mut self, from: Addr) {
+        self.cancel_requesters.insert(from);
+    }
+
+    /// Who sent the cancel this leader proposed, taken (once it is applied, each is answered).
     pub fn take_cancel_requesters(&mut self) -> BTreeSet<Addr> {
         std::mem::take(&mut self.cancel_requesters)
     }
@@ -289,7 +295,7 @@ mod tests {
         d.note_init_proposed(true);
         d.note_fate_proposed(true);
         assert!(d.init_proposed() && d.fate_proposed());
-        d.cancel_requesters.insert(addr(4));
+        d.note_cancel_requester(addr(4));
         assert_eq!(d.take_cancel_requesters().len(), 1);
         assert!(d.take_cancel_requesters().is_empty());
     }

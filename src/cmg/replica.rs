@@ -32,7 +32,7 @@ pub(crate) struct CmgApplied {
 
 /// A CMG replica with its state machine.
 ///
-/// Its fields are crate-visible only for `src/init.rs` and `src/node.rs`, which still reach them
+/// Its fields are crate-visible only for the init glue (`src/node/fence.rs`, `src/node/target.rs`, `src/node/init.rs`) and `src/node.rs`, which still reach them
 /// (the fence, the plan, the group's incarnation and leader, the state's cluster and fate, the
 /// cancel requesters); new code uses the methods.
 pub(crate) struct CmgReplica {

@@ -44,13 +44,13 @@ pub(crate) enum MsApplied {
 
 /// A Meta Storage replica with its state machine.
 pub(crate) struct MsReplica {
-    /// The Raft group. Crate-visible only for `src/init.rs` (it campaigns after creating the
+    /// The Raft group. Crate-visible only for the init glue in `src/node/` (it campaigns after creating the
     /// group and reports its incarnation and leader); others use [`MsReplica::group`] and
     /// [`MsReplica::group_mut`].
     pub(crate) group: RaftGroup,
     state: MsState,
     /// The init plan the replica was created with (`None`: caught up from a leader, or
-    /// restored). Crate-visible only for `src/init.rs`, which compares it with a requested
+    /// restored). Crate-visible only for the init glue in `src/node/`, which compares it with a requested
     /// init.
     pub(crate) plan: Option<InitPlan>,
     /// When this replica last heard its group (a Raft message of its incarnation arrived) or led

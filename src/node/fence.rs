@@ -43,7 +43,7 @@ impl Node {
 
     /// The voters of a CMG replica's group: its init's CMG list, or (a replica of a restored
     /// cluster) its configuration's voters.
-    pub(crate) fn cmg_voter_names(&self, cmg: &crate::leader::CmgReplica) -> Vec<NodeName> {
+    pub(crate) fn cmg_voter_names(&self, cmg: &crate::cmg::CmgReplica) -> Vec<NodeName> {
         match &cmg.plan {
             Some(plan) => plan.config.cmg_nodes.clone(),
             None => cmg

@@ -193,7 +193,7 @@ impl Node {
             CancelStep::Propose => {
                 self.propose_init_fate(init, false);
                 if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
-                    d.cancel_requesters.insert(from);
+                    d.note_cancel_requester(from);
                 }
             }
             CancelStep::Fence(voters) => {

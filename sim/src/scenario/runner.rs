@@ -691,17 +691,31 @@ fn liveness_problems(
         if !view.in_topology && no_live_seed {
             continue;
         }
-        // Likewise a node alone in a topology of its own whose seeds (if any) have all stopped and
-        // that no running node names as a seed: nobody will ever contact it (fuzz seed
-        // 21007575: a seedless node whose only seeker was refused by it for its version).
-        let alone = view.in_topology && view.physical.iter().all(|(n, _)| *n == view.name);
+        // Likewise an empty node alone in a topology of its own (it and its own launch only),
+        // whose seeds (if any) have all stopped, that no running node names as a seed, and that
+        // some node naming it as a seed refused (it halted): nobody will ever contact it (fuzz
+        // seed 21007575: a seedless node refused the only node that named it, for its version).
+        // Kept narrow on purpose: a member, a replica holder or a node nobody ever sought is
+        // still judged, so a protocol that evicts or loses a node is not excused.
+        let alone = view.in_topology
+            && view.physical.len() == 1
+            && view.physical[0] == (view.name.clone(), view.launch);
+        let empty = view.local.is_none() && view.cmg.is_none() && view.ms.is_none();
         let own_seeds_stopped = seeds
             .iter()
             .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
-        let sought = views.iter().any(|(other, v)| {
-            other != label && v.halted.is_none() && world.seeds_of(other).contains(label)
-        });
-        if alone && own_seeds_stopped && !sought {
+        let seekers: Vec<String> = world
+            .labels()
+            .into_iter()
+            .filter(|other| other != label && world.seeds_of(other).contains(label))
+            .collect();
+        let sought = seekers
+            .iter()
+            .any(|other| views.get(other).is_some_and(|v| v.halted.is_none()));
+        let refused_a_seeker = seekers
+            .iter()
+            .any(|other| views.get(other).is_some_and(|v| v.halted.is_some()));
+        if alone && empty && own_seeds_stopped && !sought && refused_a_seeker {
             continue;
         }
         // A CMG voter of an answered cluster waits for that cluster for good (docs/protocol.md,

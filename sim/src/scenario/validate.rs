@@ -97,6 +97,8 @@ struct Builder<'a, 'b> {
     source: &'a Source<'b>,
     /// Every node's label, once the nodes are read: steps and expectations may name only these.
     labels: BTreeSet<String>,
+    /// Each label's node name in the protocol (two labels may share a name).
+    names: BTreeMap<String, String>,
 }
 
 /// A product version `major.minor.patch` (3.0.0 when absent).
@@ -118,6 +120,7 @@ impl<'a, 'b> Builder<'a, 'b> {
         Builder {
             source,
             labels: BTreeSet::new(),
+            names: BTreeMap::new(),
         }
     }
 
@@ -229,6 +232,10 @@ impl<'a, 'b> Builder<'a, 'b> {
                     ));
                 }
             }
+            self.names.insert(
+                label.get_ref().clone(),
+                node.get_ref().name.get_ref().clone(),
+            );
             if !self.labels.insert(label.get_ref().clone()) {
                 return Err(self.err(
                     label.span(),

@@ -1,7 +1,7 @@
 //! Every rejection reason, reached end to end on the synchronous network (issue 9: the core's own
 //! tests cover every rejection reason without madsim). Each test asserts the stage and reason a
 //! node stops with, and the last one checks that the set reached is exactly
-//! [`RejectionReason::KINDS`].
+//! the names of [`RejectionReason`].
 
 use super::*;
 use crate::testing::NodeSetup;
@@ -127,7 +127,7 @@ fn every_rejection_reason_is_reached() {
     .collect();
     reached.extend(["ms_version_ahead", "tag_mismatch"]);
     reached.sort_unstable();
-    let mut all = RejectionReason::KINDS.to_vec();
+    let mut all = <RejectionReason as strum::VariantNames>::VARIANTS.to_vec();
     all.sort_unstable();
     assert_eq!(reached, all);
 }

@@ -28,16 +28,20 @@ impl Builder<'_, '_> {
             Some(list) => {
                 let mut names = Vec::with_capacity(list.len());
                 for n in list {
-                    let name = self.known(n, "the expected LT")?;
-                    if names.contains(&name) {
-                        return Err(self.err(
-                            n.span(),
-                            format!(
-                                "the expected LT names {name:?} twice (an LT holds a name once)"
-                            ),
-                        ));
+                    let label = self.known(n, "the expected LT")?;
+                    let name = self.names.get(&label).cloned().unwrap_or_default();
+                    if let Some(earlier) = names
+                        .iter()
+                        .find(|l: &&String| self.names.get(*l) == Some(&name))
+                    {
+                        let what = if *earlier == label {
+                            format!("the expected LT names {label:?} twice")
+                        } else {
+                            format!("the expected LT names {earlier:?} and {label:?}, two nodes named {name:?}")
+                        };
+                        return Err(self.err(n.span(), format!("{what} (an LT holds a name once)")));
                     }
-                    names.push(name);
+                    names.push(label);
                 }
                 Some(names)
             }
@@ -239,6 +243,12 @@ mod tests {
     }
 
     #[test]
+    fn an_expected_lt_naming_two_nodes_of_one_name_is_an_error() {
+        let text = "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"a\"\nlabel = \"a2\"\n[expect]\nlt = [\"a\", \"a2\"]\n";
+        at(text, 9, 12, "two nodes named \"a\"");
+    }
+
+    #[test]
     fn an_expected_lt_naming_a_node_twice_is_an_error() {
         at(
             &format!("{HEAD}[expect]\nlt = [\"a\", \"a\"]\n"),
@@ -279,11 +289,11 @@ mod tests {
     #[test]
     fn every_reason_is_possible_at_some_stage() {
         use joinsim::RejectionStage;
-        for kind in joinsim::RejectionReason::KINDS {
+        for kind in <joinsim::RejectionReason as strum::VariantNames>::VARIANTS {
             assert!(
                 [RejectionStage::PreInit, RejectionStage::Join]
                     .into_iter()
-                    .any(|s| super::reasons_at(s).contains(&kind)),
+                    .any(|s| super::reasons_at(s).contains(kind)),
                 "{kind}"
             );
         }
