@@ -63,16 +63,14 @@ pub(crate) struct LeaderAddress {
 /// The joining node's state.
 #[derive(Clone, Debug)]
 pub(crate) struct Joiner {
-    /// Where the join stands. Crate-visible only for `src/init.rs` (`held_init_outcome`), which
-    /// reads it; set only here. Others read [`Joiner::phase`].
-    pub(crate) phase: JoinPhase,
+    /// Where the join stands (read through [`Joiner::phase`]).
+    phase: JoinPhase,
     /// The CMG leader it talks to.
     leader: Option<(NodeName, Addr)>,
     /// Highest leader term seen per cluster tag.
     terms: BTreeMap<ClusterTag, u64>,
-    /// The cluster (tag, CMG incarnation) it follows. Crate-visible only for `src/init.rs`
-    /// (`held_init_outcome`, `clear_cancelled_init`), which reads it; set only here.
-    pub(crate) cluster: Option<(ClusterTag, InstanceId)>,
+    /// The cluster (tag, CMG incarnation) it follows (read through [`Joiner::cluster`]).
+    cluster: Option<(ClusterTag, InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
     /// When it last asked its view whether its init was cancelled (`Node::ask_if_cancelled`).
@@ -99,6 +97,12 @@ impl Joiner {
     /// Where the join stands.
     pub fn phase(&self) -> &JoinPhase {
         &self.phase
+    }
+
+    /// The cluster (tag, CMG incarnation) it follows, if any: the init glue asks whether a
+    /// requested init's cluster is the one it is asking to join.
+    pub fn cluster(&self) -> Option<&(ClusterTag, InstanceId)> {
+        self.cluster.as_ref()
     }
 
     /// True once a cluster accepted the node: catching up, ready, or joined.

@@ -155,8 +155,8 @@ impl Node {
             }
         }
         if let Some(cmg) = node.cmg.as_mut() {
-            if vault.cmg_fenced == Some(cmg.group.instance()) {
-                cmg.fence_asked_ms = Some(0);
+            if vault.cmg_fenced == Some(cmg.group().instance()) {
+                cmg.fence(0);
             }
         }
         for (init, tag) in &vault.cleared {
@@ -180,11 +180,11 @@ impl Node {
         self.now_ms = self.now_ms.max(now_ms);
         if self.halted.is_none() {
             self.topology_tick();
-            if let Some(cmg) = self.cmg.as_mut().filter(|c| c.fence_asked_ms.is_none()) {
-                cmg.group.tick();
+            if let Some(cmg) = self.cmg.as_mut().filter(|c| !c.is_fenced()) {
+                cmg.group_mut().tick();
             }
             if let Some(ms) = self.ms.as_mut() {
-                ms.group.tick();
+                ms.group_mut().tick();
             }
             self.leader_tick();
             self.ms_tick();
@@ -323,8 +323,8 @@ impl Node {
             GroupKind::Cmg => self
                 .cmg
                 .as_mut()
-                .filter(|c| c.fence_asked_ms.is_none())
-                .map(|c| &mut c.group),
+                .filter(|c| !c.is_fenced())
+                .map(|c| c.group_mut()),
             GroupKind::Ms => self
                 .ms
                 .as_mut()
@@ -369,11 +369,11 @@ impl Node {
         let mut step = GroupStep::default();
         let result = match kind {
             GroupKind::Cmg => match self.cmg.as_mut() {
-                Some(c) => c.group.process(&mut step),
+                Some(c) => c.group_mut().process(&mut step),
                 None => return false,
             },
             GroupKind::Ms => match self.ms.as_mut() {
-                Some(m) => m.group.process(&mut step),
+                Some(m) => m.group_mut().process(&mut step),
                 None => return false,
             },
         };
@@ -381,8 +381,8 @@ impl Node {
             !step.writes.is_empty() || !step.messages.is_empty() || !step.applied.is_empty();
         self.out.writes.append(&mut step.writes);
         let instance = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
         };
         if let Some(instance) = instance {
             let me = self.cfg.name.clone();
@@ -414,8 +414,14 @@ impl Node {
             return true;
         }
         let change = match kind {
-            GroupKind::Cmg => self.cmg.as_mut().and_then(|c| c.group.take_role_change()),
-            GroupKind::Ms => self.ms.as_mut().and_then(|m| m.group.take_role_change()),
+            GroupKind::Cmg => self
+                .cmg
+                .as_mut()
+                .and_then(|c| c.group_mut().take_role_change()),
+            GroupKind::Ms => self
+                .ms
+                .as_mut()
+                .and_then(|m| m.group_mut().take_role_change()),
         };
         if let Some(change) = change {
             match kind {
@@ -450,16 +456,16 @@ impl Node {
             let (instance, empty, voters) = match kind {
                 GroupKind::Cmg => match self.cmg.as_ref() {
                     Some(c) => (
-                        c.group.instance(),
-                        c.group.last_index() == 0,
+                        c.group().instance(),
+                        c.group().last_index() == 0,
                         local.config.cmg_nodes.clone(),
                     ),
                     None => continue,
                 },
                 GroupKind::Ms => match self.ms.as_ref() {
                     Some(m) => (
-                        m.group.instance(),
-                        m.group.last_index() == 0,
+                        m.group().instance(),
+                        m.group().last_index() == 0,
                         local.config.ms_nodes.clone(),
                     ),
                     None => continue,
@@ -486,8 +492,8 @@ impl Node {
 
     fn on_replica_empty(&mut self, group: GroupKind, instance: InstanceId, name: &str) {
         let replica = match group {
-            GroupKind::Cmg => self.cmg.as_mut().map(|c| &mut c.group),
-            GroupKind::Ms => self.ms.as_mut().map(|m| &mut m.group),
+            GroupKind::Cmg => self.cmg.as_mut().map(|c| c.group_mut()),
+            GroupKind::Ms => self.ms.as_mut().map(|m| m.group_mut()),
         };
         if let Some(replica) = replica {
             if replica.instance() == instance {
@@ -538,8 +544,8 @@ impl Node {
     /// Destroys the replica of `kind` if it is of this incarnation.
     pub(crate) fn destroy_group(&mut self, kind: GroupKind, instance: InstanceId) {
         let hosted = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group.instance()),
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
         };
         if hosted != Some(instance) {
             return;
@@ -609,7 +615,7 @@ impl Node {
         let group_addr = self
             .cmg
             .as_ref()
-            .and_then(|c| c.state.cluster.as_ref())
+            .and_then(|c| c.state().cluster.as_ref())
             .and_then(|c| c.addrs.get(name).copied());
         let holds = |node: &Node, at: Addr| {
             (at == node.cfg.addr && name == node.cfg.name)
@@ -648,7 +654,7 @@ impl Node {
                 || self
                     .cmg
                     .as_ref()
-                    .is_some_and(|c| c.plan.as_ref().is_some_and(|p| p.config.is_voter(name)));
+                    .is_some_and(|c| c.plan().is_some_and(|p| p.config.is_voter(name)));
             if voter && empty {
                 return;
             }

@@ -125,8 +125,8 @@ impl Node {
             physical,
             join: self.joiner.phase().clone(),
             local: self.local.clone(),
-            cmg: self.cmg.as_ref().map(|c| self.group_view(&c.group)),
-            cmg_state: self.cmg.as_ref().map(|c| c.state.clone()),
+            cmg: self.cmg.as_ref().map(|c| self.group_view(c.group())),
+            cmg_state: self.cmg.as_ref().map(|c| c.state().clone()),
             ms: self.ms.as_ref().map(|m| self.group_view(m.group())),
             ms_state: self.ms.as_ref().map(|m| m.state().clone()),
         }

@@ -32,21 +32,20 @@ pub(crate) struct CmgApplied {
 
 /// A CMG replica with its state machine.
 ///
-/// Its fields are crate-visible only for the init glue (`src/node/fence.rs`, `src/node/target.rs`, `src/node/init.rs`) and `src/node.rs`, which still reach them
-/// (the fence, the plan, the group's incarnation and leader, the state's cluster and fate, the
-/// cancel requesters); new code uses the methods.
+/// Its fields are private: the glue under `src/node/` reads them through the accessors below
+/// and changes them only through the methods (Raft through [`CmgReplica::group_mut`]).
 pub(crate) struct CmgReplica {
     /// The Raft group.
-    pub group: RaftGroup,
+    group: RaftGroup,
     /// The replicated state, as applied so far.
-    pub state: CmgState,
+    state: CmgState,
     /// The init plan the replica was created with (`None`: caught up from a leader, restored).
-    pub plan: Option<InitPlan>,
+    plan: Option<InitPlan>,
     /// The leader's duties, while this replica leads.
-    pub duties: Option<LeaderDuties>,
+    duties: Option<LeaderDuties>,
     /// Set while an undecided cancel fences this replica: the time it last asked the group's
     /// voters for the init's fate (docs/protocol.md Step 2.6, "the fence").
-    pub fence_asked_ms: Option<u64>,
+    fence_asked_ms: Option<u64>,
 }
 
 impl CmgReplica {
@@ -62,9 +61,72 @@ impl CmgReplica {
         }
     }
 
+    /// The Raft group.
+    pub fn group(&self) -> &RaftGroup {
+        &self.group
+    }
+
+    /// The Raft group, to tick, step, process and campaign it.
+    pub fn group_mut(&mut self) -> &mut RaftGroup {
+        &mut self.group
+    }
+
+    /// The replicated state, as applied so far.
+    pub fn state(&self) -> &CmgState {
+        &self.state
+    }
+
+    /// The init plan the replica was created with (`None`: caught up from a leader, restored).
+    pub fn plan(&self) -> Option<&InitPlan> {
+        self.plan.as_ref()
+    }
+
+    /// True while an undecided cancel fences this replica (docs/protocol.md Step 2.6, "the
+    /// fence"): it takes no part in its group.
+    pub fn is_fenced(&self) -> bool {
+        self.fence_asked_ms.is_some()
+    }
+
+    /// While fenced: when the replica last asked its group's voters for the init's fate.
+    pub fn fence_asked_ms(&self) -> Option<u64> {
+        self.fence_asked_ms
+    }
+
+    /// Fences the replica at `now_ms` (its first ask for the fate counts from then). False when
+    /// it was fenced already (and nothing changed).
+    pub fn fence(&mut self, now_ms: u64) -> bool {
+        if self.fence_asked_ms.is_some() {
+            return false;
+        }
+        self.fence_asked_ms = Some(now_ms);
+        true
+    }
+
+    /// A fenced replica asked its group's voters for the fate at `now_ms`.
+    pub fn note_fence_asked(&mut self, now_ms: u64) {
+        if self.fence_asked_ms.is_some() {
+            self.fence_asked_ms = Some(now_ms);
+        }
+    }
+
+    /// Lifts the fence. False when the replica was not fenced.
+    pub fn unfence(&mut self) -> bool {
+        self.fence_asked_ms.take().is_some()
+    }
+
     /// True while this replica leads (and does the leader's duties).
     pub fn leads(&self) -> bool {
         self.duties.is_some()
+    }
+
+    /// The leader's duties, while it leads.
+    pub fn duties(&self) -> Option<&LeaderDuties> {
+        self.duties.as_ref()
+    }
+
+    /// The replicated state with the leader's duties (while it leads), to act on both at once.
+    pub fn state_and_duties_mut(&mut self) -> (&CmgState, Option<&mut LeaderDuties>) {
+        (&self.state, self.duties.as_mut())
     }
 
     /// The leader's duties, while it leads.
@@ -257,5 +319,21 @@ mod tests {
         assert_eq!(cmg.group.last_index(), last + 1, "once per term");
         cmg.propose_init_if_needed();
         assert_eq!(cmg.group.last_index(), last + 1, "no plan: no cluster-init");
+    }
+
+    #[test]
+    fn a_fence_is_set_once_asked_again_only_while_set_and_lifted_once() {
+        let mut cmg = leader();
+        assert!(!cmg.is_fenced());
+        cmg.note_fence_asked(5);
+        assert_eq!(cmg.fence_asked_ms(), None, "not fenced: nothing asked");
+        assert!(cmg.fence(10));
+        assert!(!cmg.fence(20), "already fenced");
+        assert_eq!(cmg.fence_asked_ms(), Some(10));
+        cmg.note_fence_asked(30);
+        assert_eq!(cmg.fence_asked_ms(), Some(30));
+        assert!(cmg.unfence());
+        assert!(!cmg.unfence(), "not fenced any more");
+        assert!(!cmg.is_fenced());
     }
 }

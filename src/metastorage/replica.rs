@@ -44,15 +44,13 @@ pub(crate) enum MsApplied {
 
 /// A Meta Storage replica with its state machine.
 pub(crate) struct MsReplica {
-    /// The Raft group. Crate-visible only for the init glue in `src/node/` (it campaigns after creating the
-    /// group and reports its incarnation and leader); others use [`MsReplica::group`] and
-    /// [`MsReplica::group_mut`].
-    pub(crate) group: RaftGroup,
+    /// The Raft group (read through [`MsReplica::group`], driven through
+    /// [`MsReplica::group_mut`]).
+    group: RaftGroup,
     state: MsState,
     /// The init plan the replica was created with (`None`: caught up from a leader, or
-    /// restored). Crate-visible only for the init glue in `src/node/`, which compares it with a requested
-    /// init.
-    pub(crate) plan: Option<InitPlan>,
+    /// restored).
+    plan: Option<InitPlan>,
     /// When this replica last heard its group (a Raft message of its incarnation arrived) or led
     /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
     /// init was cancelled (`Node::join_tick`).
@@ -69,6 +67,12 @@ impl MsReplica {
             plan,
             heard_ms: now_ms,
         }
+    }
+
+    /// The init plan the replica was created with (`None`: caught up from a leader, or
+    /// restored); the init glue compares it with a requested init.
+    pub fn plan(&self) -> Option<&InitPlan> {
+        self.plan.as_ref()
     }
 
     /// The Raft group.

@@ -165,7 +165,7 @@ impl Node {
             }
         }
         if let CmgOutcome::InitApplied(_) = outcome {
-            if self.cmg.as_ref().is_some_and(|c| c.group.is_leader()) {
+            if self.cmg.as_ref().is_some_and(|c| c.group().is_leader()) {
                 self.send_cluster_state_to_members(true);
             }
         }
@@ -228,7 +228,7 @@ impl Node {
         let leader_name = self.name_of_raft_id(change.leader);
         let bug = self.cfg.bug;
         let Some(cmg) = self.cmg.as_mut() else { return };
-        let instance = cmg.group.instance();
+        let instance = cmg.group().instance();
         let role = cmg.role_changed(change, bug);
         self.emit(Event::RoleChanged {
             group: GroupKind::Cmg,
@@ -247,16 +247,16 @@ impl Node {
             cmg.propose_init_if_needed();
         }
         let Some(cmg) = self.cmg.as_ref() else { return };
-        let Some(cluster) = cmg.state.cluster.clone() else {
+        let Some(cluster) = cmg.state().cluster.clone() else {
             return;
         };
         // Remove LT members this node has declared dead.
         let dead: Vec<(NodeName, LaunchId)> = cmg
-            .state
+            .state()
             .lt
             .members
             .values()
-            .chain(cmg.state.validated.values())
+            .chain(cmg.state().validated.values())
             .filter(|i| self.is_buried(i.addr, i.launch))
             .map(|i| (i.name.clone(), i.launch))
             .collect();
@@ -318,15 +318,15 @@ impl Node {
         }
         let retry = self.timing.cluster_state_retry_ms;
         let Some(cmg) = self.cmg.as_ref() else { return };
-        let Some(duties) = cmg.duties.as_ref() else {
+        let Some(duties) = cmg.duties() else {
             return;
         };
         let absent: Vec<(NodeName, LaunchId)> = cmg
-            .state
+            .state()
             .lt
             .members
             .values()
-            .chain(cmg.state.validated.values())
+            .chain(cmg.state().validated.values())
             .filter(|info| !self.present(info))
             .map(|info| (info.name.clone(), info.launch))
             .filter(|key| duties.absent_due(key, now, retry))
@@ -364,13 +364,15 @@ impl Node {
         let retry = self.timing.cluster_state_retry_ms;
         let leader = self.info();
         let Some(cmg) = self.cmg.as_mut() else { return };
-        let Some(cluster) = cmg.state.cluster.as_ref() else {
+        let cmg_instance = cmg.group().instance();
+        let (state, duties) = cmg.state_and_duties_mut();
+        let Some(cluster) = state.cluster.as_ref() else {
             return;
         };
-        let Some(duties) = cmg.duties.as_mut() else {
+        let Some(duties) = duties else {
             return;
         };
-        if cmg.state.lt.contains(name, launch) {
+        if state.lt.contains(name, launch) {
             duties.forget_notice(addr);
             return;
         }
@@ -381,7 +383,7 @@ impl Node {
         let notice = ClusterStateNotice {
             term,
             leader,
-            cmg_instance: cmg.group.instance(),
+            cmg_instance,
             cmg_nodes: cluster.config.cmg_nodes.clone(),
             tag: cluster.config.tag.clone(),
         };
@@ -411,9 +413,9 @@ impl Node {
         if !cmg.leads() {
             return;
         }
-        let known = cmg.state.lt.contains(name, launch)
+        let known = cmg.state().lt.contains(name, launch)
             || cmg
-                .state
+                .state()
                 .validated
                 .get(name)
                 .is_some_and(|v| v.launch == launch);
@@ -461,7 +463,7 @@ impl Node {
         let nodes = self
             .cmg
             .as_ref()
-            .and_then(|c| c.state.cluster.as_ref())
+            .and_then(|c| c.state().cluster.as_ref())
             .map(|c| c.config.ms_nodes.clone())
             .unwrap_or_default();
         for (origin, request, v) in ready {

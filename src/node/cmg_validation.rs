@@ -38,7 +38,7 @@ impl Node {
             return true;
         }
         let leader = self.cmg.as_ref().and_then(|c| {
-            let id = c.group.role_state().leader;
+            let id = c.group().role_state().leader;
             self.name_of_raft_id(id)
                 .and_then(|n| self.addr_of(&n).map(|a| (n, a)))
         });
@@ -60,7 +60,7 @@ impl Node {
         let Some(cmg) = self.cmg.as_ref() else {
             return Namesake::None;
         };
-        let voter_addr = cmg.state.cluster.as_ref().and_then(|c| {
+        let voter_addr = cmg.state().cluster.as_ref().and_then(|c| {
             // Any node that was ever a group voter (named at init, or made a Meta Storage voter
             // since): a Meta Storage change the CMG committed may not have reached the Meta
             // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
@@ -92,12 +92,12 @@ impl Node {
             return Namesake::Voter(addr);
         }
         let entries = cmg
-            .state
+            .state()
             .lt
             .members
             .get(&info.name)
             .into_iter()
-            .chain(cmg.state.validated.get(&info.name));
+            .chain(cmg.state().validated.get(&info.name));
         for entry in entries {
             if entry.addr == info.addr {
                 continue;
@@ -182,7 +182,7 @@ impl Node {
         let in_flight = self
             .cmg
             .as_ref()
-            .and_then(|c| c.duties.as_ref())
+            .and_then(|c| c.duties())
             .is_some_and(|d| d.join_in_flight(&info.name, info.launch));
         if in_flight {
             return;

@@ -2,7 +2,7 @@
 //! whether its init was answered, when a cancel reaches it without a leader, fences itself — it
 //! keeps its replica and vault records but takes no part in its group — until it learns the
 //! init's fate from the group's voters. The fence is a flag of the CMG replica
-//! (`CmgReplica::fence_asked_ms`, mirrored in the vault); this file sets and lifts it, and its
+//! (`CmgReplica::fence`, mirrored in the vault); this file sets and lifts it, and its
 //! timer asks for the fate and carries the cancel on when nobody else does.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,23 +18,22 @@ impl Node {
     /// keeps the replica and its vault records, drops the group's messages, does not tick it,
     /// and asks the group's voters for the init's fate every `init_retry_ms`.
     pub(crate) fn fence_cmg(&mut self, init: InstanceId) {
-        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group.instance() == init) else {
+        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group().instance() == init) else {
             return;
         };
-        if cmg.fence_asked_ms.is_some() {
+        if !cmg.fence(self.now_ms) {
             return;
         }
-        cmg.fence_asked_ms = Some(self.now_ms);
         self.write(VaultWrite::FenceCmg(Some(init)));
         self.emit(Event::CmgFenced { init });
     }
 
     /// Lifts the fence of this node's CMG replica of `init`: the init was answered.
     pub(crate) fn unfence_cmg(&mut self, init: InstanceId) {
-        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group.instance() == init) else {
+        let Some(cmg) = self.cmg.as_mut().filter(|c| c.group().instance() == init) else {
             return;
         };
-        if cmg.fence_asked_ms.take().is_none() {
+        if !cmg.unfence() {
             return;
         }
         self.write(VaultWrite::FenceCmg(None));
@@ -44,10 +43,10 @@ impl Node {
     /// The voters of a CMG replica's group: its init's CMG list, or (a replica of a restored
     /// cluster) its configuration's voters.
     pub(crate) fn cmg_voter_names(&self, cmg: &crate::cmg::CmgReplica) -> Vec<NodeName> {
-        match &cmg.plan {
+        match cmg.plan() {
             Some(plan) => plan.config.cmg_nodes.clone(),
             None => cmg
-                .group
+                .group()
                 .conf_state()
                 .voters
                 .iter()
@@ -62,14 +61,14 @@ impl Node {
         let retry_ms = self.timing.init_retry_ms;
         let now = self.now_ms;
         let Some(cmg) = self.cmg.as_mut() else { return };
-        let Some(asked_ms) = cmg.fence_asked_ms else {
+        let Some(asked_ms) = cmg.fence_asked_ms() else {
             return;
         };
         if now < asked_ms + retry_ms {
             return;
         }
-        cmg.fence_asked_ms = Some(now);
-        let init = cmg.group.instance();
+        cmg.note_fence_asked(now);
+        let init = cmg.group().instance();
         let Some(cmg) = self.cmg.as_ref() else { return };
         let voters = self.cmg_voter_names(cmg);
         let addrs: Vec<Addr> = voters
@@ -89,7 +88,7 @@ impl Node {
             let plan_addrs: BTreeMap<NodeName, Addr> = self
                 .cmg
                 .as_ref()
-                .and_then(|c| c.plan.as_ref())
+                .and_then(|c| c.plan())
                 .map(|p| {
                     p.addrs
                         .iter()

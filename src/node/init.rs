@@ -190,7 +190,7 @@ impl Node {
         let fenced = self
             .cmg
             .as_ref()
-            .is_some_and(|c| c.group.instance() == init && c.fence_asked_ms.is_some());
+            .is_some_and(|c| c.group().instance() == init && c.is_fenced());
         if fenced && status.cmg_instance == Some(init) {
             match status.init_fate {
                 Some(InitFate::Answered) => self.unfence_cmg(init),

@@ -88,8 +88,8 @@ impl Node {
         let held = match (self.local.as_ref(), self.cmg.as_ref()) {
             (Some(local), _) => Some((local.cmg_instance, Some(local.config.tag.clone()))),
             (None, Some(cmg)) => Some((
-                cmg.group.instance(),
-                cmg.state.cluster.as_ref().map(|c| c.config.tag.clone()),
+                cmg.group().instance(),
+                cmg.state().cluster.as_ref().map(|c| c.config.tag.clone()),
             )),
             (None, None) => None,
         };
@@ -217,7 +217,7 @@ impl Node {
             self.learn_addr(name, *addr);
         }
         let me = self.cfg.name.clone();
-        let hosted_cmg = self.cmg.as_ref().map(|c| c.group.instance());
+        let hosted_cmg = self.cmg.as_ref().map(|c| c.group().instance());
         if accept.config.cmg_nodes.contains(&me) && hosted_cmg != Some(accept.instance) {
             self.replace_group(
                 GroupKind::Cmg,
@@ -239,7 +239,7 @@ impl Node {
 
     fn replace_group(&mut self, kind: GroupKind, record: GroupRecord) {
         let old = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group.instance()),
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
             GroupKind::Ms => self.ms.as_ref().map(|m| m.instance()),
         };
         if let Some(old) = old {

@@ -54,13 +54,13 @@ impl Node {
         let (Some(local), Some(cmg)) = (&self.local, &self.cmg) else {
             return None;
         };
-        let own = cmg.group.instance() == local.cmg_instance
+        let own = cmg.group().instance() == local.cmg_instance
             && cmg
-                .state
+                .state()
                 .cluster
                 .as_ref()
                 .is_some_and(|c| c.config.tag == local.config.tag);
-        own.then_some(cmg.state.init_fate)
+        own.then_some(cmg.state().init_fate)
     }
 
     /// True when this node is a CMG voter of its own cluster and its log says the init was
@@ -73,7 +73,7 @@ impl Node {
     /// of it applied: the node is a voter of a cluster that exists, whether or not it joined it.
     pub(crate) fn hosted_cmg_committed(&self) -> bool {
         self.cmg.as_ref().is_some_and(|cmg| {
-            cmg.state.cluster.is_some() && cmg.state.init_fate != Some(InitFate::Cancelled)
+            cmg.state().cluster.is_some() && cmg.state().init_fate != Some(InitFate::Cancelled)
         })
     }
 
@@ -89,7 +89,7 @@ impl Node {
 
     /// True when a replica this node hosts knows a leader.
     fn hosted_group_has_leader(&self) -> bool {
-        let cmg = self.cmg.as_ref().map(|c| c.group.role_state().leader);
+        let cmg = self.cmg.as_ref().map(|c| c.group().role_state().leader);
         let ms = self.ms.as_ref().map(|m| m.group().role_state().leader);
         cmg.or(ms).is_some_and(|leader| leader != 0)
     }
@@ -98,7 +98,7 @@ impl Node {
     pub(crate) fn hosted_instance(&self) -> Option<InstanceId> {
         self.cmg
             .as_ref()
-            .map(|c| c.group.instance())
+            .map(|c| c.group().instance())
             .or_else(|| self.ms.as_ref().map(|m| m.instance()))
     }
 

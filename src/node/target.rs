@@ -28,7 +28,7 @@ impl Node {
         if self
             .cmg
             .as_ref()
-            .is_some_and(|c| c.fence_asked_ms.is_some() && c.group.instance() != init)
+            .is_some_and(|c| c.is_fenced() && c.group().instance() != init)
         {
             return;
         }
@@ -55,19 +55,14 @@ impl Node {
     /// ([`held_outcome`]).
     fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
         let hosted = [
-            self.cmg
-                .as_ref()
-                .map(|c| (c.group.instance(), c.plan.as_ref())),
-            self.ms
-                .as_ref()
-                .map(|m| (m.group.instance(), m.plan.as_ref())),
+            self.cmg.as_ref().map(|c| (c.group().instance(), c.plan())),
+            self.ms.as_ref().map(|m| (m.group().instance(), m.plan())),
         ];
         // Not initialized, but already asking another cluster to let it in.
         let joining = self
             .joiner
-            .cluster
-            .as_ref()
-            .filter(|_| self.local.is_none() && self.joiner.phase != JoinPhase::Waiting)
+            .cluster()
+            .filter(|_| self.local.is_none() && *self.joiner.phase() != JoinPhase::Waiting)
             .map(|(tag, instance)| (tag, *instance));
         let holdings = Holdings {
             cancelled: self.cancelled.contains(plan.init),
@@ -99,7 +94,7 @@ impl Node {
             self.create_group(GroupKind::Cmg, record);
             if plan.config.cmg_nodes.first() == Some(&me) {
                 if let Some(cmg) = self.cmg.as_mut() {
-                    cmg.group.campaign();
+                    cmg.group_mut().campaign();
                 }
             }
         }
@@ -117,7 +112,7 @@ impl Node {
             self.create_group(GroupKind::Ms, record);
             if plan.config.ms_nodes.first() == Some(&me) {
                 if let Some(ms) = self.ms.as_mut() {
-                    ms.group.campaign();
+                    ms.group_mut().campaign();
                 }
             }
         }
@@ -133,14 +128,14 @@ impl Node {
             self.propose_init_fate(instance, true);
         }
         let status = GroupStatus {
-            cmg_instance: self.cmg.as_ref().map(|c| c.group.instance()),
-            cluster: self.cmg.as_ref().and_then(|c| c.state.cluster.clone()),
-            ms_instance: self.ms.as_ref().map(|m| m.group.instance()),
+            cmg_instance: self.cmg.as_ref().map(|c| c.group().instance()),
+            cluster: self.cmg.as_ref().and_then(|c| c.state().cluster.clone()),
+            ms_instance: self.ms.as_ref().map(|m| m.group().instance()),
             ms_leader: self.ms.as_ref().and_then(|m| {
-                let leader = m.group.role_state().leader;
+                let leader = m.group().role_state().leader;
                 self.name_of_raft_id(leader)
             }),
-            init_fate: self.cmg.as_ref().and_then(|c| c.state.init_fate),
+            init_fate: self.cmg.as_ref().and_then(|c| c.state().init_fate),
         };
         self.send(from, Message::StatusReply { init, status });
     }
@@ -164,24 +159,27 @@ impl Node {
         let replica = self
             .cmg
             .as_ref()
-            .filter(|c| c.group.instance() == init)
+            .filter(|c| c.group().instance() == init)
             .map(|c| {
-                let answered_in_log = c.group.log_holds(|data| {
+                let answered_in_log = c.group().log_holds(|data| {
                     matches!(
                         crate::message::decode::<CmgCommand>(data),
                         Ok(CmgCommand::InitAnswered)
                     )
                 });
                 ReplicaFacts {
-                    fate: c.state.init_fate,
-                    tag: c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()),
-                    led_or_answering: c.group.role_state().leader != 0 || answered_in_log,
+                    fate: c.state().init_fate,
+                    tag: c.state().cluster.as_ref().map(|cl| cl.config.tag.clone()),
+                    led_or_answering: c.group().role_state().leader != 0 || answered_in_log,
                     voters: self.cmg_voter_names(c),
                 }
             });
         let decided = decided || self.cancelled.is_decided(init);
         let holds = self.local.as_ref().is_some_and(|l| l.cmg_instance == init)
-            || self.ms.as_ref().is_some_and(|m| m.group.instance() == init);
+            || self
+                .ms
+                .as_ref()
+                .is_some_and(|m| m.group().instance() == init);
         match cancel_step(replica, decided, holds, self.cfg.bug) {
             CancelStep::Refuse(tag) => {
                 self.emit(Event::CancelRefused {
@@ -192,7 +190,7 @@ impl Node {
             }
             CancelStep::Propose => {
                 self.propose_init_fate(init, false);
-                if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties.as_mut()) {
+                if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties_mut()) {
                     d.note_cancel_requester(from);
                 }
             }
@@ -237,14 +235,14 @@ impl Node {
         let members: Vec<Addr> = self
             .cmg
             .as_ref()
-            .filter(|c| c.group.instance() == init)
+            .filter(|c| c.group().instance() == init)
             .map(|c| {
-                c.state
+                c.state()
                     .lt
                     .members
                     .values()
-                    .chain(c.state.validated.values())
-                    .chain(c.state.departed.values())
+                    .chain(c.state().validated.values())
+                    .chain(c.state().departed.values())
                     .map(|i| i.addr)
                     .collect()
             })
@@ -252,8 +250,8 @@ impl Node {
         let tag = self
             .cmg
             .as_ref()
-            .filter(|c| c.group.instance() == init)
-            .and_then(|c| c.state.cluster.as_ref().map(|cl| cl.config.tag.clone()))
+            .filter(|c| c.group().instance() == init)
+            .and_then(|c| c.state().cluster.as_ref().map(|cl| cl.config.tag.clone()))
             .or_else(|| {
                 self.local
                     .as_ref()
@@ -272,13 +270,7 @@ impl Node {
             self.write(VaultWrite::ClearLocal);
             self.emit(Event::VaultCleared { init });
             self.reset_join();
-        } else if self.local.is_none()
-            && self
-                .joiner
-                .cluster
-                .as_ref()
-                .is_some_and(|(_, i)| *i == init)
-        {
+        } else if self.local.is_none() && self.joiner.cluster().is_some_and(|(_, i)| *i == init) {
             // It was asking a cluster that no longer exists to let it in.
             self.reset_join();
         }
