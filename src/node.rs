@@ -35,6 +35,7 @@ mod membership;
 mod ms;
 mod physical;
 mod target;
+mod view;
 
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;

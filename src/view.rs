@@ -1,16 +1,13 @@
 //! A god's-eye view of one node: everything a test or checker may want to read, copied out of
-//! the node without changing it.
+//! the node without changing it (by `Node::view`, in `src/node/view.rs`).
 
 use serde::Serialize;
 
-use crate::cmg::role_of;
 use crate::cmg::{CmgState, LogicalTopology};
 use crate::error::Rejection;
 use crate::event::Role;
 use crate::join::JoinPhase;
 use crate::metastorage::MsState;
-use crate::node::Node;
-use crate::raft_group::RaftGroup;
 use crate::types::{InstanceId, LaunchId, NodeName};
 use crate::vault::LocalState;
 
@@ -79,56 +76,5 @@ impl NodeView {
     /// True when its CMG replica leads.
     pub fn is_cmg_leader(&self) -> bool {
         self.cmg.as_ref().is_some_and(|g| g.role == Role::Leader)
-    }
-}
-
-impl Node {
-    fn group_view(&self, group: &RaftGroup) -> GroupView {
-        let role = group.role_state();
-        let conf = group.conf_state();
-        let names = |ids: &[u64]| -> Vec<NodeName> {
-            let mut names: Vec<NodeName> = ids
-                .iter()
-                .map(|id| {
-                    self.name_of_raft_id(*id)
-                        .unwrap_or_else(|| format!("#{id:x}"))
-                })
-                .collect();
-            names.sort();
-            names
-        };
-        GroupView {
-            instance: group.instance(),
-            role: role_of(role.role),
-            term: role.term,
-            leader: self.name_of_raft_id(role.leader),
-            commit: group.commit_index(),
-            last_index: group.last_index(),
-            voters: names(&conf.voters),
-            learners: names(&conf.learners),
-        }
-    }
-
-    /// A copy of everything observable about this node.
-    pub fn view(&self) -> NodeView {
-        let mut physical: Vec<(NodeName, LaunchId)> = self
-            .physical_members()
-            .into_iter()
-            .map(|(n, _, l)| (n, l))
-            .collect();
-        physical.sort();
-        NodeView {
-            name: self.cfg.name.clone(),
-            launch: self.launch,
-            halted: self.halted.clone(),
-            in_topology: self.topo.is_admitted(),
-            physical,
-            join: self.joiner.phase().clone(),
-            local: self.local.clone(),
-            cmg: self.cmg.as_ref().map(|c| self.group_view(c.group())),
-            cmg_state: self.cmg.as_ref().map(|c| c.state().clone()),
-            ms: self.ms.as_ref().map(|m| self.group_view(m.group())),
-            ms_state: self.ms.as_ref().map(|m| m.state().clone()),
-        }
     }
 }

@@ -12,11 +12,11 @@ use std::fmt;
 use crate::config::{NodeConfig, Timing};
 use crate::event::Event;
 use crate::message::{Envelope, MessageKind};
-use crate::node::{Node, Output};
 use crate::rng::Rng;
 use crate::types::{Addr, LaunchId};
 use crate::vault::Vault;
 use crate::view::NodeView;
+use crate::{Node, Output};
 
 use super::log::{HarnessAction, LogEntry, LogKind, MAX_LOG_ENTRIES};
 use super::queue::{Queue, Scheduled, Target};
