@@ -18,17 +18,19 @@ use crate::init::{CancelTracker, CancelledInits, InitCoordinator};
 use crate::join::Joiner;
 use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
-use crate::raft_group::{discard_logger, GroupStep, RaftGroup};
+use crate::raft_group::discard_logger;
 use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
-use crate::types::{raft_id, Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
-use crate::vault::{GroupRecord, LocalState, Vault, VaultWrite};
+use crate::types::{Addr, GroupKind, LaunchId, NodeInfo, NodeName};
+use crate::vault::{LocalState, Vault, VaultWrite};
 
+mod addresses;
 mod admin;
 mod cancel;
 mod cmg;
 mod cmg_validation;
 mod fence;
+mod groups;
 mod init;
 mod join;
 mod membership;
@@ -37,8 +39,6 @@ mod physical;
 mod target;
 mod view;
 
-/// Bound on the rounds of group processing and local delivery within one input.
-const MAX_DRIVE_ROUNDS: usize = 256;
 /// Bound on messages a node sends to itself within one input.
 const MAX_LOOPBACK: usize = 1024;
 
@@ -309,272 +309,6 @@ impl Node {
         }
     }
 
-    fn on_raft(
-        &mut self,
-        from: Addr,
-        group: GroupKind,
-        instance: InstanceId,
-        from_name: NodeName,
-        payload: Vec<u8>,
-    ) {
-        self.learn_addr(&from_name, from);
-        let now_ms = self.now_ms;
-        let replica = match group {
-            // A fenced replica takes no part in its group (docs/protocol.md Step 2.6).
-            GroupKind::Cmg => self
-                .cmg
-                .as_mut()
-                .filter(|c| !c.is_fenced())
-                .map(|c| c.group_mut()),
-            GroupKind::Ms => self
-                .ms
-                .as_mut()
-                .filter(|m| m.instance() == instance)
-                .map(|m| {
-                    m.heard(now_ms);
-                    m.group_mut()
-                }),
-        };
-        let Some(replica) = replica.filter(|r| r.instance() == instance) else {
-            self.tell_replica_of_cancelled(from, instance);
-            return;
-        };
-        if let Err(e) = replica.step(&payload) {
-            self.emit(Event::CorruptMessage {
-                from,
-                detail: e.to_string(),
-            });
-        }
-    }
-
-    /// Processes Raft readiness and local deliveries until nothing is left.
-    fn drive(&mut self) {
-        for _ in 0..MAX_DRIVE_ROUNDS {
-            let mut progressed = self.drive_group(GroupKind::Cmg);
-            progressed |= self.drive_group(GroupKind::Ms);
-            self.check_recovery();
-            if let Some(msg) = self.loopback.pop_front() {
-                let (addr, launch) = (self.cfg.addr, self.launch);
-                if self.halted.is_none() {
-                    self.dispatch(addr, launch, msg);
-                }
-                progressed = true;
-            }
-            if !progressed {
-                return;
-            }
-        }
-    }
-
-    fn drive_group(&mut self, kind: GroupKind) -> bool {
-        let mut step = GroupStep::default();
-        let result = match kind {
-            GroupKind::Cmg => match self.cmg.as_mut() {
-                Some(c) => c.group_mut().process(&mut step),
-                None => return false,
-            },
-            GroupKind::Ms => match self.ms.as_mut() {
-                Some(m) => m.group_mut().process(&mut step),
-                None => return false,
-            },
-        };
-        let progressed =
-            !step.writes.is_empty() || !step.messages.is_empty() || !step.applied.is_empty();
-        self.out.writes.append(&mut step.writes);
-        let instance = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
-        };
-        if let Some(instance) = instance {
-            let me = self.cfg.name.clone();
-            for (to, payload) in step.messages {
-                if let Some(addr) = self
-                    .names_by_raft_id
-                    .get(&to)
-                    .and_then(|n| self.addrs.get(n))
-                    .copied()
-                {
-                    self.send(
-                        addr,
-                        Message::Raft {
-                            group: kind,
-                            instance,
-                            from_name: me.clone(),
-                            payload,
-                        },
-                    );
-                }
-            }
-        }
-        match kind {
-            GroupKind::Cmg => self.apply_cmg(step.applied),
-            GroupKind::Ms => self.apply_ms(step.applied),
-        }
-        if let Err(e) = result {
-            self.fail_replica(kind, 0, e.to_string());
-            return true;
-        }
-        let change = match kind {
-            GroupKind::Cmg => self
-                .cmg
-                .as_mut()
-                .and_then(|c| c.group_mut().take_role_change()),
-            GroupKind::Ms => self
-                .ms
-                .as_mut()
-                .and_then(|m| m.group_mut().take_role_change()),
-        };
-        if let Some(change) = change {
-            match kind {
-                GroupKind::Cmg => self.on_cmg_role_change(change),
-                GroupKind::Ms => {
-                    let leader = self.name_of_raft_id(change.leader);
-                    self.emit(Event::RoleChanged {
-                        group: GroupKind::Ms,
-                        instance: instance.unwrap_or(InstanceId(0)),
-                        role: crate::cmg::role_of(change.role),
-                        term: change.term,
-                        leader,
-                    });
-                }
-            }
-            return true;
-        }
-        progressed
-    }
-
-    /// A replica with an empty log asks the voters of its group (the leader acts) to replicate to
-    /// it from the start, every `ms_retry_ms`, until it holds an entry.
-    fn empty_replica_tick(&mut self) {
-        if self.now_ms < self.last_empty_ask_ms + self.timing.ms_retry_ms {
-            return;
-        }
-        let Some(local) = self.local.clone() else {
-            return;
-        };
-        let me = self.cfg.name.clone();
-        for kind in [GroupKind::Cmg, GroupKind::Ms] {
-            let (instance, empty, voters) = match kind {
-                GroupKind::Cmg => match self.cmg.as_ref() {
-                    Some(c) => (
-                        c.group().instance(),
-                        c.group().last_index() == 0,
-                        local.config.cmg_nodes.clone(),
-                    ),
-                    None => continue,
-                },
-                GroupKind::Ms => match self.ms.as_ref() {
-                    Some(m) => (
-                        m.group().instance(),
-                        m.group().last_index() == 0,
-                        local.config.ms_nodes.clone(),
-                    ),
-                    None => continue,
-                },
-            };
-            if !empty {
-                continue;
-            }
-            self.last_empty_ask_ms = self.now_ms;
-            for voter in voters.iter().filter(|v| **v != me) {
-                if let Some(addr) = self.addr_of(voter) {
-                    self.send(
-                        addr,
-                        Message::ReplicaEmpty {
-                            group: kind,
-                            instance,
-                            name: me.clone(),
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    fn on_replica_empty(&mut self, group: GroupKind, instance: InstanceId, name: &str) {
-        let replica = match group {
-            GroupKind::Cmg => self.cmg.as_mut().map(|c| c.group_mut()),
-            GroupKind::Ms => self.ms.as_mut().map(|m| m.group_mut()),
-        };
-        if let Some(replica) = replica {
-            if replica.instance() == instance {
-                replica.reset_peer(raft_id(name));
-            }
-        }
-    }
-
-    /// Opens a replica from a record.
-    fn open_group(
-        &mut self,
-        kind: GroupKind,
-        record: &GroupRecord,
-        from_vault: bool,
-    ) -> Result<()> {
-        let group = RaftGroup::open(kind, &self.cfg.name, record, &self.timing, &self.logger)?;
-        self.hosted_since_ms = self.now_ms;
-        for name in &record.initial_voters {
-            self.names_by_raft_id.insert(raft_id(name), name.clone());
-        }
-        if let Some(plan) = &record.plan {
-            for (name, addr) in &plan.addrs {
-                self.learn_addr(name, *addr);
-            }
-        }
-        self.emit(Event::GroupStarted {
-            group: kind,
-            instance: record.instance,
-            from_vault,
-        });
-        match kind {
-            GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
-            GroupKind::Ms => {
-                self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
-            }
-        }
-        Ok(())
-    }
-
-    /// Creates a new replica: writes its record to the vault and opens it.
-    pub(crate) fn create_group(&mut self, kind: GroupKind, record: GroupRecord) {
-        self.write(VaultWrite::CreateGroup(kind, Box::new(record.clone())));
-        if let Err(e) = self.open_group(kind, &record, false) {
-            self.fail_replica(kind, 0, e.to_string());
-        }
-    }
-
-    /// Destroys the replica of `kind` if it is of this incarnation.
-    pub(crate) fn destroy_group(&mut self, kind: GroupKind, instance: InstanceId) {
-        let hosted = match kind {
-            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
-            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
-        };
-        if hosted != Some(instance) {
-            return;
-        }
-        match kind {
-            GroupKind::Cmg => self.cmg = None,
-            GroupKind::Ms => self.ms = None,
-        }
-        self.write(VaultWrite::DestroyGroup(kind, instance));
-        self.emit(Event::GroupDestroyed {
-            group: kind,
-            instance,
-        });
-    }
-
-    /// A replica that cannot go on (a corrupt entry) stops; its vault is kept for an operator.
-    pub(crate) fn fail_replica(&mut self, kind: GroupKind, index: u64, detail: String) {
-        match kind {
-            GroupKind::Cmg => self.cmg = None,
-            GroupKind::Ms => self.ms = None,
-        }
-        self.emit(Event::ReplicaFailed {
-            group: kind,
-            index,
-            detail,
-        });
-    }
-
     // --- Output helpers ---
 
     pub(crate) fn emit(&mut self, event: Event) {
@@ -601,100 +335,6 @@ impl Node {
             msg,
         };
         self.out.messages.push((to, envelope));
-    }
-
-    // --- Address book ---
-
-    /// Records where `name` listens. **Decision (names are unique among live nodes):** the
-    /// address of a name changes only once the node at the old address no longer holds it (it
-    /// is this node, or a member of its physical topology under that name, until failure
-    /// detection removes it or a restart replaces it): a second live node with the name (a
-    /// duplicate, refused at join) never draws the name's messages, Raft's included.
-    pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
-        // The address a CMG replica's cluster state records for a group voter (docs/protocol.md,
-        // "names are unique among live nodes").
-        let group_addr = self
-            .cmg
-            .as_ref()
-            .and_then(|c| c.state().cluster.as_ref())
-            .and_then(|c| c.addrs.get(name).copied());
-        let holds = |node: &Node, at: Addr| {
-            (at == node.cfg.addr && name == node.cfg.name)
-                || node
-                    .topo
-                    .member(at)
-                    .is_some_and(|m| m.identity.info.name == name)
-        };
-        let empty = self
-            .topo
-            .member(addr)
-            .is_some_and(|m| m.identity.tag.is_none());
-        // The voter at the group's address takes its name back from a namesake.
-        let group_owner = group_addr == Some(addr);
-        // A voter's name is never given to an empty member at another address while the voter
-        // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
-        // the node that took it (fuzz seed 15006630).
-        // Planted bug: a name's address moves even while its holder lives.
-        let moves_held = self.cfg.bug == Some(crate::bugs::PlantedBug::AcceptDuplicateName);
-        if !moves_held
-            && !group_owner
-            && empty
-            && group_addr.is_some_and(|a| a != addr && holds(self, a))
-        {
-            return;
-        }
-        if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
-            if !moves_held && !group_owner && holds(self, old) {
-                return;
-            }
-            // A group voter's name never moves to a node with an empty vault: its Raft id
-            // belongs to the node that hosts its replica, which may come back at its address
-            // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
-            // group's messages, and no leader was elected again).
-            let voter = self.local.as_ref().is_some_and(|l| l.config.is_voter(name))
-                || self
-                    .cmg
-                    .as_ref()
-                    .is_some_and(|c| c.plan().is_some_and(|p| p.config.is_voter(name)));
-            if voter && empty {
-                return;
-            }
-        }
-        if self.addrs.get(name) != Some(&addr) {
-            self.addrs.insert(name.to_string(), addr);
-        }
-        self.names_by_raft_id
-            .entry(raft_id(name))
-            .or_insert_with(|| name.to_string());
-    }
-
-    pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
-        self.addrs.get(name).copied()
-    }
-
-    /// The name of the node at `addr`, if known.
-    pub(crate) fn name_of_addr(&self, addr: Addr) -> Option<NodeName> {
-        if addr == self.cfg.addr {
-            return Some(self.cfg.name.clone());
-        }
-        if let Some(m) = self.topo.member(addr) {
-            return Some(m.identity.info.name.clone());
-        }
-        self.addrs
-            .iter()
-            .find(|(_, a)| **a == addr)
-            .map(|(n, _)| n.clone())
-    }
-
-    pub(crate) fn name_of_raft_id(&self, id: u64) -> Option<NodeName> {
-        if id == 0 {
-            return None;
-        }
-        self.names_by_raft_id.get(&id).cloned()
-    }
-
-    pub(crate) fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
-        self.topo.is_buried(addr, launch)
     }
 
     /// This node's identity.

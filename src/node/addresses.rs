@@ -1,0 +1,100 @@
+//! The node's address book: where each name listens (learned from the physical topology, init
+//! plans and Raft messages, under the rule that names are unique among live nodes), and the name
+//! behind each Raft id and address.
+
+use crate::node::Node;
+use crate::types::{raft_id, Addr, LaunchId, NodeName};
+
+impl Node {
+    /// Records where `name` listens. **Decision (names are unique among live nodes):** the
+    /// address of a name changes only once the node at the old address no longer holds it (it
+    /// is this node, or a member of its physical topology under that name, until failure
+    /// detection removes it or a restart replaces it): a second live node with the name (a
+    /// duplicate, refused at join) never draws the name's messages, Raft's included.
+    pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        // The address a CMG replica's cluster state records for a group voter (docs/protocol.md,
+        // "names are unique among live nodes").
+        let group_addr = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state().cluster.as_ref())
+            .and_then(|c| c.addrs.get(name).copied());
+        let holds = |node: &Node, at: Addr| {
+            (at == node.cfg.addr && name == node.cfg.name)
+                || node
+                    .topo
+                    .member(at)
+                    .is_some_and(|m| m.identity.info.name == name)
+        };
+        let empty = self
+            .topo
+            .member(addr)
+            .is_some_and(|m| m.identity.tag.is_none());
+        // The voter at the group's address takes its name back from a namesake.
+        let group_owner = group_addr == Some(addr);
+        // A voter's name is never given to an empty member at another address while the voter
+        // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
+        // the node that took it (fuzz seed 15006630).
+        // Planted bug: a name's address moves even while its holder lives.
+        let moves_held = self.cfg.bug == Some(crate::bugs::PlantedBug::AcceptDuplicateName);
+        if !moves_held
+            && !group_owner
+            && empty
+            && group_addr.is_some_and(|a| a != addr && holds(self, a))
+        {
+            return;
+        }
+        if let Some(old) = self.addrs.get(name).copied().filter(|old| *old != addr) {
+            if !moves_held && !group_owner && holds(self, old) {
+                return;
+            }
+            // A group voter's name never moves to a node with an empty vault: its Raft id
+            // belongs to the node that hosts its replica, which may come back at its address
+            // (fuzz seed 9101866: a namesake that appeared while a CMG voter was down drew the
+            // group's messages, and no leader was elected again).
+            let voter = self.local.as_ref().is_some_and(|l| l.config.is_voter(name))
+                || self
+                    .cmg
+                    .as_ref()
+                    .is_some_and(|c| c.plan().is_some_and(|p| p.config.is_voter(name)));
+            if voter && empty {
+                return;
+            }
+        }
+        if self.addrs.get(name) != Some(&addr) {
+            self.addrs.insert(name.to_string(), addr);
+        }
+        self.names_by_raft_id
+            .entry(raft_id(name))
+            .or_insert_with(|| name.to_string());
+    }
+
+    pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
+        self.addrs.get(name).copied()
+    }
+
+    /// The name of the node at `addr`, if known.
+    pub(crate) fn name_of_addr(&self, addr: Addr) -> Option<NodeName> {
+        if addr == self.cfg.addr {
+            return Some(self.cfg.name.clone());
+        }
+        if let Some(m) = self.topo.member(addr) {
+            return Some(m.identity.info.name.clone());
+        }
+        self.addrs
+            .iter()
+            .find(|(_, a)| **a == addr)
+            .map(|(n, _)| n.clone())
+    }
+
+    pub(crate) fn name_of_raft_id(&self, id: u64) -> Option<NodeName> {
+        if id == 0 {
+            return None;
+        }
+        self.names_by_raft_id.get(&id).cloned()
+    }
+
+    pub(crate) fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
+        self.topo.is_buried(addr, launch)
+    }
+}

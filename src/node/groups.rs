@@ -1,0 +1,285 @@
+//! The node's two Raft groups as replicas: opening one (from the vault, or created by an init),
+//! destroying or failing it, routing Raft messages to it, and driving it — processing its
+//! readiness (vault writes, messages to its peers, committed entries, role changes) and the
+//! node's messages to itself until nothing is left.
+
+use crate::cmg::CmgReplica;
+use crate::error::Result;
+use crate::event::Event;
+use crate::message::Message;
+use crate::metastorage::MsReplica;
+use crate::node::Node;
+use crate::raft_group::{GroupStep, RaftGroup};
+use crate::types::{raft_id, Addr, GroupKind, InstanceId, NodeName};
+use crate::vault::{GroupRecord, VaultWrite};
+
+/// Bound on the rounds of group processing and local delivery within one input.
+const MAX_DRIVE_ROUNDS: usize = 256;
+
+impl Node {
+    pub(super) fn on_raft(
+        &mut self,
+        from: Addr,
+        group: GroupKind,
+        instance: InstanceId,
+        from_name: NodeName,
+        payload: Vec<u8>,
+    ) {
+        self.learn_addr(&from_name, from);
+        let now_ms = self.now_ms;
+        let replica = match group {
+            // A fenced replica takes no part in its group (docs/protocol.md Step 2.6).
+            GroupKind::Cmg => self
+                .cmg
+                .as_mut()
+                .filter(|c| !c.is_fenced())
+                .map(|c| c.group_mut()),
+            GroupKind::Ms => self
+                .ms
+                .as_mut()
+                .filter(|m| m.instance() == instance)
+                .map(|m| {
+                    m.heard(now_ms);
+                    m.group_mut()
+                }),
+        };
+        let Some(replica) = replica.filter(|r| r.instance() == instance) else {
+            self.tell_replica_of_cancelled(from, instance);
+            return;
+        };
+        if let Err(e) = replica.step(&payload) {
+            self.emit(Event::CorruptMessage {
+                from,
+                detail: e.to_string(),
+            });
+        }
+    }
+
+    /// Processes Raft readiness and local deliveries until nothing is left.
+    pub(super) fn drive(&mut self) {
+        for _ in 0..MAX_DRIVE_ROUNDS {
+            let mut progressed = self.drive_group(GroupKind::Cmg);
+            progressed |= self.drive_group(GroupKind::Ms);
+            self.check_recovery();
+            if let Some(msg) = self.loopback.pop_front() {
+                let (addr, launch) = (self.cfg.addr, self.launch);
+                if self.halted.is_none() {
+                    self.dispatch(addr, launch, msg);
+                }
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn drive_group(&mut self, kind: GroupKind) -> bool {
+        let mut step = GroupStep::default();
+        let result = match kind {
+            GroupKind::Cmg => match self.cmg.as_mut() {
+                Some(c) => c.group_mut().process(&mut step),
+                None => return false,
+            },
+            GroupKind::Ms => match self.ms.as_mut() {
+                Some(m) => m.group_mut().process(&mut step),
+                None => return false,
+            },
+        };
+        let progressed =
+            !step.writes.is_empty() || !step.messages.is_empty() || !step.applied.is_empty();
+        self.out.writes.append(&mut step.writes);
+        let instance = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
+        };
+        if let Some(instance) = instance {
+            let me = self.cfg.name.clone();
+            for (to, payload) in step.messages {
+                if let Some(addr) = self
+                    .names_by_raft_id
+                    .get(&to)
+                    .and_then(|n| self.addrs.get(n))
+                    .copied()
+                {
+                    self.send(
+                        addr,
+                        Message::Raft {
+                            group: kind,
+                            instance,
+                            from_name: me.clone(),
+                            payload,
+                        },
+                    );
+                }
+            }
+        }
+        match kind {
+            GroupKind::Cmg => self.apply_cmg(step.applied),
+            GroupKind::Ms => self.apply_ms(step.applied),
+        }
+        if let Err(e) = result {
+            self.fail_replica(kind, 0, e.to_string());
+            return true;
+        }
+        let change = match kind {
+            GroupKind::Cmg => self
+                .cmg
+                .as_mut()
+                .and_then(|c| c.group_mut().take_role_change()),
+            GroupKind::Ms => self
+                .ms
+                .as_mut()
+                .and_then(|m| m.group_mut().take_role_change()),
+        };
+        if let Some(change) = change {
+            match kind {
+                GroupKind::Cmg => self.on_cmg_role_change(change),
+                GroupKind::Ms => {
+                    let leader = self.name_of_raft_id(change.leader);
+                    self.emit(Event::RoleChanged {
+                        group: GroupKind::Ms,
+                        instance: instance.unwrap_or(InstanceId(0)),
+                        role: crate::cmg::role_of(change.role),
+                        term: change.term,
+                        leader,
+                    });
+                }
+            }
+            return true;
+        }
+        progressed
+    }
+
+    /// A replica with an empty log asks the voters of its group (the leader acts) to replicate to
+    /// it from the start, every `ms_retry_ms`, until it holds an entry.
+    pub(super) fn empty_replica_tick(&mut self) {
+        if self.now_ms < self.last_empty_ask_ms + self.timing.ms_retry_ms {
+            return;
+        }
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        let me = self.cfg.name.clone();
+        for kind in [GroupKind::Cmg, GroupKind::Ms] {
+            let (instance, empty, voters) = match kind {
+                GroupKind::Cmg => match self.cmg.as_ref() {
+                    Some(c) => (
+                        c.group().instance(),
+                        c.group().last_index() == 0,
+                        local.config.cmg_nodes.clone(),
+                    ),
+                    None => continue,
+                },
+                GroupKind::Ms => match self.ms.as_ref() {
+                    Some(m) => (
+                        m.group().instance(),
+                        m.group().last_index() == 0,
+                        local.config.ms_nodes.clone(),
+                    ),
+                    None => continue,
+                },
+            };
+            if !empty {
+                continue;
+            }
+            self.last_empty_ask_ms = self.now_ms;
+            for voter in voters.iter().filter(|v| **v != me) {
+                if let Some(addr) = self.addr_of(voter) {
+                    self.send(
+                        addr,
+                        Message::ReplicaEmpty {
+                            group: kind,
+                            instance,
+                            name: me.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_replica_empty(&mut self, group: GroupKind, instance: InstanceId, name: &str) {
+        let replica = match group {
+            GroupKind::Cmg => self.cmg.as_mut().map(|c| c.group_mut()),
+            GroupKind::Ms => self.ms.as_mut().map(|m| m.group_mut()),
+        };
+        if let Some(replica) = replica {
+            if replica.instance() == instance {
+                replica.reset_peer(raft_id(name));
+            }
+        }
+    }
+
+    /// Opens a replica from a record.
+    pub(super) fn open_group(
+        &mut self,
+        kind: GroupKind,
+        record: &GroupRecord,
+        from_vault: bool,
+    ) -> Result<()> {
+        let group = RaftGroup::open(kind, &self.cfg.name, record, &self.timing, &self.logger)?;
+        self.hosted_since_ms = self.now_ms;
+        for name in &record.initial_voters {
+            self.names_by_raft_id.insert(raft_id(name), name.clone());
+        }
+        if let Some(plan) = &record.plan {
+            for (name, addr) in &plan.addrs {
+                self.learn_addr(name, *addr);
+            }
+        }
+        self.emit(Event::GroupStarted {
+            group: kind,
+            instance: record.instance,
+            from_vault,
+        });
+        match kind {
+            GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
+            GroupKind::Ms => {
+                self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a new replica: writes its record to the vault and opens it.
+    pub(crate) fn create_group(&mut self, kind: GroupKind, record: GroupRecord) {
+        self.write(VaultWrite::CreateGroup(kind, Box::new(record.clone())));
+        if let Err(e) = self.open_group(kind, &record, false) {
+            self.fail_replica(kind, 0, e.to_string());
+        }
+    }
+
+    /// Destroys the replica of `kind` if it is of this incarnation.
+    pub(crate) fn destroy_group(&mut self, kind: GroupKind, instance: InstanceId) {
+        let hosted = match kind {
+            GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
+            GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
+        };
+        if hosted != Some(instance) {
+            return;
+        }
+        match kind {
+            GroupKind::Cmg => self.cmg = None,
+            GroupKind::Ms => self.ms = None,
+        }
+        self.write(VaultWrite::DestroyGroup(kind, instance));
+        self.emit(Event::GroupDestroyed {
+            group: kind,
+            instance,
+        });
+    }
+
+    /// A replica that cannot go on (a corrupt entry) stops; its vault is kept for an operator.
+    pub(crate) fn fail_replica(&mut self, kind: GroupKind, index: u64, detail: String) {
+        match kind {
+            GroupKind::Cmg => self.cmg = None,
+            GroupKind::Ms => self.ms = None,
+        }
+        self.emit(Event::ReplicaFailed {
+            group: kind,
+            index,
+            detail,
+        });
+    }
+}
