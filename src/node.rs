@@ -31,6 +31,7 @@ mod cmg;
 mod cmg_validation;
 mod fence;
 mod groups;
+mod handshake;
 mod init;
 mod join;
 mod membership;

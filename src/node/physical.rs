@@ -1,7 +1,8 @@
 //! The node's routing of the physical topology (step 1): handshakes, announcements, probes and
 //! departures go to the [`PhysicalTopology`](crate::topology::PhysicalTopology) component, and what its decisions imply — events,
 //! messages, the address book, a halt, the CMG leader's reaction to a member that came or went —
-//! is done here. The rules themselves are in `src/topology.rs`.
+//! is done here. The handshake's side (pre-init validation, acceptance, refusal) is
+//! `src/node/handshake.rs`; the rules themselves are in `src/topology.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +12,7 @@ use crate::event::{Event, RemovalCause};
 use crate::init::HeldCluster;
 use crate::message::Message;
 use crate::node::Node;
-use crate::topology::{entry_check, Identity, MemberRecord, Merged, Sweep};
+use crate::topology::{Identity, MemberRecord, Merged, Sweep};
 use crate::types::{Addr, LaunchId, NodeName};
 
 impl Node {
@@ -34,7 +35,7 @@ impl Node {
     }
 
     /// All admitted records this node knows, itself included.
-    fn known_records(&self) -> Vec<MemberRecord> {
+    pub(super) fn known_records(&self) -> Vec<MemberRecord> {
         let mut all: Vec<MemberRecord> = self.my_record().into_iter().collect();
         all.extend(self.topo.records().cloned());
         all
@@ -49,7 +50,7 @@ impl Node {
         }
     }
 
-    fn admit_self(&mut self) {
+    pub(super) fn admit_self(&mut self) {
         let record = MemberRecord {
             identity: self.identity(),
             admitted_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
@@ -131,176 +132,6 @@ impl Node {
         self.topo.heard_from(addr, launch, self.now_ms);
     }
 
-    pub(crate) fn on_handshake(&mut self, from: Addr, joiner: Identity) {
-        if !self.topo.is_admitted() {
-            if self.cfg.addr < joiner.info.addr {
-                self.admit_self();
-            } else {
-                return;
-            }
-        }
-        // A member of a cluster whose init this node saw cancelled (decided) is told so rather
-        // than refused: it clears the cancelled cluster and hands-shakes again as an empty node
-        // (docs/spec.md §5, "a cancelled member is told, whoever it meets").
-        let cancelled = joiner
-            .tag
-            .as_ref()
-            .and_then(|t| self.cancelled.decided_with_tag(t));
-        // Planted bug: the member is refused like any other, not told.
-        let cancelled =
-            cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));
-        if let Some(init) = cancelled {
-            let reason = "cancelled: met at pre-init by a node that cleared it";
-            self.tell_decided_cancel(from, init, reason);
-            return;
-        }
-        if let Err(reason) = self.pre_init_check(&joiner) {
-            self.emit(Event::PreInitRefused {
-                joiner: joiner.info.name.clone(),
-                launch: joiner.info.launch,
-                reason: reason.clone(),
-            });
-            let rejection = Rejection {
-                stage: RejectionStage::PreInit,
-                by: self.cfg.name.clone(),
-                reason,
-            };
-            self.send(from, Message::HandshakeRefused { rejection });
-            return;
-        }
-        let record = MemberRecord {
-            admitted_tag: joiner.tag.clone(),
-            identity: joiner,
-            admitted_at_ms: self.now_ms,
-            admitted_by: self.cfg.name.clone(),
-            admitter_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
-        };
-        self.emit(Event::Admitted {
-            member: record.identity.info.name.clone(),
-            launch: record.launch(),
-            tag: record.admitted_tag.clone(),
-        });
-        let members = self.known_records();
-        self.merge_record(record.clone(), true);
-        for addr in self.topo.addrs() {
-            if addr != record.addr() {
-                self.send(
-                    addr,
-                    Message::Announce {
-                        member: record.clone(),
-                    },
-                );
-            }
-        }
-        self.send(
-            from,
-            Message::HandshakeAccepted {
-                you: record,
-                members,
-            },
-        );
-    }
-
-    /// The part of pre-init validation that holds on every path by which a member enters this
-    /// node's view: [`entry_check`] against this node's versions.
-    fn entry_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
-        entry_check(self.cfg.protocol, self.cfg.product, joiner)
-    }
-
-    /// Pre-init validation of a joiner against what this node knows locally.
-    fn pre_init_check(&self, joiner: &Identity) -> Result<(), RejectionReason> {
-        self.entry_check(joiner)?;
-        let Some(joiner_tag) = &joiner.tag else {
-            return Ok(());
-        };
-        if self.cfg.bug == Some(crate::bugs::PlantedBug::SkipPreInitTagCheck) {
-            return Ok(());
-        }
-        if let Some(local) = &self.local {
-            if &local.config.tag != joiner_tag {
-                return Err(RejectionReason::TagMismatch {
-                    joiner: joiner_tag.clone(),
-                    cluster: local.config.tag.clone(),
-                });
-            }
-            return Ok(());
-        }
-        self.topo.first_tag_wins(joiner)
-    }
-
-    pub(crate) fn on_handshake_accepted(&mut self, you: MemberRecord, members: Vec<MemberRecord>) {
-        if self.topo.is_admitted() || you.identity.info.launch != self.launch {
-            return;
-        }
-        let via = you.admitted_by.clone();
-        self.topo.enter(you);
-        self.emit(Event::EnteredTopology { via });
-        for record in members {
-            self.merge_record(record, true);
-        }
-        self.after_membership_change();
-    }
-
-    pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {
-        // A refusal counts while handshaking, as an eviction by a member of the view, or — for
-        // a version mismatch, a fact about the two nodes — from any node that met this one
-        // outside a handshake (a probe, gossip after a heal) and found it the newcomer.
-        let from_member = self.topo.contains(from);
-        let handshaking = self.topo.is_handshaking_with(from);
-        let by_version = matches!(
-            rejection.reason,
-            RejectionReason::ProtocolMismatch { .. } | RejectionReason::ProductMismatch { .. }
-        );
-        if !(handshaking || from_member || by_version || !self.topo.is_admitted()) {
-            return;
-        }
-        // Decision (a refusal never halts a live cluster, docs/spec.md §5): "first admitted wins"
-        // decides between newcomers; a node that is already a member of a live cluster of its
-        // own is not a newcomer, so a refusal by tag leaves it running. The refuser keeps it out
-        // of its view; the CMG decides what happens to the refuser.
-        let refused_tag = match &rejection.reason {
-            RejectionReason::TagMismatch { joiner, .. }
-            | RejectionReason::ConflictingTag { joiner, .. } => Some(joiner),
-            _ => None,
-        };
-        // A refusal of a tag this node no longer holds (its vault was cleared by a cancel since)
-        // is stale: it says nothing about the node as it is now.
-        let stale = refused_tag.is_some_and(|t| self.local.as_ref().map(|l| &l.config.tag) != Some(t))
-            // Planted bug: a refusal of a tag the node no longer holds counts.
-            && self.cfg.bug != Some(PlantedBug::CancelledMemberHalts);
-        // A CMG voter whose replica committed its cluster is not a newcomer either: "first
-        // admitted wins" (`ConflictingTag`, from an empty node) does not halt it, however long
-        // the rest of its CMG is away. A `TagMismatch` (the refuser holds another cluster) still
-        // halts it once it is not live: it was pointed at another cluster's nodes.
-        let voter = matches!(rejection.reason, RejectionReason::ConflictingTag { .. })
-            && self.holds_committed_cluster();
-        // Planted bug: a member of a live cluster halts like a newcomer.
-        let live = self.cfg.bug != Some(PlantedBug::RefusalHaltsMember)
-            && (self.member_of_live_cluster() || voter);
-        if refused_tag.is_some() && (stale || live) {
-            self.emit(Event::RefusalIgnored {
-                by: rejection.by,
-                reason: rejection.reason,
-            });
-            // A live member refused at its handshake forms its own topology, as a node with no
-            // reachable seed does: its own view is where it rejoins its LT (a restarted CMG
-            // leader must replace its old launch there), and its rejoin probes keep looking
-            // for the rest of its cluster (found by the fuzzer, seed 4170). A node that is live
-            // only by the grace after its start keeps hand-shaking: the grace is for a cancel
-            // to reach it, and a member of another cluster still halts when it runs out.
-            if live
-                && !stale
-                && !self.topo.is_admitted()
-                && (self.member_of_established_cluster() || voter)
-            {
-                self.admit_self();
-                self.after_membership_change();
-            }
-            return;
-        }
-        self.halt(rejection);
-    }
-
     pub(crate) fn on_announce(&mut self, member: MemberRecord) {
         self.merge_record(member, false);
         self.after_membership_change();
@@ -338,7 +169,7 @@ impl Node {
 
     /// Adds or refreshes a member. `direct` when the record came from the member itself or from
     /// its admitter (it may override a tombstone).
-    fn merge_record(&mut self, record: MemberRecord, direct: bool) {
+    pub(super) fn merge_record(&mut self, record: MemberRecord, direct: bool) {
         let addr = record.addr();
         let launch = record.launch();
         if addr == self.cfg.addr || self.halted.is_some() {
@@ -441,7 +272,7 @@ impl Node {
     }
 
     /// After a merge: an empty node resolves conflicting admissions (first admitted wins).
-    fn after_membership_change(&mut self) {
+    pub(super) fn after_membership_change(&mut self) {
         if self.local.is_some() {
             return;
         }

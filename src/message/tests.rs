@@ -1,0 +1,66 @@
+//! Unit tests of `src/message.rs`.
+
+use super::*;
+
+#[test]
+fn envelopes_round_trip_and_corrupt_bytes_are_an_error() {
+    let env = Envelope {
+        from: Addr::new([10, 0, 0, 1], 7000),
+        from_launch: LaunchId(42),
+        msg: Message::MsReconfigured { version: 3 },
+    };
+    let bytes = env.encode();
+    assert_eq!(Envelope::decode(&bytes, &"x").unwrap(), env);
+    let err = Envelope::decode(&bytes[..bytes.len() - 1], &"10.0.0.1:7000").unwrap_err();
+    assert!(matches!(err, Error::CorruptMessage { .. }), "{err:?}");
+    assert!(err.to_string().contains("10.0.0.1:7000"));
+    let garbage = [0xff_u8; 64];
+    assert!(Envelope::decode(&garbage, &"y").is_err());
+}
+
+#[test]
+fn kind_names_round_trip_and_serde_spells_them_alike() {
+    use serde::de::{value::Error as ValueError, IntoDeserializer};
+    use strum::IntoEnumIterator;
+    assert_eq!(MessageKind::JoinReadyResponse.name(), "join_ready_response");
+    assert_eq!(MessageKind::RaftCmg.to_string(), "raft_cmg");
+    for kind in MessageKind::iter() {
+        assert_eq!(MessageKind::from_name(kind.name()), Some(kind));
+        let by_serde = MessageKind::deserialize(IntoDeserializer::<ValueError>::into_deserializer(
+            kind.name(),
+        ));
+        assert_eq!(by_serde, Ok(kind), "serde and strum spell it alike");
+    }
+    assert_eq!(MessageKind::from_name("nope"), None);
+    assert_eq!(MessageKind::from_name("JoinReady"), None);
+}
+
+/// The message kinds that docs/scenarios.md lists for `hold` and `drop`: every `code` span of
+/// the paragraph that starts "Message kinds for `hold` and `drop`", up to its closing period.
+fn documented() -> Vec<&'static str> {
+    let doc = include_str!("../../docs/scenarios.md");
+    let paragraph = doc
+        .split("Message kinds for `hold` and `drop`")
+        .nth(1)
+        .expect("docs/scenarios.md lists the message kinds for hold and drop")
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let list = paragraph
+        .split_once(':')
+        .map_or(paragraph, |(_, list)| list);
+    list.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn the_docs_list_exactly_the_message_kinds() {
+    use strum::VariantNames;
+    let mut documented = documented();
+    documented.sort_unstable();
+    let mut ours = MessageKind::VARIANTS.to_vec();
+    ours.sort_unstable();
+    assert_eq!(
+        documented, ours,
+        "docs/scenarios.md's message kinds for hold and drop and MessageKind differ"
+    );
+}

@@ -1,0 +1,155 @@
+//! Unit tests of `src/topology.rs`.
+
+use super::*;
+use crate::types::ClusterId;
+
+fn tag(id: u128) -> ClusterTag {
+    ClusterTag {
+        name: "c".into(),
+        id: ClusterId(id),
+    }
+}
+
+/// The record of `name` at 10.0.0.`n`, launch `launch`, holding `tag`, admitted at `at_ms`
+/// by `by` (whose own tag was `by_tag`).
+fn record(n: u8, launch: u64, tag: Option<ClusterTag>, at_ms: u64) -> MemberRecord {
+    let name = format!("n{n}");
+    MemberRecord {
+        identity: Identity {
+            info: NodeInfo {
+                name: name.clone(),
+                addr: Addr::new([10, 0, 0, n], 7000),
+                launch: LaunchId(launch),
+                protocol: ProtocolVersion(1),
+                product: ProductVersion::new(3, 0, 0),
+            },
+            tag: tag.clone(),
+            ms_version: tag.as_ref().map(|_| 1),
+            init: None,
+        },
+        admitted_tag: tag,
+        admitted_at_ms: at_ms,
+        admitted_by: "seed".into(),
+        admitter_tag: None,
+    }
+}
+
+#[test]
+fn a_member_silent_too_long_is_dead_and_a_silent_one_is_probed() {
+    let timing = Timing::default();
+    let mut t = PhysicalTopology::new();
+    assert_eq!(t.merge(record(2, 1, None, 0), true, 0), Merged::Added);
+    assert_eq!(t.merge(record(3, 1, None, 0), true, 0), Merged::Added);
+    let later = timing.probe_interval_ms;
+    t.heard_from(Addr::new([10, 0, 0, 3], 7000), LaunchId(1), later);
+    // Another launch at the address proves nothing.
+    t.heard_from(Addr::new([10, 0, 0, 2], 7000), LaunchId(9), later);
+    let sweep = t.sweep(later, &timing);
+    assert!(sweep.dead.is_empty());
+    assert_eq!(sweep.probe, vec![Addr::new([10, 0, 0, 2], 7000)]);
+    let sweep = t.sweep(timing.failure_timeout_ms, &timing);
+    assert_eq!(sweep.dead, vec![Addr::new([10, 0, 0, 2], 7000)]);
+}
+
+#[test]
+fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
+    let mut t = PhysicalTopology::new();
+    let addr = Addr::new([10, 0, 0, 2], 7000);
+    t.merge(record(2, 1, None, 10), true, 0);
+    // An older admission of another launch is ignored; a newer one replaces the entry.
+    assert_eq!(t.merge(record(2, 2, None, 5), false, 0), Merged::Kept);
+    assert_eq!(
+        t.merge(record(2, 2, None, 20), false, 0),
+        Merged::Replaced { old: LaunchId(1) }
+    );
+    assert!(t.is_buried(addr, LaunchId(1)));
+    assert_eq!(t.remove(addr).map(|r| r.launch()), Some(LaunchId(2)));
+    assert_eq!(t.admit_check(&record(2, 2, None, 20), false), None);
+    // The member itself (direct) comes back.
+    assert_eq!(t.admit_check(&record(2, 2, None, 20), true), Some(false));
+    assert!(!t.is_buried(addr, LaunchId(2)));
+}
+
+#[test]
+fn an_empty_node_lets_in_only_the_tag_its_members_hold() {
+    let mut t = PhysicalTopology::new();
+    t.merge(record(2, 1, Some(tag(1)), 10), true, 0);
+    t.merge(record(3, 1, Some(tag(1)), 20), true, 0);
+    assert_eq!(
+        t.first_tag_wins(&record(4, 1, Some(tag(1)), 0).identity),
+        Ok(())
+    );
+    assert_eq!(t.first_tag_wins(&record(4, 1, None, 0).identity), Ok(()));
+    let refused = t.first_tag_wins(&record(4, 1, Some(tag(2)), 0).identity);
+    assert!(
+        matches!(&refused, Err(RejectionReason::ConflictingTag { member, .. }) if member == "n2"),
+        "{refused:?}"
+    );
+    // A name known as empty (initialized among us since) is let in.
+    assert_eq!(t.admit_check(&record(4, 1, None, 0), true), Some(false));
+    assert_eq!(
+        t.first_tag_wins(&record(4, 1, Some(tag(2)), 0).identity),
+        Ok(())
+    );
+}
+
+#[test]
+fn crossing_admissions_are_won_by_the_earliest() {
+    let mut t = PhysicalTopology::new();
+    t.merge(record(2, 1, Some(tag(2)), 20), true, 0);
+    assert_eq!(t.conflicting_admissions(), None);
+    t.merge(record(3, 1, Some(tag(1)), 10), true, 0);
+    t.merge(record(4, 1, Some(tag(1)), 30), true, 0);
+    let (winner, losers) = t.conflicting_admissions().expect("a conflict");
+    assert_eq!(winner.identity.info.name, "n3");
+    let losers: Vec<&str> = losers
+        .iter()
+        .map(|r| r.identity.info.name.as_str())
+        .collect();
+    assert_eq!(losers, vec!["n2"]);
+    // A cluster initialized among the members: the CMG decides.
+    let mut initialized = record(5, 1, None, 40);
+    initialized.identity.tag = Some(tag(3));
+    t.merge(initialized, true, 0);
+    assert_eq!(t.conflicting_admissions(), None);
+}
+
+#[test]
+fn rejoin_targets_are_absent_seeds_and_removed_members() {
+    let mut t = PhysicalTopology::new();
+    let own = Addr::new([10, 0, 0, 1], 7000);
+    t.merge(record(2, 1, None, 0), true, 0);
+    t.merge(record(3, 1, None, 0), true, 0);
+    t.remove(Addr::new([10, 0, 0, 3], 7000));
+    let seeds = [
+        own,
+        Addr::new([10, 0, 0, 2], 7000),
+        Addr::new([10, 0, 0, 9], 7000),
+    ];
+    assert_eq!(
+        t.rejoin_targets(seeds.into_iter().collect(), own),
+        vec![
+            Addr::new([10, 0, 0, 3], 7000),
+            Addr::new([10, 0, 0, 9], 7000)
+        ]
+    );
+    assert!(t.rejoin_round_due(100, 100));
+    assert!(!t.rejoin_round_due(150, 100));
+    let many: BTreeSet<Addr> = (10..40).map(|i| Addr::new([10, 0, 0, i], 7000)).collect();
+    assert_eq!(t.rejoin_targets(many, own).len(), MAX_REJOIN_PROBES);
+}
+
+#[test]
+fn versions_are_checked_on_every_path() {
+    let joiner = record(2, 1, None, 0).identity;
+    let v = ProductVersion::new(3, 0, 9);
+    assert_eq!(entry_check(ProtocolVersion(1), v, &joiner), Ok(()));
+    assert!(matches!(
+        entry_check(ProtocolVersion(2), v, &joiner),
+        Err(RejectionReason::ProtocolMismatch { .. })
+    ));
+    assert!(matches!(
+        entry_check(ProtocolVersion(1), ProductVersion::new(3, 1, 0), &joiner),
+        Err(RejectionReason::ProductMismatch { .. })
+    ));
+}
