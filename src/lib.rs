@@ -73,6 +73,9 @@ pub mod types;
 pub mod vault;
 pub mod view;
 
+#[cfg(test)]
+mod import_graph;
+
 pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
 pub use cluster_config::ClusterConfig;
