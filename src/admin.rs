@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{Addr, NodeName};
 
 /// How many admin commands one node runs at once.

@@ -118,9 +118,6 @@ pub(crate) mod tests {
             config: c,
             after: 9,
         };
-        assert_eq!(
-            crate::message::encode(&flat),
-            crate::message::encode(&nested)
-        );
+        assert_eq!(crate::codec::encode(&flat), crate::codec::encode(&nested));
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::error::{InitError, Rejection, RejectionReason};
 use crate::init::InitParams;
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{
     Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeName, ProductVersion, ProtocolVersion,
 };

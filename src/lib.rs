@@ -55,6 +55,7 @@ pub mod admin;
 pub mod bugs;
 pub mod cluster_config;
 pub mod cmg;
+mod codec;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -10,17 +10,14 @@ use std::fmt;
 
 use crate::admin::{AdminCommand, AdminOutcome};
 use crate::cmg::JoinResult;
+use crate::codec::options as codec;
 use crate::error::{AdminError, Error, InitError, JoinReadyRefusal, Rejection, Result};
 use crate::init::{GroupStatus, InitParams, InitPlan, StartOutcome};
 use crate::topology::{Identity, MemberRecord};
 use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 
-/// The largest encoded envelope accepted, in bytes.
-pub const MAX_MESSAGE_BYTES: u64 = 4 << 20;
-
-/// Identifies one user request (init or admin command) so its answer can be matched.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
-pub struct RequestId(pub u64);
+pub use crate::codec::MAX_MESSAGE_BYTES;
+pub use crate::types::RequestId;
 
 /// A message with its sender.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,31 +28,6 @@ pub struct Envelope {
     pub from_launch: LaunchId,
     /// The message.
     pub msg: Message,
-}
-
-fn codec() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_limit(MAX_MESSAGE_BYTES)
-        .reject_trailing_bytes()
-}
-
-/// Encodes a value with the wire codec (used for log entries and contexts too).
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    codec()
-        .serialize(value)
-        .expect("value exceeds MAX_MESSAGE_BYTES")
-}
-
-/// Decodes a value encoded by [`encode`].
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> std::result::Result<T, String> {
-    codec().deserialize(bytes).map_err(|e| e.to_string())
-}
-
-/// A stable digest (FNV-1a, 64 bits, [`crate::hash`]) of a value's wire encoding.
-pub(crate) fn digest<T: Serialize>(value: &T) -> u64 {
-    crate::hash::fnv1a_64(&encode(value))
 }
 
 impl Envelope {

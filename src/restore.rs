@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::cluster_config::ClusterConfig;
 use crate::cmg::CmgCommand;
+use crate::codec::encode;
 use crate::init::InitPlan;
-use crate::message::encode;
 use crate::metastorage::MsCommand;
 use crate::raft_group::RaftGroup;
 use crate::types::{Addr, InstanceId, NodeName, ProductVersion, ProtocolVersion};

@@ -257,6 +257,10 @@ pub fn raft_id(name: &str) -> u64 {
     }
 }
 
+/// Identifies one user request (init or admin command) so its answer can be matched.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+pub struct RequestId(pub u64);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use super::{ClusterState, InitFate};
 use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
 use crate::init::InitPlan;
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName};
 
 /// A command of the CMG log.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{Addr, LaunchId, NodeName};
 
 /// Bound on the commands a leader tracks for answering.

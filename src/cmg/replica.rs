@@ -9,9 +9,9 @@
 use super::leader_duties::LeaderDuties;
 use super::{CmgCommand, CmgOutcome, CmgState};
 use crate::bugs::PlantedBug;
+use crate::codec::{digest, encode};
 use crate::event::Role;
 use crate::init::InitPlan;
-use crate::message::{digest, encode};
 use crate::raft_group::{RaftGroup, RoleState};
 use crate::types::{InstanceId, LaunchId, NodeName};
 
@@ -26,7 +26,7 @@ pub(crate) struct CmgApplied {
     pub lt_after: Option<Vec<(NodeName, LaunchId)>>,
     /// The LT version after the command.
     pub lt_version: u64,
-    /// `message::digest` of the state after the command (reported as `Event::ReplicaState`).
+    /// `codec::digest` of the state after the command (reported as `Event::ReplicaState`).
     pub digest: u64,
 }
 

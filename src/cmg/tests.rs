@@ -6,7 +6,7 @@ use super::*;
 use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal};
 use crate::init::InitPlan;
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{
     Addr, ClusterId, ClusterTag, InstanceId, LaunchId, NodeInfo, ProductVersion, ProtocolVersion,
 };

@@ -103,7 +103,7 @@ impl From<JoinAccept> for super::JoinAccept {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::encode;
+    use crate::codec::encode;
     use crate::types::ClusterId;
 
     fn config() -> ClusterConfig {
@@ -158,7 +158,7 @@ mod tests {
         };
         let bytes = encode(&state);
         assert_eq!(bytes, encode(&original));
-        let back: super::super::ClusterState = crate::message::decode(&bytes).unwrap();
+        let back: super::super::ClusterState = crate::codec::decode(&bytes).unwrap();
         assert_eq!(back, state);
     }
 
@@ -192,7 +192,7 @@ mod tests {
         };
         let bytes = encode(&accept);
         assert_eq!(bytes, encode(&original));
-        let back: super::super::JoinAccept = crate::message::decode(&bytes).unwrap();
+        let back: super::super::JoinAccept = crate::codec::decode(&bytes).unwrap();
         assert_eq!(back, accept);
     }
 }

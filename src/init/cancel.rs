@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Timing;
 use crate::error::InitError;
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{Addr, InstanceId, NodeName};
 use crate::vault::MAX_RECORDED_CANCELS;
 

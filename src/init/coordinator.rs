@@ -12,7 +12,7 @@ use crate::cmg::{ClusterState, InitFate};
 use crate::config::Timing;
 use crate::error::InitError;
 use crate::init::{GroupStatus, InitPlan, StartOutcome};
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
 
 /// How many init commands one node runs at once.

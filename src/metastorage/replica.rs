@@ -7,8 +7,8 @@
 use raft::eraftpb::{ConfChangeType, ConfChangeV2};
 
 use super::{reconfiguration, single, MsChange, MsCommand, MsState};
+use crate::codec::{decode, digest, encode};
 use crate::init::InitPlan;
-use crate::message::{decode, digest, encode};
 use crate::raft_group::{Applied, RaftGroup};
 use crate::types::{raft_id, InstanceId, NodeName};
 
@@ -19,7 +19,7 @@ pub(crate) enum MsApplied {
     State {
         /// The entry's index.
         index: u64,
-        /// `message::digest` of the [`MsState`].
+        /// `codec::digest` of the [`MsState`].
         digest: u64,
     },
     /// The entry at `index` installed a newer configuration (reported as

@@ -6,9 +6,10 @@
 use crate::admin::{AdminCommand, AdminDue, AdminOutcome, Admission};
 use crate::error::{AdminError, InitError};
 use crate::event::Event;
-use crate::message::{Message, RequestId};
+use crate::message::Message;
 use crate::node::Node;
 use crate::types::Addr;
+use crate::types::RequestId;
 
 impl Node {
     pub(crate) fn on_admin_request(

@@ -196,7 +196,7 @@ impl Node {
         &mut self,
         init: InstanceId,
         user: Addr,
-        request: crate::message::RequestId,
+        request: crate::types::RequestId,
         error: InitError,
         cmg: BTreeSet<Addr>,
     ) {

@@ -10,9 +10,10 @@
 use crate::admin::AdminOutcome;
 use crate::bugs::PlantedBug;
 use crate::cmg::{CmgCommand, CmgOutcome, InitFate, JoinResult, PendingKey};
+use crate::codec::decode;
 use crate::error::AdminError;
 use crate::event::{Event, Role};
-use crate::message::{decode, ClusterStateNotice, Message};
+use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::{Applied, RoleState};
 use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};

@@ -7,8 +7,9 @@
 use crate::bugs::PlantedBug;
 use crate::cmg::{CmgCommand, JoinResult, PendingKey};
 use crate::event::Event;
-use crate::message::{Message, RequestId};
+use crate::message::Message;
 use crate::node::Node;
+use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, NodeInfo, NodeName};
 
 /// How a joiner's name is held by another instance (`Node::namesake`).

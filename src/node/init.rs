@@ -15,8 +15,9 @@ use crate::init::{
     resolve_params, GroupStatus, HeldCluster, InitDue, InitParams, InitPlan, StartAck,
     StartOutcome, StatusStep, MAX_INITS_IN_FLIGHT,
 };
-use crate::message::{Message, RequestId};
+use crate::message::Message;
 use crate::node::Node;
+use crate::types::RequestId;
 use crate::types::{Addr, ClusterId, ClusterTag, InstanceId, NodeName};
 
 impl Node {

@@ -5,13 +5,14 @@
 //! fence is in `src/node/fence.rs`.
 
 use crate::cmg::CmgCommand;
+use crate::codec::encode;
 use crate::event::Event;
 use crate::init::{
     cancel_step, held_init_command, held_outcome, CancelStep, GroupStatus, Holdings, InitCommand,
     InitPlan, ReplicaFacts, StartOutcome,
 };
 use crate::join::JoinPhase;
-use crate::message::{encode, Message};
+use crate::message::Message;
 use crate::metastorage::MsCommand;
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -163,7 +164,7 @@ impl Node {
             .map(|c| {
                 let answered_in_log = c.group().log_holds(|data| {
                     matches!(
-                        crate::message::decode::<CmgCommand>(data),
+                        crate::codec::decode::<CmgCommand>(data),
                         Ok(CmgCommand::InitAnswered)
                     )
                 });

@@ -4,7 +4,7 @@
 use crate::error::InitError;
 use crate::event::Event;
 use crate::init::InitParams;
-use crate::message::RequestId;
+use crate::types::RequestId;
 use crate::types::{ClusterTag, LaunchId};
 
 /// The most entries one run's log holds. A run that logs more is a runaway: the harness panics

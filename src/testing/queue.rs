@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::message::{Envelope, RequestId};
+use crate::message::Envelope;
+use crate::types::RequestId;
 
 /// The most items the queue holds at once. A protocol that floods the network past this is a
 /// bug worth a loud stop: [`Queue::push`] panics.

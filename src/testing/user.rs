@@ -7,7 +7,8 @@ use std::fmt;
 
 use crate::error::InitError;
 use crate::init::InitParams;
-use crate::message::{Envelope, Message, RequestId};
+use crate::message::{Envelope, Message};
+use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, LaunchId};
 
 use super::log::{HarnessAction, LogKind};
