@@ -12,7 +12,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::init::InitCommand;
 use crate::types::{ClusterTag, NodeName};
 
 /// A cluster's configuration: who it is, who votes in its groups, and which Meta Storage version
@@ -37,16 +36,6 @@ impl ClusterConfig {
             .iter()
             .chain(&self.ms_nodes)
             .any(|n| n == name)
-    }
-
-    /// The init command of a cluster with this configuration whose Meta Storage voters at init
-    /// were `initial_ms_nodes` (an init is identified by its command, docs/spec.md §5).
-    pub fn init_command(&self, initial_ms_nodes: &[NodeName]) -> InitCommand {
-        InitCommand {
-            cluster_name: self.tag.name.clone(),
-            cmg_nodes: self.cmg_nodes.clone(),
-            ms_nodes: initial_ms_nodes.to_vec(),
-        }
     }
 }
 
@@ -75,16 +64,6 @@ pub(crate) mod tests {
         c.ms_nodes = vec!["d".into()];
         assert!(c.is_voter("a") && c.is_voter("d"));
         assert!(!c.is_voter("e"));
-    }
-
-    #[test]
-    fn the_init_command_takes_the_initial_ms_list() {
-        let mut c = config(&["a", "b"]);
-        c.ms_nodes = vec!["d".into()];
-        let command = c.init_command(&["a".to_string()]);
-        assert_eq!(command.cluster_name, "c");
-        assert_eq!(command.cmg_nodes, vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(command.ms_nodes, vec!["a".to_string()]);
     }
 
     #[test]

@@ -17,10 +17,11 @@ mod state;
 mod validation;
 mod wire;
 
+pub use crate::init_command::InitFate;
 pub use command::{CmgCommand, CmgOutcome, JoinAccept, JoinResult};
 pub(crate) use leader_duties::PendingKey;
 pub(crate) use replica::{role_of, CmgReplica};
-pub use state::{ClusterState, CmgState, InitFate, LogicalTopology};
+pub use state::{ClusterState, CmgState, LogicalTopology};
 
 #[cfg(test)]
 mod tests;

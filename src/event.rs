@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::{InitError, Rejection, RejectionReason};
-use crate::init::InitParams;
+use crate::init_command::{InitFate, InitParams};
 use crate::types::RequestId;
 use crate::types::{
     Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeName, ProductVersion, ProtocolVersion,
@@ -356,7 +356,7 @@ pub enum Event {
         /// Incarnation.
         instance: InstanceId,
         /// The fate now held.
-        fate: Option<crate::cmg::InitFate>,
+        fate: Option<InitFate>,
         /// Log index.
         index: u64,
     },

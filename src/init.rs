@@ -13,8 +13,8 @@
 //! One file per concept; none of them knows the [`Node`](crate::Node) (its routing is in
 //! `src/node/init.rs`, `target.rs`, `fence.rs` and `cancel.rs`):
 //!
-//! - `plan.rs`: the command and the plan ([`InitParams`], [`InitCommand`], [`InitPlan`],
-//!   [`HeldCluster`]);
+//! - the command and the plan ([`InitParams`], [`InitCommand`], [`InitPlan`], [`HeldCluster`])
+//!   are a type module of their own, `src/init_command.rs`, re-exported here;
 //! - `params.rs`: validation and defaulting of the parameters ([`resolve_params`]);
 //! - `coordinator.rs`: the initiator's attempts in flight (`InitCoordinator`);
 //! - `target.rs`: a named node's answers ([`StartOutcome`], [`GroupStatus`]) and its rules for
@@ -26,15 +26,14 @@ mod cancel;
 mod cancelled;
 mod coordinator;
 mod params;
-mod plan;
 mod target;
 
+pub use crate::init_command::{HeldCluster, InitCommand, InitParams, InitPlan};
 pub(crate) use cancel::{CancelDue, CancelTracker};
 pub(crate) use cancelled::CancelledInits;
 pub use coordinator::MAX_INITS_IN_FLIGHT;
 pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
 pub use params::resolve_params;
-pub use plan::{HeldCluster, InitCommand, InitParams, InitPlan};
 pub(crate) use target::{
     cancel_step, held_init_command, held_outcome, CancelStep, Holdings, ReplicaFacts,
 };

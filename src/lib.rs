@@ -61,6 +61,7 @@ pub mod error;
 pub mod event;
 pub mod hash;
 pub mod init;
+pub mod init_command;
 pub mod join;
 pub mod message;
 pub mod metastorage;

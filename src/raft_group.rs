@@ -19,7 +19,7 @@ use raft::{Config, RawNode, StateRole};
 
 use crate::config::Timing;
 use crate::error::{Error, Result};
-use crate::init::InitPlan;
+use crate::init_command::InitPlan;
 use crate::types::{raft_id, GroupKind, InstanceId, NodeName};
 use crate::vault::{EntryKind, EntryRecord, GroupRecord, HardStateRecord, VaultWrite};
 

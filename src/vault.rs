@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster_config::ClusterConfig;
 use crate::error::{Error, Result};
-use crate::init::{InitCommand, InitPlan};
+use crate::init_command::{InitCommand, InitPlan};
 use crate::types::{ClusterTag, GroupKind, InstanceId, NodeName};
 
 /// What an initialized node knows about its cluster. Present exactly when the node is initialized.

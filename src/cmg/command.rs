@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{ClusterState, InitFate};
 use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal, RejectionReason};
-use crate::init::InitPlan;
+use crate::init_command::InitPlan;
 use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName};
 

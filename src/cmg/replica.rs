@@ -11,7 +11,7 @@ use super::{CmgCommand, CmgOutcome, CmgState};
 use crate::bugs::PlantedBug;
 use crate::codec::{digest, encode};
 use crate::event::Role;
-use crate::init::InitPlan;
+use crate::init_command::InitPlan;
 use crate::raft_group::{RaftGroup, RoleState};
 use crate::types::{InstanceId, LaunchId, NodeName};
 

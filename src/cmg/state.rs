@@ -10,7 +10,7 @@ use super::{CmgCommand, CmgOutcome, JoinAccept, JoinResult};
 use crate::bugs::PlantedBug;
 use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal};
-use crate::init::{InitCommand, InitPlan};
+use crate::init_command::{InitCommand, InitFate, InitPlan};
 use crate::types::{
     Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
 };
@@ -44,7 +44,7 @@ impl ClusterState {
     /// The init command the cluster was created with (its Meta Storage list at init, whatever
     /// the current one is).
     pub fn init_command(&self) -> InitCommand {
-        self.config.init_command(&self.initial_ms_nodes)
+        InitCommand::of_cluster(&self.config, &self.initial_ms_nodes)
     }
 
     fn from_plan(plan: &InitPlan) -> ClusterState {
@@ -115,16 +115,6 @@ pub struct CmgState {
     /// docs/spec.md §5: no cancel destroys a cluster that a user was told exists.
     #[serde(default)]
     pub init_fate: Option<InitFate>,
-}
-
-/// What became of an init, decided once by the CMG log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum InitFate {
-    /// An initiator recorded, before answering, that it answers a user with the tag: the cluster
-    /// exists for good; cancels are refused.
-    Answered,
-    /// A cancel was committed before any answer: the replicas destroy the incarnation.
-    Cancelled,
 }
 
 impl CmgState {

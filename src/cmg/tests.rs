@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::cluster_config::ClusterConfig;
 use crate::error::{AdminError, JoinReadyRefusal};
-use crate::init::InitPlan;
+use crate::init_command::InitPlan;
 use crate::types::RequestId;
 use crate::types::{
     Addr, ClusterId, ClusterTag, InstanceId, LaunchId, NodeInfo, ProductVersion, ProtocolVersion,

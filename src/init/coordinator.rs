@@ -8,10 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::cmg::{ClusterState, InitFate};
+use crate::cmg::ClusterState;
 use crate::config::Timing;
 use crate::error::InitError;
 use crate::init::{GroupStatus, InitPlan, StartOutcome};
+use crate::init_command::InitFate;
 use crate::types::RequestId;
 use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
 

@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bugs::PlantedBug;
-use crate::cmg::{ClusterState, InitFate};
+use crate::cmg::ClusterState;
 use crate::init::{InitCommand, InitPlan};
+use crate::init_command::InitFate;
 use crate::types::{ClusterTag, InstanceId, NodeName};
 use crate::vault::LocalState;
 

@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster_config::ClusterConfig;
-use crate::cmg::InitFate;
 use crate::error::InitError;
 use crate::event::Event;
 use crate::init::{
     resolve_params, GroupStatus, HeldCluster, InitDue, InitParams, InitPlan, StartAck,
     StartOutcome, StatusStep, MAX_INITS_IN_FLIGHT,
 };
+use crate::init_command::InitFate;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::RequestId;

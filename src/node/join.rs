@@ -9,6 +9,7 @@ use crate::cluster_config::ClusterConfig;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
+use crate::init_command::InitCommand;
 use crate::join::JoinSend;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
@@ -196,7 +197,7 @@ impl Node {
             },
             cmg_instance: accept.instance,
             ms_instance: accept.instance,
-            init: accept.config.init_command(&accept.initial_ms_nodes),
+            init: InitCommand::of_cluster(&accept.config, &accept.initial_ms_nodes),
         };
         self.emit(Event::JoinAccepted {
             tag: accept.config.tag.clone(),

@@ -4,7 +4,7 @@
 //! topology's routing ask these questions; none of them is one component's alone.
 
 use crate::bugs::PlantedBug;
-use crate::cmg::InitFate;
+use crate::init_command::InitFate;
 use crate::message::ClusterStateNotice;
 use crate::node::Node;
 use crate::types::InstanceId;

@@ -1,7 +1,13 @@
-//! The init command and the plan an initiator sends: what the user gives ([`InitParams`]), the
+//! The init command and what the protocol says of it: what the user gives ([`InitParams`]), the
 //! command after validation and defaulting that identifies an init ([`InitCommand`]), the attempt
-//! as sent to the named nodes ([`InitPlan`]), and the cluster a node is known to hold
-//! ([`HeldCluster`]). Pure data with the comparisons the protocol makes between them.
+//! as sent to the named nodes ([`InitPlan`]), the cluster a node is known to hold
+//! ([`HeldCluster`]), and what the CMG decided of an init ([`InitFate`]). Pure data with the
+//! comparisons the protocol makes between them.
+//!
+//! A type module of its own, below everything that carries these types (the cluster
+//! configuration, the CMG, the vault, the Raft groups, the events) and the init sub-protocol
+//! (`src/init/`) that acts on them, so that none of those imports another through them
+//! (docs/architecture.md, "imports").
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +63,16 @@ pub struct InitCommand {
 }
 
 impl InitCommand {
+    /// The init command of a cluster with configuration `config` whose Meta Storage voters at
+    /// init were `initial_ms_nodes` (an init is identified by its command, docs/spec.md §5).
+    pub fn of_cluster(config: &ClusterConfig, initial_ms_nodes: &[NodeName]) -> InitCommand {
+        InitCommand {
+            cluster_name: config.tag.name.clone(),
+            cmg_nodes: config.cmg_nodes.clone(),
+            ms_nodes: initial_ms_nodes.to_vec(),
+        }
+    }
+
     /// What differs between this (requested) command and a `held` one: every differing part, in
     /// the order CMG list, Meta Storage list, cluster name, each with the requested and the held
     /// value. `None` when they are the same command.
@@ -97,8 +113,18 @@ impl InitCommand {
 impl InitPlan {
     /// The init command this attempt carries.
     pub fn command(&self) -> InitCommand {
-        self.config.init_command(&self.config.ms_nodes)
+        InitCommand::of_cluster(&self.config, &self.config.ms_nodes)
     }
+}
+
+/// What became of an init, decided once by the CMG log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum InitFate {
+    /// An initiator recorded, before answering, that it answers a user with the tag: the cluster
+    /// exists for good; cancels are refused.
+    Answered,
+    /// A cancel was committed before any answer: the replicas destroy the incarnation.
+    Cancelled,
 }
 
 /// The cluster a node is known to hold: its tag and, when known, the init command it was
@@ -147,5 +173,15 @@ mod tests {
         assert!(command("c2", &["c"], &["c"]).unrelated_to(&held));
         assert!(!command("c2", &["a", "b"], &["c"]).unrelated_to(&held));
         assert!(!command("c1", &["c"], &["c"]).unrelated_to(&held));
+    }
+
+    #[test]
+    fn the_init_command_of_a_cluster_takes_the_initial_ms_list() {
+        let mut c = crate::cluster_config::tests::config(&["a", "b"]);
+        c.ms_nodes = vec!["d".into()];
+        let command = InitCommand::of_cluster(&c, &["a".to_string()]);
+        assert_eq!(command.cluster_name, "c");
+        assert_eq!(command.cmg_nodes, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(command.ms_nodes, vec!["a".to_string()]);
     }
 }
