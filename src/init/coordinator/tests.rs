@@ -146,6 +146,45 @@ fn a_committed_cluster_of_other_parameters_is_refused() {
 }
 
 #[test]
+fn a_target_that_fails_to_start_its_groups_cancels_as_node_failed() {
+    let mut c = InitCoordinator::new();
+    c.start(plan(1), USER, RequestId(1), 0);
+    let i = InstanceId(1);
+    let failed = StartOutcome::Failed {
+        detail: "this init was cancelled".into(),
+    };
+    assert_eq!(
+        c.on_start_ack(i, addr(2), failed, 0),
+        StartAck::Cancel(InitError::NodeFailed {
+            node: "b".into(),
+            detail: "this init was cancelled".into()
+        })
+    );
+}
+
+#[test]
+fn a_watched_init_whose_cancel_the_cmg_committed_cancels_as_node_failed() {
+    let mut c = running(1);
+    let i = InstanceId(1);
+    let p = plan(1);
+    let cancelled = GroupStatus {
+        cmg_instance: Some(i),
+        cluster: Some(cluster_of(&p)),
+        ms_instance: Some(i),
+        ms_leader: Some("b".into()),
+        init_fate: Some(InitFate::Cancelled),
+    };
+    // Never answered with the tag: the cluster is being destroyed (docs/spec.md §5).
+    assert_eq!(
+        c.on_status_reply(i, addr(1), cancelled, 20, 300),
+        StatusStep::Cancel(InitError::NodeFailed {
+            node: "a".into(),
+            detail: format!("the init of {} was cancelled", p.config.tag)
+        })
+    );
+}
+
+#[test]
 fn timers_resend_then_time_out() {
     let timing = Timing::default();
     let mut c = InitCoordinator::new();

@@ -1,6 +1,7 @@
 //! The init command on the synchronous network: success, and every error kind that a few
-//! commands reach (`NodeFailed` needs a named node that fails to start its groups, which no
-//! simple run does: the madsim scenarios cover it).
+//! commands reach. `NodeFailed` needs a named node that fails to start its groups, or a watched
+//! init whose cancel another initiator got committed, which no simple run does: the coordinator's
+//! unit tests (`src/init/coordinator/tests.rs`) reach both, and the madsim scenarios the rest.
 
 use super::*;
 use crate::testing::{InitFailure, NodeSetup};
