@@ -19,8 +19,6 @@ pub mod demo;
 pub mod failure;
 pub mod fuzz;
 pub mod host;
-/// The checkers under their former module name, for code not yet moved to [`checkers`].
-pub use checkers as invariants;
 pub mod limits;
 pub mod memory;
 pub mod network;

@@ -10,10 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use joinsim::{
-    Addr, MessageKind, NodeConfig, NodeName, NodeView, PlantedBug, ProductVersion, ProtocolVersion,
-    Timing, Vault,
-};
+use joinsim::{Addr, MessageKind, NodeConfig, NodeName, NodeView, PlantedBug, Timing, Vault};
 use madsim::runtime::Handle;
 use madsim::time::Instant;
 
@@ -25,66 +22,12 @@ use crate::trace::{HarnessEvent, Trace, TraceEntry, TraceKind};
 /// The address of the simulated user (the operator's CLI), who sends init and admin commands.
 pub const USER_IP: [u8; 4] = [10, 0, 255, 254];
 
-/// How a node is set up before the run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeSpec {
-    /// Unique label used by the harness (the name, unless two nodes share a name).
-    pub label: String,
-    /// The node's name in the protocol.
-    pub name: NodeName,
-    /// Product version.
-    pub product: ProductVersion,
-    /// Protocol version.
-    pub protocol: ProtocolVersion,
-    /// Seed members, by label.
-    pub seeds: Vec<String>,
-    /// Its vault at the start of the run.
-    pub vault: Vault,
-}
-
-impl NodeSpec {
-    /// A node named `name`, version 3.0.0, protocol 1, no seeds, empty vault.
-    pub fn new(name: &str) -> NodeSpec {
-        NodeSpec {
-            label: name.to_string(),
-            name: name.to_string(),
-            product: ProductVersion::default(),
-            protocol: ProtocolVersion::default(),
-            seeds: Vec::new(),
-            vault: Vault::empty(),
-        }
-    }
-
-    /// Sets the seed members (labels).
-    pub fn seeds(mut self, seeds: &[&str]) -> NodeSpec {
-        self.seeds = seeds.iter().map(|s| s.to_string()).collect();
-        self
-    }
-
-    /// Sets the product version.
-    pub fn product(mut self, product: ProductVersion) -> NodeSpec {
-        self.product = product;
-        self
-    }
-
-    /// Sets the protocol version.
-    pub fn protocol(mut self, protocol: ProtocolVersion) -> NodeSpec {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Sets the initial vault.
-    pub fn vault(mut self, vault: Vault) -> NodeSpec {
-        self.vault = vault;
-        self
-    }
-
-    /// Sets a label different from the name (for two nodes with one name).
-    pub fn label(mut self, label: &str) -> NodeSpec {
-        self.label = label.to_string();
-        self
-    }
-}
+/// How a node is set up before the run: the core harness's [`NodeSetup`] (label, name, versions,
+/// seeds by label, starting vault, with its builder methods), one description for both the
+/// synchronous test network and the madsim world.
+///
+/// [`NodeSetup`]: joinsim::testing::NodeSetup
+pub type NodeSpec = joinsim::testing::NodeSetup;
 
 /// An answer the user got, or did not.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use joinsim::MessageKind;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Strategy};
 
@@ -227,20 +228,22 @@ pub struct FuzzCase {
     pub island_at_ms: u64,
 }
 
-/// Message kinds worth holding or dropping.
-pub const FAULT_KINDS: [&str; 12] = [
-    "join_request",
-    "join_response",
-    "join_ready",
-    "join_ready_response",
-    "cluster_state",
-    "start_groups_ack",
-    "status_reply",
-    "cancel_init",
-    "raft_cmg",
-    "raft_ms",
-    "ms_add_learner",
-    "handshake_accepted",
+/// Message kinds worth holding or dropping, named through [`MessageKind::name`] (the one name
+/// table). The order is part of the fuzzer: a case draws an index into this list, so reordering
+/// it changes what every seed generates (docs/determinism.md).
+pub const FAULT_KINDS: [MessageKind; 12] = [
+    MessageKind::JoinRequest,
+    MessageKind::JoinResponse,
+    MessageKind::JoinReady,
+    MessageKind::JoinReadyResponse,
+    MessageKind::ClusterState,
+    MessageKind::StartGroupsAck,
+    MessageKind::StatusReply,
+    MessageKind::CancelInit,
+    MessageKind::RaftCmg,
+    MessageKind::RaftMs,
+    MessageKind::MsAddLearner,
+    MessageKind::HandshakeAccepted,
 ];
 
 /// The last time a fault may start.
@@ -1135,7 +1138,7 @@ impl FuzzCase {
                         *at_ms,
                         format!(
                             "action = \"hold\"\nid = \"hold{index}\"\nkind = \"{}\"\nfor_ms = {for_ms}{from}",
-                            FAULT_KINDS[kind % FAULT_KINDS.len()]
+                            FAULT_KINDS[kind % FAULT_KINDS.len()].name()
                         ),
                     ));
                 }
@@ -1148,7 +1151,7 @@ impl FuzzCase {
                         *at_ms,
                         format!(
                             "action = \"drop\"\nid = \"drop{index}\"\nkind = \"{}\"\nfor_ms = {for_ms}",
-                            FAULT_KINDS[kind % FAULT_KINDS.len()]
+                            FAULT_KINDS[kind % FAULT_KINDS.len()].name()
                         ),
                     ));
                 }
@@ -1307,4 +1310,33 @@ pub fn toml_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FAULT_KINDS;
+
+    /// The fault kinds, in the order cases draw them: changing it changes what every seed
+    /// generates, so it is pinned here (docs/determinism.md).
+    #[test]
+    fn the_fault_kinds_keep_their_order_and_names() {
+        let names: Vec<&str> = FAULT_KINDS.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "join_request",
+                "join_response",
+                "join_ready",
+                "join_ready_response",
+                "cluster_state",
+                "start_groups_ack",
+                "status_reply",
+                "cancel_init",
+                "raft_cmg",
+                "raft_ms",
+                "ms_add_learner",
+                "handshake_accepted",
+            ]
+        );
+    }
 }

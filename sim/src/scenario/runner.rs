@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use joinsim::{Event, JoinPhase, NodeView};
 use serde::Serialize;
 
-use crate::invariants::{Hazard, Violation};
+use crate::checkers::{Hazard, Violation};
 use crate::network::RuleId;
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
@@ -114,7 +114,7 @@ fn check_idempotent(
                 continue;
             }
             world.report_violation(
-                crate::invariants::Invariant::AlwaysInitIdempotent,
+                crate::checkers::Invariant::AlwaysInitIdempotent,
                 Vec::new(),
                 format!(
                     "init {first} answered {first_tag}; init {id}, with the same parameters, answered {tag} while that cluster still existed"
