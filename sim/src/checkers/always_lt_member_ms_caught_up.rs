@@ -27,7 +27,7 @@ impl Check for AlwaysLtMemberMsCaughtUp {
             name,
             launch,
         } = entrant;
-        let key = (*instance, name.clone(), *launch);
+        let key = entrant.launch_key();
         let validated_at = history
             .validation_indexes
             .get(&key)

@@ -21,13 +21,13 @@ impl Check for AlwaysLtMemberValidatedThenReady {
         entry: &TraceEntry,
         history: &History,
     ) -> Option<Violation> {
+        let key = entrant.launch_key();
         let LtEntrant {
-            instance,
             version,
             name,
             launch,
+            ..
         } = entrant;
-        let key = (*instance, name.clone(), *launch);
         let validated = history.validated.contains_key(&key);
         let ready = history.ready_after_validation.contains_key(&key);
         (!validated || !ready).then(|| {

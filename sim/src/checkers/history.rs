@@ -64,6 +64,17 @@ pub struct LtEntrant {
     pub launch: LaunchId,
 }
 
+/// A launch within one CMG incarnation: the key of [`History::validated`] and
+/// [`History::validation_indexes`].
+pub type LaunchKey = (InstanceId, NodeName, LaunchId);
+
+impl LtEntrant {
+    /// The entrant's launch in its incarnation, the key the history keeps validations under.
+    pub fn launch_key(&self) -> LaunchKey {
+        (self.instance, self.name.clone(), self.launch)
+    }
+}
+
 /// A leave a CMG replica applied: (incarnation, log index, the launches it named).
 pub type AppliedLeave = (InstanceId, u64, Vec<(NodeName, LaunchId)>);
 
@@ -86,7 +97,7 @@ pub struct History {
     pub admitted: BTreeSet<(NodeName, LaunchId)>,
     /// Validated launches per CMG incarnation (two clusters may exist at once: the hazard), with
     /// the log index of their latest validation.
-    pub validated: BTreeMap<(InstanceId, NodeName, LaunchId), u64>,
+    pub validated: BTreeMap<LaunchKey, u64>,
     /// Launches that sent join ready after a validation, with that validation's index.
     pub ready_after_validation: BTreeMap<(InstanceId, NodeName, LaunchId), u64>,
     /// Each launch's last join request: the tag and MS version it stored, if any.
@@ -117,7 +128,7 @@ pub struct History {
     /// Per CMG incarnation, the cluster's Meta Storage version set at each log index.
     pub ms_history: BTreeMap<InstanceId, BTreeMap<u64, u64>>,
     /// Log indexes of the validations of each launch still in force, per CMG incarnation.
-    pub validation_indexes: BTreeMap<(InstanceId, NodeName, LaunchId), BTreeSet<u64>>,
+    pub validation_indexes: BTreeMap<LaunchKey, BTreeSet<u64>>,
     /// The highest Meta Storage version each launch's replica of each incarnation applied.
     pub ms_applied: BTreeMap<(NodeName, LaunchId, InstanceId), u64>,
     /// Every replica's durable log, as the vault writes left it.
