@@ -143,8 +143,33 @@ impl fmt::Display for ProtocolVersion {
 }
 
 /// The unique, generated part of a cluster tag: 128 bits drawn from the seeded RNG.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Encoded as the 16-byte integer in binary formats (bincode: the wire, the vault, the trace
+/// hash) and as its 32 hex digits (as `Display` writes it) in human-readable ones (JSON, TOML),
+/// where a 128-bit number would not survive a reader such as JavaScript.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterId(pub u128);
+
+impl Serialize for ClusterId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u128(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClusterId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            u128::deserialize(deserializer).map(ClusterId)
+        }
+    }
+}
 
 impl fmt::Display for ClusterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -283,6 +308,19 @@ mod tests {
         assert!("".parse::<ClusterId>().is_err());
         assert!("xyz".parse::<ClusterId>().is_err());
         assert!("1".repeat(33).parse::<ClusterId>().is_err());
+    }
+
+    #[test]
+    fn cluster_id_is_sixteen_bytes_in_bincode_and_hex_in_json() {
+        let id = ClusterId(u128::MAX - 1);
+        let bytes = bincode::serialize(&id).unwrap();
+        assert_eq!(bytes, (u128::MAX - 1).to_le_bytes());
+        assert_eq!(bincode::deserialize::<ClusterId>(&bytes).unwrap(), id);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(json.len(), 34);
+        assert_eq!(serde_json::from_str::<ClusterId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<ClusterId>("\"xyz\"").is_err());
     }
 
     #[test]

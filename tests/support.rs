@@ -84,7 +84,7 @@ pub fn events(trace: &[TraceEntry]) -> Vec<(&str, &Event)> {
         .iter()
         .filter_map(|e| match &e.kind {
             TraceKind::Protocol(p) => Some((e.node.as_str(), p)),
-            TraceKind::Harness(_) => None,
+            _ => None,
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use joinsim::{Addr, Envelope, LaunchId, Node, NodeConfig, NodeView, Output, Vaul
 use madsim::net::Endpoint;
 
 use crate::network::RuleAction;
-use crate::trace::{HarnessEvent, TraceKind};
+use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::World;
 
 /// The port every node listens on.
@@ -21,6 +21,16 @@ pub const NODE_PORT: u16 = 7000;
 pub const PROTOCOL_TAG: u64 = 0x1e77;
 /// The most messages a node buffers for hold rules.
 pub const MAX_HELD_MESSAGES: usize = 10_000;
+
+/// What travels on madsim's network: a protocol envelope's bytes with the message's trace id
+/// ([`crate::trace::MessageRecord::id`]; 0 for raw bytes the trace does not follow, such as a
+/// corrupt message the user sends).
+pub(crate) struct Packet {
+    /// The message's id in the trace (0: not followed).
+    pub id: u64,
+    /// The envelope's wire bytes.
+    pub bytes: Vec<u8>,
+}
 
 /// Converts a protocol address to a socket address.
 pub fn socket_of(addr: Addr) -> SocketAddr {
@@ -47,8 +57,8 @@ pub(crate) struct NodeSlot {
     pub vault: Mutex<Vault>,
     /// Volatile: the running state machine, `None` while the node is down.
     pub node: Mutex<Option<Node>>,
-    /// Volatile: messages held by rules.
-    pub held: Mutex<Vec<Envelope>>,
+    /// Volatile: messages held by rules, with their trace ids.
+    pub held: Mutex<Vec<(u64, Envelope)>>,
     /// The madsim node, once created.
     pub madsim_id: Mutex<Option<madsim::task::NodeId>>,
     /// True from `start` to `kill`: the node runs (or is about to, its task not yet polled).
@@ -119,11 +129,11 @@ async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>
         let Ok((payload, from)) = endpoint.recv_from_raw(PROTOCOL_TAG).await else {
             return;
         };
-        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+        let Ok(packet) = payload.downcast::<Packet>() else {
             continue;
         };
         let from_addr = addr_of(from);
-        let decoded = Envelope::decode(&bytes, &from);
+        let decoded = Envelope::decode(&packet.bytes, &from);
         let output = {
             let mut guard = slot.node.lock().expect("node lock");
             let Some(node) = guard.as_mut() else { return };
@@ -132,26 +142,32 @@ async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>
                 Ok(envelope) => {
                     let sender = world.label_of(from_addr);
                     let kind = envelope.msg.kind();
-                    match world.rule_action(&sender, &slot.label, kind) {
-                        Some(RuleAction::Drop) => {
-                            world.record(
-                                &slot.label,
-                                TraceKind::Harness(HarnessEvent::MessageDropped {
-                                    from: sender,
-                                    kind,
-                                }),
-                            );
-                            continue;
-                        }
-                        Some(RuleAction::Hold) => {
+                    let link = (sender.as_str(), slot.label.as_str());
+                    let fate = match world.rule_action(&sender, &slot.label, kind) {
+                        Some(RuleAction::Drop) => MessageFate::Dropped,
+                        Some(RuleAction::Hold) => MessageFate::Held,
+                        None => MessageFate::Delivered,
+                    };
+                    match fate {
+                        MessageFate::Held => {
                             let mut held = slot.held.lock().expect("held lock");
                             if held.len() < MAX_HELD_MESSAGES {
-                                held.push(envelope);
+                                held.push((packet.id, envelope));
+                                drop(held);
+                                world.message(&slot.label, packet.id, link, kind, fate);
+                            } else {
+                                drop(held);
+                                let fate = MessageFate::Dropped;
+                                world.message(&slot.label, packet.id, link, kind, fate);
                             }
                             continue;
                         }
-                        None => {
-                            world.delivery(&sender, &slot.label, kind);
+                        MessageFate::Dropped => {
+                            world.message(&slot.label, packet.id, link, kind, fate);
+                            continue;
+                        }
+                        _ => {
+                            world.message(&slot.label, packet.id, link, kind, fate);
                             node.receive(world.now_ms(), envelope)
                         }
                     }
@@ -168,12 +184,14 @@ async fn tick_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>, p
     loop {
         madsim::time::sleep(Duration::from_millis(tick_ms)).await;
         let released = release_held(&world, &slot);
-        for envelope in released {
+        for (id, envelope) in released {
             let output = {
                 let mut guard = slot.node.lock().expect("node lock");
                 let Some(node) = guard.as_mut() else { return };
                 let sender = world.label_of(envelope.from);
-                world.delivery(&sender, &slot.label, envelope.msg.kind());
+                let link = (sender.as_str(), slot.label.as_str());
+                let kind = envelope.msg.kind();
+                world.message(&slot.label, id, link, kind, MessageFate::Released);
                 node.receive(world.now_ms(), envelope)
             };
             apply_output(&world, &slot, &endpoint, output).await;
@@ -187,23 +205,30 @@ async fn tick_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>, p
     }
 }
 
-/// Held messages that no hold rule matches any more, in arrival order.
-fn release_held(world: &World, slot: &NodeSlot) -> Vec<Envelope> {
+/// Held messages that no hold rule matches any more, in arrival order, with their ids; the ones a
+/// drop rule matches now are dropped (and recorded so).
+fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
     let mut held = slot.held.lock().expect("held lock");
     if held.is_empty() {
         return Vec::new();
     }
     let mut released = Vec::new();
     let mut kept = Vec::new();
-    for envelope in held.drain(..) {
+    let mut dropped = Vec::new();
+    for (id, envelope) in held.drain(..) {
         let sender = world.label_of(envelope.from);
         match world.rule_action(&sender, &slot.label, envelope.msg.kind()) {
-            Some(RuleAction::Hold) => kept.push(envelope),
-            Some(RuleAction::Drop) => {}
-            None => released.push(envelope),
+            Some(RuleAction::Hold) => kept.push((id, envelope)),
+            Some(RuleAction::Drop) => dropped.push((id, sender, envelope.msg.kind())),
+            None => released.push((id, envelope)),
         }
     }
     *held = kept;
+    drop(held);
+    for (id, sender, kind) in dropped {
+        let link = (sender.as_str(), slot.label.as_str());
+        world.message(&slot.label, id, link, kind, MessageFate::Dropped);
+    }
     released
 }
 
@@ -232,9 +257,19 @@ pub(crate) async fn apply_output(
     }
     for (to, envelope) in output.messages {
         let bytes = envelope.encode();
+        let id = world.next_message_id();
+        let receiver = world.label_of(to);
+        let link = (slot.label.as_str(), receiver.as_str());
+        world.message(
+            &slot.label,
+            id,
+            link,
+            envelope.msg.kind(),
+            MessageFate::Sent,
+        );
         // A send fails only when the network is down for this node; the protocol retries.
         let _ = endpoint
-            .send_to_raw(socket_of(to), PROTOCOL_TAG, Box::new(bytes))
+            .send_to_raw(socket_of(to), PROTOCOL_TAG, Box::new(Packet { id, bytes }))
             .await;
     }
 }

@@ -22,6 +22,7 @@ pub mod host;
 pub mod limits;
 pub mod memory;
 pub mod network;
+pub mod record;
 pub mod scenario;
 pub mod sim;
 pub mod test_runner;

@@ -1,13 +1,21 @@
-//! The run's trace: every protocol event and harness action, stamped with simulated time and node,
-//! folded into a trace hash that identifies the run.
+//! The run's trace: every protocol event, harness action, message send and delivery, and checker
+//! verdict, stamped with simulated time and node, folded into a trace hash that identifies the run.
 //!
-//! The hash is FNV-1a (64 bits, [`joinsim::hash::Fnv64`], the one stable hasher) over a stable
-//! encoding of each entry: its bincode 1 bytes (little-endian fixed-width integers, `u64` lengths
-//! before strings and sequences, an `u32` variant index before each enum variant; bincode's
-//! documented format, pinned in `Cargo.lock`), never `#[derive(Hash)]`, whose input std does not
-//! promise to keep across compilers or platforms. Message deliveries feed the hash too (a
-//! [`DeliveryRecord`]), but are not kept as entries. A test pins the hash of one fixed run;
-//! `docs/determinism.md` records every change to it.
+//! **The trace hash** is FNV-1a (64 bits, [`joinsim::hash::Fnv64`], the one stable hasher) over a
+//! stable encoding of every entry but the checkers' verdicts ([`TraceKind::Verdict`]: a verdict is
+//! what a checker said of the run, not what the run did, so a new checker never moves a hash): the
+//! entry's bincode 1 bytes (little-endian fixed-width integers, `u64` lengths before strings and
+//! sequences, an `u32` variant index before each enum variant; bincode's documented format, pinned
+//! in `Cargo.lock`), never `#[derive(Hash)]`, whose input std does not promise to keep across
+//! compilers or platforms. A test pins the hash of one fixed run; `docs/determinism.md` records
+//! every change to it.
+//!
+//! **Messages** are entries of their own ([`MessageRecord`]): one `sent` when a node (or the user)
+//! hands a message to the network, with an id unique in the run, and then, at the receiver, one
+//! entry per thing that happened to it with the same id — `delivered`, `held` by a rule and later
+//! `released` (a delivery), or `dropped` by a rule. A message sent and never seen again was lost on
+//! the way (network loss, a cut link, or a receiver that was down); `docs/trace.md` is the schema
+//! of the trace file written from these entries ([`crate::trace_file`]).
 
 use std::fmt;
 use std::hash::Hasher;
@@ -58,13 +66,6 @@ pub enum HarnessEvent {
         /// Rule id.
         rule: u64,
     },
-    /// A message was dropped by a rule.
-    MessageDropped {
-        /// Sender.
-        from: NodeName,
-        /// Kind.
-        kind: MessageKind,
-    },
     /// The user sent a request to a node.
     UserRequest {
         /// Request id.
@@ -87,6 +88,64 @@ impl fmt::Display for HarnessEvent {
     }
 }
 
+/// What happened to a message at one moment ([`MessageRecord`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum MessageFate {
+    /// Handed to the network by its sender (the entry's node is the sender).
+    Sent,
+    /// Given to the receiver's state machine on arrival (the entry's node is the receiver).
+    Delivered,
+    /// Kept back on arrival by a hold rule (a scenario's `hold`); a `released` or `dropped`
+    /// entry of the same id follows unless the run ends or the receiver stops first.
+    Held,
+    /// Given to the receiver after a hold: the hold ended (a delivery).
+    Released,
+    /// Thrown away on arrival by a drop rule (a scenario's `drop`), or after a hold by a drop
+    /// rule that matched it at release.
+    Dropped,
+}
+
+impl MessageFate {
+    /// True for the fates that give the message to the receiver's state machine.
+    pub fn is_delivery(self) -> bool {
+        matches!(self, MessageFate::Delivered | MessageFate::Released)
+    }
+
+    /// The snake_case name the trace file uses (`sent`, `delivered`, ...).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// One moment in a message's life: its id links the `sent` entry at the sender with what
+/// happened at the receiver.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct MessageRecord {
+    /// The message's id: unique in the run, counted from 1 in the order of sends.
+    pub id: u64,
+    /// Sender (label; `user` for the simulated user).
+    pub from: NodeName,
+    /// Receiver (label; `user` for the simulated user; an address when no node has it).
+    pub to: NodeName,
+    /// The message kind.
+    pub kind: MessageKind,
+    /// What happened now.
+    pub fate: MessageFate,
+}
+
+/// A checker's verdict: an invariant violated (with the nodes it concerns), recorded at the
+/// moment the checker found it. Not part of the trace hash (see the module's documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct VerdictRecord {
+    /// The invariant's name (`always_...`, `eventually_...`).
+    pub invariant: String,
+    /// The nodes it concerns.
+    pub nodes: Vec<NodeName>,
+    /// What was seen.
+    pub detail: String,
+}
+
 /// What a trace entry records.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum TraceKind {
@@ -94,6 +153,10 @@ pub enum TraceKind {
     Protocol(Event),
     /// A harness action on the node (or on the world, with node `-`).
     Harness(HarnessEvent),
+    /// A message sent by the node, or arriving at it.
+    Message(MessageRecord),
+    /// A checker's verdict (node `-`); not hashed.
+    Verdict(VerdictRecord),
 }
 
 /// One trace entry.
@@ -115,23 +178,20 @@ impl fmt::Display for TraceEntry {
         match &self.kind {
             TraceKind::Protocol(e) => write!(f, "{e:?}"),
             TraceKind::Harness(h) => write!(f, "[harness] {h}"),
+            TraceKind::Message(m) => write!(
+                f,
+                "[message #{}] {} {} -> {} {}",
+                m.id,
+                m.kind.name(),
+                m.from,
+                m.to,
+                m.fate.name()
+            ),
+            TraceKind::Verdict(v) => {
+                write!(f, "[verdict] {} {:?}: {}", v.invariant, v.nodes, v.detail)
+            }
         }
     }
-}
-
-/// What a message delivery feeds into the trace hash (bincode-encoded, like entries).
-#[derive(Serialize)]
-pub struct DeliveryRecord<'a> {
-    /// Always `0xde11`: keeps a delivery from encoding like an entry.
-    pub marker: u16,
-    /// Simulated time, microseconds since the start of the run.
-    pub time_us: u64,
-    /// Sender (label).
-    pub from: &'a str,
-    /// Receiver (label).
-    pub to: &'a str,
-    /// The message kind.
-    pub kind: MessageKind,
 }
 
 /// Folds the stable encoding of `value` into `hasher`.
@@ -145,7 +205,7 @@ fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
 pub struct Trace {
     entries: Vec<TraceEntry>,
     /// The hash right after each kept entry: two runs' first difference is the first index
-    /// where these differ (deliveries fold in between entries).
+    /// where these differ.
     hash_after: Vec<u64>,
     hasher: Fnv64,
     deliveries: u64,
@@ -156,9 +216,19 @@ pub struct Trace {
 pub const MAX_TRACE_ENTRIES: usize = 1_000_000;
 
 impl Trace {
-    /// Records an entry.
+    /// Records an entry (a message's delivery is counted too).
     pub fn record(&mut self, entry: TraceEntry) {
-        feed(&mut self.hasher, &entry);
+        match &entry.kind {
+            TraceKind::Verdict(_) => {}
+            TraceKind::Message(m) => {
+                if m.fate.is_delivery() {
+                    self.deliveries += 1;
+                    *self.deliveries_by_kind.entry(m.kind).or_default() += 1;
+                }
+                feed(&mut self.hasher, &entry);
+            }
+            _ => feed(&mut self.hasher, &entry),
+        }
         if tracing::enabled!(target: "joinsim::trace", tracing::Level::INFO) {
             tracing::info!(target: "joinsim::trace", "{entry}");
         }
@@ -166,20 +236,6 @@ impl Trace {
             self.entries.push(entry);
             self.hash_after.push(self.hasher.finish());
         }
-    }
-
-    /// Folds a message delivery into the hash.
-    pub fn delivery(&mut self, time_us: u64, from: &str, to: &str, kind: MessageKind) {
-        self.deliveries += 1;
-        *self.deliveries_by_kind.entry(kind).or_default() += 1;
-        let record = DeliveryRecord {
-            marker: 0xde11,
-            time_us,
-            from,
-            to,
-            kind,
-        };
-        feed(&mut self.hasher, &record);
     }
 
     /// The trace hash so far.
@@ -285,8 +341,37 @@ mod tests {
         for other in [other_time, other_node, other_kind] {
             assert_ne!(base().hash(), other.hash());
         }
+        let message = |fate| TraceEntry {
+            time_us: 3,
+            node: "n2".into(),
+            kind: TraceKind::Message(MessageRecord {
+                id: 1,
+                from: "n1".into(),
+                to: "n2".into(),
+                kind: MessageKind::Probe,
+                fate,
+            }),
+        };
         let mut delivered = base();
-        delivered.delivery(3, "n1", "n2", MessageKind::Probe);
+        delivered.record(message(MessageFate::Delivered));
         assert_ne!(base().hash(), delivered.hash());
+        assert_eq!(delivered.deliveries(), 1);
+        let mut held = base();
+        held.record(message(MessageFate::Held));
+        assert_ne!(delivered.hash(), held.hash());
+        assert_eq!(held.deliveries(), 0);
+        // A verdict is kept but not hashed.
+        let mut judged = base();
+        judged.record(TraceEntry {
+            time_us: 4,
+            node: "-".into(),
+            kind: TraceKind::Verdict(VerdictRecord {
+                invariant: "always_x".into(),
+                nodes: vec!["n1".into()],
+                detail: "seen".into(),
+            }),
+        });
+        assert_eq!(judged.hash(), base().hash());
+        assert_eq!(judged.entries().len(), 2);
     }
 }

@@ -10,8 +10,8 @@ use joinsim::{
 use madsim::net::Endpoint;
 use madsim::runtime::Handle;
 
-use crate::host::{addr_of, socket_of, PROTOCOL_TAG};
-use crate::trace::{HarnessEvent, TraceKind};
+use crate::host::{addr_of, socket_of, Packet, PROTOCOL_TAG};
+use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::{UserError, World, USER_IP};
 
 /// How often the user resends a request that has no answer yet.
@@ -110,8 +110,10 @@ impl World {
         let task = user.spawn(async move {
             let [a, b, c, d] = USER_IP;
             if let Ok(endpoint) = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0)).await {
+                // Id 0: the trace does not follow raw bytes (the node reports what it got).
+                let packet = Packet { id: 0, bytes };
                 let _ = endpoint
-                    .send_to_raw(to, PROTOCOL_TAG, Box::new(bytes))
+                    .send_to_raw(to, PROTOCOL_TAG, Box::new(packet))
                     .await;
             }
         });
@@ -138,6 +140,9 @@ impl World {
         let user = Handle::current()
             .get_node(self.user_node())
             .expect("user node exists");
+        let world = self.clone();
+        let via = via.to_string();
+        let kind = msg.kind();
         let task = user.spawn(async move {
             let [a, b, c, d] = USER_IP;
             let endpoint = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0))
@@ -155,10 +160,18 @@ impl World {
             let resend = {
                 let endpoint = &endpoint;
                 let bytes = bytes.clone();
+                let (world, via) = (&world, &via);
                 async move {
                     loop {
+                        let id = world.next_message_id();
+                        let link = ("user", via.as_str());
+                        world.message("user", id, link, kind, MessageFate::Sent);
+                        let packet = Packet {
+                            id,
+                            bytes: bytes.clone(),
+                        };
                         let _ = endpoint
-                            .send_to_raw(to, PROTOCOL_TAG, Box::new(bytes.clone()))
+                            .send_to_raw(to, PROTOCOL_TAG, Box::new(packet))
                             .await;
                         madsim::time::sleep(Duration::from_millis(USER_RESEND_MS)).await;
                     }
@@ -167,10 +180,14 @@ impl World {
             let wait = async {
                 loop {
                     let (payload, sender) = endpoint.recv_from_raw(PROTOCOL_TAG).await.ok()?;
-                    let bytes = payload.downcast::<Vec<u8>>().ok()?;
-                    let Ok(reply) = Envelope::decode(&bytes, &sender) else {
+                    let packet = payload.downcast::<Packet>().ok()?;
+                    let Ok(reply) = Envelope::decode(&packet.bytes, &sender) else {
                         continue;
                     };
+                    let replier = world.label_of(addr_of(sender));
+                    let link = (replier.as_str(), "user");
+                    let fate = MessageFate::Delivered;
+                    world.message("user", packet.id, link, reply.msg.kind(), fate);
                     let matches = match &reply.msg {
                         Message::InitResponse { request: r, .. }
                         | Message::AdminResponse { request: r, .. } => *r == request,

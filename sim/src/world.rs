@@ -17,7 +17,9 @@ use madsim::time::Instant;
 use crate::checkers::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
 use crate::host::{run_node, NodeSlot, NODE_PORT};
 use crate::network::{MessageFilter, MessageRules, RuleAction, RuleId};
-use crate::trace::{HarnessEvent, Trace, TraceEntry, TraceKind};
+use crate::trace::{
+    HarnessEvent, MessageFate, MessageRecord, Trace, TraceEntry, TraceKind, VerdictRecord,
+};
 
 /// The address of the simulated user (the operator's CLI), who sends init and admin commands.
 pub const USER_IP: [u8; 4] = [10, 0, 255, 254];
@@ -80,6 +82,8 @@ pub(crate) struct WorldInner {
     violations: Mutex<Vec<Violation>>,
     user: madsim::task::NodeId,
     next_request: AtomicU64,
+    /// The next message id ([`MessageRecord::id`]), from 1.
+    next_message: AtomicU64,
     user_patience_ms: u64,
     bug: Option<PlantedBug>,
 }
@@ -123,6 +127,7 @@ impl World {
                 violations: Mutex::new(Vec::new()),
                 user,
                 next_request: AtomicU64::new(1),
+                next_message: AtomicU64::new(1),
                 user_patience_ms,
                 bug,
             }),
@@ -613,14 +618,29 @@ impl World {
             .lock()
             .expect("checker lock")
             .observe(&entry);
-        if let Some(violation) = violation {
-            self.inner
-                .violations
-                .lock()
-                .expect("violations lock")
-                .push(violation);
-        }
         self.inner.trace.lock().expect("trace lock").record(entry);
+        if let Some(violation) = violation {
+            self.push_violation(violation);
+        }
+    }
+
+    /// Keeps a violation and puts its verdict in the trace (not hashed).
+    fn push_violation(&self, violation: Violation) {
+        let verdict = TraceEntry {
+            time_us: violation.time_us,
+            node: "-".into(),
+            kind: TraceKind::Verdict(VerdictRecord {
+                invariant: <&str>::from(violation.invariant).to_string(),
+                nodes: violation.nodes.clone(),
+                detail: violation.detail.clone(),
+            }),
+        };
+        self.inner.trace.lock().expect("trace lock").record(verdict);
+        self.inner
+            .violations
+            .lock()
+            .expect("violations lock")
+            .push(violation);
     }
 
     /// Lets the checker see the vault writes a node just made durable (commit indexes and logs:
@@ -634,12 +654,8 @@ impl World {
                 .filter_map(|w| checker.observe_write(label, now, w))
                 .collect()
         };
-        if !found.is_empty() {
-            self.inner
-                .violations
-                .lock()
-                .expect("violations lock")
-                .extend(found);
+        for violation in found {
+            self.push_violation(violation);
         }
     }
 
@@ -675,17 +691,12 @@ impl World {
 
     /// Records a violation found outside the trace checker (by a runner that sees user answers).
     pub fn report_violation(&self, invariant: Invariant, nodes: Vec<String>, detail: String) {
-        let violation = Violation {
+        self.push_violation(Violation {
             invariant,
             time_us: self.now_us(),
             nodes,
             detail,
-        };
-        self.inner
-            .violations
-            .lock()
-            .expect("violations lock")
-            .push(violation);
+        });
     }
 
     /// True once any invariant was violated.
@@ -724,26 +735,40 @@ impl World {
             .map(|l| (l.clone(), self.vault(&l)))
             .collect();
         if let Err(detail) = committed_logs_agree(&vaults) {
-            self.inner
-                .violations
-                .lock()
-                .expect("violations lock")
-                .push(Violation {
-                    invariant: Invariant::AlwaysCommittedLogsAgree,
-                    time_us: self.now_us(),
-                    nodes: Vec::new(),
-                    detail,
-                });
+            self.push_violation(Violation {
+                invariant: Invariant::AlwaysCommittedLogsAgree,
+                time_us: self.now_us(),
+                nodes: Vec::new(),
+                detail,
+            });
         }
     }
 
-    pub(crate) fn delivery(&self, from: &str, to: &str, kind: MessageKind) {
-        let now = self.now_us();
-        self.inner
-            .trace
-            .lock()
-            .expect("trace lock")
-            .delivery(now, from, to, kind);
+    /// A fresh message id: unique in the run, counted from 1 in the order of sends.
+    pub(crate) fn next_message_id(&self) -> u64 {
+        self.inner.next_message.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a moment of message `id`'s life at node `at` (the sender for `sent`, the
+    /// receiver otherwise).
+    pub(crate) fn message(
+        &self,
+        at: &str,
+        id: u64,
+        (from, to): (&str, &str),
+        kind: MessageKind,
+        fate: MessageFate,
+    ) {
+        self.record(
+            at,
+            TraceKind::Message(MessageRecord {
+                id,
+                from: from.to_string(),
+                to: to.to_string(),
+                kind,
+                fate,
+            }),
+        );
     }
 
     /// The trace hash so far.

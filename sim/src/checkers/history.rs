@@ -355,7 +355,7 @@ impl History {
                 self.accepting.remove(label);
                 return;
             }
-            TraceKind::Harness(_) => return,
+            TraceKind::Harness(_) | TraceKind::Message(_) | TraceKind::Verdict(_) => return,
             TraceKind::Protocol(e) => e,
         };
         let disagrees = broken == Some(Invariant::AlwaysCommittedLogsAgree);

@@ -248,7 +248,7 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
             TraceKind::Harness(HarnessEvent::Healed) => {
                 healed = true;
             }
-            TraceKind::Harness(_) => {}
+            TraceKind::Harness(_) | TraceKind::Message(_) | TraceKind::Verdict(_) => {}
             TraceKind::Protocol(event) => match event {
                 Event::JoinRequestSent { .. } => {
                     joining.insert(entry.node.clone());

@@ -185,8 +185,17 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
     let last_events = if passed {
         Vec::new()
     } else {
-        let skip = report.trace.len().saturating_sub(REPORT_LAST_EVENTS);
-        report.trace[skip..].iter().map(|e| e.to_string()).collect()
+        // Protocol events, harness actions and verdicts: the messages are in the trace file.
+        let mut last: Vec<String> = report
+            .trace
+            .iter()
+            .rev()
+            .filter(|e| !matches!(e.kind, TraceKind::Message(_)))
+            .take(REPORT_LAST_EVENTS)
+            .map(|e| e.to_string())
+            .collect();
+        last.reverse();
+        last
     };
     SeedResult {
         scenario: scenario.name.clone(),
