@@ -16,5 +16,6 @@ mod mutated_files;
 mod restart;
 mod robustness;
 mod test_seeds;
+mod trace_file;
 mod trace_hashes;
 mod world_controls;

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod artifacts;
 pub mod campaign;
 pub mod checkers;
 pub mod demo;
@@ -28,6 +29,7 @@ pub mod sim;
 pub mod test_runner;
 pub mod test_seeds;
 pub mod trace;
+pub mod trace_file;
 pub mod user;
 pub mod world;
 

@@ -46,6 +46,38 @@ fn fuzz_time(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
+/// Files a run is written to (docs/trace.md, docs/debugging.md); each draws one run.
+#[derive(clap::Args, Debug, Default)]
+struct FileArgs {
+    /// Write the run's trace file (JSON Lines, docs/trace.md) here.
+    #[arg(long, value_name = "FILE")]
+    trace_out: Option<PathBuf>,
+}
+
+impl FileArgs {
+    fn files(&self) -> joinsim_sim::artifacts::RunFiles {
+        joinsim_sim::artifacts::RunFiles {
+            trace_out: self.trace_out.clone(),
+        }
+    }
+}
+
+/// Writes the files asked for, naming each on stderr; a file that cannot be written is exit 2.
+fn write_files(
+    files: &joinsim_sim::artifacts::RunFiles,
+    record: &joinsim_sim::record::RunRecord,
+) -> Result<(), ExitCode> {
+    match files.write(record) {
+        Ok(paths) => {
+            for path in paths {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Err(e) => Err(bad_input(e)),
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The canonical run: K empty nodes start, init goes to the first, all join, then one more
@@ -57,6 +89,8 @@ enum Command {
         /// How many nodes start before init (1..=100).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(limits::NODES))]
         nodes: u64,
+        #[command(flatten)]
+        files: FileArgs,
     },
     /// Run one scenario file over its seeds (a fuzzer finding: its one seed), or the given ones.
     Run {
@@ -74,6 +108,9 @@ enum Command {
         /// Print the event timeline of each seed (in the JSON too, with --json).
         #[arg(long)]
         trace: bool,
+        /// Files of the run (they need one seed: --seed N, or a file with one seed).
+        #[command(flatten)]
+        files: FileArgs,
     },
     /// Search random runs for invariant or liveness violations; shrink each failure to a scenario
     /// file that `joinsim run FILE` replays alone.
@@ -145,9 +182,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Demo { seed, nodes } => {
+        Command::Demo { seed, nodes, files } => {
             let report = joinsim_sim::run_demo(seed, nodes as usize);
             print!("{}", joinsim_sim::format_demo(&report));
+            let files = files.files();
+            if !files.is_empty() {
+                let record = joinsim_sim::record::RunRecord::from_demo(&report);
+                if let Err(code) = write_files(&files, &record) {
+                    return code;
+                }
+            }
             if report.value.all_joined && report.value.init.is_ok() {
                 ExitCode::SUCCESS
             } else {
@@ -160,7 +204,8 @@ fn main() -> ExitCode {
             seeds,
             json,
             trace,
-        } => run(file, seed, seeds, json, trace),
+            files,
+        } => run(file, seed, seeds, json, trace, files.files()),
         Command::Check { dir, seeds, json } => check(dir, seeds, json),
         Command::Fuzz {
             runs,
@@ -264,7 +309,14 @@ fn origin_notes(scenario: &joinsim_sim::Scenario, results: &[joinsim_sim::SeedRe
     }
 }
 
-fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: bool) -> ExitCode {
+fn run(
+    file: PathBuf,
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    json: bool,
+    trace: bool,
+    files: joinsim_sim::artifacts::RunFiles,
+) -> ExitCode {
     let scenario = match joinsim_sim::load_scenario(&file) {
         Ok(s) => s,
         Err(e) => return bad_input(e),
@@ -273,7 +325,28 @@ fn run(file: PathBuf, seed: Option<u64>, seeds: Option<u64>, json: bool, trace: 
         (Some(s), _) => vec![s],
         (None, count) => scenario.seed_list(count),
     };
-    let results = campaign::run_seeds(&scenario, &list, campaign::default_jobs(), trace);
+    if !files.is_empty() && list.len() != 1 {
+        return bad_input(format!(
+            "{}: the files of a run (--trace-out) draw one run, and this would run {} seeds: \
+             give --seed N",
+            scenario.path,
+            list.len()
+        ));
+    }
+    let keep = trace || !files.is_empty();
+    let mut results = campaign::run_seeds(&scenario, &list, campaign::default_jobs(), keep);
+    if let Some(result) = results.first().filter(|_| !files.is_empty()) {
+        let record = joinsim_sim::record::RunRecord::from_result(result);
+        if let Err(code) = write_files(&files, &record) {
+            return code;
+        }
+    }
+    if !trace {
+        // Kept for the files only: the report prints the trace only with --trace.
+        for result in &mut results {
+            result.trace.clear();
+        }
+    }
     origin_notes(&scenario, &results);
     let passed = results.iter().filter(|r| r.passed).count();
     let mut stdout = std::io::stdout().lock();

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::demo::DemoOutcome;
 use crate::scenario::SeedResult;
+use crate::sim::RunReport;
 use crate::trace::{TraceEntry, TraceKind};
 
 /// One run, ready to be written or drawn.
@@ -41,6 +43,30 @@ impl RunRecord {
             passed: result.passed,
             nodes: result.nodes.clone(),
             entries: result.trace.clone(),
+        }
+    }
+
+    /// The record of a demo run (`joinsim demo`): scenario `demo`, each node's outcome from its
+    /// final state.
+    pub fn from_demo(report: &RunReport<DemoOutcome>) -> RunRecord {
+        let nodes = report
+            .value
+            .nodes
+            .iter()
+            .map(|(label, _, _)| {
+                let view = report.final_views.get(label);
+                (label.clone(), crate::scenario::runner::describe(view))
+            })
+            .collect();
+        RunRecord {
+            scenario: "demo".into(),
+            file: String::new(),
+            seed: report.seed,
+            trace_hash: format!("{:016x}", report.trace_hash),
+            sim_time_ms: report.sim_time.as_millis() as u64,
+            passed: report.value.all_joined && report.value.init.is_ok(),
+            nodes,
+            entries: report.trace.clone(),
         }
     }
 

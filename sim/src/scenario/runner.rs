@@ -869,7 +869,7 @@ fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
 
 /// A node's outcome at the end, spelled as `[expect] nodes` spells it ([`NodeOutcome`]); a
 /// waiting node's join phase follows in parentheses.
-fn describe(view: Option<&NodeView>) -> String {
+pub(crate) fn describe(view: Option<&NodeView>) -> String {
     let Some(view) = view else {
         return NodeOutcome::Down.to_string();
     };

@@ -1,0 +1,63 @@
+//! The files a run can be written to (docs/trace.md, docs/debugging.md): the trace file, and the
+//! pictures drawn from it. `joinsim run` and `joinsim demo` take them as flags; every fuzz
+//! finding writes them beside its scenario file.
+
+use std::path::{Path, PathBuf};
+
+use crate::record::RunRecord;
+use crate::trace_file;
+
+/// Which files to write for one run (each `None`: not written).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFiles {
+    /// The trace file, JSON Lines (`--trace-out`, docs/trace.md).
+    pub trace_out: Option<PathBuf>,
+}
+
+impl RunFiles {
+    /// True when no file is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.trace_out.is_none()
+    }
+
+    /// Writes every file asked for and returns their paths, in the order above.
+    ///
+    /// # Errors
+    /// A file that cannot be written: its path and the system's reason.
+    pub fn write(&self, record: &RunRecord) -> Result<Vec<PathBuf>, String> {
+        let mut written = Vec::new();
+        if let Some(path) = &self.trace_out {
+            write_file(path, &trace_file::to_jsonl(record))?;
+            written.push(path.clone());
+        }
+        Ok(written)
+    }
+}
+
+/// Writes `text` to `path`.
+///
+/// # Errors
+/// The path and the system's reason.
+pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_asked_writes_nothing_and_a_bad_path_says_which() {
+        let record = RunRecord::default();
+        assert!(RunFiles::default().is_empty());
+        assert_eq!(RunFiles::default().write(&record), Ok(Vec::new()));
+        let bad = RunFiles {
+            trace_out: Some(PathBuf::from("/nonexistent-dir/run.jsonl")),
+        };
+        let error = bad.write(&record).unwrap_err();
+        assert!(
+            error.starts_with("cannot write /nonexistent-dir/run.jsonl: "),
+            "{error}"
+        );
+    }
+}
