@@ -24,6 +24,7 @@ pub mod memory;
 pub mod network;
 pub mod scenario;
 pub mod sim;
+pub mod stall;
 pub mod test_runner;
 pub mod test_seeds;
 pub mod trace;
