@@ -29,10 +29,11 @@ mod params;
 mod target;
 
 pub use crate::init_command::{HeldCluster, InitCommand, InitParams, InitPlan};
+pub use cancel::CancelInFlight;
 pub(crate) use cancel::{CancelDue, CancelTracker};
 pub(crate) use cancelled::CancelledInits;
-pub use coordinator::MAX_INITS_IN_FLIGHT;
 pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
+pub use coordinator::{InitInFlight, MAX_INITS_IN_FLIGHT};
 pub use params::resolve_params;
 pub(crate) use target::{
     cancel_step, held_init_command, held_outcome, CancelStep, Holdings, ReplicaFacts,

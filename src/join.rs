@@ -9,11 +9,15 @@
 //! next, whether an answer belongs to the current attempt, when to resend. What follows (events,
 //! the messages themselves, the vault, the replicas, whether a cluster is foreign) the node
 //! routes: `src/node/join.rs`.
+//!
+//! For a reader (the stall report of a failed run) the joiner also keeps, in a few fixed-size
+//! fields, when its phase began and the last message of its join it sent and received
+//! ([`JoinProgress`], copied into the node's view). Keeping them changes nothing it decides.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::message::ClusterStateNotice;
+use crate::message::{ClusterStateNotice, MessageKind};
 use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
 
 /// How many cluster tags a node remembers the highest leader term of.
@@ -38,6 +42,48 @@ pub enum JoinPhase {
         /// The LT version that included it.
         lt_version: u64,
     },
+}
+
+/// The kinds of message a joiner receives about its own join: a leader's cluster state, the
+/// answers to its join request and join ready, and a redirect from a node that does not lead.
+/// (It sends two kinds: `join_request` and `join_ready`.)
+pub const JOIN_REPLY_KINDS: [MessageKind; 4] = [
+    MessageKind::ClusterState,
+    MessageKind::JoinResponse,
+    MessageKind::JoinReadyResponse,
+    MessageKind::NotLeader,
+];
+
+/// One message of a node's own join, as the joiner remembers it: what, with whom, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinMessage {
+    /// Its kind: `join_request` or `join_ready` sent, one of [`JOIN_REPLY_KINDS`] received.
+    pub kind: MessageKind,
+    /// The other end: the leader it went to, or the node it came from (its name where the node
+    /// knows it, its address otherwise).
+    pub peer: NodeName,
+    /// When (the node's clock, simulated ms since the run started).
+    pub at_ms: u64,
+}
+
+/// Where a node's join stands beyond its phase, as the node alone knows it: a read-only copy for
+/// a reader (`NodeView::join_progress`, the stall report). Fixed size: nothing in it grows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinProgress {
+    /// When the join entered its current phase (the node's clock, ms); the node's start for a
+    /// node that has waited since.
+    pub since_ms: u64,
+    /// This launch's join attempt (0 before the first join request).
+    pub attempt: u64,
+    /// The CMG leader the node believes in and talks to, if any.
+    pub leader: Option<NodeName>,
+    /// The cluster whose leader it follows, if any.
+    pub cluster: Option<ClusterTag>,
+    /// The last join request or join ready it sent.
+    pub last_sent: Option<JoinMessage>,
+    /// The last message of [`JOIN_REPLY_KINDS`] it received (acted on or not: a stale cluster
+    /// state, an answer to an old attempt count too).
+    pub last_received: Option<JoinMessage>,
 }
 
 /// Which message the joiner sends its leader next.
@@ -77,11 +123,17 @@ pub(crate) struct Joiner {
     last_cancel_query_ms: u64,
     /// This launch's join attempt: a new one each time the node starts asking to be validated.
     attempt: u64,
+    /// When `phase` last changed (or the joiner was made).
+    since_ms: u64,
+    /// The last join request or join ready sent.
+    last_sent: Option<JoinMessage>,
+    /// The last message of [`JOIN_REPLY_KINDS`] received.
+    last_received: Option<JoinMessage>,
 }
 
 impl Joiner {
-    /// A joiner waiting for a cluster state, at attempt 0.
-    pub fn new() -> Joiner {
+    /// A joiner waiting for a cluster state since `now_ms`, at attempt 0.
+    pub fn new(now_ms: u64) -> Joiner {
         Joiner {
             phase: JoinPhase::Waiting,
             leader: None,
@@ -91,6 +143,42 @@ impl Joiner {
             last_learner_ask_ms: 0,
             last_cancel_query_ms: 0,
             attempt: 0,
+            since_ms: now_ms,
+            last_sent: None,
+            last_received: None,
+        }
+    }
+
+    /// Moves the join to `phase` at `now_ms`; the clock of the phase restarts only when the phase
+    /// changes.
+    fn enter(&mut self, phase: JoinPhase, now_ms: u64) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.since_ms = now_ms;
+        }
+    }
+
+    /// Where the join stands beyond its phase (a copy, for a reader).
+    pub fn progress(&self) -> JoinProgress {
+        JoinProgress {
+            since_ms: self.since_ms,
+            attempt: self.attempt,
+            leader: self.leader.as_ref().map(|(n, _)| n.clone()),
+            cluster: self.cluster.as_ref().map(|(t, _)| t.clone()),
+            last_sent: self.last_sent.clone(),
+            last_received: self.last_received.clone(),
+        }
+    }
+
+    /// Records a message of `kind` from `peer` at `now_ms` as the last one of the join received,
+    /// when `kind` is one of [`JOIN_REPLY_KINDS`] (any other kind is not the join's: ignored).
+    pub fn received(&mut self, kind: MessageKind, peer: NodeName, now_ms: u64) {
+        if JOIN_REPLY_KINDS.contains(&kind) {
+            self.last_received = Some(JoinMessage {
+                kind,
+                peer,
+                at_ms: now_ms,
+            });
         }
     }
 
@@ -126,10 +214,10 @@ impl Joiner {
             .unwrap_or_default()
     }
 
-    /// Back to waiting for a cluster state: the cluster followed is gone (the attempt, the terms
-    /// and the clocks are kept).
-    pub fn reset(&mut self) {
-        self.phase = JoinPhase::Waiting;
+    /// Back to waiting for a cluster state at `now_ms`: the cluster followed is gone (the
+    /// attempt, the terms, the clocks and the last messages are kept).
+    pub fn reset(&mut self, now_ms: u64) {
+        self.enter(JoinPhase::Waiting, now_ms);
         self.leader = None;
         self.cluster = None;
     }
@@ -167,14 +255,14 @@ impl Joiner {
                 if self.phase != JoinPhase::Requesting || cluster_changed {
                     self.attempt += 1;
                 }
-                self.phase = JoinPhase::Requesting;
+                self.enter(JoinPhase::Requesting, now_ms);
                 Some(JoinSend::Request)
             }
             JoinPhase::ReadySent => Some(JoinSend::Ready),
             JoinPhase::Recovering { .. } => {
                 if now_ms >= self.last_sent_ms + failure_timeout_ms {
                     self.attempt += 1;
-                    self.phase = JoinPhase::Requesting;
+                    self.enter(JoinPhase::Requesting, now_ms);
                     Some(JoinSend::Request)
                 } else {
                     None
@@ -212,11 +300,20 @@ impl Joiner {
         }
     }
 
-    /// Records a join request or join ready sent at `now_ms`: where it goes and its attempt.
-    /// `None` (nothing sent) when no leader is known.
-    pub fn sending(&mut self, now_ms: u64) -> Option<LeaderAddress> {
+    /// Records `what` (a join request or join ready) sent at `now_ms`: where it goes and its
+    /// attempt. `None` (nothing sent) when no leader is known.
+    pub fn sending(&mut self, what: JoinSend, now_ms: u64) -> Option<LeaderAddress> {
         let (name, addr) = self.leader.clone()?;
         self.last_sent_ms = now_ms;
+        let kind = match what {
+            JoinSend::Request => MessageKind::JoinRequest,
+            JoinSend::Ready => MessageKind::JoinReady,
+        };
+        self.last_sent = Some(JoinMessage {
+            kind,
+            peer: name.clone(),
+            at_ms: now_ms,
+        });
         Some(LeaderAddress {
             name,
             addr,
@@ -234,10 +331,10 @@ impl Joiner {
         attempt == self.attempt && self.phase == JoinPhase::ReadySent
     }
 
-    /// Validated: the node catches up its Meta Storage to `target_ms_version`, asking to be a
-    /// learner at once if it must.
-    pub fn accepted(&mut self, target_ms_version: u64) {
-        self.phase = JoinPhase::Recovering { target_ms_version };
+    /// Validated at `now_ms`: the node catches up its Meta Storage to `target_ms_version`,
+    /// asking to be a learner at once if it must.
+    pub fn accepted(&mut self, target_ms_version: u64, now_ms: u64) {
+        self.enter(JoinPhase::Recovering { target_ms_version }, now_ms);
         self.last_learner_ask_ms = 0;
     }
 
@@ -249,9 +346,9 @@ impl Joiner {
         }
     }
 
-    /// Caught up: the node sends join ready.
-    pub fn recovered(&mut self) {
-        self.phase = JoinPhase::ReadySent;
+    /// Caught up at `now_ms`: the node sends join ready.
+    pub fn recovered(&mut self, now_ms: u64) {
+        self.enter(JoinPhase::ReadySent, now_ms);
     }
 
     /// True (and the clock restarts) when a recovering node outside the Meta Storage's
@@ -265,15 +362,15 @@ impl Joiner {
         }
     }
 
-    /// The CMG put the node in the logical topology at `lt_version`.
-    pub fn joined(&mut self, lt_version: u64) {
-        self.phase = JoinPhase::Joined { lt_version };
+    /// The CMG put the node in the logical topology at `lt_version` (told at `now_ms`).
+    pub fn joined(&mut self, lt_version: u64, now_ms: u64) {
+        self.enter(JoinPhase::Joined { lt_version }, now_ms);
     }
 
-    /// Join ready was refused: the node asks to join again, under a new attempt.
-    pub fn ready_refused(&mut self) {
+    /// Join ready was refused at `now_ms`: the node asks to join again, under a new attempt.
+    pub fn ready_refused(&mut self, now_ms: u64) {
         self.attempt += 1;
-        self.phase = JoinPhase::Requesting;
+        self.enter(JoinPhase::Requesting, now_ms);
     }
 
     /// True when `failure_timeout_ms` passed since the node last asked whether its init was
@@ -289,174 +386,4 @@ impl Joiner {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::types::{ClusterId, LaunchId, NodeInfo, ProductVersion, ProtocolVersion};
-
-    fn tag(id: u128) -> ClusterTag {
-        ClusterTag {
-            name: "c".into(),
-            id: ClusterId(id),
-        }
-    }
-
-    fn addr(n: u8) -> Addr {
-        Addr::new([10, 0, 0, n], 7000)
-    }
-
-    /// A cluster state of cluster `id` (CMG incarnation `id`) from leader `n{leader}` at `term`.
-    fn notice(id: u128, leader: u8, term: u64) -> ClusterStateNotice {
-        ClusterStateNotice {
-            term,
-            leader: NodeInfo {
-                name: format!("n{leader}"),
-                addr: addr(leader),
-                launch: LaunchId(1),
-                protocol: ProtocolVersion(1),
-                product: ProductVersion::new(3, 0, 0),
-            },
-            cmg_instance: InstanceId(id as u64),
-            cmg_nodes: vec![format!("n{leader}")],
-            tag: tag(id),
-        }
-    }
-
-    #[test]
-    fn a_waiting_joiner_follows_the_leader_and_requests() {
-        let mut j = Joiner::new();
-        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Request));
-        assert_eq!(j.phase(), &JoinPhase::Requesting);
-        assert_eq!(j.cluster, Some((tag(1), InstanceId(1))));
-        let to = j.sending(5).unwrap();
-        assert_eq!((to.name.as_str(), to.addr, to.attempt), ("n1", addr(1), 1));
-        assert!(j.expects_response(1));
-        assert!(!j.expects_response(2));
-        assert!(!j.expects_ready_response(1));
-    }
-
-    #[test]
-    fn a_term_below_the_highest_seen_for_its_tag_is_stale() {
-        let mut j = Joiner::new();
-        assert!(!j.is_stale(&tag(1), 0));
-        j.follow(&notice(1, 1, 3), 0, 100);
-        assert!(j.is_stale(&tag(1), 2));
-        assert!(!j.is_stale(&tag(1), 3));
-        assert!(!j.is_stale(&tag(2), 0), "terms are per tag");
-    }
-
-    #[test]
-    fn only_a_change_of_cluster_makes_a_requesting_joiner_start_a_new_attempt() {
-        let mut j = Joiner::new();
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.follow(&notice(1, 2, 4), 0, 100);
-        assert_eq!(j.sending(0).unwrap().attempt, 1, "same cluster, new leader");
-        j.follow(&notice(2, 3, 1), 0, 100);
-        assert_eq!(j.sending(0).unwrap().attempt, 2, "another cluster");
-    }
-
-    #[test]
-    fn a_recovering_joiner_asks_again_only_after_a_failure_timeout() {
-        let mut j = Joiner::new();
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.sending(50);
-        j.accepted(7);
-        assert_eq!(j.recovery_target(), Some(7));
-        assert!(j.is_accepted());
-        assert_eq!(j.follow(&notice(1, 1, 3), 149, 100), None);
-        assert_eq!(
-            j.follow(&notice(1, 1, 3), 150, 100),
-            Some(JoinSend::Request)
-        );
-        assert_eq!(j.phase(), &JoinPhase::Requesting);
-        assert_eq!(j.sending(150).unwrap().attempt, 2);
-    }
-
-    #[test]
-    fn a_ready_joiner_resends_join_ready_and_a_joined_one_requests_anew() {
-        let mut j = Joiner::new();
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.accepted(1);
-        j.recovered();
-        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Ready));
-        assert!(j.expects_ready_response(1));
-        j.joined(4);
-        assert!(j.is_joined());
-        assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Request));
-        assert_eq!(j.sending(0).unwrap().attempt, 2);
-    }
-
-    #[test]
-    fn a_refused_join_ready_starts_a_new_attempt() {
-        let mut j = Joiner::new();
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.accepted(1);
-        j.recovered();
-        j.ready_refused();
-        assert_eq!(j.phase(), &JoinPhase::Requesting);
-        assert!(j.expects_response(2));
-    }
-
-    #[test]
-    fn at_most_sixteen_tags_are_remembered_the_smallest_goes_first() {
-        let mut j = Joiner::new();
-        for id in 1..=16 {
-            j.follow(&notice(id, 1, 5), 0, 100);
-        }
-        assert!(j.is_stale(&tag(1), 4));
-        j.follow(&notice(17, 1, 5), 0, 100);
-        assert!(!j.is_stale(&tag(1), 4), "tag 1 was forgotten");
-        assert!(j.is_stale(&tag(2), 4));
-    }
-
-    #[test]
-    fn a_redirect_counts_only_from_the_leader_followed_to_another_node() {
-        let mut j = Joiner::new();
-        j.follow(&notice(1, 1, 3), 0, 100);
-        assert!(
-            !j.redirect(addr(9), ("n2".into(), addr(2))),
-            "not from the leader"
-        );
-        assert!(!j.redirect(addr(1), ("n1".into(), addr(1))), "names itself");
-        assert!(j.redirect(addr(1), ("n2".into(), addr(2))));
-        assert_eq!(j.sending(0).unwrap().addr, addr(2));
-        assert_eq!(j.awaiting(), Some(JoinSend::Request));
-    }
-
-    #[test]
-    fn a_join_message_is_resent_after_join_retry_ms() {
-        let mut j = Joiner::new();
-        assert_eq!(j.resend_due(1_000, 100), None, "waiting: nothing to resend");
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.sending(10);
-        assert_eq!(j.resend_due(109, 100), None);
-        assert_eq!(j.resend_due(110, 100), Some(JoinSend::Request));
-    }
-
-    #[test]
-    fn nothing_is_sent_without_a_leader() {
-        let mut j = Joiner::new();
-        assert_eq!(j.sending(10), None);
-        j.follow(&notice(1, 1, 3), 0, 100);
-        j.reset();
-        assert_eq!(j.sending(10), None);
-        assert_eq!(j.phase(), &JoinPhase::Waiting);
-        assert_eq!(j.cluster, None);
-        assert_eq!(j.leader_name(), "");
-    }
-
-    #[test]
-    fn learner_asks_and_cancel_queries_have_their_clocks() {
-        let mut j = Joiner::new();
-        j.accepted(1);
-        assert!(
-            j.learner_ask_due(1_000, 50),
-            "asked at once after acceptance"
-        );
-        assert!(!j.learner_ask_due(1_049, 50));
-        assert!(j.learner_ask_due(1_050, 50));
-        assert!(j.cancel_query_waited(100, 100));
-        j.cancel_query_sent(100);
-        assert!(!j.cancel_query_waited(199, 100));
-        assert!(j.cancel_query_waited(200, 100));
-    }
-}
+mod tests;

@@ -89,7 +89,7 @@ pub use error::{
 };
 pub use event::{Event, RemovalCause, Role};
 pub use init::{InitCommand, InitParams};
-pub use join::JoinPhase;
+pub use join::{JoinMessage, JoinPhase, JoinProgress};
 pub use message::{Envelope, Message, MessageKind, RequestId};
 pub use node::{Node, Output};
 pub use restore::RestoredCluster;

@@ -130,7 +130,7 @@ impl Node {
             topo: PhysicalTopology::new(),
             cmg: None,
             ms: None,
-            joiner: Joiner::new(),
+            joiner: Joiner::new(now_ms),
             inits: InitCoordinator::new(),
             cancels: CancelTracker::new(),
             cancelled: CancelledInits::new(),
@@ -237,6 +237,7 @@ impl Node {
     }
 
     fn dispatch(&mut self, from: Addr, from_launch: LaunchId, msg: Message) {
+        self.note_join_reply(from, msg.kind());
         match msg {
             Message::Handshake { joiner } => self.on_handshake(from, joiner),
             Message::HandshakeAccepted { you, members } => self.on_handshake_accepted(you, members),

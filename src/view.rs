@@ -6,7 +6,8 @@ use serde::Serialize;
 use crate::cmg::{CmgState, LogicalTopology};
 use crate::error::Rejection;
 use crate::event::Role;
-use crate::join::JoinPhase;
+use crate::init::{CancelInFlight, InitInFlight};
+use crate::join::{JoinPhase, JoinProgress};
 use crate::metastorage::MsState;
 use crate::types::{InstanceId, LaunchId, NodeName};
 use crate::vault::LocalState;
@@ -47,6 +48,12 @@ pub struct NodeView {
     pub physical: Vec<(NodeName, LaunchId)>,
     /// Where its join stands.
     pub join: JoinPhase,
+    /// Since when, with whom and through which last messages (the joiner's account).
+    pub join_progress: JoinProgress,
+    /// The inits it runs as initiator, in init order (at most `MAX_INITS_IN_FLIGHT`).
+    pub inits: Vec<InitInFlight>,
+    /// The cancels it tells, in init order (at most `vault::MAX_RECORDED_CANCELS`).
+    pub cancels: Vec<CancelInFlight>,
     /// Its vault's cluster state (present when initialized).
     pub local: Option<LocalState>,
     /// Its CMG replica.

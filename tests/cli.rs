@@ -61,6 +61,10 @@ fn run_passes_with_exit_0_and_prints_one_json_document() {
         assert_eq!(line["nodes"]["n2"], "joined");
         assert!(line["violations"].as_array().unwrap().is_empty());
         assert!(line.get("trace").is_none(), "no trace unless asked");
+        assert!(
+            line.get("stall").is_none(),
+            "no stall report when it passed"
+        );
     }
 }
 
@@ -278,6 +282,18 @@ timeout_ms = 5000
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("liveness: n4 is not in the LT"), "{text}");
+    // Why: n4 never heard from a leader, though its cluster's CMG is all within reach.
+    assert!(text.contains("  stall report at "), "{text}");
+    assert!(text.contains("    n4: waiting since "), "{text}");
+    assert!(text.contains("      believed CMG leader: none"), "{text}");
+    assert!(
+        text.contains("      last join message received: none"),
+        "{text}"
+    );
+    assert!(
+        text.contains(": CMG majority reachable (3 of 3 reachable, 2 needed)"),
+        "{text}"
+    );
 }
 
 #[test]

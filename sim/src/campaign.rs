@@ -152,6 +152,18 @@ pub fn format_result(result: &SeedResult) -> String {
     for f in &result.failures {
         let _ = writeln!(out, "  {f}");
     }
+    if !result.stall.is_empty() {
+        let at_ms = result.stall[0].at_ms;
+        let _ = writeln!(
+            out,
+            "  stall report at {at_ms} ms (every node outside the LT: what it waits for):"
+        );
+        for report in &result.stall {
+            for line in report.to_string().lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
     for h in &result.hazards {
         let _ = writeln!(out, "  hazard {} at {} ms: {}", h.kind, h.at_ms, h.detail);
     }

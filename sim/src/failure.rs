@@ -171,6 +171,7 @@ mod tests {
             violations: Vec::new(),
             hazards: Vec::new(),
             failures: Vec::new(),
+            stall: Vec::new(),
             panic: None,
             replay: String::new(),
             last_events: Vec::new(),

@@ -26,6 +26,7 @@ pub mod network;
 pub mod record;
 pub mod scenario;
 pub mod sim;
+pub mod stall;
 pub mod test_runner;
 pub mod test_seeds;
 pub mod trace;

@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::config::Timing;
 use crate::error::InitError;
 use crate::types::RequestId;
@@ -54,6 +56,21 @@ impl CancelAttempt {
     fn done(&self, now_ms: u64) -> bool {
         self.pending.is_empty() && now_ms >= self.min_end_ms
     }
+}
+
+/// One cancel this node tells, as a reader sees it (`NodeView::cancels`, the stall report).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CancelInFlight {
+    /// The cancelled init.
+    pub init: InstanceId,
+    /// When the cancel started (the node's clock, ms).
+    pub started_ms: u64,
+    /// How many nodes it told have not acknowledged yet.
+    pub unacknowledged: usize,
+    /// A CMG replica reported the cancel committed.
+    pub decided: bool,
+    /// The user's answer of that init is held until the cancel is decided.
+    pub holds_answer: bool,
 }
 
 /// The user's answer of a cancelled init, held until the cancel is decided.
@@ -112,6 +129,21 @@ impl CancelTracker {
     /// No cancel running.
     pub(crate) fn new() -> CancelTracker {
         CancelTracker::default()
+    }
+
+    /// Every cancel running, in init order, as a reader sees it (at most
+    /// `MAX_RECORDED_CANCELS`).
+    pub(crate) fn in_flight_view(&self) -> Vec<CancelInFlight> {
+        self.cancels
+            .iter()
+            .map(|(init, c)| CancelInFlight {
+                init: *init,
+                started_ms: c.started_ms,
+                unacknowledged: c.pending.len(),
+                decided: c.decided,
+                holds_answer: c.answer.is_some(),
+            })
+            .collect()
     }
 
     /// A cancel of `init` runs here.

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use crate::cmg::ClusterState;
 use crate::config::Timing;
 use crate::error::InitError;
@@ -26,6 +28,23 @@ enum Phase {
     Starting,
     /// Waiting for the commit and a Meta Storage leader, since `since_ms`.
     AwaitCommit { since_ms: u64 },
+}
+
+/// One init this node runs as initiator, as a reader sees it (`NodeView::inits`, the stall
+/// report): what it still waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InitInFlight {
+    /// The init id (the incarnation of its groups).
+    pub init: InstanceId,
+    /// When the attempt started (the node's clock, ms).
+    pub started_ms: u64,
+    /// The named nodes that have not said they run the groups, by name (empty once all have: it
+    /// then waits for the commit and a Meta Storage leader). At most the plan's nodes.
+    pub awaiting_start: Vec<NodeName>,
+    /// A CMG replica reported the committed cluster state.
+    pub committed: bool,
+    /// A Meta Storage replica reported a leader.
+    pub ms_leader: bool,
 }
 
 /// What a named node said.
@@ -170,6 +189,26 @@ impl InitCoordinator {
         self.attempts
             .values()
             .any(|a| a.request == request && a.user == user)
+    }
+
+    /// Every attempt in flight, in init order, as a reader sees it (at most
+    /// [`MAX_INITS_IN_FLIGHT`]).
+    pub(crate) fn in_flight_view(&self) -> Vec<InitInFlight> {
+        self.attempts
+            .iter()
+            .map(|(init, a)| InitInFlight {
+                init: *init,
+                started_ms: a.started_ms,
+                awaiting_start: a
+                    .targets
+                    .iter()
+                    .filter(|(_, s)| **s == TargetState::Pending)
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+                committed: a.committed.is_some(),
+                ms_leader: a.ms_leader,
+            })
+            .collect()
     }
 
     /// [`MAX_INITS_IN_FLIGHT`] inits run: another is refused (`InitError::Busy`).

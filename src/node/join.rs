@@ -10,8 +10,8 @@ use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
 use crate::init_command::InitCommand;
-use crate::join::JoinSend;
-use crate::message::{ClusterStateNotice, Message};
+use crate::join::{JoinSend, JOIN_REPLY_KINDS};
+use crate::message::{ClusterStateNotice, Message, MessageKind};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
 use crate::types::{raft_id, Addr, GroupKind, LaunchId, NodeName};
@@ -20,7 +20,18 @@ use crate::vault::{GroupRecord, LocalState, VaultWrite};
 impl Node {
     /// The cluster the node followed is gone: it waits for a cluster state again.
     pub(crate) fn reset_join(&mut self) {
-        self.joiner.reset();
+        self.joiner.reset(self.now_ms);
+    }
+
+    /// A message of `kind` from `from` arrived: the joiner remembers it when it is a message
+    /// of the join ([`JOIN_REPLY_KINDS`]), for a reader (`NodeView::join_progress`). It decides
+    /// nothing.
+    pub(crate) fn note_join_reply(&mut self, from: Addr, kind: MessageKind) {
+        if !JOIN_REPLY_KINDS.contains(&kind) {
+            return;
+        }
+        let peer = self.name_of_addr(from).unwrap_or_else(|| from.to_string());
+        self.joiner.received(kind, peer, self.now_ms);
     }
 
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
@@ -121,7 +132,7 @@ impl Node {
             .local
             .as_ref()
             .map(|l| (l.config.tag.clone(), l.config.ms_version));
-        let Some(to) = self.joiner.sending(self.now_ms) else {
+        let Some(to) = self.joiner.sending(JoinSend::Request, self.now_ms) else {
             return;
         };
         self.emit(Event::JoinRequestSent {
@@ -138,7 +149,7 @@ impl Node {
     }
 
     fn send_join_ready(&mut self) {
-        let Some(to) = self.joiner.sending(self.now_ms) else {
+        let Some(to) = self.joiner.sending(JoinSend::Ready, self.now_ms) else {
             return;
         };
         self.emit(Event::JoinReadySent { leader: to.name });
@@ -234,7 +245,7 @@ impl Node {
                 RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
             );
         }
-        self.joiner.accepted(accept.config.ms_version);
+        self.joiner.accepted(accept.config.ms_version, self.now_ms);
         self.check_recovery();
     }
 
@@ -263,7 +274,7 @@ impl Node {
             self.emit(Event::RecoveryFinished {
                 ms_version: version,
             });
-            self.joiner.recovered();
+            self.joiner.recovered(self.now_ms);
             self.send_join_ready();
             return;
         }
@@ -293,14 +304,14 @@ impl Node {
         }
         match result {
             Ok(lt_version) => {
-                self.joiner.joined(lt_version);
+                self.joiner.joined(lt_version, self.now_ms);
                 self.emit(Event::Joined { lt_version });
             }
             Err(refusal) => {
                 self.emit(Event::JoinReadyRefused {
                     reason: refusal.to_string(),
                 });
-                self.joiner.ready_refused();
+                self.joiner.ready_refused(self.now_ms);
                 self.send_join_request();
             }
         }

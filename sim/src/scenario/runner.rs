@@ -16,6 +16,7 @@ use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
 use crate::sim::Sim;
+use crate::stall::{stall_reports, StallReport};
 use crate::trace::{TraceEntry, TraceKind};
 use crate::user::{AdminAnswer, InitAnswer};
 use crate::world::{UserError, World};
@@ -52,6 +53,11 @@ pub struct SeedResult {
     pub hazards: Vec<Hazard>,
     /// Expectations and liveness conditions that did not hold.
     pub failures: Vec<String>,
+    /// When liveness failed or a node's expected outcome was not reached: every node outside
+    /// the LT, what it waits for and since when (`crate::stall`); taken when the failure was
+    /// seen. Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stall: Vec<StallReport>,
     /// The panic that ended the run early (a node's assertion, raft-rs, the simulator), if any.
     pub panic: Option<String>,
     /// The command that replays this run.
@@ -135,6 +141,7 @@ enum Answer {
 
 struct Outcome {
     failures: Vec<String>,
+    stall: Vec<StallReport>,
     nodes: BTreeMap<String, String>,
     lt: Vec<(String, u64, Vec<String>)>,
 }
@@ -211,6 +218,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         violations: report.violations,
         hazards: report.hazards,
         failures: report.value.failures,
+        stall: report.value.stall,
         panic: None,
         replay: replay_command_of(scenario, seed),
         last_events,
@@ -259,6 +267,7 @@ fn panicked(
         violations: Vec::new(),
         hazards: Vec::new(),
         failures: vec![format!("panic: {message}")],
+        stall: Vec::new(),
         panic: Some(message),
         replay: replay_command_of(scenario, seed),
         last_events: Vec::new(),
@@ -274,6 +283,9 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     let mut sent: BTreeSet<String> = BTreeSet::new();
     let mut rules: BTreeMap<String, RuleId> = BTreeMap::new();
     let mut failures = Vec::new();
+    // Taken when liveness fails or a node's expected outcome is not reached (the first of the
+    // two): what every node outside the LT waits for.
+    let mut stall = Vec::new();
     let deadline = scenario.expect.deadline_ms;
     for label in &scenario.start {
         world.start(label);
@@ -361,6 +373,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             })
             .await;
         let late_hygiene = std::mem::take(&mut *late_hygiene.lock().expect("hygiene"));
+        let before = failures.len();
         for problem in &late_hygiene {
             failures.push(format!(
                 "liveness: {problem} ({} ms after faults stopped, past the LT-hygiene bound of {} ms)",
@@ -376,6 +389,9 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
                 ));
             }
         }
+        if failures.len() > before {
+            stall = stall_reports(&world);
+        }
     }
     if !world.violated() {
         let left = deadline.saturating_sub(world.now_ms()).max(1);
@@ -388,6 +404,9 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             })
             .await;
         failures.extend(expectation_failures(&world, &scenario, &answers));
+        if stall.is_empty() && !node_outcome_failures(&world.views(), &scenario).is_empty() {
+            stall = stall_reports(&world);
+        }
     }
     check_idempotent(&world, &scenario, &answers);
     let hazards = world.check_hazards();
@@ -420,6 +439,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         .collect();
     Outcome {
         failures,
+        stall,
         nodes,
         lt: leader_lts(&views),
     }
@@ -897,13 +917,9 @@ fn leader_lts(views: &BTreeMap<String, NodeView>) -> Vec<(String, u64, Vec<Strin
         .collect()
 }
 
-fn expectation_failures(
-    world: &World,
-    scenario: &Scenario,
-    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
-) -> Vec<String> {
+/// The nodes whose outcome is not the one `[expect] nodes` names, one line each.
+fn node_outcome_failures(views: &BTreeMap<String, NodeView>, scenario: &Scenario) -> Vec<String> {
     let mut failures = Vec::new();
-    let views = world.views();
     for (label, expected) in &scenario.expect.nodes {
         let view = views.get(label);
         let ok = match expected {
@@ -925,6 +941,16 @@ fn expectation_failures(
             ));
         }
     }
+    failures
+}
+
+fn expectation_failures(
+    world: &World,
+    scenario: &Scenario,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+) -> Vec<String> {
+    let views = world.views();
+    let mut failures = node_outcome_failures(&views, scenario);
     if let Some(expected) = &scenario.expect.lt {
         let mut want: Vec<String> = expected.iter().map(|l| world.name_of(l)).collect();
         want.sort();

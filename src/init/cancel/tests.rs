@@ -177,3 +177,32 @@ fn a_member_that_appears_is_told_again_and_the_oldest_cancel_makes_room() {
     assert_eq!(t.evictee(InstanceId(100)), None, "already running");
     assert!(t.remove(InstanceId(102)) && !t.remove(InstanceId(102)));
 }
+
+#[test]
+fn the_view_of_a_cancel_counts_who_has_not_acknowledged() {
+    let (mut t, init) = running(30);
+    let view = t.in_flight_view();
+    assert_eq!(
+        view,
+        vec![CancelInFlight {
+            init,
+            started_ms: 30,
+            unacknowledged: 4,
+            decided: false,
+            holds_answer: false,
+        }]
+    );
+    let cmg: BTreeSet<Addr> = [addr(1)].into_iter().collect();
+    t.hold_answer(
+        init,
+        addr(100),
+        RequestId(3),
+        InitError::Busy { max: 1 },
+        500,
+        cmg,
+    );
+    t.on_ack(init, addr(2), None, None, Vec::new(), true, None, 40);
+    let view = t.in_flight_view();
+    assert_eq!(view[0].unacknowledged, 3);
+    assert!(view[0].decided && view[0].holds_answer, "{view:?}");
+}

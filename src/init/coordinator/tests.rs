@@ -242,3 +242,36 @@ fn at_most_max_inits_in_flight() {
     assert!(!c.is_full());
     assert_eq!(c.into_values().count(), MAX_INITS_IN_FLIGHT - 1);
 }
+
+#[test]
+fn the_view_of_an_attempt_says_what_it_still_waits_for() {
+    let mut c = InitCoordinator::new();
+    assert!(c.in_flight_view().is_empty());
+    c.start(plan(1), USER, RequestId(1), 40);
+    let i = InstanceId(1);
+    c.on_start_ack(i, addr(2), StartOutcome::Started, 45);
+    let view = c.in_flight_view();
+    assert_eq!(
+        view,
+        vec![InitInFlight {
+            init: i,
+            started_ms: 40,
+            awaiting_start: vec!["a".into()],
+            committed: false,
+            ms_leader: false,
+        }]
+    );
+    c.on_start_ack(i, addr(1), StartOutcome::Started, 50);
+    let p = plan(1);
+    let committed = GroupStatus {
+        cmg_instance: Some(i),
+        cluster: Some(cluster_of(&p)),
+        ms_instance: Some(i),
+        ms_leader: None,
+        init_fate: None,
+    };
+    c.on_status_reply(i, addr(1), committed, 400, 300);
+    let view = c.in_flight_view();
+    assert!(view[0].awaiting_start.is_empty(), "{view:?}");
+    assert!(view[0].committed && !view[0].ms_leader, "{view:?}");
+}

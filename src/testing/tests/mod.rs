@@ -5,6 +5,7 @@ mod faults;
 mod harness;
 mod init;
 mod join_scenarios;
+mod progress;
 mod rejections;
 
 use crate::testing::Network;
