@@ -113,6 +113,17 @@ fn every_planted_bug_is_found_and_its_file_replays_alone() {
         // The file's failure, classified by the one function the campaign, its progress line
         // and its summary use: the same kind as the finding.
         assert_eq!(replayed_kind(file), kind, "{bug}: {file}");
+        // Its replay's trace file lies beside it, with the same trace hash.
+        let beside = std::path::Path::new(file).with_extension("jsonl");
+        assert_eq!(
+            finding["files_beside"][0].as_str(),
+            beside.to_str(),
+            "{bug}: {summary}"
+        );
+        let trace = std::fs::read_to_string(&beside).unwrap();
+        let trace = joinsim_sim::trace_file::read(&trace).expect("a valid trace file");
+        assert_eq!(trace.header["trace_hash"], hash.as_str(), "{bug}");
+        assert_eq!(trace.header["passed"], false, "{bug}");
     }
     // A second hunt into the same directory keeps the first one's file.
     let findings = |dir: &std::path::Path| {
@@ -121,7 +132,9 @@ fn every_planted_bug_is_found_and_its_file_replays_alone() {
             .filter_map(|e| e.ok())
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with("fuzz-") && name.contains("bug-skip-join-tag-check")
+                name.starts_with("fuzz-")
+                    && name.contains("bug-skip-join-tag-check")
+                    && name.ends_with(".toml")
             })
             .count()
     };

@@ -15,6 +15,14 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
+    /// The files written beside a scenario file `file` (a fuzz finding's): `X.toml` gets
+    /// `X.jsonl`, the trace of its replay.
+    pub fn beside(file: &Path) -> RunFiles {
+        RunFiles {
+            trace_out: Some(file.with_extension("jsonl")),
+        }
+    }
+
     /// True when no file is asked for.
     pub fn is_empty(&self) -> bool {
         self.trace_out.is_none()
@@ -55,6 +63,10 @@ mod tests {
             trace_out: Some(PathBuf::from("/nonexistent-dir/run.jsonl")),
         };
         let error = bad.write(&record).unwrap_err();
+        assert_eq!(
+            RunFiles::beside(Path::new("out/fuzz-7.toml")).trace_out,
+            Some(PathBuf::from("out/fuzz-7.jsonl"))
+        );
         assert!(
             error.starts_with("cannot write /nonexistent-dir/run.jsonl: "),
             "{error}"

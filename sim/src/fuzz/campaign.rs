@@ -14,8 +14,10 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
+use crate::artifacts::RunFiles;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
+use crate::record::RunRecord;
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -59,6 +61,9 @@ pub struct Finding {
     pub detail: String,
     /// The scenario file written.
     pub file: String,
+    /// The files of its replay written beside it ([`RunFiles::beside`]: the trace file and the
+    /// timeline picture).
+    pub files_beside: Vec<String>,
     /// The command that replays it.
     pub replay: String,
     /// Faults in the case as drawn, and after shrinking.
@@ -72,7 +77,7 @@ pub struct Finding {
     pub replayed: bool,
     /// The trace hash of the shrunk case's failing run (recorded in the file's `[origin]`).
     pub trace_hash: String,
-    /// Why the file could not be written, if it could not.
+    /// Why the file, or a file beside it, could not be written, if one could not.
     pub write_error: Option<String>,
 }
 
@@ -404,18 +409,23 @@ fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
     )
 }
 
-/// Runs the file at `path` exactly as `joinsim run FILE` does (its own seeds, no flags) and
-/// tells whether it fails with `kind` and the trace hash `hash`.
-fn replays_alone(path: &Path, kind: &FailureKind, hash: &str) -> bool {
-    let Ok(scenario) = crate::scenario::load_scenario(path) else {
-        return false;
-    };
+/// Runs the file at `path` exactly as `joinsim run FILE` does (its own seeds, no flags), keeping
+/// the trace; `None` when it does not load or does not hold exactly one seed.
+fn replay_alone(path: &Path) -> Option<SeedResult> {
+    let scenario = crate::scenario::load_scenario(path).ok()?;
     let seeds = scenario.seed_list(None);
     let [seed] = seeds.as_slice() else {
-        return false;
+        return None;
     };
-    let again = run_scenario(&scenario, *seed, false);
-    classify(&again).is_some_and(|(k, _)| k == *kind) && again.trace_hash == hash
+    Some(run_scenario(&scenario, *seed, true))
+}
+
+/// Writes the files of a finding's replay beside its scenario file ([`RunFiles::beside`]) and
+/// returns their paths; an error is returned as text.
+fn write_files_beside(file: &Path, replay: &SeedResult) -> Result<Vec<String>, String> {
+    let record = RunRecord::from_result(replay);
+    let written = RunFiles::beside(file).write(&record)?;
+    Ok(written.iter().map(|p| p.display().to_string()).collect())
 }
 
 /// Writes a case as a scenario file that replays alone: its `seed`, its planted bug and its
@@ -516,11 +526,22 @@ fn shrink_and_write(
         "move it to scenarios/, and replace `allow_hazards` with the expected outcome.".into(),
     ];
     let written = write_case(&best, seed, kind, &best_hash, &header, "fuzz", options);
+    let mut files_beside = Vec::new();
     let (file, replayed, error) = match written {
         Ok(file) => {
-            let replayed =
-                *kind == FailureKind::Determinism || replays_alone(&file, kind, &best_hash);
-            (file.display().to_string(), replayed, None)
+            let replay = replay_alone(&file);
+            let same = replay.as_ref().is_some_and(|r| {
+                classify(r).is_some_and(|(k, _)| k == *kind) && r.trace_hash == best_hash
+            });
+            let mut error = None;
+            if let Some(replay) = &replay {
+                match write_files_beside(&file, replay) {
+                    Ok(paths) => files_beside = paths,
+                    Err(e) => error = Some(e),
+                }
+            }
+            let replayed = *kind == FailureKind::Determinism || same;
+            (file.display().to_string(), replayed, error)
         }
         Err(e) => (String::new(), false, Some(e.to_string())),
     };
@@ -528,12 +549,13 @@ fn shrink_and_write(
         seed,
         kind: kind.to_string(),
         detail: detail.to_string(),
-        replay: if error.is_none() {
-            format!("cargo run --release -- run {file}")
-        } else {
+        replay: if file.is_empty() {
             hunt_command(seed, options)
+        } else {
+            format!("cargo run --release -- run {file}")
         },
         file,
+        files_beside,
         write_error: error,
         trace_hash: best_hash,
         faults: (size(&original).1, size(&best).1),
@@ -993,6 +1015,9 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
             f.faults.0, f.faults.1, f.nodes.0, f.nodes.1, f.shrink_runs, f.replayed
         );
         let _ = writeln!(out, "    replay: {}", f.replay);
+        if !f.files_beside.is_empty() {
+            let _ = writeln!(out, "    beside it: {}", f.files_beside.join(", "));
+        }
     }
     out
 }
