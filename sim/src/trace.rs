@@ -196,8 +196,18 @@ impl fmt::Display for TraceEntry {
 
 /// Folds the stable encoding of `value` into `hasher`.
 fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
-    let bytes = bincode::serialize(value).expect("trace records always encode");
-    hasher.write(&bytes);
+    /// Hands bincode's output straight to the hasher (no buffer per entry).
+    struct Feed<'a>(&'a mut Fnv64);
+    impl std::io::Write for Feed<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    bincode::serialize_into(Feed(hasher), value).expect("trace records always encode");
 }
 
 /// The recorded trace of a run.

@@ -612,12 +612,16 @@ impl World {
             node: node.to_string(),
             kind,
         };
-        let violation = self
-            .inner
-            .checker
-            .lock()
-            .expect("checker lock")
-            .observe(&entry);
+        // The checkers judge events and harness actions; a message's moments are only recorded.
+        let violation = match entry.kind {
+            TraceKind::Message(_) => None,
+            _ => self
+                .inner
+                .checker
+                .lock()
+                .expect("checker lock")
+                .observe(&entry),
+        };
         self.inner.trace.lock().expect("trace lock").record(entry);
         if let Some(violation) = violation {
             self.push_violation(violation);
