@@ -242,6 +242,10 @@ fn a_failed_expectation_exits_1_with_a_replay_command() {
         "replay: cargo run --release -- run {} --seed 1",
         file.display()
     )));
+    assert!(text.contains(&format!(
+        "picture: cargo run --release -- run {} --seed 1 --timeline three-nodes-seed-1.html",
+        file.display()
+    )));
     assert!(text.contains("last events:"));
 }
 
@@ -333,8 +337,12 @@ fn check_runs_a_directory_and_prints_the_table() {
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("three-nodes"), "{table}");
     assert!(table.contains("FAILED"), "{table}");
-    assert!(table.contains("replay the failures:"), "{table}");
+    assert!(table.contains("replay the failures"), "{table}");
     assert!(table.contains("b-wrong.toml --seed 0"), "{table}");
+    // Each failure's picture command follows its replay command.
+    let replay = format!("{}/b-wrong.toml --seed 0", dir.display());
+    let picture = format!("{replay} --timeline wrong-lt-seed-0.html");
+    assert!(table.contains(&picture), "{table}");
     let progress = String::from_utf8(out.stderr).unwrap();
     assert!(
         progress.contains("[ 1/2] three-nodes (2 seeds) ... 2/2 passed"),

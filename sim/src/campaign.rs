@@ -179,6 +179,7 @@ pub fn format_result(result: &SeedResult) -> String {
         let _ = writeln!(out, "    {e}");
     }
     let _ = writeln!(out, "  replay: {}", result.replay);
+    let _ = writeln!(out, "  picture: {}", result.timeline);
     out
 }
 
@@ -195,6 +196,8 @@ pub struct ScenarioSummary {
     pub passed: usize,
     /// Replay commands of the failed seeds.
     pub failures: Vec<String>,
+    /// For each failed seed, in the same order, the replay command that draws its timeline.
+    pub timelines: Vec<String>,
 }
 
 /// The final table of `check`.
@@ -230,10 +233,13 @@ pub fn format_table(rows: &[ScenarioSummary]) -> String {
     );
     let failed: Vec<&ScenarioSummary> = rows.iter().filter(|r| !r.failures.is_empty()).collect();
     if !failed.is_empty() {
-        let _ = writeln!(out, "\nreplay the failures:");
+        let _ = writeln!(out, "\nreplay the failures (and draw each one's timeline):");
         for r in failed {
-            for command in &r.failures {
+            for (i, command) in r.failures.iter().enumerate() {
                 let _ = writeln!(out, "  {command}");
+                if let Some(picture) = r.timelines.get(i) {
+                    let _ = writeln!(out, "    {picture}");
+                }
             }
         }
     }

@@ -174,6 +174,7 @@ mod tests {
             stall: Vec::new(),
             panic: None,
             replay: String::new(),
+            timeline: String::new(),
             last_events: Vec::new(),
             trace: Vec::new(),
             hash_after: Vec::new(),

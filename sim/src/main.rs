@@ -436,6 +436,11 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
                 .filter(|r| !r.passed)
                 .map(|r| r.replay.clone())
                 .collect(),
+            timelines: results
+                .iter()
+                .filter(|r| !r.passed)
+                .map(|r| r.timeline.clone())
+                .collect(),
         };
         if json {
             documents.push(campaign::CheckedScenario {

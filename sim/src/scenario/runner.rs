@@ -62,6 +62,8 @@ pub struct SeedResult {
     pub panic: Option<String>,
     /// The command that replays this run.
     pub replay: String,
+    /// The command that replays it and draws its timeline picture (docs/debugging.md).
+    pub timeline: String,
     /// The last events before the end (on failure).
     pub last_events: Vec<String>,
     /// The whole trace, when asked for (`run --trace`; in JSON only then).
@@ -151,6 +153,16 @@ pub fn replay_command(path: &str, seed: u64) -> String {
     format!("cargo run --release -- run {path} --seed {seed}")
 }
 
+/// The command that replays `seed` of `scenario` and writes its timeline picture to
+/// `<scenario name>-seed-<seed>.html` in the current directory.
+pub fn timeline_command_of(scenario: &Scenario, seed: u64) -> String {
+    format!(
+        "{} --timeline {}-seed-{seed}.html",
+        replay_command_of(scenario, seed),
+        scenario.name
+    )
+}
+
 /// The command that replays `seed` of `scenario`: the file alone when `seed` is the one seed it
 /// names, with `--seed` otherwise.
 pub fn replay_command_of(scenario: &Scenario, seed: u64) -> String {
@@ -221,6 +233,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         stall: report.value.stall,
         panic: None,
         replay: replay_command_of(scenario, seed),
+        timeline: timeline_command_of(scenario, seed),
         last_events,
         trace: if keep_trace { report.trace } else { Vec::new() },
         hash_after: if keep_trace {
@@ -270,6 +283,7 @@ fn panicked(
         stall: Vec::new(),
         panic: Some(message),
         replay: replay_command_of(scenario, seed),
+        timeline: timeline_command_of(scenario, seed),
         last_events: Vec::new(),
         trace: Vec::new(),
         hash_after: Vec::new(),
