@@ -191,21 +191,36 @@ pub fn chrome_trace(record: &RunRecord) -> String {
         }));
     }
     out.events.sort_by_key(|(key, _)| *key);
-    events.extend(out.events.into_iter().map(|(_, v)| v));
-    let document = json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "scenario": record.scenario,
-            "file": record.file,
-            "seed": record.seed,
-            "trace_hash": record.trace_hash,
-            "sim_time_ms": record.sim_time_ms,
-            "passed": record.passed,
-            "outcomes": record.nodes,
-        },
+    let other = json!({
+        "scenario": record.scenario,
+        "file": record.file,
+        "seed": record.seed,
+        "trace_hash": record.trace_hash,
+        "sim_time_ms": record.sim_time_ms,
+        "passed": record.passed,
+        "outcomes": record.nodes,
     });
-    serde_json::to_string(&document).expect("a JSON value always writes")
+    // Each event is written as it is made (a long run holds its text, not a tree of values).
+    let mut text = String::from("{\"traceEvents\":[");
+    let written = events
+        .iter()
+        .map(write)
+        .chain(out.events.into_iter().map(|(_, e)| e));
+    for (i, event) in written.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&event);
+    }
+    text.push_str("],\"displayTimeUnit\":\"ms\",\"otherData\":");
+    text.push_str(&write(&other));
+    text.push('}');
+    text
+}
+
+/// A JSON value as text.
+fn write(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value always writes")
 }
 
 /// The one process of a trace: the run.
@@ -218,7 +233,8 @@ type SortKey = (u64, u8, Reverse<u64>);
 /// The written events with their sort keys.
 #[derive(Default)]
 struct Events {
-    events: Vec<(SortKey, Value)>,
+    /// Each event as JSON text.
+    events: Vec<(SortKey, String)>,
 }
 
 impl Events {
@@ -228,7 +244,7 @@ impl Events {
             "ph": "X", "name": name, "cat": cat, "pid": PID, "tid": tid,
             "ts": ts, "dur": dur, "args": args,
         });
-        self.events.push(((ts, 0, Reverse(dur)), event));
+        self.events.push(((ts, 0, Reverse(dur)), write(&event)));
     }
 
     /// One end of a message's flow arrow: `s` at the send, `f` at the delivery.
@@ -239,7 +255,7 @@ impl Events {
         if ph == "f" {
             event["bp"] = json!("e");
         }
-        self.events.push(((ts, 1, Reverse(0)), event));
+        self.events.push(((ts, 1, Reverse(0)), write(&event)));
     }
 
     /// An instant: scope `t` (on thread `tid`), `p` (the process) or `g` (global).
@@ -258,7 +274,7 @@ impl Events {
         if let Some(tid) = tid {
             event["tid"] = json!(tid);
         }
-        self.events.push(((ts, 2, Reverse(0)), event));
+        self.events.push(((ts, 2, Reverse(0)), write(&event)));
     }
 }
 

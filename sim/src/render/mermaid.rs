@@ -42,7 +42,7 @@
 //! markup (`<`, `>`, `&`) or close the Markdown fence (a backtick). The texts joinsim writes
 //! itself hold none of these characters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use joinsim::{Event, MessageKind, Role};
@@ -179,6 +179,8 @@ struct Diagram<'a> {
     after_send: BTreeMap<u64, Vec<(u64, MessageFate)>>,
     /// The index of the first violation's entry, if any.
     violation_entry: Option<usize>,
+    /// The indexes of the entries that start a node started before (a restart).
+    restarts: BTreeSet<usize>,
     /// Messages of kinds the options leave out.
     hidden_messages: usize,
     /// Messages of the kinds shown.
@@ -210,6 +212,15 @@ impl<'a> Diagram<'a> {
                 }
             }
         }
+        let mut started = BTreeSet::new();
+        let mut restarts = BTreeSet::new();
+        for (i, entry) in record.entries.iter().enumerate() {
+            if let TraceKind::Harness(HarnessEvent::NodeStarted) = entry.kind {
+                if !started.insert(entry.node.as_str()) {
+                    restarts.insert(i);
+                }
+            }
+        }
         let violation_entry = record
             .entries
             .iter()
@@ -220,6 +231,7 @@ impl<'a> Diagram<'a> {
             ids,
             after_send,
             violation_entry,
+            restarts,
             hidden_messages,
             shown_messages,
         }
@@ -338,11 +350,7 @@ impl<'a> Diagram<'a> {
         let node = || self.id(&entry.node);
         Some(match h {
             HarnessEvent::NodeStarted => {
-                let restart = self.record.entries[..index].iter().any(|e| {
-                    e.node == entry.node
-                        && matches!(e.kind, TraceKind::Harness(HarnessEvent::NodeStarted))
-                });
-                match (restart, entry.time_us) {
+                match (self.restarts.contains(&index), entry.time_us) {
                     (true, _) => format!("Note over {}: {time} restarted", node()?),
                     (false, 0) => return None,
                     (false, _) => format!("Note over {}: {time} started", node()?),
