@@ -24,6 +24,7 @@ pub mod limits;
 pub mod memory;
 pub mod network;
 pub mod record;
+pub mod render;
 pub mod scenario;
 pub mod sim;
 pub mod stall;
