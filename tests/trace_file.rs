@@ -123,3 +123,49 @@ fn the_cli_writes_the_trace_file_of_one_run_and_refuses_to_guess_a_seed() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /nonexistent-dir/x.jsonl"));
 }
+
+#[test]
+fn the_cli_writes_the_mermaid_diagram_and_the_chrome_trace() {
+    let dir = std::env::temp_dir().join(format!("joinsim-diagrams-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (md, all, chrome) = (dir.join("run.md"), dir.join("all.md"), dir.join("run.json"));
+    let out = joinsim(&[
+        "run",
+        SHIPPED,
+        "--seed",
+        "1",
+        "--mermaid",
+        md.to_str().unwrap(),
+        "--chrome-trace",
+        chrome.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let diagram = std::fs::read_to_string(&md).unwrap();
+    assert!(diagram.contains("```mermaid\nsequenceDiagram"), "{diagram}");
+    assert!(diagram.contains("join_request"), "{diagram}");
+    assert!(
+        !diagram.contains(": raft_cmg ["),
+        "Raft traffic is left out by default"
+    );
+    let out = joinsim(&[
+        "run",
+        SHIPPED,
+        "--seed",
+        "1",
+        "--mermaid",
+        all.to_str().unwrap(),
+        "--mermaid-all",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::read_to_string(&all)
+        .unwrap()
+        .contains(": raft_cmg ["));
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&chrome).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["ph"] == "s") && events.iter().any(|e| e["ph"] == "f"));
+    // --mermaid-all alone is a usage error.
+    let out = joinsim(&["run", SHIPPED, "--seed", "1", "--mermaid-all"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::record::RunRecord;
+use crate::render::chrome::chrome_trace;
+use crate::render::mermaid::{mermaid, MermaidOptions};
 use crate::trace_file;
 
 /// Which files to write for one run (each `None`: not written).
@@ -12,6 +14,13 @@ use crate::trace_file;
 pub struct RunFiles {
     /// The trace file, JSON Lines (`--trace-out`, docs/trace.md).
     pub trace_out: Option<PathBuf>,
+    /// The Mermaid sequence diagram, Markdown (`--mermaid`, docs/debugging.md).
+    pub mermaid: Option<PathBuf>,
+    /// Draw every message kind in the Mermaid diagram, Raft traffic and probes included
+    /// (`--mermaid-all`).
+    pub mermaid_all: bool,
+    /// The Chrome Trace Event file for Perfetto (`--chrome-trace`, docs/debugging.md).
+    pub chrome_trace: Option<PathBuf>,
 }
 
 impl RunFiles {
@@ -20,12 +29,13 @@ impl RunFiles {
     pub fn beside(file: &Path) -> RunFiles {
         RunFiles {
             trace_out: Some(file.with_extension("jsonl")),
+            ..RunFiles::default()
         }
     }
 
     /// True when no file is asked for.
     pub fn is_empty(&self) -> bool {
-        self.trace_out.is_none()
+        self.trace_out.is_none() && self.mermaid.is_none() && self.chrome_trace.is_none()
     }
 
     /// Writes every file asked for and returns their paths, in the order above.
@@ -36,6 +46,18 @@ impl RunFiles {
         let mut written = Vec::new();
         if let Some(path) = &self.trace_out {
             write_file(path, &trace_file::to_jsonl(record))?;
+            written.push(path.clone());
+        }
+        if let Some(path) = &self.mermaid {
+            let options = MermaidOptions {
+                all_kinds: self.mermaid_all,
+                ..MermaidOptions::default()
+            };
+            write_file(path, &mermaid(record, &options))?;
+            written.push(path.clone());
+        }
+        if let Some(path) = &self.chrome_trace {
+            write_file(path, &chrome_trace(record))?;
             written.push(path.clone());
         }
         Ok(written)
@@ -61,6 +83,7 @@ mod tests {
         assert_eq!(RunFiles::default().write(&record), Ok(Vec::new()));
         let bad = RunFiles {
             trace_out: Some(PathBuf::from("/nonexistent-dir/run.jsonl")),
+            ..RunFiles::default()
         };
         let error = bad.write(&record).unwrap_err();
         assert_eq!(

@@ -52,12 +52,24 @@ struct FileArgs {
     /// Write the run's trace file (JSON Lines, docs/trace.md) here.
     #[arg(long, value_name = "FILE")]
     trace_out: Option<PathBuf>,
+    /// Write a Mermaid sequence diagram of the protocol messages (Markdown) here.
+    #[arg(long, value_name = "FILE")]
+    mermaid: Option<PathBuf>,
+    /// In the Mermaid diagram, draw Raft traffic and probes too.
+    #[arg(long, requires = "mermaid")]
+    mermaid_all: bool,
+    /// Write a Chrome Trace Event file (for ui.perfetto.dev or chrome://tracing) here.
+    #[arg(long, value_name = "FILE")]
+    chrome_trace: Option<PathBuf>,
 }
 
 impl FileArgs {
     fn files(&self) -> joinsim_sim::artifacts::RunFiles {
         joinsim_sim::artifacts::RunFiles {
             trace_out: self.trace_out.clone(),
+            mermaid: self.mermaid.clone(),
+            mermaid_all: self.mermaid_all,
+            chrome_trace: self.chrome_trace.clone(),
         }
     }
 }
@@ -327,8 +339,8 @@ fn run(
     };
     if !files.is_empty() && list.len() != 1 {
         return bad_input(format!(
-            "{}: the files of a run (--trace-out) draw one run, and this would run {} seeds: \
-             give --seed N",
+            "{}: the files of a run (--trace-out, --timeline, --mermaid, --chrome-trace) draw one \
+             run, and this would run {} seeds: give --seed N",
             scenario.path,
             list.len()
         ));
