@@ -23,6 +23,7 @@ pub mod limits;
 pub mod memory;
 pub mod network;
 pub mod record;
+pub mod render;
 pub mod scenario;
 pub mod sim;
 pub mod test_runner;
