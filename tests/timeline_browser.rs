@@ -22,8 +22,8 @@ use joinsim_sim::trace::TraceKind;
 const SCENARIO: &str = "race-leader-crash-between-validation-and-join-ready.toml";
 /// Its seed.
 const SEED: u64 = 1;
-/// The browser window the screenshot is taken in, px.
-const WINDOW: &str = "1280,1000";
+/// The browser window the screenshot is taken in, px: the whole run of the race, header included.
+const WINDOW: &str = "1200,2000";
 /// How long one Chromium run may take before the test gives up on it: 120 polls of 500 ms.
 const POLLS: u32 = 120;
 

@@ -451,37 +451,48 @@ impl<'a> Timeline<'a> {
     }
 
     /// Faults and other harness actions: a line across the lanes, its label in the right
-    /// column (moved down, with a leader, when labels would overlap).
+    /// column (moved down, with a leader, when labels would overlap). Network changes and rules
+    /// are drawn first, so that a fault at the same moment shows its own colour.
     fn band_lines(&self, out: &mut String) {
         let right = self.lanes_right();
         let mut last_label = f64::NEG_INFINITY;
+        let placed: Vec<(&Band, f64, f64)> = self
+            .bands
+            .iter()
+            .map(|band| {
+                let y = self.scale.y(band.time_us);
+                let ly = y.max(last_label + LABEL_SPACING);
+                last_label = ly;
+                (band, y, ly)
+            })
+            .collect();
+        let minor = |b: &Band| matches!(b.class, "b-rule" | "b-network");
         out.push_str("<g class=\"bands\">\n");
-        for band in &self.bands {
-            let y = self.scale.y(band.time_us);
-            let ly = y.max(last_label + LABEL_SPACING);
-            last_label = ly;
-            let _ = write!(
-                out,
-                "<g class=\"band {}\"><title>{} {}</title><line x1=\"{AXIS_WIDTH:.0}\" x2=\"{right:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>",
-                band.class,
-                fmt_time(band.time_us),
-                esc(&band.title)
-            );
-            if ly > y + 0.5 {
+        for first in [true, false] {
+            for &(band, y, ly) in placed.iter().filter(|(b, _, _)| minor(b) == first) {
                 let _ = write!(
                     out,
-                    "<path class=\"leader\" d=\"M{right:.0} {y:.1}L{:.0} {:.1}\"/>",
-                    right + 8.0,
-                    ly - 3.0
+                    "<g class=\"band {}\"><title>{} {}</title><line x1=\"{AXIS_WIDTH:.0}\" x2=\"{right:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>",
+                    band.class,
+                    fmt_time(band.time_us),
+                    esc(&band.title)
+                );
+                if ly > y + 0.5 {
+                    let _ = write!(
+                        out,
+                        "<path class=\"leader\" d=\"M{right:.0} {y:.1}L{:.0} {:.1}\"/>",
+                        right + 8.0,
+                        ly - 3.0
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{:.0}\" y=\"{:.1}\">{}</text></g>",
+                    right + 10.0,
+                    ly,
+                    esc(&trunc(&band.label, BAND_LABEL_CHARS))
                 );
             }
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.0}\" y=\"{:.1}\">{}</text></g>",
-                right + 10.0,
-                ly,
-                esc(&trunc(&band.label, BAND_LABEL_CHARS))
-            );
         }
         out.push_str("</g>\n");
     }
