@@ -38,11 +38,11 @@ fn chromium() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Runs headless Chromium on `url` with `args`, in a profile of its own under `dir`; returns
-/// its standard output.
-fn run_chromium(browser: &Path, dir: &Path, args: &[&str], url: &str) -> String {
-    let profile = dir.join(format!("profile-{}", args.len()));
-    let out_path = dir.join(format!("stdout-{}.txt", args.len()));
+/// Runs headless Chromium on `url` with `args`, in a profile of its own (`dir/name-profile`);
+/// returns its standard output (kept in `dir/name.txt`).
+fn run_chromium(browser: &Path, dir: &Path, name: &str, args: &[&str], url: &str) -> String {
+    let profile = dir.join(format!("{name}-profile"));
+    let out_path = dir.join(format!("{name}.txt"));
     let out = std::fs::File::create(&out_path).unwrap();
     let mut child = Command::new(browser)
         .args([
@@ -129,7 +129,7 @@ fn the_timeline_of_a_join_race_loads_in_chromium_and_draws_every_lane_and_arrow(
     let url = format!("file://{}", page.display());
 
     // As it opens: the join protocol without Raft and probes.
-    let dom = run_chromium(&browser, &dir, &["--dump-dom"], &url);
+    let dom = run_chromium(&browser, &dir, "opened", &["--dump-dom"], &url);
     assert_eq!(
         root_attribute(&dom, "data-errors"),
         Some(""),
@@ -160,7 +160,8 @@ fn the_timeline_of_a_join_race_loads_in_chromium_and_draws_every_lane_and_arrow(
     let dom = run_chromium(
         &browser,
         &dir,
-        &["--dump-dom", "--run-all-compositor-stages-before-draw"],
+        "all",
+        &["--dump-dom"],
         &format!("{url}#show=all"),
     );
     assert_eq!(
@@ -174,11 +175,39 @@ fn the_timeline_of_a_join_race_loads_in_chromium_and_draws_every_lane_and_arrow(
         Some(deliveries(&record, true).to_string().as_str())
     );
 
+    // One family by its id: the probes join the join protocol.
+    let probes = record
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, TraceKind::Message(m) if m.fate.is_delivery()
+                && kinds::family(m.kind) == kinds::Family::Probes)
+        })
+        .count();
+    assert!(probes > 0);
+    let dom = run_chromium(
+        &browser,
+        &dir,
+        "probes",
+        &["--dump-dom"],
+        &format!("{url}#show=probes"),
+    );
+    assert_eq!(
+        root_attribute(&dom, "data-errors"),
+        Some(""),
+        "script errors"
+    );
+    assert_eq!(
+        root_attribute(&dom, "data-arrows"),
+        Some((join_protocol + probes).to_string().as_str())
+    );
+
     // A screenshot: a PNG of the window.
     let shot = dir.join("timeline.png");
     run_chromium(
         &browser,
         &dir,
+        "screenshot",
         &[
             &format!("--screenshot={}", shot.display()),
             &format!("--window-size={WINDOW}"),

@@ -684,7 +684,8 @@ impl<'a> Timeline<'a> {
         out.push_str("</g>\n");
     }
 
-    /// The first invariant violation: a red band, a ring on each lane it concerns.
+    /// The first invariant violation: a red band across the lanes (the time axis keeps its
+    /// label), a ring on each lane it concerns.
     fn violation_band(&self, out: &mut String) {
         let Some((t, v)) = self.violation else {
             return;
@@ -693,13 +694,13 @@ impl<'a> Timeline<'a> {
         let right = self.lanes_right();
         let _ = write!(
             out,
-            "<g id=\"violation\" class=\"violation\"><title>{} first invariant violation: {} ({}): {}</title><rect x=\"0\" y=\"{:.1}\" width=\"{:.0}\" height=\"6\"/>",
+            "<g id=\"violation\" class=\"violation\"><title>{} first invariant violation: {} ({}): {}</title><rect x=\"{AXIS_WIDTH:.0}\" y=\"{:.1}\" width=\"{:.0}\" height=\"5\"/>",
             fmt_time(t),
             esc(&v.invariant),
             esc(&v.nodes.join(", ")),
             esc(&v.detail),
-            y - 3.0,
-            self.width()
+            y - 2.5,
+            self.width() - AXIS_WIDTH
         );
         for node in &v.nodes {
             if self.lane_index.contains_key(node) {
@@ -1098,7 +1099,7 @@ svg text { font-size: 10px; fill: #333; }
 .m-init { fill: #e6550d; }
 .m-user { fill: #7f7f7f; }
 .mark text { fill: #333; }
-.violation rect { fill: #e31a1c; fill-opacity: 0.85; }
+.violation rect { fill: #e31a1c; fill-opacity: 0.6; }
 .violation circle { fill: none; stroke: #e31a1c; stroke-width: 2.5; }
 .violation text { fill: #c0161b; font-size: 12px; font-weight: 700; }
 </style>
