@@ -398,3 +398,21 @@ fn escaping_and_cutting_text() {
     assert_eq!(fmt_span(978_400), "978 ms");
     assert_eq!(fmt_span(12_340_000), "12.3 s");
 }
+
+#[test]
+fn an_empty_run_is_a_page_with_its_lanes_and_nothing_else() {
+    let record = RunRecord {
+        scenario: "empty".into(),
+        nodes: [("n1".to_string(), "down".to_string())]
+            .into_iter()
+            .collect(),
+        passed: true,
+        ..RunRecord::default()
+    };
+    let html = timeline_html(&record);
+    assert_eq!(html.matches("<g class=\"lane\"").count(), 1);
+    assert_eq!(html.matches("<g class=\"kind\"").count(), 0);
+    assert!(html.contains("The run passed."));
+    assert!(html.contains("<code>joinsim demo --seed 0</code>"));
+    assert!(html.ends_with("</html>\n"));
+}
