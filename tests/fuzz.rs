@@ -124,6 +124,10 @@ fn every_planted_bug_is_found_and_its_file_replays_alone() {
         let trace = joinsim_sim::trace_file::read(&trace).expect("a valid trace file");
         assert_eq!(trace.header["trace_hash"], hash.as_str(), "{bug}");
         assert_eq!(trace.header["passed"], false, "{bug}");
+        let picture = std::path::Path::new(file).with_extension("html");
+        assert_eq!(finding["files_beside"][1].as_str(), picture.to_str());
+        let page = std::fs::read_to_string(&picture).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>"), "{bug}: {picture:?}");
     }
     // A second hunt into the same directory keeps the first one's file.
     let findings = |dir: &std::path::Path| {

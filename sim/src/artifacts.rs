@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::record::RunRecord;
 use crate::render::chrome::chrome_trace;
 use crate::render::mermaid::{mermaid, MermaidOptions};
+use crate::render::timeline::timeline_html;
 use crate::trace_file;
 
 /// Which files to write for one run (each `None`: not written).
@@ -14,6 +15,8 @@ use crate::trace_file;
 pub struct RunFiles {
     /// The trace file, JSON Lines (`--trace-out`, docs/trace.md).
     pub trace_out: Option<PathBuf>,
+    /// The timeline picture, one self-contained HTML page (`--timeline`, docs/debugging.md).
+    pub timeline: Option<PathBuf>,
     /// The Mermaid sequence diagram, Markdown (`--mermaid`, docs/debugging.md).
     pub mermaid: Option<PathBuf>,
     /// Draw every message kind in the Mermaid diagram, Raft traffic and probes included
@@ -25,17 +28,21 @@ pub struct RunFiles {
 
 impl RunFiles {
     /// The files written beside a scenario file `file` (a fuzz finding's): `X.toml` gets
-    /// `X.jsonl`, the trace of its replay.
+    /// `X.jsonl`, the trace of its replay, and `X.html`, its timeline.
     pub fn beside(file: &Path) -> RunFiles {
         RunFiles {
             trace_out: Some(file.with_extension("jsonl")),
+            timeline: Some(file.with_extension("html")),
             ..RunFiles::default()
         }
     }
 
     /// True when no file is asked for.
     pub fn is_empty(&self) -> bool {
-        self.trace_out.is_none() && self.mermaid.is_none() && self.chrome_trace.is_none()
+        self.trace_out.is_none()
+            && self.timeline.is_none()
+            && self.mermaid.is_none()
+            && self.chrome_trace.is_none()
     }
 
     /// Writes every file asked for and returns their paths, in the order above.
@@ -46,6 +53,10 @@ impl RunFiles {
         let mut written = Vec::new();
         if let Some(path) = &self.trace_out {
             write_file(path, &trace_file::to_jsonl(record))?;
+            written.push(path.clone());
+        }
+        if let Some(path) = &self.timeline {
+            write_file(path, &timeline_html(record))?;
             written.push(path.clone());
         }
         if let Some(path) = &self.mermaid {
@@ -86,10 +97,9 @@ mod tests {
             ..RunFiles::default()
         };
         let error = bad.write(&record).unwrap_err();
-        assert_eq!(
-            RunFiles::beside(Path::new("out/fuzz-7.toml")).trace_out,
-            Some(PathBuf::from("out/fuzz-7.jsonl"))
-        );
+        let beside = RunFiles::beside(Path::new("out/fuzz-7.toml"));
+        assert_eq!(beside.trace_out, Some(PathBuf::from("out/fuzz-7.jsonl")));
+        assert_eq!(beside.timeline, Some(PathBuf::from("out/fuzz-7.html")));
         assert!(
             error.starts_with("cannot write /nonexistent-dir/run.jsonl: "),
             "{error}"

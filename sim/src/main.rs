@@ -52,6 +52,9 @@ struct FileArgs {
     /// Write the run's trace file (JSON Lines, docs/trace.md) here.
     #[arg(long, value_name = "FILE")]
     trace_out: Option<PathBuf>,
+    /// Write the run's timeline picture (one self-contained HTML page) here.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
     /// Write a Mermaid sequence diagram of the protocol messages (Markdown) here.
     #[arg(long, value_name = "FILE")]
     mermaid: Option<PathBuf>,
@@ -67,6 +70,7 @@ impl FileArgs {
     fn files(&self) -> joinsim_sim::artifacts::RunFiles {
         joinsim_sim::artifacts::RunFiles {
             trace_out: self.trace_out.clone(),
+            timeline: self.timeline.clone(),
             mermaid: self.mermaid.clone(),
             mermaid_all: self.mermaid_all,
             chrome_trace: self.chrome_trace.clone(),
