@@ -140,8 +140,7 @@ pub fn format_demo(report: &RunReport<DemoOutcome>) -> String {
     let _ = writeln!(
         out,
         "events: {} (messages delivered: {})",
-        report.trace.len(),
-        report.deliveries
+        report.entries, report.deliveries
     );
     let _ = writeln!(out, "trace-hash: {:016x}", report.trace_hash);
     out

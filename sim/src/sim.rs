@@ -58,6 +58,7 @@ pub struct Sim {
     time_limit_s: f64,
     user_patience_ms: u64,
     allow_violations: bool,
+    keep_messages: bool,
     bug: Option<PlantedBug>,
 }
 
@@ -77,6 +78,8 @@ pub struct RunReport<R> {
     pub hash_after: Vec<u64>,
     /// Messages delivered.
     pub deliveries: u64,
+    /// Trace entries recorded (kept in `trace` or not: see [`Sim::keep_messages`]).
+    pub entries: u64,
     /// Simulated time at the end.
     pub sim_time: Duration,
     /// Wall time of the run (runtime creation included).
@@ -100,6 +103,7 @@ impl Sim {
             time_limit_s: 3_600.0,
             user_patience_ms: 30_000,
             allow_violations: false,
+            keep_messages: true,
             bug: None,
         }
     }
@@ -155,6 +159,14 @@ impl Sim {
     /// Sets the limit of simulated time; exceeding it fails the run.
     pub fn time_limit_s(mut self, seconds: f64) -> Sim {
         self.time_limit_s = seconds;
+        self
+    }
+
+    /// Whether the report's trace keeps message entries (sends, deliveries, holds, drops). They
+    /// are hashed and counted either way; without them a run's trace is a fraction of its size,
+    /// which campaigns of many runs need to keep memory flat. Default: kept.
+    pub fn keep_messages(mut self, keep: bool) -> Sim {
+        self.keep_messages = keep;
         self
     }
 
@@ -259,14 +271,20 @@ impl Sim {
             c.packet_loss_rate = net.loss;
         });
         let start = madsim::time::Instant::now();
-        let world = World::setup(self.specs, self.timing, self.user_patience_ms, self.bug);
+        let world = World::setup(
+            self.specs,
+            self.timing,
+            self.user_patience_ms,
+            self.bug,
+            self.keep_messages,
+        );
         on_world(&world);
         let value = body(world.clone()).await;
         let final_views = world.views();
         world.check_committed_logs();
         let hazards = world.check_hazards();
         let violations = world.violations();
-        let (trace_hash, trace, hash_after, deliveries) = world.finish();
+        let (trace_hash, trace, hash_after, deliveries, entries) = world.finish();
         let sim_time = start.elapsed();
         world.shutdown();
         if !self.allow_violations {
@@ -281,6 +299,7 @@ impl Sim {
             trace,
             hash_after,
             deliveries,
+            entries,
             sim_time,
             wall_time: Duration::ZERO,
             final_views,

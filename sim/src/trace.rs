@@ -211,8 +211,13 @@ fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
 }
 
 /// The recorded trace of a run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Trace {
+    /// Whether message entries are kept (they are hashed either way): off for campaign runs,
+    /// whose memory must stay flat (a run's messages are most of its entries).
+    keep_messages: bool,
+    /// Entries recorded (kept or not), verdicts included.
+    recorded: u64,
     entries: Vec<TraceEntry>,
     /// The hash right after each kept entry: two runs' first difference is the first index
     /// where these differ.
@@ -225,9 +230,37 @@ pub struct Trace {
 /// The most entries a trace keeps (the hash covers all of them regardless).
 pub const MAX_TRACE_ENTRIES: usize = 1_000_000;
 
+impl Default for Trace {
+    /// A trace that keeps every entry.
+    fn default() -> Self {
+        Trace::new(true)
+    }
+}
+
 impl Trace {
+    /// An empty trace; `keep_messages` false keeps only the entries that are not messages (all
+    /// are hashed and counted).
+    pub fn new(keep_messages: bool) -> Trace {
+        Trace {
+            keep_messages,
+            recorded: 0,
+            entries: Vec::new(),
+            hash_after: Vec::new(),
+            hasher: Fnv64::default(),
+            deliveries: 0,
+            deliveries_by_kind: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Entries recorded so far, kept or not.
+    pub fn recorded(&self) -> u64 {
+        self.recorded
+    }
+
     /// Records an entry (a message's delivery is counted too).
     pub fn record(&mut self, entry: TraceEntry) {
+        self.recorded += 1;
+        let mut keep = true;
         match &entry.kind {
             TraceKind::Verdict(_) => {}
             TraceKind::Message(m) => {
@@ -236,13 +269,14 @@ impl Trace {
                     *self.deliveries_by_kind.entry(m.kind).or_default() += 1;
                 }
                 feed(&mut self.hasher, &entry);
+                keep = self.keep_messages;
             }
             _ => feed(&mut self.hasher, &entry),
         }
         if tracing::enabled!(target: "joinsim::trace", tracing::Level::INFO) {
             tracing::info!(target: "joinsim::trace", "{entry}");
         }
-        if self.entries.len() < MAX_TRACE_ENTRIES {
+        if keep && self.entries.len() < MAX_TRACE_ENTRIES {
             self.entries.push(entry);
             self.hash_after.push(self.hasher.finish());
         }
@@ -383,5 +417,14 @@ mod tests {
         });
         assert_eq!(judged.hash(), base().hash());
         assert_eq!(judged.entries().len(), 2);
+        // A campaign's trace hashes and counts messages but does not keep them.
+        let mut lean = Trace::new(false);
+        lean.record(entry(1, "n1", HarnessEvent::NodeStarted));
+        lean.record(message(MessageFate::Delivered));
+        assert_eq!(lean.hash(), delivered.hash());
+        assert_eq!(
+            (lean.entries().len(), lean.recorded(), lean.deliveries()),
+            (1, 2, 1)
+        );
     }
 }

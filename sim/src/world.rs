@@ -105,6 +105,7 @@ impl World {
         timing: Timing,
         user_patience_ms: u64,
         bug: Option<PlantedBug>,
+        keep_messages: bool,
     ) -> World {
         let handle = Handle::current();
         let user = handle
@@ -122,7 +123,7 @@ impl World {
                 labels_by_addr: Mutex::new(BTreeMap::new()),
                 rules: Mutex::new(MessageRules::default()),
                 cut_links: Mutex::new(BTreeSet::new()),
-                trace: Mutex::new(Trace::default()),
+                trace: Mutex::new(Trace::new(keep_messages)),
                 checker: Mutex::new(checker),
                 violations: Mutex::new(Vec::new()),
                 user,
@@ -805,11 +806,14 @@ impl World {
             .clone()
     }
 
-    pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, Vec<u64>, u64) {
+    /// The run's trace at its end: (hash, kept entries, hash after each, deliveries, entries
+    /// recorded).
+    pub(crate) fn finish(&self) -> (u64, Vec<TraceEntry>, Vec<u64>, u64, u64) {
         let mut trace = self.inner.trace.lock().expect("trace lock");
         let hash = trace.hash();
         let deliveries = trace.deliveries();
+        let recorded = trace.recorded();
         let (entries, hash_after) = trace.take_entries();
-        (hash, entries, hash_after, deliveries)
+        (hash, entries, hash_after, deliveries, recorded)
     }
 }

@@ -18,6 +18,7 @@ use crate::artifacts::RunFiles;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::record::RunRecord;
+use crate::scenario::runner::{run_scenario_keeping, Kept};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
 use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
@@ -185,7 +186,14 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
             };
         }
     };
-    let result = run_scenario(&scenario, seed, keep_trace);
+    // A campaign reads the events of its runs' traces (coverage, divergence reports), never
+    // their messages: keeping those would grow memory with the runs in flight.
+    let kept = if keep_trace {
+        Kept::Events
+    } else {
+        Kept::Nothing
+    };
+    let result = run_scenario_keeping(&scenario, seed, kept);
     let (kind, detail) = match classify(&result) {
         Some((kind, detail)) => (Some(kind), detail),
         None => (None, String::new()),

@@ -173,8 +173,31 @@ pub fn replay_command_of(scenario: &Scenario, seed: u64) -> String {
     }
 }
 
+/// How much of a run's trace its result keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// No trace (the hash and counts only).
+    Nothing,
+    /// Every entry but the messages' (what a campaign reads: coverage, divergence reports), so
+    /// that memory stays flat over many runs.
+    Events,
+    /// Every entry: what the trace file and the pictures need.
+    Everything,
+}
+
 /// Runs one seed of a scenario. `keep_trace` keeps the whole trace in the result.
 pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedResult {
+    let kept = if keep_trace {
+        Kept::Everything
+    } else {
+        Kept::Nothing
+    };
+    run_scenario_keeping(scenario, seed, kept)
+}
+
+/// Runs one seed of a scenario, keeping `kept` of its trace in the result.
+pub fn run_scenario_keeping(scenario: &Scenario, seed: u64, kept: Kept) -> SeedResult {
+    let keep_trace = kept != Kept::Nothing;
     let mut sim = Sim::new(seed)
         .latency_ms(
             scenario.network.latency_min_ms,
@@ -182,6 +205,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         )
         .loss(scenario.network.loss)
         .allow_violations()
+        .keep_messages(kept == Kept::Everything)
         .time_limit_s(
             (scenario.expect.deadline_ms + scenario.liveness.timeout_ms) as f64 / 1e3 + 120.0,
         );
@@ -224,7 +248,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, keep_trace: bool) -> SeedRes
         trace_hash: format!("{:016x}", report.trace_hash),
         sim_time_ms: report.sim_time.as_millis() as u64,
         wall_ms: report.wall_time.as_secs_f64() * 1e3,
-        events: report.trace.len(),
+        events: report.entries as usize,
         nodes: report.value.nodes,
         lt: report.value.lt,
         violations: report.violations,
