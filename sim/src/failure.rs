@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::checkers::HazardKind;
 use crate::scenario::SeedResult;
 
 /// How a run failed; two failures are "the same" when their kinds are equal.
@@ -70,7 +71,11 @@ pub fn classify(result: &SeedResult) -> Option<(FailureKind, String)> {
         ));
     }
     if let Some(f) = result.failures.iter().find(|f| f.starts_with("liveness")) {
-        let kind = if result.hazards.iter().any(|h| h.kind == "two_clusters") {
+        let kind = if result
+            .hazards
+            .iter()
+            .any(|h| h.kind == HazardKind::TwoClusters)
+        {
             FailureKind::LivenessAfterHazard
         } else {
             FailureKind::Liveness
@@ -192,7 +197,7 @@ mod tests {
 
     fn two_clusters() -> Hazard {
         Hazard {
-            kind: "two_clusters".into(),
+            kind: HazardKind::TwoClusters,
             at_ms: 1,
             detail: "two".into(),
         }

@@ -14,6 +14,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
+use crate::checkers::Hazard;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
@@ -192,8 +193,9 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
     }
 }
 
-/// The protocol paths a run reached, from its trace.
-pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
+/// The protocol paths a run reached, from its trace and its hazards (`hazard:<kind>` for each
+/// kind reported).
+pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
     use std::collections::{BTreeMap, BTreeSet};
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut joining: BTreeSet<String> = BTreeSet::new();
@@ -348,8 +350,8 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
             },
         }
     }
-    if hazards > 0 {
-        reached.insert("hazard:two_clusters".into());
+    for hazard in hazards {
+        reached.insert(format!("hazard:{}", hazard.kind));
     }
     reached.into_iter().collect()
 }
@@ -727,7 +729,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 let mut detail = verdict.detail.clone();
                 if let Some(result) = &verdict.result {
                     sim_ms.fetch_add(result.sim_time_ms, Ordering::Relaxed);
-                    let reached = coverage_of(&result.trace, result.hazards.len());
+                    let reached = coverage_of(&result.trace, &result.hazards);
                     let mut cov = coverage.lock().expect("coverage lock");
                     for path in reached {
                         *cov.entry(path).or_default() += 1;
