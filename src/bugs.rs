@@ -56,11 +56,11 @@ pub enum PlantedBug {
     CancelDestroysLeaderlessReplica,
     /// Twin of issue 8, kind 1 (names are unique among live nodes): the CMG leader does not
     /// refuse a join under the name of a live LT member or validated node at another address
-    /// (`Node::namesake` is not asked), and `learn_addr` moves a name's address even while the
+    /// (`cmg::namesake` is not asked), and `learn_addr` moves a name's address even while the
     /// node at the old address still holds it.
     AcceptDuplicateName,
     /// Twin of issue 8, kind 2 (LT hygiene): the CMG leader never removes LT members and
-    /// validated nodes absent from its physical topology (`remove_absent_members` does nothing).
+    /// validated nodes absent from its physical topology (`cmg::absent_members` names nobody).
     KeepAbsentMembers,
     /// Twin of issue 8, kind 4 (a cancelled member that comes back): a node that saw the cancel
     /// refuses the member at pre-init instead of telling it the cancel, a node just started from

@@ -6,9 +6,10 @@
 //! This module is the component: [`Joiner`] owns the join's phase, the CMG leader followed, the
 //! highest leader term seen per cluster tag, the join attempt and the retry clocks, and decides
 //! what only they decide — whether a cluster state is stale, which message goes to the leader
-//! next, whether an answer belongs to the current attempt, when to resend. What follows (events,
-//! the messages themselves, the vault, the replicas, whether a cluster is foreign) the node
-//! routes: `src/node/join.rs`.
+//! next, whether an answer belongs to the current attempt, when to resend — and, given what the
+//! node's other components know as plain values, how a cluster state is handled
+//! (`src/join/cluster_state.rs`: stale, foreign, or followed). What follows (events, the
+//! messages themselves, the vault, the replicas) the node routes: `src/node/join.rs`.
 //!
 //! For a reader (the stall report of a failed run) the joiner also keeps, in a few fixed-size
 //! fields, when its phase began and the last message of its join it sent and received
@@ -22,6 +23,9 @@ use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
 
 /// How many cluster tags a node remembers the highest leader term of.
 const MAX_TAGS_REMEMBERED: usize = 16;
+
+mod cluster_state;
+pub(crate) use cluster_state::{ClusterStateFacts, ClusterStateStep, OwnCluster};
 
 /// Where a node stands in its join.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

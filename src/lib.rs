@@ -78,6 +78,11 @@ pub mod view;
 #[cfg(test)]
 mod import_graph;
 
+// The crate's own tests may name it as a user does (`use joinsim::...`: docs/testing.md's
+// example, compiled in `src/testing/tests/doc_example.rs`).
+#[cfg(test)]
+extern crate self as joinsim;
+
 pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
 pub use cluster_config::ClusterConfig;

@@ -73,29 +73,29 @@ pub struct Output {
 
 /// One cluster node.
 pub struct Node {
-    pub(crate) cfg: NodeConfig,
-    pub(crate) timing: Timing,
-    pub(crate) launch: LaunchId,
-    pub(crate) rng: Rng,
-    pub(crate) now_ms: u64,
-    pub(crate) halted: Option<Rejection>,
-    pub(crate) local: Option<LocalState>,
-    pub(crate) topo: PhysicalTopology,
-    pub(crate) cmg: Option<CmgReplica>,
-    pub(crate) ms: Option<MsReplica>,
-    pub(crate) joiner: Joiner,
+    cfg: NodeConfig,
+    timing: Timing,
+    launch: LaunchId,
+    rng: Rng,
+    now_ms: u64,
+    halted: Option<Rejection>,
+    local: Option<LocalState>,
+    topo: PhysicalTopology,
+    cmg: Option<CmgReplica>,
+    ms: Option<MsReplica>,
+    joiner: Joiner,
     /// Init commands this node runs as initiator.
-    pub(crate) inits: InitCoordinator,
+    inits: InitCoordinator,
     /// Inits this node cancelled as initiator, still being told to others (mirrored in the vault).
-    pub(crate) cancels: CancelTracker,
+    cancels: CancelTracker,
     /// Init ids this node cancelled on its side (in memory only), each with whether the CMG
     /// committed that cancel (`true`), or this node only destroyed a replica that could not have
     /// committed anything (`false`).
-    pub(crate) cancelled: CancelledInits,
+    cancelled: CancelledInits,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
-    pub(crate) own_cmg_seen_ms: u64,
+    own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
-    pub(crate) hosted_since_ms: u64,
+    hosted_since_ms: u64,
     /// Admin commands in flight on this node (routed by `node/admin.rs`).
     admins: AdminRequests,
     addrs: BTreeMap<NodeName, Addr>,

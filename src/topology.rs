@@ -252,9 +252,10 @@ impl PhysicalTopology {
             .map(|info| info.addr)
     }
 
-    /// True when this (address, launch) was removed from the view.
-    pub fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
-        self.tombstones.contains(&(addr, launch))
+    /// Every (address, launch) removed from the view and still remembered (at most
+    /// `MAX_TOMBSTONES`): the facts the CMG leader's LT hygiene judges by.
+    pub fn tombstones(&self) -> &BTreeSet<(Addr, LaunchId)> {
+        &self.tombstones
     }
 
     fn bury(&mut self, addr: Addr, launch: LaunchId) {

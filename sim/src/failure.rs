@@ -8,11 +8,24 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
+use strum::{EnumDiscriminants, IntoStaticStr, VariantNames};
 
+use crate::checkers::HazardKind;
 use crate::scenario::SeedResult;
 
 /// How a run failed; two failures are "the same" when their kinds are equal.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+///
+/// Its names come from one table, [`FailureKindName`] (strum: the snake_case of the variant,
+/// `liveness_after_two_clusters` for [`FailureKind::LivenessAfterHazard`]); `Display` writes the
+/// name, and `invariant:<name>` for an invariant. docs/json.md lists exactly these names (a test
+/// here checks it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, EnumDiscriminants)]
+#[strum_discriminants(
+    name(FailureKindName),
+    doc = "The name of a [`FailureKind`], as the JSON outputs and file names spell it.",
+    derive(IntoStaticStr, VariantNames),
+    strum(serialize_all = "snake_case")
+)]
 pub enum FailureKind {
     /// A safety invariant broke (named).
     Invariant(String),
@@ -21,6 +34,7 @@ pub enum FailureKind {
     /// The liveness phase did not converge in a run where two clusters formed (the two_clusters
     /// hazard): reported, not counted as a failure — docs/spec.md asks the testbed to report that
     /// hazard, not the protocol to survive it.
+    #[strum_discriminants(strum(serialize = "liveness_after_two_clusters"))]
     LivenessAfterHazard,
     /// Another expectation failed (a step could not act, a step's condition never came).
     Expectation,
@@ -32,14 +46,11 @@ pub enum FailureKind {
 
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailureKind::Invariant(name) => write!(f, "invariant:{name}"),
-            FailureKind::Liveness => f.write_str("liveness"),
-            FailureKind::LivenessAfterHazard => f.write_str("liveness_after_two_clusters"),
-            FailureKind::Expectation => f.write_str("expectation"),
-            FailureKind::Determinism => f.write_str("determinism"),
-            FailureKind::Panic => f.write_str("panic"),
+        f.write_str(FailureKindName::from(self).into())?;
+        if let FailureKind::Invariant(name) = self {
+            write!(f, ":{name}")?;
         }
+        Ok(())
     }
 }
 
@@ -70,7 +81,11 @@ pub fn classify(result: &SeedResult) -> Option<(FailureKind, String)> {
         ));
     }
     if let Some(f) = result.failures.iter().find(|f| f.starts_with("liveness")) {
-        let kind = if result.hazards.iter().any(|h| h.kind == "two_clusters") {
+        let kind = if result
+            .hazards
+            .iter()
+            .any(|h| h.kind == HazardKind::TwoClusters)
+        {
             FailureKind::LivenessAfterHazard
         } else {
             FailureKind::Liveness
@@ -194,7 +209,7 @@ mod tests {
 
     fn two_clusters() -> Hazard {
         Hazard {
-            kind: "two_clusters".into(),
+            kind: HazardKind::TwoClusters,
             at_ms: 1,
             detail: "two".into(),
         }
@@ -243,6 +258,22 @@ mod tests {
         );
         assert_eq!(diverged(7, None), None);
         assert_eq!(invalid_case("bad").0, FailureKind::Panic);
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_failure_kinds() {
+        let doc = include_str!("../../docs/json.md");
+        let names: Vec<&str> = doc
+            .lines()
+            .skip_while(|l| *l != "| kind | meaning |")
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                let name = row.split('`').nth(1).expect("a row without a name");
+                name.split(':').next().unwrap_or(name)
+            })
+            .collect();
+        assert_eq!(names, FailureKindName::VARIANTS);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub const LONG_VERSION: &str = concat!(
     ")"
 );
 
-pub use checkers::{Checker, Hazard, Invariant, Violation};
+pub use checkers::{Checker, Hazard, HazardKind, Invariant, Violation};
 pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
 /// `#[joinsim_sim::test]`: an `async fn NAME(world: World)` as a seeded simulation test (see
 /// [`test_runner`]).

@@ -2,7 +2,8 @@
 //! a proposed command is applied, when it last sent the cluster state to each member, the Meta
 //! Storage node list it drives the Meta Storage to, the admin commands waiting for the Meta
 //! Storage, and the absent members it proposed to remove (LT hygiene). The node routes the
-//! leader's duties (`src/node/cmg.rs`, `src/node/cmg_validation.rs`).
+//! leader's duties (`src/node/cmg.rs`, `src/node/cmg_validation.rs`); the leader's rules that
+//! read them are `src/cmg/hygiene.rs` and `src/cmg/namesake.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,8 +3,9 @@
 //! the [`LeaderDuties`]. It applies committed commands and reports what changed
 //! ([`CmgApplied`]), takes the leader's duties on and off with its role, and proposes the
 //! cluster-init and the init's fate. The node routes it: `src/node/cmg.rs` (applying, cluster
-//! state, LT hygiene, Meta Storage target) and `src/node/cmg_validation.rs` (the leader's join
-//! validation).
+//! state, carrying out LT hygiene — its rules are `src/cmg/hygiene.rs` — Meta Storage target)
+//! and `src/node/cmg_validation.rs` (carrying out the leader's judgement of a join request,
+//! `src/cmg/namesake.rs`).
 
 use super::leader_duties::LeaderDuties;
 use super::{CmgCommand, CmgOutcome, CmgState};

@@ -3,7 +3,7 @@
 //! behind each Raft id and address.
 
 use crate::node::Node;
-use crate::types::{raft_id, Addr, LaunchId, NodeName};
+use crate::types::{raft_id, Addr, NodeName};
 
 impl Node {
     /// Records where `name` listens. **Decision (names are unique among live nodes):** the
@@ -92,9 +92,5 @@ impl Node {
             return None;
         }
         self.names_by_raft_id.get(&id).cloned()
-    }
-
-    pub(crate) fn is_buried(&self, addr: Addr, launch: LaunchId) -> bool {
-        self.topo.is_buried(addr, launch)
     }
 }

@@ -3,20 +3,24 @@
 //! is done here — events, answers to whoever asked for an applied command, the leader's duties:
 //! propose the cluster-init command, send the cluster state to members outside the logical
 //! topology (on commit of init, on every election, when a member appears, and again every
-//! `cluster_state_retry_ms`), remove dead and absent members (LT hygiene), and drive the Meta
-//! Storage to the node list the CMG committed. The leader's join validation is in
+//! `cluster_state_retry_ms`), remove dead and absent members (LT hygiene: the rules are
+//! `src/cmg/hygiene.rs`'s, judged by the [`LeaderSight`] gathered here), and drive the Meta
+//! Storage to the node list the CMG committed. The leader's join validation is routed in
 //! `src/node/cmg_validation.rs`.
 
 use crate::admin::AdminOutcome;
 use crate::bugs::PlantedBug;
-use crate::cmg::{CmgCommand, CmgOutcome, InitFate, JoinResult, PendingKey};
+use crate::cmg::{
+    absent_members, dead_members, leaves_on_failure, CmgCommand, CmgOutcome, InitFate, JoinResult,
+    LeaderSight, PendingKey,
+};
 use crate::codec::decode;
 use crate::error::AdminError;
 use crate::event::{Event, Role};
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::{Applied, RoleState};
-use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
+use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeName};
 
 impl Node {
     /// True when this node's CMG replica leads (and does the leader's duties).
@@ -252,15 +256,7 @@ impl Node {
             return;
         };
         // Remove LT members this node has declared dead.
-        let dead: Vec<(NodeName, LaunchId)> = cmg
-            .state()
-            .lt
-            .members
-            .values()
-            .chain(cmg.state().validated.values())
-            .filter(|i| self.is_buried(i.addr, i.launch))
-            .map(|i| (i.name.clone(), i.launch))
-            .collect();
+        let dead = dead_members(cmg.state(), &self.leader_sight());
         if !dead.is_empty() {
             self.propose_cmg(CmgCommand::NodesLeave { nodes: dead });
         }
@@ -291,47 +287,33 @@ impl Node {
         self.remove_absent_members();
     }
 
-    /// Whether the LT (or validated-set) entry `info` is a live node in this leader's eyes: the
-    /// leader itself, or a member of its physical topology with that launch — or the same address
-    /// with a newer launch (a restart, whose join will replace the entry).
-    pub(super) fn present(&self, info: &NodeInfo) -> bool {
-        info.addr == self.cfg.addr || self.topo.contains(info.addr)
+    /// What this node sees of its physical topology, as the facts the CMG leader's rules judge
+    /// by (`src/cmg/sight.rs`).
+    pub(super) fn leader_sight(&self) -> LeaderSight<'_> {
+        LeaderSight {
+            me: self.cfg.addr,
+            launch: self.launch,
+            admitted_at_ms: self.topo.me().map(|me| me.admitted_at_ms),
+            members: self
+                .topo
+                .records()
+                .map(|r| (r.addr(), (r.identity.info.name.as_str(), r.launch())))
+                .collect(),
+            buried: self.topo.tombstones(),
+        }
     }
 
-    /// Decision (down members leave the LT within a bound, docs/spec.md §5; Ignite's new CMG
-    /// leader removes LT members missing from its physical topology): once this node's own
-    /// topology has had `failure_timeout_ms` to fill (since its admission), the leader proposes
-    /// to remove every LT member and validated node whose address is not in its view. With the
-    /// removal by failure detection (`on_member_gone`, for members the leader saw die) this
-    /// bounds how long a down member stays in the LT whoever leads and whenever it was elected:
-    /// see docs/protocol.md, "LT hygiene".
+    /// LT hygiene on every tick: the leader proposes to remove the absent LT members and
+    /// validated nodes the rule names (`cmg::absent_members`, docs/protocol.md "LT hygiene").
     fn remove_absent_members(&mut self) {
-        if self.cfg.bug == Some(PlantedBug::KeepAbsentMembers) {
-            // Planted bug: absent members stay in the LT.
-            return;
-        }
         let now = self.now_ms;
-        let Some(admitted_ms) = self.topo.me().map(|me| me.admitted_at_ms) else {
-            return;
-        };
-        if now < admitted_ms + self.timing.failure_timeout_ms {
-            return;
-        }
         let retry = self.timing.cluster_state_retry_ms;
         let Some(cmg) = self.cmg.as_ref() else { return };
         let Some(duties) = cmg.duties() else {
             return;
         };
-        let absent: Vec<(NodeName, LaunchId)> = cmg
-            .state()
-            .lt
-            .members
-            .values()
-            .chain(cmg.state().validated.values())
-            .filter(|info| !self.present(info))
-            .map(|info| (info.name.clone(), info.launch))
-            .filter(|key| duties.absent_due(key, now, retry))
-            .collect();
+        let sight = self.leader_sight();
+        let absent = absent_members(cmg.state(), duties, &sight, now, &self.timing, self.cfg.bug);
         if absent.is_empty() {
             return;
         }
@@ -414,13 +396,7 @@ impl Node {
         if !cmg.leads() {
             return;
         }
-        let known = cmg.state().lt.contains(name, launch)
-            || cmg
-                .state()
-                .validated
-                .get(name)
-                .is_some_and(|v| v.launch == launch);
-        if known {
+        if leaves_on_failure(cmg.state(), name, launch) {
             self.propose_cmg(CmgCommand::NodesLeave {
                 nodes: vec![(name.to_string(), launch)],
             });

@@ -3,14 +3,16 @@
 //! [`Joiner`](crate::join::Joiner) component, and what its decisions imply — events, the join
 //! messages, the stored cluster and the replicas of an accepted node, the learner asks of a
 //! recovering node, the cancel queries, a halt — is done here. The join's rules are in
-//! `src/join.rs`; whether a cluster is the node's own or foreign, in `src/node/membership.rs`.
+//! `src/join.rs`, a cluster state's handling (stale, foreign, followed) in
+//! `src/join/cluster_state.rs`; the facts about the node's own cluster it judges by are
+//! gathered in `src/node/membership.rs`.
 
 use crate::cluster_config::ClusterConfig;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
 use crate::init_command::InitCommand;
-use crate::join::{JoinSend, JOIN_REPLY_KINDS};
+use crate::join::{ClusterStateFacts, ClusterStateStep, JoinSend, JOIN_REPLY_KINDS};
 use crate::message::{ClusterStateNotice, Message, MessageKind};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -34,30 +36,39 @@ impl Node {
         self.joiner.received(kind, peer, self.now_ms);
     }
 
+    /// A cluster state reached the node: the joiner's rule (`Joiner::on_cluster_state`,
+    /// `src/join/cluster_state.rs`) decides from what the other components know, and this
+    /// carries out its step.
     pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
-        // Decision (step 1 before step 3): a node acts on a cluster state only once it is in the
-        // physical topology. The notice can overtake the admission (they travel separately); the
-        // leader resends it every `cluster_state_retry_ms` to members outside the LT.
-        if !self.topo.is_admitted() {
-            return;
-        }
-        if let Some(decided) = self.cancelled.decided(notice.cmg_instance) {
-            // A leader of a cluster whose init this node cancelled on its side: that replica
-            // missed the cancel (it was out of reach, or its initiator died). It is told now, and
-            // this node does not join a cluster that no longer exists — unless the leader answers
-            // that the init was answered to a user (`CancelRefused`).
-            let init = notice.cmg_instance;
-            let reason = "cancelled: its cluster state reached a node that cancelled it".into();
-            let cancel = Message::CancelInit {
-                init,
-                reason,
-                decided,
-            };
-            self.send(notice.leader.addr, cancel);
-            return;
-        }
-        let stale = self.joiner.is_stale(&notice.tag, notice.term);
-        let foreign = !stale && self.foreign_cluster(&notice);
+        let facts = ClusterStateFacts {
+            admitted: self.topo.is_admitted(),
+            cancelled: self.cancelled.decided(notice.cmg_instance),
+            own: self.own_cluster(),
+        };
+        let step = self
+            .joiner
+            .on_cluster_state(&notice, &facts, self.now_ms, &self.timing);
+        let (stale, foreign) = match step {
+            ClusterStateStep::NotAdmitted => return,
+            ClusterStateStep::TellCancelled { decided } => {
+                // A leader of a cluster whose init this node cancelled on its side: that replica
+                // missed the cancel (it was out of reach, or its initiator died). It is told now,
+                // and this node does not join a cluster that no longer exists — unless the
+                // leader answers that the init was answered to a user (`CancelRefused`).
+                let init = notice.cmg_instance;
+                let reason = "cancelled: its cluster state reached a node that cancelled it".into();
+                let cancel = Message::CancelInit {
+                    init,
+                    reason,
+                    decided,
+                };
+                self.send(notice.leader.addr, cancel);
+                return;
+            }
+            ClusterStateStep::Stale => (true, false),
+            ClusterStateStep::Foreign => (false, true),
+            ClusterStateStep::Follow(_) => (false, false),
+        };
         self.emit(Event::ClusterStateReceived {
             leader: notice.leader.name.clone(),
             term: notice.term,
@@ -67,21 +78,14 @@ impl Node {
         if foreign {
             self.ask_if_cancelled(false);
         }
-        if stale || foreign {
-            return;
-        }
-        self.learn_addr(&notice.leader.name, notice.leader.addr);
-        let failure_timeout_ms = self.timing.failure_timeout_ms;
-        // Decision (a recovering node asks again): the leader keeps sending the cluster state to
-        // a node outside the LT; one that has been catching up its Meta Storage for a failure
-        // timeout starts a new join attempt (at most once per failure_timeout_ms; its replicas
-        // and vault are kept). Its validation may have been revoked meanwhile (it was absent
-        // from the leader's view) and its name taken by another live node, whose replica now
-        // holds its Raft id so that it can never catch up: the leader then refuses it
-        // (`duplicate_name`); otherwise it validates it again, and the join ready follows that
-        // validation (fuzz seeds 9100376, 9100636).
-        if let Some(next) = self.joiner.follow(&notice, self.now_ms, failure_timeout_ms) {
-            self.send_to_leader(next);
+        if let ClusterStateStep::Follow(next) = step {
+            self.learn_addr(&notice.leader.name, notice.leader.addr);
+            // Decision (a recovering node asks again, docs/protocol.md): `Joiner::follow` may
+            // start a new join attempt for a node that has been catching up for a failure
+            // timeout (fuzz seeds 9100376, 9100636).
+            if let Some(next) = next {
+                self.send_to_leader(next);
+            }
         }
     }
 

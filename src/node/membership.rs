@@ -1,11 +1,12 @@
 //! What the node can tell about the cluster it belongs to, from its components together: its
 //! stored cluster (`local`), its [`Joiner`](crate::join::Joiner), its replicas and its physical
 //! topology. The join (`src/node/join.rs`), the init side (`src/init.rs`) and the physical
-//! topology's routing ask these questions; none of them is one component's alone.
+//! topology's routing ask these questions; none of them is one component's alone. For a cluster
+//! state they are gathered into [`OwnCluster`], the facts the joiner's rule judges by.
 
 use crate::bugs::PlantedBug;
 use crate::init_command::InitFate;
-use crate::message::ClusterStateNotice;
+use crate::join::OwnCluster;
 use crate::node::Node;
 use crate::types::InstanceId;
 
@@ -102,44 +103,18 @@ impl Node {
             .or_else(|| self.ms.as_ref().map(|m| m.instance()))
     }
 
-    /// Whether a cluster state comes from a cluster this node must not follow: a node that was
-    /// accepted by a cluster (catching up, ready, or joined) follows only that cluster's leaders;
-    /// a node that hosts a replica of an init in progress (not accepted anywhere yet) follows
-    /// only that incarnation's leaders.
-    pub(super) fn foreign_cluster(&self, notice: &ClusterStateNotice) -> bool {
-        let accepted = self.joiner.is_accepted();
-        match &self.local {
-            Some(local) if accepted => local.config.tag != notice.tag,
-            // Initialized, not yet accepted: while a majority of its own cluster's CMG is in its
-            // physical topology, the node waits for that CMG; a CMG it cannot see a majority of
-            // (its cluster is gone, scenario 3) does not hold it back.
-            // A node that just started has not seen its topology form yet: it gives its own CMG
-            // `2 * failure_timeout_ms` to come into sight.
-            // A CMG voter of its own cluster whose log says the init was answered to a user
-            // (`InitFate::Answered`) is held by that cluster for good: a user was told it exists
-            // (docs/spec.md §5), and another cluster's CMG would refuse the voter (tag mismatch,
-            // final) while its own waits for it (fuzz seed 19037789: a voter of an answered
-            // two-voter cluster, its partner down, followed another cluster's leader, was
-            // refused and halted, and its cluster never had a leader again).
-            Some(local) => {
-                local.config.tag != notice.tag
-                    && (self.own_cmg_in_sight()
-                        || self.now_ms < self.own_cmg_seen_ms + 2 * self.timing.failure_timeout_ms
-                        || self.voter_of_answered_cluster())
-            }
-            // Empty, hosting a replica of an init: bound to it while that group has a leader or is
-            // young; a stray group (its init died with its initiator) lets go after
-            // `2 * init_timeout_ms`. A CMG replica whose log committed the cluster-init is no
-            // stray: its cluster exists, and the node is one of its voters (fuzz seed 19014854:
-            // it followed another cluster's leader and its acceptance destroyed the replica, and
-            // its own cluster lost its CMG majority for good).
-            None => {
-                self.hosted_instance()
-                    .is_some_and(|instance| instance != notice.cmg_instance)
-                    && (self.hosted_group_has_leader()
-                        || self.now_ms < self.hosted_since_ms + 2 * self.timing.init_timeout_ms
-                        || self.hosted_cmg_committed())
-            }
+    /// What binds this node to a cluster of its own, as the facts the joiner's "one cluster per
+    /// node" rule judges a cluster state by (`join::foreign_cluster`).
+    pub(super) fn own_cluster(&self) -> OwnCluster {
+        OwnCluster {
+            stored_tag: self.local.as_ref().map(|l| l.config.tag.clone()),
+            own_cmg_in_sight: self.own_cmg_in_sight(),
+            own_cmg_seen_ms: self.own_cmg_seen_ms,
+            voter_of_answered_cluster: self.voter_of_answered_cluster(),
+            hosted_instance: self.hosted_instance(),
+            hosted_group_has_leader: self.hosted_group_has_leader(),
+            hosted_since_ms: self.hosted_since_ms,
+            hosted_cmg_committed: self.hosted_cmg_committed(),
         }
     }
 }

@@ -62,12 +62,12 @@ fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
         t.merge(record(2, 2, None, 20), false, 0),
         Merged::Replaced { old: LaunchId(1) }
     );
-    assert!(t.is_buried(addr, LaunchId(1)));
+    assert!(t.tombstones().contains(&(addr, LaunchId(1))));
     assert_eq!(t.remove(addr).map(|r| r.launch()), Some(LaunchId(2)));
     assert_eq!(t.admit_check(&record(2, 2, None, 20), false), None);
     // The member itself (direct) comes back.
     assert_eq!(t.admit_check(&record(2, 2, None, 20), true), Some(false));
-    assert!(!t.is_buried(addr, LaunchId(2)));
+    assert!(!t.tombstones().contains(&(addr, LaunchId(2))));
 }
 
 #[test]

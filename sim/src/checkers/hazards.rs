@@ -6,14 +6,41 @@ use joinsim::InstanceId;
 
 use super::{ClusterFacts, History};
 
-/// The kind of the two-cluster hazard.
-pub const TWO_CLUSTERS: &str = "two_clusters";
+/// A kind of hazard.
+///
+/// Its names are the snake_case of the variants (`two_clusters`), derived once by strum and
+/// serde: `Display` (or `<&str>::from`) spells one, `str::parse` reads one back (a scenario's
+/// `[expect] hazards`), `HazardKind::VARIANTS` ([`strum::VariantNames`]) lists every name, and
+/// the JSON of a [`Hazard`] writes the same name. docs/scenarios.md's `hazards` row lists exactly
+/// these names (a test in `sim/src/scenario/model.rs` checks it).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum HazardKind {
+    /// Two committed clusters, each with a running CMG majority, whose CMG members can reach
+    /// each other ([`two_clusters`]).
+    TwoClusters,
+}
 
 /// A dangerous state the testbed reports without calling it a bug of the run.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Hazard {
-    /// Its kind: `two_clusters`.
-    pub kind: String,
+    /// Its kind.
+    pub kind: HazardKind,
     /// Simulated time when it was first seen, in milliseconds.
     pub at_ms: u64,
     /// What exactly.
@@ -61,7 +88,7 @@ pub fn two_clusters(
                             a.tag, a.cmg_nodes, b.tag, b.cmg_nodes
                         );
                         return Some(Hazard {
-                            kind: TWO_CLUSTERS.into(),
+                            kind: HazardKind::TwoClusters,
                             at_ms: now_ms,
                             detail,
                         });
@@ -121,6 +148,6 @@ mod tests {
         );
         checker.look_for_hazards(20, |_| true, |_, _| true);
         assert_eq!(checker.hazards().len(), 1);
-        assert_eq!(checker.hazards()[0].kind, "two_clusters");
+        assert_eq!(checker.hazards()[0].kind, HazardKind::TwoClusters);
     }
 }

@@ -33,7 +33,7 @@ mod testing;
 
 pub use self::always_committed_logs_agree::committed_logs_agree;
 pub use durable::{DurableLogs, DurableReplica, EntryDigest};
-pub use hazards::Hazard;
+pub use hazards::{Hazard, HazardKind};
 pub use history::{ClusterFacts, History, LtEntrant, NodeFacts};
 pub use invariant::{Invariant, Violation};
 
@@ -240,7 +240,11 @@ impl Checker {
         running: impl Fn(&str) -> bool,
         reachable: impl Fn(&str, &str) -> bool,
     ) {
-        if self.hazards.iter().any(|h| h.kind == hazards::TWO_CLUSTERS) {
+        if self
+            .hazards
+            .iter()
+            .any(|h| h.kind == HazardKind::TwoClusters)
+        {
             return;
         }
         if let Some(hazard) = hazards::two_clusters(&self.history, now_ms, running, reachable) {

@@ -15,6 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::artifacts::RunFiles;
+use crate::checkers::Hazard;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
 use crate::record::RunRecord;
@@ -205,8 +206,9 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
     }
 }
 
-/// The protocol paths a run reached, from its trace.
-pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
+/// The protocol paths a run reached, from its trace and its hazards (`hazard:<kind>` for each
+/// kind reported).
+pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
     use std::collections::{BTreeMap, BTreeSet};
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut joining: BTreeSet<String> = BTreeSet::new();
@@ -361,8 +363,8 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: usize) -> Vec<String> {
             },
         }
     }
-    if hazards > 0 {
-        reached.insert("hazard:two_clusters".into());
+    for hazard in hazards {
+        reached.insert(format!("hazard:{}", hazard.kind));
     }
     reached.into_iter().collect()
 }
@@ -757,7 +759,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 let mut detail = verdict.detail.clone();
                 if let Some(result) = &verdict.result {
                     sim_ms.fetch_add(result.sim_time_ms, Ordering::Relaxed);
-                    let reached = coverage_of(&result.trace, result.hazards.len());
+                    let reached = coverage_of(&result.trace, &result.hazards);
                     let mut cov = coverage.lock().expect("coverage lock");
                     for path in reached {
                         *cov.entry(path).or_default() += 1;

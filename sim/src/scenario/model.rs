@@ -13,6 +13,7 @@ use std::fmt;
 use joinsim::{InitParams, PlantedBug, RejectionStage};
 use strum::{EnumDiscriminants, EnumString, IntoStaticStr, VariantNames};
 
+use crate::checkers::HazardKind;
 use crate::network::MessageFilter;
 use crate::sim::NetSettings;
 use crate::world::NodeSpec;
@@ -327,7 +328,7 @@ pub struct Expectations {
     /// Each listed node's outcome.
     pub nodes: BTreeMap<String, NodeOutcome>,
     /// Hazards that must be reported (and no others, unless `allow_hazards`).
-    pub hazards: Vec<String>,
+    pub hazards: Vec<HazardKind>,
     /// Hazards beyond `hazards` do not fail the run (fuzzing campaigns).
     pub allow_hazards: bool,
 }
@@ -345,9 +346,6 @@ pub struct Liveness {
 
 /// How many `regression_seeds` a file may list.
 pub const MAX_REGRESSION_SEEDS: usize = 64;
-
-/// Hazard kinds a scenario may expect.
-pub const HAZARD_KINDS: [&str; 1] = ["two_clusters"];
 
 #[cfg(test)]
 mod tests {
@@ -372,6 +370,17 @@ mod tests {
                     .unwrap_or_else(|| panic!("a row without a name: {row}"))
             })
             .collect()
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_hazard_kinds() {
+        let row = DOCS
+            .lines()
+            .find(|l| l.starts_with("| `hazards` |"))
+            .expect("docs/scenarios.md has a `hazards` row");
+        let meaning = row.split('|').nth(2).expect("the row's meaning");
+        let names: Vec<&str> = meaning.split('`').skip(1).step_by(2).collect();
+        assert_eq!(names, HazardKind::VARIANTS);
     }
 
     #[test]

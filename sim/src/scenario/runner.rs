@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use joinsim::{Event, JoinPhase, NodeView};
 use serde::Serialize;
 
-use crate::checkers::{Hazard, Violation};
+use crate::checkers::{Hazard, HazardKind, Violation};
 use crate::network::RuleId;
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
@@ -448,8 +448,8 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     }
     check_idempotent(&world, &scenario, &answers);
     let hazards = world.check_hazards();
-    let reported: BTreeSet<String> = hazards.iter().map(|h| h.kind.clone()).collect();
-    let expected: BTreeSet<String> = scenario.expect.hazards.iter().cloned().collect();
+    let reported: BTreeSet<HazardKind> = hazards.iter().map(|h| h.kind).collect();
+    let expected: BTreeSet<HazardKind> = scenario.expect.hazards.iter().copied().collect();
     for missing in expected.difference(&reported) {
         failures.push(format!("expected hazard {missing} was not reported"));
     }
@@ -459,7 +459,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     {
         let detail = hazards
             .iter()
-            .find(|h| &h.kind == extra)
+            .find(|h| h.kind == *extra)
             .map(|h| h.detail.clone());
         failures.push(format!(
             "unexpected hazard {extra}: {}",

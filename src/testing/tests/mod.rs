@@ -1,6 +1,7 @@
 //! Whole protocol paths on the synchronous test network. Each test runs in milliseconds.
 
 mod determinism;
+mod doc_example;
 mod faults;
 mod harness;
 mod init;

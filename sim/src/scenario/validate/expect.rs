@@ -8,11 +8,10 @@ use strum::VariantNames;
 use toml::Spanned;
 
 use super::Builder;
+use crate::checkers::HazardKind;
 use crate::limits;
 use crate::scenario::error::ScenarioError;
-use crate::scenario::model::{
-    Expectations, Liveness, NodeOutcome, OutcomeName, Step, Trigger, HAZARD_KINDS,
-};
+use crate::scenario::model::{Expectations, Liveness, NodeOutcome, OutcomeName, Step, Trigger};
 use crate::scenario::raw::{RawExpect, RawLiveness};
 
 impl Builder<'_, '_> {
@@ -58,17 +57,17 @@ impl Builder<'_, '_> {
         }
         let mut hazards = Vec::new();
         for h in e.hazards.iter().flatten() {
-            if !HAZARD_KINDS.contains(&h.get_ref().as_str()) {
+            let Ok(kind) = h.get_ref().parse::<HazardKind>() else {
                 return Err(self.err(
                     h.span(),
                     format!(
                         "unknown hazard {:?}; hazards: {}",
                         h.get_ref(),
-                        HAZARD_KINDS.join(", ")
+                        HazardKind::VARIANTS.join(", ")
                     ),
                 ));
-            }
-            hazards.push(h.get_ref().clone());
+            };
+            hazards.push(kind);
         }
         let deadline_ms = match &e.deadline_ms {
             Some(d) => self.bounded(d, "deadline_ms", &limits::DEADLINE_MS)?,

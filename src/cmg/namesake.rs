@@ -1,0 +1,148 @@
+//! The CMG leader's judgement of a join request before any command is proposed (docs/protocol.md
+//! Step 4: "a leader judges only nodes it sees" and "names are unique among live nodes"): wait,
+//! refuse the joiner for good as a duplicate name, or propose its join. Pure functions of the
+//! replicated state, the leader's duties and what the leader sees ([`LeaderSight`]); the node
+//! carries out the [`JoinRequestStep`] (`src/node/cmg_validation.rs`).
+
+use super::leader_duties::LeaderDuties;
+use super::sight::LeaderSight;
+use super::CmgState;
+use crate::bugs::PlantedBug;
+use crate::types::{Addr, NodeInfo};
+
+/// How a joiner's name is held by another instance ([`namesake`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Namesake {
+    /// Nobody else holds it.
+    None,
+    /// A live holder at this address: the joiner is refused (`duplicate_name`).
+    Alive(Addr),
+    /// A holder this leader does not see: the joiner waits.
+    Absent,
+    /// A group voter at this address, not seen alive, and the joiner has an empty vault: the
+    /// joiner is refused (`duplicate_name`) all the same — an empty node is never that voter.
+    Voter(Addr),
+}
+
+/// What the CMG leader does with a join request ([`join_request_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinRequestStep {
+    /// Leave it unanswered: the joiner resends every `join_retry_ms`.
+    Wait,
+    /// Refuse it for good, without a CMG command: `DuplicateName`, the name held at `holder`.
+    Refuse {
+        /// The address of the node that holds the name.
+        holder: Addr,
+    },
+    /// Propose the join (`CmgCommand::Join`), unless the same request is already pending.
+    Propose,
+}
+
+/// Whether another instance holds `info`'s name (docs/protocol.md, "names are unique among live
+/// nodes"): an LT member or validated node of that name at another address — [`Namesake::Alive`]
+/// when the leader sees that launch, else [`Namesake::Absent`].
+///
+/// A joiner with an empty vault (`empty_vault`) named like a CMG or Meta Storage voter whose
+/// replica the group knows at another address also meets a namesake there: a voter's Raft id
+/// belongs to the node that hosts its replica, and an empty node is never that node (fuzz seed
+/// 9100015). The voter's address is the cluster state's, else `book_addr` (the address the
+/// leader's address book holds for the name).
+pub(crate) fn namesake(
+    state: &CmgState,
+    info: &NodeInfo,
+    empty_vault: bool,
+    sight: &LeaderSight<'_>,
+    book_addr: Option<Addr>,
+) -> Namesake {
+    let voter_addr = state.cluster.as_ref().and_then(|c| {
+        // Any node that was ever a group voter (named at init, or made a Meta Storage voter
+        // since): a Meta Storage change the CMG committed may not have reached the Meta
+        // Storage yet, whose voters are then still the old ones (fuzz seed 15006630).
+        let voter = c.config.cmg_nodes.contains(&info.name)
+            || c.config.ms_nodes.contains(&info.name)
+            || c.addrs.contains_key(&info.name);
+        if !empty_vault || !voter {
+            return None;
+        }
+        c.addrs
+            .get(&info.name)
+            .copied()
+            .or(book_addr)
+            .filter(|a| *a != info.addr)
+    });
+    if let Some(addr) = voter_addr {
+        if sight.alive_named(addr, &info.name) {
+            return Namesake::Alive(addr);
+        }
+        // Decision (an empty namesake of a voter is refused, dead or alive): it can never be
+        // that voter (the voter's replica holds its log), so waiting for the voter's name to be
+        // free would be waiting for ever when the voter never comes back.
+        return Namesake::Voter(addr);
+    }
+    let entries = state
+        .lt
+        .members
+        .get(&info.name)
+        .into_iter()
+        .chain(state.validated.get(&info.name));
+    let mut found = Namesake::None;
+    for entry in entries {
+        if entry.addr == info.addr {
+            continue;
+        }
+        if sight.alive_launch(entry.addr, entry.launch) {
+            return Namesake::Alive(entry.addr);
+        }
+        found = Namesake::Absent;
+    }
+    found
+}
+
+/// What the CMG leader does with the join request of `info` (`empty_vault`: it carries no
+/// stored cluster), in order:
+///
+/// 1. Decision (a leader judges only nodes it sees, fuzz seed 9100044): a joiner missing from
+///    the leader's physical topology waits until the topology admits it. The leader removes
+///    absent LT members and validated nodes (LT hygiene); validating one it does not see would
+///    be undone at once, and would let its name be judged without its holder.
+/// 2. Decision (names are unique among live nodes, docs/spec.md §5): a live holder of the name
+///    at another address ([`namesake`]), or an empty joiner's voter namesake, refuses it for
+///    good, before any command is proposed and before the name's address is learnt (so no Raft
+///    message of the name's replica ever goes to the newcomer). A holder the leader does not
+///    see makes it wait: the holder may be alive in a part of the topology this leader does not
+///    see (a new leader, a topology split); the join waits until the holder is seen alive
+///    (refused) or leaves the LT (then the name is free).
+/// 3. Another launch's join under this name is in flight (proposed, not yet applied,
+///    `duties`): it waits, and is judged once that one is applied, so two namesakes are never
+///    both validated.
+///
+/// Otherwise its join is proposed. `bug` may plant `AcceptDuplicateName` (no namesake is looked
+/// at).
+pub(crate) fn join_request_step(
+    state: &CmgState,
+    duties: &LeaderDuties,
+    info: &NodeInfo,
+    empty_vault: bool,
+    sight: &LeaderSight<'_>,
+    book_addr: Option<Addr>,
+    bug: Option<PlantedBug>,
+) -> JoinRequestStep {
+    if !sight.present(info) {
+        return JoinRequestStep::Wait;
+    }
+    let namesake = if bug == Some(PlantedBug::AcceptDuplicateName) {
+        // Planted bug: nobody else's hold on the name is looked at.
+        Namesake::None
+    } else {
+        namesake(state, info, empty_vault, sight, book_addr)
+    };
+    match namesake {
+        Namesake::Alive(holder) | Namesake::Voter(holder) => JoinRequestStep::Refuse { holder },
+        Namesake::Absent => JoinRequestStep::Wait,
+        Namesake::None if duties.join_in_flight(&info.name, info.launch) => JoinRequestStep::Wait,
+        Namesake::None => JoinRequestStep::Propose,
+    }
+}
+
+#[cfg(test)]
+mod tests;
