@@ -129,3 +129,54 @@ fn run_check_and_json_print_the_stall_report_with_the_failure() {
         "{stall}"
     );
 }
+
+/// The last step starts n4 (with a planted bug no leader tells it the cluster state): the
+/// liveness phase must judge n4 although its task has not run yet when the phase begins.
+const STARTED_LAST: &str = r#"
+name = "started-by-the-last-step"
+description = "n4 is started by the last step; the CMG leader never sends it the cluster state."
+seeds = 1
+bug = "leader-stops-cluster-state"
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+[[node]]
+name = "n3"
+[[node]]
+name = "n4"
+start = false
+[[step]]
+after = { event = "in_topology", node = "n3" }
+action = "init"
+id = "init"
+via = "n1"
+cluster = "c"
+cmg = ["n1", "n2", "n3"]
+[[step]]
+after = { event = "joined", node = "n3" }
+action = "start"
+node = "n4"
+[expect]
+deadline_ms = 60000
+"#;
+
+#[test]
+fn a_node_started_by_the_last_step_is_judged_by_the_liveness_phase() {
+    let scenario = parse_scenario("<started-last>", STARTED_LAST).expect("valid");
+    let result = run_scenario(&scenario, 0, false);
+    assert!(!result.passed, "a false pass: {:?}", result.failures);
+    assert!(
+        result
+            .failures
+            .iter()
+            .any(|f| f.starts_with("liveness: n4 is not in the LT")),
+        "{:?}",
+        result.failures
+    );
+    assert!(
+        result.stall.iter().any(|s| s.label == "n4"),
+        "{:?}",
+        result.stall
+    );
+}

@@ -48,8 +48,24 @@ impl RunFiles {
     /// Writes every file asked for and returns their paths, in the order above.
     ///
     /// # Errors
-    /// A file that cannot be written: its path and the system's reason.
+    /// Two files given one path (nothing is written), or a file that cannot be written: its
+    /// path and the system's reason.
     pub fn write(&self, record: &RunRecord) -> Result<Vec<PathBuf>, String> {
+        let named = [
+            ("--trace-out", &self.trace_out),
+            ("--timeline", &self.timeline),
+            ("--mermaid", &self.mermaid),
+            ("--chrome-trace", &self.chrome_trace),
+        ];
+        for (i, (flag, path)) in named.iter().enumerate() {
+            let Some(path) = path else { continue };
+            if let Some((other, _)) = named[..i].iter().find(|(_, p)| p.as_ref() == Some(path)) {
+                return Err(format!(
+                    "{other} and {flag} both name {}: give each file its own path",
+                    path.display()
+                ));
+            }
+        }
         let mut written = Vec::new();
         if let Some(path) = &self.trace_out {
             write_file(path, &trace_file::to_jsonl(record))?;
@@ -103,6 +119,15 @@ mod tests {
         assert!(
             error.starts_with("cannot write /nonexistent-dir/run.jsonl: "),
             "{error}"
+        );
+        let twice = RunFiles {
+            trace_out: Some(PathBuf::from("x.html")),
+            timeline: Some(PathBuf::from("x.html")),
+            ..RunFiles::default()
+        };
+        assert_eq!(
+            twice.write(&record).unwrap_err(),
+            "--trace-out and --timeline both name x.html: give each file its own path"
         );
     }
 }

@@ -26,6 +26,7 @@ pub mod network;
 pub mod record;
 pub mod render;
 pub mod scenario;
+pub mod shell;
 pub mod sim;
 pub mod stall;
 pub mod test_runner;

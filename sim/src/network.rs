@@ -128,6 +128,11 @@ impl MessageRules {
         self.rules.clear();
     }
 
+    /// Removes every rule and returns the ids that were in force, oldest first.
+    pub fn take_all(&mut self) -> Vec<RuleId> {
+        self.rules.drain(..).map(|r| r.id).collect()
+    }
+
     /// What to do with a message at time `now_ms`: the first active matching rule decides;
     /// `None` means deliver.
     pub fn action(

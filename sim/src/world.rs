@@ -516,11 +516,13 @@ impl World {
 
     /// Ends every hold and drop rule.
     pub fn release_all(&self) {
-        self.inner.rules.lock().expect("rules lock").clear();
-        self.record(
-            "-",
-            TraceKind::Harness(HarnessEvent::RuleRemoved { rule: 0 }),
-        );
+        let ended = self.inner.rules.lock().expect("rules lock").take_all();
+        for id in ended {
+            self.record(
+                "-",
+                TraceKind::Harness(HarnessEvent::RuleRemoved { rule: id.0 }),
+            );
+        }
     }
 
     pub(crate) fn rule_action(

@@ -562,7 +562,10 @@ fn shrink_and_write(
         replay: if file.is_empty() {
             hunt_command(seed, options)
         } else {
-            format!("cargo run --release -- run {file}")
+            format!(
+                "cargo run --release -- run {}",
+                crate::shell::shell_word(&file)
+            )
         },
         file,
         files_beside,
@@ -596,7 +599,10 @@ fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOpt
             seed,
             kind: kind.to_string(),
             detail: detail.to_string(),
-            replay: format!("cargo run --release -- run {}", file.display()),
+            replay: format!(
+                "cargo run --release -- run {}",
+                crate::shell::shell_word(&file.display().to_string())
+            ),
             file: file.display().to_string(),
         },
         Err(e) => Reported {

@@ -150,16 +150,24 @@ struct Outcome {
 
 /// The command that replays `seed` of the scenario at `path`.
 pub fn replay_command(path: &str, seed: u64) -> String {
-    format!("cargo run --release -- run {path} --seed {seed}")
+    format!(
+        "cargo run --release -- run {} --seed {seed}",
+        crate::shell::shell_word(path)
+    )
 }
 
 /// The command that replays `seed` of `scenario` and writes its timeline picture to
-/// `<scenario name>-seed-<seed>.html` in the current directory.
+/// `<scenario name>-seed-<seed>.html` in the current directory (the name made one safe path
+/// component: [`crate::shell::file_name_of`]).
 pub fn timeline_command_of(scenario: &Scenario, seed: u64) -> String {
+    let file = format!(
+        "{}-seed-{seed}.html",
+        crate::shell::file_name_of(&scenario.name)
+    );
     format!(
-        "{} --timeline {}-seed-{seed}.html",
+        "{} --timeline {}",
         replay_command_of(scenario, seed),
-        scenario.name
+        crate::shell::shell_word(&file)
     )
 }
 
@@ -167,7 +175,10 @@ pub fn timeline_command_of(scenario: &Scenario, seed: u64) -> String {
 /// names, with `--seed` otherwise.
 pub fn replay_command_of(scenario: &Scenario, seed: u64) -> String {
     if scenario.seed == Some(seed) {
-        format!("cargo run --release -- run {}", scenario.path)
+        format!(
+            "cargo run --release -- run {}",
+            crate::shell::shell_word(&scenario.path)
+        )
     } else {
         replay_command(&scenario.path, seed)
     }
@@ -709,6 +720,13 @@ fn liveness_problems(
     problems.extend(unanswered_inits(world));
     problems.extend(state_left_by_cancelled_inits(world));
     let views = world.views();
+    // A node started a moment ago has no state machine until its task first runs: it is not
+    // joined yet, and the phase must wait for it rather than pass without judging it.
+    for label in world.labels() {
+        if world.is_running(&label) && !views.contains_key(&label) {
+            problems.push(format!("{label} was started and has not run yet"));
+        }
+    }
     // A committed cluster counts when a majority of its CMG nodes runs (halted or not): an old
     // cluster's lone replica (a node restored from a cluster that is gone) does not, nor does a
     // cluster whose CMG majority was killed and, as the liveness phase restarts nothing, stays

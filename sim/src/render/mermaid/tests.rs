@@ -293,13 +293,13 @@ fn hostile_names_are_drawn_as_written_and_never_break_the_syntax() {
     }
     assert_eq!(parsed.rects, 1);
     // The Markdown header escapes the scenario's name; the replay fence is longer than any run
-    // of backticks in the command.
+    // of backticks in the command, and the command quotes the path for the shell.
     assert!(
         md.starts_with("## name \\`with\\` \\*markdown\\* \\#1, seed 0\n"),
         "{md}"
     );
     assert!(
-        md.contains("\n```sh\ncargo run --release -- run scenarios/``odd``.toml --seed 0\n```\n"),
+        md.contains("\n```sh\ncargo run --release -- run 'scenarios/``odd``.toml' --seed 0\n```\n"),
         "{md}"
     );
 }
