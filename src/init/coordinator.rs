@@ -398,4 +398,4 @@ impl InitCoordinator {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
