@@ -4,9 +4,11 @@
 //!
 //! The graph is read from the sources at test time: every `crate::m::…` and `crate::{m::…, …}`
 //! reference of a file (comments left out) is an edge from the file's top-level module to `m`; a
-//! name re-exported by `src/lib.rs` (`crate::Node`) counts as its module (`node`). A child
-//! module (`src/node/cmg.rs`) belongs to its top-level module (`node`), so a child importing its
-//! parent is no edge.
+//! name re-exported by `src/lib.rs` (`crate::Node`) counts as its module (`node`). So is a
+//! relative path that climbs to the crate root: `super::m::…` in a top-level module's file
+//! (`src/hash.rs`), `super::super::m::…` in a child's, counting the inline modules (`mod tests
+//! { … }`) around it; `self::…` never leaves its module. A child module (`src/node/cmg.rs`)
+//! belongs to its top-level module (`node`), so a child importing its parent is no edge.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,114 @@ fn crate_references(source: &str) -> BTreeSet<String> {
     found
 }
 
+/// The heads of a path's rest: the items of a `{…}` group, or its first segment.
+fn path_heads(rest: &str) -> Vec<String> {
+    if let Some(group) = rest.strip_prefix('{') {
+        return group_heads(group);
+    }
+    let head: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if head.is_empty() {
+        Vec::new()
+    } else {
+        vec![head]
+    }
+}
+
+/// True when the code before an opening brace ends with `mod <name>`: the brace opens an inline
+/// module.
+fn opens_inline_module(before: &str) -> bool {
+    let name_start = before
+        .trim_end()
+        .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_');
+    let keyword = name_start.trim_end();
+    keyword.len() < name_start.len()
+        && keyword.ends_with("mod")
+        && !keyword[..keyword.len() - 3]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The first segments of every relative path (`super::…`, `self::…`) of a source that climbs
+/// to the crate root, for a file `depth` modules below the root (`src/m.rs`: 1, `src/m/c.rs`:
+/// 2), counting the inline modules around each path. Comments and string literals are left out.
+fn root_references(source: &str, depth: usize) -> BTreeSet<String> {
+    let code = strip_comments(source);
+    let chars: Vec<(usize, char)> = code.char_indices().collect();
+    let mut found = BTreeSet::new();
+    // Open braces: whether each opens an inline module.
+    let mut braces: Vec<bool> = Vec::new();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if in_string {
+            if c == '\\' {
+                i += 2;
+                continue;
+            }
+            in_string = c != '"';
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '\'' if chars.get(i + 2).is_some_and(|(_, q)| *q == '\'') => {
+                // A character literal: '{', '"', ...
+                i += 3;
+                continue;
+            }
+            '{' => braces.push(opens_inline_module(&code[..at])),
+            '}' => {
+                braces.pop();
+            }
+            _ => {}
+        }
+        let rest = &code[at..];
+        let starts_path = rest.starts_with("super::") || rest.starts_with("self::");
+        let boundary = !code[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|p| p.is_alphanumeric() || p == '_' || p == ':');
+        if starts_path && boundary {
+            let mut up = 0;
+            let mut tail = rest;
+            loop {
+                if let Some(t) = tail.strip_prefix("super::") {
+                    up += 1;
+                    tail = t;
+                } else if let Some(t) = tail.strip_prefix("self::") {
+                    tail = t;
+                } else {
+                    break;
+                }
+            }
+            let inline = braces.iter().filter(|m| **m).count();
+            if depth + inline == up {
+                found.extend(path_heads(tail));
+            }
+            i += rest.len() - tail.len();
+            continue;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// How many modules below the crate root a file is, by its path under `src/`: `m.rs` and
+/// `m/mod.rs` are 1, `m/c.rs` is 2.
+fn module_depth(relative: &Path) -> usize {
+    let parts = relative.components().count();
+    if relative.file_name().is_some_and(|n| n == "mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
+}
+
 /// `src/lib.rs`'s re-exports: each name, with the top-level module it comes from.
 fn root_reexports(lib: &str) -> BTreeMap<String, String> {
     let code = strip_comments(lib);
@@ -164,8 +274,12 @@ fn import_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             continue;
         };
         let source = std::fs::read_to_string(file).unwrap();
+        let depth = module_depth(file.strip_prefix(src).unwrap());
         let edges = graph.entry(from.clone()).or_default();
-        for head in crate_references(&source) {
+        let heads = crate_references(&source)
+            .into_iter()
+            .chain(root_references(&source, depth));
+        for head in heads {
             let to = if modules.contains(&head) {
                 Some(head)
             } else {
@@ -259,6 +373,30 @@ fn references_are_read_from_code_not_comments_and_groups_give_each_head() {
                   mycrate::not_this::K;\n";
     let found: Vec<String> = crate_references(source).into_iter().collect();
     assert_eq!(found, ["a", "c", "d", "g", "i", "in_string"]);
+}
+
+#[test]
+fn relative_paths_that_climb_to_the_root_are_references() {
+    let top = "use super::types::X;\n\
+               use super::{error::E, vault};\n\
+               use self::child::Y;\n\
+               #[cfg(test)]\n\
+               mod tests {\n\
+                   use super::*;\n\
+                   use super::Z;\n\
+                   use super::super::config::T;\n\
+                   let c = '{';\n\
+                   let s = \"super::in_string {\";\n\
+               }\n\
+               fn f() { super::rng::draw(); }\n";
+    let found: Vec<String> = root_references(top, 1).into_iter().collect();
+    assert_eq!(found, ["config", "error", "rng", "types", "vault"]);
+    let child = "use super::Sibling;\nuse super::super::message::M;\n";
+    let found: Vec<String> = root_references(child, 2).into_iter().collect();
+    assert_eq!(found, ["message"]);
+    assert_eq!(module_depth(Path::new("hash.rs")), 1);
+    assert_eq!(module_depth(Path::new("testing/mod.rs")), 1);
+    assert_eq!(module_depth(Path::new("cmg/namesake/tests.rs")), 3);
 }
 
 #[test]

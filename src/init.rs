@@ -32,6 +32,9 @@ pub use crate::init_command::{HeldCluster, InitCommand, InitParams, InitPlan};
 pub use cancel::CancelInFlight;
 pub(crate) use cancel::{CancelDue, CancelTracker};
 pub(crate) use cancelled::CancelledInits;
+/// For the check that every init error kind is reached (`src/testing/tests/init.rs`).
+#[cfg(test)]
+pub(crate) use coordinator::tests::a_failed_target;
 pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
 pub use coordinator::{InitInFlight, MAX_INITS_IN_FLIGHT};
 pub use params::resolve_params;

@@ -437,4 +437,4 @@ impl InitCoordinator {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

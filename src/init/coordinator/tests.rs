@@ -145,21 +145,29 @@ fn a_committed_cluster_of_other_parameters_is_refused() {
     ));
 }
 
-#[test]
-fn a_target_that_fails_to_start_its_groups_cancels_as_node_failed() {
+/// A target that fails to start its groups: the init is cancelled with `NodeFailed`, returned
+/// (also for `src/testing/tests/init.rs`'s check that every error kind is reached).
+pub(crate) fn a_failed_target() -> InitError {
     let mut c = InitCoordinator::new();
     c.start(plan(1), USER, RequestId(1), 0);
     let i = InstanceId(1);
     let failed = StartOutcome::Failed {
         detail: "this init was cancelled".into(),
     };
+    let want = InitError::NodeFailed {
+        node: "b".into(),
+        detail: "this init was cancelled".into(),
+    };
     assert_eq!(
         c.on_start_ack(i, addr(2), failed, 0),
-        StartAck::Cancel(InitError::NodeFailed {
-            node: "b".into(),
-            detail: "this init was cancelled".into()
-        })
+        StartAck::Cancel(want.clone())
     );
+    want
+}
+
+#[test]
+fn a_target_that_fails_to_start_its_groups_cancels_as_node_failed() {
+    a_failed_target();
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! commands reach. `NodeFailed` needs a named node that fails to start its groups, or a watched
 //! init whose cancel another initiator got committed, which no simple run does: the coordinator's
 //! unit tests (`src/init/coordinator/tests.rs`) reach both, and the madsim scenarios the rest.
+//! The last test checks that the kinds reached here and there are exactly [`InitError`]'s.
 
 use super::*;
 use crate::testing::{InitFailure, NodeSetup};
@@ -35,8 +36,9 @@ fn init_succeeds_and_a_repeat_returns_the_same_tag() {
     assert_eq!(cluster.config.cmg_nodes, vec!["n1", "n2", "n3"]);
 }
 
-#[test]
-fn each_invalid_parameter_is_refused_at_once() {
+/// Each invalid parameter, refused at once: the errors, in order.
+fn invalid_parameters() -> Vec<InitError> {
+    let mut reached = Vec::new();
     let foreign = restored("old", 0xF0, &["x"], 1, &[("x", 3)]);
     let mut net = Network::builder()
         .seed(10)
@@ -76,19 +78,27 @@ fn each_invalid_parameter_is_refused_at_once() {
     for (p, want) in cases {
         let got = refused(net.init("n1", p.clone()));
         assert_eq!(got, want, "for {p:?}");
+        reached.push(got);
     }
     let got = refused(net.init("n2", params("c", &["n1", "x"], &[])));
     assert!(
         matches!(&got, InitError::ForeignTag { name, .. } if name == "x"),
         "{got:?}"
     );
+    reached.push(got);
     for l in ["n1", "n2", "n3"] {
         assert!(net.vault(l).cmg.is_none() && net.vault(l).ms.is_none());
     }
+    reached
 }
 
 #[test]
-fn two_live_members_with_one_name_are_refused() {
+fn each_invalid_parameter_is_refused_at_once() {
+    invalid_parameters();
+}
+
+/// Two live members named n2: `DuplicateMember`, returned.
+fn duplicate_member() -> InitError {
     let mut net = Network::builder()
         .seed(11)
         .nodes(2)
@@ -105,14 +115,20 @@ fn two_live_members_with_one_name_are_refused() {
         matches!(&got, InitError::DuplicateMember { name, .. } if name == "n2"),
         "{got:?}"
     );
+    got
 }
 
 #[test]
-fn different_parameters_are_refused_without_a_cancel() {
+fn two_live_members_with_one_name_are_refused() {
+    duplicate_member();
+}
+
+/// Another init with different parameters: `ParametersDiffer`, returned.
+fn parameters_differ() -> InitError {
     let mut net = Network::builder().seed(14).nodes(4).build();
     let first = form_cluster(&mut net, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]);
     let got = refused(net.init("n2", params("test", &["n1", "n2", "n4"], &[])));
-    match got {
+    match &got {
         InitError::ParametersDiffer { detail, .. } => {
             assert!(detail.contains("CMG node names do not match"), "{detail}")
         }
@@ -120,6 +136,12 @@ fn different_parameters_are_refused_without_a_cancel() {
     }
     assert!(net.joined(&["n1", "n2", "n3", "n4"]));
     assert_eq!(net.vault("n4").local.as_ref().unwrap().config.tag, first);
+    got
+}
+
+#[test]
+fn different_parameters_are_refused_without_a_cancel() {
+    parameters_differ();
 }
 
 #[test]
@@ -150,8 +172,8 @@ fn a_dead_named_node_cancels_the_init_and_a_later_init_succeeds() {
     wait_joined(&mut net, &["n1", "n2", "n3"]);
 }
 
-#[test]
-fn a_stopped_node_answers_node_stopped() {
+/// An init through a stopped node: `NodeStopped`, returned.
+fn node_stopped() -> InitError {
     // x holds another cluster's tag and is no voter of it: refused at pre-init, it stops.
     let foreign = restored("other", 0xD, &["g1", "g2", "g3"], 1, &[]);
     let mut net = Network::builder()
@@ -169,10 +191,17 @@ fn a_stopped_node_answers_node_stopped() {
         .expect("x is refused: another tag");
     let got = refused(net.init("x", params("c", &["x"], &[])));
     assert!(matches!(got, InitError::NodeStopped { .. }), "{got:?}");
+    got
 }
 
 #[test]
-fn more_inits_in_flight_than_the_bound_are_refused_busy() {
+fn a_stopped_node_answers_node_stopped() {
+    node_stopped();
+}
+
+/// One init more than the bound while a named node is dead: one `Busy`, the others `Timeout`;
+/// the answers, returned.
+fn busy_and_timeouts() -> Vec<InitError> {
     let max = crate::init::MAX_INITS_IN_FLIGHT;
     let mut net = Network::builder().seed(17).nodes(3).build();
     net.start_all();
@@ -202,4 +231,31 @@ fn more_inits_in_flight_than_the_bound_are_refused_busy() {
         .filter(|e| matches!(e, InitError::Timeout { node, .. } if node == "n3"))
         .count();
     assert_eq!((busy, timed_out), (1, max), "{answers:?}");
+    answers.into_iter().cloned().collect()
+}
+
+#[test]
+fn more_inits_in_flight_than_the_bound_are_refused_busy() {
+    busy_and_timeouts();
+}
+
+/// Every init error kind, from the runs above and the coordinator's unit test of a target that
+/// fails to start its groups (`NodeFailed`): this test fails when a kind is added without a run
+/// that reaches it.
+#[test]
+fn every_init_error_kind_is_reached() {
+    let mut errors = invalid_parameters();
+    errors.extend([
+        duplicate_member(),
+        parameters_differ(),
+        node_stopped(),
+        crate::init::a_failed_target(),
+    ]);
+    errors.extend(busy_and_timeouts());
+    let mut reached: Vec<&str> = errors.iter().map(|e| e.kind()).collect();
+    reached.sort_unstable();
+    reached.dedup();
+    let mut all = <InitError as strum::VariantNames>::VARIANTS.to_vec();
+    all.sort_unstable();
+    assert_eq!(reached, all);
 }

@@ -176,11 +176,22 @@ fn scenario_4_stale_version_is_accepted_and_caught_up() {
     )));
 }
 
+/// Scenario 4c's run (X = 5 > Y = 3): the network and d's rejection.
+pub(super) fn version_ahead() -> (Network, Rejection) {
+    let (net, rejection) = scenario_4(43, 5, 0xC);
+    (net, rejection.expect("d is rejected"))
+}
+
+/// Scenario 4d's run (another tag): the network and d's rejection.
+pub(super) fn other_tag() -> (Network, Rejection) {
+    let (net, rejection) = scenario_4(44, 3, 0xD);
+    (net, rejection.expect("d is refused"))
+}
+
 /// 4c. X > Y: rejected, the node saw a newer Meta Storage configuration.
 #[test]
 fn scenario_4_version_ahead_is_rejected() {
-    let (net, rejection) = scenario_4(43, 5, 0xC);
-    let rejection = rejection.expect("d is rejected");
+    let (net, rejection) = version_ahead();
     assert_eq!(rejection.stage, RejectionStage::Join);
     assert_eq!(
         rejection.reason,
@@ -196,8 +207,7 @@ fn scenario_4_version_ahead_is_rejected() {
 ///     never admitted.
 #[test]
 fn scenario_4_other_tag_is_refused_at_pre_init() {
-    let (net, rejection) = scenario_4(44, 3, 0xD);
-    let rejection = rejection.expect("d is refused");
+    let (net, rejection) = other_tag();
     assert_eq!(rejection.stage, RejectionStage::PreInit);
     assert!(
         matches!(rejection.reason, RejectionReason::TagMismatch { .. }),
