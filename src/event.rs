@@ -5,7 +5,6 @@
 //! them. A node never emits an event for something it did not do.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 use crate::error::{InitError, Rejection, RejectionReason};
 use crate::init_command::{InitFate, InitParams};
@@ -26,7 +25,26 @@ pub enum RemovalCause {
 }
 
 /// A Raft role, as events report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Its names (`follower`, `candidate`, `leader`) come from one table, strum's derives:
+/// `Display`, `str::parse`, `<&str>::from` and `Role::VARIANTS`. Its serde and bincode
+/// encodings are serde's own (bincode writes the variant index, hashed into traces): unchanged.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Follower (or learner).
     Follower,
@@ -34,16 +52,6 @@ pub enum Role {
     Candidate,
     /// Leader.
     Leader,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Follower => "follower",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        })
-    }
 }
 
 /// Something a node did.
@@ -403,4 +411,18 @@ pub enum Event {
         /// The init.
         init: InstanceId,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_named_by_one_table_and_encoded_by_index() {
+        use strum::VariantNames;
+        assert_eq!(Role::VARIANTS, ["follower", "candidate", "leader"]);
+        assert_eq!(Role::Leader.to_string(), "leader");
+        assert_eq!("candidate".parse::<Role>(), Ok(Role::Candidate));
+        assert_eq!(bincode::serialize(&Role::Leader).unwrap(), [2, 0, 0, 0]);
+    }
 }

@@ -237,21 +237,33 @@ pub struct NodeInfo {
 }
 
 /// The two Raft groups of the protocol.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+///
+/// Its names (`cmg`, `ms`) come from one table, strum's derives: `Display`, `str::parse`,
+/// `<&str>::from` and `GroupKind::VARIANTS`. Its serde and bincode encodings are serde's own
+/// (bincode writes the variant index, hashed into traces): unchanged.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Debug,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum GroupKind {
     /// Cluster Management Group: holds the cluster state, the validated set and the LT.
     Cmg,
     /// Meta Storage: holds the cluster metadata, here its own configuration and version.
     Ms,
-}
-
-impl fmt::Display for GroupKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GroupKind::Cmg => "cmg",
-            GroupKind::Ms => "ms",
-        })
-    }
 }
 
 /// Identifies one incarnation of a Raft group: the id of the init attempt that created it.
@@ -289,6 +301,15 @@ pub struct RequestId(pub u64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_kinds_are_named_by_one_table_and_encoded_by_index() {
+        use strum::VariantNames;
+        assert_eq!(GroupKind::VARIANTS, ["cmg", "ms"]);
+        assert_eq!(GroupKind::Ms.to_string(), "ms");
+        assert_eq!("cmg".parse::<GroupKind>(), Ok(GroupKind::Cmg));
+        assert_eq!(bincode::serialize(&GroupKind::Ms).unwrap(), [1, 0, 0, 0]);
+    }
 
     #[test]
     fn product_version_parses_and_compares() {
