@@ -29,6 +29,8 @@ pub struct RunRecord {
     pub nodes: BTreeMap<String, String>,
     /// Every trace entry of the run, in order.
     pub entries: Vec<TraceEntry>,
+    /// The expectations and liveness conditions that did not hold (empty when none failed).
+    pub failures: Vec<String>,
 }
 
 impl RunRecord {
@@ -43,6 +45,7 @@ impl RunRecord {
             passed: result.passed,
             nodes: result.nodes.clone(),
             entries: result.trace.clone(),
+            failures: result.failures.clone(),
         }
     }
 
@@ -67,6 +70,11 @@ impl RunRecord {
             passed: report.value.all_joined && report.value.init.is_ok(),
             nodes,
             entries: report.trace.clone(),
+            failures: match (&report.value.init, report.value.all_joined) {
+                (Err(e), _) => vec![format!("the init failed: {e}")],
+                (Ok(_), false) => vec!["not every node joined".to_string()],
+                (Ok(_), true) => Vec::new(),
+            },
         }
     }
 

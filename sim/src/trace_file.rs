@@ -107,6 +107,7 @@ pub fn header_json(record: &RunRecord) -> Value {
         "trace_hash": record.trace_hash,
         "sim_time_ms": record.sim_time_ms,
         "passed": record.passed,
+        "failures": record.failures,
         "nodes": record.nodes,
         "entries": record.entries.len(),
     })

@@ -213,6 +213,7 @@ pub(crate) fn sample() -> RunRecord {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
         entries,
+        failures: Vec::new(),
     }
 }
 

@@ -62,6 +62,10 @@ const LOST_STUB: f64 = 0.4;
 /// The nominal flight time a lost message's stub is drawn with, ms.
 const LOST_STUB_MS: f64 = 8.0;
 
+/// The most failure lines (expectations and liveness conditions that did not hold) the page's
+/// header lists.
+pub const MAX_FAILURE_LINES: usize = 10;
+
 /// The timeline picture of `record` as one self-contained HTML page.
 pub fn timeline_html(record: &RunRecord) -> String {
     Timeline::new(record).html()
@@ -228,9 +232,25 @@ impl<'a> Timeline<'a> {
                 );
             }
             None if r.passed => out.push_str("<p class=\"verdict ok\">The run passed.</p>\n"),
-            None => out.push_str(
+            None if r.failures.is_empty() => out.push_str(
                 "<p class=\"verdict bad\">The run failed (no invariant broke: see the report of <code>joinsim run</code> for the expectation or liveness condition that did not hold).</p>\n",
             ),
+            None => {}
+        }
+        // What did not hold, as the report says it (at most MAX_FAILURE_LINES lines).
+        if !r.failures.is_empty() {
+            out.push_str("<ul class=\"verdict bad\">\n");
+            for failure in r.failures.iter().take(MAX_FAILURE_LINES) {
+                let _ = writeln!(out, "<li>{}</li>", esc(failure));
+            }
+            if r.failures.len() > MAX_FAILURE_LINES {
+                let _ = writeln!(
+                    out,
+                    "<li>… and {} more (see <code>joinsim run</code>)</li>",
+                    r.failures.len() - MAX_FAILURE_LINES
+                );
+            }
+            out.push_str("</ul>\n");
         }
     }
 

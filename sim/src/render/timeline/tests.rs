@@ -208,6 +208,7 @@ fn built_record() -> RunRecord {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
         entries: e,
+        failures: Vec::new(),
     }
 }
 
@@ -415,4 +416,17 @@ fn an_empty_run_is_a_page_with_its_lanes_and_nothing_else() {
     assert!(html.contains("The run passed."));
     assert!(html.contains("<code>joinsim demo --seed 0</code>"));
     assert!(html.ends_with("</html>\n"));
+}
+
+#[test]
+fn the_failures_of_a_run_are_listed_on_its_page_escaped_and_bounded() {
+    let mut record = crate::render::testing::sample();
+    record.passed = false;
+    record.failures = (0..12)
+        .map(|i| format!("liveness: <n{i}> is not in the LT"))
+        .collect();
+    let page = timeline_html(&record);
+    assert!(page.contains("<li>liveness: &lt;n0&gt; is not in the LT</li>"));
+    assert!(page.contains("<li>… and 2 more (see <code>joinsim run</code>)</li>"));
+    assert!(!page.contains("&lt;n10&gt;"));
 }
