@@ -123,11 +123,6 @@ impl MessageRules {
         self.rules.len() != before
     }
 
-    /// Removes every rule.
-    pub fn clear(&mut self) {
-        self.rules.clear();
-    }
-
     /// Removes every rule and returns the ids that were in force, oldest first.
     pub fn take_all(&mut self) -> Vec<RuleId> {
         self.rules.drain(..).map(|r| r.id).collect()
