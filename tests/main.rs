@@ -13,6 +13,7 @@ mod join_scenarios;
 mod leader_change;
 mod leave_and_reconfiguration;
 mod mutated_files;
+mod network_model;
 mod restart;
 mod robustness;
 mod stall;

@@ -1,35 +1,41 @@
 //! The host of one cluster node inside madsim: the node's vault (which outlives the node), its
-//! live state machine, and the two tasks that feed it — one receiving messages, one ticking.
+//! live state machine, its clock, and the task that ticks it. Messages reach it from the network
+//! ([`crate::network`]) at the instant they arrive.
 //!
-//! Every input goes through the same path: lock the state machine, give it the input, then make
-//! the output real — vault writes first, then trace events, then messages onto madsim's network.
+//! Every input goes through the same path: lock the state machine, give it the input, unlock,
+//! then make the output real — vault writes first, then trace events, then messages onto the
+//! network. None of it takes simulated time. A node that stops while its output is being made
+//! real (a step that kills it at one of its events) makes nothing more of that output real.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use joinsim::{Addr, Envelope, LaunchId, Node, NodeConfig, NodeView, Output, Vault};
-use madsim::net::Endpoint;
 
+use crate::clock::NodeClock;
 use crate::network::RuleAction;
 use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::World;
 
 /// The port every node listens on.
 pub const NODE_PORT: u16 = 7000;
-/// The madsim message tag of the protocol.
-pub const PROTOCOL_TAG: u64 = 0x1e77;
-/// The most messages a node buffers for hold rules.
+/// The most messages a node buffers for hold rules, and the most that wait for a paused node;
+/// beyond either, a message is dropped (and recorded so).
 pub const MAX_HELD_MESSAGES: usize = 10_000;
 
-/// What travels on madsim's network: a protocol envelope's bytes with the message's trace id
+/// What travels on the network: a protocol envelope's bytes with the message's trace id
 /// ([`crate::trace::MessageRecord::id`]; 0 for raw bytes the trace does not follow, such as a
 /// corrupt message the user sends).
+#[derive(Clone, Debug)]
 pub(crate) struct Packet {
     /// The message's id in the trace (0: not followed).
     pub id: u64,
+    /// The sender's address.
+    pub from: Addr,
     /// The envelope's wire bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: Arc<[u8]>,
 }
 
 /// Converts a protocol address to a socket address.
@@ -38,19 +44,12 @@ pub fn socket_of(addr: Addr) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), addr.port)
 }
 
-/// Converts a socket address to a protocol address.
-pub fn addr_of(socket: SocketAddr) -> Addr {
-    match socket.ip() {
-        IpAddr::V4(v4) => Addr::new(v4.octets(), socket.port()),
-        IpAddr::V6(_) => Addr::new([0, 0, 0, 0], socket.port()),
-    }
-}
-
 /// Everything the world keeps about one node.
 pub(crate) struct NodeSlot {
     /// Unique label (the node's name unless two nodes share a name).
     pub label: String,
-    pub config: NodeConfig,
+    /// The node's configuration; its address changes when the node moves.
+    pub config: Mutex<NodeConfig>,
     /// The labels of its seeds.
     pub seed_labels: Vec<String>,
     /// Durable: survives kill and restart.
@@ -59,10 +58,18 @@ pub(crate) struct NodeSlot {
     pub node: Mutex<Option<Node>>,
     /// Volatile: messages held by rules, with their trace ids.
     pub held: Mutex<Vec<(u64, Envelope)>>,
+    /// Volatile: messages that arrived while the node was paused, in arrival order.
+    pub inbox: Mutex<Vec<Packet>>,
+    /// Simulated microsecond at which a pause ends (0: not paused).
+    pub paused_until_us: AtomicU64,
     /// The madsim node, once created.
     pub madsim_id: Mutex<Option<madsim::task::NodeId>>,
     /// True from `start` to `kill`: the node runs (or is about to, its task not yet polled).
-    pub up: std::sync::atomic::AtomicBool,
+    pub up: AtomicBool,
+    /// Counts starts: an output is made real only while the incarnation that made it runs.
+    pub incarnation: AtomicU64,
+    /// The machine's clock (skew and drift), which outlives the node.
+    pub clock: Mutex<NodeClock>,
 }
 
 impl NodeSlot {
@@ -75,26 +82,45 @@ impl NodeSlot {
     }
 
     pub fn is_running(&self) -> bool {
-        self.up.load(std::sync::atomic::Ordering::Relaxed)
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// The node's address now.
+    pub fn addr(&self) -> Addr {
+        self.config.lock().expect("config lock").addr
+    }
+
+    /// True while incarnation `incarnation` runs.
+    fn alive(&self, incarnation: u64) -> bool {
+        self.is_running() && self.incarnation.load(Ordering::Relaxed) == incarnation
+    }
+
+    /// True while the node is paused at simulated microsecond `now_us`.
+    pub fn is_paused(&self, now_us: u64) -> bool {
+        now_us < self.paused_until_us.load(Ordering::Relaxed)
+    }
+
+    /// The node's own clock reading, in milliseconds, at the world's `now_us`.
+    pub fn local_ms(&self, now_us: u64) -> u64 {
+        self.clock.lock().expect("clock lock").local_ms(now_us)
     }
 }
 
-/// The task a madsim node runs at every (re)start.
+/// The task a madsim node runs at every (re)start: it starts the state machine from the vault,
+/// then ticks it every `tick_ms` of the node's own clock.
 pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
-    let endpoint = match Endpoint::bind(socket_of(slot.config.addr)).await {
-        Ok(ep) => Arc::new(ep),
-        Err(e) => panic!("node {} cannot bind {}: {e}", slot.label, slot.config.addr),
-    };
+    let incarnation = slot.incarnation.load(Ordering::Relaxed);
     let launch = LaunchId(madsim::rand::random::<u64>() | 1);
     let seed = madsim::rand::random::<u64>();
     let vault = slot.vault.lock().expect("vault lock").clone();
+    let config = slot.config.lock().expect("config lock").clone();
     let started = Node::new(
-        slot.config.clone(),
+        config,
         world.timing().clone(),
         launch,
         seed,
         &vault,
-        world.now_ms(),
+        slot.local_ms(world.now_us()),
     );
     let output = match started {
         Ok((node, output)) => {
@@ -102,7 +128,7 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
             output
         }
         Err(e) => {
-            slot.up.store(false, std::sync::atomic::Ordering::Relaxed);
+            slot.up.store(false, Ordering::Relaxed);
             world.record(
                 &slot.label,
                 TraceKind::Harness(HarnessEvent::StartFailed {
@@ -113,96 +139,142 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
         }
     };
     slot.held.lock().expect("held lock").clear();
-    apply_output(&world, &slot, &endpoint, output).await;
-    let phase_ms = madsim::rand::random::<u64>() % world.timing().tick_ms;
-    madsim::task::spawn(tick_loop(
-        world.clone(),
-        slot.clone(),
-        endpoint.clone(),
-        phase_ms,
-    ));
-    receive_loop(world, slot, endpoint).await;
-}
-
-async fn receive_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>) {
-    loop {
-        let Ok((payload, from)) = endpoint.recv_from_raw(PROTOCOL_TAG).await else {
-            return;
-        };
-        let Ok(packet) = payload.downcast::<Packet>() else {
-            continue;
-        };
-        let from_addr = addr_of(from);
-        let decoded = Envelope::decode(&packet.bytes, &from);
-        let output = {
-            let mut guard = slot.node.lock().expect("node lock");
-            let Some(node) = guard.as_mut() else { return };
-            match decoded {
-                Err(e) => node.corrupt_message(from_addr, &e),
-                Ok(envelope) => {
-                    let sender = world.label_of(from_addr);
-                    let kind = envelope.msg.kind();
-                    let link = (sender.as_str(), slot.label.as_str());
-                    let fate = match world.rule_action(&sender, &slot.label, kind) {
-                        Some(RuleAction::Drop) => MessageFate::Dropped,
-                        Some(RuleAction::Hold) => MessageFate::Held,
-                        None => MessageFate::Delivered,
-                    };
-                    match fate {
-                        MessageFate::Held => {
-                            let mut held = slot.held.lock().expect("held lock");
-                            if held.len() < MAX_HELD_MESSAGES {
-                                held.push((packet.id, envelope));
-                                drop(held);
-                                world.message(&slot.label, packet.id, link, kind, fate);
-                            } else {
-                                drop(held);
-                                let fate = MessageFate::Dropped;
-                                world.message(&slot.label, packet.id, link, kind, fate);
-                            }
-                            continue;
-                        }
-                        MessageFate::Dropped => {
-                            world.message(&slot.label, packet.id, link, kind, fate);
-                            continue;
-                        }
-                        _ => {
-                            world.message(&slot.label, packet.id, link, kind, fate);
-                            node.receive(world.now_ms(), envelope)
-                        }
-                    }
-                }
-            }
-        };
-        apply_output(&world, &slot, &endpoint, output).await;
-    }
-}
-
-async fn tick_loop(world: World, slot: Arc<NodeSlot>, endpoint: Arc<Endpoint>, phase_ms: u64) {
+    apply_output(&world, &slot, incarnation, output);
     let tick_ms = world.timing().tick_ms;
-    madsim::time::sleep(Duration::from_millis(phase_ms.max(1))).await;
+    let phase_ms = madsim::rand::random::<u64>() % tick_ms;
+    sleep_local(&world, &slot, phase_ms.max(1)).await;
     loop {
-        madsim::time::sleep(Duration::from_millis(tick_ms)).await;
-        let released = release_held(&world, &slot);
-        for (id, envelope) in released {
+        sleep_local(&world, &slot, tick_ms).await;
+        resume_if_paused(&world, &slot, incarnation).await;
+        if !slot.alive(incarnation) {
+            return;
+        }
+        for (id, envelope) in release_held(&world, &slot) {
+            let sender = world.label_of(envelope.from);
+            let link = (sender.as_str(), slot.label.as_str());
+            let kind = envelope.msg.kind();
+            world.message(&slot.label, id, link, kind, MessageFate::Released);
+            let now_ms = slot.local_ms(world.now_us());
             let output = {
                 let mut guard = slot.node.lock().expect("node lock");
                 let Some(node) = guard.as_mut() else { return };
-                let sender = world.label_of(envelope.from);
-                let link = (sender.as_str(), slot.label.as_str());
-                let kind = envelope.msg.kind();
-                world.message(&slot.label, id, link, kind, MessageFate::Released);
-                node.receive(world.now_ms(), envelope)
+                node.receive(now_ms, envelope)
             };
-            apply_output(&world, &slot, &endpoint, output).await;
+            apply_output(&world, &slot, incarnation, output);
+            if !slot.alive(incarnation) {
+                return;
+            }
         }
+        let now_ms = slot.local_ms(world.now_us());
         let output = {
             let mut guard = slot.node.lock().expect("node lock");
             let Some(node) = guard.as_mut() else { return };
-            node.tick(world.now_ms())
+            node.tick(now_ms)
         };
-        apply_output(&world, &slot, &endpoint, output).await;
+        apply_output(&world, &slot, incarnation, output);
     }
+}
+
+/// Sleeps `ms` of the node's own clock.
+async fn sleep_local(world: &World, slot: &NodeSlot, ms: u64) {
+    let us = slot.clock.lock().expect("clock lock").world_us_for(ms);
+    let _ = world;
+    madsim::time::sleep(Duration::from_micros(us.max(1))).await;
+}
+
+/// While the node is paused, waits for the pause to end; then gives it, in arrival order, what
+/// arrived meanwhile.
+async fn resume_if_paused(world: &World, slot: &Arc<NodeSlot>, incarnation: u64) {
+    let mut paused = false;
+    loop {
+        let until_us = slot.paused_until_us.load(Ordering::Relaxed);
+        let now_us = world.now_us();
+        if now_us >= until_us {
+            break;
+        }
+        paused = true;
+        madsim::time::sleep(Duration::from_micros(until_us - now_us)).await;
+    }
+    if !paused || !slot.alive(incarnation) {
+        return;
+    }
+    world.record(&slot.label, TraceKind::Harness(HarnessEvent::Resumed));
+    let waiting = std::mem::take(&mut *slot.inbox.lock().expect("inbox lock"));
+    for packet in waiting {
+        if !slot.alive(incarnation) {
+            return;
+        }
+        process(world, slot, incarnation, packet);
+    }
+}
+
+/// A message arrives at the node (called by the network at the instant of arrival). Lost when
+/// the node is down; kept for later while it is paused; otherwise handled at once.
+pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet) {
+    if !slot.is_running() || slot.node.lock().expect("node lock").is_none() {
+        return;
+    }
+    let incarnation = slot.incarnation.load(Ordering::Relaxed);
+    if slot.is_paused(world.now_us()) {
+        let mut inbox = slot.inbox.lock().expect("inbox lock");
+        if inbox.len() < MAX_HELD_MESSAGES {
+            inbox.push(packet);
+            return;
+        }
+        drop(inbox);
+        if let Ok(envelope) = Envelope::decode(&packet.bytes, &packet.from) {
+            let sender = world.label_of(packet.from);
+            let link = (sender.as_str(), slot.label.as_str());
+            let kind = envelope.msg.kind();
+            world.message(&slot.label, packet.id, link, kind, MessageFate::Dropped);
+        }
+        return;
+    }
+    process(world, slot, incarnation, packet);
+}
+
+/// Gives one arrived message to the running node: decodes it, applies the arrival rules (hold,
+/// drop), and makes the node's output real.
+fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
+    let now_ms = slot.local_ms(world.now_us());
+    let output = match Envelope::decode(&packet.bytes, &packet.from) {
+        Err(e) => {
+            let mut guard = slot.node.lock().expect("node lock");
+            let Some(node) = guard.as_mut() else { return };
+            node.corrupt_message(packet.from, &e)
+        }
+        Ok(envelope) => {
+            let sender = world.label_of(packet.from);
+            let kind = envelope.msg.kind();
+            let link = (sender.as_str(), slot.label.as_str());
+            let (id, at) = (packet.id, slot.label.as_str());
+            match world.rule_action((&sender, &slot.label, kind), false) {
+                Some(RuleAction::Hold) => {
+                    let mut held = slot.held.lock().expect("held lock");
+                    let fate = if held.len() < MAX_HELD_MESSAGES {
+                        held.push((id, envelope));
+                        MessageFate::Held
+                    } else {
+                        MessageFate::Dropped
+                    };
+                    drop(held);
+                    world.message(at, id, link, kind, fate);
+                    return;
+                }
+                Some(_) => {
+                    world.message(at, id, link, kind, MessageFate::Dropped);
+                    return;
+                }
+                None => {
+                    world.message(at, id, link, kind, MessageFate::Delivered);
+                    let mut guard = slot.node.lock().expect("node lock");
+                    let Some(node) = guard.as_mut() else { return };
+                    node.receive(now_ms, envelope)
+                }
+            }
+        }
+    };
+    apply_output(world, slot, incarnation, output);
 }
 
 /// Held messages that no hold rule matches any more, in arrival order, with their ids; the ones a
@@ -217,9 +289,10 @@ fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
     let mut dropped = Vec::new();
     for (id, envelope) in held.drain(..) {
         let sender = world.label_of(envelope.from);
-        match world.rule_action(&sender, &slot.label, envelope.msg.kind()) {
+        let kind = envelope.msg.kind();
+        match world.rule_action((&sender, &slot.label, kind), false) {
             Some(RuleAction::Hold) => kept.push((id, envelope)),
-            Some(RuleAction::Drop) => dropped.push((id, sender, envelope.msg.kind())),
+            Some(_) => dropped.push((id, sender, kind)),
             None => released.push((id, envelope)),
         }
     }
@@ -232,13 +305,13 @@ fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
     released
 }
 
-/// Makes a node's output real: vault writes, then trace events, then messages.
-pub(crate) async fn apply_output(
-    world: &World,
-    slot: &NodeSlot,
-    endpoint: &Endpoint,
-    output: Output,
-) {
+/// Makes a node's output real: vault writes, then trace events, then messages (handed to the
+/// network, all at this instant). Stops as soon as incarnation `incarnation` no longer runs (a
+/// step acting at one of the events killed it): what follows is lost with the node.
+pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, output: Output) {
+    if !slot.alive(incarnation) {
+        return;
+    }
     if !output.writes.is_empty() {
         let mut vault = slot.vault.lock().expect("vault lock");
         for write in &output.writes {
@@ -254,22 +327,18 @@ pub(crate) async fn apply_output(
     }
     for event in output.events {
         world.record(&slot.label, TraceKind::Protocol(event));
+        if !slot.alive(incarnation) {
+            return;
+        }
     }
+    let from = slot.addr();
     for (to, envelope) in output.messages {
-        let bytes = envelope.encode();
         let id = world.next_message_id();
         let receiver = world.label_of(to);
         let link = (slot.label.as_str(), receiver.as_str());
-        world.message(
-            &slot.label,
-            id,
-            link,
-            envelope.msg.kind(),
-            MessageFate::Sent,
-        );
-        // A send fails only when the network is down for this node; the protocol retries.
-        let _ = endpoint
-            .send_to_raw(socket_of(to), PROTOCOL_TAG, Box::new(Packet { id, bytes }))
-            .await;
+        let kind = envelope.msg.kind();
+        world.message(&slot.label, id, link, kind, MessageFate::Sent);
+        let bytes: Arc<[u8]> = envelope.encode().into();
+        world.transmit(Packet { id, from, bytes }, to, kind);
     }
 }

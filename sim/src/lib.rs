@@ -16,6 +16,7 @@
 pub mod artifacts;
 pub mod campaign;
 pub mod checkers;
+pub mod clock;
 pub mod demo;
 pub mod failure;
 pub mod fuzz;

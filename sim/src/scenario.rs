@@ -15,6 +15,7 @@
 //! [`model::Action`], its arm in `validate/step.rs`, its arm in `runner.rs` (`docs/scenarios.md`,
 //! "Adding an action").
 
+pub mod at_event;
 pub mod error;
 pub mod model;
 mod raw;

@@ -264,12 +264,6 @@ impl Sim {
         F: FnOnce(World) -> Fut,
         Fut: Future<Output = R>,
     {
-        let net = self.net.clone();
-        madsim::net::NetSim::current().update_config(|c| {
-            c.send_latency = Duration::from_millis(net.latency_min_ms)
-                ..Duration::from_millis(net.latency_max_ms.max(net.latency_min_ms + 1));
-            c.packet_loss_rate = net.loss;
-        });
         let start = madsim::time::Instant::now();
         let world = World::setup(
             self.specs,
@@ -277,6 +271,7 @@ impl Sim {
             self.user_patience_ms,
             self.bug,
             self.keep_messages,
+            &self.net,
         );
         on_world(&world);
         let value = body(world.clone()).await;

@@ -13,7 +13,8 @@
 //! **Messages** are entries of their own ([`MessageRecord`]): one `sent` when a node (or the user)
 //! hands a message to the network, with an id unique in the run, and then, at the receiver, one
 //! entry per thing that happened to it with the same id — `delivered`, `held` by a rule and later
-//! `released` (a delivery), or `dropped` by a rule. A message sent and never seen again was lost on
+//! `released` (a delivery), or `dropped` by a rule; a `duplicated` entry at the sender says two
+//! copies travel, each with its own arrival entries. A message sent and never seen again was lost on
 //! the way (network loss, a cut link, or a receiver that was down); `docs/trace.md` is the schema
 //! of the trace file written from these entries ([`crate::trace_file`]).
 
@@ -80,6 +81,35 @@ pub enum HarnessEvent {
         /// The answer, as text.
         answer: String,
     },
+    /// One link (one direction) got latency and loss of its own.
+    LinkChanged {
+        /// Sender's label.
+        from: NodeName,
+        /// Receiver's label.
+        to: NodeName,
+        /// Minimum latency.
+        latency_min_ms: u64,
+        /// Maximum latency.
+        latency_max_ms: u64,
+        /// Loss rate in parts per million.
+        loss_ppm: u64,
+    },
+    /// Every link took the default settings again.
+    LinksCleared,
+    /// The node was paused: it processes nothing (messages wait) but keeps its state.
+    Paused {
+        /// For how long, milliseconds.
+        for_ms: u64,
+    },
+    /// A paused node goes on: what arrived meanwhile is given to it now, in arrival order.
+    Resumed,
+    /// The node's machine clock was skewed ahead and given a drift.
+    ClockAdjusted {
+        /// How far ahead it was put, milliseconds.
+        skew_ms: u64,
+        /// Its drift from now on, parts per million (positive: fast).
+        drift_ppm: i64,
+    },
 }
 
 impl fmt::Display for HarnessEvent {
@@ -102,8 +132,11 @@ pub enum MessageFate {
     /// Given to the receiver after a hold: the hold ended (a delivery).
     Released,
     /// Thrown away on arrival by a drop rule (a scenario's `drop`), or after a hold by a drop
-    /// rule that matched it at release.
+    /// rule that matched it at release, or on arrival at a paused node whose inbox is full.
     Dropped,
+    /// Sent twice by a `duplicate` rule (the entry's node is the sender): each copy travels with
+    /// its own latency, so up to two arrival entries of this id follow.
+    Duplicated,
 }
 
 impl MessageFate {

@@ -152,7 +152,14 @@ impl std::fmt::Display for TraceFileError {
 impl std::error::Error for TraceFileError {}
 
 const CATEGORIES: [&str; 4] = ["event", "harness", "message", "verdict"];
-const FATES: [&str; 5] = ["sent", "delivered", "held", "released", "dropped"];
+const FATES: [&str; 6] = [
+    "sent",
+    "delivered",
+    "held",
+    "released",
+    "dropped",
+    "duplicated",
+];
 
 /// Reads a trace file and checks it against the schema (docs/trace.md): the header's
 /// `schema_version` is [`SCHEMA_VERSION`] and its `entries` count matches; every entry has the

@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
 use joinsim::{
-    AdminCommand, AdminError, AdminOutcome, ClusterTag, Envelope, InitError, InitParams, LaunchId,
-    Message, NodeName, RequestId,
+    Addr, AdminCommand, AdminError, AdminOutcome, ClusterTag, Envelope, InitError, InitParams,
+    LaunchId, Message, MessageKind, NodeName, RequestId,
 };
-use madsim::net::Endpoint;
 use madsim::runtime::Handle;
 
-use crate::host::{addr_of, socket_of, Packet, PROTOCOL_TAG};
+use crate::host::Packet;
 use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::{UserError, World, USER_IP};
 
@@ -101,23 +104,17 @@ impl World {
         );
     }
 
-    /// Sends raw bytes from the user's machine to a node (for example, a corrupt message).
+    /// Sends raw bytes from the user's machine to a node (for example, a corrupt message). The
+    /// trace does not follow them (id 0): the node reports what it got.
     pub async fn send_raw(&self, to_label: &str, bytes: Vec<u8>) {
-        let to = socket_of(self.addr(to_label));
-        let user = Handle::current()
-            .get_node(self.user_node())
-            .expect("user node exists");
-        let task = user.spawn(async move {
-            let [a, b, c, d] = USER_IP;
-            if let Ok(endpoint) = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0)).await {
-                // Id 0: the trace does not follow raw bytes (the node reports what it got).
-                let packet = Packet { id: 0, bytes };
-                let _ = endpoint
-                    .send_to_raw(to, PROTOCOL_TAG, Box::new(packet))
-                    .await;
-            }
-        });
-        let _ = task.await;
+        let to = self.addr(to_label);
+        let from = Addr::new(USER_IP, self.next_user_port());
+        let packet = Packet {
+            id: 0,
+            from,
+            bytes: bytes.into(),
+        };
+        self.transmit(packet, to, MessageKind::Probe);
     }
 
     /// Sends one request from the user's machine and waits for the answer with its id.
@@ -135,7 +132,7 @@ impl World {
                 what,
             }),
         );
-        let to = socket_of(self.addr(via));
+        let to = self.addr(via);
         let patience = Duration::from_millis(self.user_patience_ms());
         let user = Handle::current()
             .get_node(self.user_node())
@@ -143,24 +140,20 @@ impl World {
         let world = self.clone();
         let via = via.to_string();
         let kind = msg.kind();
+        let port = self.next_user_port();
+        let from = Addr::new(USER_IP, port);
+        self.user_inboxes().insert(port, UserInbox::default());
         let task = user.spawn(async move {
-            let [a, b, c, d] = USER_IP;
-            let endpoint = Endpoint::bind((std::net::Ipv4Addr::new(a, b, c, d), 0))
-                .await
-                .ok()?;
-            let from = addr_of(endpoint.local_addr().ok()?);
             let envelope = Envelope {
                 from,
                 from_launch: LaunchId(0),
                 msg,
             };
-            let bytes = envelope.encode();
+            let bytes: Arc<[u8]> = envelope.encode().into();
             // Like an operator's tool: resend the same request (same id) until an answer comes
             // or patience runs out. A node that already answered treats the repeat as a repeat.
             let resend = {
-                let endpoint = &endpoint;
-                let bytes = bytes.clone();
-                let (world, via) = (&world, &via);
+                let (world, via, bytes) = (&world, &via, bytes.clone());
                 async move {
                     loop {
                         let id = world.next_message_id();
@@ -168,23 +161,21 @@ impl World {
                         world.message("user", id, link, kind, MessageFate::Sent);
                         let packet = Packet {
                             id,
+                            from,
                             bytes: bytes.clone(),
                         };
-                        let _ = endpoint
-                            .send_to_raw(to, PROTOCOL_TAG, Box::new(packet))
-                            .await;
+                        world.transmit(packet, to, kind);
                         madsim::time::sleep(Duration::from_millis(USER_RESEND_MS)).await;
                     }
                 }
             };
             let wait = async {
                 loop {
-                    let (payload, sender) = endpoint.recv_from_raw(PROTOCOL_TAG).await.ok()?;
-                    let packet = payload.downcast::<Packet>().ok()?;
-                    let Ok(reply) = Envelope::decode(&packet.bytes, &sender) else {
+                    let packet = next_arrival(&world, port).await;
+                    let Ok(reply) = Envelope::decode(&packet.bytes, &packet.from) else {
                         continue;
                     };
-                    let replier = world.label_of(addr_of(sender));
+                    let replier = world.label_of(packet.from);
                     let link = (replier.as_str(), "user");
                     let fate = MessageFate::Delivered;
                     world.message("user", packet.id, link, reply.msg.kind(), fate);
@@ -199,11 +190,54 @@ impl World {
                 }
             };
             let answered = async { futures_select(wait, resend).await };
-            madsim::time::timeout(patience, answered)
+            let answer = madsim::time::timeout(patience, answered)
                 .await
                 .ok()
-                .flatten()
+                .flatten();
+            world.user_inboxes().remove(&port);
+            answer
         });
         task.await.ok().flatten()
     }
+}
+
+/// The mailbox of one user request: the packets that arrived for it, and the waker of the task
+/// that waits for them.
+#[derive(Default)]
+pub(crate) struct UserInbox {
+    arrived: VecDeque<Packet>,
+    waker: Option<Waker>,
+}
+
+/// The most packets one user request's mailbox keeps (more are lost).
+pub const MAX_USER_INBOX: usize = 1_000;
+
+/// A packet reaches the user's request at `port` (lost when that request is over).
+pub(crate) fn arrive_at_user(world: &World, packet: Packet, port: u16) {
+    let mut inboxes = world.user_inboxes();
+    let Some(inbox) = inboxes.get_mut(&port) else {
+        return;
+    };
+    if inbox.arrived.len() < MAX_USER_INBOX {
+        inbox.arrived.push_back(packet);
+    }
+    if let Some(waker) = inbox.waker.take() {
+        waker.wake();
+    }
+}
+
+/// The next packet for the user's request at `port`.
+async fn next_arrival(world: &World, port: u16) -> Packet {
+    std::future::poll_fn(|cx| {
+        let mut inboxes = world.user_inboxes();
+        let inbox = inboxes.entry(port).or_default();
+        match inbox.arrived.pop_front() {
+            Some(packet) => Poll::Ready(packet),
+            None => {
+                inbox.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }

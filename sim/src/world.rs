@@ -15,11 +15,19 @@ use madsim::runtime::Handle;
 use madsim::time::Instant;
 
 use crate::checkers::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
-use crate::host::{run_node, NodeSlot, NODE_PORT};
-use crate::network::{MessageFilter, MessageRules, RuleAction, RuleId};
+use crate::clock::NodeClock;
+use crate::host::{arrive, run_node, NodeSlot, Packet, NODE_PORT};
+use crate::network::{
+    LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
+};
+use crate::sim::NetSettings;
 use crate::trace::{
     HarnessEvent, MessageFate, MessageRecord, Trace, TraceEntry, TraceKind, VerdictRecord,
 };
+use crate::user::UserInbox;
+
+/// The longest pause, milliseconds (ten minutes).
+pub const MAX_PAUSE_MS: u64 = 600_000;
 
 /// The address of the simulated user (the operator's CLI), who sends init and admin commands.
 pub const USER_IP: [u8; 4] = [10, 0, 255, 254];
@@ -76,7 +84,15 @@ pub(crate) struct WorldInner {
     slots: Mutex<BTreeMap<String, Arc<NodeSlot>>>,
     labels_by_addr: Mutex<BTreeMap<Addr, String>>,
     rules: Mutex<MessageRules>,
-    cut_links: Mutex<BTreeSet<(String, String)>>,
+    net: Mutex<NetworkModel>,
+    /// The madsim machine that carries messages in flight (it outlives every node).
+    network_node: madsim::task::NodeId,
+    /// The user's open requests' mailboxes, by port.
+    user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
+    next_user_port: AtomicU64,
+    /// Steps that act at an event (see [`World::on_entry`]).
+    hooks: Mutex<Vec<EntryHook>>,
+    hooked: std::sync::atomic::AtomicBool,
     trace: Mutex<Trace>,
     checker: Mutex<Checker>,
     violations: Mutex<Vec<Violation>>,
@@ -86,6 +102,15 @@ pub(crate) struct WorldInner {
     next_message: AtomicU64,
     user_patience_ms: u64,
     bug: Option<PlantedBug>,
+}
+
+/// A hook on the trace (see [`World::on_entry`]): called right after each entry that is not a
+/// message's is recorded; it returns true when it is done (and is then removed).
+pub type EntryHook = Box<dyn FnMut(&World) -> bool + Send>;
+
+/// The converted loss rate: parts per million, rounded down.
+fn loss_ppm(loss: f64) -> u32 {
+    (loss.clamp(0.0, 1.0) * f64::from(ALWAYS_PPM)) as u32
 }
 
 /// The simulated world, seen from the test body. Cheap to clone.
@@ -106,6 +131,7 @@ impl World {
         user_patience_ms: u64,
         bug: Option<PlantedBug>,
         keep_messages: bool,
+        net: &NetSettings,
     ) -> World {
         let handle = Handle::current();
         let user = handle
@@ -114,6 +140,12 @@ impl World {
             .ip(IpAddr::V4(Ipv4Addr::from(USER_IP)))
             .build()
             .id();
+        let network_node = handle.create_node().name("network").build().id();
+        let settings = LinkSettings {
+            latency_min_ms: net.latency_min_ms,
+            latency_max_ms: net.latency_max_ms,
+            loss_ppm: loss_ppm(net.loss),
+        };
         let checker = Checker::with_timing(BTreeMap::new(), &timing);
         let world = World {
             inner: Arc::new(WorldInner {
@@ -122,7 +154,12 @@ impl World {
                 slots: Mutex::new(BTreeMap::new()),
                 labels_by_addr: Mutex::new(BTreeMap::new()),
                 rules: Mutex::new(MessageRules::default()),
-                cut_links: Mutex::new(BTreeSet::new()),
+                net: Mutex::new(NetworkModel::new(settings)),
+                network_node,
+                user_inboxes: Mutex::new(BTreeMap::new()),
+                next_user_port: AtomicU64::new(0),
+                hooks: Mutex::new(Vec::new()),
+                hooked: std::sync::atomic::AtomicBool::new(false),
                 trace: Mutex::new(Trace::new(keep_messages)),
                 checker: Mutex::new(checker),
                 violations: Mutex::new(Vec::new()),
@@ -170,13 +207,17 @@ impl World {
             .with_planted_bug(self.inner.bug);
         let slot = Arc::new(NodeSlot {
             label: spec.label.clone(),
-            config,
+            config: Mutex::new(config),
             seed_labels: spec.seeds.clone(),
             vault: Mutex::new(spec.vault),
             node: Mutex::new(None),
             held: Mutex::new(Vec::new()),
+            inbox: Mutex::new(Vec::new()),
+            paused_until_us: AtomicU64::new(0),
             madsim_id: Mutex::new(None),
             up: std::sync::atomic::AtomicBool::new(false),
+            incarnation: AtomicU64::new(0),
+            clock: Mutex::new(NodeClock::default()),
         });
         let init_world = self.clone();
         let init_slot = slot.clone();
@@ -310,6 +351,8 @@ impl World {
         let slot = self.slot(label);
         assert!(!slot.is_running(), "node {label} is already running");
         self.record(label, TraceKind::Harness(HarnessEvent::NodeStarted));
+        slot.incarnation.fetch_add(1, Ordering::Relaxed);
+        slot.paused_until_us.store(0, Ordering::Relaxed);
         slot.up.store(true, Ordering::Relaxed);
         Handle::current().restart(self.madsim_id(label));
     }
@@ -331,6 +374,8 @@ impl World {
         slot.up.store(false, Ordering::Relaxed);
         *slot.node.lock().expect("node lock") = None;
         slot.held.lock().expect("held lock").clear();
+        slot.inbox.lock().expect("inbox lock").clear();
+        slot.paused_until_us.store(0, Ordering::Relaxed);
         self.record(label, TraceKind::Harness(HarnessEvent::NodeKilled));
     }
 
@@ -349,6 +394,52 @@ impl World {
         }
         *self.slot(label).vault.lock().expect("vault lock") = Vault::empty();
         self.record(label, TraceKind::Harness(HarnessEvent::VaultWiped));
+    }
+
+    /// Pauses a running node for `for_ms` (docs/network.md, "Pauses"): it neither ticks nor
+    /// handles messages, which wait in its inbox; it keeps its state, and at the end it is given
+    /// what arrived, in arrival order. Pausing a paused node extends the pause to the later end.
+    ///
+    /// # Panics
+    /// When the node is not running, or `for_ms` is above [`MAX_PAUSE_MS`].
+    pub fn pause(&self, label: &str, for_ms: u64) {
+        assert!(
+            for_ms <= MAX_PAUSE_MS,
+            "pause of {for_ms} ms is above {MAX_PAUSE_MS} ms"
+        );
+        let slot = self.slot(label);
+        assert!(slot.is_running(), "node {label} is not running");
+        let until_us = self.now_us() + for_ms * 1_000;
+        slot.paused_until_us.fetch_max(until_us, Ordering::Relaxed);
+        self.record(label, TraceKind::Harness(HarnessEvent::Paused { for_ms }));
+    }
+
+    /// True while the node is paused.
+    pub fn is_paused(&self, label: &str) -> bool {
+        self.slot(label).is_paused(self.now_us())
+    }
+
+    /// Puts a machine's clock ahead by `skew_ms` and gives it a drift of `drift_ppm` parts per
+    /// million from now on (docs/network.md, "Clocks"); the clock outlives restarts.
+    ///
+    /// # Errors
+    /// A skew or drift beyond its bound ([`crate::clock::check`]); nothing changes then.
+    pub fn adjust_clock(&self, label: &str, skew_ms: u64, drift_ppm: i64) -> Result<(), String> {
+        let slot = self.slot(label);
+        slot.clock
+            .lock()
+            .expect("clock lock")
+            .adjust(self.now_us(), skew_ms, drift_ppm)?;
+        self.record(
+            label,
+            TraceKind::Harness(HarnessEvent::ClockAdjusted { skew_ms, drift_ppm }),
+        );
+        Ok(())
+    }
+
+    /// The machine's clock reading, milliseconds.
+    pub fn local_ms(&self, label: &str) -> u64 {
+        self.slot(label).local_ms(self.now_us())
     }
 
     /// True while the node runs.
@@ -381,32 +472,27 @@ impl World {
 
     /// The node's protocol name.
     pub fn name_of(&self, label: &str) -> NodeName {
-        self.slot(label).config.name.clone()
+        self.slot(label)
+            .config
+            .lock()
+            .expect("config lock")
+            .name
+            .clone()
     }
 
     /// The node's address.
     pub fn addr(&self, label: &str) -> Addr {
-        self.slot(label).config.addr
+        self.slot(label).addr()
     }
 
     // --- Network ---
 
     fn cut(&self, from: &str, to: &str) -> bool {
-        let net = madsim::net::NetSim::current();
-        let inserted = self
-            .inner
-            .cut_links
-            .lock()
-            .expect("links lock")
-            .insert((from.to_string(), to.to_string()));
-        if inserted {
-            net.clog_link(self.madsim_id(from), self.madsim_id(to));
-        }
-        inserted
+        self.inner.net.lock().expect("net lock").cut(from, to)
     }
 
     /// Splits the nodes into groups that cannot reach each other (both ways). Nodes in no group
-    /// keep their links.
+    /// keep their links. A message is lost when its link is cut at its send or at its arrival.
     pub fn partition(&self, groups: &[&[&str]]) {
         let mut links = Vec::new();
         for (i, a) in groups.iter().enumerate() {
@@ -437,45 +523,101 @@ impl World {
 
     /// Restores every cut link.
     pub fn heal(&self) {
-        let net = madsim::net::NetSim::current();
-        let links = std::mem::take(&mut *self.inner.cut_links.lock().expect("links lock"));
-        for (from, to) in links {
-            net.unclog_link(self.madsim_id(&from), self.madsim_id(&to));
-        }
+        self.inner.net.lock().expect("net lock").heal();
         self.record("-", TraceKind::Harness(HarnessEvent::Healed));
     }
 
     /// Links currently cut, as (from, to) labels.
     pub fn cut_links(&self) -> BTreeSet<(String, String)> {
-        self.inner.cut_links.lock().expect("links lock").clone()
+        self.inner.net.lock().expect("net lock").cut_links().clone()
     }
 
-    /// Sets the latency range and loss rate of every message.
+    /// Sets the default latency range (milliseconds, inclusive) and loss rate of every message
+    /// on a link without settings of its own.
+    ///
+    /// # Panics
+    /// On a reversed range, a latency above [`crate::network::MAX_LATENCY_MS`] or a loss outside
+    /// 0..=1 (scenario files and flags are validated before).
     pub fn set_network(&self, latency_min_ms: u64, latency_max_ms: u64, loss: f64) {
-        assert!(
-            latency_min_ms <= latency_max_ms,
-            "latency range is reversed"
-        );
         assert!((0.0..=1.0).contains(&loss), "loss must be within 0..=1");
-        madsim::net::NetSim::current().update_config(|c| {
-            c.send_latency = Duration::from_millis(latency_min_ms)
-                ..Duration::from_millis(latency_max_ms.max(latency_min_ms + 1));
-            c.packet_loss_rate = loss;
-        });
+        let settings = LinkSettings {
+            latency_min_ms,
+            latency_max_ms,
+            loss_ppm: loss_ppm(loss),
+        };
+        if let Err(e) = settings.check() {
+            panic!("network settings: {e}");
+        }
+        self.inner
+            .net
+            .lock()
+            .expect("net lock")
+            .set_default(settings);
         self.record(
             "-",
             TraceKind::Harness(HarnessEvent::NetworkChanged {
                 latency_min_ms,
                 latency_max_ms,
-                loss_ppm: (loss * 1e6) as u64,
+                loss_ppm: u64::from(settings.loss_ppm),
             }),
         );
     }
 
-    fn add_rule(&self, filter: MessageFilter, action: RuleAction, for_ms: Option<u64>) -> RuleId {
+    /// Gives the link `from -> to` (one direction: links may be asymmetric) its own latency
+    /// range and loss rate, until [`World::clear_links`].
+    ///
+    /// # Panics
+    /// On settings outside their bounds ([`LinkSettings::check`]).
+    pub fn set_link(&self, from: &str, to: &str, settings: LinkSettings) {
+        if let Err(e) = settings.check() {
+            panic!("link {from} -> {to}: {e}");
+        }
+        self.inner
+            .net
+            .lock()
+            .expect("net lock")
+            .set_link(from, to, settings);
+        self.record(
+            "-",
+            TraceKind::Harness(HarnessEvent::LinkChanged {
+                from: from.to_string(),
+                to: to.to_string(),
+                latency_min_ms: settings.latency_min_ms,
+                latency_max_ms: settings.latency_max_ms,
+                loss_ppm: u64::from(settings.loss_ppm),
+            }),
+        );
+    }
+
+    /// Forgets every link's own settings (they take the default ones again).
+    pub fn clear_links(&self) {
+        self.inner.net.lock().expect("net lock").clear_links();
+        self.record("-", TraceKind::Harness(HarnessEvent::LinksCleared));
+    }
+
+    /// The default link settings now.
+    pub fn network_settings(&self) -> LinkSettings {
+        self.inner.net.lock().expect("net lock").default_settings()
+    }
+
+    fn add_rule(
+        &self,
+        filter: MessageFilter,
+        action: RuleAction,
+        for_ms: Option<u64>,
+        chance_ppm: u32,
+    ) -> RuleId {
         let until = for_ms.map(|ms| self.now_ms() + ms);
+        let chance = if chance_ppm < ALWAYS_PPM {
+            format!(
+                " with chance {}",
+                f64::from(chance_ppm) / f64::from(ALWAYS_PPM)
+            )
+        } else {
+            String::new()
+        };
         let description = format!(
-            "{action:?} {filter}{}",
+            "{action:?} {filter}{chance}{}",
             for_ms.map(|ms| format!(" for {ms} ms")).unwrap_or_default()
         );
         let id = self
@@ -483,7 +625,7 @@ impl World {
             .rules
             .lock()
             .expect("rules lock")
-            .add(filter, action, until);
+            .add_with_chance(filter, action, until, chance_ppm);
         self.record(
             "-",
             TraceKind::Harness(HarnessEvent::RuleAdded {
@@ -496,15 +638,31 @@ impl World {
 
     /// Holds matching messages at their receivers, for `for_ms` or until [`World::release`].
     pub fn hold(&self, filter: MessageFilter, for_ms: Option<u64>) -> RuleId {
-        self.add_rule(filter, RuleAction::Hold, for_ms)
+        self.add_rule(filter, RuleAction::Hold, for_ms, ALWAYS_PPM)
     }
 
     /// Drops matching messages, for `for_ms` or until [`World::release`].
     pub fn drop_messages(&self, filter: MessageFilter, for_ms: Option<u64>) -> RuleId {
-        self.add_rule(filter, RuleAction::Drop, for_ms)
+        self.add_rule(filter, RuleAction::Drop, for_ms, ALWAYS_PPM)
     }
 
-    /// Ends a hold or drop rule. Held messages are delivered at their receiver's next tick.
+    /// Adds a rule of any action that applies to a matching message with chance `chance_ppm`
+    /// (parts per million), for `for_ms` or until [`World::release`]: `duplicate` and `delay`
+    /// act when a message is sent, `hold` and `drop` when it arrives (docs/network.md).
+    ///
+    /// # Panics
+    /// On a chance above one or a delay range out of bounds (validated before by callers).
+    pub fn add_message_rule(
+        &self,
+        filter: MessageFilter,
+        action: RuleAction,
+        for_ms: Option<u64>,
+        chance_ppm: u32,
+    ) -> RuleId {
+        self.add_rule(filter, action, for_ms, chance_ppm)
+    }
+
+    /// Ends a message rule. Held messages are delivered at their receiver's next tick.
     pub fn release(&self, rule: RuleId) {
         if self.inner.rules.lock().expect("rules lock").remove(rule) {
             self.record(
@@ -514,7 +672,7 @@ impl World {
         }
     }
 
-    /// Ends every hold and drop rule.
+    /// Ends every message rule.
     pub fn release_all(&self) {
         let ended = self.inner.rules.lock().expect("rules lock").take_all();
         for id in ended {
@@ -525,17 +683,102 @@ impl World {
         }
     }
 
+    /// The rule action for a message on one side (`on_send`), drawing the chances from madsim's
+    /// seeded generator.
     pub(crate) fn rule_action(
         &self,
-        from: &str,
-        to: &str,
-        kind: MessageKind,
+        message: (&str, &str, MessageKind),
+        on_send: bool,
     ) -> Option<RuleAction> {
         let rules = self.inner.rules.lock().expect("rules lock");
         if rules.is_empty() {
             return None;
         }
-        rules.action(from, to, kind, self.now_ms())
+        let mut draw = || (madsim::rand::random::<u64>() % u64::from(ALWAYS_PPM)) as u32;
+        rules.action(message, self.now_ms(), on_send, &mut draw)
+    }
+
+    /// Hands a packet to the network at this instant: it is lost if its link is cut or by the
+    /// link's loss rate; otherwise it arrives after its drawn latency (plus a `delay` rule's),
+    /// twice if a `duplicate` rule says so (each copy with its own latency and loss).
+    pub(crate) fn transmit(&self, packet: Packet, to: Addr, kind: MessageKind) {
+        let sender = self.label_of(packet.from);
+        let receiver = self.label_of(to);
+        let send_rule = self.rule_action((&sender, &receiver, kind), true);
+        let copies = if send_rule == Some(RuleAction::Duplicate) {
+            2
+        } else {
+            1
+        };
+        if copies == 2 && packet.id != 0 {
+            let link = (sender.as_str(), receiver.as_str());
+            self.message(&sender, packet.id, link, kind, MessageFate::Duplicated);
+        }
+        for _ in 0..copies {
+            let latency_us = {
+                let net = self.inner.net.lock().expect("net lock");
+                if net.is_cut(&sender, &receiver) {
+                    return;
+                }
+                net.draw(&sender, &receiver, &mut || madsim::rand::random::<u64>())
+            };
+            let Some(mut latency_us) = latency_us else {
+                continue;
+            };
+            if let Some(RuleAction::Delay { min_ms, max_ms }) = send_rule {
+                let span_us = (max_ms - min_ms) * 1_000;
+                latency_us += min_ms * 1_000 + madsim::rand::random::<u64>() % (span_us + 1);
+            }
+            let world = self.clone();
+            let packet = packet.clone();
+            let carrier = Handle::current()
+                .get_node(self.inner.network_node)
+                .expect("network node exists");
+            drop(carrier.spawn(async move {
+                madsim::time::sleep(Duration::from_micros(latency_us)).await;
+                world.arrive_at(packet, to);
+            }));
+        }
+    }
+
+    /// A packet reaches `to`: lost if the link is cut now or nobody listens there; else given
+    /// to the user's request or to the node at that address.
+    fn arrive_at(&self, packet: Packet, to: Addr) {
+        let sender = self.label_of(packet.from);
+        let receiver = self.label_of(to);
+        if self
+            .inner
+            .net
+            .lock()
+            .expect("net lock")
+            .is_cut(&sender, &receiver)
+        {
+            return;
+        }
+        if to.ip == USER_IP {
+            crate::user::arrive_at_user(self, packet, to.port);
+            return;
+        }
+        let slot = self
+            .inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .get(&receiver)
+            .cloned();
+        if let Some(slot) = slot.filter(|s| s.addr() == to) {
+            arrive(self, &slot, packet);
+        }
+    }
+
+    /// The user's request mailboxes.
+    pub(crate) fn user_inboxes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u16, UserInbox>> {
+        self.inner.user_inboxes.lock().expect("inboxes lock")
+    }
+
+    /// A fresh port for one user request's mailbox (1..=60,000, then around again).
+    pub(crate) fn next_user_port(&self) -> u16 {
+        (self.inner.next_user_port.fetch_add(1, Ordering::Relaxed) % 60_000 + 1) as u16
     }
 
     pub(crate) fn label_of(&self, addr: Addr) -> String {
@@ -600,10 +843,18 @@ impl World {
             handle.kill(id);
         }
         handle.kill(self.inner.user);
+        handle.kill(self.inner.network_node);
+        self.inner.hooks.lock().expect("hooks lock").clear();
+        self.inner
+            .user_inboxes
+            .lock()
+            .expect("inboxes lock")
+            .clear();
         for slot in self.inner.slots.lock().expect("slots lock").values() {
             slot.up.store(false, Ordering::Relaxed);
             *slot.node.lock().expect("node lock") = None;
             slot.held.lock().expect("held lock").clear();
+            slot.inbox.lock().expect("inbox lock").clear();
         }
     }
 
@@ -625,10 +876,39 @@ impl World {
                 .expect("checker lock")
                 .observe(&entry),
         };
+        let hooked = !matches!(entry.kind, TraceKind::Message(_))
+            && self.inner.hooked.load(Ordering::Relaxed);
         self.inner.trace.lock().expect("trace lock").record(entry);
         if let Some(violation) = violation {
             self.push_violation(violation);
         }
+        if hooked {
+            self.run_hooks();
+        }
+    }
+
+    /// Calls `hook` right after every later entry that is not a message's is recorded (events,
+    /// harness actions), before anything else happens, until it returns true. So a scenario step
+    /// acts exactly at an event: a node a hook kills makes nothing more of its current output
+    /// real. While a hook runs, the entries its own actions record are shown to no hook.
+    pub fn on_entry(&self, hook: EntryHook) {
+        self.inner.hooks.lock().expect("hooks lock").push(hook);
+        self.inner.hooked.store(true, Ordering::Relaxed);
+    }
+
+    /// Runs every hook once (see [`World::on_entry`]); a runner also calls it when something a
+    /// hook waits for changed outside the trace, such as an answer the user got.
+    pub fn run_hooks(&self) {
+        let mut hooks = std::mem::take(&mut *self.inner.hooks.lock().expect("hooks lock"));
+        if hooks.is_empty() {
+            return;
+        }
+        self.inner.hooked.store(false, Ordering::Relaxed);
+        hooks.retain_mut(|hook| !hook(self));
+        let mut kept = self.inner.hooks.lock().expect("hooks lock");
+        hooks.append(&mut kept);
+        *kept = hooks;
+        self.inner.hooked.store(!kept.is_empty(), Ordering::Relaxed);
     }
 
     /// Keeps a violation and puts its verdict in the trace (not hashed).

@@ -336,6 +336,7 @@ impl<'a> Diagram<'a> {
                 )
             }
             MessageFate::Dropped => format!("{from}-x{to}: {label} dropped"),
+            MessageFate::Duplicated => format!("Note right of {from}: {label} duplicated"),
         })
     }
 
@@ -398,6 +399,31 @@ impl<'a> Diagram<'a> {
             HarnessEvent::RuleRemoved { rule } => {
                 format!("Note over {}: {time} rule {rule} ends", self.over_all()?)
             }
+            HarnessEvent::LinkChanged {
+                from,
+                to,
+                latency_min_ms,
+                latency_max_ms,
+                loss_ppm,
+            } => format!(
+                "Note over {}: {time} link {} → {} {latency_min_ms}-{latency_max_ms} ms, loss {}.{:02} percent",
+                self.over_all()?,
+                text(from, NAME_CHARS),
+                text(to, NAME_CHARS),
+                loss_ppm / 10_000,
+                loss_ppm % 10_000 / 100
+            ),
+            HarnessEvent::LinksCleared => {
+                format!("Note over {}: {time} links back to default", self.over_all()?)
+            }
+            HarnessEvent::Paused { for_ms } => {
+                format!("Note over {}: {time} paused for {for_ms} ms", node()?)
+            }
+            HarnessEvent::Resumed => format!("Note over {}: {time} resumed", node()?),
+            HarnessEvent::ClockAdjusted { skew_ms, drift_ppm } => format!(
+                "Note over {}: {time} clock +{skew_ms} ms, drift {drift_ppm} ppm",
+                node()?
+            ),
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => return None,
         })
     }

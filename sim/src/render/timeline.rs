@@ -933,6 +933,26 @@ fn bands(entries: &[TraceEntry], end_us: u64) -> (Vec<Band>, Vec<(u64, u64, Stri
                 (format!("rule {rule}: {description}"), "b-rule")
             }
             HarnessEvent::RuleRemoved { rule } => (format!("rule {rule} ended"), "b-rule"),
+            HarnessEvent::LinkChanged {
+                from,
+                to,
+                latency_min_ms,
+                latency_max_ms,
+                loss_ppm,
+            } => (
+                format!(
+                    "link {from}→{to}: latency {latency_min_ms}–{latency_max_ms} ms, loss {}%",
+                    *loss_ppm as f64 / 10_000.0
+                ),
+                "b-network",
+            ),
+            HarnessEvent::LinksCleared => ("links back to default".to_string(), "b-network"),
+            HarnessEvent::Paused { for_ms } => (format!("pause {node} for {for_ms} ms"), "b-kill"),
+            HarnessEvent::Resumed => (format!("{node} resumes"), "b-start"),
+            HarnessEvent::ClockAdjusted { skew_ms, drift_ppm } => (
+                format!("clock of {node}: +{skew_ms} ms, drift {drift_ppm} ppm"),
+                "b-network",
+            ),
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => continue,
         };
         out.push(Band {

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::checkers::{Hazard, HazardKind, Violation};
 use crate::network::RuleId;
+use crate::scenario::at_event::{Armed, Fired, StepAction};
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
@@ -329,8 +330,8 @@ fn panicked(
 
 async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     let answers: Arc<Mutex<BTreeMap<String, Answer>>> = Arc::new(Mutex::new(BTreeMap::new()));
-    let mut sent: BTreeSet<String> = BTreeSet::new();
-    let mut rules: BTreeMap<String, RuleId> = BTreeMap::new();
+    let sent: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let rules: Arc<Mutex<BTreeMap<String, RuleId>>> = Arc::default();
     let mut failures = Vec::new();
     // Taken when liveness fails or a node's expected outcome is not reached (the first of the
     // two): what every node outside the LT waits for.
@@ -346,42 +347,73 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         match &step.trigger {
             Trigger::Immediately => {}
             Trigger::At(at_ms) => {
-                let at = *at_ms;
-                let wait = at.saturating_sub(world.now_ms());
-                let _ = world
-                    .wait_until("step time", wait, |w| w.violated() || w.now_ms() >= at)
-                    .await;
+                let wait_us = (*at_ms * 1_000).saturating_sub(world.now_us());
+                madsim::time::sleep(std::time::Duration::from_micros(wait_us)).await;
             }
             Trigger::After {
                 condition,
                 delay_ms,
             } => {
                 let left = deadline.saturating_sub(world.now_ms());
-                let answers_now = answers.clone();
-                let from = mark;
-                let met = world
-                    .wait_until("condition", left, |w| {
-                        w.violated() || condition_met(w, condition, from, &answers_now)
-                    })
-                    .await;
-                if met.is_err() {
-                    failures.push(format!(
-                        "step {number} (line {}): {condition:?} did not happen by the deadline ({deadline} ms)",
-                        step.line
-                    ));
-                    completed = false;
-                    break;
-                }
-                if *delay_ms > 0 {
-                    if world.now_ms().saturating_add(*delay_ms) > deadline {
+                // A step with no delay acts in the hook, at the event itself.
+                let act: Option<StepAction> = (*delay_ms == 0).then(|| {
+                    let (action, answers, sent, rules) = (
+                        step.action.clone(),
+                        answers.clone(),
+                        sent.clone(),
+                        rules.clone(),
+                    );
+                    Box::new(move |w: &World| {
+                        let mut sent = sent.lock().expect("sent");
+                        let mut rules = rules.lock().expect("rules");
+                        perform(w, &action, &answers, &mut sent, &mut rules)
+                    }) as Box<dyn FnOnce(&World) -> Result<(), String> + Send>
+                });
+                let met = {
+                    let (condition, answers) = (condition.clone(), answers.clone());
+                    move |w: &World, since: usize| condition_met(w, &condition, since, &answers)
+                };
+                let armed = Armed::arm(&world, mark, met, act);
+                let timeout = std::time::Duration::from_millis(left);
+                let fired = madsim::time::timeout(timeout, armed.fired()).await;
+                armed.cancel();
+                match fired {
+                    Err(_) => {
                         failures.push(format!(
-                            "step {number} (line {}): delay_ms {delay_ms} goes past the deadline ({deadline} ms)",
+                            "step {number} (line {}): {condition:?} did not happen by the deadline ({deadline} ms)",
                             step.line
                         ));
                         completed = false;
                         break;
                     }
-                    world.sleep_ms(*delay_ms).await;
+                    Ok(Fired::Violated) => {
+                        completed = false;
+                        break;
+                    }
+                    Ok(Fired::Met {
+                        acted: Some(result),
+                        ..
+                    }) => {
+                        if let Err(problem) = result {
+                            failures.push(format!("step {number} (line {}): {problem}", step.line));
+                        }
+                        mark = world.with_trace(|t| t.len());
+                        world.check_hazards();
+                        continue;
+                    }
+                    Ok(Fired::Met { at_us, acted: None }) => {
+                        let due_us = at_us + delay_ms * 1_000;
+                        if due_us > deadline * 1_000 {
+                            failures.push(format!(
+                                "step {number} (line {}): delay_ms {delay_ms} goes past the deadline ({deadline} ms)",
+                                step.line
+                            ));
+                            completed = false;
+                            break;
+                        }
+                        let wait_us = due_us.saturating_sub(world.now_us());
+                        madsim::time::sleep(std::time::Duration::from_micros(wait_us)).await;
+                    }
                 }
             }
         }
@@ -389,7 +421,12 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             completed = false;
             break;
         }
-        if let Err(problem) = perform(&world, &step.action, &answers, &mut sent, &mut rules) {
+        let problem = {
+            let mut sent = sent.lock().expect("sent");
+            let mut rules = rules.lock().expect("rules");
+            perform(&world, &step.action, &answers, &mut sent, &mut rules)
+        };
+        if let Err(problem) = problem {
             failures.push(format!("step {number} (line {}): {problem}", step.line));
         }
         mark = world.with_trace(|t| t.len());
@@ -401,7 +438,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         world.release_all();
         world.set_network(network.latency_min_ms, network.latency_max_ms, 0.0);
         let answers_now = answers.clone();
-        let sent_now = sent.clone();
+        let sent_now = sent.lock().expect("sent").clone();
         // LT hygiene is checked at its bound, not only when the liveness timeout runs out: a
         // member still in a leader's LT, down, once the bound has passed fails the run then.
         let faults_stopped_ms = world.now_ms();
@@ -431,7 +468,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             ));
         }
         if converged.is_err() && late_hygiene.is_empty() {
-            for problem in liveness_problems(&world, &sent, &answers) {
+            for problem in liveness_problems(&world, &sent_now, &answers) {
                 failures.push(format!(
                     "liveness: {problem} ({} ms after faults stopped)",
                     scenario.liveness.timeout_ms
@@ -448,7 +485,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             .wait_until("expectations", left, |w| {
                 w.check_hazards();
                 w.violated()
-                    || (answers.lock().expect("answers").len() == sent.len()
+                    || (answers.lock().expect("answers").len() == sent.lock().expect("sent").len()
                         && expectation_failures(w, &scenario, &answers).is_empty())
             })
             .await;
@@ -549,6 +586,7 @@ fn perform(
                     .lock()
                     .expect("answers")
                     .insert(id, Answer::Init(answer, at_us));
+                world.run_hooks();
             });
         }
         Action::ReconfigureMs { id, via, nodes, .. } => {
@@ -567,6 +605,7 @@ fn perform(
                     .lock()
                     .expect("answers")
                     .insert(id, Answer::Admin(answer));
+                world.run_hooks();
             });
         }
         Action::Partition(groups) => {
