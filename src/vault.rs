@@ -16,7 +16,7 @@ mod durability;
 pub mod record;
 mod recovery;
 #[cfg(test)]
-mod samples;
+pub(crate) mod samples;
 
 pub use durability::Durability;
 pub use record::VaultRecordError;
