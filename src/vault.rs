@@ -4,8 +4,23 @@
 //! the host applies them with [`Vault::apply`] before it sends any message of the same step (Raft
 //! requires entries and hard state to be durable before the messages that depend on them). On
 //! start, the node is rebuilt from the vault alone.
+//!
+//! Which writes must be durable before the messages that follow them: [`Durability`] (some may
+//! be lost by a crash). How a host frames one write as bytes, and detects a record torn by a
+//! crash: [`record`]. How a node starts from a vault whose last record may be torn:
+//! [`Vault::recover`].
 
 use serde::{Deserialize, Serialize};
+
+mod durability;
+pub mod record;
+mod recovery;
+#[cfg(test)]
+pub(crate) mod samples;
+
+pub use durability::Durability;
+pub use record::VaultRecordError;
+pub use recovery::Recovered;
 
 use crate::cluster_config::ClusterConfig;
 use crate::error::{Error, Result};
@@ -80,8 +95,12 @@ pub struct GroupRecord {
 /// The largest log a replica may hold. Logs are never compacted; a run that needs more is a bug.
 pub const MAX_LOG_ENTRIES: usize = 1_000_000;
 
-/// One change to the vault.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One change to the vault. Whether the protocol syncs it: [`VaultWrite::durability`]; its bytes
+/// on a medium: [`record`]. The variant names (strum) are the names docs/protocol.md's durability
+/// table uses.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 pub enum VaultWrite {
     /// The node is now initialized with this state.
     SetLocal(LocalState),

@@ -70,6 +70,8 @@ pub enum HarnessAction {
     Killed,
     /// The node's vault was wiped (the node is down).
     Wiped,
+    /// The node's vault was replaced (`Network::set_vault`; the node is down).
+    VaultReplaced,
     /// Links were cut, as (from, to) labels.
     Partitioned {
         /// The links newly cut.

@@ -182,4 +182,17 @@ impl Network {
         self.slots[index].vault = Vault::empty();
         self.record(label, LogKind::Harness(HarnessAction::Wiped));
     }
+
+    /// Gives a node that is down another vault (a storage fault: say, the vault it had before a
+    /// lazy write that a crash lost, `VaultWrite::durability`). It starts from it at its next
+    /// [`Network::start`].
+    ///
+    /// # Panics
+    /// When the node is running.
+    pub fn set_vault(&mut self, label: &str, vault: Vault) {
+        assert!(!self.is_running(label), "node {label} is running");
+        let index = self.index(label);
+        self.slots[index].vault = vault;
+        self.record(label, LogKind::Harness(HarnessAction::VaultReplaced));
+    }
 }

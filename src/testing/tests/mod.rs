@@ -2,6 +2,7 @@
 
 mod determinism;
 mod doc_example;
+mod durability;
 mod faults;
 mod harness;
 mod init;
