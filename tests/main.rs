@@ -17,6 +17,7 @@ mod network_model;
 mod restart;
 mod robustness;
 mod stall;
+mod storage_faults;
 mod test_seeds;
 mod trace_file;
 mod trace_hashes;

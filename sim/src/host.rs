@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use joinsim::{Addr, Envelope, LaunchId, Node, NodeConfig, NodeView, Output, Vault};
+use joinsim::vault::Durability;
+use joinsim::{Addr, Envelope, LaunchId, Node, NodeConfig, NodeView, Output, Vault, VaultWrite};
 
 use crate::clock::NodeClock;
 use crate::network::RuleAction;
+use crate::storage::{StorageFault, LAZY_FLUSH_MS};
 use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::World;
 
@@ -52,8 +54,14 @@ pub(crate) struct NodeSlot {
     pub config: Mutex<NodeConfig>,
     /// The labels of its seeds.
     pub seed_labels: Vec<String>,
-    /// Durable: survives kill and restart.
+    /// Durable: survives kill and restart (what is on disk; lazy writes wait in `lazy`).
     pub vault: Mutex<Vault>,
+    /// Lazy writes not yet written back, with the world microsecond of each (`crate::storage`).
+    pub lazy: Mutex<Vec<(u64, VaultWrite)>>,
+    /// The bytes of a last record a torn write cut short, until the next start refuses them.
+    pub torn_tail: Mutex<Option<Vec<u8>>>,
+    /// A storage fault set to strike at the node's next output that writes.
+    pub armed_fault: Mutex<Option<StorageFault>>,
     /// Volatile: the running state machine, `None` while the node is down.
     pub node: Mutex<Option<Node>>,
     /// Volatile: messages held by rules, with their trace ids.
@@ -112,7 +120,7 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
     let incarnation = slot.incarnation.load(Ordering::Relaxed);
     let launch = LaunchId(madsim::rand::random::<u64>() | 1);
     let seed = madsim::rand::random::<u64>();
-    let vault = slot.vault.lock().expect("vault lock").clone();
+    let vault = recover_vault(&world, &slot);
     let config = slot.config.lock().expect("config lock").clone();
     let started = Node::new(
         config,
@@ -165,6 +173,7 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
                 return;
             }
         }
+        write_back_old_lazy(&slot, world.now_us());
         let now_ms = slot.local_ms(world.now_us());
         let output = {
             let mut guard = slot.node.lock().expect("node lock");
@@ -172,6 +181,59 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
             node.tick(now_ms)
         };
         apply_output(&world, &slot, incarnation, output);
+    }
+}
+
+/// The vault the node starts from: a torn last record is handed to [`Vault::recover`], which
+/// refuses it (recorded as `vault_record_refused`); the vault on disk becomes the recovered one.
+fn recover_vault(world: &World, slot: &NodeSlot) -> Vault {
+    let tail = slot.torn_tail.lock().expect("tail lock").take();
+    let mut vault = slot.vault.lock().expect("vault lock");
+    if tail.is_none() {
+        return vault.clone();
+    }
+    let recovered = vault.recover(tail.as_deref());
+    *vault = recovered.vault.clone();
+    drop(vault);
+    if let Some(refused) = recovered.refused {
+        world.record(
+            &slot.label,
+            TraceKind::Harness(HarnessEvent::VaultRecordRefused {
+                detail: refused.to_string(),
+            }),
+        );
+    }
+    recovered.vault
+}
+
+/// Writes back every lazy write (in order) to the vault on disk.
+pub(crate) fn write_back_lazy(slot: &NodeSlot) {
+    let pending = std::mem::take(&mut *slot.lazy.lock().expect("lazy lock"));
+    if pending.is_empty() {
+        return;
+    }
+    let mut vault = slot.vault.lock().expect("vault lock");
+    for (_, write) in &pending {
+        apply_write(&slot.label, &mut vault, write);
+    }
+}
+
+/// Writes back the lazy writes once the oldest is [`LAZY_FLUSH_MS`] old.
+fn write_back_old_lazy(slot: &NodeSlot, now_us: u64) {
+    let due = slot
+        .lazy
+        .lock()
+        .expect("lazy lock")
+        .first()
+        .is_some_and(|(at_us, _)| now_us >= at_us + LAZY_FLUSH_MS * 1_000);
+    if due {
+        write_back_lazy(slot);
+    }
+}
+
+fn apply_write(label: &str, vault: &mut Vault, write: &VaultWrite) {
+    if let Err(e) = vault.apply(write) {
+        panic!("node {label}: the state machine wrote an invalid vault change: {e}");
     }
 }
 
@@ -277,6 +339,41 @@ fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
     apply_output(world, slot, incarnation, output);
 }
 
+/// Makes `writes` durable the way the disk would: a synced write first writes back the lazy
+/// ones before it, then itself; a lazy one waits in the page cache. The checker sees them all.
+fn write(world: &World, slot: &NodeSlot, writes: &[VaultWrite]) {
+    if writes.is_empty() {
+        return;
+    }
+    for write in writes {
+        match write.durability() {
+            Durability::Lazy => slot
+                .lazy
+                .lock()
+                .expect("lazy lock")
+                .push((world.now_us(), write.clone())),
+            Durability::Synced => {
+                write_back_lazy(slot);
+                apply_write(
+                    &slot.label,
+                    &mut slot.vault.lock().expect("vault lock"),
+                    write,
+                );
+            }
+        }
+    }
+    world.observe_writes(&slot.label, writes);
+}
+
+/// A write's variant name, for a fault's description.
+fn write_name(write: &VaultWrite) -> String {
+    let text = format!("{write:?}");
+    text.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Held messages that no hold rule matches any more, in arrival order, with their ids; the ones a
 /// drop rule matches now are dropped (and recorded so).
 fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
@@ -313,17 +410,40 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
         return;
     }
     if !output.writes.is_empty() {
-        let mut vault = slot.vault.lock().expect("vault lock");
-        for write in &output.writes {
-            if let Err(e) = vault.apply(write) {
-                panic!(
-                    "node {}: the state machine wrote an invalid vault change: {e}",
-                    slot.label
-                );
-            }
+        let fault = slot.armed_fault.lock().expect("fault lock").take();
+        let whole = match fault {
+            Some(StorageFault::TornWrite) => output.writes.len() - 1,
+            _ => output.writes.len(),
+        };
+        write(world, slot, &output.writes[..whole]);
+        if let Some(fault) = fault {
+            let detail = match fault {
+                StorageFault::TornWrite => {
+                    let last = &output.writes[whole];
+                    let bytes = joinsim::vault::record::encode(last);
+                    let cut = 1 + (madsim::rand::random::<u64>() % (bytes.len() as u64 - 1)) as usize;
+                    *slot.torn_tail.lock().expect("tail lock") = Some(bytes[..cut].to_vec());
+                    format!(
+                        "the machine crashed {cut} of {} bytes into its last record, {}",
+                        bytes.len(),
+                        write_name(last)
+                    )
+                }
+                _ => format!(
+                    "the machine crashed after {} write(s), before the output's events and messages",
+                    output.writes.len()
+                ),
+            };
+            world.record(
+                &slot.label,
+                TraceKind::Harness(HarnessEvent::StorageFault {
+                    fault: fault.name().to_string(),
+                    detail,
+                }),
+            );
+            world.crash(&slot.label);
+            return;
         }
-        drop(vault);
-        world.observe_writes(&slot.label, &output.writes);
     }
     for event in output.events {
         world.record(&slot.label, TraceKind::Protocol(event));

@@ -30,6 +30,7 @@ pub mod scenario;
 pub mod shell;
 pub mod sim;
 pub mod stall;
+pub mod storage;
 pub mod test_runner;
 pub mod test_seeds;
 pub mod trace;

@@ -103,6 +103,20 @@ pub enum HarnessEvent {
     },
     /// A paused node goes on: what arrived meanwhile is given to it now, in arrival order.
     Resumed,
+    /// A storage fault struck the node's vault (`crate::storage`).
+    StorageFault {
+        /// `crash_after_write`, `torn_write` or `power_loss`; `armed:<name>` when a fault was
+        /// set to strike at the node's next write.
+        fault: String,
+        /// What it did.
+        detail: String,
+    },
+    /// At a start, the vault's last record was torn or corrupt and was refused (not used): the
+    /// node starts from the records before it.
+    VaultRecordRefused {
+        /// The record's error.
+        detail: String,
+    },
     /// The node's machine clock was skewed ahead and given a drift.
     ClockAdjusted {
         /// How far ahead it was put, milliseconds.

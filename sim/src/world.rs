@@ -21,6 +21,7 @@ use crate::network::{
     LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
 };
 use crate::sim::NetSettings;
+use crate::storage::StorageFault;
 use crate::trace::{
     HarnessEvent, MessageFate, MessageRecord, Trace, TraceEntry, TraceKind, VerdictRecord,
 };
@@ -210,6 +211,9 @@ impl World {
             config: Mutex::new(config),
             seed_labels: spec.seeds.clone(),
             vault: Mutex::new(spec.vault),
+            lazy: Mutex::new(Vec::new()),
+            torn_tail: Mutex::new(None),
+            armed_fault: Mutex::new(None),
             node: Mutex::new(None),
             held: Mutex::new(Vec::new()),
             inbox: Mutex::new(Vec::new()),
@@ -367,9 +371,19 @@ impl World {
     }
 
     /// Kills a node: its tasks stop, its in-memory state and held messages are lost, its vault
-    /// stays.
+    /// stays (with its lazy writes: the operating system writes them back after a process
+    /// crash).
     pub fn kill(&self, label: &str) {
+        crate::host::write_back_lazy(&self.slot(label));
+        self.crash(label);
+    }
+
+    /// Stops the machine at once: like [`World::kill`], but lazy writes not yet written back
+    /// are lost (a machine crash loses the page cache), and an armed storage fault is disarmed.
+    pub(crate) fn crash(&self, label: &str) {
         let slot = self.slot(label);
+        slot.lazy.lock().expect("lazy lock").clear();
+        *slot.armed_fault.lock().expect("fault lock") = None;
         Handle::current().kill(self.madsim_id(label));
         slot.up.store(false, Ordering::Relaxed);
         *slot.node.lock().expect("node lock") = None;
@@ -392,7 +406,11 @@ impl World {
         if self.is_running(label) {
             self.kill(label);
         }
-        *self.slot(label).vault.lock().expect("vault lock") = Vault::empty();
+        let slot = self.slot(label);
+        *slot.vault.lock().expect("vault lock") = Vault::empty();
+        slot.lazy.lock().expect("lazy lock").clear();
+        *slot.torn_tail.lock().expect("tail lock") = None;
+        *slot.armed_fault.lock().expect("fault lock") = None;
         self.record(label, TraceKind::Harness(HarnessEvent::VaultWiped));
     }
 
@@ -412,6 +430,41 @@ impl World {
         let until_us = self.now_us() + for_ms * 1_000;
         slot.paused_until_us.fetch_max(until_us, Ordering::Relaxed);
         self.record(label, TraceKind::Harness(HarnessEvent::Paused { for_ms }));
+    }
+
+    /// Strikes the node's vault with a storage fault (`crate::storage`): `power_loss` at once
+    /// (the node must run: it dies and its lazy writes not yet written back are lost),
+    /// `crash_after_write` and `torn_write` at the node's next output that writes (armed now,
+    /// recorded as `armed:<name>`; a kill or wipe disarms it).
+    ///
+    /// # Panics
+    /// When the node is not running.
+    pub fn storage_fault(&self, label: &str, fault: StorageFault) {
+        let slot = self.slot(label);
+        assert!(slot.is_running(), "node {label} is not running");
+        match fault {
+            StorageFault::PowerLoss => {
+                let lost = std::mem::take(&mut *slot.lazy.lock().expect("lazy lock"));
+                self.record(
+                    label,
+                    TraceKind::Harness(HarnessEvent::StorageFault {
+                        fault: fault.name().to_string(),
+                        detail: format!("{} lazy write(s) lost", lost.len()),
+                    }),
+                );
+                self.crash(label);
+            }
+            StorageFault::CrashAfterWrite | StorageFault::TornWrite => {
+                *slot.armed_fault.lock().expect("fault lock") = Some(fault);
+                self.record(
+                    label,
+                    TraceKind::Harness(HarnessEvent::StorageFault {
+                        fault: format!("armed:{}", fault.name()),
+                        detail: "strikes at the node's next output that writes".into(),
+                    }),
+                );
+            }
+        }
     }
 
     /// True while the node is paused.

@@ -420,6 +420,17 @@ impl<'a> Diagram<'a> {
                 format!("Note over {}: {time} paused for {for_ms} ms", node()?)
             }
             HarnessEvent::Resumed => format!("Note over {}: {time} resumed", node()?),
+            HarnessEvent::StorageFault { fault, detail } => format!(
+                "Note over {}: {time} storage fault {}, {}",
+                node()?,
+                text(fault, NAME_CHARS),
+                text(detail, TEXT_CHARS)
+            ),
+            HarnessEvent::VaultRecordRefused { detail } => format!(
+                "Note over {}: {time} vault record refused, {}",
+                node()?,
+                text(detail, TEXT_CHARS)
+            ),
             HarnessEvent::ClockAdjusted { skew_ms, drift_ppm } => format!(
                 "Note over {}: {time} clock +{skew_ms} ms, drift {drift_ppm} ppm",
                 node()?

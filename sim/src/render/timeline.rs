@@ -949,6 +949,14 @@ fn bands(entries: &[TraceEntry], end_us: u64) -> (Vec<Band>, Vec<(u64, u64, Stri
             HarnessEvent::LinksCleared => ("links back to default".to_string(), "b-network"),
             HarnessEvent::Paused { for_ms } => (format!("pause {node} for {for_ms} ms"), "b-kill"),
             HarnessEvent::Resumed => (format!("{node} resumes"), "b-start"),
+            HarnessEvent::StorageFault { fault, detail } => (
+                format!("storage fault {fault} on {node}: {detail}"),
+                "b-kill",
+            ),
+            HarnessEvent::VaultRecordRefused { detail } => (
+                format!("{node} refused its vault's last record: {detail}"),
+                "b-wipe",
+            ),
             HarnessEvent::ClockAdjusted { skew_ms, drift_ppm } => (
                 format!("clock of {node}: +{skew_ms} ms, drift {drift_ppm} ppm"),
                 "b-network",
