@@ -117,6 +117,13 @@ pub enum HarnessEvent {
         /// The record's error.
         detail: String,
     },
+    /// The node moved to another address, with its vault (it restarts there).
+    AddressChanged {
+        /// The old address.
+        from: String,
+        /// The new address.
+        to: String,
+    },
     /// The node's machine clock was skewed ahead and given a drift.
     ClockAdjusted {
         /// How far ahead it was put, milliseconds.

@@ -91,6 +91,8 @@ pub(crate) struct WorldInner {
     /// The user's open requests' mailboxes, by port.
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
+    /// The index of the next fresh address ([`ip_of`]).
+    next_ip: AtomicU64,
     /// Steps that act at an event (see [`World::on_entry`]).
     hooks: Mutex<Vec<EntryHook>>,
     hooked: std::sync::atomic::AtomicBool,
@@ -159,6 +161,7 @@ impl World {
                 network_node,
                 user_inboxes: Mutex::new(BTreeMap::new()),
                 next_user_port: AtomicU64::new(0),
+                next_ip: AtomicU64::new(specs.len() as u64),
                 hooks: Mutex::new(Vec::new()),
                 hooked: std::sync::atomic::AtomicBool::new(false),
                 trace: Mutex::new(Trace::new(keep_messages)),
@@ -346,8 +349,40 @@ impl World {
             "node {} exists",
             spec.label
         );
-        addrs.insert(spec.label.clone(), Addr::new(ip_of(addrs.len()), NODE_PORT));
+        let index = self.inner.next_ip.fetch_add(1, Ordering::Relaxed) as usize;
+        addrs.insert(spec.label.clone(), Addr::new(ip_of(index), NODE_PORT));
         self.create_slot(spec, &addrs);
+    }
+
+    /// Moves a node to a new address with its vault (Ignite's case of a node moved to another
+    /// host while its old instance may still be in the LT): a running node is killed, takes a
+    /// fresh address nobody had, and starts again from its vault there. Messages to the old
+    /// address are lost from now on. Returns the new address.
+    pub fn move_node(&self, label: &str) -> Addr {
+        if self.is_running(label) {
+            self.kill(label);
+        }
+        let slot = self.slot(label);
+        let index = self.inner.next_ip.fetch_add(1, Ordering::Relaxed) as usize;
+        let new = Addr::new(ip_of(index), NODE_PORT);
+        let old = {
+            let mut config = slot.config.lock().expect("config lock");
+            std::mem::replace(&mut config.addr, new)
+        };
+        {
+            let mut labels = self.inner.labels_by_addr.lock().expect("labels lock");
+            labels.remove(&old);
+            labels.insert(new, label.to_string());
+        }
+        self.record(
+            label,
+            TraceKind::Harness(HarnessEvent::AddressChanged {
+                from: old.to_string(),
+                to: new.to_string(),
+            }),
+        );
+        self.start(label);
+        new
     }
 
     /// Starts a stopped node (a first start, or a restart from its vault).

@@ -420,6 +420,12 @@ impl<'a> Diagram<'a> {
                 format!("Note over {}: {time} paused for {for_ms} ms", node()?)
             }
             HarnessEvent::Resumed => format!("Note over {}: {time} resumed", node()?),
+            HarnessEvent::AddressChanged { from, to } => format!(
+                "Note over {}: {time} moved from {} to {}",
+                node()?,
+                text(from, NAME_CHARS),
+                text(to, NAME_CHARS)
+            ),
             HarnessEvent::StorageFault { fault, detail } => format!(
                 "Note over {}: {time} storage fault {}, {}",
                 node()?,
