@@ -411,6 +411,13 @@ pub enum Event {
         /// The init.
         init: InstanceId,
     },
+    /// This node leaves the cluster on purpose (`Node::leave`, docs/protocol.md "Graceful
+    /// leave"): it told these members (its physical topology and the CMG leader it follows, by
+    /// name, in address order) and stops for good.
+    LeftGracefully {
+        /// The names told, in address order.
+        told: Vec<NodeName>,
+    },
 }
 
 #[cfg(test)]

@@ -210,6 +210,11 @@ impl Joiner {
         matches!(self.phase, JoinPhase::Joined { .. })
     }
 
+    /// The CMG leader followed, by name and address, if any (a leaving node tells it).
+    pub fn leader(&self) -> Option<&(NodeName, Addr)> {
+        self.leader.as_ref()
+    }
+
     /// The name of the leader followed ("" when none): who a join rejection came from.
     pub fn leader_name(&self) -> NodeName {
         self.leader

@@ -34,6 +34,7 @@ mod groups;
 mod handshake;
 mod init;
 mod join;
+mod leave;
 mod membership;
 mod ms;
 mod physical;
@@ -43,7 +44,7 @@ mod view;
 /// Bound on messages a node sends to itself within one input.
 const MAX_LOOPBACK: usize = 1024;
 
-/// What one input ([`Node::new`], [`Node::tick`], [`Node::receive`],
+/// What one input ([`Node::new`], [`Node::tick`], [`Node::receive`], [`Node::leave`],
 /// [`Node::corrupt_message`]) produced: the node's whole effect on the world for that input.
 ///
 /// **Contract** (as raft-rs's `Ready`): the host handles every `Output`, in the order the inputs
@@ -79,6 +80,8 @@ pub struct Node {
     rng: Rng,
     now_ms: u64,
     halted: Option<Rejection>,
+    /// When the node left on purpose (`Node::leave`): stopped for good, like `halted`.
+    left_at_ms: Option<u64>,
     local: Option<LocalState>,
     topo: PhysicalTopology,
     cmg: Option<CmgReplica>,
@@ -126,6 +129,7 @@ impl Node {
             rng: Rng::new(seed),
             now_ms,
             halted: None,
+            left_at_ms: None,
             local: vault.local.clone(),
             topo: PhysicalTopology::new(),
             cmg: None,
@@ -180,7 +184,7 @@ impl Node {
     /// Advances the node's timers to `now_ms`.
     pub fn tick(&mut self, now_ms: u64) -> Output {
         self.now_ms = self.now_ms.max(now_ms);
-        if self.halted.is_none() {
+        if !self.is_stopped() {
             self.topology_tick();
             if let Some(cmg) = self.cmg.as_mut().filter(|c| !c.is_fenced()) {
                 cmg.group_mut().tick();
@@ -208,7 +212,7 @@ impl Node {
             from_launch,
             msg,
         } = envelope;
-        if self.halted.is_some() {
+        if self.is_stopped() {
             // A stopped node still answers the user, so that no command waits forever.
             match msg {
                 Message::InitRequest { request, params } => {

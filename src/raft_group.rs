@@ -253,6 +253,28 @@ impl RaftGroup {
         self.raw.transfer_leader(to);
     }
 
+    /// On the leader: the first voter (by Raft id) other than itself that holds the whole log,
+    /// the one a leadership transfer hands over to at once (raft-rs sends it `MsgTimeoutNow`
+    /// without first replicating). `None` when not leading, or no other voter is up to date.
+    pub fn up_to_date_voter(&self) -> Option<u64> {
+        if !self.is_leader() {
+            return None;
+        }
+        let last = self.last_index();
+        let me = self.id();
+        let mut voters: Vec<u64> = self.conf_state().voters;
+        voters.sort_unstable();
+        voters.into_iter().find(|id| {
+            *id != me
+                && self
+                    .raw
+                    .raft
+                    .prs()
+                    .get(*id)
+                    .is_some_and(|p| p.matched == last)
+        })
+    }
+
     /// This replica's Raft id.
     pub fn id(&self) -> u64 {
         self.raw.raft.id

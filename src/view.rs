@@ -40,8 +40,11 @@ pub struct NodeView {
     pub name: NodeName,
     /// This start's launch.
     pub launch: LaunchId,
-    /// Set when the node stopped for good.
+    /// Set when the node stopped for good on a rejection.
     pub halted: Option<Rejection>,
+    /// Set when the node left the cluster on purpose (`Node::leave`), at this time (ms): it has
+    /// stopped for good, as after a rejection, but was not refused. `None` while it runs.
+    pub left_at_ms: Option<u64>,
     /// True once admitted to the physical topology.
     pub in_topology: bool,
     /// The physical topology as this node sees it (itself included), sorted by name.
@@ -78,6 +81,11 @@ impl NodeView {
             .as_ref()
             .filter(|s| s.cluster.is_some())
             .map(|s| &s.lt)
+    }
+
+    /// True when the node stopped for good: halted on a rejection, or left on purpose.
+    pub fn is_stopped(&self) -> bool {
+        self.halted.is_some() || self.left_at_ms.is_some()
     }
 
     /// True when its CMG replica leads.

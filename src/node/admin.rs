@@ -18,7 +18,7 @@ impl Node {
         request: RequestId,
         command: AdminCommand,
     ) {
-        if self.halted.is_some() {
+        if self.is_stopped() {
             self.answer_admin(from, request, Err(AdminError::NodeStopped));
             return;
         }
@@ -100,11 +100,7 @@ impl Node {
         for (user, request) in self.admins.drain() {
             self.answer_admin(user, request, Err(AdminError::NodeStopped));
         }
-        let reason = self
-            .halted
-            .as_ref()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
+        let reason = self.stop_reason();
         let inits = std::mem::take(&mut self.inits);
         for attempt in inits.into_values() {
             let (user, request) = attempt.user_request();

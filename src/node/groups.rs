@@ -63,7 +63,7 @@ impl Node {
             self.check_recovery();
             if let Some(msg) = self.loopback.pop_front() {
                 let (addr, launch) = (self.cfg.addr, self.launch);
-                if self.halted.is_none() {
+                if !self.is_stopped() {
                     self.dispatch(addr, launch, msg);
                 }
                 progressed = true;

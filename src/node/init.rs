@@ -26,8 +26,8 @@ impl Node {
             request,
             params: params.clone(),
         });
-        if let Some(rejection) = &self.halted {
-            let reason = rejection.to_string();
+        if self.is_stopped() {
+            let reason = self.stop_reason();
             self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
             return;
         }

@@ -359,7 +359,7 @@ impl Node {
     /// Stops the node for good: it reports the reason, leaves the physical topology and ignores
     /// everything from now on. Its vault is kept (an operator decides what to do with it).
     pub(crate) fn halt(&mut self, rejection: Rejection) {
-        if self.halted.is_some() {
+        if self.is_stopped() {
             return;
         }
         self.emit(Event::Halted {

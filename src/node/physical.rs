@@ -172,7 +172,7 @@ impl Node {
     pub(super) fn merge_record(&mut self, record: MemberRecord, direct: bool) {
         let addr = record.addr();
         let launch = record.launch();
-        if addr == self.cfg.addr || self.halted.is_some() {
+        if addr == self.cfg.addr || self.is_stopped() {
             return;
         }
         let Some(known_launch) = self.topo.admit_check(&record, direct) else {

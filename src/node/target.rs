@@ -33,9 +33,9 @@ impl Node {
         {
             return;
         }
-        let outcome = if let Some(rejection) = &self.halted {
+        let outcome = if self.is_stopped() {
             StartOutcome::Failed {
-                detail: format!("node has stopped: {rejection}"),
+                detail: format!("node has stopped: {}", self.stop_reason()),
             }
         } else if !plan.config.cmg_nodes.contains(&self.cfg.name)
             && !plan.config.ms_nodes.contains(&self.cfg.name)

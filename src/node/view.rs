@@ -47,6 +47,7 @@ impl Node {
             name: self.cfg.name.clone(),
             launch: self.launch,
             halted: self.halted.clone(),
+            left_at_ms: self.left_at_ms,
             in_topology: self.topo.is_admitted(),
             physical,
             join: self.joiner.phase().clone(),

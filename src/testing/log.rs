@@ -68,6 +68,9 @@ pub enum HarnessAction {
     },
     /// The node was killed (its vault stays).
     Killed,
+    /// The node was asked to leave the cluster (`Node::leave`); it stops for good but stays
+    /// up (its vault stays).
+    Left,
     /// The node's vault was wiped (the node is down).
     Wiped,
     /// The node's vault was replaced (`Network::set_vault`; the node is down).

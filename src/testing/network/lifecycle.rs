@@ -195,4 +195,24 @@ impl Network {
         self.slots[index].vault = vault;
         self.record(label, LogKind::Harness(HarnessAction::VaultReplaced));
     }
+
+    /// Asks a running node to leave the cluster on purpose ([`Node::leave`]): its output is made
+    /// real like any other (its `Leaving` messages are subject to cuts and loss). The node stays
+    /// up, stopped; [`Network::restart`] starts it again from its vault.
+    ///
+    /// # Panics
+    /// When the node is down.
+    pub fn leave(&mut self, label: &str) {
+        let index = self.index(label);
+        let now_ms = self.now_ms();
+        self.record(label, LogKind::Harness(HarnessAction::Left));
+        let slot = &mut self.slots[index];
+        let node = slot
+            .node
+            .as_mut()
+            .unwrap_or_else(|| panic!("node {label} is down"));
+        let output = node.leave(now_ms);
+        slot.view = OnceCell::new();
+        self.apply_output(index, output);
+    }
 }

@@ -7,6 +7,7 @@ mod faults;
 mod harness;
 mod init;
 mod join_scenarios;
+mod leave;
 mod progress;
 mod rejections;
 
