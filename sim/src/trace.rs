@@ -73,6 +73,14 @@ pub enum HarnessEvent {
         /// What.
         what: String,
     },
+    /// A scenario step did nothing: a role it names (`cmg_leader`, `ms_leader`,
+    /// `validator_of:<label>`) named no node when it ran (docs/scenarios.md, "Roles").
+    StepSkipped {
+        /// The step's number (1-based, in file order).
+        step: u64,
+        /// Why, e.g. `ms_leader names no node`.
+        reason: String,
+    },
     /// The user got an answer, or gave up waiting.
     UserAnswer {
         /// Request id.

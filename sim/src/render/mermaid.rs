@@ -398,6 +398,11 @@ impl<'a> Diagram<'a> {
             HarnessEvent::RuleRemoved { rule } => {
                 format!("Note over {}: {time} rule {rule} ends", self.over_all()?)
             }
+            HarnessEvent::StepSkipped { step, reason } => format!(
+                "Note over {}: {time} step {step} skipped, {}",
+                self.over_all()?,
+                text(reason, TEXT_CHARS)
+            ),
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => return None,
         })
     }

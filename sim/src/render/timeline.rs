@@ -933,6 +933,9 @@ fn bands(entries: &[TraceEntry], end_us: u64) -> (Vec<Band>, Vec<(u64, u64, Stri
                 (format!("rule {rule}: {description}"), "b-rule")
             }
             HarnessEvent::RuleRemoved { rule } => (format!("rule {rule} ended"), "b-rule"),
+            HarnessEvent::StepSkipped { step, reason } => {
+                (format!("step {step} skipped: {reason}"), "b-rule")
+            }
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => continue,
         };
         out.push(Band {
