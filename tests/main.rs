@@ -15,6 +15,7 @@ mod leave_and_reconfiguration;
 mod mutated_files;
 mod restart;
 mod robustness;
+mod scenario_language;
 mod stall;
 mod test_seeds;
 mod trace_file;

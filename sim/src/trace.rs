@@ -73,6 +73,13 @@ pub enum HarnessEvent {
         /// What.
         what: String,
     },
+    /// The user got an answer, or gave up waiting.
+    UserAnswer {
+        /// Request id.
+        request: u64,
+        /// The answer, as text.
+        answer: String,
+    },
     /// A scenario step did nothing: a role it names (`cmg_leader`, `ms_leader`,
     /// `validator_of:<label>`) named no node when it ran (docs/scenarios.md, "Roles").
     StepSkipped {
@@ -80,13 +87,6 @@ pub enum HarnessEvent {
         step: u64,
         /// Why, e.g. `ms_leader names no node`.
         reason: String,
-    },
-    /// The user got an answer, or gave up waiting.
-    UserAnswer {
-        /// Request id.
-        request: u64,
-        /// The answer, as text.
-        answer: String,
     },
 }
 
