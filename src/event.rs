@@ -418,6 +418,27 @@ pub enum Event {
         /// The names told, in address order.
         told: Vec<NodeName>,
     },
+    /// A CMG replica applied a command that took a node's validation away before its join ready
+    /// moved it into the LT: a node-leave command naming that launch (LT hygiene, failure
+    /// detection), or the validation of a new launch of the same name, which replaces it.
+    ValidationRevoked {
+        /// Node.
+        node: NodeName,
+        /// The launch whose validation was revoked.
+        launch: LaunchId,
+        /// Log index of the command.
+        index: u64,
+    },
+    /// A cancel of an init reached this node (`cancel_init`, from its initiator or from a node
+    /// that learned the CMG's decision), before the node judged it.
+    CancelReceived {
+        /// The init to cancel.
+        init: InstanceId,
+        /// Who sent it.
+        from: Addr,
+        /// Sent as the CMG's decision (rather than the initiator's request).
+        decided: bool,
+    },
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod mutated_files;
 mod network_model;
 mod restart;
 mod robustness;
+mod scenario_language;
 mod stall;
 mod storage_faults;
 mod test_seeds;

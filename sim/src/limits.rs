@@ -26,6 +26,9 @@ pub const LIVENESS_TIMEOUT_MS: RangeInclusive<u64> = 1..=600_000;
 pub const LATENCY_MS: RangeInclusive<u64> = 0..=10_000;
 /// A Meta Storage version in a vault or a restored cluster (`ms_version`).
 pub const MS_VERSION: RangeInclusive<u64> = 1..=1_000_000;
+/// An LT version a scenario names (`lt_version_reached`'s `version`, `[expect] lt_version`):
+/// one change per join or leave, so a million is far beyond any run's.
+pub const LT_VERSION: RangeInclusive<u64> = 0..=1_000_000;
 /// Bytes of a scenario file.
 pub const FILE_BYTES: u64 = 1 << 20;
 /// Runs of one fuzz campaign (`--runs`).

@@ -131,6 +131,14 @@ pub enum HarnessEvent {
         /// Its drift from now on, parts per million (positive: fast).
         drift_ppm: i64,
     },
+    /// A scenario step did nothing: a role it names (`cmg_leader`, `ms_leader`,
+    /// `validator_of:<label>`) named no node when it ran (docs/scenarios.md, "Roles").
+    StepSkipped {
+        /// The step's number (1-based, in file order).
+        step: u64,
+        /// Why, e.g. `ms_leader names no node`.
+        reason: String,
+    },
 }
 
 impl fmt::Display for HarnessEvent {

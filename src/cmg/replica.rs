@@ -27,6 +27,10 @@ pub(crate) struct CmgApplied {
     pub lt_after: Option<Vec<(NodeName, LaunchId)>>,
     /// The LT version after the command.
     pub lt_version: u64,
+    /// The validations the command took away, (name, launch), sorted: validated before and
+    /// neither validated nor in the LT with that launch after (reported as
+    /// `Event::ValidationRevoked`).
+    pub revoked: Vec<(NodeName, LaunchId)>,
     /// `codec::digest` of the state after the command (reported as `Event::ReplicaState`).
     pub digest: u64,
 }
@@ -142,6 +146,12 @@ impl CmgReplica {
     /// If the command changed a committed tag (an invariant of the state machine).
     pub fn apply(&mut self, command: &CmgCommand, bug: Option<PlantedBug>) -> CmgApplied {
         let lt_before = self.state.lt.version;
+        let validated_before: Vec<(NodeName, LaunchId)> = self
+            .state
+            .validated
+            .iter()
+            .map(|(name, info)| (name.clone(), info.launch))
+            .collect();
         let tag_before = self.state.cluster.as_ref().map(|c| c.config.tag.clone());
         let outcome = self.state.apply_with(command, bug);
         // Invariant: the tag never changes once committed.
@@ -157,6 +167,13 @@ impl CmgReplica {
             instance: self.group.instance(),
             lt_after: (self.state.lt.version != lt_before).then(|| self.state.lt.pairs()),
             lt_version: self.state.lt.version,
+            revoked: validated_before
+                .into_iter()
+                .filter(|(name, launch)| {
+                    self.state.validated.get(name).map(|v| v.launch) != Some(*launch)
+                        && !self.state.lt.contains(name, *launch)
+                })
+                .collect(),
             digest: digest(&self.state),
         }
     }
@@ -304,6 +321,64 @@ mod tests {
         assert_eq!(applied.instance, InstanceId(9));
         assert_eq!(applied.lt_after, None);
         assert_eq!(applied.digest, digest(&CmgState::default()));
+    }
+
+    /// A validation taken away by a leave or replaced by a new launch's is reported as revoked;
+    /// one that the join ready moves into the LT is not.
+    #[test]
+    fn applying_reports_the_validations_it_revokes() {
+        use crate::cluster_config::ClusterConfig;
+        use crate::init_command::InitPlan;
+        use crate::types::{Addr, ClusterId, ClusterTag, NodeInfo, ProductVersion};
+        let info = |name: &str, launch: u64| NodeInfo {
+            name: name.into(),
+            addr: Addr::new([10, 0, 0, 1], 7000),
+            launch: LaunchId(launch),
+            protocol: crate::types::ProtocolVersion(1),
+            product: ProductVersion::new(3, 0, 0),
+        };
+        let join = |name: &str, launch: u64| CmgCommand::Join {
+            info: info(name, launch),
+            stored: None,
+            attempt: 1,
+        };
+        let mut cmg = leader();
+        cmg.apply(
+            &CmgCommand::ClusterInit(InitPlan {
+                init: InstanceId(9),
+                config: ClusterConfig {
+                    tag: ClusterTag {
+                        name: "c".into(),
+                        id: ClusterId(1),
+                    },
+                    cmg_nodes: vec!["a".into()],
+                    ms_nodes: vec!["a".into()],
+                    ms_version: 1,
+                },
+                product: ProductVersion::new(3, 0, 0),
+                protocol: crate::types::ProtocolVersion(1),
+                initiator: "a".into(),
+                addrs: Default::default(),
+            }),
+            None,
+        );
+        assert!(cmg.apply(&join("b", 1), None).revoked.is_empty());
+        let replaced = cmg.apply(&join("b", 2), None);
+        assert_eq!(replaced.revoked, vec![("b".to_string(), LaunchId(1))]);
+        let ready = CmgCommand::JoinReady {
+            info: info("b", 2),
+            attempt: 1,
+        };
+        assert!(cmg.apply(&ready, None).revoked.is_empty(), "into the LT");
+        cmg.apply(&join("c", 1), None);
+        let leave = CmgCommand::NodesLeave {
+            nodes: vec![("b".into(), LaunchId(2)), ("c".into(), LaunchId(1))],
+        };
+        assert_eq!(
+            cmg.apply(&leave, None).revoked,
+            vec![("c".to_string(), LaunchId(1))],
+            "b left the LT; only c's validation is revoked"
+        );
     }
 
     #[test]

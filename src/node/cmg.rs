@@ -50,6 +50,13 @@ impl Node {
                 index,
                 digest: applied.digest,
             });
+            for (node, launch) in applied.revoked {
+                self.emit(Event::ValidationRevoked {
+                    node,
+                    launch,
+                    index,
+                });
+            }
             if let Some(members) = applied.lt_after {
                 self.emit(Event::LtChanged {
                     version: applied.lt_version,

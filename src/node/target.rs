@@ -145,6 +145,11 @@ impl Node {
     /// replica of the init knows and what it holds, and applies what [`cancel_step`] decides —
     /// refuse, let the CMG log decide, fence, wait, or clear and acknowledge.
     pub(crate) fn on_cancel_init(&mut self, from: Addr, init: InstanceId, decided: bool) {
+        self.emit(Event::CancelReceived {
+            init,
+            from,
+            decided,
+        });
         if self.cfg.bug == Some(crate::bugs::PlantedBug::CancelLeavesVault) {
             self.send(
                 from,

@@ -441,6 +441,11 @@ impl<'a> Diagram<'a> {
                 "Note over {}: {time} clock +{skew_ms} ms, drift {drift_ppm} ppm",
                 node()?
             ),
+            HarnessEvent::StepSkipped { step, reason } => format!(
+                "Note over {}: {time} step {step} skipped, {}",
+                self.over_all()?,
+                text(reason, TEXT_CHARS)
+            ),
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => return None,
         })
     }

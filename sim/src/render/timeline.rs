@@ -964,6 +964,9 @@ fn bands(entries: &[TraceEntry], end_us: u64) -> (Vec<Band>, Vec<(u64, u64, Stri
                 format!("clock of {node}: +{skew_ms} ms, drift {drift_ppm} ppm"),
                 "b-network",
             ),
+            HarnessEvent::StepSkipped { step, reason } => {
+                (format!("step {step} skipped: {reason}"), "b-rule")
+            }
             HarnessEvent::UserRequest { .. } | HarnessEvent::UserAnswer { .. } => continue,
         };
         out.push(Band {

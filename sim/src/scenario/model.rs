@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use joinsim::{InitParams, PlantedBug, RejectionStage};
+use joinsim::{GroupKind, InitParams, PlantedBug, RejectionStage};
 use strum::{EnumDiscriminants, EnumString, IntoStaticStr, VariantNames};
 
 use crate::checkers::HazardKind;
-use crate::network::MessageFilter;
 use crate::sim::NetSettings;
 use crate::world::NodeSpec;
 
@@ -119,7 +118,8 @@ pub enum Condition {
     Joined(String),
     /// The node stopped with a rejection.
     Rejected(String),
-    /// The node left the LT (the CMG removed it).
+    /// The node left the LT: it was in a CMG replica's LT once, and a CMG leader's LT does not
+    /// hold it now.
     LeftLt(String),
     /// A CMG leader was elected (this node, if given).
     CmgLeaderElected(Option<String>),
@@ -129,21 +129,102 @@ pub enum Condition {
     InitAnswered(String),
     /// The user got the answer of this admin step.
     AdminAnswered(String),
+    /// The node started a replica of this group (created, or restarted from its vault).
+    GroupStarted {
+        /// The node (label).
+        node: String,
+        /// `cmg` or `ms`.
+        group: GroupKind,
+    },
+    /// A cancel of an init (`cancel_init`) reached the node.
+    CancelReceived(String),
+    /// A CMG replica took the node's validation away before its join ready
+    /// (`Event::ValidationRevoked`).
+    ValidationRevoked(String),
+    /// The CMG refused the node's join ready; it starts its join again.
+    JoinReadyRefused(String),
+    /// A Meta Storage replica (this node's, if given) applied configuration version `version`
+    /// or a later one.
+    MsVersionApplied {
+        /// The version (1..=1000000).
+        version: u64,
+        /// Only this node's replica.
+        node: Option<String>,
+    },
+    /// A CMG replica's LT (this node's, if given) reached version `version` or a later one.
+    LtVersionReached {
+        /// The version (0..=1000000).
+        version: u64,
+        /// Only this node's replica.
+        node: Option<String>,
+    },
+    /// The node received the cluster state from a CMG leader (whether or not it followed it).
+    ClusterStateReceived(String),
+    /// The CMG leader's failure detection declared the node dead: a node whose CMG replica led
+    /// removed it from its physical topology as dead (`MemberRemoved`, cause `Dead`).
+    NodeDeclaredDead(String),
 }
 
-/// How a step's `node` names whichever node leads the CMG when the step runs ([`Target::CmgLeader`]).
-pub const CMG_LEADER: &str = "cmg_leader";
+/// A role a step names instead of a node label, as the file spells it (the snake_case of the
+/// variant; [`RoleName::ValidatorOf`] goes on with `:<label>`). In the order errors and the docs
+/// list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum RoleName {
+    /// [`Target::CmgLeader`].
+    CmgLeader,
+    /// [`Target::MsLeader`].
+    MsLeader,
+    /// [`Target::ValidatorOf`], spelled `validator_of:<label>`.
+    ValidatorOf,
+}
 
-/// A node a step acts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A node a step acts on: a label, or a role that names a node when the step runs (docs/scenarios.md,
+/// "Roles"). A role that names nobody then makes the step do nothing (a `step_skipped` note in
+/// the trace).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// This node.
     Node(String),
-    /// Whichever node leads the CMG when the step runs.
+    /// Whichever node's CMG replica leads when the step runs (of several, the highest term; then
+    /// the first label).
     CmgLeader,
+    /// Whichever node's Meta Storage replica leads when the step runs (likewise).
+    MsLeader,
+    /// The node whose CMG replica emitted the most recent `Validated` event for this node
+    /// (label) before the step runs.
+    ValidatorOf(String),
 }
 
-/// The words a step's `expect` may be besides `same_tag:<init id>` and an error kind, as the file
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = match self {
+            Target::Node(label) => return f.write_str(label),
+            Target::CmgLeader => RoleName::CmgLeader,
+            Target::MsLeader => RoleName::MsLeader,
+            Target::ValidatorOf(_) => RoleName::ValidatorOf,
+        };
+        f.write_str(role.into())?;
+        if let Target::ValidatorOf(label) = self {
+            write!(f, ":{label}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The filter of a `hold` or `drop` step, its `from` and `to` still targets: they name nodes
+/// when the step runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetFilter {
+    /// The message kind, if only one.
+    pub kind: Option<joinsim::MessageKind>,
+    /// The sender, if only one.
+    pub from: Option<Target>,
+    /// The receiver, if only one.
+    pub to: Option<Target>,
+}
+
+/// The words a step's `expect` may be besides `<`[`AnswerPrefix`]`>:<init id>` and an error kind, as the file
 /// spells them (the snake_case of the variant, `error` for [`AnswerWord::AnyError`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "snake_case")]
@@ -159,11 +240,19 @@ pub enum AnswerWord {
     NoAnswer,
 }
 
-/// How `expect` names the init whose tag a success must carry: `same_tag:<init id>`.
-pub const SAME_TAG_PREFIX: &str = "same_tag:";
+/// The prefixes of a step's `expect` that name an earlier init (`<prefix>:<init id>`), as the
+/// file spells them (the snake_case of the variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum AnswerPrefix {
+    /// [`AnswerExpectation::SameTagAs`]: `same_tag:<init id>`.
+    SameTag,
+    /// [`AnswerExpectation::OtherTagThan`]: `other_tag:<init id>`.
+    OtherTag,
+}
 
 /// What the user expects as an answer: a step's `expect` (an [`AnswerWord`],
-/// `same_tag:<init id>`, or an error kind of the step's command).
+/// `same_tag:<init id>`, `other_tag:<init id>`, or an error kind of the step's command).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnswerExpectation {
     /// Any answer, or none.
@@ -172,6 +261,9 @@ pub enum AnswerExpectation {
     Ok,
     /// Success with the same tag as another init step.
     SameTagAs(String),
+    /// Success with a tag other than the one another init step succeeded with (that step must
+    /// have succeeded too).
+    OtherTagThan(String),
     /// An error of any kind.
     AnyError,
     /// An error of this kind.
@@ -206,19 +298,19 @@ pub struct Step {
 )]
 pub enum Action {
     /// Start a stopped node.
-    Start(String),
+    Start(Target),
     /// Kill a node.
     Kill(Target),
     /// Kill (if running) and start a node.
     Restart(Target),
     /// Wipe a node's vault (killing it first).
-    Wipe(String),
+    Wipe(Target),
     /// The user sends init (does not wait for the answer).
     Init {
         /// Step id.
         id: String,
         /// The node that receives it.
-        via: String,
+        via: Target,
         /// Parameters.
         params: InitParams,
         /// Expected answer.
@@ -229,20 +321,20 @@ pub enum Action {
         /// Step id.
         id: String,
         /// The node that receives it.
-        via: String,
+        via: Target,
         /// The new voters.
         nodes: Vec<String>,
         /// Expected answer.
         expect: AnswerExpectation,
     },
     /// Cut links between groups.
-    Partition(Vec<Vec<String>>),
+    Partition(Vec<Vec<Target>>),
     /// Cut one direction.
     PartitionOneway {
         /// Sender.
-        from: String,
+        from: Target,
         /// Receiver.
-        to: String,
+        to: Target,
     },
     /// Restore every link.
     Heal,
@@ -258,7 +350,7 @@ pub enum Action {
         /// Rule id.
         id: String,
         /// Which messages.
-        filter: MessageFilter,
+        filter: TargetFilter,
         /// For how long (until released if absent).
         for_ms: Option<u64>,
     },
@@ -267,7 +359,7 @@ pub enum Action {
         /// Rule id.
         id: String,
         /// Which messages.
-        filter: MessageFilter,
+        filter: TargetFilter,
         /// For how long (until released if absent).
         for_ms: Option<u64>,
     },
@@ -331,6 +423,37 @@ pub struct Expectations {
     pub hazards: Vec<HazardKind>,
     /// Hazards beyond `hazards` do not fail the run (fuzzing campaigns).
     pub allow_hazards: bool,
+    /// The final LT's version (`lt_version`): some CMG leader's LT has it (the same leader as
+    /// `lt`'s, when both are given).
+    pub lt_version: Option<u64>,
+    /// `cmg_lts_agree = true`: every running CMG replica of a cluster holds the same LT (version
+    /// and members with their launches) as every other replica of that cluster.
+    pub cmg_lts_agree: bool,
+    /// `lts`: the LT of each cluster that has a CMG leader at the end, one list per cluster (in
+    /// any order): as many clusters as lists, each held by that cluster's leader of the highest
+    /// term.
+    pub lts: Option<Vec<Vec<String>>>,
+    /// `ms_voters`: some Meta Storage leader's configuration has exactly these voters (labels).
+    pub ms_voters: Option<Vec<String>>,
+    /// `ms_learners`: ... exactly these learners (labels; the same leader as `ms_voters`').
+    pub ms_learners: Option<Vec<String>>,
+    /// `ms_version`: ... this configuration version (the same leader again).
+    pub ms_version: Option<u64>,
+    /// `[[expect.order]]`: events that must happen in this order.
+    pub order: Vec<Order>,
+}
+
+/// `[[expect.order]] first = { event = ... } then = { event = ... }`: both happen during the run
+/// (counted from its start), and the first occurrence of `then` comes after the first
+/// occurrence of `first` in the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// Line of the table in the file.
+    pub line: usize,
+    /// What must happen first.
+    pub first: Condition,
+    /// What must happen only after it.
+    pub then: Condition,
 }
 
 /// The liveness phase after the last step.
@@ -409,9 +532,33 @@ mod tests {
 
     #[test]
     fn the_docs_list_exactly_the_answer_words() {
-        let mut words = AnswerWord::VARIANTS.to_vec();
-        words.push("same_tag:<init id>");
+        let mut words: Vec<String> = AnswerWord::VARIANTS.iter().map(|w| w.to_string()).collect();
+        words.extend(
+            AnswerPrefix::VARIANTS
+                .iter()
+                .map(|p| format!("{p}:<init id>")),
+        );
         assert_eq!(first_column("| expect | the user expects |"), words);
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_roles() {
+        let roles: Vec<String> = RoleName::VARIANTS
+            .iter()
+            .map(|r| match r.parse::<RoleName>() {
+                Ok(RoleName::ValidatorOf) => format!("{r}:<label>"),
+                _ => r.to_string(),
+            })
+            .collect();
+        assert_eq!(first_column("| role | names, when the step runs |"), roles);
+    }
+
+    #[test]
+    fn the_docs_list_exactly_the_expect_fields() {
+        assert_eq!(
+            first_column("| field | meaning |"),
+            <crate::scenario::raw::ExpectField as VariantNames>::VARIANTS
+        );
     }
 
     #[test]

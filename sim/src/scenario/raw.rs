@@ -200,13 +200,16 @@ impl RawStep {
     }
 }
 
-/// A step's `after = { event = ..., node = ..., id = ... }`.
+/// A step's `after = { event = ..., node = ..., id = ..., group = ..., version = ... }`, and
+/// either side of an `[[expect.order]]`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCondition {
     pub(super) event: Spanned<String>,
     pub(super) node: Option<Spanned<String>>,
     pub(super) id: Option<Spanned<String>>,
+    pub(super) group: Option<Spanned<String>>,
+    pub(super) version: Option<Spanned<u64>>,
 }
 
 /// `[expect]`.
@@ -218,6 +221,53 @@ pub(super) struct RawExpect {
     pub(super) nodes: Option<BTreeMap<String, Spanned<String>>>,
     pub(super) hazards: Option<Vec<Spanned<String>>>,
     pub(super) allow_hazards: Option<bool>,
+    pub(super) lt_version: Option<Spanned<u64>>,
+    pub(super) cmg_lts_agree: Option<bool>,
+    pub(super) lts: Option<Spanned<Vec<Vec<Spanned<String>>>>>,
+    pub(super) ms_voters: Option<Vec<Spanned<String>>>,
+    pub(super) ms_learners: Option<Vec<Spanned<String>>>,
+    pub(super) ms_version: Option<Spanned<u64>>,
+    pub(super) order: Option<Vec<Spanned<RawOrder>>>,
+}
+
+/// The fields of `[expect]`, named as the file spells them (`docs/scenarios.md` lists exactly
+/// these; a test here checks that the parser takes each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, strum::VariantNames)]
+#[cfg_attr(test, derive(strum::VariantArray))]
+#[strum(serialize_all = "snake_case")]
+pub enum ExpectField {
+    /// `deadline_ms`.
+    DeadlineMs,
+    /// `lt`.
+    Lt,
+    /// `lt_version`.
+    LtVersion,
+    /// `lts`.
+    Lts,
+    /// `cmg_lts_agree`.
+    CmgLtsAgree,
+    /// `nodes`.
+    Nodes,
+    /// `ms_voters`.
+    MsVoters,
+    /// `ms_learners`.
+    MsLearners,
+    /// `ms_version`.
+    MsVersion,
+    /// `order` (`[[expect.order]]`).
+    Order,
+    /// `hazards`.
+    Hazards,
+    /// `allow_hazards`.
+    AllowHazards,
+}
+
+/// One `[[expect.order]]`: `first` and `then`, each written like a step's `after`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrder {
+    pub(super) first: Spanned<RawCondition>,
+    pub(super) then: Spanned<RawCondition>,
 }
 
 /// `[liveness]`.
@@ -282,6 +332,34 @@ mod tests {
             StepField::ForMs | StepField::DelayMs => "1",
             StepField::LatencyMs => "[1, 2]",
             StepField::Loss => "0.5",
+        }
+    }
+
+    /// A value of each `[expect]` field, as a file writes it.
+    fn expect_sample(field: ExpectField) -> &'static str {
+        match field {
+            ExpectField::DeadlineMs | ExpectField::LtVersion | ExpectField::MsVersion => "1",
+            ExpectField::Lt | ExpectField::MsVoters | ExpectField::MsLearners => "[\"a\"]",
+            ExpectField::Lts => "[[\"a\"], [\"b\"]]",
+            ExpectField::CmgLtsAgree | ExpectField::AllowHazards => "true",
+            ExpectField::Nodes => "{ a = \"joined\" }",
+            ExpectField::Order => {
+                "[{ first = { event = \"cluster_initialized\" }, then = { event = \"joined\", node = \"a\" } }]"
+            }
+            ExpectField::Hazards => "[\"two_clusters\"]",
+        }
+    }
+
+    #[test]
+    fn expect_fields_are_named_as_the_file_spells_them() {
+        for &field in <ExpectField as strum::VariantArray>::VARIANTS {
+            let name: &str = field.into();
+            let text = format!("{HEAD}[expect]\n{name} = {}\n", expect_sample(field));
+            read(&Source {
+                file: "t.toml",
+                text: &text,
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 

@@ -11,14 +11,14 @@ use joinsim::{Event, JoinPhase, NodeView};
 use serde::Serialize;
 
 use crate::checkers::{Hazard, HazardKind, Violation};
-use crate::network::RuleId;
+use crate::network::{MessageFilter, RuleId};
 use crate::scenario::at_event::{Armed, Fired, StepAction};
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
 use crate::sim::Sim;
 use crate::stall::{stall_reports, StallReport};
-use crate::trace::{TraceEntry, TraceKind};
+use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 use crate::user::{AdminAnswer, InitAnswer};
 use crate::world::{UserError, World};
 
@@ -107,7 +107,7 @@ fn check_idempotent(
         let Action::Init { id, params, .. } = &step.action else {
             continue;
         };
-        let Some(Answer::Init(Ok(tag), at_us)) = answers.get(id) else {
+        let Some(Answer::Init(Ok(tag), at_us, _)) = answers.get(id) else {
             continue;
         };
         let earlier = seen.entry(key(params)).or_default();
@@ -135,11 +135,23 @@ fn check_idempotent(
     }
 }
 
+/// A user command's answer, and where in the trace the user got it (the trace's length then:
+/// the answer comes after every entry before that index).
 #[derive(Clone, Debug)]
 enum Answer {
-    /// An init's answer and when the user got it (simulated microseconds).
-    Init(InitAnswer, u64),
-    Admin(AdminAnswer),
+    /// An init's answer, when the user got it (simulated microseconds), and where.
+    Init(InitAnswer, u64, usize),
+    /// An admin command's answer, and where.
+    Admin(AdminAnswer, usize),
+}
+
+impl Answer {
+    /// The trace's length when the user got it.
+    fn position(&self) -> usize {
+        match self {
+            Answer::Init(_, _, at) | Answer::Admin(_, at) => *at,
+        }
+    }
 }
 
 struct Outcome {
@@ -330,8 +342,12 @@ fn panicked(
 
 async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     let answers: Arc<Mutex<BTreeMap<String, Answer>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    // Shared with the hooks that do a step at its event.
     let sent: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let rules: Arc<Mutex<BTreeMap<String, RuleId>>> = Arc::default();
+    // Steps with an id (init, reconfigure_ms, hold, drop) that did nothing because a role they
+    // name named no node: id -> why.
+    let skipped: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let mut failures = Vec::new();
     // Taken when liveness fails or a node's expected outcome is not reached (the first of the
     // two): what every node outside the LT waits for.
@@ -357,17 +373,17 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
                 let left = deadline.saturating_sub(world.now_ms());
                 // A step with no delay acts in the hook, at the event itself.
                 let act: Option<StepAction> = (*delay_ms == 0).then(|| {
-                    let (action, answers, sent, rules) = (
+                    let (action, answers, sent, rules, skipped) = (
                         step.action.clone(),
                         answers.clone(),
                         sent.clone(),
                         rules.clone(),
+                        skipped.clone(),
                     );
                     Box::new(move |w: &World| {
-                        let mut sent = sent.lock().expect("sent");
-                        let mut rules = rules.lock().expect("rules");
-                        perform(w, &action, &answers, &mut sent, &mut rules)
-                    }) as Box<dyn FnOnce(&World) -> Result<(), String> + Send>
+                        let ledger = (&sent, &rules, &skipped);
+                        perform_shared(w, number, &action, &answers, ledger)
+                    }) as StepAction
                 });
                 let met = {
                     let (condition, answers) = (condition.clone(), answers.clone());
@@ -421,11 +437,13 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             completed = false;
             break;
         }
-        let problem = {
-            let mut sent = sent.lock().expect("sent");
-            let mut rules = rules.lock().expect("rules");
-            perform(&world, &step.action, &answers, &mut sent, &mut rules)
-        };
+        let problem = perform_shared(
+            &world,
+            number,
+            &step.action,
+            &answers,
+            (&sent, &rules, &skipped),
+        );
         if let Err(problem) = problem {
             failures.push(format!("step {number} (line {}): {problem}", step.line));
         }
@@ -479,6 +497,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             stall = stall_reports(&world);
         }
     }
+    let skipped_now = skipped.lock().expect("skipped").clone();
     if !world.violated() {
         let left = deadline.saturating_sub(world.now_ms()).max(1);
         let _ = world
@@ -486,10 +505,15 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
                 w.check_hazards();
                 w.violated()
                     || (answers.lock().expect("answers").len() == sent.lock().expect("sent").len()
-                        && expectation_failures(w, &scenario, &answers).is_empty())
+                        && expectation_failures(w, &scenario, &answers, &skipped_now).is_empty())
             })
             .await;
-        failures.extend(expectation_failures(&world, &scenario, &answers));
+        failures.extend(expectation_failures(
+            &world,
+            &scenario,
+            &answers,
+            &skipped_now,
+        ));
         if stall.is_empty() && !node_outcome_failures(&world.views(), &scenario).is_empty() {
             stall = stall_reports(&world);
         }
@@ -531,104 +555,244 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     }
 }
 
-/// Does one step's action; `Err` is a problem the run reports (a node already running, ...).
-fn perform(
+/// The shared ledger of a run (see [`Ledger`]): the hooks that do a step at its event hold it too.
+type SharedLedger<'a> = (
+    &'a Arc<Mutex<BTreeSet<String>>>,
+    &'a Arc<Mutex<BTreeMap<String, RuleId>>>,
+    &'a Arc<Mutex<BTreeMap<String, String>>>,
+);
+
+/// [`perform`] on the shared ledger.
+fn perform_shared(
     world: &World,
+    number: usize,
     action: &Action,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
-    sent: &mut BTreeSet<String>,
-    rules: &mut BTreeMap<String, RuleId>,
+    (sent, rules, skipped): SharedLedger<'_>,
 ) -> Result<(), String> {
-    // A step aimed at the CMG leader does nothing when no node leads.
-    let resolve = |target: &Target| -> Option<String> {
-        match target {
-            Target::Node(label) => Some(label.clone()),
-            Target::CmgLeader => cmg_leader(world),
-        }
+    let mut sent = sent.lock().expect("sent");
+    let mut rules = rules.lock().expect("rules");
+    let mut skipped = skipped.lock().expect("skipped");
+    let mut ledger = Ledger {
+        sent: &mut sent,
+        rules: &mut rules,
+        skipped: &mut skipped,
     };
+    perform(world, number, action, answers, &mut ledger)
+}
+
+/// What the steps so far left behind, which later steps and the expectations read.
+struct Ledger<'a> {
+    /// Ids of the user commands sent.
+    sent: &'a mut BTreeSet<String>,
+    /// The rule each hold or drop step added, by step id.
+    rules: &'a mut BTreeMap<String, RuleId>,
+    /// Ids of init, reconfigure_ms, hold and drop steps that did nothing (a role named no
+    /// node), and why.
+    skipped: &'a mut BTreeMap<String, String>,
+}
+
+/// The label a step's target names now: a label names itself, a role the node that holds it
+/// (docs/scenarios.md, "Roles"); `Err` says why a role names nobody.
+fn resolve(world: &World, target: &Target) -> Result<String, String> {
+    let found = match target {
+        Target::Node(label) => return Ok(label.clone()),
+        Target::CmgLeader => group_leader(world, |v| v.cmg.as_ref()),
+        Target::MsLeader => group_leader(world, |v| v.ms.as_ref()),
+        Target::ValidatorOf(label) => validator_of(world, label),
+    };
+    found.ok_or_else(|| match target {
+        Target::ValidatorOf(label) => format!("{target}: no CMG replica has validated {label}"),
+        _ => format!("{target}: no node leads"),
+    })
+}
+
+/// The label of the running node whose replica (`group` picks it from the view) leads with the
+/// highest term; of several, the first label.
+fn group_leader(
+    world: &World,
+    group: impl Fn(&NodeView) -> Option<&joinsim::GroupView>,
+) -> Option<String> {
+    let mut best: Option<(u64, String)> = None;
+    for (label, view) in world.views() {
+        let Some(g) = group(&view).filter(|g| g.role == joinsim::Role::Leader) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(term, _)| g.term > *term) {
+            best = Some((g.term, label));
+        }
+    }
+    best.map(|(_, label)| label)
+}
+
+/// The label of the node whose CMG replica emitted the most recent `Validated` event for the
+/// node labelled `label`.
+fn validator_of(world: &World, label: &str) -> Option<String> {
+    let name = world.name_of(label);
+    world.with_trace(|trace| {
+        trace.iter().rev().find_map(|entry| match &entry.kind {
+            TraceKind::Protocol(Event::Validated { node, .. }) if *node == name => {
+                Some(entry.node.clone())
+            }
+            _ => None,
+        })
+    })
+}
+
+/// Does step `number`'s action; `Err` is a problem the run reports (a node already running,
+/// ...). A role that names no node makes the step do nothing, with a `StepSkipped` note in the
+/// trace.
+fn perform(
+    world: &World,
+    number: usize,
+    action: &Action,
+    answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+    ledger: &mut Ledger<'_>,
+) -> Result<(), String> {
+    let skip = |reason: String| {
+        world.record(
+            "-",
+            TraceKind::Harness(HarnessEvent::StepSkipped {
+                step: number as u64,
+                reason,
+            }),
+        );
+    };
+    // Every target of the step, resolved; the first role that names nobody skips the step.
+    let targets: Vec<&Target> = match action {
+        Action::Start(t) | Action::Kill(t) | Action::Restart(t) | Action::Wipe(t) => vec![t],
+        Action::Init { via, .. } | Action::ReconfigureMs { via, .. } => vec![via],
+        Action::Partition(groups) => groups.iter().flatten().collect(),
+        Action::PartitionOneway { from, to } => vec![from, to],
+        Action::Hold { filter, .. } | Action::Drop { filter, .. } => {
+            filter.from.iter().chain(filter.to.iter()).collect()
+        }
+        Action::Heal | Action::Network { .. } | Action::Release(_) | Action::Wait => Vec::new(),
+    };
+    let mut resolved: BTreeMap<&Target, String> = BTreeMap::new();
+    for target in targets {
+        match resolve(world, target) {
+            Ok(label) => {
+                resolved.insert(target, label);
+            }
+            Err(reason) => {
+                if let Action::Init { id, .. }
+                | Action::ReconfigureMs { id, .. }
+                | Action::Hold { id, .. }
+                | Action::Drop { id, .. } = action
+                {
+                    ledger.skipped.insert(id.clone(), reason.clone());
+                }
+                skip(reason);
+                return Ok(());
+            }
+        }
+    }
+    let label = |t: &Target| resolved[t].clone();
     match action {
-        Action::Start(label) => {
-            if world.is_running(label) {
+        Action::Start(target) => {
+            let label = label(target);
+            if world.is_running(&label) {
                 return Err(format!("{label} is already running"));
             }
-            world.start(label);
+            world.start(&label);
         }
         Action::Kill(target) => {
-            let Some(label) = resolve(target) else {
-                return Ok(());
-            };
+            let label = label(target);
             if !world.is_running(&label) {
                 return Err(format!("{label} is not running"));
             }
             world.kill(&label);
         }
-        Action::Restart(target) => {
-            if let Some(label) = resolve(target) {
-                world.restart(&label);
-            }
-        }
-        Action::Wipe(label) => world.wipe(label),
+        Action::Restart(target) => world.restart(&label(target)),
+        Action::Wipe(target) => world.wipe(&label(target)),
         Action::Init {
             id, via, params, ..
         } => {
-            sent.insert(id.clone());
+            ledger.sent.insert(id.clone());
             let (world, answers, id, via, params) = (
                 world.clone(),
                 answers.clone(),
                 id.clone(),
-                via.clone(),
+                label(via),
                 params.clone(),
             );
             world.clone().spawn_user_task(async move {
                 let answer = world.init(&via, params).await;
                 let at_us = world.now_us();
+                let at = world.with_trace(|t| t.len());
                 answers
                     .lock()
                     .expect("answers")
-                    .insert(id, Answer::Init(answer, at_us));
+                    .insert(id, Answer::Init(answer, at_us, at));
                 world.run_hooks();
             });
         }
         Action::ReconfigureMs { id, via, nodes, .. } => {
-            sent.insert(id.clone());
+            ledger.sent.insert(id.clone());
             let (world, answers, id, via, nodes) = (
                 world.clone(),
                 answers.clone(),
                 id.clone(),
-                via.clone(),
+                label(via),
                 nodes.clone(),
             );
             world.clone().spawn_user_task(async move {
                 let refs: Vec<&str> = nodes.iter().map(|s| s.as_str()).collect();
                 let answer = world.reconfigure_ms(&via, &refs).await;
+                let at = world.with_trace(|t| t.len());
                 answers
                     .lock()
                     .expect("answers")
-                    .insert(id, Answer::Admin(answer));
+                    .insert(id, Answer::Admin(answer, at));
                 world.run_hooks();
             });
         }
         Action::Partition(groups) => {
-            let groups: Vec<Vec<&str>> = groups
+            let labels: Vec<Vec<String>> = groups
+                .iter()
+                .map(|g| g.iter().map(&label).collect())
+                .collect();
+            let mut seen = BTreeSet::new();
+            for (target, name) in groups.iter().flatten().zip(labels.iter().flatten()) {
+                if !seen.insert(name) {
+                    return Err(format!(
+                        "partition: {name} is in two groups ({target} names it)"
+                    ));
+                }
+            }
+            let refs: Vec<Vec<&str>> = labels
                 .iter()
                 .map(|g| g.iter().map(|s| s.as_str()).collect())
                 .collect();
-            let refs: Vec<&[&str]> = groups.iter().map(|g| g.as_slice()).collect();
+            let refs: Vec<&[&str]> = refs.iter().map(|g| g.as_slice()).collect();
             world.partition(&refs);
         }
-        Action::PartitionOneway { from, to } => world.partition_oneway(from, to),
+        Action::PartitionOneway { from, to } => world.partition_oneway(&label(from), &label(to)),
         Action::Heal => world.heal(),
         Action::Network { latency_ms, loss } => {
             world.set_network(latency_ms.0, latency_ms.1, *loss)
         }
-        Action::Hold { id, filter, for_ms } => {
-            rules.insert(id.clone(), world.hold(filter.clone(), *for_ms));
-        }
-        Action::Drop { id, filter, for_ms } => {
-            rules.insert(id.clone(), world.drop_messages(filter.clone(), *for_ms));
+        Action::Hold { id, filter, for_ms } | Action::Drop { id, filter, for_ms } => {
+            let filter = MessageFilter {
+                kind: filter.kind,
+                from: filter.from.as_ref().map(&label),
+                to: filter.to.as_ref().map(&label),
+            };
+            let rule = if matches!(action, Action::Hold { .. }) {
+                world.hold(filter, *for_ms)
+            } else {
+                world.drop_messages(filter, *for_ms)
+            };
+            ledger.rules.insert(id.clone(), rule);
         }
         Action::Release(id) => {
-            let rule = rules
+            if let Some(why) = ledger.skipped.get(id) {
+                skip(format!("rule {id} was never added ({why})"));
+                return Ok(());
+            }
+            let rule = ledger
+                .rules
                 .get(id)
                 .ok_or_else(|| format!("rule {id} was never added"))?;
             world.release(*rule);
@@ -638,34 +802,171 @@ fn perform(
     Ok(())
 }
 
-/// The label of the node whose CMG replica leads, if one does.
-fn cmg_leader(world: &World) -> Option<String> {
-    world
-        .views()
-        .into_iter()
-        .find(|(_, v)| v.is_cmg_leader())
-        .map(|(l, _)| l)
+/// The protocol events that are occurrences of `condition`, as a test of one event and the label
+/// of the node that logged it; `None` for the conditions that are not one event (answers,
+/// `left_lt`). `node_declared_dead` matches the removal here; [`led_cmg_at`] judges its logger.
+#[allow(clippy::type_complexity)]
+fn event_test(world: &World, condition: &Condition) -> Option<Box<dyn Fn(&str, &Event) -> bool>> {
+    let by = |label: &String| {
+        let label = label.clone();
+        move |node: &str| node == label
+    };
+    Some(match condition {
+        Condition::InitAnswered(_) | Condition::AdminAnswered(_) | Condition::LeftLt(_) => {
+            return None
+        }
+        Condition::InTopology(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::EnteredTopology { .. }) && by(node))
+        }
+        Condition::JoinReadySent(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::JoinReadySent { .. }) && by(node))
+        }
+        Condition::Joined(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::Joined { .. }) && by(node))
+        }
+        Condition::Rejected(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::Halted { .. }) && by(node))
+        }
+        Condition::Validated(l) => {
+            let name = world.name_of(l);
+            Box::new(move |_, e| matches!(e, Event::Validated { node, .. } if *node == name))
+        }
+        Condition::ValidationRevoked(l) => {
+            let name = world.name_of(l);
+            Box::new(
+                move |_, e| matches!(e, Event::ValidationRevoked { node, .. } if *node == name),
+            )
+        }
+        Condition::CmgLeaderElected(who) => {
+            let who = who.clone();
+            Box::new(move |node, e| {
+                matches!(
+                    e,
+                    Event::RoleChanged {
+                        group: joinsim::GroupKind::Cmg,
+                        role: joinsim::Role::Leader,
+                        ..
+                    }
+                ) && who.as_ref().is_none_or(|w| w == node)
+            })
+        }
+        Condition::ClusterInitialized => {
+            Box::new(|_, e| matches!(e, Event::ClusterInitApplied { .. }))
+        }
+        Condition::GroupStarted { node: l, group } => {
+            let (by, group) = (by(l), *group);
+            Box::new(move |node, e| {
+                matches!(e, Event::GroupStarted { group: g, .. } if *g == group) && by(node)
+            })
+        }
+        Condition::CancelReceived(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::CancelReceived { .. }) && by(node))
+        }
+        Condition::JoinReadyRefused(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::JoinReadyRefused { .. }) && by(node))
+        }
+        Condition::ClusterStateReceived(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::ClusterStateReceived { .. }) && by(node))
+        }
+        Condition::MsVersionApplied { version, node: who } => {
+            let (version, who) = (*version, who.clone());
+            Box::new(move |node, e| {
+                matches!(e, Event::MsConfigApplied { version: v, .. } if *v >= version)
+                    && who.as_ref().is_none_or(|w| w == node)
+            })
+        }
+        Condition::LtVersionReached { version, node: who } => {
+            let (version, who) = (*version, who.clone());
+            Box::new(move |node, e| {
+                matches!(e, Event::LtChanged { version: v, .. } if *v >= version)
+                    && who.as_ref().is_none_or(|w| w == node)
+            })
+        }
+        Condition::NodeDeclaredDead(l) => {
+            let name = world.name_of(l);
+            Box::new(move |_, e| {
+                matches!(
+                    e,
+                    Event::MemberRemoved { member, cause: joinsim::RemovalCause::Dead, .. }
+                        if *member == name
+                )
+            })
+        }
+    })
+}
+
+/// Whether the node labelled `node` led the CMG when trace entry `index` was logged: its last
+/// CMG role change before it made it leader, with no restart, kill or destroyed CMG replica
+/// since. Reads back from `index` to that node's last such entry.
+fn led_cmg_at(trace: &[TraceEntry], index: usize, node: &str) -> bool {
+    for entry in trace[..index.min(trace.len())].iter().rev() {
+        if entry.node != node {
+            continue;
+        }
+        match &entry.kind {
+            TraceKind::Protocol(Event::RoleChanged {
+                group: joinsim::GroupKind::Cmg,
+                role,
+                ..
+            }) => return *role == joinsim::Role::Leader,
+            TraceKind::Protocol(
+                Event::Started { .. }
+                | Event::Halted { .. }
+                | Event::GroupDestroyed {
+                    group: joinsim::GroupKind::Cmg,
+                    ..
+                },
+            )
+            | TraceKind::Harness(HarnessEvent::NodeKilled) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The index of the first trace entry at or after `from` that is an occurrence of `condition`
+/// (for a condition that is one event: [`event_test`]).
+fn first_event(
+    world: &World,
+    condition: &Condition,
+    test: &dyn Fn(&str, &Event) -> bool,
+    from: usize,
+) -> Option<usize> {
+    world.with_trace(|trace| {
+        let start = from.min(trace.len());
+        trace[start..]
+            .iter()
+            .enumerate()
+            .find(|(offset, entry)| {
+                let TraceKind::Protocol(event) = &entry.kind else {
+                    return false;
+                };
+                test(&entry.node, event)
+                    && (!matches!(condition, Condition::NodeDeclaredDead(_))
+                        || led_cmg_at(trace, start + offset, &entry.node))
+            })
+            .map(|(offset, _)| start + offset)
+    })
 }
 
 /// Whether a step's condition has happened since the previous step ran (`from`: the trace's
-/// length then).
+/// length then). Reads the trace from `from` and the views, never waits: cheap enough to ask
+/// after every event. Two conditions are states rather than events: an answer (the user got it,
+/// whenever) and `left_lt` (a CMG leader's LT does not hold the node now, and a CMG replica's LT
+/// held it once: read back from the end of the trace to the last LT that held it).
 fn condition_met(
     world: &World,
     condition: &Condition,
     from: usize,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
 ) -> bool {
-    // Whether a protocol event since `from` satisfies `hit`, given the label that logged it.
-    let since = |hit: &dyn Fn(&str, &Event) -> bool| {
-        world.with_trace(|trace| {
-            trace[from.min(trace.len())..].iter().any(|entry| {
-                let TraceKind::Protocol(event) = &entry.kind else {
-                    return false;
-                };
-                hit(&entry.node, event)
-            })
-        })
-    };
     match condition {
         Condition::InitAnswered(id) | Condition::AdminAnswered(id) => {
             answers.lock().expect("answers").contains_key(id)
@@ -678,30 +979,60 @@ fn condition_met(
                 .filter(|v| v.is_cmg_leader())
                 .filter_map(|v| v.lt())
                 .any(|lt| !lt.members.contains_key(&name))
+                && was_in_an_lt(world, &name)
         }
-        Condition::InTopology(l) => {
-            since(&|node, e| matches!(e, Event::EnteredTopology { .. }) && node == l)
+        _ => match event_test(world, condition) {
+            Some(test) => first_event(world, condition, &*test, from).is_some(),
+            None => false,
+        },
+    }
+}
+
+/// Whether some CMG replica's LT ever held a node of this name (an `LtChanged` that lists it).
+fn was_in_an_lt(world: &World, name: &str) -> bool {
+    world.with_trace(|trace| {
+        trace.iter().rev().any(|entry| {
+            matches!(&entry.kind, TraceKind::Protocol(Event::LtChanged { members, .. })
+                if members.iter().any(|(n, _)| n == name))
+        })
+    })
+}
+
+/// Where in the trace `condition` first happened since the start of the run (an
+/// `[[expect.order]]`'s sides): the index of its first event; for an answer, the trace's length
+/// when the user got it; for `left_lt`, the first `LtChanged` of a CMG replica whose previous
+/// LT held the node and whose new one does not.
+fn first_position(
+    world: &World,
+    condition: &Condition,
+    answers: &BTreeMap<String, Answer>,
+) -> Option<usize> {
+    match condition {
+        Condition::InitAnswered(id) | Condition::AdminAnswered(id) => {
+            answers.get(id).map(Answer::position)
         }
-        Condition::JoinReadySent(l) => {
-            since(&|node, e| matches!(e, Event::JoinReadySent { .. }) && node == l)
+        Condition::LeftLt(label) => {
+            let name = world.name_of(label);
+            world.with_trace(|trace| {
+                let mut held: BTreeSet<&str> = BTreeSet::new();
+                trace.iter().position(|entry| {
+                    let TraceKind::Protocol(Event::LtChanged { members, .. }) = &entry.kind else {
+                        return false;
+                    };
+                    let holds = members.iter().any(|(n, _)| *n == name);
+                    let left = !holds && held.contains(entry.node.as_str());
+                    if holds {
+                        held.insert(&entry.node);
+                    } else {
+                        held.remove(entry.node.as_str());
+                    }
+                    left
+                })
+            })
         }
-        Condition::Joined(l) => since(&|node, e| matches!(e, Event::Joined { .. }) && node == l),
-        Condition::Rejected(l) => since(&|node, e| matches!(e, Event::Halted { .. }) && node == l),
-        Condition::Validated(l) => {
-            since(&|_, e| matches!(e, Event::Validated { node, .. } if *node == world.name_of(l)))
-        }
-        Condition::CmgLeaderElected(who) => since(&|node, e| {
-            matches!(
-                e,
-                Event::RoleChanged {
-                    group: joinsim::GroupKind::Cmg,
-                    role: joinsim::Role::Leader,
-                    ..
-                }
-            ) && who.as_ref().is_none_or(|w| w == node)
-        }),
-        Condition::ClusterInitialized => {
-            since(&|_, e| matches!(e, Event::ClusterInitApplied { .. }))
+        _ => {
+            let test = event_test(world, condition)?;
+            first_event(world, condition, &*test, 0)
         }
     }
 }
@@ -1043,29 +1374,183 @@ fn expectation_failures(
     world: &World,
     scenario: &Scenario,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
+    skipped: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let views = world.views();
+    let expect = &scenario.expect;
     let mut failures = node_outcome_failures(&views, scenario);
-    if let Some(expected) = &scenario.expect.lt {
-        let mut want: Vec<String> = expected.iter().map(|l| world.name_of(l)).collect();
-        want.sort();
-        let lts = leader_lts(&views);
-        if !lts.iter().any(|(_, _, members)| *members == want) {
+    let names = |labels: &[String]| -> Vec<String> {
+        let mut names: Vec<String> = labels.iter().map(|l| world.name_of(l)).collect();
+        names.sort();
+        names
+    };
+    let lts = leader_lts(&views);
+    if expect.lt.is_some() || expect.lt_version.is_some() {
+        let want = expect.lt.as_deref().map(names);
+        let held = lts.iter().any(|(_, version, members)| {
+            want.as_ref().is_none_or(|w| w == members)
+                && expect.lt_version.is_none_or(|v| v == *version)
+        });
+        if !held {
+            let mut what = Vec::new();
+            if let Some(w) = &want {
+                what.push(format!("the LT {w:?}"));
+            }
+            if let Some(v) = expect.lt_version {
+                what.push(format!("LT version {v}"));
+            }
             failures.push(format!(
-                "expected the LT {want:?}, CMG leaders hold {lts:?}"
+                "expected {}, CMG leaders hold (leader, version, members) {lts:?}",
+                what.join(" at ")
+            ));
+        }
+    }
+    if let Some(expected) = &expect.lts {
+        let mut want: Vec<Vec<String>> = expected.iter().map(|l| names(l)).collect();
+        want.sort();
+        let mut held: Vec<Vec<String>> = cluster_lts(&views).into_values().collect();
+        held.sort();
+        if held != want {
+            failures.push(format!(
+                "expected one LT per cluster {want:?}, the clusters' CMG leaders hold {held:?}"
+            ));
+        }
+    }
+    if expect.cmg_lts_agree {
+        failures.extend(lt_disagreements(&views));
+    }
+    if expect.ms_voters.is_some() || expect.ms_learners.is_some() || expect.ms_version.is_some() {
+        let voters = expect.ms_voters.as_deref().map(names);
+        let learners = expect.ms_learners.as_deref().map(names);
+        let leaders: Vec<(String, u64, Vec<String>, Vec<String>)> = views
+            .iter()
+            .filter(|(_, v)| {
+                v.ms.as_ref()
+                    .is_some_and(|g| g.role == joinsim::Role::Leader)
+            })
+            .filter_map(|(l, v)| {
+                v.ms_state.as_ref().map(|m| {
+                    let mut nodes = m.nodes.clone();
+                    nodes.sort();
+                    (
+                        l.clone(),
+                        m.version,
+                        nodes,
+                        m.learners.iter().cloned().collect(),
+                    )
+                })
+            })
+            .collect();
+        let held = leaders.iter().any(|(_, version, nodes, learning)| {
+            voters.as_ref().is_none_or(|w| w == nodes)
+                && learners.as_ref().is_none_or(|w| w == learning)
+                && expect.ms_version.is_none_or(|w| w == *version)
+        });
+        if !held {
+            failures.push(format!(
+                "expected a Meta Storage leader with{}{}{}; Meta Storage leaders hold (leader, version, voters, learners) {leaders:?}",
+                voters.map(|v| format!(" voters {v:?}")).unwrap_or_default(),
+                learners.map(|v| format!(" learners {v:?}")).unwrap_or_default(),
+                expect.ms_version.map(|v| format!(" version {v}")).unwrap_or_default(),
             ));
         }
     }
     let answers = answers.lock().expect("answers");
+    for order in &expect.order {
+        let first = first_position(world, &order.first, &answers);
+        let then = first_position(world, &order.then, &answers);
+        let problem = match (first, then) {
+            (_, None) => Some("the second never happened".to_string()),
+            (None, Some(_)) => Some("the second happened, the first never did".to_string()),
+            (Some(a), Some(b)) if b <= a => Some(format!(
+                "the second happened first (trace entry {b}, the first at {a})"
+            )),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            failures.push(format!(
+                "order at line {}: expected {:?} before {:?}: {problem}",
+                order.line, order.first, order.then
+            ));
+        }
+    }
     for step in &scenario.steps {
         let Some((id, expect)) = expected_answer(&step.action) else {
             continue;
         };
-        if let Some(problem) = answer_mismatch(id, expect, answers.get(id), &answers) {
+        let problem = match skipped.get(id) {
+            Some(why) if *expect != AnswerExpectation::Any => Some(format!(
+                "{id}: expected {expect:?}, the step did nothing ({why})"
+            )),
+            Some(_) => None,
+            None => answer_mismatch(id, expect, answers.get(id), &answers),
+        };
+        if let Some(problem) = problem {
             failures.push(format!("step at line {}: {problem}", step.line));
         }
     }
     failures
+}
+
+/// The LT of each cluster (by tag) that has a CMG leader: its leader's of the highest term
+/// (sorted names).
+fn cluster_lts(views: &BTreeMap<String, NodeView>) -> BTreeMap<joinsim::ClusterTag, Vec<String>> {
+    let mut best: BTreeMap<joinsim::ClusterTag, (u64, Vec<String>)> = BTreeMap::new();
+    for view in views.values().filter(|v| v.is_cmg_leader()) {
+        let (Some(state), Some(group)) = (&view.cmg_state, &view.cmg) else {
+            continue;
+        };
+        let Some(cluster) = &state.cluster else {
+            continue;
+        };
+        let members: Vec<String> = state.lt.members.keys().cloned().collect();
+        let tag = cluster.config.tag.clone();
+        if best.get(&tag).is_none_or(|(term, _)| group.term > *term) {
+            best.insert(tag, (group.term, members));
+        }
+    }
+    best.into_iter().map(|(tag, (_, lt))| (tag, lt)).collect()
+}
+
+/// Every running CMG replica (of a node that has not halted) whose LT differs from another
+/// replica's of the same cluster: version and members with their launches (Ignite's
+/// LT-version test asserts that every CMG node's topology agrees at the end).
+fn lt_disagreements(views: &BTreeMap<String, NodeView>) -> Vec<String> {
+    type Held = (u64, Vec<(String, joinsim::LaunchId)>);
+    let mut by_cluster: BTreeMap<joinsim::ClusterTag, BTreeMap<Held, Vec<String>>> =
+        BTreeMap::new();
+    for (label, view) in views.iter().filter(|(_, v)| v.halted.is_none()) {
+        let Some(state) = &view.cmg_state else {
+            continue;
+        };
+        let Some(cluster) = &state.cluster else {
+            continue;
+        };
+        by_cluster
+            .entry(cluster.config.tag.clone())
+            .or_default()
+            .entry((state.lt.version, state.lt.pairs()))
+            .or_default()
+            .push(label.clone());
+    }
+    by_cluster
+        .into_iter()
+        .filter(|(_, held)| held.len() > 1)
+        .map(|(tag, held)| {
+            let each: Vec<String> = held
+                .iter()
+                .map(|((version, members), replicas)| {
+                    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+                    format!("{replicas:?} hold version {version} {names:?}")
+                })
+                .collect();
+            format!(
+                "the CMG replicas of cluster {} disagree on the LT: {}",
+                tag.name,
+                each.join("; ")
+            )
+        })
+        .collect()
 }
 
 /// The id and the expected answer of a step that sends a user command; none for other steps.
@@ -1104,7 +1589,7 @@ fn answer_mismatch(
         ));
     };
     let (ok, no_answer, kind) = match answer {
-        Answer::Init(a, _) => (
+        Answer::Init(a, _, _) => (
             a.is_ok(),
             matches!(a, Err(UserError::NoAnswer)),
             match a {
@@ -1112,7 +1597,7 @@ fn answer_mismatch(
                 _ => None,
             },
         ),
-        Answer::Admin(a) => (
+        Answer::Admin(a, _) => (
             a.is_ok(),
             matches!(a, Err(UserError::NoAnswer)),
             match a {
@@ -1128,7 +1613,11 @@ fn answer_mismatch(
         AnswerExpectation::AnyError => kind.is_some(),
         AnswerExpectation::Error(k) => kind == Some(k.as_str()),
         AnswerExpectation::SameTagAs(other) => match (answer, all.get(other)) {
-            (Answer::Init(Ok(a), _), Some(Answer::Init(Ok(b), _))) => a == b,
+            (Answer::Init(Ok(a), _, _), Some(Answer::Init(Ok(b), _, _))) => a == b,
+            _ => false,
+        },
+        AnswerExpectation::OtherTagThan(other) => match (answer, all.get(other)) {
+            (Answer::Init(Ok(a), _, _), Some(Answer::Init(Ok(b), _, _))) => a != b,
             _ => false,
         },
     };

@@ -18,7 +18,7 @@ use joinsim::{
 use toml::Spanned;
 
 use super::error::{ScenarioError, Source};
-use super::model::{Origin, Scenario, MAX_REGRESSION_SEEDS};
+use super::model::{Origin, RoleName, Scenario, MAX_REGRESSION_SEEDS};
 use super::raw::{self, RawCluster, RawNetwork, RawNode, RawOrigin, RawScenario};
 use crate::host::NODE_PORT;
 use crate::limits;
@@ -231,6 +231,17 @@ impl<'a, 'b> Builder<'a, 'b> {
                         ),
                     ));
                 }
+            }
+            // A step's node fields take roles as well as labels: a label must not read as one.
+            let text = label.get_ref();
+            if text.contains(':') || text.parse::<RoleName>().is_ok() {
+                return Err(self.err(
+                    label.span(),
+                    format!(
+                        "node label {text:?} reads as a role (roles: {}; a label has no `:`): give the node another `label`",
+                        <RoleName as strum::VariantNames>::VARIANTS.join(", ")
+                    ),
+                ));
             }
             self.names.insert(
                 label.get_ref().clone(),

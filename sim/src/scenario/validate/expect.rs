@@ -11,7 +11,9 @@ use super::Builder;
 use crate::checkers::HazardKind;
 use crate::limits;
 use crate::scenario::error::ScenarioError;
-use crate::scenario::model::{Expectations, Liveness, NodeOutcome, OutcomeName, Step, Trigger};
+use crate::scenario::model::{
+    Expectations, Liveness, NodeOutcome, Order, OutcomeName, Step, Trigger,
+};
 use crate::scenario::raw::{RawExpect, RawLiveness};
 
 impl Builder<'_, '_> {
@@ -45,6 +47,52 @@ impl Builder<'_, '_> {
                 Some(names)
             }
         };
+        let lts = match &e.lts {
+            None => None,
+            Some(lists) => {
+                if lists.get_ref().is_empty() {
+                    return Err(self.err(
+                        lists.span(),
+                        "lts lists the LT of each cluster: at least one list",
+                    ));
+                }
+                let mut out = Vec::new();
+                for list in lists.get_ref() {
+                    out.push(self.name_list(list, "an expected LT of `lts`")?);
+                }
+                Some(out)
+            }
+        };
+        let ms_voters = e
+            .ms_voters
+            .as_ref()
+            .map(|l| self.name_list(l, "the expected Meta Storage voters"))
+            .transpose()?;
+        let ms_learners = e
+            .ms_learners
+            .as_ref()
+            .map(|l| self.name_list(l, "the expected Meta Storage learners"))
+            .transpose()?;
+        let ms_version = e
+            .ms_version
+            .as_ref()
+            .map(|v| self.bounded(v, "ms_version", &limits::MS_VERSION))
+            .transpose()?;
+        let lt_version = e
+            .lt_version
+            .as_ref()
+            .map(|v| self.bounded(v, "lt_version", &limits::LT_VERSION))
+            .transpose()?;
+        let ids = super::step::ids_of(steps);
+        let mut order = Vec::new();
+        for o in e.order.iter().flatten() {
+            let (line, _) = self.source.position(o.span().start);
+            order.push(Order {
+                line,
+                first: self.condition(&o.get_ref().first, &ids)?,
+                then: self.condition(&o.get_ref().then, &ids)?,
+            });
+        }
         let mut nodes = BTreeMap::new();
         for (label, outcome) in e.nodes.iter().flatten() {
             if !self.labels.contains(label) {
@@ -94,7 +142,37 @@ impl Builder<'_, '_> {
             nodes,
             hazards,
             allow_hazards: e.allow_hazards.unwrap_or(false),
+            lt_version,
+            cmg_lts_agree: e.cmg_lts_agree.unwrap_or(false),
+            lts,
+            ms_voters,
+            ms_learners,
+            ms_version,
+            order,
         })
+    }
+
+    /// A list of known labels, each node name once (`what` names the list in errors).
+    fn name_list(
+        &self,
+        list: &[Spanned<String>],
+        what: &str,
+    ) -> Result<Vec<String>, ScenarioError> {
+        let mut labels: Vec<String> = Vec::with_capacity(list.len());
+        for n in list {
+            let label = self.known(n, what)?;
+            let name = self.names.get(&label).cloned().unwrap_or_default();
+            if let Some(earlier) = labels.iter().find(|l| self.names.get(*l) == Some(&name)) {
+                let detail = if *earlier == label {
+                    format!("{what} names {label:?} twice")
+                } else {
+                    format!("{what} names {earlier:?} and {label:?}, two nodes named {name:?}")
+                };
+                return Err(self.err(n.span(), format!("{detail} (a list holds a name once)")));
+            }
+            labels.push(label);
+        }
+        Ok(labels)
     }
 
     /// A node's expected outcome: an [`OutcomeName`], and after `rejected` optionally
@@ -245,6 +323,71 @@ mod tests {
     fn an_expected_lt_naming_two_nodes_of_one_name_is_an_error() {
         let text = "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"a\"\nlabel = \"a2\"\n[expect]\nlt = [\"a\", \"a2\"]\n";
         at(text, 9, 12, "two nodes named \"a\"");
+    }
+
+    #[test]
+    fn the_new_expectations_are_read_and_checked() {
+        use crate::scenario::model::Condition;
+        let text = format!(
+            "{HEAD}[[step]]\naction = \"init\"\nid = \"i1\"\nvia = \"a\"\ncluster = \"c\"\n[expect]\nlt_version = 2\nlts = [[\"a\"], [\"b\"]]\ncmg_lts_agree = true\nms_voters = [\"a\"]\nms_learners = [\"b\"]\nms_version = 2\n[[expect.order]]\nfirst = {{ event = \"cluster_initialized\" }}\nthen = {{ event = \"init_answered\", id = \"i1\" }}\n"
+        );
+        let s = crate::scenario::parse_scenario("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let e = &s.expect;
+        assert_eq!(e.lt_version, Some(2));
+        assert_eq!(
+            e.lts,
+            Some(vec![vec!["a".to_string()], vec!["b".to_string()]])
+        );
+        assert!(e.cmg_lts_agree);
+        assert_eq!(e.ms_voters, Some(vec!["a".to_string()]));
+        assert_eq!(e.ms_learners, Some(vec!["b".to_string()]));
+        assert_eq!(e.ms_version, Some(2));
+        assert_eq!(e.order.len(), 1);
+        assert_eq!(e.order[0].line, 19);
+        assert_eq!(e.order[0].first, Condition::ClusterInitialized);
+        assert_eq!(e.order[0].then, Condition::InitAnswered("i1".into()));
+        at(
+            &format!("{HEAD}[expect]\nlts = [[\"a\"], [\"zz\"]]\n"),
+            8,
+            16,
+            "unknown node \"zz\"",
+        );
+        at(
+            &format!("{HEAD}[expect]\nlts = []\n"),
+            8,
+            7,
+            "at least one list",
+        );
+        at(
+            &format!("{HEAD}[expect]\nms_voters = [\"a\", \"a\"]\n"),
+            8,
+            19,
+            "names \"a\" twice",
+        );
+        at(
+            &format!("{HEAD}[expect]\nms_version = 0\n"),
+            8,
+            14,
+            "ms_version = 0 is out of range",
+        );
+        at(
+            &format!("{HEAD}[expect]\nlt_version = 1000001\n"),
+            8,
+            14,
+            "lt_version = 1000001 is out of range",
+        );
+        at(
+            &format!("{HEAD}[expect]\n[[expect.order]]\nfirst = {{ event = \"joined\", node = \"a\" }}\nthen = {{ event = \"init_answered\", id = \"nope\" }}\n"),
+            10,
+            40,
+            "no earlier init step has id \"nope\"",
+        );
+        at(
+            &format!("{HEAD}[expect]\n[[expect.order]]\nfirst = {{ event = \"boom\" }}\nthen = {{ event = \"joined\", node = \"a\" }}\n"),
+            9,
+            19,
+            "unknown event \"boom\"",
+        );
     }
 
     #[test]

@@ -7,17 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use joinsim::{AdminError, InitError, InitParams, MessageKind};
+use joinsim::{AdminError, GroupKind, InitError, InitParams, MessageKind};
 use strum::{IntoStaticStr, VariantNames};
 use toml::Spanned;
 
 use super::Builder;
 use crate::limits;
-use crate::network::MessageFilter;
 use crate::scenario::error::ScenarioError;
 use crate::scenario::model::{
-    Action, ActionName, AnswerExpectation, AnswerWord, Condition, ConditionEvent, Step, Target,
-    Trigger, CMG_LEADER, SAME_TAG_PREFIX,
+    Action, ActionName, AnswerExpectation, AnswerPrefix, AnswerWord, Condition, ConditionEvent,
+    RoleName, Step, Target, TargetFilter, Trigger,
 };
 use crate::scenario::raw::{RawCondition, RawStep, StepField};
 
@@ -25,7 +24,7 @@ use crate::scenario::raw::{RawCondition, RawStep, StepField};
 /// answer or a `release` may name only the id of an earlier step of the right kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
-enum IdOf {
+pub(super) enum IdOf {
     /// An `init` step.
     Init,
     /// A `reconfigure_ms` step (an admin command).
@@ -35,7 +34,20 @@ enum IdOf {
 }
 
 /// The ids of the steps so far, and whose they are.
-type Ids = BTreeMap<String, IdOf>;
+pub(super) type Ids = BTreeMap<String, IdOf>;
+
+/// The ids of `steps`, and whose they are (what `[[expect.order]]` may name).
+pub(super) fn ids_of(steps: &[Step]) -> Ids {
+    steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Init { id, .. } => Some((id.clone(), IdOf::Init)),
+            Action::ReconfigureMs { id, .. } => Some((id.clone(), IdOf::Admin)),
+            Action::Hold { id, .. } | Action::Drop { id, .. } => Some((id.clone(), IdOf::Rule)),
+            _ => None,
+        })
+        .collect()
+}
 
 impl Builder<'_, '_> {
     /// The `[[step]]`s in file order: `at_ms` never goes down, ids are unique, at most
@@ -102,9 +114,10 @@ impl Builder<'_, '_> {
         Ok(steps)
     }
 
-    /// `after = { event = ..., node = ..., id = ... }`: a known event, with the `node` or the
-    /// `id` it needs (fields it does not need are ignored).
-    fn condition(
+    /// `after = { event = ..., node = ..., id = ..., group = ..., version = ... }` (or a side of
+    /// an `[[expect.order]]`): a known event, with the `node`, `id`, `group` or `version` it
+    /// needs (fields it does not need are ignored).
+    pub(super) fn condition(
         &self,
         cond: &Spanned<RawCondition>,
         ids: &Ids,
@@ -124,6 +137,18 @@ impl Builder<'_, '_> {
             match &c.node {
                 Some(n) => self.known(n, "condition"),
                 None => Err(self.err(cond.span(), format!("event {event:?} needs a `node`"))),
+            }
+        };
+        let any_node = || -> Result<Option<String>, ScenarioError> {
+            c.node
+                .as_ref()
+                .map(|n| self.known(n, "condition"))
+                .transpose()
+        };
+        let version = |range: &std::ops::RangeInclusive<u64>| -> Result<u64, ScenarioError> {
+            match &c.version {
+                Some(v) => self.bounded(v, "version", range),
+                None => Err(self.err(cond.span(), format!("event {event:?} needs a `version`"))),
             }
         };
         let id = |of: IdOf| -> Result<String, ScenarioError> {
@@ -147,25 +172,110 @@ impl Builder<'_, '_> {
             ConditionEvent::Joined => Condition::Joined(node()?),
             ConditionEvent::Rejected => Condition::Rejected(node()?),
             ConditionEvent::LeftLt => Condition::LeftLt(node()?),
-            ConditionEvent::CmgLeaderElected => Condition::CmgLeaderElected(match &c.node {
-                Some(n) => Some(self.known(n, "condition")?),
-                None => None,
-            }),
+            ConditionEvent::CmgLeaderElected => Condition::CmgLeaderElected(any_node()?),
             ConditionEvent::ClusterInitialized => Condition::ClusterInitialized,
             ConditionEvent::InitAnswered => Condition::InitAnswered(id(IdOf::Init)?),
             ConditionEvent::AdminAnswered => Condition::AdminAnswered(id(IdOf::Admin)?),
+            ConditionEvent::GroupStarted => {
+                let node = node()?;
+                let group = match &c.group {
+                    None => {
+                        return Err(self.err(
+                            cond.span(),
+                            format!(
+                                "event {event:?} needs a `group` ({})",
+                                GroupKind::VARIANTS.join(" or ")
+                            ),
+                        ))
+                    }
+                    Some(g) => g.get_ref().parse::<GroupKind>().map_err(|_| {
+                        self.err(
+                            g.span(),
+                            format!(
+                                "unknown group {:?}; groups: {}",
+                                g.get_ref(),
+                                GroupKind::VARIANTS.join(", ")
+                            ),
+                        )
+                    })?,
+                };
+                Condition::GroupStarted { node, group }
+            }
+            ConditionEvent::CancelReceived => Condition::CancelReceived(node()?),
+            ConditionEvent::ValidationRevoked => Condition::ValidationRevoked(node()?),
+            ConditionEvent::JoinReadyRefused => Condition::JoinReadyRefused(node()?),
+            ConditionEvent::MsVersionApplied => Condition::MsVersionApplied {
+                version: version(&limits::MS_VERSION)?,
+                node: any_node()?,
+            },
+            ConditionEvent::LtVersionReached => Condition::LtVersionReached {
+                version: version(&limits::LT_VERSION)?,
+                node: any_node()?,
+            },
+            ConditionEvent::ClusterStateReceived => Condition::ClusterStateReceived(node()?),
+            ConditionEvent::NodeDeclaredDead => Condition::NodeDeclaredDead(node()?),
         })
     }
 
-    /// The node a `kill` or `restart` is aimed at: a label, or `cmg_leader`.
-    fn target(&self, step: &RawStep, span: &Range<usize>) -> Result<Target, ScenarioError> {
-        match &step.node {
-            Some(n) if n.get_ref() == CMG_LEADER => Ok(Target::CmgLeader),
-            Some(n) => Ok(Target::Node(self.known(n, "step")?)),
-            None => Err(self.err(
-                span.clone(),
-                format!("action {:?} needs a `node`", step.action.get_ref()),
+    /// A node a step names: a label, or a role that names a node when the step runs
+    /// (`cmg_leader`, `ms_leader`, `validator_of:<label>`; [`RoleName`]). `what` names the field
+    /// in errors.
+    fn target(&self, raw: &Spanned<String>, what: &str) -> Result<Target, ScenarioError> {
+        let text = raw.get_ref().as_str();
+        let (word, rest) = match text.split_once(':') {
+            Some((word, rest)) => (word, Some(rest)),
+            None => (text, None),
+        };
+        match (word.parse::<RoleName>(), rest) {
+            (Ok(RoleName::CmgLeader), None) => Ok(Target::CmgLeader),
+            (Ok(RoleName::MsLeader), None) => Ok(Target::MsLeader),
+            (Ok(RoleName::ValidatorOf), Some(label)) if !label.is_empty() => {
+                let label = Spanned::new(raw.span(), label.to_string());
+                Ok(Target::ValidatorOf(self.known(&label, what)?))
+            }
+            (Ok(role), _) => {
+                let role: &str = role.into();
+                Err(self.err(
+                    raw.span(),
+                    if role == <&str>::from(RoleName::ValidatorOf) {
+                        format!(
+                            "{what} names role {text:?}: write {role}:<label>, the node validated"
+                        )
+                    } else {
+                        format!("{what} names role {text:?}: {role} takes no `:<label>`")
+                    },
+                ))
+            }
+            (Err(_), Some(_)) => Err(self.err(
+                raw.span(),
+                format!(
+                    "{what} names unknown role {word:?} in {text:?}; {}",
+                    roles_list()
+                ),
             )),
+            (Err(_), None) if self.labels.contains(text) => Ok(Target::Node(text.to_string())),
+            (Err(_), None) => Err(self.err(
+                raw.span(),
+                format!(
+                    "{what} names unknown node {text:?} (nodes: {}; {})",
+                    self.labels.iter().cloned().collect::<Vec<_>>().join(", "),
+                    roles_list()
+                ),
+            )),
+        }
+    }
+
+    /// A step's required target field, or an error at the step.
+    fn target_field(
+        &self,
+        raw: &Option<Spanned<String>>,
+        field: &str,
+        action: &str,
+        span: &Range<usize>,
+    ) -> Result<Target, ScenarioError> {
+        match raw {
+            Some(n) => self.target(n, "step"),
+            None => Err(self.err(span.clone(), format!("action {action:?} needs `{field}`"))),
         }
     }
 
@@ -209,14 +319,6 @@ impl Builder<'_, '_> {
                 )),
             }
         };
-        let node_label = |n: &Option<Spanned<String>>,
-                          field: &str|
-         -> Result<String, ScenarioError> {
-            match n {
-                Some(n) => self.known(n, "step"),
-                None => Err(self.err(span.clone(), format!("action {action:?} needs `{field}`"))),
-            }
-        };
         let new_id = |ids: &mut Ids, of: IdOf| -> Result<String, ScenarioError> {
             let id = match &step.id {
                 Some(i) => i.get_ref().clone(),
@@ -235,23 +337,23 @@ impl Builder<'_, '_> {
         Ok(match name {
             ActionName::Start => {
                 takes(&[F::Node])?;
-                Action::Start(node_label(&step.node, "node")?)
+                Action::Start(self.target_field(&step.node, "node", action, &span)?)
             }
             ActionName::Kill => {
                 takes(&[F::Node])?;
-                Action::Kill(self.target(step, &span)?)
+                Action::Kill(self.target_field(&step.node, "node", action, &span)?)
             }
             ActionName::Restart => {
                 takes(&[F::Node])?;
-                Action::Restart(self.target(step, &span)?)
+                Action::Restart(self.target_field(&step.node, "node", action, &span)?)
             }
             ActionName::Wipe => {
                 takes(&[F::Node])?;
-                Action::Wipe(node_label(&step.node, "node")?)
+                Action::Wipe(self.target_field(&step.node, "node", action, &span)?)
             }
             ActionName::Init => {
                 takes(&[F::Via, F::Cluster, F::Cmg, F::Ms, F::Id, F::Expect])?;
-                let via = node_label(&step.via, "via")?;
+                let via = self.target_field(&step.via, "via", action, &span)?;
                 let Some(cluster) = step.cluster.clone() else {
                     return Err(
                         self.err(span, "action \"init\" needs `cluster` (the cluster name)")
@@ -271,7 +373,7 @@ impl Builder<'_, '_> {
             }
             ActionName::ReconfigureMs => {
                 takes(&[F::Via, F::Nodes, F::Id, F::Expect])?;
-                let via = node_label(&step.via, "via")?;
+                let via = self.target_field(&step.via, "via", action, &span)?;
                 let id = new_id(ids, IdOf::Admin)?;
                 Action::ReconfigureMs {
                     id,
@@ -293,11 +395,13 @@ impl Builder<'_, '_> {
                 for group in groups {
                     let mut g = Vec::new();
                     for n in group {
-                        let label = self.known(n, "partition")?;
-                        if !seen.insert(label.clone()) {
-                            return Err(self.err(n.span(), format!("{label:?} is in two groups")));
+                        let target = self.target(n, "partition")?;
+                        if !seen.insert(target.clone()) {
+                            return Err(
+                                self.err(n.span(), format!("{:?} is in two groups", n.get_ref()))
+                            );
                         }
-                        g.push(label);
+                        g.push(target);
                     }
                     out.push(g);
                 }
@@ -306,8 +410,8 @@ impl Builder<'_, '_> {
             ActionName::PartitionOneway => {
                 takes(&[F::From, F::To])?;
                 Action::PartitionOneway {
-                    from: node_label(&step.from, "from")?,
-                    to: node_label(&step.to, "to")?,
+                    from: self.target_field(&step.from, "from", action, &span)?,
+                    to: self.target_field(&step.to, "to", action, &span)?,
                 }
             }
             ActionName::Heal => {
@@ -345,15 +449,15 @@ impl Builder<'_, '_> {
                 let from = step
                     .from
                     .as_ref()
-                    .map(|f| self.known(f, "filter"))
+                    .map(|f| self.target(f, "filter"))
                     .transpose()?;
                 let to = step
                     .to
                     .as_ref()
-                    .map(|t| self.known(t, "filter"))
+                    .map(|t| self.target(t, "filter"))
                     .transpose()?;
                 let id = new_id(ids, IdOf::Rule)?;
-                let filter = MessageFilter { kind, from, to };
+                let filter = TargetFilter { kind, from, to };
                 let for_ms = step
                     .for_ms
                     .as_ref()
@@ -408,24 +512,55 @@ impl Builder<'_, '_> {
                 AnswerWord::NoAnswer => AnswerExpectation::NoAnswer,
             });
         }
-        if let Some(other) = text.strip_prefix(SAME_TAG_PREFIX) {
-            if ids.get(other) != Some(&IdOf::Init) {
-                return Err(self.err(raw.span(), format!("no earlier init step has id {other:?}")));
+        if let Some((word, other)) = text.split_once(':') {
+            if let Ok(prefix) = word.parse::<AnswerPrefix>() {
+                if ids.get(other) != Some(&IdOf::Init) {
+                    return Err(
+                        self.err(raw.span(), format!("no earlier init step has id {other:?}"))
+                    );
+                }
+                return Ok(match prefix {
+                    AnswerPrefix::SameTag => AnswerExpectation::SameTagAs(other.to_string()),
+                    AnswerPrefix::OtherTag => AnswerExpectation::OtherTagThan(other.to_string()),
+                });
             }
-            Ok(AnswerExpectation::SameTagAs(other.to_string()))
-        } else if kinds.contains(&text) {
+        }
+        if kinds.contains(&text) {
             Ok(AnswerExpectation::Error(text.to_string()))
         } else {
             Err(self.err(
                 raw.span(),
                 format!(
-                    "unknown expected answer {text:?}; expected {}, {SAME_TAG_PREFIX}<init id>, or one of: {}",
+                    "unknown expected answer {text:?}; expected {}, {}, or one of: {}",
                     AnswerWord::VARIANTS.join(", "),
+                    AnswerPrefix::VARIANTS
+                        .iter()
+                        .map(|p| format!("{p}:<init id>"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     kinds.join(", ")
                 ),
             ))
         }
     }
+}
+
+/// The roles a step may name instead of a label, for errors.
+fn roles_list() -> String {
+    format!(
+        "roles: {}",
+        RoleName::VARIANTS
+            .iter()
+            .map(|r| {
+                if *r == <&str>::from(RoleName::ValidatorOf) {
+                    format!("{r}:<label>")
+                } else {
+                    r.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -447,6 +582,201 @@ mod tests {
             8,
             36,
             "unknown node \"c\"",
+        );
+    }
+
+    #[test]
+    fn roles_are_targets_and_unknown_role_words_are_errors() {
+        use crate::scenario::model::{Action, Target};
+        let step = |body: &str| format!("{HEAD}[[step]]\n{body}\n[expect]\n");
+        let parsed = crate::scenario::parse_scenario(
+            "t.toml",
+            &step(
+                "action = \"partition\"\ngroups = [[\"ms_leader\", \"a\"], [\"validator_of:b\"]]",
+            ),
+        )
+        .unwrap();
+        match &parsed.steps[0].action {
+            Action::Partition(groups) => assert_eq!(
+                groups,
+                &vec![
+                    vec![Target::MsLeader, Target::Node("a".into())],
+                    vec![Target::ValidatorOf("b".into())]
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        for body in [
+            "action = \"start\"\nnode = \"validator_of:a\"",
+            "action = \"wipe\"\nnode = \"cmg_leader\"",
+            "action = \"init\"\nvia = \"ms_leader\"\ncluster = \"c\"",
+            "action = \"reconfigure_ms\"\nvia = \"cmg_leader\"\nnodes = [\"a\"]",
+            "action = \"partition_oneway\"\nfrom = \"cmg_leader\"\nto = \"validator_of:b\"",
+            "action = \"hold\"\nfrom = \"ms_leader\"\nto = \"cmg_leader\"",
+            "action = \"drop\"\nto = \"validator_of:a\"",
+        ] {
+            crate::scenario::parse_scenario("t.toml", &step(body))
+                .unwrap_or_else(|e| panic!("{body}: {e}"));
+        }
+        at(
+            &step("action = \"kill\"\nnode = \"leader_of:a\""),
+            9,
+            8,
+            "unknown role \"leader_of\"",
+        );
+        at(
+            &step("action = \"kill\"\nnode = \"ms_leadr\""),
+            9,
+            8,
+            "unknown node \"ms_leadr\" (nodes: a, b; roles: cmg_leader, ms_leader, validator_of:<label>)",
+        );
+        at(
+            &step("action = \"kill\"\nnode = \"validator_of:zz\""),
+            9,
+            8,
+            "unknown node \"zz\"",
+        );
+        at(
+            &step("action = \"kill\"\nnode = \"validator_of\""),
+            9,
+            8,
+            "write validator_of:<label>",
+        );
+        at(
+            &step("action = \"kill\"\nnode = \"cmg_leader:a\""),
+            9,
+            8,
+            "cmg_leader takes no `:<label>`",
+        );
+        at(
+            &step("action = \"hold\"\nfrom = \"validator_of:\""),
+            9,
+            8,
+            "write validator_of:<label>",
+        );
+        at(
+            &step("action = \"partition\"\ngroups = [[\"cmg_leader\"], [\"cmg_leader\"]]"),
+            9,
+            28,
+            "\"cmg_leader\" is in two groups",
+        );
+        let labelled =
+            "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"cmg_leader\"\n[expect]\n";
+        at(labelled, 4, 8, "reads as a role");
+        let colon = "name = \"t\"\ndescription = \"d\"\n[[node]]\nname = \"a\"\nlabel = \"x:y\"\n[expect]\n";
+        at(colon, 5, 9, "reads as a role");
+    }
+
+    #[test]
+    fn new_events_take_the_fields_they_need() {
+        use crate::scenario::model::Condition;
+        let after =
+            |cond: &str| format!("{HEAD}[[step]]\nafter = {cond}\naction = \"heal\"\n[expect]\n");
+        let parsed = |cond: &str| match crate::scenario::parse_scenario("t.toml", &after(cond))
+            .unwrap_or_else(|e| panic!("{cond}: {e}"))
+            .steps[0]
+            .trigger
+            .clone()
+        {
+            crate::scenario::model::Trigger::After { condition, .. } => condition,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            parsed("{ event = \"group_started\", node = \"a\", group = \"ms\" }"),
+            Condition::GroupStarted {
+                node: "a".into(),
+                group: joinsim::GroupKind::Ms
+            }
+        );
+        assert_eq!(
+            parsed("{ event = \"lt_version_reached\", version = 3 }"),
+            Condition::LtVersionReached {
+                version: 3,
+                node: None
+            }
+        );
+        assert_eq!(
+            parsed("{ event = \"ms_version_applied\", version = 2, node = \"b\" }"),
+            Condition::MsVersionApplied {
+                version: 2,
+                node: Some("b".into())
+            }
+        );
+        for (event, wanted) in [
+            ("cancel_received", Condition::CancelReceived("a".into())),
+            (
+                "validation_revoked",
+                Condition::ValidationRevoked("a".into()),
+            ),
+            (
+                "join_ready_refused",
+                Condition::JoinReadyRefused("a".into()),
+            ),
+            (
+                "cluster_state_received",
+                Condition::ClusterStateReceived("a".into()),
+            ),
+            (
+                "node_declared_dead",
+                Condition::NodeDeclaredDead("a".into()),
+            ),
+        ] {
+            assert_eq!(
+                parsed(&format!("{{ event = \"{event}\", node = \"a\" }}")),
+                wanted
+            );
+            assert!(error_of(&after(&format!("{{ event = \"{event}\" }}")))
+                .message
+                .contains("needs a `node`"));
+        }
+        at(
+            &after("{ event = \"group_started\", node = \"a\" }"),
+            8,
+            9,
+            "needs a `group` (cmg or ms)",
+        );
+        at(
+            &after("{ event = \"group_started\", node = \"a\", group = \"raft\" }"),
+            8,
+            56,
+            "unknown group \"raft\"",
+        );
+        at(
+            &after("{ event = \"ms_version_applied\" }"),
+            8,
+            9,
+            "needs a `version`",
+        );
+        at(
+            &after("{ event = \"ms_version_applied\", version = 0 }"),
+            8,
+            51,
+            "version = 0 is out of range",
+        );
+        at(
+            &after("{ event = \"lt_version_reached\", version = 1000001 }"),
+            8,
+            51,
+            "version = 1000001 is out of range",
+        );
+    }
+
+    #[test]
+    fn other_tag_names_an_earlier_init() {
+        use crate::scenario::model::{Action, AnswerExpectation};
+        let text = format!(
+            "{HEAD}[[step]]\naction = \"init\"\nid = \"i1\"\nvia = \"a\"\ncluster = \"c\"\n[[step]]\naction = \"init\"\nvia = \"b\"\ncluster = \"d\"\nexpect = \"other_tag:i1\"\n[expect]\n"
+        );
+        let s = crate::scenario::parse_scenario("t.toml", &text).unwrap();
+        assert!(matches!(
+            &s.steps[1].action,
+            Action::Init { expect: AnswerExpectation::OtherTagThan(i), .. } if i == "i1"
+        ));
+        at(
+            &text.replace("other_tag:i1", "other_tag:i9"),
+            16,
+            10,
+            "no earlier init step has id \"i9\"",
         );
     }
 
