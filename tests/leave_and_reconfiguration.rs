@@ -120,3 +120,41 @@ fn ms_reconfiguration_then_stale_node_rejoins_and_catches_up() {
         assert!(caught_up, "seed {seed}");
     }
 }
+
+/// A graceful stop (`World::leave`) takes the node out of every CMG replica's LT well before
+/// failure detection would (a quarter of `failure_timeout_ms`), whether it is a plain member, a
+/// CMG voter or the CMG leader; it restarts and rejoins.
+#[test]
+fn a_node_that_leaves_gracefully_is_out_of_the_lt_before_failure_detection() {
+    for (i, seed) in seeds(53).enumerate() {
+        let leaver = ["n4", "n2", "leader"][i % 3];
+        Sim::new(seed).nodes(4).run(move |w| async move {
+            form_cluster(&w, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]).await;
+            let label = if leaver == "leader" {
+                cmg_leader(&w).expect("a CMG leader")
+            } else {
+                leaver.to_string()
+            };
+            let bound_ms = w.timing().failure_timeout_ms / 4;
+            w.leave(&label);
+            assert!(!w.is_running(&label));
+            let others: Vec<String> = ["n1", "n2", "n3", "n4"]
+                .iter()
+                .map(|l| l.to_string())
+                .filter(|l| *l != label)
+                .collect();
+            w.wait_until("the leaver out of every LT", bound_ms, |w| {
+                others.iter().all(|l| {
+                    w.view(l).is_some_and(|v| {
+                        v.lt()
+                            .is_none_or(|lt| !lt.members.contains_key(label.as_str()))
+                    })
+                })
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{label} left gracefully: {e}"));
+            w.start(&label);
+            wait_joined(&w, &["n1", "n2", "n3", "n4"]).await;
+        });
+    }
+}

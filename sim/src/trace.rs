@@ -131,6 +131,9 @@ pub enum HarnessEvent {
         /// Its drift from now on, parts per million (positive: fast).
         drift_ppm: i64,
     },
+    /// The node left gracefully (`World::leave`): it told its members; its process exits next
+    /// (`node_killed` follows).
+    Left,
     /// A scenario step did nothing: a role it names (`cmg_leader`, `ms_leader`,
     /// `validator_of:<label>`) named no node when it ran (docs/scenarios.md, "Roles").
     StepSkipped {

@@ -428,6 +428,33 @@ impl World {
         self.record(label, TraceKind::Harness(HarnessEvent::NodeKilled));
     }
 
+    /// Stops a running node gracefully (docs/protocol.md, "Graceful leave"): it hands over the
+    /// groups it leads, tells its members it leaves (`Node::leave`), and its process exits once
+    /// that output is on the network (recorded as `left`, then `node_killed`). Its vault stays,
+    /// with its lazy writes written back (a clean stop); a start rejoins.
+    ///
+    /// # Panics
+    /// When the node is not running.
+    pub fn leave(&self, label: &str) {
+        let slot = self.slot(label);
+        assert!(slot.is_running(), "node {label} is not running");
+        let incarnation = slot.incarnation.load(Ordering::Relaxed);
+        let now_ms = slot.local_ms(self.now_us());
+        let output = slot
+            .node
+            .lock()
+            .expect("node lock")
+            .as_mut()
+            .map(|node| node.leave(now_ms));
+        self.record(label, TraceKind::Harness(HarnessEvent::Left));
+        if let Some(output) = output {
+            crate::host::apply_output(self, &slot, incarnation, output);
+        }
+        if slot.is_running() {
+            self.kill(label);
+        }
+    }
+
     /// Kills a running node and starts it again from its vault.
     pub fn restart(&self, label: &str) {
         if self.is_running(label) {

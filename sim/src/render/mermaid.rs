@@ -420,6 +420,7 @@ impl<'a> Diagram<'a> {
                 format!("Note over {}: {time} paused for {for_ms} ms", node()?)
             }
             HarnessEvent::Resumed => format!("Note over {}: {time} resumed", node()?),
+            HarnessEvent::Left => format!("Note over {}: {time} leaves gracefully", node()?),
             HarnessEvent::AddressChanged { from, to } => format!(
                 "Note over {}: {time} moved from {} to {}",
                 node()?,

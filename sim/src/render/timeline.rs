@@ -949,6 +949,7 @@ fn bands(entries: &[TraceEntry], end_us: u64) -> (Vec<Band>, Vec<(u64, u64, Stri
             HarnessEvent::LinksCleared => ("links back to default".to_string(), "b-network"),
             HarnessEvent::Paused { for_ms } => (format!("pause {node} for {for_ms} ms"), "b-kill"),
             HarnessEvent::Resumed => (format!("{node} resumes"), "b-start"),
+            HarnessEvent::Left => (format!("{node} leaves gracefully"), "b-kill"),
             HarnessEvent::AddressChanged { from, to } => {
                 (format!("move {node}: {from} → {to}"), "b-start")
             }
