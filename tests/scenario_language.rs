@@ -247,3 +247,49 @@ fn scenario_roles_resolve_to_the_node_that_holds_them() {
     ));
     assert_eq!(trace[killed + 1].node, validator);
 }
+
+/// A step `after` an event with no delay acts at the event itself: in
+/// `race-leader-killed-the-instant-it-validates`, the leader whose replica records n4's
+/// validation is killed at that instant, and nothing of that output — no later event, no
+/// message, in particular no join response to n4 — happens after it. (A step that only polled
+/// the trace would let the leader answer first.)
+#[test]
+fn a_step_after_an_event_acts_before_anything_else_of_that_output() {
+    let file = "race-leader-killed-the-instant-it-validates.toml";
+    let text = shipped(file);
+    let scenario = parse_scenario(file, &text).unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..8 {
+        let result = run_scenario(&scenario, seed, true);
+        assert!(result.passed, "seed {seed}: {:?}", result.failures);
+        let trace = &result.trace;
+        let validated = trace
+            .iter()
+            .position(|e| {
+                matches!(&e.kind, TraceKind::Protocol(joinsim::Event::Validated { node, .. }) if node == "n4")
+            })
+            .expect("n4 was validated");
+        let (leader, at) = (&trace[validated].node, trace[validated].time_us);
+        let rest = &trace[validated + 1..];
+        let killed = rest
+            .iter()
+            .position(|e| {
+                &e.node == leader && matches!(e.kind, TraceKind::Harness(HarnessEvent::NodeKilled))
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: {leader} was not killed"));
+        assert_eq!(
+            rest[killed].time_us, at,
+            "seed {seed}: killed at the event's instant"
+        );
+        let before_kill = rest[..killed].iter().filter(|e| &e.node == leader).count();
+        assert_eq!(
+            before_kill,
+            0,
+            "seed {seed}: {leader} went on after its validation of n4: {:?}",
+            &rest[..killed]
+        );
+        let answered = rest.iter().any(|e| {
+            matches!(&e.kind, TraceKind::Message(m) if &m.from == leader && m.kind == joinsim::MessageKind::JoinResponse)
+        });
+        assert!(!answered, "seed {seed}: the killed leader answered n4");
+    }
+}
