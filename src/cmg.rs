@@ -27,7 +27,7 @@ pub use crate::init_command::InitFate;
 pub use command::{CmgCommand, CmgOutcome, JoinAccept, JoinResult};
 pub(crate) use hygiene::{absent_members, dead_members, leaves_on_failure};
 pub(crate) use leader_duties::PendingKey;
-pub(crate) use namesake::{join_request_step, JoinRequestStep};
+pub(crate) use namesake::{join_request_step, JoinRequestStep, JoinerVault};
 pub(crate) use replica::{role_of, CmgReplica};
 pub(crate) use sight::LeaderSight;
 pub use state::{ClusterState, CmgState, LogicalTopology};

@@ -20,7 +20,8 @@
 //!   Removed (address, launch) pairs are remembered so that gossip does not bring them back; a
 //!   message from the member itself does.
 //! - Every `rejoin_probe_ms` a node also probes its seeds and the removed members that are not in
-//!   its view, so that the two sides of a healed partition find each other again.
+//!   its view, so that the two sides of a healed partition find each other again — but not a
+//!   removed member whose name lives elsewhere (in its view at another address, or its own).
 //! - A record with a newer admission for the same address (a restart: new launch id) replaces the
 //!   old entry.
 
@@ -165,7 +166,8 @@ pub(crate) struct PhysicalTopology {
     /// Other members, by address.
     members: BTreeMap<Addr, Member>,
     tombstones: BTreeSet<(Addr, LaunchId)>,
-    tombstone_order: VecDeque<(Addr, LaunchId)>,
+    /// The tombstones, oldest first, each with the removed member's name.
+    tombstone_order: VecDeque<(Addr, LaunchId, NodeName)>,
     last_rejoin_probe_ms: u64,
     /// Names this node has known as empty members: when such a name comes back with a tag, it is
     /// a member of this topology that a cluster formed among us initialized, not an intruder.
@@ -258,12 +260,12 @@ impl PhysicalTopology {
         &self.tombstones
     }
 
-    fn bury(&mut self, addr: Addr, launch: LaunchId) {
+    fn bury(&mut self, addr: Addr, launch: LaunchId, name: NodeName) {
         if self.tombstones.insert((addr, launch)) {
-            self.tombstone_order.push_back((addr, launch));
+            self.tombstone_order.push_back((addr, launch, name));
             if self.tombstone_order.len() > MAX_TOMBSTONES {
-                if let Some(old) = self.tombstone_order.pop_front() {
-                    self.tombstones.remove(&old);
+                if let Some((a, l, _)) = self.tombstone_order.pop_front() {
+                    self.tombstones.remove(&(a, l));
                 }
             }
         }
@@ -318,8 +320,29 @@ impl PhysicalTopology {
     /// view and are not `own` — at most `MAX_REJOIN_PROBES`, in address order. Probing them is
     /// how the two sides of a healed partition, a restarted member, or voters of one cluster
     /// that each formed a topology of their own after their seeds refused them, are found again.
-    pub fn rejoin_targets(&self, mut wanted: BTreeSet<Addr>, own: Addr) -> Vec<Addr> {
-        wanted.extend(self.tombstone_order.iter().rev().map(|(a, _)| *a));
+    ///
+    /// **Decision (a name that lives elsewhere is not looked for, docs/protocol.md "Restart at
+    /// another address"):** a removed member whose name is `own_name` (this node's own earlier
+    /// instance, which it met at its old address after it moved) or the name of a member in the
+    /// view (at another address: the node moved to another host, or restarted elsewhere) is not
+    /// probed: the name is found, and probing its old address would go on for ever.
+    pub fn rejoin_targets(
+        &self,
+        mut wanted: BTreeSet<Addr>,
+        own: Addr,
+        own_name: &str,
+    ) -> Vec<Addr> {
+        let live_names: BTreeSet<&str> = self
+            .records()
+            .map(|r| r.identity.info.name.as_str())
+            .collect();
+        wanted.extend(
+            self.tombstone_order
+                .iter()
+                .rev()
+                .filter(|(_, _, name)| name != own_name && !live_names.contains(name.as_str()))
+                .map(|(a, _, _)| *a),
+        );
         wanted
             .into_iter()
             .filter(|a| *a != own && !self.members.contains_key(a))
@@ -376,8 +399,9 @@ impl PhysicalTopology {
                     return Merged::Kept;
                 }
                 let old = existing.record.launch();
+                let old_name = existing.record.identity.info.name.clone();
                 *existing = Member::new(record, now_ms);
-                self.bury(addr, old);
+                self.bury(addr, old, old_name);
                 Merged::Replaced { old }
             }
             None => {
@@ -390,7 +414,8 @@ impl PhysicalTopology {
     /// Removes the member at `addr` and buries its launch, so that gossip does not bring it back.
     pub fn remove(&mut self, addr: Addr) -> Option<MemberRecord> {
         let member = self.members.remove(&addr)?;
-        self.bury(addr, member.record.launch());
+        let name = member.record.identity.info.name.clone();
+        self.bury(addr, member.record.launch(), name);
         Some(member.record)
     }
 

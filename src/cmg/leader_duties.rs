@@ -13,6 +13,11 @@ use crate::types::{Addr, LaunchId, NodeName};
 /// Bound on the commands a leader tracks for answering.
 const MAX_PENDING: usize = 4096;
 
+/// Bound on the joiners a leader remembers waiting for a namesake holder to show whether it
+/// lives ([`LeaderDuties::holder_wait_since`]); past it the oldest wait is forgotten (that joiner
+/// waits again from its next request).
+const MAX_HOLDER_WAITS: usize = 1024;
+
 /// Who asked for a proposed command, so the proposer can answer when it is applied.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum PendingKey {
@@ -46,6 +51,10 @@ pub(crate) struct LeaderDuties {
     /// LT members and validated nodes this leader proposed to remove as absent from its
     /// physical topology, with when (proposed again after `cluster_state_retry_ms`).
     absent_proposed: BTreeMap<(NodeName, LaunchId), u64>,
+    /// Joiners whose vault holds this cluster, waiting since then (ms) for a namesake holder at
+    /// another address to be declared dead (a node moved to another host) or to show it lives
+    /// (`cmg::join_request_step`); at most `MAX_HOLDER_WAITS`.
+    holder_waits: BTreeMap<(NodeName, LaunchId), u64>,
 }
 
 impl LeaderDuties {
@@ -55,6 +64,33 @@ impl LeaderDuties {
             term,
             ..Default::default()
         }
+    }
+
+    /// Since when (ms) the joiner `name` of `launch` waits for a namesake holder (`None`: it
+    /// does not, or this leader has not judged it yet).
+    pub fn holder_wait_since(&self, name: &str, launch: LaunchId) -> Option<u64> {
+        self.holder_waits.get(&(name.to_string(), launch)).copied()
+    }
+
+    /// The joiner `name` of `launch` waits for a namesake holder from `now_ms`, unless it already
+    /// does (the first judgement counts). The oldest wait is forgotten beyond
+    /// `MAX_HOLDER_WAITS`.
+    pub fn note_holder_wait(&mut self, name: &str, launch: LaunchId, now_ms: u64) {
+        let key = (name.to_string(), launch);
+        if self.holder_waits.contains_key(&key) {
+            return;
+        }
+        if self.holder_waits.len() >= MAX_HOLDER_WAITS {
+            let oldest = self
+                .holder_waits
+                .iter()
+                .min_by_key(|(k, since)| (**since, (*k).clone()))
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.holder_waits.remove(&oldest);
+            }
+        }
+        self.holder_waits.insert(key, now_ms);
     }
 
     /// The term this node leads.

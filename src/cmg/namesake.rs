@@ -8,7 +8,33 @@ use super::leader_duties::LeaderDuties;
 use super::sight::LeaderSight;
 use super::CmgState;
 use crate::bugs::PlantedBug;
-use crate::types::{Addr, NodeInfo};
+use crate::config::Timing;
+use crate::types::{Addr, ClusterTag, NodeInfo};
+
+/// What a joiner's vault holds, as its join request says (`stored`), against the CMG's cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinerVault {
+    /// No cluster: an empty node.
+    Empty,
+    /// Another cluster's tag (the CMG rejects it by tag).
+    OtherCluster,
+    /// This cluster's tag: a member of this cluster before, restarted (perhaps at another
+    /// address: a node moved to another host with its vault).
+    ThisCluster,
+}
+
+impl JoinerVault {
+    /// What a joiner that stores `stored` holds, against `state`'s cluster.
+    pub fn of(stored: Option<&ClusterTag>, state: &CmgState) -> JoinerVault {
+        match stored {
+            None => JoinerVault::Empty,
+            Some(tag) if state.cluster.as_ref().is_some_and(|c| &c.config.tag == tag) => {
+                JoinerVault::ThisCluster
+            }
+            Some(_) => JoinerVault::OtherCluster,
+        }
+    }
+}
 
 /// How a joiner's name is held by another instance ([`namesake`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +60,10 @@ pub(crate) enum JoinRequestStep {
         /// The address of the node that holds the name.
         holder: Addr,
     },
+    /// Leave it unanswered and remember since when (`LeaderDuties::note_holder_wait`): the
+    /// joiner's vault holds this cluster and a live-looking namesake holds its name at another
+    /// address — its own previous instance, moved away and not yet declared dead, or a live copy.
+    WaitForHolder,
     /// Propose the join (`CmgCommand::Join`), unless the same request is already pending.
     Propose,
 }
@@ -98,8 +128,8 @@ pub(crate) fn namesake(
     found
 }
 
-/// What the CMG leader does with the join request of `info` (`empty_vault`: it carries no
-/// stored cluster), in order:
+/// What the CMG leader does with the join request of `info` (`vault`: what its vault holds) at
+/// `now_ms`, in order:
 ///
 /// 1. Decision (a leader judges only nodes it sees, fuzz seed 9100044): a joiner missing from
 ///    the leader's physical topology waits until the topology admits it. The leader removes
@@ -112,21 +142,32 @@ pub(crate) fn namesake(
 ///    see makes it wait: the holder may be alive in a part of the topology this leader does not
 ///    see (a new leader, a topology split); the join waits until the holder is seen alive
 ///    (refused) or leaves the LT (then the name is free).
+///    **Decision (a node moved to another host, docs/protocol.md "Restart at another
+///    address"):** a joiner whose vault holds this cluster is not refused at once for a live
+///    holder: its own previous instance, at its old address, is still in sight until failure
+///    detection declares it dead. It waits (`WaitForHolder`) for up to `2 × failure_timeout_ms`
+///    from this leader's first judgement of it: a dead holder leaves the leader's view
+///    `failure_timeout_ms` after it was last heard (before the joiner started), and then its
+///    entry leaves the LT and the name is free; a holder still in sight after that lives — a
+///    second live instance (a copy of the vault) — and the joiner is refused as any duplicate.
 /// 3. Another launch's join under this name is in flight (proposed, not yet applied,
 ///    `duties`): it waits, and is judged once that one is applied, so two namesakes are never
 ///    both validated.
 ///
 /// Otherwise its join is proposed. `bug` may plant `AcceptDuplicateName` (no namesake is looked
 /// at).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn join_request_step(
     state: &CmgState,
     duties: &LeaderDuties,
     info: &NodeInfo,
-    empty_vault: bool,
+    vault: JoinerVault,
     sight: &LeaderSight<'_>,
     book_addr: Option<Addr>,
+    (now_ms, timing): (u64, &Timing),
     bug: Option<PlantedBug>,
 ) -> JoinRequestStep {
+    let empty_vault = vault == JoinerVault::Empty;
     if !sight.present(info) {
         return JoinRequestStep::Wait;
     }
@@ -137,6 +178,15 @@ pub(crate) fn join_request_step(
         namesake(state, info, empty_vault, sight, book_addr)
     };
     match namesake {
+        Namesake::Alive(holder) if vault == JoinerVault::ThisCluster => {
+            let since = duties.holder_wait_since(&info.name, info.launch);
+            match since {
+                Some(since) if now_ms >= since + 2 * timing.failure_timeout_ms => {
+                    JoinRequestStep::Refuse { holder }
+                }
+                _ => JoinRequestStep::WaitForHolder,
+            }
+        }
         Namesake::Alive(holder) | Namesake::Voter(holder) => JoinRequestStep::Refuse { holder },
         Namesake::Absent => JoinRequestStep::Wait,
         Namesake::None if duties.join_in_flight(&info.name, info.launch) => JoinRequestStep::Wait,

@@ -12,6 +12,12 @@ impl Node {
     /// detection removes it or a restart replaces it): a second live node with the name (a
     /// duplicate, refused at join) never draws the name's messages, Raft's included.
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        // This node's own name is at its own address, whatever a plan or a cluster state
+        // recorded for it (an address it had before it moved: docs/protocol.md, "Restart at
+        // another address").
+        if name == self.cfg.name && addr != self.cfg.addr {
+            return;
+        }
         // The address a CMG replica's cluster state records for a group voter (docs/protocol.md,
         // "names are unique among live nodes").
         let group_addr = self

@@ -6,7 +6,9 @@
 //! not lead tells the sender who does. The leader answers once the command is applied
 //! (`src/node/cmg.rs`).
 
-use crate::cmg::{join_request_step, CmgCommand, JoinRequestStep, JoinResult, PendingKey};
+use crate::cmg::{
+    join_request_step, CmgCommand, JoinRequestStep, JoinResult, JoinerVault, PendingKey,
+};
 use crate::event::Event;
 use crate::message::Message;
 use crate::node::Node;
@@ -53,18 +55,26 @@ impl Node {
         let Some(duties) = cmg.duties() else { return };
         let sight = self.leader_sight();
         let book_addr = self.addr_of(&info.name);
-        let empty_vault = stored.is_none();
+        let vault = JoinerVault::of(stored.as_ref().map(|(tag, _)| tag), cmg.state());
         let step = join_request_step(
             cmg.state(),
             duties,
             &info,
-            empty_vault,
+            vault,
             &sight,
             book_addr,
+            (self.now_ms, &self.timing),
             self.cfg.bug,
         );
         match step {
             JoinRequestStep::Wait => return,
+            JoinRequestStep::WaitForHolder => {
+                let now = self.now_ms;
+                if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties_mut()) {
+                    d.note_holder_wait(&info.name, info.launch, now);
+                }
+                return;
+            }
             JoinRequestStep::Refuse { holder } => {
                 self.emit(Event::JoinRefusedDuplicateName {
                     node: info.name.clone(),

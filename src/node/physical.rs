@@ -124,7 +124,8 @@ impl Node {
                     .filter_map(|n| self.addr_of(n)),
             );
         }
-        self.topo.rejoin_targets(wanted, self.cfg.addr)
+        self.topo
+            .rejoin_targets(wanted, self.cfg.addr, &self.cfg.name)
     }
 
     /// Any message from a member proves it is alive.

@@ -5,7 +5,7 @@ use crate::error::InitError;
 use crate::event::Event;
 use crate::init::InitParams;
 use crate::types::RequestId;
-use crate::types::{ClusterTag, LaunchId};
+use crate::types::{Addr, ClusterTag, LaunchId};
 
 /// The most entries one run's log holds. A run that logs more is a runaway: the harness panics
 /// rather than eat the machine's memory.
@@ -73,6 +73,13 @@ pub enum HarnessAction {
     Left,
     /// The node's vault was wiped (the node is down).
     Wiped,
+    /// The node (down) moved to another address (`Network::restart_at_new_addr`).
+    Moved {
+        /// Its old address.
+        from: Addr,
+        /// Its new address.
+        to: Addr,
+    },
     /// The node's vault was replaced (`Network::set_vault`; the node is down).
     VaultReplaced,
     /// Links were cut, as (from, to) labels.

@@ -144,6 +144,10 @@ pub struct Network {
     log: Vec<LogEntry>,
     steps: u64,
     deliveries: u64,
+    /// Messages sent to an address where no node is (any more), by address.
+    unroutable: BTreeMap<Addr, u64>,
+    /// Nodes moved to another address so far (`Network::restart_at_new_addr`).
+    pub(crate) moves: usize,
 }
 
 impl Network {
@@ -170,6 +174,8 @@ impl Network {
             log: Vec::new(),
             steps: 0,
             deliveries: 0,
+            unroutable: BTreeMap::new(),
+            moves: 0,
         };
         net.set_latency(b.latency_ms.0, b.latency_ms.1, b.loss);
         // Every address first, so that seeds may name nodes added after them.
@@ -235,14 +241,18 @@ impl Network {
 
     /// Puts a message on the network: lost on a cut link or by the loss rate (both decided now,
     /// at sending, as madsim does), else due after a latency draw. A message to an address where
-    /// no node was ever set up is lost.
+    /// no node is (never was, or one moved away from) is lost, and counted
+    /// ([`Network::sent_to_nowhere`]).
     pub(crate) fn send(&mut self, from: Option<usize>, to: Addr, envelope: Envelope) {
         let target = if to == USER_ADDR {
             Target::User
         } else {
             match self.by_addr.get(&to) {
                 Some(&i) => Target::Node(i),
-                None => return,
+                None => {
+                    *self.unroutable.entry(to).or_default() += 1;
+                    return;
+                }
             }
         };
         if let (Some(from), Target::Node(to)) = (from, target) {
@@ -441,6 +451,12 @@ impl Network {
     /// Messages delivered to running nodes so far.
     pub fn deliveries(&self) -> u64 {
         self.deliveries
+    }
+
+    /// How many messages were sent to `addr` while no node was there (say, the old address of a
+    /// node restarted elsewhere), so far.
+    pub fn sent_to_nowhere(&self, addr: Addr) -> u64 {
+        self.unroutable.get(&addr).copied().unwrap_or(0)
     }
 
     /// Events scheduled and not yet run.

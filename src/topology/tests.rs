@@ -127,7 +127,7 @@ fn rejoin_targets_are_absent_seeds_and_removed_members() {
         Addr::new([10, 0, 0, 9], 7000),
     ];
     assert_eq!(
-        t.rejoin_targets(seeds.into_iter().collect(), own),
+        t.rejoin_targets(seeds.into_iter().collect(), own, "n1"),
         vec![
             Addr::new([10, 0, 0, 3], 7000),
             Addr::new([10, 0, 0, 9], 7000)
@@ -136,7 +136,33 @@ fn rejoin_targets_are_absent_seeds_and_removed_members() {
     assert!(t.rejoin_round_due(100, 100));
     assert!(!t.rejoin_round_due(150, 100));
     let many: BTreeSet<Addr> = (10..40).map(|i| Addr::new([10, 0, 0, i], 7000)).collect();
-    assert_eq!(t.rejoin_targets(many, own).len(), MAX_REJOIN_PROBES);
+    assert_eq!(t.rejoin_targets(many, own, "n1").len(), MAX_REJOIN_PROBES);
+}
+
+#[test]
+fn a_removed_member_whose_name_lives_elsewhere_is_not_probed() {
+    let mut t = PhysicalTopology::new();
+    let own = Addr::new([10, 0, 0, 1], 7000);
+    let at = |n: u8| Addr::new([10, 0, 0, n], 7000);
+    t.merge(record(3, 1, None, 0), true, 0);
+    t.remove(at(3));
+    assert_eq!(t.rejoin_targets(BTreeSet::new(), own, "n1"), vec![at(3)]);
+    // n3 moved to 10.0.0.7: its old address is no longer looked for.
+    let mut moved = record(7, 2, None, 10);
+    moved.identity.info.name = "n3".into();
+    t.merge(moved, true, 10);
+    assert!(t.rejoin_targets(BTreeSet::new(), own, "n1").is_empty());
+    // A removed member of this node's own name (its instance before it moved) neither.
+    assert!(t.rejoin_targets(BTreeSet::new(), own, "n3").is_empty());
+    t.remove(at(7));
+    assert_eq!(
+        t.rejoin_targets(BTreeSet::new(), own, "n1"),
+        vec![at(3), at(7)]
+    );
+    assert_eq!(
+        t.rejoin_targets(BTreeSet::new(), own, "n3"),
+        Vec::<Addr>::new()
+    );
 }
 
 #[test]

@@ -75,10 +75,34 @@ fn sight<'a>(
     }
 }
 
+/// An empty vault when `empty`, else another cluster's (judged as any non-empty vault).
+fn vault(empty: bool) -> JoinerVault {
+    if empty {
+        JoinerVault::Empty
+    } else {
+        JoinerVault::OtherCluster
+    }
+}
+
+/// At time 0 with the default timers.
+fn at_start() -> (u64, &'static Timing) {
+    static TIMING: std::sync::OnceLock<Timing> = std::sync::OnceLock::new();
+    (0, TIMING.get_or_init(Timing::default))
+}
+
 /// The step for `joiner` (a non-empty vault unless `empty`), with no join in flight.
 fn step(s: &CmgState, joiner: &NodeInfo, empty: bool, view: &LeaderSight<'_>) -> JoinRequestStep {
     let duties = LeaderDuties::new(1);
-    join_request_step(s, &duties, joiner, empty, view, None, None)
+    join_request_step(
+        s,
+        &duties,
+        joiner,
+        vault(empty),
+        view,
+        None,
+        at_start(),
+        None,
+    )
 }
 
 #[test]
@@ -215,8 +239,19 @@ fn another_launchs_join_in_flight_makes_the_joiner_wait() {
     let mut duties = LeaderDuties::new(1);
     duties.remember_pending(PendingKey::Join("z".into(), LaunchId(1), 1), addr(8));
     let s = state(true);
-    let ask =
-        |launch| join_request_step(&s, &duties, &info("z", 9, launch), false, &view, None, None);
+    let ask = |launch| {
+        let joiner = info("z", 9, launch);
+        join_request_step(
+            &s,
+            &duties,
+            &joiner,
+            vault(false),
+            &view,
+            None,
+            at_start(),
+            None,
+        )
+    };
     assert_eq!(ask(2), JoinRequestStep::Wait);
     assert_eq!(ask(1), JoinRequestStep::Propose, "its own launch");
 }
@@ -229,7 +264,99 @@ fn the_planted_bug_ignores_namesakes() {
     let duties = LeaderDuties::new(1);
     let bug = Some(PlantedBug::AcceptDuplicateName);
     assert_eq!(
-        join_request_step(&s, &duties, &info("z", 9, 1), false, &view, None, bug),
+        join_request_step(
+            &s,
+            &duties,
+            &info("z", 9, 1),
+            vault(false),
+            &view,
+            None,
+            at_start(),
+            bug
+        ),
         JoinRequestStep::Propose
     );
+}
+
+#[test]
+fn what_a_joiner_stores_is_judged_against_the_cluster() {
+    let s = state(true);
+    let own = s.cluster.as_ref().unwrap().config.tag.clone();
+    let other = ClusterTag {
+        name: "c".into(),
+        id: ClusterId(2),
+    };
+    assert_eq!(JoinerVault::of(None, &s), JoinerVault::Empty);
+    assert_eq!(JoinerVault::of(Some(&own), &s), JoinerVault::ThisCluster);
+    assert_eq!(JoinerVault::of(Some(&other), &s), JoinerVault::OtherCluster);
+}
+
+/// A member of this cluster restarted at another address (moved) while its old instance is
+/// still in sight waits for the old one to be declared dead, for `2 × failure_timeout_ms` from
+/// the first judgement; a holder still alive after that is a live copy, refused.
+#[test]
+fn a_member_of_this_cluster_at_another_address_waits_for_its_old_instance() {
+    let s = held_in_lt(info("z", 3, 1));
+    let none = BTreeSet::new();
+    let both = sight(&[(3, "z", 1), (9, "z", 2)], &none);
+    let moved = info("z", 9, 2);
+    let timing = Timing::default();
+    let limit = 2 * timing.failure_timeout_ms;
+    let mut duties = LeaderDuties::new(1);
+    let judge = |duties: &LeaderDuties, view: &LeaderSight<'_>, now: u64| {
+        let vault = JoinerVault::ThisCluster;
+        join_request_step(&s, duties, &moved, vault, view, None, (now, &timing), None)
+    };
+    assert_eq!(judge(&duties, &both, 1_000), JoinRequestStep::WaitForHolder);
+    duties.note_holder_wait("z", LaunchId(2), 1_000);
+    duties.note_holder_wait("z", LaunchId(2), 2_500);
+    assert_eq!(
+        duties.holder_wait_since("z", LaunchId(2)),
+        Some(1_000),
+        "the first counts"
+    );
+    assert_eq!(
+        judge(&duties, &both, 1_000 + limit - 1),
+        JoinRequestStep::WaitForHolder
+    );
+    // The old instance declared dead: its entry is absent, then leaves the LT; the name is free.
+    let buried: BTreeSet<_> = [(addr(3), LaunchId(1))].into();
+    let moved_only = sight(&[(9, "z", 2)], &buried);
+    assert_eq!(judge(&duties, &moved_only, 3_000), JoinRequestStep::Wait);
+    let freed = state(true);
+    let vault = JoinerVault::ThisCluster;
+    assert_eq!(
+        join_request_step(
+            &freed,
+            &duties,
+            &moved,
+            vault,
+            &moved_only,
+            None,
+            (3_000, &timing),
+            None
+        ),
+        JoinRequestStep::Propose
+    );
+    // Still alive after the wait: a second live instance of the vault.
+    assert_eq!(
+        judge(&duties, &both, 1_000 + limit),
+        JoinRequestStep::Refuse { holder: addr(3) }
+    );
+    // Another cluster's node (or an empty one) is refused at once, as before.
+    let other = join_request_step(
+        &s,
+        &duties,
+        &moved,
+        vault_of_other(),
+        &both,
+        None,
+        (0, &timing),
+        None,
+    );
+    assert_eq!(other, JoinRequestStep::Refuse { holder: addr(3) });
+}
+
+fn vault_of_other() -> JoinerVault {
+    vault(false)
 }

@@ -7,7 +7,7 @@ use super::{node_addr, Network, Slot};
 use crate::config::{NodeConfig, Timing};
 use crate::testing::log::{HarnessAction, LogKind};
 use crate::testing::queue::Scheduled;
-use crate::testing::setup::NodeSetup;
+use crate::testing::setup::{NodeSetup, MAX_NODES};
 use crate::types::{Addr, LaunchId};
 use crate::vault::Vault;
 use crate::Node;
@@ -214,5 +214,40 @@ impl Network {
         let output = node.leave(now_ms);
         slot.view = OnceCell::new();
         self.apply_output(index, output);
+    }
+
+    /// Kills the node if it runs, moves it to a new address (`10.1.x.y:7000`, never used
+    /// before in this network) and starts it again from its vault: a node moved to another host
+    /// with its data (docs/protocol.md, "Restart at another address"). Its old address is left
+    /// empty: messages sent there are lost and counted ([`Network::sent_to_nowhere`]). Other
+    /// nodes' seeds still name the old address; its own seeds that named itself name its new
+    /// address (a seed label is the node wherever it runs). Returns the new address.
+    ///
+    /// # Panics
+    /// After `MAX_NODES` moves.
+    pub fn restart_at_new_addr(&mut self, label: &str) -> Addr {
+        if self.is_running(label) {
+            self.kill(label);
+        }
+        assert!(self.moves < MAX_NODES, "more than {MAX_NODES} moves");
+        let n = self.moves;
+        self.moves += 1;
+        let to = Addr::new(
+            [10, 1, (n / 250) as u8, (n % 250) as u8 + 1],
+            super::NODE_PORT,
+        );
+        let index = self.index(label);
+        let from = self.slots[index].config.addr;
+        self.by_addr.remove(&from);
+        self.by_addr.insert(to, index);
+        // A seed naming the node itself names it at its new address (its own label).
+        let config = &mut self.slots[index].config;
+        config.addr = to;
+        for seed in config.seeds.iter_mut().filter(|s| **s == from) {
+            *seed = to;
+        }
+        self.record(label, LogKind::Harness(HarnessAction::Moved { from, to }));
+        self.start(label);
+        to
     }
 }

@@ -8,6 +8,7 @@ mod harness;
 mod init;
 mod join_scenarios;
 mod leave;
+mod moved;
 mod progress;
 mod rejections;
 
