@@ -82,3 +82,29 @@ fn a_wiped_node_comes_back_empty_and_joins_again() {
         assert_eq!(empty_restart, 2, "seed {seed}: n4 started empty twice");
     }
 }
+
+#[test]
+fn a_node_moved_to_a_new_address_rejoins_under_its_name() {
+    for seed in seeds(73) {
+        let report = Sim::new(seed).nodes(4).run(|w| async move {
+            form_cluster(&w, &["n1", "n2", "n3", "n4"], &["n1", "n2", "n3"]).await;
+            let old = w.addr("n4");
+            let new = w.move_node("n4");
+            assert_ne!(old, new);
+            assert_eq!(w.addr("n4"), new);
+            w.wait_until("n4 back in the LT at its new address", 30_000, |w| {
+                w.joined(&["n4"])
+                    && ["n1", "n2", "n3"].iter().all(|l| {
+                        w.view(l).is_some_and(|v| {
+                            v.lt().is_some_and(|lt| {
+                                lt.members.get("n4").is_some_and(|m| m.addr == new)
+                            })
+                        })
+                    })
+            })
+            .await
+            .unwrap();
+        });
+        assert_lt_versions_agree(&report.trace);
+    }
+}
