@@ -122,6 +122,9 @@ impl Node {
                 });
             }
             (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Accepted(_))) => {
+                // The cluster now knows the name at this address (`learn_addr`: the CMG says
+                // who a name is in its cluster).
+                self.learn_addr(&info.name, info.addr);
                 self.emit(Event::Validated {
                     node: info.name.clone(),
                     launch: info.launch,

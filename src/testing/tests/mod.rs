@@ -6,6 +6,7 @@ mod faults;
 mod harness;
 mod init;
 mod join_scenarios;
+mod namesakes;
 mod progress;
 mod rejections;
 
