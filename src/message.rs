@@ -259,6 +259,10 @@ pub enum Message {
     MsAddLearner {
         /// Who.
         name: NodeName,
+        /// The Meta Storage incarnation it asks to learn (its cluster's init id, from its join
+        /// acceptance): a replica of another incarnation ignores the request (docs/protocol.md,
+        /// "Meta Storage requests name their incarnation").
+        instance: InstanceId,
     },
     /// The CMG leader asks the Meta Storage to adopt a committed node list.
     MsReconfigure {
@@ -266,11 +270,16 @@ pub enum Message {
         version: u64,
         /// The new voters.
         nodes: Vec<NodeName>,
+        /// The Meta Storage incarnation meant (the CMG's cluster state's): a replica of
+        /// another incarnation — another cluster sharing the physical topology — ignores it.
+        instance: InstanceId,
     },
     /// A Meta Storage replica reports it has applied this version.
     MsReconfigured {
         /// Applied version.
         version: u64,
+        /// The incarnation of the replica that applied it: the CMG leader counts only its own.
+        instance: InstanceId,
     },
 
     // --- Admin commands ---

@@ -296,11 +296,15 @@ impl Node {
                 result,
             } => self.on_join_ready_response(launch, attempt, result),
             Message::NotLeader { leader } => self.on_not_leader(from, leader),
-            Message::MsAddLearner { name } => self.on_ms_add_learner(name),
-            Message::MsReconfigure { version, nodes } => {
-                self.on_ms_reconfigure(from, version, nodes)
+            Message::MsAddLearner { name, instance } => self.on_ms_add_learner(name, instance),
+            Message::MsReconfigure {
+                version,
+                nodes,
+                instance,
+            } => self.on_ms_reconfigure(from, version, nodes, instance),
+            Message::MsReconfigured { version, instance } => {
+                self.on_ms_reconfigured(version, instance)
             }
-            Message::MsReconfigured { version } => self.on_ms_reconfigured(version),
             Message::AdminRequest { request, command } => {
                 self.on_admin_request(from, request, command)
             }

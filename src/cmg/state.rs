@@ -118,6 +118,18 @@ pub struct CmgState {
 }
 
 impl CmgState {
+    /// The address at which this cluster knows the node named `name`: its validation's (the
+    /// latest admission decision of the CMG, docs/protocol.md Step 4), else its LT entry's;
+    /// `None` when the cluster holds no node of that name. Within a cluster names are unique
+    /// (the CMG refuses a second live holder), so this is the node the cluster's groups mean by
+    /// `name` — whatever node of another cluster shares the name in the physical topology.
+    pub fn member_addr(&self, name: &str) -> Option<Addr> {
+        self.validated
+            .get(name)
+            .or_else(|| self.lt.members.get(name))
+            .map(|info| info.addr)
+    }
+
     /// Applies one committed command.
     pub fn apply(&mut self, command: &CmgCommand) -> CmgOutcome {
         self.apply_with(command, None)

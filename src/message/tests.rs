@@ -7,7 +7,10 @@ fn envelopes_round_trip_and_corrupt_bytes_are_an_error() {
     let env = Envelope {
         from: Addr::new([10, 0, 0, 1], 7000),
         from_launch: LaunchId(42),
-        msg: Message::MsReconfigured { version: 3 },
+        msg: Message::MsReconfigured {
+            version: 3,
+            instance: InstanceId(7),
+        },
     };
     let bytes = env.encode();
     assert_eq!(Envelope::decode(&bytes, &"x").unwrap(), env);

@@ -11,6 +11,16 @@ impl Node {
     /// is this node, or a member of its physical topology under that name, until failure
     /// detection removes it or a restart replaces it): a second live node with the name (a
     /// duplicate, refused at join) never draws the name's messages, Raft's included.
+    ///
+    /// **Decision (the CMG says who a name is in its cluster):** names are unique within a
+    /// cluster, not across two clusters that share a physical topology (the two-cluster hazard).
+    /// A CMG replica's node gives the name to the node its cluster validated or holds in its LT
+    /// under it (`CmgState::member_addr`) while that node is in its view, whoever held the name
+    /// before — a node of another cluster that the view met first never draws the cluster's
+    /// Raft messages for that name (scenario
+    /// `cmg-voter-away-past-its-start-grace-outlives-first-admitted-wins-refusals` seed 3: the
+    /// Meta Storage leader sent a validated namesake's learner traffic to a CMG voter of the
+    /// other cluster, and the namesake never caught up).
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
         // This node's own name is at its own address, whatever a plan or a cluster state
         // recorded for it (an address it had before it moved: docs/protocol.md, "Restart at
@@ -36,8 +46,14 @@ impl Node {
             .topo
             .member(addr)
             .is_some_and(|m| m.identity.tag.is_none());
-        // The voter at the group's address takes its name back from a namesake.
-        let group_owner = group_addr == Some(addr);
+        // The node this cluster's CMG knows under the name, alive in this node's view (a
+        // delayed message from an instance that has left the view never takes the name back).
+        let member_owner = self.cmg.as_ref().and_then(|c| c.state().member_addr(name))
+            == Some(addr)
+            && holds(self, addr);
+        // The voter at the group's address takes its name back from a namesake; so does the
+        // cluster's member of that name.
+        let group_owner = group_addr == Some(addr) || member_owner;
         // A voter's name is never given to an empty member at another address while the voter
         // lives at the group's address (fuzz seed 13024810); once it is gone, the name may go to
         // the node that took it (fuzz seed 15006630).

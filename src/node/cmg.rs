@@ -129,6 +129,9 @@ impl Node {
                 });
             }
             (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Accepted(_))) => {
+                // The cluster now knows the name at this address (`learn_addr`: the CMG says
+                // who a name is in its cluster).
+                self.learn_addr(&info.name, info.addr);
                 self.emit(Event::Validated {
                     node: info.name.clone(),
                     launch: info.launch,
@@ -422,6 +425,15 @@ impl Node {
         let Some((version, nodes)) = duties.ms_target_due(now, retry) else {
             return;
         };
+        // The Meta Storage incarnation is the cluster's (one init id for both groups).
+        let Some(instance) = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state().cluster.as_ref())
+            .map(|c| c.instance)
+        else {
+            return;
+        };
         let targets: Vec<Addr> = self
             .physical_members()
             .into_iter()
@@ -433,13 +445,23 @@ impl Node {
                 Message::MsReconfigure {
                     version,
                     nodes: nodes.clone(),
+                    instance,
                 },
             );
         }
     }
 
-    /// A Meta Storage replica confirmed a version: answer admin commands waiting for it.
-    pub(crate) fn on_ms_reconfigured(&mut self, version: u64) {
+    /// A Meta Storage replica of this cluster's incarnation confirmed a version: answer admin
+    /// commands waiting for it (a replica of another cluster's Meta Storage confirms nothing).
+    pub(crate) fn on_ms_reconfigured(&mut self, version: u64, instance: InstanceId) {
+        let ours = self
+            .cmg
+            .as_ref()
+            .and_then(|c| c.state().cluster.as_ref())
+            .is_some_and(|c| c.instance == instance);
+        if !ours {
+            return;
+        }
         let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties_mut()) else {
             return;
         };

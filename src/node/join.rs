@@ -290,9 +290,16 @@ impl Node {
             // The leader may be a voter or, for a moment after a reconfiguration, a former one:
             // ask every member of the physical topology; only the leader acts.
             let name = self.cfg.name.clone();
+            let instance = ms.instance();
             let members: Vec<Addr> = self.topo.addrs();
             for addr in members {
-                self.send(addr, Message::MsAddLearner { name: name.clone() });
+                self.send(
+                    addr,
+                    Message::MsAddLearner {
+                        name: name.clone(),
+                        instance,
+                    },
+                );
             }
         }
     }

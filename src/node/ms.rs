@@ -9,7 +9,7 @@ use crate::message::Message;
 use crate::metastorage::MsApplied;
 use crate::node::Node;
 use crate::raft_group::Applied;
-use crate::types::{Addr, GroupKind, NodeName};
+use crate::types::{Addr, GroupKind, InstanceId, NodeName};
 use crate::vault::VaultWrite;
 
 impl Node {
@@ -60,18 +60,38 @@ impl Node {
         });
     }
 
-    /// The Meta Storage leader adds a learner.
-    pub(crate) fn on_ms_add_learner(&mut self, name: NodeName) {
-        if let Some(ms) = self.ms.as_mut() {
+    /// The Meta Storage leader adds a learner. **Decision (Meta Storage requests name their
+    /// incarnation, issue 11, fuzz seed 23001311):** only a replica of `instance` acts; two
+    /// clusters may share a physical topology (the two-cluster hazard), and the request goes
+    /// to every member.
+    pub(crate) fn on_ms_add_learner(&mut self, name: NodeName, instance: InstanceId) {
+        if let Some(ms) = self.ms.as_mut().filter(|m| m.instance() == instance) {
             ms.add_learner(name);
         }
     }
 
-    /// A Meta Storage replica answers or acts on a reconfiguration request from the CMG leader.
-    pub(crate) fn on_ms_reconfigure(&mut self, from: Addr, version: u64, nodes: Vec<NodeName>) {
-        let Some(ms) = self.ms.as_mut() else { return };
+    /// A Meta Storage replica of `instance` answers or acts on a reconfiguration request from
+    /// the CMG leader; a replica of another incarnation ignores it (see `on_ms_add_learner`:
+    /// fuzz seed 23001311, where one cluster's Meta Storage adopted the other cluster's voter
+    /// list and never had a leader again).
+    pub(crate) fn on_ms_reconfigure(
+        &mut self,
+        from: Addr,
+        version: u64,
+        nodes: Vec<NodeName>,
+        instance: InstanceId,
+    ) {
+        let Some(ms) = self.ms.as_mut().filter(|m| m.instance() == instance) else {
+            return;
+        };
         if let Some(applied) = ms.reconfigure(version, nodes) {
-            self.send(from, Message::MsReconfigured { version: applied });
+            self.send(
+                from,
+                Message::MsReconfigured {
+                    version: applied,
+                    instance,
+                },
+            );
         }
     }
 
@@ -84,3 +104,6 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

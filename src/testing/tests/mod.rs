@@ -9,6 +9,7 @@ mod init;
 mod join_scenarios;
 mod leave;
 mod moved;
+mod namesakes;
 mod progress;
 mod rejections;
 
