@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod determinism;
+mod fault_actions;
 mod fuzz;
 mod init;
 mod join_scenarios;

@@ -263,6 +263,38 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
             TraceKind::Harness(HarnessEvent::Healed) => {
                 healed = true;
             }
+            // The fault model's harness entries (issue 11): `fault:<kind>:in_trace`.
+            TraceKind::Harness(HarnessEvent::RuleAdded { description, .. }) => {
+                for (prefix, kind) in [("Duplicate", "duplicate"), ("Delay", "delay")] {
+                    if description.starts_with(prefix) {
+                        reached.insert(format!("fault:{kind}:in_trace"));
+                    }
+                }
+            }
+            TraceKind::Harness(HarnessEvent::LinkChanged { .. }) => {
+                reached.insert("fault:link:in_trace".into());
+            }
+            TraceKind::Harness(HarnessEvent::ClockAdjusted { .. }) => {
+                reached.insert("fault:clock:in_trace".into());
+            }
+            TraceKind::Harness(HarnessEvent::Paused { .. }) => {
+                reached.insert("fault:pause:in_trace".into());
+            }
+            // A storage fault counts when it struck (an armed one may never strike).
+            TraceKind::Harness(HarnessEvent::StorageFault { fault, .. })
+                if !fault.starts_with("armed:") =>
+            {
+                reached.insert(format!("fault:{fault}:in_trace"));
+            }
+            TraceKind::Harness(HarnessEvent::VaultRecordRefused { .. }) => {
+                reached.insert("vault_record_refused".into());
+            }
+            TraceKind::Harness(HarnessEvent::Left) => {
+                reached.insert("fault:leave:in_trace".into());
+            }
+            TraceKind::Harness(HarnessEvent::AddressChanged { .. }) => {
+                reached.insert("fault:move:in_trace".into());
+            }
             TraceKind::Harness(_) | TraceKind::Message(_) | TraceKind::Verdict(_) => {}
             TraceKind::Protocol(event) => match event {
                 Event::JoinRequestSent { .. } => {
@@ -766,8 +798,12 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 if let Some(result) = &verdict.result {
                     sim_ms.fetch_add(result.sim_time_ms, Ordering::Relaxed);
                     let reached = coverage_of(&result.trace, &result.hazards);
+                    let drawn = case
+                        .fault_model_kinds()
+                        .into_iter()
+                        .map(|kind| format!("fault:{kind}:drawn"));
                     let mut cov = coverage.lock().expect("coverage lock");
-                    for path in reached {
+                    for path in reached.into_iter().chain(drawn) {
                         *cov.entry(path).or_default() += 1;
                     }
                     drop(cov);

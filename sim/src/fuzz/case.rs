@@ -77,6 +77,24 @@ pub struct Weather {
     /// Like `cancel_victims`, but the init is sent again naming the survivors before the victim
     /// comes back to them (Ignite's testInitCancel, with the member away during the cancel).
     pub cancel_returns: bool,
+    /// Message duplication (`duplicate` rules), per kind and per link, with chances.
+    pub duplication: bool,
+    /// Message delays beyond latency (`delay` rules: reordering), per kind and per link, with
+    /// chances.
+    pub delays: bool,
+    /// Per-link latency and loss, asymmetric (`link`, then `links_default`).
+    pub links: bool,
+    /// Clock skew and drift of a node (`clock`).
+    pub clocks: bool,
+    /// Pauses of a running node (`pause`).
+    pub pauses: bool,
+    /// Storage faults (`storage_fault`: crash after write, torn write, power loss), each
+    /// followed by a restart.
+    pub storage_faults: bool,
+    /// Graceful leaves (`leave`), each followed by a start.
+    pub leaves: bool,
+    /// Address changes (`move`).
+    pub moves: bool,
 }
 
 /// One fault of the timeline. Times are in simulated milliseconds; node indexes are positions
@@ -118,6 +136,69 @@ pub enum Fault {
         kind: usize,
         from: Option<usize>,
     },
+    /// Duplicate messages (of a kind, on a link, or any) with a chance, for a while.
+    Duplicate {
+        at_ms: u64,
+        for_ms: u64,
+        kind: Option<usize>,
+        from: Option<usize>,
+        to: Option<usize>,
+        chance_permille: u64,
+    },
+    /// Delay messages (of a kind, on a link, or any) by `min_ms..=min_ms + span_ms` more, with a
+    /// chance, for a while.
+    Delay {
+        at_ms: u64,
+        for_ms: u64,
+        kind: Option<usize>,
+        from: Option<usize>,
+        to: Option<usize>,
+        chance_permille: u64,
+        min_ms: u64,
+        span_ms: u64,
+    },
+    /// Give the link `from -> to` its own latency (`min_ms..=min_ms + span_ms`) and loss, and
+    /// the way back, if `back` (min, span), another latency: asymmetric; `links_default` after
+    /// `for_ms`.
+    Link {
+        at_ms: u64,
+        for_ms: u64,
+        from: usize,
+        to: usize,
+        min_ms: u64,
+        span_ms: u64,
+        loss_permille: u64,
+        back: Option<(u64, u64)>,
+    },
+    /// Skew a node's clock ahead and make it drift (it keeps both to the end).
+    Clock {
+        at_ms: u64,
+        node: usize,
+        skew_ms: u64,
+        drift_ppm: i64,
+    },
+    /// Pause a node for a while.
+    Pause {
+        at_ms: u64,
+        node: usize,
+        for_ms: u64,
+    },
+    /// Strike a node's vault with storage fault `fault` (an index into
+    /// [`crate::storage::StorageFault`]'s names), restart it `down_ms` later.
+    StorageFault {
+        at_ms: u64,
+        node: usize,
+        fault: usize,
+        down_ms: u64,
+    },
+    /// A node leaves gracefully, and starts again `down_ms` later.
+    Leave {
+        at_ms: u64,
+        node: usize,
+        down_ms: u64,
+    },
+    /// A node moves to a new address with its vault.
+    Move { at_ms: u64, node: usize },
     /// Drop messages of a kind for a while.
     Drop {
         at_ms: u64,
@@ -252,7 +333,16 @@ pub const TIMELINE_MS: u64 = 15_000;
 /// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md).
 fn weather() -> impl Strategy<Value = Weather> {
     let flags = proptest::collection::vec(proptest::bool::weighted(0.4), WEATHER_FLAGS);
-    flags.prop_map(|f| Weather {
+    let faults = proptest::collection::vec(proptest::bool::weighted(0.4), FAULT_MODEL_FLAGS);
+    (flags, faults).prop_map(|(f, g)| Weather {
+        duplication: g[0],
+        delays: g[1],
+        links: g[2],
+        clocks: g[3],
+        pauses: g[4],
+        storage_faults: g[5],
+        leaves: g[6],
+        moves: g[7],
         partitions: f[0],
         oneway: f[1],
         crashes: f[2],
@@ -281,8 +371,49 @@ fn weather() -> impl Strategy<Value = Weather> {
     })
 }
 
-/// How many weather flags a run draws (one per kind).
+/// How many weather flags a run draws (one per kind), before those of the fault model.
 const WEATHER_FLAGS: usize = 24;
+
+/// How many flags of the fault model (issue 11) a run draws: duplication, delays, links, clocks,
+/// pauses, storage faults, leaves, moves.
+const FAULT_MODEL_FLAGS: usize = 8;
+
+/// The storage faults a case draws from, by index (`Fault::StorageFault::fault`).
+pub const STORAGE_FAULTS: [crate::storage::StorageFault; 3] = [
+    crate::storage::StorageFault::CrashAfterWrite,
+    crate::storage::StorageFault::TornWrite,
+    crate::storage::StorageFault::PowerLoss,
+];
+
+/// The fault kinds of the fault model (issue 11), as the coverage counters name them
+/// (`fault:<kind>:drawn`, `fault:<kind>:in_trace`; docs/fuzzing.md).
+pub const FAULT_MODEL_KINDS: [&str; 10] = [
+    "duplicate",
+    "delay",
+    "link",
+    "clock",
+    "pause",
+    "crash_after_write",
+    "torn_write",
+    "power_loss",
+    "leave",
+    "move",
+];
+
+/// The fault-model kinds a case's steps use (each once), from the step bodies the case writes.
+fn fault_model_kinds_of(steps: &[(u64, String)]) -> std::collections::BTreeSet<&'static str> {
+    let mut kinds = std::collections::BTreeSet::new();
+    for (_, body) in steps {
+        for kind in FAULT_MODEL_KINDS {
+            let action = format!("action = \"{kind}\"");
+            let fault = format!("fault = \"{kind}\"");
+            if body.contains(&action) || body.contains(&fault) {
+                kinds.insert(kind);
+            }
+        }
+    }
+    kinds
+}
 
 /// A Meta Storage reconfiguration at a time in `at`, through a core node, to a subset of the core
 /// nodes.
@@ -499,6 +630,140 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
             .boxed();
         options.extend([deaf.clone(), deaf.clone(), deaf]);
     }
+    let kind = || proptest::option::of(0..FAULT_KINDS.len());
+    let node = || proptest::option::of(0..nodes);
+    if w.duplication {
+        options.push(
+            (
+                at.clone(),
+                100..8_000u64,
+                kind(),
+                node(),
+                node(),
+                50..=1_000u64,
+            )
+                .prop_map(
+                    |(at_ms, for_ms, kind, from, to, chance_permille)| Fault::Duplicate {
+                        at_ms,
+                        for_ms,
+                        kind,
+                        from,
+                        to,
+                        chance_permille,
+                    },
+                )
+                .boxed(),
+        );
+    }
+    if w.delays {
+        options.push(
+            (
+                at.clone(),
+                100..8_000u64,
+                kind(),
+                node(),
+                node(),
+                50..=1_000u64,
+                0..2_000u64,
+                0..5_000u64,
+            )
+                .prop_map(
+                    |(at_ms, for_ms, kind, from, to, chance_permille, min_ms, span_ms)| {
+                        Fault::Delay {
+                            at_ms,
+                            for_ms,
+                            kind,
+                            from,
+                            to,
+                            chance_permille,
+                            min_ms,
+                            span_ms,
+                        }
+                    },
+                )
+                .boxed(),
+        );
+    }
+    if w.links {
+        options.push(
+            (
+                at.clone(),
+                300..10_000u64,
+                0..nodes,
+                0..nodes,
+                0..50u64,
+                0..300u64,
+                0..200u64,
+                proptest::option::of((0..20u64, 0..30u64)),
+            )
+                .prop_map(
+                    |(at_ms, for_ms, from, to, min_ms, span_ms, loss_permille, back)| Fault::Link {
+                        at_ms,
+                        for_ms,
+                        from,
+                        to,
+                        min_ms,
+                        span_ms,
+                        loss_permille,
+                        back,
+                    },
+                )
+                .boxed(),
+        );
+    }
+    if w.clocks {
+        options.push(
+            (at.clone(), 0..nodes, 0..5_000u64, -100_000..=100_000i64)
+                .prop_map(|(at_ms, node, skew_ms, drift_ppm)| Fault::Clock {
+                    at_ms,
+                    node,
+                    skew_ms,
+                    drift_ppm,
+                })
+                .boxed(),
+        );
+    }
+    if w.pauses {
+        options.push(
+            (at.clone(), 0..nodes, 100..6_000u64)
+                .prop_map(|(at_ms, node, for_ms)| Fault::Pause {
+                    at_ms,
+                    node,
+                    for_ms,
+                })
+                .boxed(),
+        );
+    }
+    if w.storage_faults {
+        options.push(
+            (at.clone(), 0..nodes, 0..STORAGE_FAULTS.len(), 100..6_000u64)
+                .prop_map(|(at_ms, node, fault, down_ms)| Fault::StorageFault {
+                    at_ms,
+                    node,
+                    fault,
+                    down_ms,
+                })
+                .boxed(),
+        );
+    }
+    if w.leaves {
+        options.push(
+            (at.clone(), 0..nodes, 100..8_000u64)
+                .prop_map(|(at_ms, node, down_ms)| Fault::Leave {
+                    at_ms,
+                    node,
+                    down_ms,
+                })
+                .boxed(),
+        );
+    }
+    if w.moves {
+        options.push(
+            (at.clone(), 0..nodes)
+                .prop_map(|(at_ms, node)| Fault::Move { at_ms, node })
+                .boxed(),
+        );
+    }
     if options.is_empty() {
         // Unreachable: `fuzz_case` asks for faults only when some kind is on.
         return Just(Fault::BounceLeader { at_ms: 0 }).boxed();
@@ -533,7 +798,15 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                 || (w.deaf_initiators && !w.restored)
                 || (w.departures && joiners > 0)
                 || (w.seed_splits && !w.restored)
-                || (w.init_repeats && !w.restored);
+                || (w.init_repeats && !w.restored)
+                || w.duplication
+                || w.delays
+                || w.links
+                || w.clocks
+                || w.pauses
+                || w.storage_faults
+                || w.leaves
+                || w.moves;
             let fault_count = if any_fault { 0..12usize } else { 0..1usize };
             let faults = if any_fault {
                 proptest::collection::vec(fault(&w, nodes, core, joiners), fault_count).boxed()
@@ -855,6 +1128,14 @@ impl FuzzCase {
         out
     }
 
+    /// The fault-model kinds (issue 11) this case's timeline uses ([`FAULT_MODEL_KINDS`]): a
+    /// drawn fault its timeline left out (its node busy) does not count.
+    pub fn fault_model_kinds(&self) -> std::collections::BTreeSet<&'static str> {
+        let nodes = self.nodes();
+        let names: Vec<String> = nodes.iter().map(|n| n.label().to_string()).collect();
+        fault_model_kinds_of(&self.steps(&nodes, &names))
+    }
+
     /// The timeline, sorted by time: (time, step body). Kills and wipes come with their restart,
     /// and a node's faults never overlap, so that no step acts on a node in the wrong state.
     fn steps(&self, nodes: &[CaseNode], names: &[String]) -> Vec<(u64, String)> {
@@ -1142,6 +1423,160 @@ impl FuzzCase {
                         ),
                     ));
                 }
+                Fault::Duplicate {
+                    at_ms,
+                    for_ms,
+                    kind,
+                    from,
+                    to,
+                    chance_permille,
+                } => {
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"duplicate\"\nid = \"dup{index}\"\nfor_ms = {for_ms}\nchance = {}{}",
+                            *chance_permille as f64 / 1000.0,
+                            rule_filter(names, *kind, *from, *to)
+                        ),
+                    ));
+                }
+                Fault::Delay {
+                    at_ms,
+                    for_ms,
+                    kind,
+                    from,
+                    to,
+                    chance_permille,
+                    min_ms,
+                    span_ms,
+                } => {
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"delay\"\nid = \"delay{index}\"\nfor_ms = {for_ms}\nchance = {}\ndelay_ms = [{min_ms}, {}]{}",
+                            *chance_permille as f64 / 1000.0,
+                            min_ms + span_ms,
+                            rule_filter(names, *kind, *from, *to)
+                        ),
+                    ));
+                }
+                Fault::Link {
+                    at_ms,
+                    for_ms,
+                    from,
+                    to,
+                    min_ms,
+                    span_ms,
+                    loss_permille,
+                    back,
+                } => {
+                    let (a, b) = (&names[from % names.len()], &names[to % names.len()]);
+                    if a == b {
+                        continue;
+                    }
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"link\"\nfrom = \"{a}\"\nto = \"{b}\"\nlatency_ms = [{min_ms}, {}]\nloss = {}",
+                            min_ms + span_ms,
+                            *loss_permille as f64 / 1000.0
+                        ),
+                    ));
+                    if let Some((back_min, back_span)) = back {
+                        steps.push((
+                            *at_ms,
+                            format!(
+                                "action = \"link\"\nfrom = \"{b}\"\nto = \"{a}\"\nlatency_ms = [{back_min}, {}]",
+                                back_min + back_span
+                            ),
+                        ));
+                    }
+                    steps.push((at_ms + for_ms, "action = \"links_default\"".into()));
+                }
+                Fault::Clock {
+                    at_ms,
+                    node,
+                    skew_ms,
+                    drift_ppm,
+                } => {
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"clock\"\nnode = \"{}\"\nskew_ms = {skew_ms}\ndrift_ppm = {drift_ppm}",
+                            names[node % names.len()]
+                        ),
+                    ));
+                }
+                Fault::Pause {
+                    at_ms,
+                    node,
+                    for_ms,
+                } => {
+                    let name = &names[node % names.len()];
+                    if !free(&busy, name, *at_ms, at_ms + for_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((*at_ms, at_ms + for_ms));
+                    steps.push((
+                        *at_ms,
+                        format!("action = \"pause\"\nnode = \"{name}\"\nfor_ms = {for_ms}"),
+                    ));
+                }
+                Fault::StorageFault {
+                    at_ms,
+                    node,
+                    fault,
+                    down_ms,
+                } => {
+                    let name = &names[node % names.len()];
+                    if !free(&busy, name, *at_ms, at_ms + down_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((*at_ms, at_ms + down_ms));
+                    steps.push((
+                        *at_ms,
+                        format!(
+                            "action = \"storage_fault\"\nnode = \"{name}\"\nfault = \"{}\"",
+                            STORAGE_FAULTS[fault % STORAGE_FAULTS.len()].name()
+                        ),
+                    ));
+                    // An armed fault strikes at the node's next write, which may not come:
+                    // `restart` brings the node back whether it struck (down) or not.
+                    steps.push((
+                        at_ms + down_ms,
+                        format!("action = \"restart\"\nnode = \"{name}\""),
+                    ));
+                }
+                Fault::Leave {
+                    at_ms,
+                    node,
+                    down_ms,
+                } => {
+                    let name = &names[node % names.len()];
+                    if !free(&busy, name, *at_ms, at_ms + down_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone())
+                        .or_default()
+                        .push((*at_ms, at_ms + down_ms));
+                    steps.push((*at_ms, format!("action = \"leave\"\nnode = \"{name}\"")));
+                    steps.push((
+                        at_ms + down_ms,
+                        format!("action = \"start\"\nnode = \"{name}\""),
+                    ));
+                }
+                Fault::Move { at_ms, node } => {
+                    let name = &names[node % names.len()];
+                    if !free(&busy, name, *at_ms, *at_ms) {
+                        continue;
+                    }
+                    busy.entry(name.clone()).or_default().push((*at_ms, *at_ms));
+                    steps.push((*at_ms, format!("action = \"move\"\nnode = \"{name}\"")));
+                }
                 Fault::Drop {
                     at_ms,
                     for_ms,
@@ -1258,6 +1693,30 @@ impl FuzzCase {
         steps.sort_by_key(|(t, _)| *t);
         steps
     }
+}
+
+/// The filter lines of a generated message rule: its kind, sender and receiver, each if drawn.
+fn rule_filter(
+    names: &[String],
+    kind: Option<usize>,
+    from: Option<usize>,
+    to: Option<usize>,
+) -> String {
+    let mut out = String::new();
+    if let Some(kind) = kind {
+        let _ = write!(
+            out,
+            "\nkind = \"{}\"",
+            FAULT_KINDS[kind % FAULT_KINDS.len()].name()
+        );
+    }
+    if let Some(from) = from {
+        let _ = write!(out, "\nfrom = \"{}\"", names[from % names.len()]);
+    }
+    if let Some(to) = to {
+        let _ = write!(out, "\nto = \"{}\"", names[to % names.len()]);
+    }
+    out
 }
 
 /// The names whose flag (same position) is `flag`.

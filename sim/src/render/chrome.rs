@@ -58,6 +58,19 @@ use serde_json::{json, Value};
 use crate::record::RunRecord;
 use crate::trace::{HarnessEvent, MessageFate, MessageRecord, TraceKind};
 
+/// Added to a message id for the flow of its second copy (a message a `duplicate` rule sent
+/// twice): far above any run's message ids, and below 2^53 so that JSON readers keep it exact.
+const SECOND_COPY_FLOW: u64 = 1 << 52;
+
+/// The flow id of copy `copy` (0 or 1) of message `id`.
+fn flow_id(id: u64, copy: usize) -> u64 {
+    if copy == 0 {
+        id
+    } else {
+        id + SECOND_COPY_FLOW
+    }
+}
+
 /// The Chrome Trace Event JSON of `record` (see the module's documentation). Never fails: every
 /// record draws.
 pub fn chrome_trace(record: &RunRecord) -> String {
@@ -75,17 +88,21 @@ pub fn chrome_trace(record: &RunRecord) -> String {
     // send, and of those delivered.
     let mut slices: BTreeMap<(u64, u64), Vec<(&MessageRecord, bool)>> = BTreeMap::new();
     let mut followed: BTreeSet<u64> = BTreeSet::new();
-    let mut delivered: BTreeSet<u64> = BTreeSet::new();
+    // Deliveries by id: two for a message a `duplicate` rule sent twice and both copies arrived.
+    let mut delivered: BTreeMap<u64, usize> = BTreeMap::new();
     for entry in &record.entries {
         if let TraceKind::Message(m) = &entry.kind {
             if m.fate != MessageFate::Sent {
                 followed.insert(m.id);
             }
             if m.fate.is_delivery() {
-                delivered.insert(m.id);
+                *delivered.entry(m.id).or_default() += 1;
             }
         }
     }
+    // Each delivered copy is its own flow, from the send to its delivery: the second copy's flow
+    // id is the message id plus [`SECOND_COPY_FLOW`].
+    let mut deliveries_seen: BTreeMap<u64, usize> = BTreeMap::new();
     let mut first_violation = true;
     for entry in &record.entries {
         let tid = tids.get(entry.node.as_str()).copied();
@@ -94,10 +111,17 @@ pub fn chrome_trace(record: &RunRecord) -> String {
             (TraceKind::Message(m), Some(tid)) => {
                 let lost = m.fate == MessageFate::Sent && !followed.contains(&m.id);
                 slices.entry((tid, ts)).or_default().push((m, lost));
-                if m.fate == MessageFate::Sent && delivered.contains(&m.id) {
-                    out.flow("s", m.kind.name(), m.id, tid, ts);
+                let copies = delivered.get(&m.id).copied().unwrap_or(0);
+                if m.fate == MessageFate::Sent {
+                    for copy in 0..copies.min(2) {
+                        out.flow("s", m.kind.name(), flow_id(m.id, copy), tid, ts);
+                    }
                 } else if m.fate.is_delivery() {
-                    out.flow("f", m.kind.name(), m.id, tid, ts);
+                    let seen = deliveries_seen.entry(m.id).or_default();
+                    if *seen < 2 {
+                        out.flow("f", m.kind.name(), flow_id(m.id, *seen), tid, ts);
+                    }
+                    *seen += 1;
                 }
             }
             (TraceKind::Protocol(event), Some(tid)) => {

@@ -169,6 +169,19 @@ struct Row {
     violation: bool,
 }
 
+/// How many copies of a message reached its receiver, from its entries after the send: each
+/// arrival is `delivered`, `held` or `dropped`, and a `released` or `dropped` may end a hold
+/// (counted once, with the hold).
+fn copies_arrived(later: &[(u64, MessageFate)]) -> usize {
+    let count = |fate: MessageFate| later.iter().filter(|(_, f)| *f == fate).count();
+    let held = count(MessageFate::Held);
+    let dropped = count(MessageFate::Dropped);
+    let dropped_after_hold = held
+        .saturating_sub(count(MessageFate::Released))
+        .min(dropped);
+    count(MessageFate::Delivered) + held + dropped - dropped_after_hold
+}
+
 /// What the diagram is drawn from: the record, its lanes' ids, and what happened to each message.
 struct Diagram<'a> {
     record: &'a RunRecord,
@@ -336,7 +349,10 @@ impl<'a> Diagram<'a> {
                 )
             }
             MessageFate::Dropped => format!("{from}-x{to}: {label} dropped"),
-            MessageFate::Duplicated => format!("Note right of {from}: {label} duplicated"),
+            MessageFate::Duplicated => match 2usize.saturating_sub(copies_arrived(later)) {
+                0 => format!("Note right of {from}: {label} duplicated"),
+                lost => format!("{from}-x{to}: {label} duplicated, {lost} of 2 copies lost"),
+            },
         })
     }
 

@@ -224,3 +224,42 @@ pub(crate) fn shipped_run(file: &str, seed: u64) -> RunRecord {
         load_scenario(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{file}: {e}"));
     RunRecord::from_result(&run_scenario(&scenario, seed, true))
 }
+
+/// A run of nodes `a` and `b` where a `duplicate` rule sent three messages twice: #1 (a join
+/// request) arrives twice, #2 (a join ready) once (its other copy is lost), #3 (a cluster state)
+/// is held on its first arrival, its second copy delivered meanwhile, then the first released.
+pub(crate) fn duplicated() -> RunRecord {
+    use MessageFate::*;
+    use MessageKind::*;
+    let ab = ("a", "b");
+    let entries = vec![
+        harness(0, "a", HarnessEvent::NodeStarted),
+        harness(0, "b", HarnessEvent::NodeStarted),
+        message(1_000, 1, ab, JoinRequest, Sent),
+        message(1_000, 1, ab, JoinRequest, Duplicated),
+        message(2_000, 2, ab, JoinReady, Sent),
+        message(2_000, 2, ab, JoinReady, Duplicated),
+        message(2_200, 3, ab, ClusterState, Sent),
+        message(2_200, 3, ab, ClusterState, Duplicated),
+        message(2_500, 3, ab, ClusterState, Held),
+        message(2_600, 3, ab, ClusterState, Delivered),
+        message(3_000, 1, ab, JoinRequest, Delivered),
+        message(3_500, 3, ab, ClusterState, Released),
+        message(4_000, 2, ab, JoinReady, Delivered),
+        message(5_000, 1, ab, JoinRequest, Delivered),
+    ];
+    RunRecord {
+        scenario: "duplicated".into(),
+        file: "scenarios/duplicated.toml".into(),
+        seed: 1,
+        trace_hash: "0123456789abcdef".into(),
+        sim_time_ms: 10,
+        passed: true,
+        nodes: [("a", "joined"), ("b", "joined")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        entries,
+        failures: Vec::new(),
+    }
+}

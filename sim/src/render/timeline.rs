@@ -74,6 +74,8 @@ pub fn timeline_html(record: &RunRecord) -> String {
 /// One message's life: its `sent` entry and what followed at the receiver, in order.
 struct Flight {
     id: u64,
+    /// Which copy of a duplicated message (1 or 2), if it was sent twice.
+    copy: Option<u8>,
     kind: MessageKind,
     from: String,
     to: String,
@@ -748,8 +750,13 @@ fn lane_x(i: usize) -> f64 {
 
 /// Every message with a `sent` entry, in id order, with what followed it. An entry of an id
 /// whose `sent` was not kept (a trace cut at [`crate::trace::MAX_TRACE_ENTRIES`]) is left out.
+///
+/// A message a `duplicate` rule sent twice (its `duplicated` entry) is two flights, one a copy,
+/// each drawn as its own arrow: an arrival (`delivered`, `held`, or `dropped` with no copy held)
+/// begins the next copy's life, a `released` (or a `dropped` at release) ends the held one's. A
+/// copy that never arrives is drawn lost.
 fn flights(entries: &[TraceEntry]) -> Vec<Flight> {
-    let mut by_id: BTreeMap<u64, Flight> = BTreeMap::new();
+    let mut by_id: BTreeMap<u64, Vec<Flight>> = BTreeMap::new();
     for e in entries {
         let TraceKind::Message(m) = &e.kind else {
             continue;
@@ -757,27 +764,66 @@ fn flights(entries: &[TraceEntry]) -> Vec<Flight> {
         if m.fate == MessageFate::Sent {
             by_id.insert(
                 m.id,
-                Flight {
+                vec![Flight {
                     id: m.id,
+                    copy: None,
                     kind: m.kind,
                     from: m.from.clone(),
                     to: m.to.clone(),
                     sent_us: e.time_us,
                     fates: Vec::new(),
-                },
+                }],
             );
-        } else if let Some(f) = by_id.get_mut(&m.id) {
-            f.fates.push((e.time_us, m.fate));
+            continue;
+        }
+        let Some(copies) = by_id.get_mut(&m.id) else {
+            continue;
+        };
+        if m.fate == MessageFate::Duplicated {
+            if copies.len() == 1 && copies[0].fates.is_empty() {
+                copies[0].copy = Some(1);
+                let second = Flight {
+                    copy: Some(2),
+                    fates: Vec::new(),
+                    from: copies[0].from.clone(),
+                    to: copies[0].to.clone(),
+                    ..copies[0]
+                };
+                copies.push(second);
+            }
+            continue;
+        }
+        if copies.len() == 1 {
+            copies[0].fates.push((e.time_us, m.fate));
+            continue;
+        }
+        // A duplicated message: which copy's life this entry is part of.
+        let held = |f: &Flight| f.fates.last().is_some_and(|(_, x)| *x == MessageFate::Held);
+        let ends_a_hold = matches!(m.fate, MessageFate::Released | MessageFate::Dropped);
+        let target = if ends_a_hold && copies.iter().any(held) {
+            copies.iter().position(held)
+        } else {
+            copies
+                .iter()
+                .position(|f| f.fates.is_empty())
+                .or(Some(copies.len() - 1))
+        };
+        if let Some(i) = target {
+            copies[i].fates.push((e.time_us, m.fate));
         }
     }
-    by_id.into_values().collect()
+    by_id.into_values().flatten().collect()
 }
 
 /// The hover text of a message, HTML-escaped: its id, kind, ends, each moment of its life, and
 /// `note` (what became of it, when its entries do not say).
 fn flight_title(f: &Flight, note: &str) -> String {
+    let copy = f
+        .copy
+        .map(|c| format!(" (copy {c} of 2: duplicated)"))
+        .unwrap_or_default();
     let mut t = format!(
-        "#{} {}: {} → {}\nsent {}",
+        "#{}{copy} {}: {} → {}\nsent {}",
         f.id,
         f.kind.name(),
         esc(&f.from),

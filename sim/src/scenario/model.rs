@@ -345,6 +345,21 @@ pub enum Action {
         /// Loss rate.
         loss: f64,
     },
+    /// Give one direction `from -> to` its own latency range and loss (links may be asymmetric),
+    /// until `links_default` or the liveness phase (docs/network.md, "Links").
+    Link {
+        /// Sender.
+        from: Target,
+        /// Receiver.
+        to: Target,
+        /// Latency range, milliseconds, inclusive (each at most
+        /// [`crate::network::MAX_LATENCY_MS`]).
+        latency_ms: (u64, u64),
+        /// Loss rate, 0..=1.
+        loss: f64,
+    },
+    /// Every link takes the default settings again (`World::clear_links`).
+    LinksDefault,
     /// Hold matching messages.
     Hold {
         /// Rule id.
@@ -363,8 +378,63 @@ pub enum Action {
         /// For how long (until released if absent).
         for_ms: Option<u64>,
     },
-    /// End a hold or drop rule.
+    /// Send matching messages twice (each copy with its own latency and loss), each with
+    /// chance `chance_ppm`.
+    Duplicate {
+        /// Rule id.
+        id: String,
+        /// Which messages.
+        filter: TargetFilter,
+        /// For how long (until released if absent).
+        for_ms: Option<u64>,
+        /// The chance a matching message is duplicated, parts per million (1..=1,000,000).
+        chance_ppm: u32,
+    },
+    /// Add extra latency, drawn in `delay_ms`, to matching messages, each with chance
+    /// `chance_ppm` (later messages overtake them: reordering beyond latency).
+    Delay {
+        /// Rule id.
+        id: String,
+        /// Which messages.
+        filter: TargetFilter,
+        /// For how long (until released if absent).
+        for_ms: Option<u64>,
+        /// The chance a matching message is delayed, parts per million (0..=1,000,000).
+        chance_ppm: u32,
+        /// The extra latency's range, milliseconds, inclusive (each at most
+        /// [`crate::network::MAX_DELAY_MS`]).
+        delay_ms: (u64, u64),
+    },
+    /// End a hold, drop, duplicate or delay rule.
     Release(String),
+    /// Put a node's machine clock ahead and give it a drift (docs/network.md, "Clocks"); the
+    /// clock keeps it across restarts and the liveness phase.
+    Clock {
+        /// The node.
+        node: Target,
+        /// How far ahead, milliseconds (at most [`crate::clock::MAX_SKEW_MS`]).
+        skew_ms: u64,
+        /// Drift, parts per million (within ±[`crate::clock::MAX_DRIFT_PPM`]; positive: fast).
+        drift_ppm: i64,
+    },
+    /// Pause a running node (it keeps its state; messages wait in its inbox).
+    Pause {
+        /// The node.
+        node: Target,
+        /// For how long, milliseconds (at most [`crate::world::MAX_PAUSE_MS`]).
+        for_ms: u64,
+    },
+    /// Strike a running node's vault with a storage fault.
+    StorageFault {
+        /// The node.
+        node: Target,
+        /// Which fault.
+        fault: crate::storage::StorageFault,
+    },
+    /// Stop a running node gracefully: it hands over what it leads and tells its members.
+    Leave(Target),
+    /// Restart a node at a new address with its vault (`World::move_node`).
+    Move(Target),
     /// Nothing: a step that only waits for its trigger.
     Wait,
 }

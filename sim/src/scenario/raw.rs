@@ -95,7 +95,7 @@ pub(super) struct RawVault {
 pub(super) struct RawStep {
     pub(super) at_ms: Option<Spanned<u64>>,
     pub(super) after: Option<Spanned<RawCondition>>,
-    pub(super) delay_ms: Option<Spanned<u64>>,
+    pub(super) delay_ms: Option<Spanned<RawDelay>>,
     pub(super) action: Spanned<String>,
     pub(super) node: Option<Spanned<String>>,
     pub(super) via: Option<Spanned<String>>,
@@ -113,6 +113,24 @@ pub(super) struct RawStep {
     pub(super) latency_ms: Option<Spanned<Vec<u64>>>,
     pub(super) loss: Option<Spanned<f64>>,
     pub(super) expect: Option<Spanned<String>>,
+    pub(super) chance: Option<Spanned<f64>>,
+    pub(super) skew_ms: Option<Spanned<u64>>,
+    pub(super) drift_ppm: Option<Spanned<i64>>,
+    pub(super) fault: Option<Spanned<String>>,
+}
+
+/// A step's `delay_ms`: a number of milliseconds (the wait after an `after` event), or, for a
+/// `delay` step, the range `[min, max]` of extra latency it adds.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a number of milliseconds, or [min, max] (the range of a `delay` step)"
+)]
+pub(super) enum RawDelay {
+    /// Milliseconds.
+    Ms(u64),
+    /// `[min, max]` milliseconds.
+    Range(Vec<u64>),
 }
 
 /// A step field that only some actions take, named as the file spells it.
@@ -136,7 +154,11 @@ pub(super) enum StepField {
     LatencyMs,
     Loss,
     Expect,
-    /// `delay_ms` without `after`: with `after` it belongs to the trigger, which every action has.
+    Chance,
+    SkewMs,
+    DriftPpm,
+    Fault,
+    /// `delay_ms` without `after` (or of a `delay` step, whose range it is): with `after` it belongs to the trigger, which every action has.
     DelayMs,
 }
 
@@ -174,7 +196,12 @@ impl RawStep {
             latency_ms,
             loss,
             expect,
+            chance,
+            skew_ms,
+            drift_ppm,
+            fault,
         } = self;
+        let delay_is_the_actions = self.action.get_ref() == "delay";
         [
             (StepField::Node, node.is_some()),
             (StepField::Via, via.is_some()),
@@ -192,7 +219,14 @@ impl RawStep {
             (StepField::LatencyMs, latency_ms.is_some()),
             (StepField::Loss, loss.is_some()),
             (StepField::Expect, expect.is_some()),
-            (StepField::DelayMs, delay_ms.is_some() && after.is_none()),
+            (StepField::Chance, chance.is_some()),
+            (StepField::SkewMs, skew_ms.is_some()),
+            (StepField::DriftPpm, drift_ppm.is_some()),
+            (StepField::Fault, fault.is_some()),
+            (
+                StepField::DelayMs,
+                delay_ms.is_some() && (after.is_none() || delay_is_the_actions),
+            ),
         ]
         .into_iter()
         .filter_map(|(field, given)| given.then_some(field))
@@ -325,11 +359,13 @@ mod tests {
             | StepField::Kind
             | StepField::Id
             | StepField::Rule
-            | StepField::Expect => "\"a\"",
+            | StepField::Expect
+            | StepField::Fault => "\"a\"",
             StepField::Cluster => "\"c\"",
             StepField::Cmg | StepField::Ms | StepField::Nodes => "[\"a\"]",
             StepField::Groups => "[[\"a\"], [\"b\"]]",
-            StepField::ForMs | StepField::DelayMs => "1",
+            StepField::ForMs | StepField::DelayMs | StepField::SkewMs | StepField::DriftPpm => "1",
+            StepField::Chance => "0.5",
             StepField::LatencyMs => "[1, 2]",
             StepField::Loss => "0.5",
         }

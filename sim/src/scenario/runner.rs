@@ -11,7 +11,7 @@ use joinsim::{Event, JoinPhase, NodeView};
 use serde::Serialize;
 
 use crate::checkers::{Hazard, HazardKind, Violation};
-use crate::network::{MessageFilter, RuleId};
+use crate::network::{LinkSettings, MessageFilter, RuleAction, RuleId, ALWAYS_PPM};
 use crate::scenario::at_event::{Armed, Fired, StepAction};
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
@@ -452,7 +452,17 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
     }
     if completed && !world.violated() && scenario.liveness.enabled {
         let network = &scenario.network;
+        // Links take the default settings again (a file without `link` steps has none to
+        // forget, and its trace no `links_cleared`); clocks keep their skew and drift: a
+        // machine's clock is not a fault that ends. A pause ends by itself.
         world.heal();
+        if scenario
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Link { .. }))
+        {
+            world.clear_links();
+        }
         world.release_all();
         world.set_network(network.latency_min_ms, network.latency_max_ms, 0.0);
         let answers_now = answers.clone();
@@ -660,14 +670,27 @@ fn perform(
     };
     // Every target of the step, resolved; the first role that names nobody skips the step.
     let targets: Vec<&Target> = match action {
-        Action::Start(t) | Action::Kill(t) | Action::Restart(t) | Action::Wipe(t) => vec![t],
+        Action::Start(t)
+        | Action::Kill(t)
+        | Action::Restart(t)
+        | Action::Wipe(t)
+        | Action::Leave(t)
+        | Action::Move(t)
+        | Action::Clock { node: t, .. }
+        | Action::Pause { node: t, .. }
+        | Action::StorageFault { node: t, .. } => vec![t],
         Action::Init { via, .. } | Action::ReconfigureMs { via, .. } => vec![via],
         Action::Partition(groups) => groups.iter().flatten().collect(),
-        Action::PartitionOneway { from, to } => vec![from, to],
-        Action::Hold { filter, .. } | Action::Drop { filter, .. } => {
-            filter.from.iter().chain(filter.to.iter()).collect()
-        }
-        Action::Heal | Action::Network { .. } | Action::Release(_) | Action::Wait => Vec::new(),
+        Action::PartitionOneway { from, to } | Action::Link { from, to, .. } => vec![from, to],
+        Action::Hold { filter, .. }
+        | Action::Drop { filter, .. }
+        | Action::Duplicate { filter, .. }
+        | Action::Delay { filter, .. } => filter.from.iter().chain(filter.to.iter()).collect(),
+        Action::Heal
+        | Action::Network { .. }
+        | Action::LinksDefault
+        | Action::Release(_)
+        | Action::Wait => Vec::new(),
     };
     let mut resolved: BTreeMap<&Target, String> = BTreeMap::new();
     for target in targets {
@@ -679,7 +702,9 @@ fn perform(
                 if let Action::Init { id, .. }
                 | Action::ReconfigureMs { id, .. }
                 | Action::Hold { id, .. }
-                | Action::Drop { id, .. } = action
+                | Action::Drop { id, .. }
+                | Action::Duplicate { id, .. }
+                | Action::Delay { id, .. } = action
                 {
                     ledger.skipped.insert(id.clone(), reason.clone());
                 }
@@ -689,6 +714,18 @@ fn perform(
         }
     }
     let label = |t: &Target| resolved[t].clone();
+    let running = |label: &str| -> Result<(), String> {
+        if world.is_running(label) {
+            Ok(())
+        } else {
+            Err(format!("{label} is not running"))
+        }
+    };
+    let rule_filter = |filter: &crate::scenario::model::TargetFilter| MessageFilter {
+        kind: filter.kind,
+        from: filter.from.as_ref().map(&label),
+        to: filter.to.as_ref().map(&label),
+    };
     match action {
         Action::Start(target) => {
             let label = label(target);
@@ -774,11 +811,7 @@ fn perform(
             world.set_network(latency_ms.0, latency_ms.1, *loss)
         }
         Action::Hold { id, filter, for_ms } | Action::Drop { id, filter, for_ms } => {
-            let filter = MessageFilter {
-                kind: filter.kind,
-                from: filter.from.as_ref().map(&label),
-                to: filter.to.as_ref().map(&label),
-            };
+            let filter = rule_filter(filter);
             let rule = if matches!(action, Action::Hold { .. }) {
                 world.hold(filter, *for_ms)
             } else {
@@ -796,6 +829,76 @@ fn perform(
                 .get(id)
                 .ok_or_else(|| format!("rule {id} was never added"))?;
             world.release(*rule);
+        }
+        Action::Link {
+            from,
+            to,
+            latency_ms,
+            loss,
+        } => world.set_link(
+            &label(from),
+            &label(to),
+            LinkSettings {
+                latency_min_ms: latency_ms.0,
+                latency_max_ms: latency_ms.1,
+                loss_ppm: (loss * f64::from(ALWAYS_PPM)) as u32,
+            },
+        ),
+        Action::LinksDefault => world.clear_links(),
+        Action::Duplicate {
+            id,
+            filter,
+            for_ms,
+            chance_ppm,
+        } => {
+            let rule = world.add_message_rule(
+                rule_filter(filter),
+                RuleAction::Duplicate,
+                *for_ms,
+                *chance_ppm,
+            );
+            ledger.rules.insert(id.clone(), rule);
+        }
+        Action::Delay {
+            id,
+            filter,
+            for_ms,
+            chance_ppm,
+            delay_ms: (min_ms, max_ms),
+        } => {
+            let rule = world.add_message_rule(
+                rule_filter(filter),
+                RuleAction::Delay {
+                    min_ms: *min_ms,
+                    max_ms: *max_ms,
+                },
+                *for_ms,
+                *chance_ppm,
+            );
+            ledger.rules.insert(id.clone(), rule);
+        }
+        Action::Clock {
+            node,
+            skew_ms,
+            drift_ppm,
+        } => world.adjust_clock(&label(node), *skew_ms, *drift_ppm)?,
+        Action::Pause { node, for_ms } => {
+            let label = label(node);
+            running(&label)?;
+            world.pause(&label, *for_ms);
+        }
+        Action::StorageFault { node, fault } => {
+            let label = label(node);
+            running(&label)?;
+            world.storage_fault(&label, *fault);
+        }
+        Action::Leave(node) => {
+            let label = label(node);
+            running(&label)?;
+            world.leave(&label);
+        }
+        Action::Move(node) => {
+            world.move_node(&label(node));
         }
         Action::Wait => {}
     }
@@ -1567,9 +1670,18 @@ fn expected_answer(action: &Action) -> Option<(&String, &AnswerExpectation)> {
         | Action::PartitionOneway { .. }
         | Action::Heal
         | Action::Network { .. }
+        | Action::Link { .. }
+        | Action::LinksDefault
         | Action::Hold { .. }
         | Action::Drop { .. }
+        | Action::Duplicate { .. }
+        | Action::Delay { .. }
         | Action::Release(_)
+        | Action::Clock { .. }
+        | Action::Pause { .. }
+        | Action::StorageFault { .. }
+        | Action::Leave(_)
+        | Action::Move(_)
         | Action::Wait => None,
     }
 }

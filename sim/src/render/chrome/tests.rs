@@ -346,3 +346,33 @@ fn shipped_runs_are_valid_traces_with_a_phase_per_join() {
         assert_eq!(json, chrome_trace(&record), "{file}");
     }
 }
+
+#[test]
+fn each_delivered_copy_of_a_duplicated_message_is_its_own_flow() {
+    let record = crate::render::testing::duplicated();
+    let doc: Value = serde_json::from_str(&chrome_trace(&record)).expect("valid JSON");
+    let mut flows: BTreeMap<u64, Vec<(String, u64)>> = BTreeMap::new();
+    for e in doc["traceEvents"].as_array().expect("traceEvents") {
+        if e["ph"] == "s" || e["ph"] == "f" {
+            flows
+                .entry(e["id"].as_u64().expect("a flow id"))
+                .or_default()
+                .push((
+                    e["ph"].as_str().unwrap().to_string(),
+                    e["ts"].as_u64().unwrap(),
+                ));
+        }
+    }
+    let second = |id: u64| id + SECOND_COPY_FLOW;
+    let flow = |sent: u64, arrived: u64| vec![("s".to_string(), sent), ("f".to_string(), arrived)];
+    let expected: BTreeMap<u64, Vec<(String, u64)>> = [
+        (1, flow(1_000, 3_000)),
+        (second(1), flow(1_000, 5_000)),
+        (2, flow(2_000, 4_000)),
+        (3, flow(2_200, 2_600)),
+        (second(3), flow(2_200, 3_500)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(flows, expected);
+}

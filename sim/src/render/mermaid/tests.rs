@@ -514,3 +514,42 @@ fn shipped_runs_draw_one_arrow_per_message_fate_within_the_bound() {
         );
     }
 }
+
+#[test]
+fn a_duplicated_message_draws_an_arrow_per_copy_and_its_lost_copy() {
+    let parsed = parse(&mermaid(
+        &crate::render::testing::duplicated(),
+        &MermaidOptions::default(),
+    ));
+    let texts = |prefix: &str| -> Vec<(String, String)> {
+        parsed
+            .arrows
+            .iter()
+            .filter(|(_, _, _, text)| text.starts_with(prefix))
+            .map(|(_, arrow, _, text)| (arrow.clone(), text.clone()))
+            .collect()
+    };
+    // #1 arrives twice: two arrows.
+    assert_eq!(
+        texts("join_request [1]"),
+        [
+            ("->>".to_string(), "join_request [1]".to_string()),
+            ("->>".to_string(), "join_request [1]".to_string())
+        ]
+    );
+    // #2: one copy arrives, the other is lost.
+    assert_eq!(
+        texts("join_ready [2]"),
+        [
+            (
+                "-x".to_string(),
+                "join_ready [2] duplicated, 1 of 2 copies lost".to_string()
+            ),
+            ("->>".to_string(), "join_ready [2]".to_string())
+        ]
+    );
+    // #3: both copies arrived (one held, then released): no copy lost.
+    assert!(texts("cluster_state [3]")
+        .iter()
+        .all(|(_, text)| !text.contains("lost")));
+}

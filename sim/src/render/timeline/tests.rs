@@ -430,3 +430,25 @@ fn the_failures_of_a_run_are_listed_on_its_page_escaped_and_bounded() {
     assert!(page.contains("<li>… and 2 more (see <code>joinsim run</code>)</li>"));
     assert!(!page.contains("&lt;n10&gt;"));
 }
+
+#[test]
+fn a_duplicated_message_is_two_arrows() {
+    let html = timeline_html(&crate::render::testing::duplicated());
+    let by_kind: BTreeMap<String, &str> = groups(&html)
+        .into_iter()
+        .map(|(kind, _, body)| (kind, body))
+        .collect();
+    // #1 arrives twice: two delivered arrows.
+    assert_eq!(by_kind["join_request"].matches("class=\"a d\"").count(), 2);
+    // #2: one copy delivered, the other lost.
+    assert_eq!(by_kind["join_ready"].matches("class=\"a d\"").count(), 1);
+    assert_eq!(
+        by_kind["join_ready"].matches("class=\"a c lost\"").count(),
+        1
+    );
+    // #3: the copy held then released, and the copy delivered meanwhile: two arrows, one wait.
+    assert_eq!(by_kind["cluster_state"].matches("class=\"a d\"").count(), 2);
+    assert_eq!(by_kind["cluster_state"].matches("class=\"w\"").count(), 1);
+    assert!(html.contains("#1 (copy 2 of 2: duplicated) join_request"));
+    assert!(html.contains("\nheld 2.500 ms\nreleased 3.500 ms"));
+}

@@ -12,13 +12,17 @@ use strum::{IntoStaticStr, VariantNames};
 use toml::Spanned;
 
 use super::Builder;
+use crate::clock::{MAX_DRIFT_PPM, MAX_SKEW_MS};
 use crate::limits;
+use crate::network::{ALWAYS_PPM, MAX_DELAY_MS, MAX_LATENCY_MS};
 use crate::scenario::error::ScenarioError;
 use crate::scenario::model::{
     Action, ActionName, AnswerExpectation, AnswerPrefix, AnswerWord, Condition, ConditionEvent,
     RoleName, Step, Target, TargetFilter, Trigger,
 };
-use crate::scenario::raw::{RawCondition, RawStep, StepField};
+use crate::scenario::raw::{RawCondition, RawDelay, RawStep, StepField};
+use crate::storage::StorageFault;
+use crate::world::MAX_PAUSE_MS;
 
 /// The kind of step an `id` belongs to. Ids are unique over all steps; a condition, an expected
 /// answer or a `release` may name only the id of an earlier step of the right kind.
@@ -43,7 +47,10 @@ pub(super) fn ids_of(steps: &[Step]) -> Ids {
         .filter_map(|s| match &s.action {
             Action::Init { id, .. } => Some((id.clone(), IdOf::Init)),
             Action::ReconfigureMs { id, .. } => Some((id.clone(), IdOf::Admin)),
-            Action::Hold { id, .. } | Action::Drop { id, .. } => Some((id.clone(), IdOf::Rule)),
+            Action::Hold { id, .. }
+            | Action::Drop { id, .. }
+            | Action::Duplicate { id, .. }
+            | Action::Delay { id, .. } => Some((id.clone(), IdOf::Rule)),
             _ => None,
         })
         .collect()
@@ -85,21 +92,28 @@ impl Builder<'_, '_> {
                 }
                 (None, Some(cond)) => Trigger::After {
                     condition: self.condition(cond, &ids)?,
+                    // A `delay` step's `delay_ms` is its range, not a wait.
                     delay_ms: match &step.delay_ms {
-                        Some(d) => self.bounded(d, "delay_ms", &limits::STEP_TIME_MS)?,
-                        None => 0,
+                        Some(d) if step.action.get_ref() != "delay" => self.wait_ms(d)?,
+                        _ => 0,
                     },
                 },
                 (None, None) => Trigger::Immediately,
             };
             let action = self.action(step, spanned.span(), &mut ids)?;
-            if matches!(action, Action::Hold { .. } | Action::Drop { .. }) {
+            if matches!(
+                action,
+                Action::Hold { .. }
+                    | Action::Drop { .. }
+                    | Action::Duplicate { .. }
+                    | Action::Delay { .. }
+            ) {
                 rule_steps += 1;
                 if rule_steps > crate::network::MAX_RULES {
                     return Err(self.err(
                         spanned.span(),
                         format!(
-                            "a scenario has at most {} hold and drop steps",
+                            "a scenario has at most {} hold, drop, duplicate and delay steps",
                             crate::network::MAX_RULES
                         ),
                     ));
@@ -112,6 +126,83 @@ impl Builder<'_, '_> {
             });
         }
         Ok(steps)
+    }
+
+    /// The `delay_ms` of a step's `after` trigger: a number of milliseconds within
+    /// [`limits::STEP_TIME_MS`].
+    fn wait_ms(&self, raw: &Spanned<RawDelay>) -> Result<u64, ScenarioError> {
+        match raw.get_ref() {
+            RawDelay::Ms(ms) => {
+                self.bounded(&Spanned::new(raw.span(), *ms), "delay_ms", &limits::STEP_TIME_MS)
+            }
+            RawDelay::Range(_) => Err(self.err(
+                raw.span(),
+                "delay_ms after an event is a number of milliseconds ([min, max] is the range of a `delay` step)",
+            )),
+        }
+    }
+
+    /// A message rule's `kind`, `from` and `to` (any may be absent).
+    fn rule_filter(&self, step: &RawStep) -> Result<TargetFilter, ScenarioError> {
+        let kind = match &step.kind {
+            None => None,
+            Some(k) => Some(MessageKind::from_name(k.get_ref()).ok_or_else(|| {
+                self.err(
+                    k.span(),
+                    format!(
+                        "unknown message kind {:?}; kinds: {}",
+                        k.get_ref(),
+                        MessageKind::VARIANTS.join(", ")
+                    ),
+                )
+            })?),
+        };
+        let from = step
+            .from
+            .as_ref()
+            .map(|f| self.target(f, "filter"))
+            .transpose()?;
+        let to = step
+            .to
+            .as_ref()
+            .map(|t| self.target(t, "filter"))
+            .transpose()?;
+        Ok(TargetFilter { kind, from, to })
+    }
+
+    /// A rule's `chance` (0..=1, default 1) in parts per million.
+    fn chance_ppm(&self, raw: &Option<Spanned<f64>>) -> Result<u32, ScenarioError> {
+        let Some(raw) = raw else {
+            return Ok(ALWAYS_PPM);
+        };
+        let chance = *raw.get_ref();
+        if !(0.0..=1.0).contains(&chance) {
+            return Err(self.err(raw.span(), format!("chance {chance} is not within 0..=1")));
+        }
+        Ok((chance * f64::from(ALWAYS_PPM)).round() as u32)
+    }
+
+    /// A `[min, max]` range of milliseconds: two numbers, ordered, the top at most `bound`.
+    fn ms_range(
+        &self,
+        raw: &Spanned<Vec<u64>>,
+        field: &str,
+        bound: u64,
+    ) -> Result<(u64, u64), ScenarioError> {
+        let [min, max] = raw.get_ref()[..] else {
+            return Err(self.err(
+                raw.span(),
+                format!(
+                    "{field} must be [min, max]: two numbers, not {}",
+                    raw.get_ref().len()
+                ),
+            ));
+        };
+        if min > max {
+            return Err(self.err(raw.span(), format!("{field} [{min}, {max}] is reversed")));
+        }
+        limits::check(field, max, &(0..=bound)).map_err(|m| self.err(raw.span(), m))?;
+        Ok((min, max))
     }
 
     /// `after = { event = ..., node = ..., id = ..., group = ..., version = ... }` (or a side of
@@ -433,31 +524,8 @@ impl Builder<'_, '_> {
             }
             ActionName::Hold | ActionName::Drop => {
                 takes(&[F::Kind, F::From, F::To, F::ForMs, F::Id])?;
-                let kind = match &step.kind {
-                    None => None,
-                    Some(k) => Some(MessageKind::from_name(k.get_ref()).ok_or_else(|| {
-                        self.err(
-                            k.span(),
-                            format!(
-                                "unknown message kind {:?}; kinds: {}",
-                                k.get_ref(),
-                                MessageKind::VARIANTS.join(", ")
-                            ),
-                        )
-                    })?),
-                };
-                let from = step
-                    .from
-                    .as_ref()
-                    .map(|f| self.target(f, "filter"))
-                    .transpose()?;
-                let to = step
-                    .to
-                    .as_ref()
-                    .map(|t| self.target(t, "filter"))
-                    .transpose()?;
+                let filter = self.rule_filter(step)?;
                 let id = new_id(ids, IdOf::Rule)?;
-                let filter = TargetFilter { kind, from, to };
                 let for_ms = step
                     .for_ms
                     .as_ref()
@@ -469,21 +537,175 @@ impl Builder<'_, '_> {
                     Action::Drop { id, filter, for_ms }
                 }
             }
+            ActionName::Duplicate | ActionName::Delay => {
+                let mut fields = vec![F::Kind, F::From, F::To, F::ForMs, F::Id, F::Chance];
+                if name == ActionName::Delay {
+                    fields.push(F::DelayMs);
+                }
+                takes(&fields)?;
+                let filter = self.rule_filter(step)?;
+                let chance_ppm = self.chance_ppm(&step.chance)?;
+                let for_ms = step
+                    .for_ms
+                    .as_ref()
+                    .map(|f| self.bounded(f, "for_ms", &limits::STEP_TIME_MS))
+                    .transpose()?;
+                if name == ActionName::Duplicate {
+                    let id = new_id(ids, IdOf::Rule)?;
+                    Action::Duplicate {
+                        id,
+                        filter,
+                        for_ms,
+                        chance_ppm,
+                    }
+                } else {
+                    let delay_ms = match &step.delay_ms {
+                        None => {
+                            return Err(self.err(
+                                span,
+                                "action \"delay\" needs `delay_ms = [min, max]` (the extra latency)",
+                            ))
+                        }
+                        Some(d) => match d.get_ref() {
+                            RawDelay::Range(range) => self.ms_range(
+                                &Spanned::new(d.span(), range.clone()),
+                                "delay_ms",
+                                MAX_DELAY_MS,
+                            )?,
+                            RawDelay::Ms(_) => {
+                                return Err(self.err(
+                                    d.span(),
+                                    "a delay step's delay_ms is its range [min, max] of extra latency (to wait after an event, use a `wait` step before it)",
+                                ))
+                            }
+                        },
+                    };
+                    let id = new_id(ids, IdOf::Rule)?;
+                    Action::Delay {
+                        id,
+                        filter,
+                        for_ms,
+                        chance_ppm,
+                        delay_ms,
+                    }
+                }
+            }
             ActionName::Release => {
                 takes(&[F::Rule])?;
                 let Some(rule) = &step.rule else {
                     return Err(self.err(
                         span,
-                        "action \"release\" needs `rule` (the id of a hold or drop step)",
+                        "action \"release\" needs `rule` (the id of a hold, drop, duplicate or delay step)",
                     ));
                 };
                 if ids.get(rule.get_ref()) != Some(&IdOf::Rule) {
                     return Err(self.err(
                         rule.span(),
-                        format!("no earlier hold or drop step has id {:?}", rule.get_ref()),
+                        format!(
+                            "no earlier hold, drop, duplicate or delay step has id {:?}",
+                            rule.get_ref()
+                        ),
                     ));
                 }
                 Action::Release(rule.get_ref().clone())
+            }
+            ActionName::Link => {
+                takes(&[F::From, F::To, F::LatencyMs, F::Loss])?;
+                let from = self.target_field(&step.from, "from", action, &span)?;
+                let to = self.target_field(&step.to, "to", action, &span)?;
+                let Some(latency) = &step.latency_ms else {
+                    return Err(self.err(span, "action \"link\" needs `latency_ms = [min, max]`"));
+                };
+                Action::Link {
+                    from,
+                    to,
+                    latency_ms: self.ms_range(latency, "latency_ms", MAX_LATENCY_MS)?,
+                    loss: match &step.loss {
+                        Some(l) => self.loss(l)?,
+                        None => 0.0,
+                    },
+                }
+            }
+            ActionName::LinksDefault => {
+                takes(&[])?;
+                Action::LinksDefault
+            }
+            ActionName::Clock => {
+                takes(&[F::Node, F::SkewMs, F::DriftPpm])?;
+                let node = self.target_field(&step.node, "node", action, &span)?;
+                let skew_ms = match &step.skew_ms {
+                    Some(s) => self.bounded(s, "skew_ms", &(0..=MAX_SKEW_MS))?,
+                    None => 0,
+                };
+                let drift_ppm = match &step.drift_ppm {
+                    Some(d) => {
+                        let drift = *d.get_ref();
+                        if drift.unsigned_abs() > MAX_DRIFT_PPM.unsigned_abs() {
+                            return Err(self.err(
+                                d.span(),
+                                format!(
+                                    "drift_ppm = {drift} is out of range: expected -{MAX_DRIFT_PPM}..={MAX_DRIFT_PPM}"
+                                ),
+                            ));
+                        }
+                        drift
+                    }
+                    None => 0,
+                };
+                if step.skew_ms.is_none() && step.drift_ppm.is_none() {
+                    return Err(self.err(
+                        span,
+                        "action \"clock\" needs `skew_ms`, `drift_ppm` or both",
+                    ));
+                }
+                Action::Clock {
+                    node,
+                    skew_ms,
+                    drift_ppm,
+                }
+            }
+            ActionName::Pause => {
+                takes(&[F::Node, F::ForMs])?;
+                let node = self.target_field(&step.node, "node", action, &span)?;
+                let Some(for_ms) = &step.for_ms else {
+                    return Err(self.err(span, "action \"pause\" needs `for_ms`"));
+                };
+                Action::Pause {
+                    node,
+                    for_ms: self.bounded(for_ms, "for_ms", &(1..=MAX_PAUSE_MS))?,
+                }
+            }
+            ActionName::StorageFault => {
+                takes(&[F::Node, F::Fault])?;
+                let node = self.target_field(&step.node, "node", action, &span)?;
+                let Some(fault) = &step.fault else {
+                    return Err(self.err(
+                        span,
+                        format!(
+                            "action \"storage_fault\" needs `fault` ({})",
+                            StorageFault::VARIANTS.join(", ")
+                        ),
+                    ));
+                };
+                let fault = fault.get_ref().parse::<StorageFault>().map_err(|_| {
+                    self.err(
+                        fault.span(),
+                        format!(
+                            "unknown storage fault {:?}; faults: {}",
+                            fault.get_ref(),
+                            StorageFault::VARIANTS.join(", ")
+                        ),
+                    )
+                })?;
+                Action::StorageFault { node, fault }
+            }
+            ActionName::Leave => {
+                takes(&[F::Node])?;
+                Action::Leave(self.target_field(&step.node, "node", action, &span)?)
+            }
+            ActionName::Move => {
+                takes(&[F::Node])?;
+                Action::Move(self.target_field(&step.node, "node", action, &span)?)
             }
             ActionName::Wait => {
                 takes(&[])?;
@@ -777,6 +999,219 @@ mod tests {
             16,
             10,
             "no earlier init step has id \"i9\"",
+        );
+    }
+
+    #[test]
+    fn fault_actions_parse_to_their_model() {
+        use crate::scenario::model::{Action, Target};
+        use crate::storage::StorageFault;
+        let text = format!(
+            "{HEAD}[[step]]\naction = \"link\"\nfrom = \"a\"\nto = \"cmg_leader\"\nlatency_ms = [5, 60000]\nloss = 0.25\n\
+             [[step]]\naction = \"links_default\"\n\
+             [[step]]\naction = \"duplicate\"\nid = \"dup\"\nkind = \"join_request\"\nchance = 0.5\nfor_ms = 100\n\
+             [[step]]\nafter = {{ event = \"joined\", node = \"b\" }}\naction = \"delay\"\nid = \"late\"\nfrom = \"b\"\ndelay_ms = [100, 200]\n\
+             [[step]]\naction = \"release\"\nrule = \"dup\"\n\
+             [[step]]\naction = \"clock\"\nnode = \"a\"\ndrift_ppm = -100000\n\
+             [[step]]\naction = \"pause\"\nnode = \"ms_leader\"\nfor_ms = 600000\n\
+             [[step]]\naction = \"storage_fault\"\nnode = \"b\"\nfault = \"torn_write\"\n\
+             [[step]]\naction = \"leave\"\nnode = \"a\"\n\
+             [[step]]\naction = \"move\"\nnode = \"validator_of:a\"\n[expect]\n"
+        );
+        let s = crate::scenario::parse_scenario("t.toml", &text).unwrap();
+        let actions: Vec<&Action> = s.steps.iter().map(|s| &s.action).collect();
+        assert!(
+            matches!(actions[0], Action::Link { from: Target::Node(a), to: Target::CmgLeader, latency_ms: (5, 60000), loss } if a == "a" && *loss == 0.25)
+        );
+        assert!(matches!(actions[1], Action::LinksDefault));
+        assert!(
+            matches!(actions[2], Action::Duplicate { id, chance_ppm: 500_000, for_ms: Some(100), filter } if id == "dup" && filter.kind == Some(joinsim::MessageKind::JoinRequest))
+        );
+        assert!(matches!(
+            actions[3],
+            Action::Delay {
+                chance_ppm: 1_000_000,
+                delay_ms: (100, 200),
+                for_ms: None,
+                ..
+            }
+        ));
+        assert!(
+            matches!(
+                &s.steps[3].trigger,
+                crate::scenario::model::Trigger::After { delay_ms: 0, .. }
+            ),
+            "a delay step's delay_ms is its range, not a wait"
+        );
+        assert!(matches!(actions[4], Action::Release(id) if id == "dup"));
+        assert!(matches!(
+            actions[5],
+            Action::Clock {
+                skew_ms: 0,
+                drift_ppm: -100_000,
+                ..
+            }
+        ));
+        assert!(matches!(
+            actions[6],
+            Action::Pause {
+                node: Target::MsLeader,
+                for_ms: 600_000
+            }
+        ));
+        assert!(matches!(
+            actions[7],
+            Action::StorageFault {
+                fault: StorageFault::TornWrite,
+                ..
+            }
+        ));
+        assert!(matches!(actions[8], Action::Leave(Target::Node(a)) if a == "a"));
+        assert!(matches!(actions[9], Action::Move(Target::ValidatorOf(a)) if a == "a"));
+    }
+
+    #[test]
+    fn fault_actions_refuse_values_out_of_bounds_at_their_position() {
+        let step = |body: &str| format!("{HEAD}[[step]]\n{body}\n[expect]\n");
+        let link = "action = \"link\"\nfrom = \"a\"\nto = \"b\"\n";
+        at(
+            &step(&format!("{link}latency_ms = [1, 60001]")),
+            11,
+            14,
+            "latency_ms = 60001 is out of range: expected 0..=60000",
+        );
+        at(
+            &step(&format!("{link}latency_ms = [5, 1]")),
+            11,
+            14,
+            "latency_ms [5, 1] is reversed",
+        );
+        at(
+            &step(&format!("{link}latency_ms = [1]")),
+            11,
+            14,
+            "two numbers",
+        );
+        at(
+            &step(&format!("{link}latency_ms = [1, 2]\nloss = 1.5")),
+            12,
+            8,
+            "loss 1.5 is not within 0..=1",
+        );
+        assert!(
+            error_of(&step("action = \"link\"\nfrom = \"a\"\nto = \"b\""))
+                .message
+                .contains("needs `latency_ms")
+        );
+        assert!(
+            error_of(&step("action = \"link\"\nto = \"b\"\nlatency_ms = [1, 2]"))
+                .message
+                .contains("needs `from`")
+        );
+        at(
+            &step("action = \"duplicate\"\nchance = 1.5"),
+            9,
+            10,
+            "chance 1.5 is not within 0..=1",
+        );
+        at(
+            &step("action = \"delay\"\nchance = -0.1\ndelay_ms = [1, 2]"),
+            9,
+            10,
+            "chance -0.1 is not within 0..=1",
+        );
+        at(
+            &step("action = \"delay\"\ndelay_ms = [1, 60001]"),
+            9,
+            12,
+            "delay_ms = 60001 is out of range: expected 0..=60000",
+        );
+        at(
+            &step("action = \"delay\"\ndelay_ms = [9, 1]"),
+            9,
+            12,
+            "reversed",
+        );
+        at(
+            &step("action = \"delay\"\ndelay_ms = 5"),
+            9,
+            12,
+            "is its range [min, max]",
+        );
+        assert!(error_of(&step("action = \"delay\"\nkind = \"join_ready\""))
+            .message
+            .contains("needs `delay_ms = [min, max]`"));
+        at(&step("after = { event = \"joined\", node = \"a\" }\ndelay_ms = [1, 2]\naction = \"heal\""), 9, 12, "a number of milliseconds");
+        assert!(error_of(&step("action = \"duplicate\"\ndelay_ms = [1, 2]"))
+            .message
+            .contains("`delay_ms` is not allowed"));
+        assert!(error_of(&step("action = \"hold\"\nchance = 0.5"))
+            .message
+            .contains("`chance` is not allowed"));
+        assert!(error_of(&step("action = \"duplicate\"\nkind = \"gossip\""))
+            .message
+            .contains("unknown message kind"));
+        at(
+            &step("action = \"clock\"\nnode = \"a\"\nskew_ms = 600001"),
+            10,
+            11,
+            "skew_ms = 600001 is out of range: expected 0..=600000",
+        );
+        at(
+            &step("action = \"clock\"\nnode = \"a\"\ndrift_ppm = -100001"),
+            10,
+            13,
+            "drift_ppm = -100001 is out of range: expected -100000..=100000",
+        );
+        at(
+            &step("action = \"clock\"\nnode = \"a\"\ndrift_ppm = 100001"),
+            10,
+            13,
+            "out of range",
+        );
+        assert!(error_of(&step("action = \"clock\"\nnode = \"a\""))
+            .message
+            .contains("needs `skew_ms`, `drift_ppm` or both"));
+        assert!(error_of(&step("action = \"clock\"\nskew_ms = 1"))
+            .message
+            .contains("needs `node`"));
+        at(
+            &step("action = \"pause\"\nnode = \"a\"\nfor_ms = 600001"),
+            10,
+            10,
+            "for_ms = 600001 is out of range: expected 1..=600000",
+        );
+        at(
+            &step("action = \"pause\"\nnode = \"a\"\nfor_ms = 0"),
+            10,
+            10,
+            "for_ms = 0 is out of range",
+        );
+        assert!(error_of(&step("action = \"pause\"\nnode = \"a\""))
+            .message
+            .contains("needs `for_ms`"));
+        at(
+            &step("action = \"storage_fault\"\nnode = \"a\"\nfault = \"fire\""),
+            10,
+            9,
+            "unknown storage fault \"fire\"; faults: crash_after_write, torn_write, power_loss",
+        );
+        assert!(error_of(&step("action = \"storage_fault\"\nnode = \"a\""))
+            .message
+            .contains("needs `fault`"));
+        at(
+            &step("action = \"leave\"\nnode = \"zz\""),
+            9,
+            8,
+            "unknown node \"zz\"",
+        );
+        assert!(error_of(&step("action = \"move\""))
+            .message
+            .contains("needs `node`"));
+        assert!(
+            error_of(&step("action = \"move\"\nnode = \"a\"\nfor_ms = 5"))
+                .message
+                .contains("`for_ms` is not allowed")
         );
     }
 
