@@ -169,3 +169,41 @@ fn the_cli_writes_the_mermaid_diagram_and_the_chrome_trace() {
     let out = joinsim(&["run", SHIPPED, "--seed", "1", "--mermaid-all"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// A run with duplicated messages reads back: each `duplicated` entry follows its send at the
+/// sender, and a copy's arrival entries pair with the one send.
+#[test]
+fn a_trace_file_with_duplicated_messages_reads_back() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/fault-duplicated-join-traffic-makes-one-lt-entry.toml");
+    let scenario = joinsim_sim::load_scenario(&path).expect("shipped scenario loads");
+    let record = RunRecord::from_result(&run_scenario(&scenario, 0, true));
+    let text = trace_file::to_jsonl(&record);
+    let file = trace_file::read(&text).expect("the file reads back against its schema");
+    let fate_of = |e: &serde_json::Map<String, serde_json::Value>| {
+        e.get("fields")
+            .and_then(|f| f.get("fate"))
+            .and_then(|f| f.as_str())
+            .map(str::to_string)
+    };
+    let duplicated: BTreeSet<u64> = file
+        .entries
+        .iter()
+        .filter(|e| fate_of(e).as_deref() == Some("duplicated"))
+        .map(|e| e["fields"]["id"].as_u64().unwrap())
+        .collect();
+    assert!(!duplicated.is_empty(), "the scenario duplicates messages");
+    let mut arrivals: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in &file.entries {
+        let Some(fate) = fate_of(e) else { continue };
+        if fate == "delivered" || fate == "held" || fate == "dropped" {
+            *arrivals
+                .entry(e["fields"]["id"].as_u64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    assert!(
+        duplicated.iter().any(|id| arrivals.get(id) == Some(&2)),
+        "some duplicated message arrived twice"
+    );
+}
