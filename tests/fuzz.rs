@@ -317,3 +317,36 @@ fn a_default_campaign_reaches_every_protocol_faults_path() {
         assert!(runs > 0, "no run of seeds 0..400 reached {path}: {summary}");
     }
 }
+
+/// The fault model's weather (issue 11) reaches every kind: over a fixed small campaign (seeds
+/// 30,000,000..30,000,300, drawn and run as `joinsim fuzz` does, without shrinking), each kind
+/// of `FAULT_MODEL_KINDS` is drawn by some run and its harness entry is in some run's trace.
+#[test]
+fn the_fault_model_weather_reaches_every_kind() {
+    use joinsim_sim::fuzz::campaign::coverage_of;
+    use joinsim_sim::fuzz::case::FAULT_MODEL_KINDS;
+    use joinsim_sim::scenario::parse_scenario;
+    let mut coverage: std::collections::BTreeMap<String, u64> = Default::default();
+    for seed in 30_000_000..30_000_300u64 {
+        let (_, case) = draw(seed);
+        for kind in case.fault_model_kinds() {
+            *coverage.entry(format!("fault:{kind}:drawn")).or_default() += 1;
+        }
+        let text = case.to_toml(seed, None, &[], None);
+        let scenario = parse_scenario("case.toml", &text).expect("a case parses");
+        let result = run_scenario(&scenario, seed, true);
+        for path in coverage_of(&result.trace, &result.hazards) {
+            *coverage.entry(path).or_default() += 1;
+        }
+    }
+    for kind in FAULT_MODEL_KINDS {
+        for what in ["drawn", "in_trace"] {
+            let key = format!("fault:{kind}:{what}");
+            assert!(
+                coverage.get(&key).is_some_and(|n| *n > 0),
+                "{key} never reached: {coverage:?}"
+            );
+        }
+    }
+    assert!(coverage.get("vault_record_refused").is_some_and(|n| *n > 0));
+}

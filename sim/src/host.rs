@@ -421,7 +421,8 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
                 StorageFault::TornWrite => {
                     let last = &output.writes[whole];
                     let bytes = joinsim::vault::record::encode(last);
-                    let cut = 1 + (madsim::rand::random::<u64>() % (bytes.len() as u64 - 1)) as usize;
+                    let cut =
+                        1 + (madsim::rand::random::<u64>() % (bytes.len() as u64 - 1)) as usize;
                     *slot.torn_tail.lock().expect("tail lock") = Some(bytes[..cut].to_vec());
                     format!(
                         "the machine crashed {cut} of {} bytes into its last record, {}",
@@ -430,10 +431,21 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
                     )
                 }
                 _ => format!(
-                    "the machine crashed after {} write(s), before the output's events and messages",
+                    "the machine crashed after {} write(s), before the output's messages",
                     output.writes.len()
                 ),
             };
+            // After a whole write the node's decisions are durable: its events (what it
+            // decided, which the checkers judge) happened; only its messages never leave. (A
+            // torn write's events are not: its last record is refused at the next start.)
+            if fault == StorageFault::CrashAfterWrite {
+                for event in output.events {
+                    world.record(&slot.label, TraceKind::Protocol(event));
+                    if !slot.alive(incarnation) {
+                        return;
+                    }
+                }
+            }
             world.record(
                 &slot.label,
                 TraceKind::Harness(HarnessEvent::StorageFault {

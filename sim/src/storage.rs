@@ -5,7 +5,7 @@
 //! (a kill: the operating system still writes them back). Only a power loss loses them.
 //!
 //! - `crash_after_write`: the node's next output that writes is written whole, then the machine
-//!   crashes before any of that output's events or messages.
+//!   crashes before any of that output's messages (its events, the decisions the writes hold, are recorded).
 //! - `torn_write`: the node's next output that writes crashes the machine in the middle of its
 //!   last write: the writes before it are durable, the last record is cut short (at a drawn
 //!   byte), and nothing after it happens. At the next start the host hands the torn bytes to
