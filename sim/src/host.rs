@@ -412,22 +412,26 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
     if !output.writes.is_empty() {
         let fault = slot.armed_fault.lock().expect("fault lock").take();
         let whole = match fault {
-            Some(StorageFault::TornWrite) => output.writes.len() - 1,
+            // A torn write tears the output's first record: nothing of the output becomes
+            // durable, so its events (the checkers' view of its decisions) never happened either,
+            // and the node restarts from the vault before it.
+            Some(StorageFault::TornWrite) => 0,
             _ => output.writes.len(),
         };
         write(world, slot, &output.writes[..whole]);
         if let Some(fault) = fault {
             let detail = match fault {
                 StorageFault::TornWrite => {
-                    let last = &output.writes[whole];
-                    let bytes = joinsim::vault::record::encode(last);
+                    let first = &output.writes[0];
+                    let bytes = joinsim::vault::record::encode(first);
                     let cut =
                         1 + (madsim::rand::random::<u64>() % (bytes.len() as u64 - 1)) as usize;
                     *slot.torn_tail.lock().expect("tail lock") = Some(bytes[..cut].to_vec());
                     format!(
-                        "the machine crashed {cut} of {} bytes into its last record, {}",
+                        "the machine crashed {cut} of {} bytes into the record of {}, the first of {} write(s) of its output: nothing of that output is durable",
                         bytes.len(),
-                        write_name(last)
+                        write_name(first),
+                        output.writes.len()
                     )
                 }
                 _ => format!(

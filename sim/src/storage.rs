@@ -5,10 +5,12 @@
 //! (a kill: the operating system still writes them back). Only a power loss loses them.
 //!
 //! - `crash_after_write`: the node's next output that writes is written whole, then the machine
-//!   crashes before any of that output's messages (its events, the decisions the writes hold, are recorded).
+//!   crashes before any of that output's messages (its events, the decisions the writes hold,
+//!   are recorded).
 //! - `torn_write`: the node's next output that writes crashes the machine in the middle of its
-//!   last write: the writes before it are durable, the last record is cut short (at a drawn
-//!   byte), and nothing after it happens. At the next start the host hands the torn bytes to
+//!   first write: that record is cut short (at a drawn byte) and is the vault's last, and
+//!   nothing of the output happens (no write of it is durable, so none of its events or messages
+//!   either). At the next start the host hands the torn bytes to
 //!   [`joinsim::Vault::recover`], which refuses them with a clear error (a `vault_record_refused`
 //!   harness entry) and starts the node from the records before it.
 //! - `power_loss`: the machine loses power now: the node dies and its lazy writes not yet
@@ -40,7 +42,7 @@ pub const LAZY_FLUSH_MS: u64 = 5_000;
 pub enum StorageFault {
     /// Armed: the next output that writes is written whole, then the machine crashes.
     CrashAfterWrite,
-    /// Armed: the next output that writes crashes the machine in the middle of its last write.
+    /// Armed: the next output that writes crashes the machine in the middle of its first write.
     TornWrite,
     /// At once: the machine loses power; lazy writes not yet written back are lost.
     PowerLoss,
