@@ -46,3 +46,5 @@ pub(crate) use target::{
 };
 pub use target::{GroupStatus, StartOutcome};
 pub(crate) use under_way::CancelsUnderWay;
+#[cfg(test)]
+pub(crate) use under_way::UNDER_WAY_INIT_TIMEOUTS;

@@ -317,3 +317,6 @@ fn cmg_log_holds(cmg: &CmgReplica, matches: fn(&CmgCommand) -> bool) -> bool {
     cmg.group()
         .log_holds(|data| crate::codec::decode::<CmgCommand>(data).is_ok_and(|c| matches(&c)))
 }
+
+#[cfg(test)]
+mod tests;
