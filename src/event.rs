@@ -439,6 +439,16 @@ pub enum Event {
         /// Sent as the CMG's decision (rather than the initiator's request).
         decided: bool,
     },
+    /// A user's init reached this node while a cancel of the cluster it holds in its vault
+    /// (`held`) is under way here, its fate not yet known: the node leaves the request
+    /// unanswered (the user resends) rather than judge it against a cluster that may already be
+    /// cancelled (docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal").
+    InitDeferred {
+        /// The user's request.
+        request: RequestId,
+        /// The init whose fate the node waits for.
+        held: InstanceId,
+    },
 }
 
 #[cfg(test)]

@@ -20,13 +20,16 @@
 //! - `target.rs`: a named node's answers ([`StartOutcome`], [`GroupStatus`]) and its rules for
 //!   a start and for a cancel;
 //! - `cancel.rs`: the cancels a node tells (`CancelTracker`);
-//! - `cancelled.rs`: the inits a node cancelled on its side (`CancelledInits`).
+//! - `cancelled.rs`: the inits a node cancelled on its side (`CancelledInits`);
+//! - `under_way.rs`: the cancels that reached a node whose fate it does not know yet
+//!   (`CancelsUnderWay`).
 
 mod cancel;
 mod cancelled;
 mod coordinator;
 mod params;
 mod target;
+mod under_way;
 
 pub use crate::init_command::{HeldCluster, InitCommand, InitParams, InitPlan};
 pub use cancel::CancelInFlight;
@@ -39,6 +42,9 @@ pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
 pub use coordinator::{InitInFlight, MAX_INITS_IN_FLIGHT};
 pub use params::resolve_params;
 pub(crate) use target::{
-    cancel_step, held_init_command, held_outcome, CancelStep, Holdings, ReplicaFacts,
+    cancel_step, held_init_command, held_outcome, CancelStep, HeldOutcome, Holdings, ReplicaFacts,
 };
 pub use target::{GroupStatus, StartOutcome};
+pub(crate) use under_way::CancelsUnderWay;
+#[cfg(test)]
+pub(crate) use under_way::UNDER_WAY_INIT_TIMEOUTS;

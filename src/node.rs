@@ -14,7 +14,7 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelTracker, CancelledInits, InitCoordinator};
+use crate::init::{CancelTracker, CancelledInits, CancelsUnderWay, InitCoordinator};
 use crate::join::Joiner;
 use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
@@ -95,6 +95,9 @@ pub struct Node {
     /// committed that cancel (`true`), or this node only destroyed a replica that could not have
     /// committed anything (`false`).
     cancelled: CancelledInits,
+    /// Inits this node holds something of whose cancel reached it undecided and whose fate it
+    /// does not know yet (in memory only): it judges no other init against them.
+    under_way: CancelsUnderWay,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
@@ -138,6 +141,7 @@ impl Node {
             inits: InitCoordinator::new(),
             cancels: CancelTracker::new(),
             cancelled: CancelledInits::new(),
+            under_way: CancelsUnderWay::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
             admins: AdminRequests::new(),

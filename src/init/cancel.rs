@@ -246,11 +246,13 @@ impl CancelTracker {
         self.cancels.remove(&init).is_some()
     }
 
-    /// The nodes that acknowledged `init`'s cancel undecided (they may hold a fenced replica).
-    pub(crate) fn acked(&self, init: InstanceId) -> Vec<Addr> {
+    /// The nodes `init`'s cancel was told to, in address order: those that acknowledged it
+    /// undecided (they may hold a fenced replica) and those that have not acknowledged it (they
+    /// may be waiting for its fate: a cancel under way there). A refusal is forwarded to them.
+    pub(crate) fn told(&self, init: InstanceId) -> Vec<Addr> {
         self.cancels
             .get(&init)
-            .map(|c| c.acked.iter().copied().collect())
+            .map(|c| c.acked.union(&c.pending).copied().collect())
             .unwrap_or_default()
     }
 

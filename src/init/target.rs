@@ -68,6 +68,25 @@ pub(crate) struct Holdings<'a> {
     pub joining: Option<(&'a ClusterTag, InstanceId)>,
     /// Its vault's cluster, if initialized.
     pub local: Option<&'a LocalState>,
+    /// The inits whose fate it does not know yet: a cancel of each is under way here
+    /// (`CancelsUnderWay`), or its CMG replica of it is fenced.
+    pub undecided: &'a [InstanceId],
+}
+
+/// What a named node's holdings say about a requested init ([`held_outcome`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HeldOutcome {
+    /// It holds nothing the init is compared with: it starts the groups.
+    Nothing,
+    /// Its answer.
+    Answer(StartOutcome),
+    /// It would compare the init with `held`, an init whose fate it does not know yet (a cancel
+    /// of it is under way here, or its replica of it is fenced): it does not answer until it
+    /// knows (docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal").
+    Undecided {
+        /// The init it would compare with.
+        held: InstanceId,
+    },
 }
 
 /// The init command a node compares a requested init with: the one its cluster was created with
@@ -85,46 +104,62 @@ pub(crate) fn held_init_command(local: &LocalState, bug: Option<PlantedBug>) -> 
     local.init.clone()
 }
 
-/// How a requested init (`plan`) compares with what a named node holds, if it holds anything
-/// (`None`: nothing; it starts the groups). In order: a cancelled init is `Failed`; a replica of
-/// this init is `Started`; a replica of another init is compared with that init's command
-/// (`Existing` for a repeat, `Mismatch` naming what differs); a node joining another cluster is
-/// `Mismatch`; an initialized node compares with its vault's init command. `bug` may plant
-/// `InitNotIdempotent` (a repeat taken for a new init) or `InitComparesCurrentMsList`.
+/// How a requested init (`plan`) compares with what a named node holds. In order: a cancelled
+/// init is `Failed`; a replica of this init is `Started`; a replica of another init is compared
+/// with that init's command (`Existing` for a repeat, `Mismatch` naming what differs); a node
+/// joining another cluster is `Mismatch`; an initialized node compares with its vault's init
+/// command; a node that holds nothing starts the groups ([`HeldOutcome::Nothing`]). An init held
+/// whose fate the node does not know yet (`Holdings::undecided`) is not compared with:
+/// [`HeldOutcome::Undecided`]. `bug` may plant `InitNotIdempotent` (a repeat taken for a new
+/// init) or `InitComparesCurrentMsList`.
 pub(crate) fn held_outcome(
     plan: &InitPlan,
     holdings: Holdings<'_>,
     bug: Option<PlantedBug>,
-) -> Option<StartOutcome> {
+) -> HeldOutcome {
     if holdings.cancelled {
-        return Some(StartOutcome::Failed {
+        return HeldOutcome::Answer(StartOutcome::Failed {
             detail: "this init was cancelled".into(),
         });
     }
+    let undecided = |held: InstanceId| {
+        holdings
+            .undecided
+            .contains(&held)
+            .then_some(HeldOutcome::Undecided { held })
+    };
     for (instance, held_plan) in holdings.hosted.into_iter().flatten() {
         if instance == plan.init {
-            return Some(StartOutcome::Started);
+            return HeldOutcome::Answer(StartOutcome::Started);
         }
         if let Some(held) = held_plan {
+            if let Some(wait) = undecided(held.init) {
+                return wait;
+            }
             let outcome = compare(plan, &held.command(), &held.config.tag, held.init);
             let repeat = matches!(outcome, StartOutcome::Existing { .. });
             if repeat && bug == Some(PlantedBug::InitNotIdempotent) {
                 // Planted bug: a repeat is taken for a new init.
-                return None;
+                return HeldOutcome::Nothing;
             }
-            return Some(outcome);
+            return HeldOutcome::Answer(outcome);
         }
     }
     if let Some((tag, instance)) = holdings.joining {
         if instance != plan.init {
-            return Some(StartOutcome::Mismatch {
+            return HeldOutcome::Answer(StartOutcome::Mismatch {
                 detail: format!("node is joining cluster {tag}"),
             });
         }
     }
-    let local = holdings.local?;
+    let Some(local) = holdings.local else {
+        return HeldOutcome::Nothing;
+    };
+    if let Some(wait) = undecided(local.cmg_instance) {
+        return wait;
+    }
     let held = held_init_command(local, bug);
-    Some(compare(plan, &held, &local.config.tag, local.cmg_instance))
+    HeldOutcome::Answer(compare(plan, &held, &local.config.tag, local.cmg_instance))
 }
 
 /// How a requested init compares with the init command a node holds.

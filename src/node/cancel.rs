@@ -101,6 +101,7 @@ impl Node {
     /// and this node no longer takes that cluster for cancelled.
     pub(crate) fn on_cancel_refused(&mut self, init: InstanceId, tag: ClusterTag) {
         self.unfence_cmg(init);
+        self.under_way.end(init);
         let known = self.cancels.contains(init) || self.cancelled.contains(init);
         if !known {
             return;
@@ -110,11 +111,12 @@ impl Node {
             tag: tag.clone(),
         });
         self.cancelled.forget(init);
-        // Every node that acknowledged the cancel undecided may hold a fenced replica: it is
-        // told the cancel was refused.
-        let acked = self.cancels.acked(init);
+        // Every node that acknowledged the cancel undecided may hold a fenced replica, and every
+        // node that has not acknowledged it may be waiting for its fate (a cancel under way
+        // there): each is told the cancel was refused.
+        let told = self.cancels.told(init);
         let own = self.cfg.addr;
-        for addr in acked.into_iter().filter(|a| *a != own) {
+        for addr in told.into_iter().filter(|a| *a != own) {
             self.send(
                 addr,
                 Message::CancelRefused {

@@ -65,6 +65,11 @@ impl Node {
                 });
             }
             let outcome = applied.outcome;
+            if matches!(outcome, CmgOutcome::Fate(Some(InitFate::Answered))) {
+                // The init was answered to a user: a cancel of it is no longer under way here,
+                // and another init is judged against it again (idempotence).
+                self.under_way.end(instance);
+            }
             let cancelled = matches!(
                 (&command, &outcome),
                 (

@@ -43,6 +43,16 @@ impl Node {
             self.answer_init(from, request, Err(error));
             return;
         }
+        // An initialized node judges the request against its cluster (its init command, its
+        // tag) — but not while a cancel of that cluster is under way here, its fate unknown:
+        // the cancel may be decided already and the user told so, and a refusal citing the
+        // cancelled cluster would be wrong. The request is left unanswered; the user resends
+        // (docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal").
+        let held = self.local.as_ref().map(|l| l.cmg_instance);
+        if let Some(held) = held.filter(|h| self.undecided_inits().contains(h)) {
+            self.emit(Event::InitDeferred { request, held });
+            return;
+        }
         let members: Vec<(NodeName, Addr)> = self
             .physical_members()
             .into_iter()

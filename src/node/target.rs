@@ -4,12 +4,12 @@
 //! gathering the facts the rules in `src/init/target.rs` decide on, and applying the result. The
 //! fence is in `src/node/fence.rs`.
 
-use crate::cmg::CmgCommand;
+use crate::cmg::{CmgCommand, CmgReplica};
 use crate::codec::encode;
 use crate::event::Event;
 use crate::init::{
-    cancel_step, held_init_command, held_outcome, CancelStep, GroupStatus, Holdings, InitCommand,
-    InitPlan, ReplicaFacts, StartOutcome,
+    cancel_step, held_init_command, held_outcome, CancelStep, GroupStatus, HeldOutcome, Holdings,
+    InitCommand, InitPlan, ReplicaFacts, StartOutcome,
 };
 use crate::join::JoinPhase;
 use crate::message::Message;
@@ -22,17 +22,6 @@ use crate::vault::{LocalState, VaultWrite};
 impl Node {
     pub(crate) fn on_start_groups(&mut self, from: Addr, plan: InitPlan) {
         let init = plan.init;
-        // A CMG replica of another init that an undecided cancel fences says nothing about what
-        // this node holds until its fate is known (cleared, or answered): the node does not
-        // answer yet, and the initiator resends every init_retry_ms (a repeat of an init must not
-        // be refused by the leftover of a refused attempt).
-        if self
-            .cmg
-            .as_ref()
-            .is_some_and(|c| c.is_fenced() && c.group().instance() != init)
-        {
-            return;
-        }
         let outcome = if self.is_stopped() {
             StartOutcome::Failed {
                 detail: format!("node has stopped: {}", self.stop_reason()),
@@ -43,18 +32,55 @@ impl Node {
             StartOutcome::Failed {
                 detail: "node is not named in the init".into(),
             }
-        } else if let Some(held) = self.held_init_outcome(&plan) {
-            held
         } else {
-            self.start_groups(&plan);
-            StartOutcome::Started
+            match self.held_init_outcome(&plan) {
+                HeldOutcome::Answer(held) => held,
+                HeldOutcome::Nothing => {
+                    self.start_groups(&plan);
+                    StartOutcome::Started
+                }
+                // What it holds is of an init whose fate it does not know yet (a cancel of it
+                // is under way here, or its CMG replica of it is fenced): that says nothing
+                // about what it holds until the fate is known (cleared, or answered), so it
+                // does not answer yet, and the initiator resends every init_retry_ms (a repeat
+                // of an init must not be refused by the leftover of a refused attempt; a retry
+                // after a cancel must not be refused by the cancelled init).
+                HeldOutcome::Undecided { .. } => return,
+            }
         };
         self.send(from, Message::StartGroupsAck { init, outcome });
     }
 
+    /// The inits whose fate this node does not know yet: the cancels under way here
+    /// ([`CancelsUnderWay`](crate::init::CancelsUnderWay)) and the init of its fenced CMG
+    /// replica. In id order, the fenced one last. A CMG replica whose log holds a cancel
+    /// (`InitCancelled`, committed or not) while no fate is applied has a cancel under way
+    /// whether or not a `CancelInit` reached it: it is noted here, the first time it is seen (a
+    /// cancel the CMG decided without this node is in a majority's logs, and this replica may
+    /// be one of that majority that has not learnt the commit yet).
+    pub(crate) fn undecided_inits(&mut self) -> Vec<InstanceId> {
+        let cancel_in_log = self
+            .cmg
+            .as_ref()
+            .filter(|c| c.state().init_fate.is_none())
+            .filter(|c| cmg_log_holds(c, |cmd| matches!(cmd, CmgCommand::InitCancelled)))
+            .map(|c| c.group().instance());
+        if let Some(init) = cancel_in_log {
+            self.under_way.note(init, self.now_ms);
+        }
+        let mut undecided = self
+            .under_way
+            .under_way(self.now_ms, self.timing.init_timeout_ms);
+        if let Some(cmg) = self.cmg.as_ref().filter(|c| c.is_fenced()) {
+            undecided.push(cmg.group().instance());
+        }
+        undecided
+    }
+
     /// How an init compares with what this node already holds, if it holds anything
     /// ([`held_outcome`]).
-    fn held_init_outcome(&self, plan: &InitPlan) -> Option<StartOutcome> {
+    fn held_init_outcome(&mut self, plan: &InitPlan) -> HeldOutcome {
+        let undecided = self.undecided_inits();
         let hosted = [
             self.cmg.as_ref().map(|c| (c.group().instance(), c.plan())),
             self.ms.as_ref().map(|m| (m.group().instance(), m.plan())),
@@ -70,6 +96,7 @@ impl Node {
             hosted,
             joining,
             local: self.local.as_ref(),
+            undecided: &undecided,
         };
         held_outcome(plan, holdings, self.cfg.bug)
     }
@@ -167,12 +194,8 @@ impl Node {
             .as_ref()
             .filter(|c| c.group().instance() == init)
             .map(|c| {
-                let answered_in_log = c.group().log_holds(|data| {
-                    matches!(
-                        crate::codec::decode::<CmgCommand>(data),
-                        Ok(CmgCommand::InitAnswered)
-                    )
-                });
+                let answered_in_log =
+                    cmg_log_holds(c, |cmd| matches!(cmd, CmgCommand::InitAnswered));
                 ReplicaFacts {
                     fate: c.state().init_fate,
                     tag: c.state().cluster.as_ref().map(|cl| cl.config.tag.clone()),
@@ -188,6 +211,7 @@ impl Node {
                 .is_some_and(|m| m.group().instance() == init);
         match cancel_step(replica, decided, holds, self.cfg.bug) {
             CancelStep::Refuse(tag) => {
+                self.under_way.end(init);
                 self.emit(Event::CancelRefused {
                     init,
                     tag: tag.clone(),
@@ -195,6 +219,8 @@ impl Node {
                 self.send(from, Message::CancelRefused { init, tag });
             }
             CancelStep::Propose => {
+                // Its fate comes from the log; until then it is no ground for a refusal.
+                self.under_way.note(init, self.now_ms);
                 self.propose_init_fate(init, false);
                 if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties_mut()) {
                     d.note_cancel_requester(from);
@@ -212,7 +238,7 @@ impl Node {
                     },
                 );
             }
-            CancelStep::Wait => {}
+            CancelStep::Wait => self.under_way.note(init, self.now_ms),
             CancelStep::Clear {
                 decided,
                 unanswered,
@@ -264,6 +290,7 @@ impl Node {
                     .filter(|l| l.cmg_instance == init)
                     .map(|l| l.config.tag.clone())
             });
+        self.under_way.end(init);
         let remembered = self.cancelled.remember(init, decided, members, tag);
         if remembered.newly_decided {
             self.write(VaultWrite::RecordCleared(init, remembered.tag));
@@ -283,3 +310,13 @@ impl Node {
         remembered.members
     }
 }
+
+/// True when some entry of a CMG replica's log (committed or not) is a command `matches` holds
+/// for (entries that do not decode never match).
+fn cmg_log_holds(cmg: &CmgReplica, matches: fn(&CmgCommand) -> bool) -> bool {
+    cmg.group()
+        .log_holds(|data| crate::codec::decode::<CmgCommand>(data).is_ok_and(|c| matches(&c)))
+}
+
+#[cfg(test)]
+mod tests;

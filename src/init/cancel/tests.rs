@@ -163,10 +163,19 @@ fn a_cancel_is_resent_every_retry_until_done_or_out_of_time() {
 #[test]
 fn a_member_that_appears_is_told_again_and_the_oldest_cancel_makes_room() {
     let (mut t, init) = running(0);
+    let unacknowledged = |t: &CancelTracker| t.in_flight_view()[0].unacknowledged;
     t.on_ack(init, addr(1), None, None, Vec::new(), false, None, 0);
-    assert_eq!(t.acked(init), vec![addr(1)]);
+    assert_eq!(unacknowledged(&t), 3);
+    let told: Vec<Addr> = (1..=4).map(addr).collect();
+    assert_eq!(t.told(init), told, "acknowledged or not, each was told");
     assert_eq!(t.retell(addr(1)), vec![(init, false)]);
-    assert!(t.acked(init).is_empty());
+    assert_eq!(unacknowledged(&t), 4, "told again: pending again");
+    assert_eq!(t.retell(addr(9)), vec![(init, false)]);
+    assert_eq!(
+        t.told(init).last(),
+        Some(&addr(9)),
+        "a new member is told too"
+    );
     let mut t = CancelTracker::new();
     for i in 0..MAX_RECORDED_CANCELS as u64 {
         assert_eq!(t.evictee(InstanceId(100 + i)), None);

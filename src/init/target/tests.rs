@@ -45,6 +45,7 @@ fn nothing() -> Holdings<'static> {
         hosted: [None, None],
         joining: None,
         local: None,
+        undecided: &[],
     }
 }
 
@@ -58,16 +59,19 @@ fn a_cancelled_init_fails_and_its_own_replica_is_started() {
     };
     assert!(matches!(
         held_outcome(&p, cancelled, None),
-        Some(StartOutcome::Failed { .. })
+        HeldOutcome::Answer(StartOutcome::Failed { .. })
     ));
     let own = Holdings {
         hosted: [None, Some((InstanceId(1), Some(&p)))],
         ..nothing()
     };
-    assert_eq!(held_outcome(&p, own, None), Some(StartOutcome::Started));
+    assert_eq!(
+        held_outcome(&p, own, None),
+        HeldOutcome::Answer(StartOutcome::Started)
+    );
     assert_eq!(
         held_outcome(&p, nothing(), None),
-        None,
+        HeldOutcome::Nothing,
         "nothing held: start"
     );
 }
@@ -81,18 +85,21 @@ fn a_repeat_is_existing_and_other_parameters_a_mismatch() {
     };
     assert_eq!(
         held_outcome(&plan(2, &["a"]), hosting, None),
-        Some(StartOutcome::Existing {
+        HeldOutcome::Answer(StartOutcome::Existing {
             init: InstanceId(1),
             tag: tag(1)
         })
     );
     assert!(matches!(
         held_outcome(&plan(2, &["b"]), hosting, None),
-        Some(StartOutcome::Mismatch { .. })
+        HeldOutcome::Answer(StartOutcome::Mismatch { .. })
     ));
     // Planted bug: a repeat is taken for a new init.
     let bug = Some(PlantedBug::InitNotIdempotent);
-    assert_eq!(held_outcome(&plan(2, &["a"]), hosting, bug), None);
+    assert_eq!(
+        held_outcome(&plan(2, &["a"]), hosting, bug),
+        HeldOutcome::Nothing
+    );
 }
 
 #[test]
@@ -104,9 +111,12 @@ fn a_joining_node_mismatches_another_init() {
     };
     assert!(matches!(
         held_outcome(&plan(2, &["a"]), joining, None),
-        Some(StartOutcome::Mismatch { detail }) if detail.contains("joining")
+        HeldOutcome::Answer(StartOutcome::Mismatch { detail }) if detail.contains("joining")
     ));
-    assert_eq!(held_outcome(&plan(5, &["a"]), joining, None), None);
+    assert_eq!(
+        held_outcome(&plan(5, &["a"]), joining, None),
+        HeldOutcome::Nothing
+    );
 }
 
 /// docs/spec.md §5: an initialized node compares with the init command its cluster was created
@@ -130,7 +140,7 @@ fn an_initialized_node_compares_with_its_creation_command() {
     };
     assert_eq!(
         held_outcome(&plan(2, &["a"]), initialized, None),
-        Some(StartOutcome::Existing {
+        HeldOutcome::Answer(StartOutcome::Existing {
             init: InstanceId(1),
             tag: tag(1)
         })
@@ -139,8 +149,82 @@ fn an_initialized_node_compares_with_its_creation_command() {
     assert_eq!(held_init_command(&local, bug).ms_nodes, vec!["a", "b"]);
     assert!(matches!(
         held_outcome(&plan(2, &["a"]), initialized, bug),
-        Some(StartOutcome::Mismatch { .. })
+        HeldOutcome::Answer(StartOutcome::Mismatch { .. })
     ));
+}
+
+/// docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal": an init held whose
+/// fate the node does not know yet is not compared with — neither a replica's plan nor the
+/// vault's cluster — while its own init and a cancelled one are answered as before.
+#[test]
+fn an_init_whose_fate_is_unknown_is_not_compared_with() {
+    let earlier = plan(1, &["a"]);
+    let undecided = [InstanceId(1)];
+    let hosting = Holdings {
+        hosted: [Some((InstanceId(1), Some(&earlier))), None],
+        undecided: &undecided,
+        ..nothing()
+    };
+    for requested in [plan(2, &["b"]), plan(2, &["a"])] {
+        assert_eq!(
+            held_outcome(&requested, hosting, None),
+            HeldOutcome::Undecided {
+                held: InstanceId(1)
+            },
+            "neither a mismatch nor a repeat is judged"
+        );
+    }
+    assert_eq!(
+        held_outcome(&earlier, hosting, None),
+        HeldOutcome::Answer(StartOutcome::Started),
+        "its own init is still started"
+    );
+    let cancelled = Holdings {
+        cancelled: true,
+        ..hosting
+    };
+    assert!(matches!(
+        held_outcome(&plan(2, &["b"]), cancelled, None),
+        HeldOutcome::Answer(StartOutcome::Failed { .. })
+    ));
+    let local = LocalState {
+        config: earlier.config.clone(),
+        cmg_instance: InstanceId(1),
+        ms_instance: InstanceId(1),
+        init: earlier.command(),
+    };
+    let initialized = Holdings {
+        local: Some(&local),
+        undecided: &undecided,
+        ..nothing()
+    };
+    assert_eq!(
+        held_outcome(&plan(2, &["b"]), initialized, None),
+        HeldOutcome::Undecided {
+            held: InstanceId(1)
+        }
+    );
+    // Its fate known (answered): other parameters are refused again (idempotence).
+    let answered = Holdings {
+        undecided: &[],
+        ..initialized
+    };
+    assert!(matches!(
+        held_outcome(&plan(2, &["b"]), answered, None),
+        HeldOutcome::Answer(StartOutcome::Mismatch { .. })
+    ));
+    let other_undecided = [InstanceId(7)];
+    let unrelated = Holdings {
+        undecided: &other_undecided,
+        ..initialized
+    };
+    assert!(
+        matches!(
+            held_outcome(&plan(2, &["b"]), unrelated, None),
+            HeldOutcome::Answer(StartOutcome::Mismatch { .. })
+        ),
+        "only the held init's own cancel defers"
+    );
 }
 
 fn replica(fate: Option<InitFate>, led_or_answering: bool) -> ReplicaFacts {

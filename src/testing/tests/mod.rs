@@ -1,5 +1,6 @@
 //! Whole protocol paths on the synchronous test network. Each test runs in milliseconds.
 
+mod cancel_retry;
 mod determinism;
 mod doc_example;
 mod durability;
