@@ -121,7 +121,10 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
     let launch = LaunchId(madsim::rand::random::<u64>() | 1);
     let seed = madsim::rand::random::<u64>();
     let vault = recover_vault(&world, &slot);
-    let config = slot.config.lock().expect("config lock").clone();
+    // Seeds are names resolved at each start (like host names): a seed that moved is found at
+    // its new address by a node started after the move.
+    let mut config = slot.config.lock().expect("config lock").clone();
+    config.seeds = slot.seed_labels.iter().map(|l| world.addr(l)).collect();
     let started = Node::new(
         config,
         world.timing().clone(),
