@@ -235,6 +235,14 @@ impl Node {
         std::mem::take(&mut self.out)
     }
 
+    /// The host's seed names resolve to these addresses now (a seed node moved to another host:
+    /// docs/network.md, "Graceful leave and address change"). Seeds are probed every
+    /// `seed_probe_ms` until the node is in a physical topology; the new list is used from the
+    /// next probe. Produces no output.
+    pub fn set_seeds(&mut self, seeds: Vec<Addr>) {
+        self.cfg.seeds = seeds;
+    }
+
     /// Reports bytes that did not decode as a message (the host decodes).
     pub fn corrupt_message(&mut self, from: Addr, error: &Error) -> Output {
         self.emit(Event::CorruptMessage {

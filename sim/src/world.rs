@@ -374,6 +374,23 @@ impl World {
             labels.remove(&old);
             labels.insert(new, label.to_string());
         }
+        // Seeds are names: every node that names this one as a seed resolves it anew.
+        let slots: Vec<Arc<NodeSlot>> = self
+            .inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .values()
+            .filter(|s| s.seed_labels.iter().any(|l| l == label))
+            .cloned()
+            .collect();
+        for other in slots {
+            let seeds: Vec<Addr> = other.seed_labels.iter().map(|l| self.addr(l)).collect();
+            other.config.lock().expect("config lock").seeds = seeds.clone();
+            if let Some(node) = other.node.lock().expect("node lock").as_mut() {
+                node.set_seeds(seeds);
+            }
+        }
         self.record(
             label,
             TraceKind::Harness(HarnessEvent::AddressChanged {
