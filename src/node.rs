@@ -21,7 +21,7 @@ use crate::metastorage::MsReplica;
 use crate::raft_group::discard_logger;
 use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
-use crate::types::{Addr, GroupKind, LaunchId, NodeInfo, NodeName};
+use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 use crate::vault::{LocalState, Vault, VaultWrite};
 
 mod addresses;
@@ -105,6 +105,10 @@ pub struct Node {
     /// Admin commands in flight on this node (routed by `node/admin.rs`).
     admins: AdminRequests,
     addrs: BTreeMap<NodeName, Addr>,
+    /// Where each peer of a hosted group listens, by (incarnation, name): learnt from the
+    /// group's own traffic and from the cluster's word (`src/node/addresses.rs`, "a group's
+    /// peers are where its own messages come from"); at most `MAX_PEER_ADDRS` entries.
+    peer_addrs: BTreeMap<(InstanceId, NodeName), Addr>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
     last_empty_ask_ms: u64,
@@ -146,6 +150,7 @@ impl Node {
             hosted_since_ms: now_ms,
             admins: AdminRequests::new(),
             addrs: BTreeMap::new(),
+            peer_addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
             loopback: VecDeque::new(),
             last_empty_ask_ms: 0,
@@ -289,7 +294,7 @@ impl Node {
                 group,
                 instance,
                 name,
-            } => self.on_replica_empty(group, instance, &name),
+            } => self.on_replica_empty(from, group, instance, &name),
             Message::ClusterState(notice) => self.on_cluster_state(notice),
             Message::JoinRequest {
                 info,
@@ -308,7 +313,9 @@ impl Node {
                 result,
             } => self.on_join_ready_response(launch, attempt, result),
             Message::NotLeader { leader } => self.on_not_leader(from, leader),
-            Message::MsAddLearner { name, instance } => self.on_ms_add_learner(name, instance),
+            Message::MsAddLearner { name, instance } => {
+                self.on_ms_add_learner(from, name, instance)
+            }
             Message::MsReconfigure {
                 version,
                 nodes,

@@ -3,7 +3,13 @@
 //! behind each Raft id and address.
 
 use crate::node::Node;
-use crate::types::{raft_id, Addr, NodeName};
+use crate::types::{raft_id, Addr, InstanceId, NodeName};
+
+/// Bound on the peer addresses a node remembers (`Node::peer_addrs`): a group's voters and
+/// learners, for the (at most two) groups it hosts. Past it, entries of incarnations it no
+/// longer hosts are dropped, and a peer that still finds no room is addressed through the
+/// address book.
+pub(crate) const MAX_PEER_ADDRS: usize = 4096;
 
 impl Node {
     /// Records where `name` listens. **Decision (names are unique among live nodes):** the
@@ -93,6 +99,73 @@ impl Node {
 
     pub(crate) fn addr_of(&self, name: &str) -> Option<Addr> {
         self.addrs.get(name).copied()
+    }
+
+    /// True when this node hosts a replica of incarnation `instance`.
+    fn hosts(&self, instance: InstanceId) -> bool {
+        self.cmg
+            .as_ref()
+            .is_some_and(|c| c.group().instance() == instance)
+            || self.ms.as_ref().is_some_and(|m| m.instance() == instance)
+    }
+
+    /// A message of the group of incarnation `instance` (Raft traffic, a learner request, an
+    /// empty replica's ask) came from `name` at `from`. **Decision (a group's peers are where
+    /// its own messages come from, issue 11, fuzz seed 23000234):** the group's messages to
+    /// `name` go there, whatever the address book says. The address book has one address per
+    /// name, and two clusters sharing a physical topology may each have a node of one name
+    /// (the two-cluster hazard); only the group's own member sends the group's messages, since
+    /// a namesake of another cluster runs another incarnation. Before, a learner whose book
+    /// held its Meta Storage leader's name at the other cluster's namesake sent every answer
+    /// there, and never caught up. Learnt only from a sender that is this node or a member of
+    /// its view under that name, so a delayed message from an instance that has left the view
+    /// never moves it.
+    pub(crate) fn peer_seen(&mut self, instance: InstanceId, name: &str, from: Addr) {
+        let alive = (from == self.cfg.addr && name == self.cfg.name)
+            || self
+                .topo
+                .member(from)
+                .is_some_and(|m| m.identity.info.name == name);
+        if alive {
+            self.set_peer_addr(instance, name, from);
+        }
+    }
+
+    /// The cluster says where a group's voter listens (an init plan's or a join acceptance's
+    /// addresses): the group's messages to it go there until its own messages say otherwise.
+    pub(crate) fn peer_named(&mut self, instance: InstanceId, name: &str, addr: Addr) {
+        self.set_peer_addr(instance, name, addr);
+    }
+
+    fn set_peer_addr(&mut self, instance: InstanceId, name: &str, addr: Addr) {
+        if !self.hosts(instance) {
+            return;
+        }
+        let key = (instance, name.to_string());
+        if self.peer_addrs.get(&key) == Some(&addr) {
+            return;
+        }
+        if !self.peer_addrs.contains_key(&key) && self.peer_addrs.len() >= MAX_PEER_ADDRS {
+            let (cmg, ms) = (
+                self.cmg.as_ref().map(|c| c.group().instance()),
+                self.ms.as_ref().map(|m| m.instance()),
+            );
+            self.peer_addrs
+                .retain(|(i, _), _| Some(*i) == cmg || Some(*i) == ms);
+            if self.peer_addrs.len() >= MAX_PEER_ADDRS {
+                return;
+            }
+        }
+        self.peer_addrs.insert(key, addr);
+    }
+
+    /// Where the group of incarnation `instance` sends its messages to `name`: where that
+    /// peer's own messages came from ([`Node::peer_seen`]), else the address book's address.
+    pub(crate) fn peer_addr(&self, instance: InstanceId, name: &str) -> Option<Addr> {
+        self.peer_addrs
+            .get(&(instance, name.to_string()))
+            .copied()
+            .or_else(|| self.addr_of(name))
     }
 
     /// The name of the node at `addr`, if known.

@@ -52,7 +52,9 @@ impl Node {
                 from,
                 detail: e.to_string(),
             });
+            return;
         }
+        self.peer_seen(instance, &from_name, from);
     }
 
     /// Processes Raft readiness and local deliveries until nothing is left.
@@ -99,8 +101,7 @@ impl Node {
                 if let Some(addr) = self
                     .names_by_raft_id
                     .get(&to)
-                    .and_then(|n| self.addrs.get(n))
-                    .copied()
+                    .and_then(|n| self.peer_addr(instance, n))
                 {
                     self.send(
                         addr,
@@ -185,7 +186,7 @@ impl Node {
             }
             self.last_empty_ask_ms = self.now_ms;
             for voter in voters.iter().filter(|v| **v != me) {
-                if let Some(addr) = self.addr_of(voter) {
+                if let Some(addr) = self.peer_addr(instance, voter) {
                     self.send(
                         addr,
                         Message::ReplicaEmpty {
@@ -199,7 +200,13 @@ impl Node {
         }
     }
 
-    pub(super) fn on_replica_empty(&mut self, group: GroupKind, instance: InstanceId, name: &str) {
+    pub(super) fn on_replica_empty(
+        &mut self,
+        from: Addr,
+        group: GroupKind,
+        instance: InstanceId,
+        name: &str,
+    ) {
         let replica = match group {
             GroupKind::Cmg => self.cmg.as_mut().map(|c| c.group_mut()),
             GroupKind::Ms => self.ms.as_mut().map(|m| m.group_mut()),
@@ -207,6 +214,7 @@ impl Node {
         if let Some(replica) = replica {
             if replica.instance() == instance {
                 replica.reset_peer(raft_id(name));
+                self.peer_seen(instance, name, from);
             }
         }
     }
@@ -237,6 +245,11 @@ impl Node {
             GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
             GroupKind::Ms => {
                 self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
+            }
+        }
+        if let Some(plan) = &record.plan {
+            for (name, addr) in &plan.addrs {
+                self.peer_named(record.instance, name, *addr);
             }
         }
         Ok(())

@@ -249,6 +249,12 @@ impl Node {
                 RaftGroup::empty_record(accept.instance, accept.initial_ms_nodes.clone()),
             );
         }
+        // The cluster's word on where its group voters listen, for the groups' own messages
+        // (`peer_named`): the address book may hold a voter's name at another cluster's
+        // namesake.
+        for (name, addr) in &accept.addrs {
+            self.peer_named(accept.instance, name, *addr);
+        }
         self.joiner.accepted(accept.config.ms_version, self.now_ms);
         self.check_recovery();
     }

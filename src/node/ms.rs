@@ -64,9 +64,12 @@ impl Node {
     /// incarnation, issue 11, fuzz seed 23001311):** only a replica of `instance` acts; two
     /// clusters may share a physical topology (the two-cluster hazard), and the request goes
     /// to every member.
-    pub(crate) fn on_ms_add_learner(&mut self, name: NodeName, instance: InstanceId) {
+    /// The learner asks from its own address: the group's messages to it go there
+    /// (`peer_seen`).
+    pub(crate) fn on_ms_add_learner(&mut self, from: Addr, name: NodeName, instance: InstanceId) {
         if let Some(ms) = self.ms.as_mut().filter(|m| m.instance() == instance) {
-            ms.add_learner(name);
+            ms.add_learner(name.clone());
+            self.peer_seen(instance, &name, from);
         }
     }
 
