@@ -38,14 +38,15 @@ fn kind_names_round_trip_and_serde_spells_them_alike() {
     assert_eq!(MessageKind::from_name("JoinReady"), None);
 }
 
-/// The message kinds that docs/scenarios.md lists for `hold` and `drop`: every `code` span of
-/// the paragraph that starts "Message kinds for `hold` and `drop`", up to its closing period.
+/// The message kinds that docs/scenarios.md lists for the message rules: every `code` span of
+/// the paragraph that starts "Message kinds for `hold`, `drop`, `duplicate` and `delay`", up to
+/// its closing period.
 fn documented() -> Vec<&'static str> {
     let doc = include_str!("../../docs/scenarios.md");
     let paragraph = doc
-        .split("Message kinds for `hold` and `drop`")
+        .split("Message kinds for `hold`, `drop`, `duplicate` and `delay`")
         .nth(1)
-        .expect("docs/scenarios.md lists the message kinds for hold and drop")
+        .expect("docs/scenarios.md lists the message kinds for the message rules")
         .split("\n\n")
         .next()
         .unwrap();
@@ -64,6 +65,6 @@ fn the_docs_list_exactly_the_message_kinds() {
     ours.sort_unstable();
     assert_eq!(
         documented, ours,
-        "docs/scenarios.md's message kinds for hold and drop and MessageKind differ"
+        "docs/scenarios.md's message kinds for the message rules and MessageKind differ"
     );
 }

@@ -160,11 +160,21 @@ impl Node {
     }
 
     /// Where the group of incarnation `instance` sends its messages to `name`: where that
-    /// peer's own messages came from ([`Node::peer_seen`]), else the address book's address.
+    /// peer's own messages came from ([`Node::peer_seen`]) while a node of that name is a member
+    /// of the view there, else the address book's address. (A peer that left the view — dead,
+    /// or moved to another address — is reached where the address book says; issue 11: a moved
+    /// node's old address was written to for ever.)
     pub(crate) fn peer_addr(&self, instance: InstanceId, name: &str) -> Option<Addr> {
         self.peer_addrs
             .get(&(instance, name.to_string()))
             .copied()
+            .filter(|addr| {
+                (*addr == self.cfg.addr && name == self.cfg.name)
+                    || self
+                        .topo
+                        .member(*addr)
+                        .is_some_and(|m| m.identity.info.name == name)
+            })
             .or_else(|| self.addr_of(name))
     }
 
