@@ -178,7 +178,7 @@ fn values_the_runner_cannot_honour_are_refused_when_the_file_is_read() {
         (
             "[expect]".to_string(),
             holds + "[expect]",
-            "at most 256 hold and drop steps",
+            "at most 256 hold, drop, duplicate and delay steps",
         ),
     ]
     .into_iter()

@@ -44,7 +44,7 @@ fn a_torn_last_record_is_refused_and_the_node_rejoins() {
                 _ => None,
             })
             .expect("the torn write is in the trace");
-        assert!(torn.contains("bytes into its last record"), "{torn}");
+        assert!(torn.contains("bytes into the record of"), "{torn}");
         let refused = n2
             .iter()
             .find_map(|(_, h)| match h {

@@ -91,6 +91,8 @@ pub(crate) struct WorldInner {
     /// The user's open requests' mailboxes, by port.
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
+    /// The labels of moved nodes at their former addresses (nobody listens there any more).
+    former_addrs: Mutex<BTreeMap<Addr, String>>,
     /// The index of the next fresh address ([`ip_of`]).
     next_ip: AtomicU64,
     /// Steps that act at an event (see [`World::on_entry`]).
@@ -162,6 +164,7 @@ impl World {
                 user_inboxes: Mutex::new(BTreeMap::new()),
                 next_user_port: AtomicU64::new(0),
                 next_ip: AtomicU64::new(specs.len() as u64),
+                former_addrs: Mutex::new(BTreeMap::new()),
                 hooks: Mutex::new(Vec::new()),
                 hooked: std::sync::atomic::AtomicBool::new(false),
                 trace: Mutex::new(Trace::new(keep_messages)),
@@ -373,6 +376,11 @@ impl World {
             let mut labels = self.inner.labels_by_addr.lock().expect("labels lock");
             labels.remove(&old);
             labels.insert(new, label.to_string());
+            self.inner
+                .former_addrs
+                .lock()
+                .expect("former lock")
+                .insert(old, label.to_string());
         }
         // Seeds are names: every node that names this one as a seed resolves it anew.
         let slots: Vec<Arc<NodeSlot>> = self
@@ -923,6 +931,16 @@ impl World {
             .expect("labels lock")
             .get(&Addr::new(addr.ip, NODE_PORT))
             .cloned()
+            .or_else(|| {
+                // A node that moved keeps its label at its former addresses (in the trace, a
+                // message from before the move still names its sender).
+                self.inner
+                    .former_addrs
+                    .lock()
+                    .expect("former lock")
+                    .get(&Addr::new(addr.ip, NODE_PORT))
+                    .cloned()
+            })
             .unwrap_or_else(|| addr.to_string())
     }
 
