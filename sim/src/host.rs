@@ -153,9 +153,9 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
     apply_output(&world, &slot, incarnation, output);
     let tick_ms = world.timing().tick_ms;
     let phase_ms = madsim::rand::random::<u64>() % tick_ms;
-    sleep_local(&world, &slot, phase_ms.max(1)).await;
+    sleep_local(&slot, phase_ms.max(1)).await;
     loop {
-        sleep_local(&world, &slot, tick_ms).await;
+        sleep_local(&slot, tick_ms).await;
         resume_if_paused(&world, &slot, incarnation).await;
         if !slot.alive(incarnation) {
             return;
@@ -241,9 +241,8 @@ fn apply_write(label: &str, vault: &mut Vault, write: &VaultWrite) {
 }
 
 /// Sleeps `ms` of the node's own clock.
-async fn sleep_local(world: &World, slot: &NodeSlot, ms: u64) {
+async fn sleep_local(slot: &NodeSlot, ms: u64) {
     let us = slot.clock.lock().expect("clock lock").world_us_for(ms);
-    let _ = world;
     madsim::time::sleep(Duration::from_micros(us.max(1))).await;
 }
 
