@@ -22,11 +22,14 @@
 //! - `cancel.rs`: the cancels a node tells (`CancelTracker`);
 //! - `cancelled.rs`: the inits a node cancelled on its side (`CancelledInits`);
 //! - `under_way.rs`: the cancels that reached a node whose fate it does not know yet
-//!   (`CancelsUnderWay`).
+//!   (`CancelsUnderWay`);
+//! - `deferred.rs`: the user requests a node holds back while such a cancel is under way
+//!   (`DeferredInitRequests`), judged when the fate is known.
 
 mod cancel;
 mod cancelled;
 mod coordinator;
+mod deferred;
 mod params;
 mod target;
 mod under_way;
@@ -40,6 +43,8 @@ pub(crate) use cancelled::CancelledInits;
 pub(crate) use coordinator::tests::a_failed_target;
 pub(crate) use coordinator::{InitCoordinator, InitDue, StartAck, StatusStep};
 pub use coordinator::{InitInFlight, MAX_INITS_IN_FLIGHT};
+pub(crate) use deferred::DeferredInitRequests;
+pub use deferred::MAX_DEFERRED_INIT_REQUESTS;
 pub use params::resolve_params;
 pub(crate) use target::{
     cancel_step, held_init_command, held_outcome, CancelStep, HeldOutcome, Holdings, ReplicaFacts,

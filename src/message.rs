@@ -218,6 +218,11 @@ pub enum Message {
         info: NodeInfo,
         /// Its stored tag and MS version, only if it is initialized.
         stored: Option<(ClusterTag, u64)>,
+        /// The incarnation of a CMG or Meta Storage replica the node hosts (its vault's), if
+        /// any: a named node of an init that restarted at another address before it was ever
+        /// validated stores no cluster, yet holds the group's replica — the CMG leader then knows
+        /// it for that voter, not an empty namesake (src/cmg/namesake.rs).
+        replica_of: Option<InstanceId>,
         /// The node's join attempt (per launch): a join ready counts only for the attempt that
         /// was validated, so a stale one from before a removal and revalidation is refused.
         attempt: u64,

@@ -14,7 +14,9 @@ use crate::config::{NodeConfig, Timing};
 use crate::error::Rejection;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::init::{CancelTracker, CancelledInits, CancelsUnderWay, InitCoordinator};
+use crate::init::{
+    CancelTracker, CancelledInits, CancelsUnderWay, DeferredInitRequests, InitCoordinator,
+};
 use crate::join::Joiner;
 use crate::message::{Envelope, Message};
 use crate::metastorage::MsReplica;
@@ -98,6 +100,9 @@ pub struct Node {
     /// Inits this node holds something of whose cancel reached it undecided and whose fate it
     /// does not know yet (in memory only): it judges no other init against them.
     under_way: CancelsUnderWay,
+    /// User init requests held back while a cancel is under way here, judged when its fate is
+    /// known (in memory only).
+    deferred_inits: DeferredInitRequests,
     /// When a majority of its own cluster's CMG was last in its physical topology (or its start).
     own_cmg_seen_ms: u64,
     /// When this node last opened a replica.
@@ -146,6 +151,7 @@ impl Node {
             cancels: CancelTracker::new(),
             cancelled: CancelledInits::new(),
             under_way: CancelsUnderWay::new(),
+            deferred_inits: DeferredInitRequests::new(),
             own_cmg_seen_ms: now_ms,
             hosted_since_ms: now_ms,
             admins: AdminRequests::new(),
@@ -210,6 +216,7 @@ impl Node {
             self.empty_replica_tick();
             self.drive();
         }
+        self.resume_deferred_inits();
         std::mem::take(&mut self.out)
     }
 
@@ -299,8 +306,9 @@ impl Node {
             Message::JoinRequest {
                 info,
                 stored,
+                replica_of,
                 attempt,
-            } => self.on_join_request(from, info, stored, attempt),
+            } => self.on_join_request(from, info, stored, replica_of, attempt),
             Message::JoinResponse {
                 launch,
                 attempt,

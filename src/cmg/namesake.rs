@@ -9,7 +9,7 @@ use super::sight::LeaderSight;
 use super::CmgState;
 use crate::bugs::PlantedBug;
 use crate::config::Timing;
-use crate::types::{Addr, ClusterTag, NodeInfo};
+use crate::types::{Addr, ClusterTag, InstanceId, NodeInfo};
 
 /// What a joiner's vault holds, as its join request says (`stored`), against the CMG's cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,15 +18,28 @@ pub(crate) enum JoinerVault {
     Empty,
     /// Another cluster's tag (the CMG rejects it by tag).
     OtherCluster,
-    /// This cluster's tag: a member of this cluster before, restarted (perhaps at another
-    /// address: a node moved to another host with its vault).
+    /// This cluster's tag, or a replica of this cluster's incarnation: a member (or a named
+    /// node) of this cluster before, restarted (perhaps at another address: a node moved to
+    /// another host with its vault).
     ThisCluster,
 }
 
 impl JoinerVault {
-    /// What a joiner that stores `stored` holds, against `state`'s cluster.
-    pub fn of(stored: Option<&ClusterTag>, state: &CmgState) -> JoinerVault {
+    /// What a joiner that stores `stored` and hosts a replica of incarnation `replica_of` holds,
+    /// against `state`'s cluster. **Decision (a moved voter is known by its replica, issue 11,
+    /// fuzz seed 5355):** a named node of the init that moved to another host before it was
+    /// ever validated stores no cluster, but its vault holds the group's replica; it is this
+    /// cluster's node, not an empty namesake of a voter (which is refused for good). Before, it
+    /// was refused as a duplicate of its own previous instance and halted, and the CMG lost a
+    /// voter for good.
+    pub fn of(
+        stored: Option<&ClusterTag>,
+        replica_of: Option<InstanceId>,
+        state: &CmgState,
+    ) -> JoinerVault {
+        let instance = state.cluster.as_ref().map(|c| c.instance);
         match stored {
+            None if replica_of.is_some() && replica_of == instance => JoinerVault::ThisCluster,
             None => JoinerVault::Empty,
             Some(tag) if state.cluster.as_ref().is_some_and(|c| &c.config.tag == tag) => {
                 JoinerVault::ThisCluster

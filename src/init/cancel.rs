@@ -289,11 +289,26 @@ impl CancelTracker {
     ) -> Option<AckOutcome> {
         let cancel = self.cancels.get_mut(&init)?;
         // Counted as a voter only at the address this node knows for that name: a namesake of
-        // a voter at another address (an empty node) must not decide a cancel.
+        // a voter at another address (an empty node) must not decide a cancel. **Decision (a
+        // moved voter is known by its replica, issue 11, fuzz seed 4545):** a voter that moved
+        // to another address keeps its vault, so its acknowledgement names the voters of the
+        // replica of this incarnation it fenced; an empty namesake holds no replica of it (the
+        // init was only ever started at the plan's addresses) and names none. Such an ack, from
+        // where this node knows the name now, counts as the voter's, and the plan address
+        // nobody answers at any more is no longer told. Before, the cancel of a cluster whose
+        // voter moved was never decided, and every member kept the cancelled cluster.
+        let hosts_replica = unanswered.as_ref().is_some_and(|v| !v.is_empty());
         let name = name.filter(|n| match cancel.voter_addrs.get(n) {
-            Some(addr) => *addr == from,
+            Some(addr) => *addr == from || (hosts_replica && known_addr == Some(from)),
             None => known_addr.is_none_or(|a| a == from),
         });
+        if let Some(old) = name
+            .as_ref()
+            .and_then(|n| cancel.voter_addrs.get(n))
+            .filter(|a| **a != from)
+        {
+            cancel.pending.remove(old);
+        }
         if let Some(voters) = unanswered {
             // A cancel resumed after a restart learns the CMG's voters from its replicas.
             cancel.cmg_voters.extend(voters);

@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::RequestId;
-use crate::types::{Addr, ClusterTag, NodeInfo, NodeName};
+use crate::types::{Addr, ClusterTag, InstanceId, NodeInfo, NodeName};
 
 impl Node {
     fn remember_pending(&mut self, key: PendingKey, to: Addr) -> bool {
@@ -42,6 +42,7 @@ impl Node {
         from: Addr,
         info: NodeInfo,
         stored: Option<(ClusterTag, u64)>,
+        replica_of: Option<InstanceId>,
         attempt: u64,
     ) {
         if !self.leader_or_redirect(from) {
@@ -55,7 +56,7 @@ impl Node {
         let Some(duties) = cmg.duties() else { return };
         let sight = self.leader_sight();
         let book_addr = self.addr_of(&info.name);
-        let vault = JoinerVault::of(stored.as_ref().map(|(tag, _)| tag), cmg.state());
+        let vault = JoinerVault::of(stored.as_ref().map(|(tag, _)| tag), replica_of, cmg.state());
         let step = join_request_step(
             cmg.state(),
             duties,

@@ -12,7 +12,7 @@ use crate::error::InitError;
 use crate::event::Event;
 use crate::init::{
     resolve_params, GroupStatus, HeldCluster, InitDue, InitParams, InitPlan, StartAck,
-    StartOutcome, StatusStep, MAX_INITS_IN_FLIGHT,
+    StartOutcome, StatusStep, MAX_DEFERRED_INIT_REQUESTS, MAX_INITS_IN_FLIGHT,
 };
 use crate::init_command::InitFate;
 use crate::message::Message;
@@ -26,6 +26,13 @@ impl Node {
             request,
             params: params.clone(),
         });
+        self.consider_init_request(from, request, params);
+    }
+
+    /// What happens to an init request, received now or deferred until now: answered at once
+    /// (stopped, busy, refused), left to an attempt already in flight, deferred while a cancel
+    /// is under way, or judged.
+    fn consider_init_request(&mut self, from: Addr, request: RequestId, params: InitParams) {
         if self.is_stopped() {
             let reason = self.stop_reason();
             self.answer_init(from, request, Err(InitError::NodeStopped { reason }));
@@ -46,13 +53,59 @@ impl Node {
         // An initialized node judges the request against its cluster (its init command, its
         // tag) — but not while a cancel of that cluster is under way here, its fate unknown:
         // the cancel may be decided already and the user told so, and a refusal citing the
-        // cancelled cluster would be wrong. The request is left unanswered; the user resends
+        // cancelled cluster would be wrong. The request is held back and judged the moment the
+        // fate is known (`resume_deferred_inits`), at most `MAX_DEFERRED_INIT_REQUESTS` of them
         // (docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal").
-        let held = self.local.as_ref().map(|l| l.cmg_instance);
-        if let Some(held) = held.filter(|h| self.undecided_inits().contains(h)) {
-            self.emit(Event::InitDeferred { request, held });
+        if let Some(held) = self.held_undecided_init() {
+            if self
+                .deferred_inits
+                .defer(from, request, params.clone(), held)
+            {
+                self.emit(Event::InitDeferred { request, held });
+            } else {
+                let max = MAX_DEFERRED_INIT_REQUESTS;
+                self.answer_init(from, request, Err(InitError::Busy { max }));
+            }
             return;
         }
+        self.judge_init_request(from, request, &params);
+    }
+
+    /// The init of the cluster this node holds, if a cancel of it is under way here (its fate
+    /// unknown): no init request is judged against it yet.
+    fn held_undecided_init(&mut self) -> Option<InstanceId> {
+        let held = self.local.as_ref().map(|l| l.cmg_instance)?;
+        self.undecided_inits().contains(&held).then_some(held)
+    }
+
+    /// Judges the deferred init requests whose cancel's fate is now known (or lapsed), as if
+    /// each had just arrived; a stopped node answers them all with its reason. Called every
+    /// tick, so a deferred request is answered at most one tick after the fate is known, even
+    /// if the user stopped resending.
+    pub(crate) fn resume_deferred_inits(&mut self) {
+        if self.deferred_inits.is_empty() {
+            return;
+        }
+        if self.is_stopped() {
+            let reason = self.stop_reason();
+            for (from, request, _) in self.deferred_inits.take_all() {
+                let error = InitError::NodeStopped {
+                    reason: reason.clone(),
+                };
+                self.answer_init(from, request, Err(error));
+            }
+            return;
+        }
+        let waiting = self.held_undecided_init();
+        for (from, request, params) in self.deferred_inits.take_ready(|held| Some(held) == waiting)
+        {
+            self.consider_init_request(from, request, params);
+        }
+    }
+
+    /// The judgement of an init request no cancel holds back: against the physical topology
+    /// and what the node holds ([`resolve_params`]); an attempt starts or the user is answered.
+    fn judge_init_request(&mut self, from: Addr, request: RequestId, params: &InitParams) {
         let members: Vec<(NodeName, Addr)> = self
             .physical_members()
             .into_iter()
@@ -65,7 +118,7 @@ impl Node {
         let own_name = self.cfg.name.clone();
         let held = self.member_clusters();
         let resolved = match resolve_params(
-            &params,
+            params,
             &members,
             &held,
             own.as_ref().map(|o| (&own_name, o)),

@@ -286,9 +286,27 @@ fn what_a_joiner_stores_is_judged_against_the_cluster() {
         name: "c".into(),
         id: ClusterId(2),
     };
-    assert_eq!(JoinerVault::of(None, &s), JoinerVault::Empty);
-    assert_eq!(JoinerVault::of(Some(&own), &s), JoinerVault::ThisCluster);
-    assert_eq!(JoinerVault::of(Some(&other), &s), JoinerVault::OtherCluster);
+    let instance = s.cluster.as_ref().unwrap().instance;
+    assert_eq!(JoinerVault::of(None, None, &s), JoinerVault::Empty);
+    assert_eq!(
+        JoinerVault::of(Some(&own), None, &s),
+        JoinerVault::ThisCluster
+    );
+    assert_eq!(
+        JoinerVault::of(Some(&other), None, &s),
+        JoinerVault::OtherCluster
+    );
+    // A named node that moved before it was ever validated stores no cluster but hosts the
+    // group's replica (fuzz seed 5355); a replica of another incarnation is no such claim.
+    assert_eq!(
+        JoinerVault::of(None, Some(instance), &s),
+        JoinerVault::ThisCluster
+    );
+    let other_instance = crate::types::InstanceId(instance.0 ^ 1);
+    assert_eq!(
+        JoinerVault::of(None, Some(other_instance), &s),
+        JoinerVault::Empty
+    );
 }
 
 /// A member of this cluster restarted at another address (moved) while its old instance is

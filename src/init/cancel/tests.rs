@@ -74,6 +74,56 @@ fn a_namesake_at_another_address_does_not_count_as_a_voter() {
     assert!(!out.decided);
 }
 
+/// A voter that moved to another host keeps its vault: its ack names the voters of the replica
+/// it fenced, from where this node knows the name now. It counts, and its plan address (where
+/// nobody answers any more) is no longer told (fuzz seed 4545).
+#[test]
+fn a_moved_voter_counts_where_it_is_known_now_and_its_old_address_is_dropped() {
+    let (mut t, init) = running(0);
+    fenced_ack(&mut t, init, 1, "a");
+    let voters = Some(vec!["a".into(), "b".into(), "c".into()]);
+    let out = t
+        .on_ack(
+            init,
+            addr(9),
+            Some("b".into()),
+            Some(addr(9)),
+            Vec::new(),
+            false,
+            voters,
+            0,
+        )
+        .unwrap();
+    assert!(out.decided, "a and the moved b leave no majority");
+    assert!(
+        !out.tell.contains(&addr(2)),
+        "b's old address is not told: {:?}",
+        out.tell
+    );
+    assert!(!t.told(init).contains(&addr(2)));
+}
+
+/// An empty node that took a voter's name at another address holds no replica of the init and
+/// names no voters: even where this node knows the name now, it does not count as the voter.
+#[test]
+fn an_empty_namesake_known_under_the_name_does_not_count_as_the_voter() {
+    let (mut t, init) = running(0);
+    fenced_ack(&mut t, init, 1, "a");
+    let out = t
+        .on_ack(
+            init,
+            addr(9),
+            Some("b".into()),
+            Some(addr(9)),
+            Vec::new(),
+            false,
+            Some(Vec::new()),
+            0,
+        )
+        .unwrap();
+    assert!(!out.decided);
+}
+
 #[test]
 fn a_decided_ack_ends_the_cancel_once_nobody_is_pending() {
     let (mut t, init) = running(0);

@@ -76,6 +76,26 @@ fn a_retry_that_overtakes_the_decided_cancel_waits_for_it_and_succeeds() {
         deferred,
         "n2 left the retry unanswered while the cancel was under way"
     );
+    // The deferred request is judged the moment the fate is known, not at the user's next
+    // resend (3 s later): a user who stopped resending is answered all the same (fuzz seed
+    // 1972). Before, the new cluster started only when a resend reached n2.
+    let mut received = 0;
+    let mut started_after = None;
+    for (_, e) in net.events("n2") {
+        match e {
+            Event::InitReceived { request, .. } if *request == retry => received += 1,
+            Event::InitStarted { request, .. } if *request == retry => {
+                started_after = Some(received);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        started_after,
+        Some(1),
+        "n2 starts the retry on its first copy, once the cancel's fate is known"
+    );
     wait_joined(&mut net, &["n1", "n2", "n4"]);
     assert_eq!(net.vault("n2").local.as_ref().unwrap().config.tag, tag);
     assert_ne!(
