@@ -440,14 +440,23 @@ pub enum Event {
         decided: bool,
     },
     /// A user's init reached this node while a cancel of the cluster it holds in its vault
-    /// (`held`) is under way here, its fate not yet known: the node leaves the request
-    /// unanswered (the user resends) rather than judge it against a cluster that may already be
-    /// cancelled (docs/protocol.md Step 2.6, "a cancel under way is no ground for a refusal").
+    /// (`held`) is under way here, its fate not yet known: the node holds the request back
+    /// and judges it once the fate is known, rather than judge it against a cluster that may
+    /// already be cancelled (docs/protocol.md Step 2.6, "a cancel under way is no ground for a
+    /// refusal").
     InitDeferred {
         /// The user's request.
         request: RequestId,
         /// The init whose fate the node waits for.
         held: InstanceId,
+    },
+    /// The CMG answered this node's join request of `attempt` `StaleAttempt`: the validation of
+    /// that attempt was revoked (the node was removed as dead after it), so the node asks again
+    /// under a new attempt (docs/protocol.md Step 4, "a revoked attempt is never validated
+    /// again").
+    JoinAttemptStale {
+        /// The attempt whose validation was revoked.
+        attempt: u64,
     },
 }
 

@@ -382,6 +382,13 @@ impl Joiner {
         self.enter(JoinPhase::Requesting, now_ms);
     }
 
+    /// The CMG answered the current attempt's join request `StaleAttempt` at `now_ms` (its
+    /// validation was revoked): the node asks again, under a new attempt.
+    pub fn attempt_revoked(&mut self, now_ms: u64) {
+        self.attempt += 1;
+        self.enter(JoinPhase::Requesting, now_ms);
+    }
+
     /// True when `failure_timeout_ms` passed since the node last asked whether its init was
     /// cancelled.
     pub fn cancel_query_waited(&self, now_ms: u64, failure_timeout_ms: u64) -> bool {

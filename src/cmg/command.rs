@@ -82,6 +82,9 @@ pub enum JoinResult {
     RetryLater,
     /// Final rejection.
     Rejected(RejectionReason),
+    /// The validation of this join attempt was revoked (the node was removed as dead after it):
+    /// the joiner asks again under a new attempt (`CmgState::revoked_attempts`).
+    StaleAttempt,
 }
 
 /// The outcome of applying a command.

@@ -115,6 +115,16 @@ pub struct CmgState {
     /// docs/spec.md §5: no cancel destroys a cluster that a user was told exists.
     #[serde(default)]
     pub init_fate: Option<InitFate>,
+    /// The join attempt whose validation a leave revoked, by name, with its launch (one entry per
+    /// name, the latest revocation: bounded by the cluster's distinct names). **Decision (a
+    /// revoked attempt is never validated again, issue 11, fuzz seed 30002849):** a join request
+    /// of that launch under that attempt or an earlier one is answered `StaleAttempt` and
+    /// validates nothing. Its join readies may still be on their way (sent before the
+    /// revocation, or by the joiner as it resumed from a pause); were the attempt validated
+    /// again by a stale copy of its join request, one of those would count for the new
+    /// validation and put the node in the LT without a join ready sent after it.
+    #[serde(default)]
+    pub revoked_attempts: BTreeMap<NodeName, (LaunchId, u64)>,
 }
 
 impl CmgState {
@@ -222,6 +232,13 @@ impl CmgState {
         if let Err(reason) = validate_join(cluster, info, stored, bug) {
             return CmgOutcome::Join(JoinResult::Rejected(reason));
         }
+        let revoked = self
+            .revoked_attempts
+            .get(&info.name)
+            .is_some_and(|(launch, revoked)| *launch == info.launch && attempt <= *revoked);
+        if revoked {
+            return CmgOutcome::Join(JoinResult::StaleAttempt);
+        }
         let accept = cluster.accept();
         if !self.lt.contains(&info.name, info.launch) {
             // A new launch of a validated name replaces the old validation.
@@ -273,7 +290,10 @@ impl CmgState {
                 .get(name)
                 .is_some_and(|v| v.launch == *launch)
             {
-                self.validated_attempts.remove(name);
+                if let Some(attempt) = self.validated_attempts.remove(name) {
+                    self.revoked_attempts
+                        .insert(name.clone(), (*launch, attempt));
+                }
                 if let Some(info) = self.validated.remove(name) {
                     self.departed.insert(name.clone(), info);
                 }

@@ -271,6 +271,65 @@ fn join_ready_needs_validation_and_same_name_replaces() {
     assert_eq!(s.departed.get("a").map(|i| i.launch), Some(LaunchId(2)));
 }
 
+/// A leave revokes a validation; a stale copy of that attempt's join request (still on its way,
+/// or resent by a joiner that was paused) validates nothing, so none of that attempt's join
+/// readies can count; a new attempt is validated as any (fuzz seed 30002849).
+#[test]
+fn a_revoked_attempt_is_never_validated_again() {
+    let mut s = initialized();
+    let join = |s: &mut CmgState, attempt: u64| {
+        s.apply(&CmgCommand::Join {
+            info: info("a", 1),
+            stored: None,
+            attempt,
+        })
+    };
+    let ready = |s: &mut CmgState, attempt: u64| {
+        s.apply(&CmgCommand::JoinReady {
+            info: info("a", 1),
+            attempt,
+        })
+    };
+    assert!(matches!(
+        join(&mut s, 3),
+        CmgOutcome::Join(JoinResult::Accepted(_))
+    ));
+    s.apply(&CmgCommand::NodesLeave {
+        nodes: vec![("a".into(), LaunchId(1))],
+    });
+    assert_eq!(
+        s.revoked_attempts.get("a"),
+        Some(&(LaunchId(1), 3)),
+        "the revocation is remembered"
+    );
+    for stale in [2, 3] {
+        assert_eq!(
+            join(&mut s, stale),
+            CmgOutcome::Join(JoinResult::StaleAttempt)
+        );
+    }
+    assert!(s.validated.is_empty(), "a stale attempt validates nothing");
+    assert!(matches!(ready(&mut s, 3), CmgOutcome::JoinReady(Err(_))));
+    assert!(matches!(
+        join(&mut s, 4),
+        CmgOutcome::Join(JoinResult::Accepted(_))
+    ));
+    assert!(matches!(ready(&mut s, 3), CmgOutcome::JoinReady(Err(_))));
+    assert_eq!(ready(&mut s, 4), CmgOutcome::JoinReady(Ok(1)));
+    // Another launch of the name is not held to the old launch's attempts.
+    s.apply(&CmgCommand::NodesLeave {
+        nodes: vec![("a".into(), LaunchId(1))],
+    });
+    assert!(matches!(
+        s.apply(&CmgCommand::Join {
+            info: info("a", 2),
+            stored: None,
+            attempt: 1,
+        }),
+        CmgOutcome::Join(JoinResult::Accepted(_))
+    ));
+}
+
 #[test]
 fn ms_node_change_validates_and_bumps_version() {
     let mut s = initialized();

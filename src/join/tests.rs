@@ -115,6 +115,21 @@ fn a_refused_join_ready_starts_a_new_attempt() {
 }
 
 #[test]
+fn a_revoked_attempt_starts_a_new_one() {
+    let mut j = Joiner::new(0);
+    j.follow(&notice(1, 1, 3), 0, 100);
+    assert!(j.expects_response(1));
+    j.attempt_revoked(5);
+    assert_eq!(j.phase(), &JoinPhase::Requesting);
+    assert!(
+        !j.expects_response(1),
+        "the revoked attempt's answers no longer count"
+    );
+    assert!(j.expects_response(2));
+    assert_eq!(j.sending(JoinSend::Request, 5).unwrap().attempt, 2);
+}
+
+#[test]
 fn at_most_sixteen_tags_are_remembered_the_smallest_goes_first() {
     let mut j = Joiner::new(0);
     for id in 1..=16 {

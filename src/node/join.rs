@@ -186,6 +186,13 @@ impl Node {
         }
         match result {
             JoinResult::RetryLater => {}
+            JoinResult::StaleAttempt => {
+                // Its validation was revoked: a new attempt, so that only a join ready sent
+                // after the new validation counts (docs/protocol.md Step 4).
+                self.emit(Event::JoinAttemptStale { attempt });
+                self.joiner.attempt_revoked(self.now_ms);
+                self.send_join_request();
+            }
             JoinResult::Rejected(reason) => {
                 let by = self.joiner.leader_name();
                 self.halt(Rejection {
