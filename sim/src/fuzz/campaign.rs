@@ -388,6 +388,9 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
                 Event::JoinReadyRefused { .. } => {
                     reached.insert("join_ready_refused".into());
                 }
+                Event::JoinAttemptStale { .. } => {
+                    reached.insert("join_attempt_stale".into());
+                }
                 Event::VaultCleared { .. } => {
                     reached.insert("vault_cleared_by_cancel".into());
                 }

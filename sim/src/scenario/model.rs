@@ -143,6 +143,9 @@ pub enum Condition {
     ValidationRevoked(String),
     /// The CMG refused the node's join ready; it starts its join again.
     JoinReadyRefused(String),
+    /// The CMG answered the node's join request `StaleAttempt` (its validation of that attempt
+    /// was revoked); it starts a new attempt (`Event::JoinAttemptStale`).
+    JoinAttemptStale(String),
     /// A Meta Storage replica (this node's, if given) applied configuration version `version`
     /// or a later one.
     MsVersionApplied {

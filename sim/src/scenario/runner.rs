@@ -974,6 +974,10 @@ fn event_test(world: &World, condition: &Condition) -> Option<Box<dyn Fn(&str, &
             let by = by(l);
             Box::new(move |node, e| matches!(e, Event::JoinReadyRefused { .. }) && by(node))
         }
+        Condition::JoinAttemptStale(l) => {
+            let by = by(l);
+            Box::new(move |node, e| matches!(e, Event::JoinAttemptStale { .. }) && by(node))
+        }
         Condition::ClusterStateReceived(l) => {
             let by = by(l);
             Box::new(move |node, e| matches!(e, Event::ClusterStateReceived { .. }) && by(node))

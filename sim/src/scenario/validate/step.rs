@@ -295,6 +295,7 @@ impl Builder<'_, '_> {
             ConditionEvent::CancelReceived => Condition::CancelReceived(node()?),
             ConditionEvent::ValidationRevoked => Condition::ValidationRevoked(node()?),
             ConditionEvent::JoinReadyRefused => Condition::JoinReadyRefused(node()?),
+            ConditionEvent::JoinAttemptStale => Condition::JoinAttemptStale(node()?),
             ConditionEvent::MsVersionApplied => Condition::MsVersionApplied {
                 version: version(&limits::MS_VERSION)?,
                 node: any_node()?,
@@ -933,6 +934,10 @@ mod tests {
             (
                 "join_ready_refused",
                 Condition::JoinReadyRefused("a".into()),
+            ),
+            (
+                "join_attempt_stale",
+                Condition::JoinAttemptStale("a".into()),
             ),
             (
                 "cluster_state_received",
