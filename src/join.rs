@@ -259,6 +259,29 @@ impl Joiner {
         }
         self.terms.insert(notice.tag.clone(), notice.term);
         self.leader = Some((notice.leader.name.clone(), notice.leader.addr));
+        // Decision (a notice says whether its receiver is a member, docs/protocol.md Step 4):
+        // a node the leader has in its LT is joined, whatever answer it missed; a joined node
+        // ignores a notice sent before it joined (older than its LT version), which reached it
+        // late (fuzz seeds 31101701, 31100691).
+        if !cluster_changed {
+            match self.phase {
+                JoinPhase::Requesting | JoinPhase::ReadySent | JoinPhase::Joined { .. }
+                    if notice.member =>
+                {
+                    if !self.is_joined() {
+                        self.enter(
+                            JoinPhase::Joined {
+                                lt_version: notice.lt_version,
+                            },
+                            now_ms,
+                        );
+                    }
+                    return None;
+                }
+                JoinPhase::Joined { lt_version } if notice.lt_version < lt_version => return None,
+                _ => {}
+            }
+        }
         match self.phase {
             JoinPhase::Waiting | JoinPhase::Requesting | JoinPhase::Joined { .. } => {
                 if self.phase != JoinPhase::Requesting || cluster_changed {

@@ -65,6 +65,13 @@ pub struct ClusterStateNotice {
     pub cmg_nodes: Vec<NodeName>,
     /// The cluster's tag.
     pub tag: ClusterTag,
+    /// The leader's LT version when it sent the notice. A joined node ignores a notice older
+    /// than the LT version it joined at: it was sent before it joined, and reached it late
+    /// (docs/protocol.md Step 4, "a notice says whether its receiver is a member").
+    pub lt_version: u64,
+    /// Whether the receiver (its name and launch) is in the leader's LT. A node that never got
+    /// the answer to its join ready (its leader moved or died) learns from it that it joined.
+    pub member: bool,
 }
 
 /// Everything that travels between nodes and between the user and a node.

@@ -28,6 +28,8 @@ fn notice(id: u128, leader: u8, term: u64) -> ClusterStateNotice {
         cmg_instance: InstanceId(id as u64),
         cmg_nodes: vec![format!("n{leader}")],
         tag: tag(id),
+        lt_version: 0,
+        member: false,
     }
 }
 
@@ -99,7 +101,10 @@ fn a_ready_joiner_resends_join_ready_and_a_joined_one_requests_anew() {
     assert!(j.expects_ready_response(1));
     j.joined(4, 0);
     assert!(j.is_joined());
-    assert_eq!(j.follow(&notice(1, 1, 3), 0, 100), Some(JoinSend::Request));
+    // A notice sent after it was removed (LT version 5) makes it ask anew.
+    let mut removed = notice(1, 1, 3);
+    removed.lt_version = 5;
+    assert_eq!(j.follow(&removed, 0, 100), Some(JoinSend::Request));
     assert_eq!(j.sending(JoinSend::Request, 0).unwrap().attempt, 2);
 }
 
@@ -112,6 +117,46 @@ fn a_refused_join_ready_starts_a_new_attempt() {
     j.ready_refused(0);
     assert_eq!(j.phase(), &JoinPhase::Requesting);
     assert!(j.expects_response(2));
+}
+
+/// A node whose join ready's answer was lost (its leader moved or died) learns from a notice
+/// that says it is in the leader's LT that it joined, and asks nothing more (fuzz seed 31101701).
+#[test]
+fn a_notice_naming_the_receiver_a_member_makes_it_joined() {
+    let mut j = Joiner::new(0);
+    j.follow(&notice(1, 1, 3), 0, 100);
+    j.accepted(1, 0);
+    j.recovered(0);
+    assert_eq!(j.phase(), &JoinPhase::ReadySent);
+    let mut member = notice(1, 2, 4);
+    member.member = true;
+    member.lt_version = 6;
+    assert_eq!(j.follow(&member, 10, 100), None);
+    assert_eq!(j.phase(), &JoinPhase::Joined { lt_version: 6 });
+    assert_eq!(
+        j.follow(&member, 20, 100),
+        None,
+        "a joined member asks nothing"
+    );
+    assert_eq!(j.phase(), &JoinPhase::Joined { lt_version: 6 });
+}
+
+/// A joined node ignores a notice sent before it joined (an LT version below the one it joined
+/// at) that reached it late; a newer one (it was removed since) makes it ask again (fuzz seed
+/// 31100691).
+#[test]
+fn a_joined_node_ignores_a_notice_older_than_its_lt_version() {
+    let mut j = Joiner::new(0);
+    j.follow(&notice(1, 1, 3), 0, 100);
+    j.joined(6, 0);
+    let mut late = notice(1, 1, 3);
+    late.lt_version = 5;
+    assert_eq!(j.follow(&late, 10, 100), None);
+    assert!(j.is_joined());
+    let mut removed = notice(1, 1, 3);
+    removed.lt_version = 7;
+    assert_eq!(j.follow(&removed, 20, 100), Some(JoinSend::Request));
+    assert_eq!(j.phase(), &JoinPhase::Requesting);
 }
 
 #[test]

@@ -370,11 +370,18 @@ impl Node {
         let Some(duties) = duties else {
             return;
         };
-        if state.lt.contains(name, launch) {
+        // Decision (a notice says whether its receiver is a member, fuzz seeds 31100691 and
+        // 31101701): LT members get the notice too, but only when it is forced — at this
+        // leader's election and when the member appears in its view — never every
+        // `cluster_state_retry_ms`: a member whose join ready answer was lost (its leader moved
+        // or died) learns it joined.
+        let member = state.lt.contains(name, launch);
+        if member {
             duties.forget_notice(addr);
-            return;
-        }
-        if !duties.notice_due(addr, launch, now, retry, force) {
+            if !force {
+                return;
+            }
+        } else if !duties.notice_due(addr, launch, now, retry, force) {
             return;
         }
         let term = duties.term();
@@ -384,6 +391,8 @@ impl Node {
             cmg_instance,
             cmg_nodes: cluster.config.cmg_nodes.clone(),
             tag: cluster.config.tag.clone(),
+            lt_version: state.lt.version,
+            member,
         };
         self.emit(Event::ClusterStateSent {
             to: name.to_string(),

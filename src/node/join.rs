@@ -45,6 +45,7 @@ impl Node {
             cancelled: self.cancelled.decided(notice.cmg_instance),
             own: self.own_cluster(),
         };
+        let was_joined = self.joiner.is_joined();
         let step = self
             .joiner
             .on_cluster_state(&notice, &facts, self.now_ms, &self.timing);
@@ -80,6 +81,12 @@ impl Node {
         }
         if let ClusterStateStep::Follow(next) = step {
             self.learn_addr(&notice.leader.name, notice.leader.addr);
+            if !was_joined && self.joiner.is_joined() {
+                // The leader has it in its LT: its join ready's answer was lost.
+                self.emit(Event::Joined {
+                    lt_version: notice.lt_version,
+                });
+            }
             // Decision (a recovering node asks again, docs/protocol.md): `Joiner::follow` may
             // start a new join attempt for a node that has been catching up for a failure
             // timeout (fuzz seeds 9100376, 9100636).

@@ -27,6 +27,8 @@ fn notice(id: u128, term: u64) -> ClusterStateNotice {
         cmg_instance: InstanceId(id as u64),
         cmg_nodes: vec!["n1".into()],
         tag: tag(id),
+        lt_version: 0,
+        member: false,
     }
 }
 
@@ -131,9 +133,12 @@ fn an_accepted_node_follows_only_its_own_cluster() {
         step(&mut j, &notice(2, 1), &f, late),
         ClusterStateStep::Foreign
     );
-    // A joined node that gets its own cluster's state (it was removed from the LT) joins again.
+    // A joined node that gets its own cluster's state (it was removed from the LT: a newer LT
+    // version than the one it joined at) joins again.
+    let mut removed = notice(1, 1);
+    removed.lt_version = 3;
     assert_eq!(
-        step(&mut j, &notice(1, 1), &f, late),
+        step(&mut j, &removed, &f, late),
         ClusterStateStep::Follow(Some(JoinSend::Request))
     );
 }
