@@ -40,7 +40,7 @@ use crate::config::Timing;
 use crate::error::RejectionReason;
 use crate::init::InitCommand;
 use crate::types::{
-    Addr, ClusterTag, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
+    Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
 };
 
 /// How many removed (address, launch) pairs a node remembers.
@@ -61,6 +61,12 @@ pub struct Identity {
     pub ms_version: Option<u64>,
     /// The init command its cluster was created with, if it is initialized.
     pub init: Option<InitCommand>,
+    /// The incarnation of the CMG (else Meta Storage) replica its vault hosts, if any: a named
+    /// node of an init that is not initialized yet still holds that group's replica, and its
+    /// group's peers know it by it (docs/protocol.md, "Restart at another address": a moved
+    /// voter is known by its replica).
+    #[serde(default)]
+    pub replica_of: Option<InstanceId>,
 }
 
 /// A member of the physical topology: its identity and how it was admitted.

@@ -48,10 +48,24 @@ impl Node {
                     .member(at)
                     .is_some_and(|m| m.identity.info.name == name)
         };
-        let empty = self
-            .topo
-            .member(addr)
-            .is_some_and(|m| m.identity.tag.is_none());
+        // Empty: no cluster in its vault, and no replica of a group this node hosts or belongs
+        // to. **Decision (a moved voter is known by its replica, issue 11, fuzz seed 4545 at
+        // seed 0):** a CMG voter of an init that moved before that init committed has no cluster
+        // in its vault but hosts the group's replica; it is that voter, not an empty namesake,
+        // and its name moves to its new address once the old one left the view. Before, two
+        // such voters wrote to each other's old addresses for ever and never elected a leader.
+        let ours = [
+            self.cmg.as_ref().map(|c| c.group().instance()),
+            self.ms.as_ref().map(|m| m.instance()),
+            self.local.as_ref().map(|l| l.cmg_instance),
+        ];
+        let empty = self.topo.member(addr).is_some_and(|m| {
+            m.identity.tag.is_none()
+                && !m
+                    .identity
+                    .replica_of
+                    .is_some_and(|i| ours.contains(&Some(i)))
+        });
         // The node this cluster's CMG knows under the name, alive in this node's view (a
         // delayed message from an instance that has left the view never takes the name back).
         let member_owner = self.cmg.as_ref().and_then(|c| c.state().member_addr(name))

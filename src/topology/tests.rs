@@ -26,6 +26,7 @@ fn record(n: u8, launch: u64, tag: Option<ClusterTag>, at_ms: u64) -> MemberReco
             tag: tag.clone(),
             ms_version: tag.as_ref().map(|_| 1),
             init: None,
+            replica_of: None,
         },
         admitted_tag: tag,
         admitted_at_ms: at_ms,
