@@ -181,15 +181,26 @@ pub(crate) fn join_request_step(
     bug: Option<PlantedBug>,
 ) -> JoinRequestStep {
     let empty_vault = vault == JoinerVault::Empty;
-    if !sight.present(info) {
-        return JoinRequestStep::Wait;
-    }
     let namesake = if bug == Some(PlantedBug::AcceptDuplicateName) {
         // Planted bug: nobody else's hold on the name is looked at.
         Namesake::None
     } else {
         namesake(state, info, empty_vault, sight, book_addr)
     };
+    if !sight.present(info) {
+        // Decision (a duplicate of a live holder is refused even unseen, fuzz seed 31343358):
+        // the refusal judges the holder, not the joiner — a joiner that is not this cluster's
+        // node (nothing in its vault says so) named like a node alive in the leader's sight
+        // (the leader itself, say) is refused though the leader does not see it. Before, a
+        // namesake of the leader that the leader's view never admitted (its own name at another
+        // address) asked to join for ever, unanswered.
+        return match namesake {
+            Namesake::Alive(holder) if vault != JoinerVault::ThisCluster => {
+                JoinRequestStep::Refuse { holder }
+            }
+            _ => JoinRequestStep::Wait,
+        };
+    }
     match namesake {
         Namesake::Alive(holder) if vault == JoinerVault::ThisCluster => {
             let since = duties.holder_wait_since(&info.name, info.launch);

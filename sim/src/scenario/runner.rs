@@ -637,15 +637,58 @@ fn group_leader(
 
 /// The label of the node whose CMG replica emitted the most recent `Validated` event for the
 /// node labelled `label`.
+///
+/// The node that validated `label` most recently: of the CMG replicas that applied the latest
+/// validation of it (every replica emits `Validated` as it applies the entry), the one that led
+/// its CMG when it applied it, else the first to apply it. Not the last replica to apply it: a
+/// step a while after the validation must name the validating leader, not the slowest follower.
 fn validator_of(world: &World, label: &str) -> Option<String> {
     let name = world.name_of(label);
     world.with_trace(|trace| {
-        trace.iter().rev().find_map(|entry| match &entry.kind {
-            TraceKind::Protocol(Event::Validated { node, .. }) if *node == name => {
-                Some(entry.node.clone())
+        // Whether each label's CMG replica leads, as its role changes say.
+        let mut leads: BTreeMap<&str, bool> = BTreeMap::new();
+        // The latest validation: (CMG incarnation, log index), its first applier, its leader.
+        let mut latest: Option<((joinsim::InstanceId, u64), String, Option<String>)> = None;
+        let mut cmg_of: BTreeMap<&str, joinsim::InstanceId> = BTreeMap::new();
+        for entry in trace {
+            let TraceKind::Protocol(event) = &entry.kind else {
+                continue;
+            };
+            match event {
+                Event::RoleChanged {
+                    group: joinsim::GroupKind::Cmg,
+                    instance,
+                    role,
+                    ..
+                } => {
+                    leads.insert(&entry.node, *role == joinsim::Role::Leader);
+                    cmg_of.insert(&entry.node, *instance);
+                }
+                Event::Started { .. } => {
+                    leads.insert(&entry.node, false);
+                }
+                Event::Validated { node, index, .. } if *node == name => {
+                    let instance = cmg_of.get(entry.node.as_str()).copied();
+                    let key = (instance.unwrap_or(joinsim::InstanceId(0)), *index);
+                    let leader = leads.get(entry.node.as_str()).copied().unwrap_or(false);
+                    match &mut latest {
+                        Some((k, _, led)) if *k == key => {
+                            if leader && led.is_none() {
+                                *led = Some(entry.node.clone());
+                            }
+                        }
+                        // An older validation applied late by a slow replica is not the latest.
+                        Some((k, _, _)) if k.0 == key.0 && k.1 > key.1 => {}
+                        _ => {
+                            let led = leader.then(|| entry.node.clone());
+                            latest = Some((key, entry.node.clone(), led));
+                        }
+                    }
+                }
+                _ => {}
             }
-            _ => None,
-        })
+        }
+        latest.map(|(_, first, leader)| leader.unwrap_or(first))
     })
 }
 

@@ -154,6 +154,37 @@ fn the_leader_itself_is_a_live_holder() {
     );
 }
 
+/// A joiner the leader does not see, named like a node alive in the leader's sight (here the
+/// leader itself), is refused all the same: the refusal judges the holder. One whose vault holds
+/// this cluster waits (it may be that node, moved) (fuzz seed 31343358).
+#[test]
+fn an_unseen_duplicate_of_a_live_holder_is_refused() {
+    let s = held_in_lt(info("a", 1, 1));
+    let none = BTreeSet::new();
+    let view = sight(&[], &none);
+    assert_eq!(
+        step(&s, &info("a", 9, 1), true, &view),
+        JoinRequestStep::Refuse { holder: addr(1) }
+    );
+    let duties = LeaderDuties::new(1);
+    let this_cluster = join_request_step(
+        &s,
+        &duties,
+        &info("a", 9, 1),
+        JoinerVault::ThisCluster,
+        &view,
+        None,
+        at_start(),
+        None,
+    );
+    assert_eq!(this_cluster, JoinRequestStep::Wait);
+    // A free name, unseen: it waits to be seen.
+    assert_eq!(
+        step(&s, &info("q", 9, 1), true, &view),
+        JoinRequestStep::Wait
+    );
+}
+
 #[test]
 fn a_holder_the_leader_does_not_see_makes_the_joiner_wait() {
     let s = held_in_lt(info("z", 3, 1));

@@ -460,7 +460,7 @@ impl Builder<'_, '_> {
                         cmg_nodes: step.cmg.clone().unwrap_or_default(),
                         ms_nodes: step.ms.clone().unwrap_or_default(),
                     },
-                    expect: self.answer(&step.expect, InitError::VARIANTS, ids)?,
+                    expect: self.answer(&step.expect, InitError::VARIANTS, ids, true)?,
                 }
             }
             ActionName::ReconfigureMs => {
@@ -471,7 +471,7 @@ impl Builder<'_, '_> {
                     id,
                     via,
                     nodes: step.nodes.clone().unwrap_or_default(),
-                    expect: self.answer(&step.expect, AdminError::VARIANTS, ids)?,
+                    expect: self.answer(&step.expect, AdminError::VARIANTS, ids, false)?,
                 }
             }
             ActionName::Partition => {
@@ -717,11 +717,14 @@ impl Builder<'_, '_> {
 
     /// The `expect` of an `init` or `reconfigure_ms` step; `kinds` are the error kinds of its
     /// command.
+    /// `tag_answers`: whether `same_tag:`/`other_tag:` apply (an init's answer carries a tag,
+    /// an admin answer none).
     fn answer(
         &self,
         raw: &Option<Spanned<String>>,
         kinds: &[&str],
         ids: &Ids,
+        tag_answers: bool,
     ) -> Result<AnswerExpectation, ScenarioError> {
         let Some(raw) = raw else {
             return Ok(AnswerExpectation::Any);
@@ -737,6 +740,14 @@ impl Builder<'_, '_> {
         }
         if let Some((word, other)) = text.split_once(':') {
             if let Ok(prefix) = word.parse::<AnswerPrefix>() {
+                if !tag_answers {
+                    return Err(self.err(
+                        raw.span(),
+                        format!(
+                            "{text:?}: an admin answer carries no tag; `{word}:<init id>` applies to init steps only"
+                        ),
+                    ));
+                }
                 if ids.get(other) != Some(&IdOf::Init) {
                     return Err(
                         self.err(raw.span(), format!("no earlier init step has id {other:?}"))
@@ -1250,6 +1261,13 @@ mod tests {
         ))
         .message
         .contains("unknown expected answer"));
+        // An admin answer carries no tag: a tag comparison there could never hold.
+        let admin = format!(
+            "{HEAD}[[step]]\nat_ms = 0\naction = \"init\"\nid = \"i\"\nvia = \"a\"\ncluster = \"c\"\n[[step]]\nat_ms = 1\naction = \"reconfigure_ms\"\nvia = \"a\"\nnodes = [\"a\"]\nexpect = \"same_tag:i\"\n[expect]\n"
+        );
+        assert!(error_of(&admin)
+            .message
+            .contains("an admin answer carries no tag"));
         assert!(error_of(&step(
             "after = { event = \"exploded\", node = \"a\" }\naction = \"heal\""
         ))
