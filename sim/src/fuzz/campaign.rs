@@ -281,10 +281,19 @@ pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
                 reached.insert("fault:pause:in_trace".into());
             }
             // A storage fault counts when it struck (an armed one may never strike).
-            TraceKind::Harness(HarnessEvent::StorageFault { fault, .. })
+            TraceKind::Harness(HarnessEvent::StorageFault { fault, detail })
                 if !fault.starts_with("armed:") =>
             {
                 reached.insert(format!("fault:{fault}:in_trace"));
+                // A power loss that lost at least one lazy write (its detail reads "N lazy
+                // write(s) lost", `World::storage_fault`): the non-durable path was reached.
+                let lost = detail
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok());
+                if fault == "power_loss" && lost.is_some_and(|n| n > 0) {
+                    reached.insert("lazy_write_lost".into());
+                }
             }
             TraceKind::Harness(HarnessEvent::VaultRecordRefused { .. }) => {
                 reached.insert("vault_record_refused".into());
