@@ -258,7 +258,7 @@ pub(super) struct RawExpect {
     pub(super) lt_version: Option<Spanned<u64>>,
     pub(super) cmg_lts_agree: Option<bool>,
     pub(super) lts: Option<Spanned<Vec<Vec<Spanned<String>>>>>,
-    pub(super) ms_voters: Option<Vec<Spanned<String>>>,
+    pub(super) ms_voters: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) ms_learners: Option<Vec<Spanned<String>>>,
     pub(super) ms_version: Option<Spanned<u64>>,
     pub(super) order: Option<Vec<Spanned<RawOrder>>>,

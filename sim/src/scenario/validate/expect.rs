@@ -56,9 +56,24 @@ impl Builder<'_, '_> {
                         "lts lists the LT of each cluster: at least one list",
                     ));
                 }
-                let mut out = Vec::new();
+                let mut out: Vec<Vec<String>> = Vec::new();
                 for list in lists.get_ref() {
-                    out.push(self.name_list(list, "an expected LT of `lts`")?);
+                    if list.is_empty() {
+                        return Err(self.err(
+                            lists.span(),
+                            "an expected LT of `lts` is empty: a cluster's LT holds its leader at least",
+                        ));
+                    }
+                    let labels = self.name_list(list, "an expected LT of `lts`")?;
+                    for (label, raw) in labels.iter().zip(list) {
+                        if out.iter().any(|earlier| earlier.contains(label)) {
+                            return Err(self.err(
+                                raw.span(),
+                                format!("{label:?} is in two expected LTs of `lts` (a node joins one cluster)"),
+                            ));
+                        }
+                    }
+                    out.push(labels);
                 }
                 Some(out)
             }
@@ -66,8 +81,14 @@ impl Builder<'_, '_> {
         let ms_voters = e
             .ms_voters
             .as_ref()
-            .map(|l| self.name_list(l, "the expected Meta Storage voters"))
+            .map(|l| self.name_list(l.get_ref(), "the expected Meta Storage voters"))
             .transpose()?;
+        if let Some(raw) = e.ms_voters.as_ref().filter(|l| l.get_ref().is_empty()) {
+            return Err(self.err(
+                raw.span(),
+                "ms_voters is empty: a Meta Storage group has a voter at least",
+            ));
+        }
         let ms_learners = e
             .ms_learners
             .as_ref()
@@ -87,11 +108,15 @@ impl Builder<'_, '_> {
         let mut order = Vec::new();
         for o in e.order.iter().flatten() {
             let (line, _) = self.source.position(o.span().start);
-            order.push(Order {
-                line,
-                first: self.condition(&o.get_ref().first, &ids)?,
-                then: self.condition(&o.get_ref().then, &ids)?,
-            });
+            let first = self.condition(&o.get_ref().first, &ids)?;
+            let then = self.condition(&o.get_ref().then, &ids)?;
+            if first == then {
+                return Err(self.err(
+                    o.span(),
+                    "an order's `first` and `then` are the same event: it can never hold",
+                ));
+            }
+            order.push(Order { line, first, then });
         }
         let mut nodes = BTreeMap::new();
         for (label, outcome) in e.nodes.iter().flatten() {
@@ -363,6 +388,26 @@ mod tests {
             8,
             19,
             "names \"a\" twice",
+        );
+        // Expectations that can never hold are file errors (issue 11's review).
+        at(&format!("{HEAD}[expect]\nlts = [[]]\n"), 8, 7, "is empty");
+        at(
+            &format!("{HEAD}[expect]\nlts = [[\"a\"], [\"a\"]]\n"),
+            8,
+            16,
+            "in two expected LTs",
+        );
+        at(
+            &format!("{HEAD}[expect]\nms_voters = []\n"),
+            8,
+            13,
+            "ms_voters is empty",
+        );
+        at(
+            &format!("{HEAD}[expect]\n[[expect.order]]\nfirst = {{ event = \"joined\", node = \"a\" }}\nthen = {{ event = \"joined\", node = \"a\" }}\n"),
+            8,
+            1,
+            "the same event",
         );
         at(
             &format!("{HEAD}[expect]\nms_version = 0\n"),

@@ -614,6 +614,12 @@ impl Builder<'_, '_> {
                 takes(&[F::From, F::To, F::LatencyMs, F::Loss])?;
                 let from = self.target_field(&step.from, "from", action, &span)?;
                 let to = self.target_field(&step.to, "to", action, &span)?;
+                if from == to && matches!(from, Target::Node(_)) {
+                    return Err(self.err(
+                        span,
+                        "action \"link\" joins two nodes: `from` and `to` name the same one",
+                    ));
+                }
                 let Some(latency) = &step.latency_ms else {
                     return Err(self.err(span, "action \"link\" needs `latency_ms = [min, max]`"));
                 };
@@ -1261,6 +1267,11 @@ mod tests {
         ))
         .message
         .contains("unknown expected answer"));
+        assert!(error_of(&step(
+            "action = \"link\"\nfrom = \"a\"\nto = \"a\"\nlatency_ms = [1, 2]"
+        ))
+        .message
+        .contains("the same one"));
         // An admin answer carries no tag: a tag comparison there could never hold.
         let admin = format!(
             "{HEAD}[[step]]\nat_ms = 0\naction = \"init\"\nid = \"i\"\nvia = \"a\"\ncluster = \"c\"\n[[step]]\nat_ms = 1\naction = \"reconfigure_ms\"\nvia = \"a\"\nnodes = [\"a\"]\nexpect = \"same_tag:i\"\n[expect]\n"
