@@ -401,13 +401,17 @@ impl Joiner {
 
     /// Join ready was refused at `now_ms`: the node asks to join again, under a new attempt.
     pub fn ready_refused(&mut self, now_ms: u64) {
-        self.attempt += 1;
-        self.enter(JoinPhase::Requesting, now_ms);
+        self.new_attempt(now_ms);
     }
 
     /// The CMG answered the current attempt's join request `StaleAttempt` at `now_ms` (its
     /// validation was revoked): the node asks again, under a new attempt.
     pub fn attempt_revoked(&mut self, now_ms: u64) {
+        self.new_attempt(now_ms);
+    }
+
+    /// Asks to join again at `now_ms`, under a new attempt.
+    fn new_attempt(&mut self, now_ms: u64) {
         self.attempt += 1;
         self.enter(JoinPhase::Requesting, now_ms);
     }

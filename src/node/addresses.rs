@@ -115,6 +115,16 @@ impl Node {
         self.addrs.get(name).copied()
     }
 
+    /// The incarnation of the CMG (else Meta Storage) replica this node hosts, if any: what its
+    /// identity and its join requests say of its vault (docs/protocol.md, "a moved voter is
+    /// known by its replica").
+    pub(crate) fn hosted_replica(&self) -> Option<InstanceId> {
+        self.cmg
+            .as_ref()
+            .map(|c| c.group().instance())
+            .or_else(|| self.ms.as_ref().map(|m| m.instance()))
+    }
+
     /// True when this node hosts a replica of incarnation `instance`.
     fn hosts(&self, instance: InstanceId) -> bool {
         self.cmg

@@ -151,15 +151,10 @@ impl Node {
             stored: stored.clone(),
         });
         let info = self.info();
-        let replica_of = self
-            .cmg
-            .as_ref()
-            .map(|c| c.group().instance())
-            .or_else(|| self.ms.as_ref().map(|m| m.instance()));
         let request = Message::JoinRequest {
             info,
             stored,
-            replica_of,
+            replica_of: self.hosted_replica(),
             attempt: to.attempt,
         };
         self.send(to.addr, request);

@@ -23,11 +23,7 @@ impl Node {
             tag: self.local.as_ref().map(|l| l.config.tag.clone()),
             ms_version: self.local.as_ref().map(|l| l.config.ms_version),
             init: self.local.as_ref().map(|l| l.init.clone()),
-            replica_of: self
-                .cmg
-                .as_ref()
-                .map(|c| c.group().instance())
-                .or_else(|| self.ms.as_ref().map(|m| m.instance())),
+            replica_of: self.hosted_replica(),
         }
     }
 
