@@ -80,6 +80,12 @@ pub enum PlantedBug {
     /// announce, a probe, a probe ack or a merge of views is not pre-init validated
     /// (`entry_check`); only the handshake checks versions.
     SkipPreInitOnMerge,
+    /// The planted divergence (issue 12): the initiator answers the user as soon as the CMG
+    /// committed the cluster-init, without waiting for the Meta Storage to have a leader (spec
+    /// step 2: "only after that commit and after the MS group has a leader"). No invariant of
+    /// docs/invariants.md reads the Meta Storage's leadership; the reference model's rule
+    /// `answer_after_commit` does, so only trace validation (`model_divergence`) finds it.
+    AnswerBeforeMsLeader,
 }
 
 impl PlantedBug {

@@ -29,6 +29,9 @@ use crate::scenario::SeedResult;
 pub enum FailureKind {
     /// A safety invariant broke (named).
     Invariant(String),
+    /// A trace entry the reference model of the protocol could not explain (trace validation,
+    /// `crate::model_check`; the rule it broke is in the message).
+    ModelDivergence,
     /// The liveness phase did not converge.
     Liveness,
     /// The liveness phase did not converge in a run where two clusters formed (the two_clusters
@@ -79,6 +82,9 @@ pub fn classify(result: &SeedResult) -> Option<(FailureKind, String)> {
             FailureKind::Invariant(v.invariant.to_string()),
             v.to_string(),
         ));
+    }
+    if let Some(d) = &result.divergence {
+        return Some((FailureKind::ModelDivergence, d.to_string()));
     }
     if let Some(f) = result.failures.iter().find(|f| f.starts_with("liveness")) {
         let kind = if result
@@ -184,6 +190,7 @@ mod tests {
             nodes: BTreeMap::new(),
             lt: Vec::new(),
             violations: Vec::new(),
+            divergence: None,
             hazards: Vec::new(),
             failures: Vec::new(),
             stall: Vec::new(),

@@ -23,6 +23,7 @@ pub mod fuzz;
 pub mod host;
 pub mod limits;
 pub mod memory;
+pub mod model_check;
 pub mod network;
 pub mod record;
 pub mod render;

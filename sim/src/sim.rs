@@ -88,6 +88,8 @@ pub struct RunReport<R> {
     pub final_views: std::collections::BTreeMap<String, NodeView>,
     /// Invariant violations (empty for a good run).
     pub violations: Vec<Violation>,
+    /// The first trace entry the reference model could not explain (`crate::model_check`).
+    pub divergence: Option<crate::model_check::Divergence>,
     /// Hazards reported.
     pub hazards: Vec<Hazard>,
 }
@@ -279,12 +281,16 @@ impl Sim {
         world.check_committed_logs();
         let hazards = world.check_hazards();
         let violations = world.violations();
+        let divergence = world.divergence();
         let (trace_hash, trace, hash_after, deliveries, entries) = world.finish();
         let sim_time = start.elapsed();
         world.shutdown();
         if !self.allow_violations {
             if let Some(first) = violations.first() {
                 panic!("invariant violated: {first}");
+            }
+            if let Some(divergence) = &divergence {
+                panic!("{divergence}");
             }
         }
         RunReport {
@@ -299,6 +305,7 @@ impl Sim {
             wall_time: Duration::ZERO,
             final_views,
             violations,
+            divergence,
             hazards,
         }
     }

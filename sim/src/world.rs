@@ -17,6 +17,7 @@ use madsim::time::Instant;
 use crate::checkers::{committed_logs_agree, Checker, Hazard, Invariant, NodeFacts, Violation};
 use crate::clock::NodeClock;
 use crate::host::{arrive, run_node, NodeSlot, Packet, NODE_PORT};
+use crate::model_check::{Divergence, TraceValidator};
 use crate::network::{
     LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
 };
@@ -100,6 +101,8 @@ pub(crate) struct WorldInner {
     hooked: std::sync::atomic::AtomicBool,
     trace: Mutex<Trace>,
     checker: Mutex<Checker>,
+    /// Trace validation against the reference model (`crate::model_check`).
+    validator: Mutex<TraceValidator>,
     violations: Mutex<Vec<Violation>>,
     user: madsim::task::NodeId,
     next_request: AtomicU64,
@@ -169,6 +172,7 @@ impl World {
                 hooked: std::sync::atomic::AtomicBool::new(false),
                 trace: Mutex::new(Trace::new(keep_messages)),
                 checker: Mutex::new(checker),
+                validator: Mutex::new(TraceValidator::default()),
                 violations: Mutex::new(Vec::new()),
                 user,
                 next_request: AtomicU64::new(1),
@@ -189,6 +193,11 @@ impl World {
 
     fn create_slot(&self, spec: NodeSpec, addrs: &BTreeMap<String, Addr>) {
         let addr = addrs[&spec.label];
+        self.inner
+            .validator
+            .lock()
+            .expect("validator lock")
+            .name_node(&spec.label, &spec.name);
         {
             let mut checker = self.inner.checker.lock().expect("checker lock");
             checker.add_node(
@@ -1026,11 +1035,33 @@ impl World {
                 .expect("checker lock")
                 .observe(&entry),
         };
+        let divergence = match entry.kind {
+            TraceKind::Message(_) => None,
+            _ => self
+                .inner
+                .validator
+                .lock()
+                .expect("validator lock")
+                .observe(&entry),
+        };
         let hooked = !matches!(entry.kind, TraceKind::Message(_))
             && self.inner.hooked.load(Ordering::Relaxed);
         self.inner.trace.lock().expect("trace lock").record(entry);
         if let Some(violation) = violation {
             self.push_violation(violation);
+        }
+        if let Some(divergence) = divergence {
+            // A verdict of its own in the trace (verdicts are not hashed), for the pictures.
+            let verdict = TraceEntry {
+                time_us: divergence.time_us,
+                node: "-".into(),
+                kind: TraceKind::Verdict(VerdictRecord {
+                    invariant: "model_divergence".into(),
+                    nodes: vec![divergence.node.clone()],
+                    detail: format!("rule {}: {}", divergence.rule, divergence.detail),
+                }),
+            };
+            self.inner.trace.lock().expect("trace lock").record(verdict);
         }
         if hooked {
             self.run_hooks();
@@ -1124,6 +1155,17 @@ impl World {
             .lock()
             .expect("violations lock")
             .clone()
+    }
+
+    /// The first trace entry the reference model could not explain, if any
+    /// (`crate::model_check`).
+    pub fn divergence(&self) -> Option<Divergence> {
+        self.inner
+            .validator
+            .lock()
+            .expect("validator lock")
+            .divergence()
+            .cloned()
     }
 
     /// Records a violation found outside the trace checker (by a runner that sees user answers).

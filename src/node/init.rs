@@ -264,6 +264,16 @@ impl Node {
                 None => {}
             }
         }
+        let mut status = status;
+        if self.cfg.bug == Some(crate::bugs::PlantedBug::AnswerBeforeMsLeader)
+            && status.cmg_instance == Some(init)
+            && status.cluster.is_some()
+        {
+            // The planted divergence: a committed cluster-init is taken as enough, as if the
+            // Meta Storage had a leader.
+            status.ms_instance = Some(init);
+            status.ms_leader = Some(self.cfg.name.clone());
+        }
         let (now, retry_ms) = (self.now_ms, self.timing.init_retry_ms);
         match self
             .inits

@@ -50,6 +50,10 @@ pub struct SeedResult {
     pub lt: Vec<(String, u64, Vec<String>)>,
     /// Broken invariants.
     pub violations: Vec<Violation>,
+    /// The first trace entry the reference model could not explain (trace validation,
+    /// `crate::model_check`): a failure of its own kind, `model_divergence`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<crate::model_check::Divergence>,
     /// Hazards reported.
     pub hazards: Vec<Hazard>,
     /// Expectations and liveness conditions that did not hold.
@@ -248,7 +252,9 @@ pub fn run_scenario_keeping(scenario: &Scenario, seed: u64, kept: Kept) -> SeedR
         Ok(report) => report,
         Err(panic) => return panicked(scenario, seed, panic_message(&*panic), wall_start),
     };
-    let passed = report.violations.is_empty() && report.value.failures.is_empty();
+    let passed = report.violations.is_empty()
+        && report.divergence.is_none()
+        && report.value.failures.is_empty();
     let last_events = if passed {
         Vec::new()
     } else {
@@ -276,6 +282,7 @@ pub fn run_scenario_keeping(scenario: &Scenario, seed: u64, kept: Kept) -> SeedR
         nodes: report.value.nodes,
         lt: report.value.lt,
         violations: report.violations,
+        divergence: report.divergence,
         hazards: report.hazards,
         failures: report.value.failures,
         stall: report.value.stall,
@@ -326,6 +333,7 @@ fn panicked(
         nodes: BTreeMap::new(),
         lt: Vec::new(),
         violations: Vec::new(),
+        divergence: None,
         hazards: Vec::new(),
         failures: vec![format!("panic: {message}")],
         stall: Vec::new(),

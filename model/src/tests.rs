@@ -1,0 +1,310 @@
+//! A sound run passes; each rule refuses the action that breaks it.
+
+use crate::*;
+
+fn tag(id: u128) -> Tag {
+    Tag {
+        name: "c1".into(),
+        id,
+    }
+}
+
+fn names(list: &[&str]) -> Vec<Name> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Three empty nodes, an init on a, b joins: every action the spec allows.
+fn sound_run() -> Vec<Action> {
+    let mut run = Vec::new();
+    for (i, n) in ["a", "b", "c"].iter().enumerate() {
+        run.push(Action::Start {
+            node: n.to_string(),
+            name: n.to_string(),
+            launch: 10 + i as u64,
+            stored: None,
+        });
+    }
+    run.push(Action::Admit {
+        by: "a".into(),
+        member: "b".into(),
+        launch: 11,
+        tag: None,
+    });
+    run.push(Action::InitSent {
+        node: "a".into(),
+        init: 7,
+        tag: tag(1),
+        cmg: names(&["a"]),
+        ms: names(&["a"]),
+    });
+    for group in [Group::Cmg, Group::Ms] {
+        run.push(Action::GroupStarted {
+            node: "a".into(),
+            group,
+            init: 7,
+            from_vault: false,
+        });
+    }
+    run.push(Action::MsConfigApplied {
+        node: "a".into(),
+        version: 1,
+        nodes: names(&["a"]),
+        index: 1,
+    });
+    run.push(Action::ClusterInit {
+        node: "a".into(),
+        init: 7,
+        tag: tag(1),
+        cmg: names(&["a"]),
+        ms_version: 1,
+        index: 2,
+    });
+    run.push(Action::MsLeader {
+        node: "a".into(),
+        init: 7,
+    });
+    run.push(Action::InitAnswered {
+        node: "a".into(),
+        tag: tag(1),
+    });
+    run.push(Action::JoinRequest {
+        node: "b".into(),
+        stored: None,
+    });
+    run.push(Action::Validated {
+        node: "a".into(),
+        joiner: "b".into(),
+        launch: 11,
+        index: 3,
+    });
+    run.push(Action::JoinAccepted {
+        node: "b".into(),
+        tag: tag(1),
+        stored_ms: None,
+        cluster_ms: 1,
+    });
+    run.push(Action::MsVersionStored {
+        node: "b".into(),
+        from: None,
+        to: 1,
+    });
+    run.push(Action::RecoveryFinished {
+        node: "b".into(),
+        ms_version: 1,
+    });
+    run.push(Action::JoinReady { node: "b".into() });
+    run.push(Action::LtChanged {
+        node: "a".into(),
+        version: 1,
+        members: vec![("b".into(), 11)],
+        index: 4,
+    });
+    run.push(Action::Joined {
+        node: "b".into(),
+        lt_version: 1,
+    });
+    run
+}
+
+/// Runs `run`; the index and rule of the first refusal.
+fn first_refusal(run: &[Action]) -> Option<(usize, Rule)> {
+    let mut state = State::default();
+    run.iter()
+        .enumerate()
+        .find_map(|(i, a)| state.step(a).err().map(|r| (i, r.rule)))
+}
+
+/// The sound run with the action at `at` replaced by `with`.
+fn with(at: usize, action: Action) -> Vec<Action> {
+    let mut run = sound_run();
+    run[at] = action;
+    run
+}
+
+fn position(run: &[Action], pred: impl Fn(&Action) -> bool) -> usize {
+    run.iter().position(pred).expect("the sound run has it")
+}
+
+#[test]
+fn the_sound_run_passes_and_builds_the_lt() {
+    let mut state = State::default();
+    for a in sound_run() {
+        state.step(&a).unwrap();
+    }
+    assert_eq!(state.lt(7), Some((1, vec![("b".to_string(), 11)])));
+    assert!(state.answered().contains(&tag(1)));
+    assert_eq!(state.steps(), sound_run().len() as u64);
+}
+
+#[test]
+fn answer_before_commit_is_refused() {
+    let mut run = sound_run();
+    let commit = position(&run, |a| matches!(a, Action::ClusterInit { .. }));
+    let answer = run.remove(position(&run, |a| matches!(a, Action::InitAnswered { .. })));
+    run.insert(commit, answer);
+    assert_eq!(first_refusal(&run), Some((commit, Rule::AnswerAfterCommit)));
+}
+
+#[test]
+fn validation_of_another_tag_is_refused() {
+    let run = sound_run();
+    let at = position(&run, |a| matches!(a, Action::JoinRequest { .. }));
+    // b's vault holds another cluster: it presents it, and the CMG validates it anyway.
+    let mut run = run;
+    run[1] = Action::Start {
+        node: "b".into(),
+        name: "b".into(),
+        launch: 11,
+        stored: Some(Stored {
+            tag: tag(9),
+            ms_version: Some(1),
+        }),
+    };
+    run[at] = Action::JoinRequest {
+        node: "b".into(),
+        stored: Some((tag(9), 1)),
+    };
+    let refusal = first_refusal(&run);
+    // Pre-init let b in only because a was empty then: the CMG must judge the tag.
+    assert_eq!(
+        refusal,
+        Some((at + 1, Rule::ValidationJudgesTagAndMsVersion))
+    );
+}
+
+#[test]
+fn lt_entry_without_join_ready_is_refused() {
+    let mut run = sound_run();
+    run.retain(|a| !matches!(a, Action::JoinReady { .. }));
+    let at = position(&run, |a| matches!(a, Action::LtChanged { .. }));
+    assert_eq!(
+        first_refusal(&run),
+        Some((at, Rule::LtEntryFromValidatedReady))
+    );
+}
+
+#[test]
+fn lt_version_skipping_is_refused() {
+    let run = sound_run();
+    let at = position(&run, |a| matches!(a, Action::LtChanged { .. }));
+    let run = with(
+        at,
+        Action::LtChanged {
+            node: "a".into(),
+            version: 2,
+            members: vec![("b".into(), 11)],
+            index: 4,
+        },
+    );
+    assert_eq!(first_refusal(&run), Some((at, Rule::LtVersionStepsByOne)));
+}
+
+#[test]
+fn replicas_that_disagree_at_an_index_are_refused() {
+    let mut run = sound_run();
+    // c hosts a CMG replica too (as if named), and applies another LT at index 4.
+    run.push(Action::GroupStarted {
+        node: "c".into(),
+        group: Group::Cmg,
+        init: 7,
+        from_vault: true,
+    });
+    run.push(Action::LtChanged {
+        node: "c".into(),
+        version: 2,
+        members: vec![("b".into(), 11)],
+        index: 4,
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((run.len() - 1, Rule::ReplicasAgree))
+    );
+}
+
+#[test]
+fn a_cancel_of_an_answered_cluster_is_refused() {
+    let mut run = sound_run();
+    run.push(Action::VaultCleared {
+        node: "b".into(),
+        init: 7,
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((run.len() - 1, Rule::NoCancelOfAnsweredCluster))
+    );
+}
+
+#[test]
+fn a_restart_from_another_vault_is_refused_unless_a_storage_fault_struck() {
+    let mut run = sound_run();
+    run.push(Action::Kill { node: "b".into() });
+    run.push(Action::Start {
+        node: "b".into(),
+        name: "b".into(),
+        launch: 21,
+        stored: None,
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((run.len() - 1, Rule::VaultSurvivesRestart))
+    );
+    // After a storage fault, a vault state held before is allowed.
+    let last = run.pop().unwrap();
+    run.push(Action::StorageFault { node: "b".into() });
+    run.push(last);
+    assert_eq!(first_refusal(&run), None);
+}
+
+#[test]
+fn a_launch_id_used_twice_is_refused() {
+    let mut run = sound_run();
+    run.push(Action::Kill { node: "b".into() });
+    run.push(Action::Start {
+        node: "b".into(),
+        name: "b".into(),
+        launch: 11,
+        stored: Some(Stored {
+            tag: tag(1),
+            ms_version: Some(1),
+        }),
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((run.len() - 1, Rule::LaunchIsNew))
+    );
+}
+
+#[test]
+fn a_stopped_node_takes_no_step() {
+    let mut run = sound_run();
+    let at = position(&run, |a| matches!(a, Action::JoinReady { .. }));
+    run.insert(at, Action::Kill { node: "b".into() });
+    assert_eq!(
+        first_refusal(&run),
+        Some((at + 1, Rule::OnlyRunningNodesAct))
+    );
+}
+
+#[test]
+fn ms_version_stepping_by_two_is_refused() {
+    let mut run = sound_run();
+    run.push(Action::MsNodesChanged {
+        node: "a".into(),
+        version: 3,
+        nodes: names(&["a", "b"]),
+        index: 5,
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((run.len() - 1, Rule::MsVersionStepsByOne))
+    );
+}
+
+#[test]
+fn every_rule_has_a_distinct_name_and_a_source() {
+    let mut seen = std::collections::BTreeSet::new();
+    for rule in Rule::ALL {
+        assert!(seen.insert(rule.name()), "{rule:?}");
+        assert!(!rule.source().is_empty());
+    }
+}
