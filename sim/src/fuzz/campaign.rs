@@ -912,12 +912,15 @@ fn format_marks(out: &mut String, summary: &Summary) {
         }
     }
     for (title, unhit) in [("common", &marks.unhit_common), ("rare", &marks.unhit_rare)] {
-        let names = if unhit.is_empty() {
-            "none".to_string()
-        } else {
-            unhit.join(", ")
-        };
-        let _ = writeln!(out, "    {title}, unhit: {names}");
+        if unhit.is_empty() {
+            let _ = writeln!(out, "    {title}, unhit: none");
+            continue;
+        }
+        let _ = writeln!(out, "    {title}, unhit: {}", unhit.len());
+        // A few names a line, so that a long list stays readable.
+        for names in unhit.chunks(3) {
+            let _ = writeln!(out, "      {}", names.join(", "));
+        }
     }
     let drawn: Vec<String> = summary
         .coverage

@@ -186,3 +186,32 @@ fn a_judged_campaign_missing_a_common_mark_exits_3() {
     assert_eq!(exit_code(&summary(&[common], 1_000, 2)), 1);
     assert_eq!(exit_code(&summary(&[], 1_000, 2)), 1);
 }
+
+/// docs/fuzzing.md's table of marks has one row per mark, with its rarity, and no other.
+#[test]
+fn the_docs_table_lists_every_mark_with_its_rarity() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/fuzzing.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<(&str, &str)> = docs
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let rarity = *cells.get(3)?;
+            ["common", "rare"]
+                .contains(&rarity)
+                .then_some((name, rarity))
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = registry()
+        .into_iter()
+        .map(|(name, _, rarity)| {
+            let rarity = match rarity {
+                Rarity::Common => "common",
+                Rarity::Rare => "rare",
+            };
+            (name, rarity)
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}
