@@ -103,11 +103,13 @@ pub enum PlantedBug {
     CmgCommandAppliedTwiceOnRestart,
     /// IGNITE-23934 (duplicate node names corrupted the topology; the fix has the leader refuse,
     /// while sending the cluster state, a newcomer whose name is already in the LT): the CMG
-    /// leader tells a physical member whether it is in the LT by its name alone
+    /// leader judges whether a physical member is in the LT by its name alone
     /// (`ClusterStateNotice::member`), not by its launch, so a second live node under an LT
-    /// member's name — a namesake at another address, or a new launch of the member — is told it
-    /// is a member and takes itself for joined, without its join ever being judged. The join
-    /// path's namesake check (`accept-duplicate-name`) is untouched.
+    /// member's name — a namesake at another address, or a new launch of the member — is taken
+    /// for the member: it gets cluster states only as a member does (at an election, when it
+    /// appears), each saying it is a member, so one that already follows the cluster takes itself
+    /// for joined and one that missed the first is never courted again; either way its join is
+    /// never judged. The join path's namesake check (`accept-duplicate-name`) is untouched.
     AcceptLtMemberName,
     /// IGNITE-22818 (CMG learner reconfigurations were applied out of order and left nodes with
     /// different learner sets; fixed by serialized, term-tagged updates): the Meta Storage
