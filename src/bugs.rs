@@ -80,6 +80,67 @@ pub enum PlantedBug {
     /// announce, a probe, a probe ack or a merge of views is not pre-init validated
     /// (`entry_check`); only the handshake checks versions.
     SkipPreInitOnMerge,
+    /// IGNITE-19179 (a rejoin was not idempotent: a node that re-sent its join request after a
+    /// leader change got its own LT entry removed; fixed by answering the same name with the same
+    /// launch at once): join validation (`CmgState::apply_join`) takes a join request of a launch
+    /// that is already an LT member for a new launch of that name — it removes the member's own
+    /// LT entry and validates it again, so a late or repeated join request of a joined node
+    /// (a duplicated or delayed copy, a resend after a leader change) takes it out of the LT.
+    RejoinRemovesOwnLtEntry,
+    /// IGNITE-17067 (init was answered before a CMG leader existed and before the cluster state
+    /// was committed; fixed by replying only after the commit): the initiator answers the user
+    /// with the attempt's tag as soon as every named node runs its groups
+    /// (`InitCoordinator::on_start_ack`), without waiting for a replica to show the committed
+    /// cluster state and without the CMG recording the answer (`InitAnswered`), so a cluster
+    /// that is never committed, or one a cancel later destroys, was announced to a user.
+    InitAnsweredBeforeCommit,
+    /// IGNITE-21588 (CMG commands were re-applied on restart on top of the persisted state
+    /// machine, which is not idempotent: LT versions drifted between nodes; fixed by wiping the
+    /// CMG store at start and relying on log replay alone): a CMG replica opened from the vault
+    /// starts from the state its committed log already produced (joinsim keeps no state-machine
+    /// store; this is the nearest equivalent of Ignite's persisted one) and the group replays the
+    /// log from index 1 on top of it, so every committed command is applied twice.
+    CmgCommandAppliedTwiceOnRestart,
+    /// IGNITE-23934 (duplicate node names corrupted the topology; the fix has the leader refuse,
+    /// while sending the cluster state, a newcomer whose name is already in the LT): the CMG
+    /// leader judges whether a physical member is in the LT by its name alone
+    /// (`ClusterStateNotice::member`), not by its launch, so a second live node under an LT
+    /// member's name — a namesake at another address, or a new launch of the member — is taken
+    /// for the member: it gets cluster states only as a member does (at an election, when it
+    /// appears), each saying it is a member, so one that already follows the cluster takes itself
+    /// for joined and one that missed the first is never courted again; either way its join is
+    /// never judged. The join path's namesake check (`accept-duplicate-name`) is untouched.
+    AcceptLtMemberName,
+    /// IGNITE-22818 (CMG learner reconfigurations were applied out of order and left nodes with
+    /// different learner sets; fixed by serialized, term-tagged updates): the Meta Storage
+    /// carries out a reconfiguration request whatever its version (`MsReplica::reconfigure`,
+    /// `MsState::set_config`), so a request older than the configuration applied — delayed, or
+    /// sent by a CMG leader that has since lost its place — turns the newer voters back into
+    /// learners and installs the older list with its older version. (joinsim's Meta Storage is
+    /// the group whose learner set follows reconfigurations; its version is the updates' tag.)
+    LearnerChangesOutOfOrder,
+    /// The cancel hazard of the protocol issue (no cancel destroys a cluster that a user was told
+    /// exists, docs/spec.md §5): the canceller takes its cancel as decided as soon as one CMG
+    /// voter acknowledged it fenced (`CancelTracker::on_ack`), instead of once the fenced voters
+    /// leave no majority without them; it then tells every holder the cancel is decided, and
+    /// the holders of a cluster that the other voters committed and answered clear it.
+    CancelDestroysAnsweredCluster,
+    /// Raft's "one membership change at a time" rule (Ongaro's dissertation §4.1; raft-rs's
+    /// `pending_conf_index`): the Meta Storage leader proposes a reconfiguration while the
+    /// previous membership change is not yet applied, or while it is still in a joint
+    /// configuration (`MsReplica::reconfigure`, `RaftGroup::propose_conf_change_overlapping`:
+    /// neither the replica's nor raft-rs's pending-change guard is asked). The later of two
+    /// overlapping changes fails every replica that applies it (raft-rs refuses it then, e.g.
+    /// "can't leave a non-joint config"), and the Meta Storage stops.
+    MsReconfigurationOverlaps,
+    /// The election-time duty of a new CMG leader (Ignite's `onLeaderElected` removes LT members
+    /// missing from the physical topology): a newly elected leader does not remove the LT
+    /// members and validated nodes its failure detection declared dead before it was elected
+    /// (`cmg::dead_members` names nobody), and the absent rule leaves those to that duty
+    /// (`cmg::absent_members` skips them), so a node that died while another node led stays in
+    /// the LT for good. Members that die during its term still leave (`leaves_on_failure`);
+    /// `keep-absent-members` instead switches the absent rule off for everyone.
+    NewLeaderKeepsDeadMembers,
     /// The planted divergence (issue 12): the initiator answers the user as soon as the CMG
     /// committed the cluster-init, without waiting for the Meta Storage to have a leader (spec
     /// step 2: "only after that commit and after the MS group has a leader"). No invariant of

@@ -21,6 +21,7 @@ use raft::eraftpb::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+use crate::bugs::PlantedBug;
 use crate::types::{raft_id, NodeName};
 
 mod replica;
@@ -77,8 +78,12 @@ pub enum MsChange {
 }
 
 impl MsState {
-    fn set_config(&mut self, version: u64, nodes: &[NodeName]) -> bool {
-        if version <= self.version {
+    /// Installs `nodes` at `version` if it is newer than the configuration applied (true when it
+    /// did): a configuration is the CMG's decision for its version, and an older one never comes
+    /// back. `bug` may plant `LearnerChangesOutOfOrder` (any other version is installed).
+    fn set_config(&mut self, version: u64, nodes: &[NodeName], bug: Option<PlantedBug>) -> bool {
+        let out_of_order = bug == Some(PlantedBug::LearnerChangesOutOfOrder);
+        if version == self.version || (version < self.version && !out_of_order) {
             return false;
         }
         self.version = version;

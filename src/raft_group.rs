@@ -248,6 +248,22 @@ impl RaftGroup {
         self.raw.propose_conf_change(context, change).is_ok()
     }
 
+    /// Planted bug `MsReconfigurationOverlaps` only: proposes a membership change even while
+    /// another is pending — neither this replica's guard ([`RaftGroup::propose_conf_change`])
+    /// nor raft-rs's (its `pending_conf_index`, reset to the applied index here) is asked. False
+    /// when this replica is not the leader.
+    pub fn propose_conf_change_overlapping(
+        &mut self,
+        context: Vec<u8>,
+        change: ConfChangeV2,
+    ) -> bool {
+        if !self.is_leader() {
+            return false;
+        }
+        self.raw.raft.pending_conf_index = self.raw.raft.raft_log.applied;
+        self.raw.propose_conf_change(context, change).is_ok()
+    }
+
     /// Hands leadership to `to` (a voter).
     pub fn transfer_leader(&mut self, to: u64) {
         self.raw.transfer_leader(to);

@@ -9,6 +9,7 @@ mod cli;
 mod determinism;
 mod fault_actions;
 mod fuzz;
+mod history_bugs;
 mod init;
 mod join_scenarios;
 mod leader_change;

@@ -24,8 +24,17 @@ fn entries(state: &CmgState) -> impl Iterator<Item = &NodeInfo> {
 
 /// On election ("a new leader also removes LT members it has itself declared dead"): the LT
 /// members and validated nodes whose (address, launch) the leader's failure detection removed
-/// from its view, as (name, launch), LT first. Empty: nothing to propose.
-pub(crate) fn dead_members(state: &CmgState, sight: &LeaderSight<'_>) -> Vec<(NodeName, LaunchId)> {
+/// from its view, as (name, launch), LT first. Empty: nothing to propose. `bug` may plant
+/// `NewLeaderKeepsDeadMembers` (nobody is dead).
+pub(crate) fn dead_members(
+    state: &CmgState,
+    sight: &LeaderSight<'_>,
+    bug: Option<PlantedBug>,
+) -> Vec<(NodeName, LaunchId)> {
+    if bug == Some(PlantedBug::NewLeaderKeepsDeadMembers) {
+        // Planted bug: the new leader skips its election-time duty.
+        return Vec::new();
+    }
     entries(state)
         .filter(|i| sight.is_buried(i.addr, i.launch))
         .map(|i| (i.name.clone(), i.launch))
@@ -50,7 +59,9 @@ pub(crate) fn leaves_on_failure(state: &CmgState, name: &str, launch: LaunchId) 
 /// and not proposed within the last `timing.cluster_state_retry_ms` (`duties`), as (name,
 /// launch), LT first. Empty: nothing to propose. With [`leaves_on_failure`] this bounds how long
 /// a down member stays in the LT whoever leads and whenever it was elected (docs/protocol.md,
-/// "LT hygiene"). `bug` may plant `KeepAbsentMembers` (nobody is ever absent).
+/// "LT hygiene"). `bug` may plant `KeepAbsentMembers` (nobody is ever absent) or
+/// `NewLeaderKeepsDeadMembers` (entries its failure detection declared dead are left to
+/// [`dead_members`]).
 pub(crate) fn absent_members(
     state: &CmgState,
     duties: &LeaderDuties,
@@ -72,6 +83,11 @@ pub(crate) fn absent_members(
     let retry = timing.cluster_state_retry_ms;
     entries(state)
         .filter(|info| !sight.present(info))
+        .filter(|info| {
+            // Planted bug: the dead are the election-time duty's, which skips them.
+            bug != Some(PlantedBug::NewLeaderKeepsDeadMembers)
+                || !sight.is_buried(info.addr, info.launch)
+        })
         .map(|info| (info.name.clone(), info.launch))
         .filter(|key| duties.absent_due(key, now_ms, retry))
         .collect()
@@ -152,10 +168,10 @@ mod tests {
         let buried: BTreeSet<_> = [(addr(2), LaunchId(1)), (addr(3), LaunchId(1))].into();
         let names = names();
         let view = sight(&[], &names, &buried);
-        assert_eq!(dead_members(&s, &view), vec![key(2, 1), key(3, 1)]);
+        assert_eq!(dead_members(&s, &view, None), vec![key(2, 1), key(3, 1)]);
         // A restart at a buried address is another launch: left to its join.
         let s = state(&[info(2, 2)], &[]);
-        assert!(dead_members(&s, &view).is_empty());
+        assert!(dead_members(&s, &view, None).is_empty());
     }
 
     #[test]
@@ -227,5 +243,28 @@ mod tests {
         let view = sight(&[], &names, &buried);
         let bug = Some(PlantedBug::KeepAbsentMembers);
         assert!(absent_members(&s, &duties, &view, 10_000, &timing(), bug).is_empty());
+    }
+
+    #[test]
+    fn the_planted_bug_keeps_the_members_a_new_leader_declared_dead() {
+        // n2 died under another leader (buried here); n3 is absent but never declared dead.
+        let s = state(&[info(2, 1), info(3, 1)], &[]);
+        let duties = LeaderDuties::new(1);
+        let buried: BTreeSet<_> = [(addr(2), LaunchId(1))].into();
+        let names = names();
+        let view = sight(&[], &names, &buried);
+        let bug = Some(PlantedBug::NewLeaderKeepsDeadMembers);
+        assert_eq!(dead_members(&s, &view, None), vec![key(2, 1)]);
+        assert!(dead_members(&s, &view, bug).is_empty());
+        let t = timing();
+        assert_eq!(
+            absent_members(&s, &duties, &view, 10_000, &t, None),
+            vec![key(2, 1), key(3, 1)]
+        );
+        assert_eq!(
+            absent_members(&s, &duties, &view, 10_000, &t, bug),
+            vec![key(3, 1)],
+            "the dead are left to the election-time duty"
+        );
     }
 }

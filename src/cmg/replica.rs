@@ -66,6 +66,15 @@ impl CmgReplica {
         }
     }
 
+    /// Planted bug `CmgCommandAppliedTwiceOnRestart` only: applies `committed` (the commands of
+    /// the committed log, in order) to the state before the group replays its log from index 1,
+    /// as if the state were persisted; nothing is reported.
+    pub fn preload(&mut self, committed: impl Iterator<Item = CmgCommand>) {
+        for command in committed {
+            self.state.apply(&command);
+        }
+    }
+
     /// The Raft group.
     pub fn group(&self) -> &RaftGroup {
         &self.group

@@ -240,6 +240,14 @@ impl CmgState {
             return CmgOutcome::Join(JoinResult::StaleAttempt);
         }
         let accept = cluster.accept();
+        if bug == Some(PlantedBug::RejoinRemovesOwnLtEntry)
+            && self.lt.contains(&info.name, info.launch)
+        {
+            // Planted bug: the member's own launch is taken for an older one, whose LT entry a
+            // new validation replaces (IGNITE-19179).
+            self.lt.members.remove(&info.name);
+            self.lt.version += 1;
+        }
         if !self.lt.contains(&info.name, info.launch) {
             // A new launch of a validated name replaces the old validation.
             self.validated.insert(info.name.clone(), info.clone());

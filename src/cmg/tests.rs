@@ -422,3 +422,33 @@ fn every_command_has_a_test() {
         );
     }
 }
+
+/// IGNITE-19179: a join request of a launch already in the LT is answered at once and changes
+/// nothing; the planted bug `rejoin-removes-own-lt-entry` takes the member out of the LT.
+#[test]
+fn a_rejoin_of_a_member_keeps_its_lt_entry() {
+    let join = CmgCommand::Join {
+        info: info("d", 1),
+        stored: None,
+        attempt: 2,
+    };
+    let mut s = initialized();
+    join_into_lt(&mut s, &["d"]);
+    let version = s.lt.version;
+    assert!(matches!(
+        s.apply(&join),
+        CmgOutcome::Join(JoinResult::Accepted(_))
+    ));
+    assert!(s.lt.contains("d", LaunchId(1)));
+    assert_eq!(s.lt.version, version);
+    assert!(s.validated.is_empty());
+    let mut s = initialized();
+    join_into_lt(&mut s, &["d"]);
+    s.apply_with(
+        &join,
+        Some(crate::bugs::PlantedBug::RejoinRemovesOwnLtEntry),
+    );
+    assert!(!s.lt.members.contains_key("d"), "its own entry removed");
+    assert_eq!(s.lt.version, version + 1);
+    assert!(s.validated.contains_key("d"));
+}

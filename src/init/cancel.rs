@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::bugs::PlantedBug;
 use crate::config::Timing;
 use crate::error::InitError;
 use crate::types::RequestId;
@@ -274,7 +275,8 @@ impl CancelTracker {
     /// voter's only at the voter's plan address (or, without a plan, at the known address).
     /// `members` are nodes the acknowledging replica knew (told next); `decided` whether the
     /// sender applied the cancel as decided; `unanswered` the voters it named when it fenced its
-    /// replica. `None` when no cancel of `init` runs.
+    /// replica. `None` when no cancel of `init` runs. `bug` may plant
+    /// `CancelDestroysAnsweredCluster` (one fenced voter decides the cancel).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_ack(
         &mut self,
@@ -286,6 +288,7 @@ impl CancelTracker {
         decided: bool,
         unanswered: Option<Vec<NodeName>>,
         now_ms: u64,
+        bug: Option<PlantedBug>,
     ) -> Option<AckOutcome> {
         let cancel = self.cancels.get_mut(&init)?;
         // Counted as a voter only at the address this node knows for that name: a namesake of
@@ -317,7 +320,12 @@ impl CancelTracker {
         // Once the voters that can never help commit an answer leave no majority without them,
         // no answer can ever be committed: the cancel is decided.
         let voters = cancel.cmg_voters.len();
-        let blocking = voters - voters / 2;
+        let blocking = if bug == Some(PlantedBug::CancelDestroysAnsweredCluster) {
+            // Planted bug: one fenced voter is taken for the group's decision.
+            1
+        } else {
+            voters - voters / 2
+        };
         let out = cancel.unanswered.intersection(&cancel.cmg_voters).count();
         let ack_decided = decided;
         let decided = decided || (voters > 0 && out >= blocking);

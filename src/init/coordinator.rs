@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::bugs::PlantedBug;
 use crate::cmg::ClusterState;
 use crate::config::Timing;
 use crate::error::InitError;
@@ -122,6 +123,16 @@ pub(crate) enum StartAck {
     /// Every target runs the groups: ask each of these (the plan's nodes, by name) for its
     /// groups' status (`StatusQuery` with no answer to record).
     QueryStatus(Vec<Addr>),
+    /// The attempt is over (removed): answer the user (only with the planted bug
+    /// `InitAnsweredBeforeCommit`, before anything is committed).
+    Answer {
+        /// Who asked.
+        user: Addr,
+        /// Their request.
+        request: RequestId,
+        /// The attempt's tag.
+        result: Result<ClusterTag, InitError>,
+    },
 }
 
 /// What a target's status reply asks of the initiator ([`InitCoordinator::on_status_reply`]).
@@ -260,13 +271,16 @@ impl InitCoordinator {
     /// A target at `from` answered `StartGroups` of `init` with `outcome` at `now_ms`. `Started`
     /// and `Existing` mark it running (`Existing` makes the attempt watch that earlier equal
     /// init); `Mismatch` and `Failed` cancel the attempt; once every target runs, the attempt
-    /// waits for the commit.
+    /// waits for the commit (docs/spec.md §5, IGNITE-17067: the user is answered only once a
+    /// replica showed the committed cluster state and the CMG recorded the answer). `bug` may
+    /// plant `InitAnsweredBeforeCommit` (answered with the attempt's tag at once).
     pub(crate) fn on_start_ack(
         &mut self,
         init: InstanceId,
         from: Addr,
         outcome: StartOutcome,
         now_ms: u64,
+        bug: Option<PlantedBug>,
     ) -> StartAck {
         let Some(attempt) = self.attempts.get_mut(&init) else {
             return StartAck::Nothing;
@@ -297,6 +311,25 @@ impl InitCoordinator {
             }
         }
         if attempt.targets.values().all(|t| *t == TargetState::Running) {
+            if bug == Some(PlantedBug::InitAnsweredBeforeCommit)
+                && attempt.watch == attempt.plan.init
+            {
+                // Planted bug: the user is told the tag before anything is committed.
+                let tag = attempt.plan.config.tag.clone();
+                if let StatusStep::Answer {
+                    user,
+                    request,
+                    result,
+                } = self.finish(init, Ok(tag))
+                {
+                    return StartAck::Answer {
+                        user,
+                        request,
+                        result,
+                    };
+                }
+                return StartAck::Nothing;
+            }
             attempt.phase = Phase::AwaitCommit { since_ms: now_ms };
             attempt.last_sent_ms = now_ms;
             return StartAck::QueryStatus(attempt.plan.addrs.values().copied().collect());

@@ -7,6 +7,7 @@
 use raft::eraftpb::{ConfChangeType, ConfChangeV2};
 
 use super::{reconfiguration, single, MsChange, MsCommand, MsState};
+use crate::bugs::PlantedBug;
 use crate::codec::{decode, digest, encode};
 use crate::init::InitPlan;
 use crate::raft_group::{Applied, RaftGroup};
@@ -115,8 +116,9 @@ impl MsReplica {
         conf.voters.contains(&id) || conf.learners.contains(&id)
     }
 
-    /// Applies committed entries in log order, stopping at one that does not decode.
-    pub fn apply(&mut self, applied: Vec<Applied>) -> Vec<MsApplied> {
+    /// Applies committed entries in log order, stopping at one that does not decode. `bug` may
+    /// plant `LearnerChangesOutOfOrder` (an older configuration is installed too).
+    pub fn apply(&mut self, applied: Vec<Applied>, bug: Option<PlantedBug>) -> Vec<MsApplied> {
         let mut out = Vec::new();
         for entry in applied {
             let (index, changed) = match entry {
@@ -124,7 +126,7 @@ impl MsReplica {
                     Ok(
                         MsCommand::Init { version, nodes }
                         | MsCommand::SetConfig { version, nodes },
-                    ) => (index, self.state.set_config(version, &nodes)),
+                    ) => (index, self.state.set_config(version, &nodes, bug)),
                     Err(detail) => {
                         out.push(MsApplied::Failed { index, detail });
                         return out;
@@ -143,7 +145,7 @@ impl MsReplica {
                         }
                         Ok(MsChange::Reconfigure { version, nodes }) => {
                             let old_voters = self.state.nodes.clone();
-                            let changed = self.state.set_config(version, &nodes);
+                            let changed = self.state.set_config(version, &nodes, bug);
                             if changed {
                                 for n in old_voters {
                                     if !nodes.contains(&n) {
@@ -194,23 +196,43 @@ impl MsReplica {
     /// The CMG leader asks for `nodes` at `version`. A replica that already applied `version`
     /// (or a newer one) returns the version it applied, to confirm; a leader outside a joint
     /// configuration proposes the change (a membership change, or only the version when the
-    /// voters stay); anything else does nothing (`None`).
-    pub fn reconfigure(&mut self, version: u64, nodes: Vec<NodeName>) -> Option<u64> {
-        if self.state.version >= version {
+    /// voters stay); anything else does nothing (`None`). One membership change at a time (Raft):
+    /// none is proposed while the previous one is pending (`RaftGroup::propose_conf_change`) or
+    /// the group is still joint. `bug` may plant `LearnerChangesOutOfOrder` (an older version is
+    /// carried out too) or `MsReconfigurationOverlaps` (neither guard is asked).
+    pub fn reconfigure(
+        &mut self,
+        version: u64,
+        nodes: Vec<NodeName>,
+        bug: Option<PlantedBug>,
+    ) -> Option<u64> {
+        let done = if bug == Some(PlantedBug::LearnerChangesOutOfOrder) {
+            // Planted bug: only the very version applied counts as done (IGNITE-22818).
+            self.state.version == version
+        } else {
+            self.state.version >= version
+        };
+        if done {
             return Some(self.state.version);
         }
         if !self.group.is_leader() {
             return None;
         }
+        let overlap = bug == Some(PlantedBug::MsReconfigurationOverlaps);
         let conf = self.group.conf_state();
-        if !conf.voters_outgoing.is_empty() {
+        if !conf.voters_outgoing.is_empty() && !overlap {
             // Still in a joint configuration: leave it first (see `tick`).
             return None;
         }
         match reconfiguration(&conf, &nodes) {
             Some(change) => {
-                self.group
-                    .propose_conf_change(encode(&MsChange::Reconfigure { version, nodes }), change);
+                let context = encode(&MsChange::Reconfigure { version, nodes });
+                if overlap {
+                    // Planted bug: proposed whatever change is still pending.
+                    self.group.propose_conf_change_overlapping(context, change);
+                } else {
+                    self.group.propose_conf_change(context, change);
+                }
             }
             None => {
                 self.group
@@ -282,7 +304,7 @@ mod tests {
     fn process(ms: &mut MsReplica) -> Vec<MsApplied> {
         let mut step = GroupStep::default();
         ms.group_mut().process(&mut step).unwrap();
-        ms.apply(step.applied)
+        ms.apply(step.applied, None)
     }
 
     /// Node `a` alone: it campaigns and leads.
@@ -316,19 +338,22 @@ mod tests {
     #[test]
     fn an_entry_that_does_not_decode_stops_the_replica_there() {
         let (mut ms, _) = replica(&["a"]);
-        let applied = ms.apply(vec![
-            Applied::Normal {
-                index: 2,
-                data: vec![0xff; 3],
-            },
-            Applied::Normal {
-                index: 3,
-                data: encode(&MsCommand::SetConfig {
-                    version: 5,
-                    nodes: names(&["a"]),
-                }),
-            },
-        ]);
+        let applied = ms.apply(
+            vec![
+                Applied::Normal {
+                    index: 2,
+                    data: vec![0xff; 3],
+                },
+                Applied::Normal {
+                    index: 3,
+                    data: encode(&MsCommand::SetConfig {
+                        version: 5,
+                        nodes: names(&["a"]),
+                    }),
+                },
+            ],
+            None,
+        );
         assert_eq!(applied.len(), 1);
         assert!(matches!(applied[0], MsApplied::Failed { index: 2, .. }));
         assert_eq!(ms.state().version, 1, "nothing after it was applied");
@@ -341,47 +366,56 @@ mod tests {
             version: 1,
             nodes: names(&["z"]),
         });
-        let applied = ms.apply(vec![Applied::Normal {
-            index: 2,
-            data: stale,
-        }]);
+        let applied = ms.apply(
+            vec![Applied::Normal {
+                index: 2,
+                data: stale,
+            }],
+            None,
+        );
         assert!(matches!(applied[..], [MsApplied::State { index: 2, .. }]));
         let change = MsChange::Reconfigure {
             version: 2,
             nodes: names(&["a", "c"]),
         };
-        ms.apply(vec![Applied::ConfChange {
-            index: 3,
-            context: encode(&change),
-        }]);
+        ms.apply(
+            vec![Applied::ConfChange {
+                index: 3,
+                context: encode(&change),
+            }],
+            None,
+        );
         assert_eq!(ms.state().version, 2);
         assert!(ms.state().learners.contains("b"));
-        let empty = ms.apply(vec![Applied::ConfChange {
-            index: 4,
-            context: vec![],
-        }]);
+        let empty = ms.apply(
+            vec![Applied::ConfChange {
+                index: 4,
+                context: vec![],
+            }],
+            None,
+        );
         assert!(empty.is_empty(), "a change without context is not reported");
     }
 
     #[test]
     fn a_replica_that_applied_the_version_confirms_it_and_a_follower_does_nothing() {
         let (mut ms, _) = replica(&["a", "b"]);
-        assert_eq!(ms.reconfigure(1, names(&["a"])), Some(1));
-        assert_eq!(ms.reconfigure(2, names(&["a"])), None);
+        assert_eq!(ms.reconfigure(1, names(&["a"]), None), Some(1));
+        assert_eq!(ms.reconfigure(2, names(&["a"]), None), None);
         assert_eq!(ms.group().last_index(), 1, "a follower proposes nothing");
     }
 
     #[test]
     fn the_leader_applies_a_new_version_of_the_same_voters() {
         let mut ms = leader();
-        assert_eq!(ms.reconfigure(2, names(&["a"])), None);
+        assert_eq!(ms.reconfigure(2, names(&["a"]), None), None);
         let applied = process(&mut ms);
         assert!(applied.contains(&MsApplied::ConfigApplied {
             version: 2,
             nodes: names(&["a"]),
             index: 3
         }));
-        assert_eq!(ms.reconfigure(2, names(&["a"])), Some(2));
+        assert_eq!(ms.reconfigure(2, names(&["a"]), None), Some(2));
     }
 
     #[test]
@@ -405,5 +439,46 @@ mod tests {
         assert!(!follower.silent(199, 100));
         let mut ms = leader();
         assert!(!ms.silent(1_000, 100));
+    }
+
+    #[test]
+    fn the_planted_bug_carries_out_an_older_reconfiguration() {
+        let mut ms = leader();
+        assert_eq!(ms.reconfigure(3, names(&["a"]), None), None);
+        process(&mut ms);
+        assert_eq!(ms.state().version, 3);
+        assert_eq!(
+            ms.reconfigure(2, names(&["a"]), None),
+            Some(3),
+            "older: done"
+        );
+        let bug = Some(PlantedBug::LearnerChangesOutOfOrder);
+        assert_eq!(ms.reconfigure(2, names(&["a"]), bug), None, "proposed");
+        let mut step = GroupStep::default();
+        ms.group_mut().process(&mut step).unwrap();
+        let applied = ms.apply(step.applied, bug);
+        assert!(applied.contains(&MsApplied::ConfigApplied {
+            version: 2,
+            nodes: names(&["a"]),
+            index: 4
+        }));
+        assert_eq!(ms.state().version, 2, "the version went back");
+    }
+
+    #[test]
+    fn the_planted_bug_proposes_a_change_while_one_is_pending() {
+        let mut ms = leader();
+        ms.add_learner("b".into());
+        assert!(ms.group().has_pending_conf());
+        let last = ms.group().last_index();
+        assert_eq!(ms.reconfigure(2, names(&["a", "c"]), None), None);
+        assert_eq!(ms.group().last_index(), last, "one change at a time");
+        let bug = Some(PlantedBug::MsReconfigurationOverlaps);
+        assert_eq!(ms.reconfigure(2, names(&["a", "c"]), bug), None);
+        assert_eq!(
+            ms.group().last_index(),
+            last + 1,
+            "a second change proposed"
+        );
     }
 }

@@ -81,7 +81,15 @@ impl Node {
         let known_addr = name.as_ref().and_then(|n| self.addr_of(n));
         let now = self.now_ms;
         let Some(ack) = self.cancels.on_ack(
-            init, from, name, known_addr, members, decided, unanswered, now,
+            init,
+            from,
+            name,
+            known_addr,
+            members,
+            decided,
+            unanswered,
+            now,
+            self.cfg.bug,
         ) else {
             return;
         };

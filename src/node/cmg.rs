@@ -284,7 +284,7 @@ impl Node {
             return;
         };
         // Remove LT members this node has declared dead.
-        let dead = dead_members(cmg.state(), &self.leader_sight());
+        let dead = dead_members(cmg.state(), &self.leader_sight(), self.cfg.bug);
         if !dead.is_empty() {
             self.propose_cmg(CmgCommand::NodesLeave { nodes: dead });
         }
@@ -375,6 +375,7 @@ impl Node {
         let now = self.now_ms;
         let retry = self.timing.cluster_state_retry_ms;
         let leader = self.info();
+        let bug = self.cfg.bug;
         let Some(cmg) = self.cmg.as_mut() else { return };
         let cmg_instance = cmg.group().instance();
         let (state, duties) = cmg.state_and_duties_mut();
@@ -389,7 +390,12 @@ impl Node {
         // leader's election and when the member appears in its view — never every
         // `cluster_state_retry_ms`: a member whose join ready answer was lost (its leader moved
         // or died) learns it joined.
-        let member = state.lt.contains(name, launch);
+        let member = if bug == Some(PlantedBug::AcceptLtMemberName) {
+            // Planted bug: membership judged by the name alone (IGNITE-23934).
+            state.lt.members.contains_key(name)
+        } else {
+            state.lt.contains(name, launch)
+        };
         if member {
             duties.forget_notice(addr);
             if !force {

@@ -3,7 +3,9 @@
 //! readiness (vault writes, messages to its peers, committed entries, role changes) and the
 //! node's messages to itself until nothing is left.
 
-use crate::cmg::CmgReplica;
+use crate::bugs::PlantedBug;
+use crate::cmg::{CmgCommand, CmgReplica};
+use crate::codec::decode;
 use crate::error::Result;
 use crate::event::Event;
 use crate::marks::Mark;
@@ -12,7 +14,7 @@ use crate::metastorage::MsReplica;
 use crate::node::Node;
 use crate::raft_group::{GroupStep, RaftGroup};
 use crate::types::{raft_id, Addr, GroupKind, InstanceId, NodeName};
-use crate::vault::{GroupRecord, VaultWrite};
+use crate::vault::{EntryKind, GroupRecord, VaultWrite};
 
 /// Bound on the rounds of group processing and local delivery within one input.
 const MAX_DRIVE_ROUNDS: usize = 256;
@@ -244,7 +246,22 @@ impl Node {
             from_vault,
         });
         match kind {
-            GroupKind::Cmg => self.cmg = Some(CmgReplica::new(group, record.plan.clone())),
+            GroupKind::Cmg => {
+                let mut cmg = CmgReplica::new(group, record.plan.clone());
+                if from_vault && self.cfg.bug == Some(PlantedBug::CmgCommandAppliedTwiceOnRestart) {
+                    // Planted bug: the replica keeps the state its committed log produced (as
+                    // Ignite's persisted store did), and the log is replayed on top of it
+                    // (IGNITE-21588).
+                    let commit = record.hard_state.commit;
+                    let committed = record
+                        .entries
+                        .iter()
+                        .filter(|e| e.index <= commit && e.kind == EntryKind::Normal)
+                        .filter_map(|e| decode::<CmgCommand>(&e.data).ok());
+                    cmg.preload(committed);
+                }
+                self.cmg = Some(cmg);
+            }
             GroupKind::Ms => {
                 self.ms = Some(MsReplica::new(group, record.plan.clone(), self.now_ms))
             }

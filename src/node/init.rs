@@ -248,8 +248,16 @@ impl Node {
         outcome: StartOutcome,
     ) {
         let now = self.now_ms;
-        match self.inits.on_start_ack(init, from, outcome, now) {
+        match self
+            .inits
+            .on_start_ack(init, from, outcome, now, self.cfg.bug)
+        {
             StartAck::Nothing => {}
+            StartAck::Answer {
+                user,
+                request,
+                result,
+            } => self.answer_init(user, request, result),
             StartAck::Cancel(error) => self.cancel_init(init, error),
             StartAck::QueryStatus(to) => {
                 for addr in to {

@@ -16,7 +16,7 @@ impl Node {
     /// Applies committed Meta Storage entries to the local state machine.
     pub(crate) fn apply_ms(&mut self, applied: Vec<Applied>) {
         let Some(ms) = self.ms.as_mut() else { return };
-        for effect in ms.apply(applied) {
+        for effect in ms.apply(applied, self.cfg.bug) {
             match effect {
                 MsApplied::State { index, digest } => self.emit(Event::ReplicaState {
                     group: GroupKind::Ms,
@@ -87,7 +87,7 @@ impl Node {
         let Some(ms) = self.ms.as_mut().filter(|m| m.instance() == instance) else {
             return;
         };
-        if let Some(applied) = ms.reconfigure(version, nodes) {
+        if let Some(applied) = ms.reconfigure(version, nodes, self.cfg.bug) {
             self.send(
                 from,
                 Message::MsReconfigured {

@@ -65,6 +65,16 @@ mod tests {
             (2, "a", cmg_started()),
             (2, "b", cmg_started()),
             (3, "a", init_applied(1, 1, 2)),
+            // The CMG records the answer before any user gets it (always_init_answered_after_commit).
+            (
+                3,
+                "a",
+                Event::InitFateApplied {
+                    instance: I,
+                    fate: Some(joinsim::InitFate::Answered),
+                    index: 3,
+                },
+            ),
         ];
         history.extend(destroy);
         feed_timed(history)

@@ -74,6 +74,12 @@ pub enum Invariant {
     /// No CMG replica runs under another live node's Raft id: two running nodes of one name
     /// never both host a replica of one CMG incarnation.
     AlwaysOneCmgReplicaPerName,
+    /// A node answers an init with success and a tag only after a CMG committed that cluster and
+    /// recorded the answer (docs/spec.md Step 2; IGNITE-17067).
+    AlwaysInitAnsweredAfterCommit,
+    /// A Meta Storage replica installs configurations in version order: never an older one after
+    /// a newer one (IGNITE-22818).
+    AlwaysMsConfigAppliedInVersionOrder,
 }
 
 impl fmt::Display for Invariant {

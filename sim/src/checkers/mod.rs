@@ -113,6 +113,8 @@ checkers! {
     always_cancelled_member_told::AlwaysCancelledMemberTold,
     always_refusal_spares_members::AlwaysRefusalSparesMembers,
     always_one_cmg_replica_per_name::AlwaysOneCmgReplicaPerName,
+    always_init_answered_after_commit::AlwaysInitAnsweredAfterCommit,
+    always_ms_config_applied_in_version_order::AlwaysMsConfigAppliedInVersionOrder,
 }
 
 /// The incremental checker of every safety invariant: the [`History`], every checker of

@@ -307,6 +307,52 @@ pub struct FuzzCase {
     pub duplicate: (usize, u64),
     /// With `islands`: when the incompatible node starts.
     pub island_at_ms: u64,
+    /// Weather `reconfiguration_races` (drawn last: a seed's other draws are as before).
+    pub race: Option<ReconfigurationRace>,
+}
+
+/// Weather `reconfiguration_races` (IGNITE-22818, Ignite's `testNoConfigurationReordering`): two
+/// Meta Storage reconfigurations through two core nodes, `gap_ms` apart, while every
+/// `ms_reconfigure` message is delayed by up to `delay_ms` more than its latency (a `delay` rule
+/// of that kind), so that the CMG leader's requests for the first version, overtaken by those for
+/// the second, reach the Meta Storage after the second was applied, and a request meets a
+/// membership change still pending. Only in a run that initializes its cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconfigurationRace {
+    /// When the first reconfiguration is asked for (ms).
+    pub at_ms: u64,
+    /// How long after it the second is (ms).
+    pub gap_ms: u64,
+    /// Through which core node, and to which core nodes, the first.
+    pub first: (usize, Vec<bool>),
+    /// Through which core node, and to which core nodes, the second.
+    pub second: (usize, Vec<bool>),
+    /// The most a `ms_reconfigure` message is delayed (ms).
+    pub delay_ms: u64,
+}
+
+/// The strategy of weather `reconfiguration_races`: on in about 40% of runs.
+fn reconfiguration_race(core: usize) -> impl Strategy<Value = Option<ReconfigurationRace>> {
+    let pick = move || (0..core, proptest::collection::vec(any::<bool>(), core));
+    proptest::option::weighted(
+        0.4,
+        (
+            2_000..12_000u64,
+            100..3_000u64,
+            pick(),
+            pick(),
+            500..5_000u64,
+        )
+            .prop_map(
+                |(at_ms, gap_ms, first, second, delay_ms)| ReconfigurationRace {
+                    at_ms,
+                    gap_ms,
+                    first,
+                    second,
+                    delay_ms,
+                },
+            ),
+    )
 }
 
 /// Message kinds worth holding or dropping, named through [`MessageKind::name`] (the one name
@@ -825,12 +871,17 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                 any::<bool>(),
                 faults,
                 (0..core, 1..TIMELINE_MS),
-                // Drawn only with the weather that uses it: other seeds draw as before.
-                if w.islands {
-                    (1..TIMELINE_MS).boxed()
-                } else {
-                    Just(0).boxed()
-                },
+                // Drawn only with the weather that uses it: other seeds draw as before; then
+                // weather `reconfiguration_races`, drawn last, so that every draw before it is
+                // what it was before this weather.
+                (
+                    if w.islands {
+                        (1..TIMELINE_MS).boxed()
+                    } else {
+                        Just(0).boxed()
+                    },
+                    reconfiguration_race(core),
+                ),
             )
                 .prop_map(
                     |(
@@ -845,7 +896,7 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                         incompatible_protocol,
                         faults,
                         duplicate,
-                        island_at_ms,
+                        (island_at_ms, race),
                     )| FuzzCase {
                         weather,
                         core,
@@ -859,6 +910,7 @@ pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
                         faults,
                         duplicate,
                         island_at_ms,
+                        race,
                     },
                 )
         })
@@ -1690,9 +1742,38 @@ impl FuzzCase {
                 }
             }
         }
+        if let Some(race) = self.race.as_ref().filter(|_| !w.restored) {
+            steps.extend(race_steps(race, &core));
+        }
         steps.sort_by_key(|(t, _)| *t);
         steps
     }
+}
+
+/// The steps of weather `reconfiguration_races`: the delay rule on `ms_reconfigure` from the
+/// first reconfiguration until `delay_ms` after the second, and both reconfigurations (ids
+/// `reconf100` and `reconf101`, apart from the faults' own).
+fn race_steps(race: &ReconfigurationRace, core: &[String]) -> Vec<(u64, String)> {
+    let mut steps = vec![(
+        race.at_ms,
+        format!(
+            "action = \"delay\"\nid = \"race\"\nfor_ms = {}\nchance = 1.0\ndelay_ms = [0, {}]\nkind = \"{}\"",
+            race.gap_ms + race.delay_ms + 1_000,
+            race.delay_ms,
+            MessageKind::MsReconfigure.name()
+        ),
+    )];
+    let (first_via, first) = &race.first;
+    let (second_via, second) = &race.second;
+    steps.extend(reconfigure_step(core, 100, race.at_ms, *first_via, first));
+    steps.extend(reconfigure_step(
+        core,
+        101,
+        race.at_ms + race.gap_ms,
+        *second_via,
+        second,
+    ));
+    steps
 }
 
 /// The filter lines of a generated message rule: its kind, sender and receiver, each if drawn.

@@ -34,6 +34,7 @@ fn fenced_ack(t: &mut CancelTracker, init: InstanceId, i: u8, name: &str) -> Ack
         false,
         voters,
         0,
+        None,
     )
     .unwrap()
 }
@@ -69,6 +70,7 @@ fn a_namesake_at_another_address_does_not_count_as_a_voter() {
             false,
             voters,
             0,
+            None,
         )
         .unwrap();
     assert!(!out.decided);
@@ -92,6 +94,7 @@ fn a_moved_voter_counts_where_it_is_known_now_and_its_old_address_is_dropped() {
             false,
             voters,
             0,
+            None,
         )
         .unwrap();
     assert!(out.decided, "a and the moved b leave no majority");
@@ -119,6 +122,7 @@ fn an_empty_namesake_known_under_the_name_does_not_count_as_the_voter() {
             false,
             Some(Vec::new()),
             0,
+            None,
         )
         .unwrap();
     assert!(!out.decided);
@@ -129,7 +133,7 @@ fn a_decided_ack_ends_the_cancel_once_nobody_is_pending() {
     let (mut t, init) = running(0);
     let mut last = None;
     for i in 1..=4 {
-        last = t.on_ack(init, addr(i), None, None, Vec::new(), true, None, 0);
+        last = t.on_ack(init, addr(i), None, None, Vec::new(), true, None, 0, None);
     }
     let last = last.unwrap();
     assert!(last.done && last.decided);
@@ -142,12 +146,13 @@ fn a_decided_ack_ends_the_cancel_once_nobody_is_pending() {
             Vec::new(),
             true,
             None,
-            0
+            0,
+            None
         )
         .is_none());
     // The members a replica knew are told, once.
     let (mut t, init) = running(0);
-    t.on_ack(init, addr(1), None, None, Vec::new(), true, None, 0);
+    t.on_ack(init, addr(1), None, None, Vec::new(), true, None, 0, None);
     let out = t
         .on_ack(
             init,
@@ -158,6 +163,7 @@ fn a_decided_ack_ends_the_cancel_once_nobody_is_pending() {
             true,
             None,
             0,
+            None,
         )
         .unwrap();
     assert_eq!(out.tell, vec![addr(5)], "a member not yet told");
@@ -173,7 +179,7 @@ fn the_held_answer_waits_for_the_cmg_nodes_or_its_deadline() {
     assert!(t.holds_answer_for(user, RequestId(3)));
     assert!(!t.holds_answer_for(user, RequestId(4)));
     let ack = |t: &mut CancelTracker, i| {
-        t.on_ack(init, addr(i), None, None, Vec::new(), false, None, 0)
+        t.on_ack(init, addr(i), None, None, Vec::new(), false, None, 0, None)
             .unwrap()
     };
     assert!(!ack(&mut t, 1).release_answer);
@@ -214,7 +220,7 @@ fn a_cancel_is_resent_every_retry_until_done_or_out_of_time() {
 fn a_member_that_appears_is_told_again_and_the_oldest_cancel_makes_room() {
     let (mut t, init) = running(0);
     let unacknowledged = |t: &CancelTracker| t.in_flight_view()[0].unacknowledged;
-    t.on_ack(init, addr(1), None, None, Vec::new(), false, None, 0);
+    t.on_ack(init, addr(1), None, None, Vec::new(), false, None, 0, None);
     assert_eq!(unacknowledged(&t), 3);
     let told: Vec<Addr> = (1..=4).map(addr).collect();
     assert_eq!(t.told(init), told, "acknowledged or not, each was told");
@@ -260,8 +266,32 @@ fn the_view_of_a_cancel_counts_who_has_not_acknowledged() {
         500,
         cmg,
     );
-    t.on_ack(init, addr(2), None, None, Vec::new(), true, None, 40);
+    t.on_ack(init, addr(2), None, None, Vec::new(), true, None, 40, None);
     let view = t.in_flight_view();
     assert_eq!(view[0].unacknowledged, 3);
     assert!(view[0].decided && view[0].holds_answer, "{view:?}");
+}
+
+#[test]
+fn the_planted_bug_decides_the_cancel_on_one_fenced_voter() {
+    let (mut t, init) = running(0);
+    let voters = Some(vec!["a".into(), "b".into(), "c".into()]);
+    let bug = Some(PlantedBug::CancelDestroysAnsweredCluster);
+    let first = t
+        .on_ack(
+            init,
+            addr(1),
+            Some("a".into()),
+            Some(addr(1)),
+            Vec::new(),
+            false,
+            voters,
+            0,
+            bug,
+        )
+        .unwrap();
+    assert!(
+        first.decided,
+        "b and c, a majority, may have answered a user all the same"
+    );
 }

@@ -54,11 +54,11 @@ fn running(init: u64) -> InitCoordinator {
     );
     let i = InstanceId(init);
     assert_eq!(
-        c.on_start_ack(i, addr(1), StartOutcome::Started, 5),
+        c.on_start_ack(i, addr(1), StartOutcome::Started, 5, None),
         StartAck::Nothing
     );
     assert_eq!(
-        c.on_start_ack(i, addr(2), StartOutcome::Started, 10),
+        c.on_start_ack(i, addr(2), StartOutcome::Started, 10, None),
         StartAck::QueryStatus(vec![addr(1), addr(2)])
     );
     c
@@ -71,12 +71,12 @@ fn a_refusing_target_cancels_and_strangers_are_ignored() {
     assert!(c.in_flight(USER, RequestId(1)) && !c.in_flight(USER, RequestId(2)));
     let i = InstanceId(1);
     assert_eq!(
-        c.on_start_ack(i, addr(9), StartOutcome::Started, 0),
+        c.on_start_ack(i, addr(9), StartOutcome::Started, 0, None),
         StartAck::Nothing
     );
     let refused = StartOutcome::Mismatch { detail: "x".into() };
     assert_eq!(
-        c.on_start_ack(i, addr(2), refused, 0),
+        c.on_start_ack(i, addr(2), refused, 0, None),
         StartAck::Cancel(InitError::ParametersDiffer {
             node: "b".into(),
             detail: "x".into()
@@ -159,7 +159,7 @@ pub(crate) fn a_failed_target() -> InitError {
         detail: "this init was cancelled".into(),
     };
     assert_eq!(
-        c.on_start_ack(i, addr(2), failed, 0),
+        c.on_start_ack(i, addr(2), failed, 0, None),
         StartAck::Cancel(want.clone())
     );
     want
@@ -197,7 +197,7 @@ fn timers_resend_then_time_out() {
     let timing = Timing::default();
     let mut c = InitCoordinator::new();
     c.start(plan(1), USER, RequestId(1), 0);
-    c.on_start_ack(InstanceId(1), addr(1), StartOutcome::Started, 0);
+    c.on_start_ack(InstanceId(1), addr(1), StartOutcome::Started, 0, None);
     let retry = timing.init_retry_ms;
     assert!(c.tick(retry - 1, &timing).is_empty());
     assert_eq!(
@@ -257,7 +257,7 @@ fn the_view_of_an_attempt_says_what_it_still_waits_for() {
     assert!(c.in_flight_view().is_empty());
     c.start(plan(1), USER, RequestId(1), 40);
     let i = InstanceId(1);
-    c.on_start_ack(i, addr(2), StartOutcome::Started, 45);
+    c.on_start_ack(i, addr(2), StartOutcome::Started, 45, None);
     let view = c.in_flight_view();
     assert_eq!(
         view,
@@ -269,7 +269,7 @@ fn the_view_of_an_attempt_says_what_it_still_waits_for() {
             ms_leader: false,
         }]
     );
-    c.on_start_ack(i, addr(1), StartOutcome::Started, 50);
+    c.on_start_ack(i, addr(1), StartOutcome::Started, 50, None);
     let p = plan(1);
     let committed = GroupStatus {
         cmg_instance: Some(i),
@@ -282,4 +282,25 @@ fn the_view_of_an_attempt_says_what_it_still_waits_for() {
     let view = c.in_flight_view();
     assert!(view[0].awaiting_start.is_empty(), "{view:?}");
     assert!(view[0].committed && !view[0].ms_leader, "{view:?}");
+}
+
+#[test]
+fn the_planted_bug_answers_once_every_target_runs_before_any_commit() {
+    let mut c = InitCoordinator::new();
+    c.start(plan(1), USER, RequestId(1), 0);
+    let i = InstanceId(1);
+    let bug = Some(PlantedBug::InitAnsweredBeforeCommit);
+    assert_eq!(
+        c.on_start_ack(i, addr(1), StartOutcome::Started, 5, bug),
+        StartAck::Nothing
+    );
+    assert_eq!(
+        c.on_start_ack(i, addr(2), StartOutcome::Started, 10, bug),
+        StartAck::Answer {
+            user: USER,
+            request: RequestId(1),
+            result: Ok(plan(1).config.tag),
+        }
+    );
+    assert!(c.in_flight_view().is_empty(), "the attempt is over");
 }
