@@ -458,6 +458,10 @@ pub enum Event {
         /// The attempt whose validation was revoked.
         attempt: u64,
     },
+    /// The node took the decision this coverage mark names (`src/marks.rs`): reported beside
+    /// the code that decides, for a fuzzing campaign to count (docs/fuzzing.md, "Coverage
+    /// marks"). It says nothing the other events need; the checkers ignore it.
+    Mark(crate::marks::Mark),
 }
 
 #[cfg(test)]

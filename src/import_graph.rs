@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 const MAX_LINES: usize = 550;
 
 /// Every `.rs` file under `dir`, sorted.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -42,7 +42,7 @@ fn top_module(relative: &Path) -> Option<String> {
 }
 
 /// The source without its `//` comments (doc comments included), string literals kept whole.
-fn strip_comments(source: &str) -> String {
+pub(crate) fn strip_comments(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
     for line in source.lines() {
         let chars: Vec<char> = line.chars().collect();

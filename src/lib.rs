@@ -63,6 +63,7 @@ pub mod hash;
 pub mod init;
 pub mod init_command;
 pub mod join;
+pub mod marks;
 pub mod message;
 pub mod metastorage;
 pub mod node;
@@ -95,6 +96,7 @@ pub use error::{
 pub use event::{Event, RemovalCause, Role};
 pub use init::{InitCommand, InitParams};
 pub use join::{JoinMessage, JoinPhase, JoinProgress};
+pub use marks::{Mark, Rarity};
 pub use message::{Envelope, Message, MessageKind, RequestId};
 pub use node::{Node, Output};
 pub use restore::RestoredCluster;

@@ -187,6 +187,7 @@ impl Node {
         // for at least two init timeouts (time for the physical topology to fill).
         let resume_until_ms = now_ms + 2 * node.timing.init_timeout_ms;
         for init in &vault.cancels {
+            node.mark(crate::marks::Mark::CancelResumedAtStart);
             let own = std::iter::once(node.cfg.addr).collect();
             node.start_cancel(*init, own, resume_until_ms);
         }
@@ -257,6 +258,7 @@ impl Node {
 
     /// Reports bytes that did not decode as a message (the host decodes).
     pub fn corrupt_message(&mut self, from: Addr, error: &Error) -> Output {
+        self.mark(crate::marks::Mark::CorruptMessage);
         self.emit(Event::CorruptMessage {
             from,
             detail: error.to_string(),
@@ -350,6 +352,12 @@ impl Node {
 
     pub(crate) fn emit(&mut self, event: Event) {
         self.out.events.push(event);
+    }
+
+    /// Reports that the node took the decision `mark` names (`src/marks.rs`): called beside
+    /// the code that decides.
+    pub(crate) fn mark(&mut self, mark: crate::marks::Mark) {
+        self.out.events.push(Event::Mark(mark));
     }
 
     pub(crate) fn write(&mut self, write: VaultWrite) {

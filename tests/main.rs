@@ -14,6 +14,7 @@ mod init;
 mod join_scenarios;
 mod leader_change;
 mod leave_and_reconfiguration;
+mod model_validation;
 mod mutated_files;
 mod network_model;
 mod restart;

@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod case;
+pub mod marks;
 
 pub use crate::failure::FailureKind;
 pub use campaign::{fuzz, Finding, FuzzOptions, Summary};

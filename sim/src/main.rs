@@ -321,11 +321,10 @@ fn main() -> ExitCode {
             } else {
                 print!("{}", fuzz_campaign::format_summary(&summary, &options));
             }
-            if summary.failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            if let Some(failure) = summary.marks.verdict() {
+                eprintln!("error: {failure}");
             }
+            ExitCode::from(fuzz_campaign::exit_code(&summary))
         }
     }
 }

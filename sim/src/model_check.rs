@@ -333,3 +333,136 @@ fn protocol_action(node: String, event: &Event) -> Option<Action> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use joinsim::{ClusterId, InstanceId, LaunchId};
+
+    fn entry(node: &str, event: Event) -> TraceEntry {
+        TraceEntry {
+            time_us: 1_000,
+            node: node.into(),
+            kind: TraceKind::Protocol(event),
+        }
+    }
+
+    fn started(node: &str, launch: u64) -> TraceEntry {
+        entry(
+            node,
+            Event::Started {
+                launch: LaunchId(launch),
+                tag: None,
+                ms_version: None,
+            },
+        )
+    }
+
+    #[test]
+    fn entries_map_to_actions_and_others_are_left_out() {
+        let t = ClusterTag {
+            name: "c1".into(),
+            id: ClusterId(7 << 96),
+        };
+        assert_eq!(
+            action_of(&entry(
+                "a",
+                Event::InitAnswered {
+                    request: joinsim::RequestId(1),
+                    result: Ok(t.clone()),
+                }
+            )),
+            Some(Action::InitAnswered {
+                node: "a".into(),
+                tag: Tag {
+                    name: "c1".into(),
+                    id: 7 << 96
+                }
+            })
+        );
+        assert_eq!(
+            action_of(&entry(
+                "a",
+                Event::RoleChanged {
+                    group: GroupKind::Cmg,
+                    instance: InstanceId(1),
+                    role: Role::Leader,
+                    term: 2,
+                    leader: Some("a".into()),
+                }
+            )),
+            None,
+            "a CMG leader is Raft's business"
+        );
+        assert_eq!(
+            action_of(&entry(
+                "a",
+                Event::RoleChanged {
+                    group: GroupKind::Ms,
+                    instance: InstanceId(1),
+                    role: Role::Leader,
+                    term: 2,
+                    leader: Some("a".into()),
+                }
+            )),
+            Some(Action::MsLeader {
+                node: "a".into(),
+                init: 1
+            })
+        );
+        let killed = TraceEntry {
+            time_us: 0,
+            node: "b".into(),
+            kind: TraceKind::Harness(HarnessEvent::NodeKilled),
+        };
+        assert_eq!(action_of(&killed), Some(Action::Kill { node: "b".into() }));
+    }
+
+    #[test]
+    fn the_first_divergence_is_kept_and_nothing_after_it_is_judged() {
+        let mut v = TraceValidator::default();
+        assert_eq!(v.observe(&started("a", 1)), None);
+        // The same launch again: the model refuses it.
+        let second = v.observe(&started("a", 1)).expect("a divergence");
+        assert_eq!(second.rule, "launch_is_new");
+        assert_eq!(second.entry, 1);
+        assert_eq!(second.node, "a");
+        // Nothing more is judged, and the first divergence stays.
+        assert_eq!(v.observe(&started("a", 1)), None);
+        assert_eq!(v.divergence(), Some(&second));
+        assert_eq!(v.counts(), (3, 2));
+    }
+
+    #[test]
+    fn a_node_runs_under_the_name_the_world_gives_it() {
+        // d1 runs as a2: a CMG replica of an init naming a2 is its own.
+        let mut v = TraceValidator::default();
+        v.name_node("d1", "a2");
+        assert_eq!(v.observe(&started("d1", 5)), None);
+        let sent = entry(
+            "x",
+            Event::InitStarted {
+                request: joinsim::RequestId(1),
+                init: InstanceId(9),
+                tag: ClusterTag {
+                    name: "c".into(),
+                    id: ClusterId(1),
+                },
+                cmg_nodes: vec!["a2".into()],
+                ms_nodes: vec!["a2".into()],
+            },
+        );
+        assert_eq!(v.observe(&started("x", 6)), None);
+        assert_eq!(v.observe(&sent), None);
+        let group = entry(
+            "d1",
+            Event::GroupStarted {
+                group: GroupKind::Cmg,
+                instance: InstanceId(9),
+                from_vault: false,
+            },
+        );
+        assert_eq!(v.observe(&group), None);
+    }
+}

@@ -107,17 +107,7 @@ impl Node {
             let error = InitError::NodeStopped {
                 reason: reason.clone(),
             };
-            self.emit(Event::InitAnswered {
-                request,
-                result: Err(error.clone()),
-            });
-            self.send(
-                user,
-                Message::InitResponse {
-                    request,
-                    result: Err(error),
-                },
-            );
+            self.answer_init(user, request, Err(error));
         }
     }
 }

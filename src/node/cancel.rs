@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::error::InitError;
 use crate::event::Event;
 use crate::init::CancelDue;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::{Addr, ClusterTag, InstanceId, NodeName};
@@ -22,7 +23,10 @@ impl Node {
             return;
         };
         let result = match tag {
-            Some(tag) => Ok(tag),
+            Some(tag) => {
+                self.mark(Mark::CancelledInitAnsweredWithTag);
+                Ok(tag)
+            }
             None => Err(error),
         };
         self.answer_init(user, request, result);
@@ -106,6 +110,7 @@ impl Node {
         if !known {
             return;
         }
+        self.mark(Mark::CancelRefusalReachedInitiator);
         self.emit(Event::CancelRefused {
             init,
             tag: tag.clone(),
@@ -134,6 +139,7 @@ impl Node {
     /// decided cancel of it (docs/protocol.md Step 2.6, "a cancelled member learns it").
     pub(crate) fn on_cancel_query(&mut self, from: Addr, init: InstanceId) {
         if self.cancelled.is_decided(init) {
+            self.mark(Mark::CancelQueryAnswered);
             self.tell_decided_cancel(from, init, "cancelled: a node that cleared it was asked");
         }
     }
@@ -150,6 +156,7 @@ impl Node {
         if !self.cancelled.tell_replica(init, from, now_ms, retry_ms) {
             return;
         }
+        self.mark(Mark::CancelledReplicaToldByItsTraffic);
         self.tell_decided_cancel(
             from,
             init,

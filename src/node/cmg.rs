@@ -17,6 +17,7 @@ use crate::cmg::{
 use crate::codec::decode;
 use crate::error::AdminError;
 use crate::event::{Event, Role};
+use crate::marks::Mark;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::{Applied, RoleState};
@@ -51,6 +52,7 @@ impl Node {
                 digest: applied.digest,
             });
             for (node, launch) in applied.revoked {
+                self.mark(Mark::ValidationRevoked);
                 self.emit(Event::ValidationRevoked {
                     node,
                     launch,
@@ -137,6 +139,7 @@ impl Node {
                 // The cluster now knows the name at this address (`learn_addr`: the CMG says
                 // who a name is in its cluster).
                 self.learn_addr(&info.name, info.addr);
+                self.mark(Mark::JoinValidated);
                 self.emit(Event::Validated {
                     node: info.name.clone(),
                     launch: info.launch,
@@ -144,6 +147,9 @@ impl Node {
                 });
             }
             (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Rejected(reason))) => {
+                if let Some(mark) = Mark::of_join_rejection(reason) {
+                    self.mark(mark);
+                }
                 self.emit(Event::JoinRejected {
                     node: info.name.clone(),
                     launch: info.launch,
@@ -152,12 +158,18 @@ impl Node {
                 });
             }
             (CmgCommand::NodesLeave { nodes }, _) => {
+                self.mark(Mark::NodesLeftLt);
                 self.emit(Event::NodesLeft {
                     nodes: nodes.clone(),
                     index,
                 });
             }
             (CmgCommand::InitAnswered | CmgCommand::InitCancelled, CmgOutcome::Fate(fate)) => {
+                match fate {
+                    Some(InitFate::Answered) => self.mark(Mark::InitFateAnswered),
+                    Some(InitFate::Cancelled) => self.mark(Mark::InitFateCancelled),
+                    None => {}
+                }
                 self.emit(Event::InitFateApplied {
                     instance,
                     fate: *fate,
@@ -165,6 +177,7 @@ impl Node {
                 });
             }
             (_, CmgOutcome::MsChanged(Ok((version, nodes)))) => {
+                self.mark(Mark::MsReconfigured);
                 self.emit(Event::MsNodesChanged {
                     version: *version,
                     nodes: nodes.clone(),
@@ -335,6 +348,7 @@ impl Node {
         if let Some(duties) = self.cmg.as_mut().and_then(|c| c.duties_mut()) {
             duties.note_absent_proposed(&absent, now, retry);
         }
+        self.mark(Mark::AbsentMembersRemoved);
         self.emit(Event::AbsentMembersRemoved {
             nodes: absent.clone(),
         });

@@ -10,6 +10,7 @@ use crate::cmg::{
     join_request_step, CmgCommand, JoinRequestStep, JoinResult, JoinerVault, PendingKey,
 };
 use crate::event::Event;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::RequestId;
@@ -70,6 +71,7 @@ impl Node {
         match step {
             JoinRequestStep::Wait => return,
             JoinRequestStep::WaitForHolder => {
+                self.mark(Mark::DuplicateNameWaitsForHolder);
                 let now = self.now_ms;
                 if let Some(d) = self.cmg.as_mut().and_then(|c| c.duties_mut()) {
                     d.note_holder_wait(&info.name, info.launch, now);
@@ -77,6 +79,7 @@ impl Node {
                 return;
             }
             JoinRequestStep::Refuse { holder } => {
+                self.mark(Mark::DuplicateNameRefused);
                 self.emit(Event::JoinRefusedDuplicateName {
                     node: info.name.clone(),
                     launch: info.launch,

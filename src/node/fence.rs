@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::Event;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::{Addr, InstanceId, NodeName};
@@ -25,6 +26,7 @@ impl Node {
             return;
         }
         self.write(VaultWrite::FenceCmg(Some(init)));
+        self.mark(Mark::CmgFenced);
         self.emit(Event::CmgFenced { init });
     }
 
@@ -37,6 +39,7 @@ impl Node {
             return;
         }
         self.write(VaultWrite::FenceCmg(None));
+        self.mark(Mark::CmgUnfenced);
         self.emit(Event::CmgUnfenced { init });
     }
 
@@ -85,6 +88,7 @@ impl Node {
         // 14005110): it tells the group's voters and itself, counts their answers as any
         // canceller does, and its fence ends with the decision or a refusal.
         if !self.cancels.contains(init) {
+            self.mark(Mark::FencedReplicaCarriesCancel);
             let plan_addrs: BTreeMap<NodeName, Addr> = self
                 .cmg
                 .as_ref()

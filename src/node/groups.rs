@@ -6,6 +6,7 @@
 use crate::cmg::CmgReplica;
 use crate::error::Result;
 use crate::event::Event;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::metastorage::MsReplica;
 use crate::node::Node;
@@ -48,6 +49,7 @@ impl Node {
             return;
         };
         if let Err(e) = replica.step(&payload) {
+            self.mark(Mark::CorruptMessage);
             self.emit(Event::CorruptMessage {
                 from,
                 detail: e.to_string(),
@@ -289,6 +291,7 @@ impl Node {
             GroupKind::Cmg => self.cmg = None,
             GroupKind::Ms => self.ms = None,
         }
+        self.mark(Mark::ReplicaFailed);
         self.emit(Event::ReplicaFailed {
             group: kind,
             index,

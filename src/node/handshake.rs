@@ -8,6 +8,7 @@
 use crate::bugs::PlantedBug;
 use crate::error::{Rejection, RejectionReason, RejectionStage};
 use crate::event::Event;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::topology::{entry_check, Identity, MemberRecord};
@@ -34,10 +35,14 @@ impl Node {
             cancelled.filter(|_| self.cfg.bug != Some(PlantedBug::CancelledMemberHalts));
         if let Some(init) = cancelled {
             let reason = "cancelled: met at pre-init by a node that cleared it";
+            self.mark(Mark::CancelledMemberToldAtPreInit);
             self.tell_decided_cancel(from, init, reason);
             return;
         }
         if let Err(reason) = self.pre_init_check(&joiner) {
+            if let Some(mark) = Mark::of_pre_init_refusal(&reason) {
+                self.mark(mark);
+            }
             self.emit(Event::PreInitRefused {
                 joiner: joiner.info.name.clone(),
                 launch: joiner.info.launch,
@@ -161,6 +166,11 @@ impl Node {
         let live = self.cfg.bug != Some(PlantedBug::RefusalHaltsMember)
             && (self.member_of_live_cluster() || voter);
         if refused_tag.is_some() && (stale || live) {
+            self.mark(if stale {
+                Mark::RefusalIgnoredStale
+            } else {
+                Mark::RefusalIgnoredLiveMember
+            });
             self.emit(Event::RefusalIgnored {
                 by: rejection.by,
                 reason: rejection.reason,
@@ -176,6 +186,7 @@ impl Node {
                 && !self.topo.is_admitted()
                 && (self.member_of_established_cluster() || voter)
             {
+                self.mark(Mark::RefusedMemberFormedOwnTopology);
                 self.admit_self();
                 self.after_membership_change();
             }

@@ -15,6 +15,7 @@ use crate::init::{
     StartOutcome, StatusStep, MAX_DEFERRED_INIT_REQUESTS, MAX_INITS_IN_FLIGHT,
 };
 use crate::init_command::InitFate;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::types::RequestId;
@@ -61,6 +62,7 @@ impl Node {
                 .deferred_inits
                 .defer(from, request, params.clone(), held)
             {
+                self.mark(Mark::InitDeferred);
                 self.emit(Event::InitDeferred { request, held });
             } else {
                 let max = MAX_DEFERRED_INIT_REQUESTS;
@@ -152,6 +154,7 @@ impl Node {
             initiator: self.cfg.name.clone(),
             addrs,
         };
+        self.mark(Mark::InitStarted);
         self.emit(Event::InitStarted {
             request,
             init,
@@ -172,6 +175,10 @@ impl Node {
         request: RequestId,
         result: Result<ClusterTag, InitError>,
     ) {
+        self.mark(match &result {
+            Ok(_) => Mark::InitAnsweredOk,
+            Err(error) => Mark::of_init_error(error),
+        });
         self.emit(Event::InitAnswered {
             request,
             result: result.clone(),
@@ -191,6 +198,9 @@ impl Node {
         pending.extend(plan.addrs.values().copied());
         pending.insert(self.cfg.addr);
         let reason = error.to_string();
+        if let Some(mark) = Mark::of_init_cancel(&error) {
+            self.mark(mark);
+        }
         self.emit(Event::InitCancelled {
             init,
             reason: reason.clone(),

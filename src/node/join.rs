@@ -13,6 +13,7 @@ use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
 use crate::event::Event;
 use crate::init_command::InitCommand;
 use crate::join::{ClusterStateFacts, ClusterStateStep, JoinSend, JOIN_REPLY_KINDS};
+use crate::marks::Mark;
 use crate::message::{ClusterStateNotice, Message, MessageKind};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
@@ -52,6 +53,7 @@ impl Node {
         let (stale, foreign) = match step {
             ClusterStateStep::NotAdmitted => return,
             ClusterStateStep::TellCancelled { decided } => {
+                self.mark(Mark::CancelToldToLeaderOfCancelledCluster);
                 // A leader of a cluster whose init this node cancelled on its side: that replica
                 // missed the cancel (it was out of reach, or its initiator died). It is told now,
                 // and this node does not join a cluster that no longer exists — unless the
@@ -76,13 +78,18 @@ impl Node {
             stale,
             foreign,
         });
+        if stale {
+            self.mark(Mark::ClusterStateStale);
+        }
         if foreign {
+            self.mark(Mark::ClusterStateForeign);
             self.ask_if_cancelled(false);
         }
         if let ClusterStateStep::Follow(next) = step {
             self.learn_addr(&notice.leader.name, notice.leader.addr);
             if !was_joined && self.joiner.is_joined() {
                 // The leader has it in its LT: its join ready's answer was lost.
+                self.mark(Mark::JoinedViaClusterState);
                 self.emit(Event::Joined {
                     lt_version: notice.lt_version,
                 });
@@ -119,6 +126,7 @@ impl Node {
         let Some((init, tag)) = held else {
             return;
         };
+        self.mark(Mark::CancelQuerySent);
         self.joiner.cancel_query_sent(self.now_ms);
         let asked: Vec<Addr> = self
             .topo
@@ -176,6 +184,7 @@ impl Node {
         if !self.joiner.redirect(from, hint) {
             return;
         }
+        self.mark(Mark::JoinRedirected);
         self.learn_addr(&name, addr);
         if let Some(next) = self.joiner.awaiting() {
             self.send_to_leader(next);
@@ -191,6 +200,7 @@ impl Node {
             JoinResult::StaleAttempt => {
                 // Its validation was revoked: a new attempt, so that only a join ready sent
                 // after the new validation counts (docs/protocol.md Step 4).
+                self.mark(Mark::JoinAttemptStale);
                 self.emit(Event::JoinAttemptStale { attempt });
                 self.joiner.attempt_revoked(self.now_ms);
                 self.send_join_request();
@@ -203,7 +213,9 @@ impl Node {
                     reason,
                 });
             }
-            JoinResult::Accepted(accept) if self.cancelled.contains(accept.instance) => {}
+            JoinResult::Accepted(accept) if self.cancelled.contains(accept.instance) => {
+                self.mark(Mark::AcceptanceOfCancelledInitIgnored);
+            }
             JoinResult::Accepted(accept) => self.on_join_accepted(accept),
         }
     }
@@ -229,6 +241,9 @@ impl Node {
             ms_instance: accept.instance,
             init: InitCommand::of_cluster(&accept.config, &accept.initial_ms_nodes),
         };
+        if stored.is_some_and(|x| x < accept.config.ms_version) {
+            self.mark(Mark::StaleMsCatchUp);
+        }
         self.emit(Event::JoinAccepted {
             tag: accept.config.tag.clone(),
             stored_ms_version: stored,
@@ -296,6 +311,7 @@ impl Node {
         let member = ms.holds(me);
         let version = ms.state().version;
         if member && version >= target_ms_version {
+            self.mark(Mark::RecoveryFinished);
             self.emit(Event::RecoveryFinished {
                 ms_version: version,
             });
@@ -312,6 +328,7 @@ impl Node {
             // ask every member of the physical topology; only the leader acts.
             let name = self.cfg.name.clone();
             let instance = ms.instance();
+            self.mark(Mark::RecoveryAskedForLearner);
             let members: Vec<Addr> = self.topo.addrs();
             for addr in members {
                 self.send(
@@ -337,9 +354,11 @@ impl Node {
         match result {
             Ok(lt_version) => {
                 self.joiner.joined(lt_version, self.now_ms);
+                self.mark(Mark::JoinedViaJoinReady);
                 self.emit(Event::Joined { lt_version });
             }
             Err(refusal) => {
+                self.mark(Mark::JoinReadyRefused);
                 self.emit(Event::JoinReadyRefused {
                     reason: refusal.to_string(),
                 });
@@ -390,6 +409,10 @@ impl Node {
         if self.is_stopped() {
             return;
         }
+        self.mark(match rejection.stage {
+            RejectionStage::PreInit => Mark::HaltedAtPreInit,
+            RejectionStage::Join => Mark::HaltedAtJoin,
+        });
         self.emit(Event::Halted {
             rejection: rejection.clone(),
         });

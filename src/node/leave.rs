@@ -5,6 +5,7 @@
 //! detection, which stays the fallback when the message is lost.
 
 use crate::event::Event;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::{Node, Output};
 use crate::types::{Addr, GroupKind, NodeName};
@@ -47,6 +48,7 @@ impl Node {
             }
         }
         told.sort();
+        self.mark(Mark::GracefulLeave);
         self.emit(Event::LeftGracefully {
             told: told.iter().map(|(_, n)| n.clone()).collect(),
         });

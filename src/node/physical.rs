@@ -10,6 +10,7 @@ use crate::bugs::PlantedBug;
 use crate::error::{Rejection, RejectionReason, RejectionStage};
 use crate::event::{Event, RemovalCause};
 use crate::init::HeldCluster;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
 use crate::topology::{Identity, MemberRecord, Merged, Sweep};
@@ -216,6 +217,7 @@ impl Node {
     /// node, it stops (as if the older node had refused its handshake); otherwise the member is
     /// told, when the record came from itself, and stops.
     fn refuse_entry(&mut self, record: &MemberRecord, reason: RejectionReason, direct: bool) {
+        self.mark(Mark::EntryRefusedOutsideHandshake);
         let mine = self.topo.me().map(|me| (me.admitted_at_ms, self.cfg.addr));
         if mine.is_some_and(|mine| (record.admitted_at_ms, record.addr()) < mine) {
             let info = &record.identity.info;
@@ -230,12 +232,16 @@ impl Node {
                     cluster: info.product,
                 }
             };
+            self.mark(Mark::NewcomerStoppedOutsideHandshake);
             self.halt(Rejection {
                 stage: RejectionStage::PreInit,
                 by: info.name.clone(),
                 reason,
             });
             return;
+        }
+        if let Some(mark) = Mark::of_pre_init_refusal(&reason) {
+            self.mark(mark);
         }
         self.emit(Event::PreInitRefused {
             joiner: record.identity.info.name.clone(),
@@ -287,6 +293,8 @@ impl Node {
             else {
                 continue;
             };
+            self.mark(Mark::ConflictingAdmissionEvicted);
+            self.mark(Mark::PreInitRefusedConflictingTag);
             self.emit(Event::PreInitRefused {
                 joiner: loser.identity.info.name.clone(),
                 launch: loser.launch(),

@@ -12,6 +12,7 @@ use crate::init::{
     InitCommand, InitPlan, ReplicaFacts, StartOutcome,
 };
 use crate::join::JoinPhase;
+use crate::marks::Mark;
 use crate::message::Message;
 use crate::metastorage::MsCommand;
 use crate::node::Node;
@@ -211,6 +212,7 @@ impl Node {
                 .is_some_and(|m| m.group().instance() == init);
         match cancel_step(replica, decided, holds, self.cfg.bug) {
             CancelStep::Refuse(tag) => {
+                self.mark(Mark::CancelRefusedAsAnswered);
                 self.under_way.end(init);
                 self.emit(Event::CancelRefused {
                     init,
@@ -219,6 +221,7 @@ impl Node {
                 self.send(from, Message::CancelRefused { init, tag });
             }
             CancelStep::Propose => {
+                self.mark(Mark::CancelProposedToCmg);
                 // Its fate comes from the log; until then it is no ground for a refusal.
                 self.under_way.note(init, self.now_ms);
                 self.propose_init_fate(init, false);
@@ -238,13 +241,21 @@ impl Node {
                     },
                 );
             }
-            CancelStep::Wait => self.under_way.note(init, self.now_ms),
+            CancelStep::Wait => {
+                self.mark(Mark::CancelWaitsForFate);
+                self.under_way.note(init, self.now_ms);
+            }
             CancelStep::Clear {
                 decided,
                 unanswered,
             } => {
                 // Remembered even by a node that holds nothing: a late start of this init must
                 // not give it a replica that could still help commit an answer.
+                self.mark(if decided {
+                    Mark::CancelClearedDecided
+                } else {
+                    Mark::CancelClearedUndecided
+                });
                 let members = self.clear_cancelled_init(init, decided);
                 self.send(
                     from,
@@ -301,6 +312,7 @@ impl Node {
         if self.local.as_ref().is_some_and(|l| l.cmg_instance == init) {
             self.local = None;
             self.write(VaultWrite::ClearLocal);
+            self.mark(Mark::VaultClearedByCancel);
             self.emit(Event::VaultCleared { init });
             self.reset_join();
         } else if self.local.is_none() && self.joiner.cluster().is_some_and(|(_, i)| *i == init) {

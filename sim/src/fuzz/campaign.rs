@@ -1,6 +1,7 @@
 //! A fuzzing campaign: many seeds in parallel, each a random case with every invariant and the
 //! liveness phase; failures shrunk to minimal scenario files; a share of runs repeated on fresh
-//! threads to check determinism; coverage counters of the protocol paths reached.
+//! threads to check determinism; the coverage marks hit, judged in a campaign of the default
+//! size or larger (`crate::fuzz::marks`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,19 +10,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use joinsim::{Event, PlantedBug};
+use joinsim::PlantedBug;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::artifacts::RunFiles;
-use crate::checkers::Hazard;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
 use crate::fuzz::case::{fuzz_case, FuzzCase};
+use crate::fuzz::marks::{marks_of, MarksReport};
 use crate::record::RunRecord;
 use crate::scenario::runner::{run_scenario_keeping, Kept};
 use crate::scenario::{parse_scenario, run_scenario, SeedResult};
-use crate::trace::{HarnessEvent, TraceEntry, TraceKind};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -138,8 +138,11 @@ pub struct Summary {
     pub peak_memory_mib: Option<f64>,
     /// True when a timed campaign stopped early because its shard ran past the largest seed.
     pub seeds_exhausted: bool,
-    /// How many runs reached each protocol path.
+    /// How many runs hit each coverage mark (by name), and drew each fault-model kind
+    /// (`fault:<kind>:drawn`).
     pub coverage: BTreeMap<String, u64>,
+    /// The coverage marks hit and unhit, by rarity, and whether the campaign is judged by them.
+    pub marks: MarksReport,
     /// The failures written as scenario files.
     pub findings: Vec<Finding>,
     /// The seed of the first failure, if any.
@@ -204,213 +207,6 @@ fn run_case(case: &FuzzCase, seed: u64, bug: Option<PlantedBug>, keep_trace: boo
         detail,
         result: Some(result),
     }
-}
-
-/// The protocol paths a run reached, from its trace and its hazards (`hazard:<kind>` for each
-/// kind reported).
-pub fn coverage_of(trace: &[TraceEntry], hazards: &[Hazard]) -> Vec<String> {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut reached: BTreeSet<String> = BTreeSet::new();
-    let mut joining: BTreeSet<String> = BTreeSet::new();
-    // For the paths of the protocol-faults issue: who leads the CMG, who is down since when,
-    // which init incarnations each node hosted, when each init was cancelled, who sent which
-    // init parameters.
-    let mut leader: Option<String> = None;
-    let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
-    let mut hosted: BTreeMap<String, BTreeSet<joinsim::InstanceId>> = BTreeMap::new();
-    let mut cancelled_at: BTreeMap<joinsim::InstanceId, u64> = BTreeMap::new();
-    let mut init_params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // Whether a partition healed (strays of another cluster met after it count).
-    let mut healed = false;
-    // The failure timeout of the default timing: a kill of the leader this soon after another
-    // node died is a restart before the leader's failure detector fired.
-    let failure_timeout_us = joinsim::Timing::default().failure_timeout_ms * 1_000;
-    for entry in trace {
-        match &entry.kind {
-            TraceKind::Harness(HarnessEvent::NodeKilled) => {
-                if joining.remove(&entry.node) {
-                    reached.insert("restart_during_join".into());
-                }
-                let other_died_recently = down_since.iter().any(|(node, since)| {
-                    *node != entry.node && entry.time_us.saturating_sub(*since) < failure_timeout_us
-                });
-                if leader.as_deref() == Some(entry.node.as_str()) && other_died_recently {
-                    reached.insert("leader_restart_before_failure_detection".into());
-                }
-                down_since.insert(entry.node.clone(), entry.time_us);
-            }
-            TraceKind::Harness(HarnessEvent::NodeStarted) => {
-                if joining.remove(&entry.node) {
-                    reached.insert("restart_during_join".into());
-                }
-                if let Some(since) = down_since.remove(&entry.node) {
-                    let missed_cancel = hosted.get(&entry.node).is_some_and(|inits| {
-                        inits
-                            .iter()
-                            .any(|i| cancelled_at.get(i).is_some_and(|at| *at >= since))
-                    });
-                    if missed_cancel {
-                        reached.insert("cancelled_member_returns".into());
-                    }
-                }
-            }
-            TraceKind::Harness(HarnessEvent::Partitioned { .. }) => {
-                reached.insert("partition".into());
-            }
-            TraceKind::Harness(HarnessEvent::VaultWiped) => {
-                reached.insert("wipe".into());
-            }
-            TraceKind::Harness(HarnessEvent::Healed) => {
-                healed = true;
-            }
-            // The fault model's harness entries (issue 11): `fault:<kind>:in_trace`.
-            TraceKind::Harness(HarnessEvent::RuleAdded { description, .. }) => {
-                for (prefix, kind) in [("Duplicate", "duplicate"), ("Delay", "delay")] {
-                    if description.starts_with(prefix) {
-                        reached.insert(format!("fault:{kind}:in_trace"));
-                    }
-                }
-            }
-            TraceKind::Harness(HarnessEvent::LinkChanged { .. }) => {
-                reached.insert("fault:link:in_trace".into());
-            }
-            TraceKind::Harness(HarnessEvent::ClockAdjusted { .. }) => {
-                reached.insert("fault:clock:in_trace".into());
-            }
-            TraceKind::Harness(HarnessEvent::Paused { .. }) => {
-                reached.insert("fault:pause:in_trace".into());
-            }
-            // A storage fault counts when it struck (an armed one may never strike).
-            TraceKind::Harness(HarnessEvent::StorageFault { fault, detail })
-                if !fault.starts_with("armed:") =>
-            {
-                reached.insert(format!("fault:{fault}:in_trace"));
-                // A power loss that lost at least one lazy write (its detail reads "N lazy
-                // write(s) lost", `World::storage_fault`): the non-durable path was reached.
-                let lost = detail
-                    .split_whitespace()
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok());
-                if fault == "power_loss" && lost.is_some_and(|n| n > 0) {
-                    reached.insert("lazy_write_lost".into());
-                }
-            }
-            TraceKind::Harness(HarnessEvent::VaultRecordRefused { .. }) => {
-                reached.insert("vault_record_refused".into());
-            }
-            TraceKind::Harness(HarnessEvent::Left) => {
-                reached.insert("fault:leave:in_trace".into());
-            }
-            TraceKind::Harness(HarnessEvent::AddressChanged { .. }) => {
-                reached.insert("fault:move:in_trace".into());
-            }
-            TraceKind::Harness(_) | TraceKind::Message(_) | TraceKind::Verdict(_) => {}
-            TraceKind::Protocol(event) => match event {
-                Event::JoinRequestSent { .. } => {
-                    joining.insert(entry.node.clone());
-                }
-                Event::GroupStarted { instance, .. } => {
-                    hosted
-                        .entry(entry.node.clone())
-                        .or_default()
-                        .insert(*instance);
-                }
-                Event::InitReceived { params, .. } => {
-                    let key = format!("{params:?}");
-                    let via = init_params.entry(key).or_default();
-                    via.insert(entry.node.clone());
-                    if via.len() > 1 {
-                        reached.insert("same_init_via_two_initiators".into());
-                    }
-                }
-                Event::JoinRefusedDuplicateName { .. } => {
-                    reached.insert("rejected:join:duplicate_name".into());
-                }
-                Event::RefusalIgnored { .. } => {
-                    reached.insert("refusal_by_tag_ignored".into());
-                }
-                Event::AbsentMembersRemoved { .. } => {
-                    reached.insert("absent_members_removed".into());
-                }
-                Event::CmgFenced { .. } => {
-                    reached.insert("cmg_fenced".into());
-                }
-                Event::CmgUnfenced { .. } => {
-                    reached.insert("cmg_unfenced".into());
-                }
-                Event::Joined { .. } if entry.node.starts_with('d') => {
-                    reached.insert("duplicate_took_a_free_name".into());
-                    joining.remove(&entry.node);
-                }
-                Event::Joined { .. } | Event::Halted { .. } => {
-                    joining.remove(&entry.node);
-                }
-                Event::RoleChanged {
-                    group: joinsim::GroupKind::Cmg,
-                    role: joinsim::Role::Leader,
-                    ..
-                } => {
-                    if !joining.is_empty() {
-                        reached.insert("leader_change_during_join".into());
-                    }
-                    leader = Some(entry.node.clone());
-                }
-                Event::JoinRejected { reason, .. } => {
-                    reached.insert(format!("rejected:join:{}", reason.kind()));
-                }
-                Event::PreInitRefused { reason, .. } => {
-                    reached.insert(format!("rejected:pre_init:{}", reason.kind()));
-                    // A node of another cluster met by tag after a heal: a stray.
-                    if healed
-                        && matches!(
-                            reason,
-                            joinsim::RejectionReason::TagMismatch { .. }
-                                | joinsim::RejectionReason::ConflictingTag { .. }
-                        )
-                    {
-                        reached.insert("stray_of_another_cluster_after_heal".into());
-                    }
-                }
-                Event::InitCancelled { init, .. } => {
-                    reached.insert("init_cancel".into());
-                    cancelled_at.entry(*init).or_insert(entry.time_us);
-                }
-                Event::InitAnswered { result, .. } => {
-                    reached.insert(match result {
-                        Ok(_) => "init_ok".into(),
-                        Err(e) => format!("init_error:{}", e.kind()),
-                    });
-                }
-                Event::JoinAccepted {
-                    stored_ms_version: Some(x),
-                    cluster_ms_version,
-                    ..
-                } if x < cluster_ms_version => {
-                    reached.insert("stale_ms_catch_up".into());
-                }
-                Event::MsNodesChanged { .. } => {
-                    reached.insert("ms_reconfigured".into());
-                }
-                Event::NodesLeft { .. } => {
-                    reached.insert("node_left_lt".into());
-                }
-                Event::JoinReadyRefused { .. } => {
-                    reached.insert("join_ready_refused".into());
-                }
-                Event::JoinAttemptStale { .. } => {
-                    reached.insert("join_attempt_stale".into());
-                }
-                Event::VaultCleared { .. } => {
-                    reached.insert("vault_cleared_by_cancel".into());
-                }
-                _ => {}
-            },
-        }
-    }
-    for hazard in hazards {
-        reached.insert(format!("hazard:{}", hazard.kind));
-    }
-    reached.into_iter().collect()
 }
 
 /// The size of a case, for shrinking: (nodes, faults). A shrink step is taken only when neither
@@ -809,7 +605,9 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                 let mut detail = verdict.detail.clone();
                 if let Some(result) = &verdict.result {
                     sim_ms.fetch_add(result.sim_time_ms, Ordering::Relaxed);
-                    let reached = coverage_of(&result.trace, &result.hazards);
+                    let reached = marks_of(&result.trace, &result.hazards)
+                        .into_iter()
+                        .map(str::to_string);
                     let drawn = case
                         .fault_model_kinds()
                         .into_iter()
@@ -983,6 +781,8 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let mut findings = findings.into_inner().expect("findings lock");
     findings.sort_by_key(|f| f.seed);
     summary.findings = findings;
+    let judged = crate::fuzz::marks::judged(summary.runs, options.bug.is_some(), shards);
+    summary.marks = crate::fuzz::marks::report(&summary.coverage, judged);
     let record = serde_json::to_value(&summary).expect("the summary serializes");
     log.write(serde_json::json!({"type": "summary", "summary": record}));
     let _ = std::fs::write(
@@ -990,6 +790,19 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         serde_json::to_string_pretty(&summary).expect("the summary serializes"),
     );
     summary
+}
+
+/// The exit code of a campaign (docs/fuzzing.md, "Exit codes"): 1 when a run failed, else 3
+/// when the campaign is judged by its coverage marks and left a common one unhit, else 0. (Bad
+/// input, 2, never reaches a campaign.)
+pub fn exit_code(summary: &Summary) -> u8 {
+    if !summary.failures.is_empty() {
+        1
+    } else if summary.marks.verdict().is_some() {
+        3
+    } else {
+        0
+    }
 }
 
 /// The human summary of a campaign.
@@ -1061,10 +874,7 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
     ) {
         let _ = writeln!(out, "  first failure after {runs} runs, {wall:.2} s");
     }
-    let _ = writeln!(out, "  coverage (runs that reached each path):");
-    for (path, count) in &summary.coverage {
-        let _ = writeln!(out, "    {path:<40} {count}");
-    }
+    format_marks(&mut out, summary);
     for f in &summary.findings {
         let _ = writeln!(
             out,
@@ -1084,6 +894,50 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
         }
     }
     out
+}
+
+/// The summary's coverage marks: hit (with the runs that hit each) and unhit, common and rare,
+/// the fault-model kinds drawn, and the verdict.
+fn format_marks(out: &mut String, summary: &Summary) {
+    let marks = &summary.marks;
+    let judged = match &marks.not_judged {
+        None => "judged: a common mark unhit fails the campaign".to_string(),
+        Some(why) => format!("not judged ({why}): reported only"),
+    };
+    let _ = writeln!(out, "  coverage marks (runs that hit each; {judged}):");
+    for (title, hit) in [("common", &marks.hit_common), ("rare", &marks.hit_rare)] {
+        let _ = writeln!(out, "    {title}, hit: {}", hit.len());
+        for (name, count) in hit {
+            let _ = writeln!(out, "      {name:<46} {count}");
+        }
+    }
+    for (title, unhit) in [("common", &marks.unhit_common), ("rare", &marks.unhit_rare)] {
+        if unhit.is_empty() {
+            let _ = writeln!(out, "    {title}, unhit: none");
+            continue;
+        }
+        let _ = writeln!(out, "    {title}, unhit: {}", unhit.len());
+        // A few names a line, so that a long list stays readable.
+        for names in unhit.chunks(3) {
+            let _ = writeln!(out, "      {}", names.join(", "));
+        }
+    }
+    let drawn: Vec<String> = summary
+        .coverage
+        .iter()
+        .filter(|(name, _)| name.starts_with("fault:"))
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
+    if !drawn.is_empty() {
+        let _ = writeln!(
+            out,
+            "    fault-model kinds drawn (runs): {}",
+            drawn.join(", ")
+        );
+    }
+    if let Some(failure) = marks.verdict() {
+        let _ = writeln!(out, "  FAILED {failure}");
+    }
 }
 
 /// The `k`-th seed of a shard: `seed_start + I + k * N`, so shards never share a seed; `None`

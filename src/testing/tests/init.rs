@@ -231,6 +231,9 @@ fn busy_and_timeouts() -> Vec<InitError> {
         .filter(|e| matches!(e, InitError::Timeout { node, .. } if node == "n3"))
         .count();
     assert_eq!((busy, timed_out), (1, max), "{answers:?}");
+    // The refusal is reported as its coverage mark (a rare one: no campaign reaches it).
+    let busy_mark = crate::Event::Mark(crate::Mark::InitErrorBusy);
+    assert!(net.events("n1").any(|(_, e)| *e == busy_mark));
     answers.into_iter().cloned().collect()
 }
 
