@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod determinism;
+mod explore;
 mod fault_actions;
 mod fuzz;
 mod history_bugs;

@@ -19,17 +19,24 @@
 //! rules beside the decisions of docs/protocol.md, one by one.
 
 mod action;
+mod flaw;
 mod ids;
 mod join;
 mod log;
 mod rule;
 mod state;
 mod step;
+mod world;
 
 #[cfg(test)]
 mod tests;
 
 pub use action::Action;
+pub use flaw::ModelFlaw;
 pub use ids::{Fate, Group, Init, JoinRejection, Launch, Name, Stored, Tag};
 pub use rule::{Refusal, Rule};
-pub use state::State;
+pub use state::{Cluster, InitSent, NodeState, State};
+pub use world::{
+    Budgets, Mark, Move, MoveKind, World, WorldKind, WorldState, CLUSTER_NAME, NODES,
+    RESTORED_INIT, RESTORED_MS_VERSION, RESTORED_VOTERS,
+};

@@ -13,6 +13,7 @@ use crate::action::Action;
 use crate::ids::{Fate, Group, JoinRejection, Name};
 use crate::rule::{require, Refusal, Rule};
 use crate::state::{Cluster, State};
+use crate::ModelFlaw;
 
 /// An effect as the log keeps it: the action with its replica's node left out.
 fn effect_of(action: &Action) -> Action {
@@ -145,8 +146,9 @@ impl State {
             }
             Action::FateApplied { fate, index, .. } => {
                 let tag = self.tag_of(init);
+                let ignores_answer = self.flawed(ModelFlaw::CancelIgnoresAnswer);
                 let c = self.clusters.entry(init).or_default();
-                if let Some(held) = c.fate {
+                if let (Some(held), false) = (c.fate, ignores_answer) {
                     require(held == *fate, Rule::ReplicasAgree, || {
                         format!("init {init:016x}'s fate {held:?} became {fate:?} at index {index}: the first applied wins")
                     })?;
@@ -155,7 +157,7 @@ impl State {
                 if *fate == Fate::Cancelled {
                     if let Some(tag) = tag {
                         require(
-                            !answered.contains(&tag),
+                            ignores_answer || !answered.contains(&tag),
                             Rule::NoCancelOfAnsweredCluster,
                             || {
                                 format!("the CMG committed the cancel of {tag} at index {index}, which a user was told")
@@ -183,8 +185,10 @@ impl State {
                 require(!sent.is_empty(), Rule::ValidationFollowsRequest, || {
                     format!("{joiner} (launch {launch:016x}) validated at index {index} without a join request")
                 })?;
+                let ignores_tag = self.flawed(ModelFlaw::ValidationIgnoresTag);
                 let compatible = sent.iter().any(|s| match s {
                     None => true,
+                    Some(_) if ignores_tag => true,
                     Some((t, v)) => t == tag && *v <= c.ms_version,
                 });
                 require(compatible, Rule::ValidationJudgesTagAndMsVersion, || {

@@ -24,11 +24,13 @@ pub struct State {
     pub(crate) cursors: BTreeMap<(Name, Group), (u64, usize)>,
     /// Actions taken so far.
     pub(crate) steps: u64,
+    /// The planted model error the rules run with (`None`: the model as written).
+    pub(crate) flaw: Option<crate::ModelFlaw>,
 }
 
 /// An init as its initiator sent it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct InitSent {
+pub struct InitSent {
     /// The tag drawn.
     pub tag: Tag,
     /// CMG voters.
@@ -39,7 +41,7 @@ pub(crate) struct InitSent {
 
 /// One node.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct NodeState {
+pub struct NodeState {
     /// The name it runs under (set at its start).
     pub name: Name,
     /// Its process runs.
@@ -71,7 +73,7 @@ pub(crate) struct NodeState {
 
 /// A CMG incarnation's committed state, as its log defines it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Cluster {
+pub struct Cluster {
     /// The committed cluster-init: (tag, CMG voters), once applied.
     pub committed: Option<(Tag, Vec<Name>)>,
     /// The init's fate, once applied.
@@ -104,6 +106,38 @@ pub(crate) struct Cluster {
 }
 
 impl State {
+    /// This state with the planted model error `flaw` switched on (`None`: off). For the
+    /// explorer's self-test only (docs/explore.md); trace validation never sets one.
+    pub fn with_flaw(mut self, flaw: Option<crate::ModelFlaw>) -> State {
+        self.flaw = flaw;
+        self
+    }
+
+    /// True when the planted model error `flaw` is on.
+    pub(crate) fn flawed(&self, flaw: crate::ModelFlaw) -> bool {
+        self.flaw == Some(flaw)
+    }
+
+    /// Each node, by name (read only: the explorer's properties judge states by it).
+    pub fn nodes(&self) -> &BTreeMap<Name, NodeState> {
+        &self.nodes
+    }
+
+    /// Each init sent, by attempt.
+    pub fn inits(&self) -> &BTreeMap<Init, InitSent> {
+        &self.inits
+    }
+
+    /// Each CMG incarnation met, by its init attempt.
+    pub fn clusters(&self) -> &BTreeMap<Init, Cluster> {
+        &self.clusters
+    }
+
+    /// Tags whose init a cancel cleared somewhere, or whose CMG committed a cancel.
+    pub fn cancelled(&self) -> &BTreeSet<Tag> {
+        &self.cancelled
+    }
+
     /// How many actions the model took.
     pub fn steps(&self) -> u64 {
         self.steps

@@ -82,8 +82,9 @@ impl State {
                 self.node(node).hosts.remove(group);
                 self.cursors.remove(&(node.clone(), *group));
                 let tag = self.tag_of(*init);
+                let ignores_answer = self.flawed(crate::ModelFlaw::CancelIgnoresAnswer);
                 require(
-                    tag.as_ref().is_none_or(|t| !self.answered.contains(t)),
+                    ignores_answer || tag.as_ref().is_none_or(|t| !self.answered.contains(t)),
                     Rule::NoCancelOfAnsweredCluster,
                     || {
                         format!(
@@ -282,7 +283,7 @@ impl State {
         let tag = self.tag_of(init);
         if let Some(tag) = &tag {
             require(
-                !self.answered.contains(tag),
+                self.flawed(crate::ModelFlaw::CancelIgnoresAnswer) || !self.answered.contains(tag),
                 Rule::NoCancelOfAnsweredCluster,
                 || format!("a cancel cleared {name}'s vault of {tag}, which a user was told"),
             )?;

@@ -308,3 +308,76 @@ fn every_rule_has_a_distinct_name_and_a_source() {
         assert!(!rule.source().is_empty());
     }
 }
+
+#[test]
+fn a_planted_model_error_allows_what_the_rule_refuses() {
+    // b holds another cluster's tag; the CMG validates it: refused as written, allowed with
+    // validation-ignores-tag.
+    let mut run = sound_run();
+    let at = position(&run, |a| matches!(a, Action::JoinRequest { .. }));
+    run[1] = Action::Start {
+        node: "b".into(),
+        name: "b".into(),
+        launch: 11,
+        stored: Some(Stored {
+            tag: tag(9),
+            ms_version: Some(1),
+        }),
+    };
+    run[at] = Action::JoinRequest {
+        node: "b".into(),
+        stored: Some((tag(9), 1)),
+    };
+    let mut flawed = State::default().with_flaw(Some(ModelFlaw::ValidationIgnoresTag));
+    for a in &run[..=at + 1] {
+        flawed.step(a).unwrap();
+    }
+    assert_eq!(
+        first_refusal(&run[..=at + 1]),
+        Some((at + 1, Rule::ValidationJudgesTagAndMsVersion))
+    );
+    // A cancel after the answer: refused as written, allowed with cancel-ignores-answer.
+    let mut run = sound_run();
+    run.push(Action::VaultCleared {
+        node: "b".into(),
+        init: 7,
+    });
+    let mut flawed = State::default().with_flaw(Some(ModelFlaw::CancelIgnoresAnswer));
+    for a in &run {
+        flawed.step(a).unwrap();
+    }
+    assert!(flawed.cancelled().contains(&tag(1)));
+    for flaw in ModelFlaw::ALL {
+        assert_eq!(ModelFlaw::from_name(flaw.name()), Some(flaw));
+    }
+}
+
+#[test]
+fn the_worlds_start_from_their_vaults_and_their_moves_are_the_models() {
+    let stale = World::new(
+        WorldKind::Stale,
+        3,
+        World::default_budgets(WorldKind::Stale),
+        None,
+    )
+    .unwrap();
+    let s = stale.initial();
+    // The cluster from before the run is committed at version Y, n1 hosts its replicas.
+    assert_eq!(s.live_clusters().len(), 1);
+    assert_eq!(s.live_clusters()[0].1.ms_version, RESTORED_MS_VERSION);
+    assert_eq!(s.leader(RESTORED_INIT, Group::Cmg).as_deref(), Some("n1"));
+    assert_eq!(s.vault("n2").and_then(|v| v.ms_version), Some(1));
+    assert!(s.vault("n3").is_none());
+    // Every enabled move is one the model took; a launch is dense; the step counter stays 0.
+    for (m, next) in stale.enabled(&s) {
+        assert_eq!(stale.apply(&s, &m).as_ref(), Ok(&next));
+        assert_eq!(next.model().steps(), 0);
+    }
+    assert!(World::new(WorldKind::Empty, 4, Budgets::default(), None).is_err());
+    // A move whose action the model refuses is refused: n3 sends join ready unrecovered.
+    let refused = Move {
+        kind: MoveKind::Kill { node: "n1".into() },
+        actions: vec![Action::JoinReady { node: "n3".into() }],
+    };
+    assert!(stale.apply(&s, &refused).is_err());
+}

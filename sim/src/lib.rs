@@ -18,6 +18,7 @@ pub mod campaign;
 pub mod checkers;
 pub mod clock;
 pub mod demo;
+pub mod explore;
 pub mod failure;
 pub mod fuzz;
 pub mod host;

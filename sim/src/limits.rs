@@ -40,6 +40,12 @@ pub const JOBS: RangeInclusive<u64> = 1..=256;
 /// Shards of a campaign (`--shard I/N`).
 pub const SHARDS: RangeInclusive<u64> = 1..=100_000;
 
+/// Nodes of a small world `joinsim explore` runs (`--nodes`): beyond three the state space
+/// outgrows a CI job (docs/explore.md).
+pub const EXPLORE_NODES: RangeInclusive<u64> = 2..=3;
+/// The bound on a path's length, in moves, of `joinsim explore` (`--depth`).
+pub const EXPLORE_DEPTH: RangeInclusive<u64> = 1..=200;
+
 /// `value` if it lies within `range`, else a message naming `what` and the range.
 pub fn check(what: &str, value: u64, range: &RangeInclusive<u64>) -> Result<u64, String> {
     if range.contains(&value) {

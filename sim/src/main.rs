@@ -163,6 +163,30 @@ enum Command {
         #[arg(long)]
         list_bugs: bool,
     },
+    /// Explore every interleaving of small worlds of the reference model (docs/explore.md):
+    /// safety on every state, liveness at quiescence, interesting states reached; a broken
+    /// property's shortest path is written as a scenario file.
+    Explore {
+        /// Nodes per world (2..=3).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(limits::EXPLORE_NODES))]
+        nodes: u64,
+        /// One world (empty, stale, foreign) instead of all three.
+        #[arg(long)]
+        world: Option<String>,
+        /// The bound on a path's length, in moves (1..=200).
+        #[arg(long, default_value_t = joinsim_sim::explore::DEFAULT_DEPTH as u64, value_parser = clap::value_parser!(u64).range(limits::EXPLORE_DEPTH))]
+        depth: u64,
+        /// Explore with a planted model error (see --list-model-bugs): a counterexample must
+        /// be found.
+        #[arg(long)]
+        model_bug: Option<String>,
+        /// Print the planted model errors' names, one a line.
+        #[arg(long)]
+        list_model_bugs: bool,
+        /// Where a counterexample's scenario file is written.
+        #[arg(long, default_value = "explore-out")]
+        out: PathBuf,
+    },
     /// Run every scenario of a directory over its seeds: the main job.
     Check {
         /// The directory (default: scenarios/).
@@ -223,6 +247,14 @@ fn main() -> ExitCode {
             files,
         } => run(file, seed, seeds, json, trace, files.files()),
         Command::Check { dir, seeds, json } => check(dir, seeds, json),
+        Command::Explore {
+            nodes,
+            world,
+            depth,
+            model_bug,
+            list_model_bugs,
+            out,
+        } => explore(nodes, world, depth, model_bug, list_model_bugs, out),
         Command::Fuzz {
             runs,
             time,
@@ -490,6 +522,65 @@ fn check(dir: PathBuf, seeds: Option<u64>, json: bool) -> ExitCode {
         );
     }
     if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn explore(
+    nodes: u64,
+    world: Option<String>,
+    depth: u64,
+    model_bug: Option<String>,
+    list_model_bugs: bool,
+    out: PathBuf,
+) -> ExitCode {
+    use joinsim_model::{ModelFlaw, WorldKind};
+    if list_model_bugs {
+        for flaw in ModelFlaw::ALL {
+            println!("{flaw}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let worlds = match world.as_deref() {
+        None => WorldKind::ALL.to_vec(),
+        Some(name) => match WorldKind::from_name(name) {
+            Some(kind) => vec![kind],
+            None => {
+                return bad_input(format!(
+                    "unknown world {name:?}: expected one of empty, stale, foreign"
+                ))
+            }
+        },
+    };
+    let flaw = match model_bug.as_deref() {
+        None => None,
+        Some(name) => match ModelFlaw::from_name(name) {
+            Some(flaw) => Some(flaw),
+            None => {
+                return bad_input(format!(
+                    "unknown planted model error {name:?}; see joinsim explore --list-model-bugs"
+                ))
+            }
+        },
+    };
+    let options = joinsim_sim::explore::ExploreOptions {
+        nodes: nodes as usize,
+        worlds,
+        depth: depth as usize,
+        flaw,
+        out,
+    };
+    let results = match joinsim_sim::explore::explore(&options) {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    print!(
+        "{}",
+        joinsim_sim::explore::format_exploration(&options, &results)
+    );
+    if results.iter().all(|r| r.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
