@@ -10,10 +10,13 @@
 use std::collections::BTreeSet;
 
 use crate::action::Action;
-use crate::ids::{Fate, Group, JoinRejection, Name};
+use crate::ids::{Fate, Group, JoinRejection, Name, Tag};
 use crate::rule::{require, Refusal, Rule};
 use crate::state::{Cluster, State};
 use crate::ModelFlaw;
+
+/// What a join request presented: the stored tag and MS version, `None` when empty.
+type Presented = Option<(Tag, u64)>;
 
 /// An effect as the log keeps it: the action with its replica's node left out.
 fn effect_of(action: &Action) -> Action {
@@ -100,17 +103,6 @@ impl State {
         };
         let sent = self.inits.get(&init).cloned();
         let answered = self.answered.clone();
-        // A launch belongs to one node of the run, whatever its name (two live nodes may share
-        // one: spec §5).
-        let requests = |state: &State, _joiner: &str, launch: u64| {
-            state
-                .nodes
-                .values()
-                .flat_map(|n| n.requests.iter())
-                .filter(|(l, _)| *l == launch)
-                .map(|(_, s)| s.clone())
-                .collect::<Vec<_>>()
-        };
         match action {
             Action::ClusterInit {
                 tag,
@@ -174,27 +166,19 @@ impl State {
                 index,
                 ..
             } => {
-                let c = self.clusters.entry(init).or_default().clone();
-                let Some((tag, _)) = &c.committed else {
-                    return Err(Refusal {
-                        rule: Rule::ValidationAfterClusterInit,
-                        detail: format!("{joiner} validated at index {index} of init {init:016x}, before its cluster-init"),
-                    });
-                };
-                let sent = requests(self, joiner, *launch);
-                require(!sent.is_empty(), Rule::ValidationFollowsRequest, || {
-                    format!("{joiner} (launch {launch:016x}) validated at index {index} without a join request")
-                })?;
+                let (tag, ms_version, sent) =
+                    self.join_ground(init, joiner, *launch, *index, "validated")?;
+                let tag = &tag;
                 let ignores_tag = self.flawed(ModelFlaw::ValidationIgnoresTag);
                 let compatible = sent.iter().any(|s| match s {
                     None => true,
                     Some(_) if ignores_tag => true,
-                    Some((t, v)) => t == tag && *v <= c.ms_version,
+                    Some((t, v)) => t == tag && *v <= ms_version,
                 });
                 require(compatible, Rule::ValidationJudgesTagAndMsVersion, || {
                     format!(
                         "{joiner} validated at index {index} by {tag} at MS version {}, having presented {sent:?}",
-                        c.ms_version
+                        ms_version
                     )
                 })?;
                 let c = self.clusters.entry(init).or_default();
@@ -209,31 +193,22 @@ impl State {
                 index,
                 ..
             } => {
-                let c = self.clusters.entry(init).or_default().clone();
-                let Some((tag, _)) = &c.committed else {
-                    return Err(Refusal {
-                        rule: Rule::ValidationAfterClusterInit,
-                        detail: format!("{joiner} rejected at index {index} of init {init:016x}, before its cluster-init"),
-                    });
-                };
-                let sent = requests(self, joiner, *launch);
-                require(!sent.is_empty(), Rule::ValidationFollowsRequest, || {
-                    format!("{joiner} (launch {launch:016x}) rejected at index {index} without a join request")
-                })?;
+                let (tag, ms_version, sent) =
+                    self.join_ground(init, joiner, *launch, *index, "rejected")?;
+                let tag = &tag;
                 let grounded = match reason {
                     JoinRejection::TagMismatch => sent
                         .iter()
                         .any(|s| s.as_ref().is_some_and(|(t, _)| t != tag)),
-                    JoinRejection::MsVersionAhead => sent.iter().any(|s| {
-                        s.as_ref()
-                            .is_some_and(|(t, v)| t == tag && *v > c.ms_version)
-                    }),
+                    JoinRejection::MsVersionAhead => sent
+                        .iter()
+                        .any(|s| s.as_ref().is_some_and(|(t, v)| t == tag && *v > ms_version)),
                     JoinRejection::Other(_) => true,
                 };
                 require(grounded, Rule::ValidationJudgesTagAndMsVersion, || {
                     format!(
                         "{joiner} rejected ({reason:?}) at index {index} by {tag} at MS version {}, having presented {sent:?}",
-                        c.ms_version
+                        ms_version
                     )
                 })
             }
@@ -281,6 +256,43 @@ impl State {
             }
             _ => Ok(()),
         }
+    }
+
+    /// What the CMG judges a join of `joiner`'s `launch` at `index` of incarnation `init` on:
+    /// the committed tag and Meta Storage version, and what that launch presented in its join
+    /// requests (a launch belongs to one node of the run, whatever its name: two live nodes may
+    /// share one, spec §5). `verb` ("validated", "rejected") words the refusals.
+    fn join_ground(
+        &self,
+        init: u64,
+        joiner: &str,
+        launch: u64,
+        index: u64,
+        verb: &str,
+    ) -> Result<(Tag, u64, Vec<Presented>), Refusal> {
+        let cluster = self.clusters.get(&init);
+        let Some((tag, _)) = cluster.and_then(|c| c.committed.as_ref()) else {
+            return Err(Refusal {
+                rule: Rule::ValidationAfterClusterInit,
+                detail: format!(
+                    "{joiner} {verb} at index {index} of init {init:016x}, before its cluster-init"
+                ),
+            });
+        };
+        let sent: Vec<Presented> = self
+            .nodes
+            .values()
+            .flat_map(|n| n.requests.iter())
+            .filter(|(l, _)| *l == launch)
+            .map(|(_, s)| s.clone())
+            .collect();
+        require(!sent.is_empty(), Rule::ValidationFollowsRequest, || {
+            format!(
+                "{joiner} (launch {launch:016x}) {verb} at index {index} without a join request"
+            )
+        })?;
+        let ms_version = cluster.map_or(0, |c| c.ms_version);
+        Ok((tag.clone(), ms_version, sent))
     }
 
     fn lt_changed(
