@@ -153,7 +153,11 @@ impl State {
             Rule::JoinReadyAfterRecovery,
             || format!("{name} sent join ready before its recovery finished"),
         )?;
-        n.ready.insert(launch);
+        // Recovery finished only after an acceptance of this launch, which names the cluster.
+        if let Some((_, tag, _)) = n.accepted.as_ref().filter(|(l, _, _)| *l == launch) {
+            let tag = tag.clone();
+            n.ready.insert((launch, tag));
+        }
         Ok(())
     }
 

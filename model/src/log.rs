@@ -321,8 +321,11 @@ impl State {
             )
             },
         )?;
+        let tag = c.committed.as_ref().map(|(t, _)| t.clone());
         for (name, launch) in new.difference(&old) {
-            let ready = self.launch_sent_ready(*launch);
+            let ready = tag
+                .as_ref()
+                .is_some_and(|t| self.launch_sent_ready(*launch, t));
             require(
                 c.validated.get(name) == Some(launch) && ready,
                 Rule::LtEntryFromValidatedReady,
@@ -359,9 +362,12 @@ impl State {
         Ok(())
     }
 
-    /// True when the node that had `launch` sent join ready from it.
-    pub(crate) fn launch_sent_ready(&self, launch: u64) -> bool {
-        self.nodes.values().any(|n| n.ready.contains(&launch))
+    /// True when the node that had `launch` sent join ready from it to the cluster tagged `tag`
+    /// (after that cluster accepted it).
+    pub(crate) fn launch_sent_ready(&self, launch: u64, tag: &Tag) -> bool {
+        self.nodes
+            .values()
+            .any(|n| n.ready.iter().any(|(l, t)| *l == launch && t == tag))
     }
 
     /// A Meta Storage replica's effect.

@@ -67,8 +67,11 @@ pub struct NodeState {
     pub accepted: Option<(Launch, Tag, u64)>,
     /// The launch whose recovery finished after its latest acceptance.
     pub recovered: Option<Launch>,
-    /// Launches that sent join ready.
-    pub ready: BTreeSet<Launch>,
+    /// Join ready sent: (launch, the tag of the cluster whose acceptance it answered). Join
+    /// ready belongs to one cluster: after a cancel cleared the node, the next cluster takes it
+    /// into its LT only on join ready sent after that cluster accepted it (spec step 4: join
+    /// ready follows the acceptance it answers).
+    pub ready: BTreeSet<(Launch, Tag)>,
 }
 
 /// A CMG incarnation's committed state, as its log defines it.

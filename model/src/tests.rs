@@ -381,3 +381,59 @@ fn the_worlds_start_from_their_vaults_and_their_moves_are_the_models() {
     };
     assert!(stale.apply(&s, &refused).is_err());
 }
+
+/// Join ready belongs to the cluster whose acceptance it answers: a launch that sent join ready
+/// to one cluster does not enter another cluster's LT on it (the gap the explorer found: join
+/// ready was remembered per launch).
+#[test]
+fn join_ready_sent_to_another_cluster_does_not_admit() {
+    let mut run = sound_run();
+    // c initializes a cluster of its own (init 8, tag 2) and validates b's same launch.
+    run.push(Action::InitSent {
+        node: "c".into(),
+        init: 8,
+        tag: tag(2),
+        cmg: names(&["c"]),
+        ms: names(&["c"]),
+    });
+    for group in [Group::Cmg, Group::Ms] {
+        run.push(Action::GroupStarted {
+            node: "c".into(),
+            group,
+            init: 8,
+            from_vault: false,
+        });
+    }
+    run.push(Action::MsConfigApplied {
+        node: "c".into(),
+        version: 1,
+        nodes: names(&["c"]),
+        index: 1,
+    });
+    run.push(Action::ClusterInit {
+        node: "c".into(),
+        init: 8,
+        tag: tag(2),
+        cmg: names(&["c"]),
+        ms_version: 1,
+        index: 2,
+    });
+    run.push(Action::Validated {
+        node: "c".into(),
+        joiner: "b".into(),
+        launch: 11,
+        index: 3,
+    });
+    let sound = run.len();
+    assert_eq!(first_refusal(&run), None);
+    run.push(Action::LtChanged {
+        node: "c".into(),
+        version: 1,
+        members: vec![("b".into(), 11)],
+        index: 4,
+    });
+    assert_eq!(
+        first_refusal(&run),
+        Some((sound, Rule::LtEntryFromValidatedReady))
+    );
+}

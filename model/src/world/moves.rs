@@ -443,11 +443,10 @@ impl World {
             for (name, &launch) in &c.validated {
                 // Join ready of this launch, sent to this cluster: a node whose vault a cancel
                 // cleared sends it again after its next acceptance.
-                let ready = m.nodes.get(name).is_some_and(|n| {
-                    n.ready.contains(&launch)
-                        && (n.launch != Some(launch)
-                            || n.accepted.as_ref().is_some_and(|(_, t, _)| *t == tag))
-                });
+                let ready = m
+                    .nodes
+                    .get(name)
+                    .is_some_and(|n| n.ready.contains(&(launch, tag.clone())));
                 if !ready || c.lt.get(name) == Some(&launch) {
                     continue;
                 }
@@ -519,7 +518,7 @@ impl World {
                     to: c.ms_version,
                 };
                 if accepted_here {
-                    if behind && n.ready.contains(&launch) {
+                    if behind && n.ready.contains(&(launch, tag.clone())) {
                         out.push(mv(
                             MoveKind::CatchUp {
                                 node: node.clone(),

@@ -157,7 +157,7 @@ impl WorldState {
         for (name, n) in m.nodes.iter_mut() {
             let keeps = |l: &Launch| alive.contains(&(name.clone(), *l));
             n.requests.retain(|(l, _)| keeps(l));
-            n.ready.retain(keeps);
+            n.ready.retain(|(l, _)| keeps(l));
             n.launches = n.launch.into_iter().collect();
             // Of the vault states held since the last wipe, the highest Meta Storage version
             // of each tag (and the empty vault), which is all an invariant compares with.

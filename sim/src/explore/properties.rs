@@ -48,7 +48,7 @@ pub fn source(name: &str) -> &'static str {
     match name {
         "one_tag_per_cmg" => "§3: one tag per CMG, never changed once committed",
         "lt_members_validated_and_ready" => {
-            "§3: every LT member was validated and sent join ready, for that launch"
+            "§3: every LT member was validated and sent join ready, for that launch, to that cluster"
         }
         "lt_members_hold_the_tag" => {
             "§3: every LT member holds the cluster's tag (or was empty) and MS version ≤ the cluster's"
@@ -120,11 +120,12 @@ fn one_tag_per_cmg(_: &WorldModel, s: &WorldState) -> bool {
 fn lt_members_validated_and_ready(_: &WorldModel, s: &WorldState) -> bool {
     let m = s.model();
     m.clusters().values().all(|c| {
+        let tag = c.committed.as_ref().map(|(t, _)| t);
         c.lt.iter().all(|(name, launch)| {
             c.ever_validated.contains(&(name.clone(), *launch))
                 && m.nodes()
                     .get(name)
-                    .is_some_and(|n| n.ready.contains(launch))
+                    .is_some_and(|n| n.ready.iter().any(|(l, t)| l == launch && Some(t) == tag))
         })
     })
 }
