@@ -160,6 +160,41 @@ impl PlantedBug {
     pub fn from_name(name: &str) -> Option<PlantedBug> {
         name.parse().ok()
     }
+
+    /// Where the defect comes from, as the planted-bug table of docs/fuzzing.md says it: the
+    /// testbed's first planted bugs (`testbed`), a twin of a fix of the protocol-faults issue
+    /// (`issue-8 kind K`, the kind it switches off), an Apache Ignite 3 bug (`IGNITE-N`), a rule
+    /// of the spec or of Raft (`spec §5 ...`, `Raft ...`), or the reference model's planted
+    /// divergence (`model`).
+    pub fn source(self) -> &'static str {
+        use PlantedBug::*;
+        match self {
+            SkipJoinTagCheck
+            | AcceptMsVersionAhead
+            | SkipPreInitTagCheck
+            | LtWithoutValidation
+            | ForgetValidatedOnLeaderChange
+            | InitNotIdempotent
+            | CancelLeavesVault
+            | LeaderStopsClusterState
+            | CancelDestroysLeaderlessReplica => "testbed",
+            AcceptDuplicateName => "issue-8 kind 1",
+            KeepAbsentMembers => "issue-8 kind 2",
+            CancelledMemberHalts => "issue-8 kind 4",
+            RefusalHaltsMember => "issue-8 kind 5",
+            InitComparesCurrentMsList => "issue-8 kind 6",
+            SkipPreInitOnMerge => "issue-8 kind 9",
+            RejoinRemovesOwnLtEntry => "IGNITE-19179",
+            InitAnsweredBeforeCommit => "IGNITE-17067",
+            CmgCommandAppliedTwiceOnRestart => "IGNITE-21588",
+            AcceptLtMemberName => "IGNITE-23934",
+            LearnerChangesOutOfOrder => "IGNITE-22818",
+            CancelDestroysAnsweredCluster => "spec §5 cancel hazard",
+            MsReconfigurationOverlaps => "Raft: one membership change at a time",
+            NewLeaderKeepsDeadMembers => "Ignite onLeaderElected",
+            AnswerBeforeMsLeader => "model (planted divergence)",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -190,32 +225,41 @@ mod tests {
     }
 
     /// The first column of docs/fuzzing.md's planted-bug table (the table headed
-    /// `| bug | issue-8 kind | ...`): each row's first `code` span, in order.
-    fn documented() -> Vec<&'static str> {
+    /// `| bug | source | ...`, between the markers the bench `bugs` writes): each row's first
+    /// `code` span, in order, and its second cell is the bug's [`PlantedBug::source`].
+    fn documented() -> Vec<(&'static str, &'static str)> {
         let doc = include_str!("../docs/fuzzing.md");
         let mut lines = doc
             .lines()
-            .skip_while(|l| !l.starts_with("| bug | issue-8 kind |"));
+            .skip_while(|l| !l.starts_with("<!-- planted-bug-table:start -->"))
+            .skip(1);
         assert!(
-            lines.next().is_some(),
+            lines
+                .next()
+                .is_some_and(|l| l.starts_with("| bug | source |")),
             "docs/fuzzing.md has the planted-bug table"
         );
         lines
             .skip(1)
             .take_while(|l| l.starts_with('|'))
             .map(|row| {
-                row.split('`')
+                let name = row
+                    .split('`')
                     .nth(1)
-                    .unwrap_or_else(|| panic!("a row without a name: {row}"))
+                    .unwrap_or_else(|| panic!("a row without a name: {row}"));
+                let source = row.split('|').nth(2).map_or("", str::trim);
+                (name, source)
             })
             .collect()
     }
 
     #[test]
     fn the_docs_list_exactly_the_planted_bugs() {
+        let expected: Vec<(&str, &str)> =
+            PlantedBug::iter().map(|b| (b.name(), b.source())).collect();
         assert_eq!(
             documented(),
-            PlantedBug::VARIANTS,
+            expected,
             "docs/fuzzing.md's planted-bug table and PlantedBug differ (same order)"
         );
     }

@@ -54,8 +54,14 @@ fn replayed_kind(file: &str) -> String {
 /// finding: found, shrunk no larger, named after its kind and bug, and its file replays alone
 /// with the same failure and trace hash, the trace file and the picture beside it.
 fn hunt_and_replay(bug: &str, dir: &std::path::Path) {
+    hunt_and_replay_with(bug, dir, &[]);
+}
+
+/// [`hunt_and_replay`] with more arguments for `joinsim fuzz` (`--search guided`, ...); returns
+/// the summary.
+fn hunt_and_replay_with(bug: &str, dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     let dir = dir.join(bug);
-    let out = joinsim(&[
+    let mut args = vec![
         "fuzz",
         "--bug",
         bug,
@@ -64,7 +70,9 @@ fn hunt_and_replay(bug: &str, dir: &std::path::Path) {
         "--jobs",
         "1",
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = joinsim(&args);
     assert_eq!(out.status.code(), Some(1), "{bug} was not found: {out:?}");
     let summary: serde_json::Value =
         serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
@@ -130,6 +138,59 @@ fn hunt_and_replay(bug: &str, dir: &std::path::Path) {
     assert_eq!(finding["files_beside"][1].as_str(), picture.to_str());
     let page = std::fs::read_to_string(&picture).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"), "{bug}: {picture:?}");
+    summary
+}
+
+/// A guided campaign's chances depend on its seeds only: one job and two give the same
+/// coverage, the same failures and the same chances at the end, and the chances moved away
+/// from the swarm's.
+#[test]
+fn a_guided_campaign_steers_and_does_not_depend_on_its_jobs() {
+    let summary = |jobs: &str| -> serde_json::Value {
+        let dir = out_dir(&format!("guided-{jobs}"));
+        let out = joinsim(&[
+            "fuzz",
+            "--search",
+            "guided",
+            "--runs",
+            "300",
+            "--seed-start",
+            "5000000",
+            "--jobs",
+            jobs,
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+    };
+    let (one, two) = (summary("1"), summary("2"));
+    assert_eq!(one["search"], "guided");
+    assert_eq!(one["coverage"], two["coverage"]);
+    assert_eq!(one["failures"], two["failures"]);
+    assert_eq!(one["weather_chances"], two["weather_chances"]);
+    let steered = one["weather_chances"].as_object().unwrap();
+    assert!(!steered.is_empty(), "{one}");
+    for chance in steered.values() {
+        let p = chance.as_u64().unwrap();
+        assert!((150..=850).contains(&p) && p != 400, "{one}");
+    }
+}
+
+/// A guided hunt's finding replays from its file alone, and the command it came from is the
+/// guided campaign up to its run.
+#[test]
+fn a_guided_hunt_finding_replays_alone() {
+    let dir = out_dir("guided-hunt");
+    let summary = hunt_and_replay_with("keep-absent-members", &dir, &["--search", "guided"]);
+    assert_eq!(summary["search"], "guided");
+    let file = summary["findings"][0]["file"].as_str().unwrap();
+    let command = origin_field(&std::fs::read_to_string(file).unwrap(), "command");
+    assert!(
+        command.starts_with("joinsim fuzz --search guided --seed-start 0 --shard 0/1 --runs "),
+        "{command}"
+    );
 }
 
 /// Hunts run two at a time (each a single job: a hunt's shrinking runs one case after another,
@@ -207,6 +268,7 @@ fn without_the_bug_the_same_seeds_pass() {
 fn bad_options_are_bad_input() {
     for args in [
         vec!["fuzz", "--bug", "no-such-bug"],
+        vec!["fuzz", "--search", "smart"],
         vec!["fuzz", "--shard", "3/2"],
         vec!["fuzz", "--shard", "x"],
         vec!["fuzz", "--time", "-1"],

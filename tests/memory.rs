@@ -43,6 +43,7 @@ fn memory_stays_flat_over_hundreds_of_runs() {
         shrink_budget: 0,
         max_findings: 0,
         progress: false,
+        guided: false,
     });
     assert_eq!(summary.runs, 300);
     let after_fuzz = resident_mib();

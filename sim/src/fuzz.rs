@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod case;
+pub mod guide;
 pub mod marks;
 
 pub use crate::failure::FailureKind;

@@ -162,6 +162,11 @@ enum Command {
         /// Print the planted bugs' names, one a line.
         #[arg(long)]
         list_bugs: bool,
+        /// How runs draw their weather: `swarm` (every kind on with chance 0.4) or `guided`
+        /// (chances steered, batch by batch, towards the coverage marks hit least; docs/fuzzing.md,
+        /// "Guided search").
+        #[arg(long, value_enum, default_value_t = Search::Swarm)]
+        search: Search,
     },
     /// Explore every interleaving of small worlds of the reference model (docs/explore.md):
     /// safety on every state, liveness at quiescence, interesting states reached; a broken
@@ -200,6 +205,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How a campaign draws its runs' weather (`fuzz --search`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Search {
+    /// Every kind on with chance 0.4.
+    Swarm,
+    /// Chances steered towards the marks hit least.
+    Guided,
 }
 
 fn init_logging() {
@@ -266,6 +280,7 @@ fn main() -> ExitCode {
             bug,
             check_determinism,
             list_bugs,
+            search,
         } => {
             if list_bugs {
                 for bug in <joinsim::PlantedBug as strum::IntoEnumIterator>::iter() {
@@ -311,6 +326,7 @@ fn main() -> ExitCode {
                 shrink_budget: 150,
                 max_findings: 3,
                 progress: true,
+                guided: search == Search::Guided,
             };
             let summary = joinsim_sim::fuzz::fuzz(&options);
             if json {

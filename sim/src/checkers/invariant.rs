@@ -80,6 +80,9 @@ pub enum Invariant {
     /// A Meta Storage replica installs configurations in version order: never an older one after
     /// a newer one (IGNITE-22818).
     AlwaysMsConfigAppliedInVersionOrder,
+    /// A launch sends at most 50 join requests and join readies in any second of simulated time:
+    /// no join path loops at network speed (TIGER_STYLE: every loop bounded).
+    AlwaysJoinSendsPaced,
 }
 
 impl fmt::Display for Invariant {

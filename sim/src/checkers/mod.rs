@@ -115,6 +115,7 @@ checkers! {
     always_one_cmg_replica_per_name::AlwaysOneCmgReplicaPerName,
     always_init_answered_after_commit::AlwaysInitAnsweredAfterCommit,
     always_ms_config_applied_in_version_order::AlwaysMsConfigAppliedInVersionOrder,
+    always_join_sends_paced::AlwaysJoinSendsPaced,
 }
 
 /// The incremental checker of every safety invariant: the [`History`], every checker of

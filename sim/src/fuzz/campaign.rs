@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::artifacts::RunFiles;
 use crate::failure::{classify, diverged, invalid_case, Counted, FailureKind, Tally};
-use crate::fuzz::case::{fuzz_case, FuzzCase};
+use crate::fuzz::case::{fuzz_case_with, FuzzCase};
+use crate::fuzz::guide::{kinds_on, Guide, Outcome, WeatherBias};
 use crate::fuzz::marks::{marks_of, MarksReport};
 use crate::record::RunRecord;
 use crate::scenario::runner::{run_scenario_keeping, Kept};
@@ -50,6 +51,9 @@ pub struct FuzzOptions {
     pub max_findings: usize,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Steer the weather's chances towards the marks hit least (`crate::fuzz::guide`; docs/fuzzing.md,
+    /// "Guided search"); false: the swarm.
+    pub guided: bool,
 }
 
 /// One failure, shrunk and written.
@@ -143,6 +147,11 @@ pub struct Summary {
     pub coverage: BTreeMap<String, u64>,
     /// The coverage marks hit and unhit, by rarity, and whether the campaign is judged by them.
     pub marks: MarksReport,
+    /// How the runs drew their weather: `swarm` or `guided` (`fuzz --search`).
+    pub search: String,
+    /// A guided campaign's chances at its end, per mille, of the weather kinds steered away
+    /// from the swarm's 400 (empty for the swarm).
+    pub weather_chances: BTreeMap<String, u16>,
     /// The failures written as scenario files.
     pub findings: Vec<Finding>,
     /// The seed of the first failure, if any.
@@ -163,14 +172,20 @@ struct Verdict {
     result: Option<SeedResult>,
 }
 
-/// The case drawn from a seed, with its shrinkable tree.
+/// The case drawn from a seed with the swarm's chances, with its shrinkable tree.
 pub fn draw(seed: u64) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
+    draw_with(seed, WeatherBias::SWARM)
+}
+
+/// The case drawn from a seed with the weather's chances `bias` (guided search), with its
+/// shrinkable tree.
+pub fn draw_with(seed: u64, bias: WeatherBias) -> (Box<dyn ValueTree<Value = FuzzCase>>, FuzzCase) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&0x6a6f_696e_7369_6d00u64.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let tree = fuzz_case()
+    let tree = fuzz_case_with(bias)
         .new_tree(&mut runner)
         .expect("the fuzz strategy always produces a case");
     let case = tree.current();
@@ -248,15 +263,32 @@ fn file_stem(prefix: &str, seed: u64, kind: &FailureKind, bug: Option<PlantedBug
     format!("{prefix}-{seed}-{}{}", kind.slug(), bug.unwrap_or_default())
 }
 
-/// The command a finding came from.
-fn hunt_command(seed: u64, options: &FuzzOptions) -> String {
-    format!(
-        "joinsim fuzz --seed-start {seed} --runs 1{}",
-        options
-            .bug
-            .map(|b| format!(" --bug {b}"))
-            .unwrap_or_default(),
-    )
+/// Where a run's case comes from: its seed, its index in the campaign's shard and the weather's
+/// chances it was drawn with.
+#[derive(Clone, Copy, Debug)]
+struct Drawn {
+    seed: u64,
+    k: u64,
+    bias: WeatherBias,
+}
+
+/// The command a finding came from: the seed's one run for the swarm; for a guided campaign,
+/// whose chances depend on the runs before, the campaign up to that run.
+fn hunt_command(drawn: Drawn, options: &FuzzOptions) -> String {
+    let bug = options
+        .bug
+        .map(|b| format!(" --bug {b}"))
+        .unwrap_or_default();
+    if options.guided {
+        let (shard, shards) = options.shard;
+        format!(
+            "joinsim fuzz --search guided --seed-start {} --shard {shard}/{shards} --runs {}{bug}",
+            options.seed_start,
+            drawn.k + 1
+        )
+    } else {
+        format!("joinsim fuzz --seed-start {} --runs 1{bug}", drawn.seed)
+    }
 }
 
 /// Runs the file at `path` exactly as `joinsim run FILE` does (its own seeds, no flags), keeping
@@ -283,7 +315,7 @@ fn write_files_beside(file: &Path, replay: &SeedResult) -> Result<Vec<String>, S
 #[allow(clippy::too_many_arguments)]
 fn write_case(
     case: &FuzzCase,
-    seed: u64,
+    drawn: Drawn,
     kind: &FailureKind,
     trace_hash: &str,
     header: &[String],
@@ -293,10 +325,11 @@ fn write_case(
     let origin = crate::scenario::Origin {
         joinsim: Some(crate::VERSION.to_string()),
         commit: Some(crate::COMMIT.to_string()),
-        command: Some(hunt_command(seed, options)),
+        command: Some(hunt_command(drawn, options)),
         failure: Some(kind.to_string()),
         trace_hash: Some(trace_hash.to_string()),
     };
+    let seed = drawn.seed;
     let text = case.to_toml(seed, options.bug.map(|b| b.name()), header, Some(&origin));
     let file = fresh_file(&options.out, &file_stem(prefix, seed, kind, options.bug))?;
     std::fs::write(&file, text)?;
@@ -319,13 +352,14 @@ fn fails_by_the_bug(case: &FuzzCase, seed: u64, kind: &FailureKind, options: &Fu
 /// `options.shrink_budget` attempts, or at `deadline` (the end of a timed campaign), keeping the
 /// smallest failing case so far.
 fn shrink_and_write(
-    seed: u64,
+    drawn: Drawn,
     kind: &FailureKind,
     detail: &str,
     options: &FuzzOptions,
     deadline: Option<Instant>,
 ) -> Finding {
-    let (mut tree, original) = draw(seed);
+    let seed = drawn.seed;
+    let (mut tree, original) = draw_with(seed, drawn.bias);
     let mut best = original.clone();
     let mut best_hash = None;
     let mut attempts = 0;
@@ -360,7 +394,7 @@ fn shrink_and_write(
             .map_or_else(|| "-".into(), |r| r.trace_hash),
     };
     let header = vec![
-        format!("Found by `{}`: {kind}.", hunt_command(seed, options)),
+        format!("Found by `{}`: {kind}.", hunt_command(drawn, options)),
         format!(
             "First failure: {}",
             detail.lines().next().unwrap_or_default()
@@ -375,7 +409,7 @@ fn shrink_and_write(
         "Keep it as a regression scenario: give it a name and a header saying what it pins,".into(),
         "move it to scenarios/, and replace `allow_hazards` with the expected outcome.".into(),
     ];
-    let written = write_case(&best, seed, kind, &best_hash, &header, "fuzz", options);
+    let written = write_case(&best, drawn, kind, &best_hash, &header, "fuzz", options);
     let mut files_beside = Vec::new();
     let (file, replayed, error) = match written {
         Ok(file) => {
@@ -400,7 +434,7 @@ fn shrink_and_write(
         kind: kind.to_string(),
         detail: detail.to_string(),
         replay: if file.is_empty() {
-            hunt_command(seed, options)
+            hunt_command(drawn, options)
         } else {
             format!(
                 "cargo run --release -- run {}",
@@ -419,22 +453,28 @@ fn shrink_and_write(
 }
 
 /// A run counted apart from failures (liveness after the two-cluster hazard), written unshrunk.
-fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOptions) -> Reported {
-    let (_, case) = draw(seed);
+fn write_reported(
+    drawn: Drawn,
+    kind: &FailureKind,
+    detail: &str,
+    options: &FuzzOptions,
+) -> Reported {
+    let seed = drawn.seed;
+    let (_, case) = draw_with(seed, drawn.bias);
     let hash = run_case(&case, seed, options.bug, false)
         .result
         .map_or_else(|| "-".into(), |r| r.trace_hash);
     let header = vec![
         format!(
             "Reported by `{}`: {kind} (counted apart from failures).",
-            hunt_command(seed, options)
+            hunt_command(drawn, options)
         ),
         format!(
             "First failure: {}",
             detail.lines().next().unwrap_or_default()
         ),
     ];
-    match write_case(&case, seed, kind, &hash, &header, "reported", options) {
+    match write_case(&case, drawn, kind, &hash, &header, "reported", options) {
         Ok(file) => Reported {
             seed,
             kind: kind.to_string(),
@@ -449,7 +489,7 @@ fn write_reported(seed: u64, kind: &FailureKind, detail: &str, options: &FuzzOpt
             seed,
             kind: kind.to_string(),
             detail: format!("{detail} (its file could not be written: {e})"),
-            replay: hunt_command(seed, options),
+            replay: hunt_command(drawn, options),
             file: String::new(),
         },
     }
@@ -544,6 +584,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
     let reported: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
     let without_bug: Mutex<Vec<Reported>> = Mutex::new(Vec::new());
     let coverage: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+    let guide = Guide::new(options.guided);
     let (shard, shards) = options.shard;
     let _ = std::fs::create_dir_all(&options.out);
     let log = CampaignLog::open(&options.out);
@@ -599,15 +640,34 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     stop.store(true, Ordering::Relaxed);
                     return;
                 };
-                let (_, case) = draw(seed);
+                let give_up = || {
+                    stop.load(Ordering::Relaxed)
+                        || options.time.is_some_and(|t| started.elapsed() >= t)
+                };
+                let Some(bias) = guide.bias_for(k, give_up) else {
+                    return;
+                };
+                let drawn = Drawn { seed, k, bias };
+                let (_, case) = draw_with(seed, bias);
                 let verdict = run_case(&case, seed, options.bug, true);
                 let mut kind = verdict.kind.clone();
                 let mut detail = verdict.detail.clone();
+                let hit = verdict
+                    .result
+                    .as_ref()
+                    .map(|r| marks_of(&r.trace, &r.hazards))
+                    .unwrap_or_default();
+                // Before anything that may stop this worker: the next batch waits for it.
+                guide.record(
+                    k,
+                    Outcome {
+                        kinds: kinds_on(&case.weather),
+                        marks: hit.iter().copied().collect(),
+                    },
+                );
                 if let Some(result) = &verdict.result {
                     sim_ms.fetch_add(result.sim_time_ms, Ordering::Relaxed);
-                    let reached = marks_of(&result.trace, &result.hazards)
-                        .into_iter()
-                        .map(str::to_string);
+                    let reached = hit.into_iter().map(str::to_string);
                     let drawn = case
                         .fault_model_kinds()
                         .into_iter()
@@ -660,7 +720,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                             detail,
                             file: String::new(),
                             replay: hunt_command(
-                                seed,
+                                drawn,
                                 &FuzzOptions {
                                     bug: None,
                                     ..options.clone()
@@ -690,7 +750,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                     let mut list = reported.lock().expect("reported lock");
                     if list.len() < MAX_REPORTED_FILES {
                         drop(list);
-                        let r = write_reported(seed, &kind, &detail, options);
+                        let r = write_reported(drawn, &kind, &detail, options);
                         log.write(serde_json::json!({"type": "reported", "record": &r}));
                         list = reported.lock().expect("reported lock");
                         list.push(r);
@@ -700,7 +760,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                             kind: kind.to_string(),
                             detail,
                             file: String::new(),
-                            replay: hunt_command(seed, options),
+                            replay: hunt_command(drawn, options),
                         });
                     }
                     continue;
@@ -715,7 +775,7 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
                         eprintln!("fuzz: shrinking seed {seed} ({kind}) ...");
                     }
                     let deadline = options.time.map(|t| started + t);
-                    let finding = shrink_and_write(seed, &kind, &detail, options, deadline);
+                    let finding = shrink_and_write(drawn, &kind, &detail, options, deadline);
                     if options.progress {
                         eprintln!("fuzz: wrote {} (replay: {})", finding.file, finding.replay);
                     }
@@ -761,6 +821,13 @@ pub fn fuzz(options: &FuzzOptions) -> Summary {
         peak_memory_mib: crate::memory::peak_resident_mib(),
         seeds_exhausted: exhausted.load(Ordering::Relaxed),
         coverage: coverage.into_inner().expect("coverage lock"),
+        search: if options.guided { "guided" } else { "swarm" }.to_string(),
+        weather_chances: guide
+            .current()
+            .steered()
+            .into_iter()
+            .map(|(k, p)| (k.to_string(), p))
+            .collect(),
         ..Default::default()
     };
     let mut reported = reported.into_inner().expect("reported lock");
@@ -824,6 +891,14 @@ pub fn format_summary(summary: &Summary, options: &FuzzOptions) -> String {
         "  seeds:                  from {}, shard {}; joinsim {} (commit {})",
         summary.seed_start, summary.shard, summary.joinsim, summary.commit
     );
+    if !summary.weather_chances.is_empty() {
+        let chances: Vec<String> = summary
+            .weather_chances
+            .iter()
+            .map(|(k, p)| format!("{k} {:.2}", f64::from(*p) / 1000.0))
+            .collect();
+        let _ = writeln!(out, "  guided weather chances: {}", chances.join(", "));
+    }
     let _ = writeln!(out, "  runs per second:        {:.0}", summary.runs_per_s);
     let _ = writeln!(
         out,

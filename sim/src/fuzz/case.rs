@@ -10,6 +10,8 @@ use joinsim::MessageKind;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Strategy};
 
+use super::guide::WeatherBias;
+
 /// Which fault kinds a run has, and how much.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Weather {
@@ -376,10 +378,27 @@ pub const FAULT_KINDS: [MessageKind; 12] = [
 /// The last time a fault may start.
 pub const TIMELINE_MS: u64 = 15_000;
 
-/// The weather of a run: each kind on in about 40% of runs (docs/fuzzing.md).
-fn weather() -> impl Strategy<Value = Weather> {
-    let flags = proptest::collection::vec(proptest::bool::weighted(0.4), WEATHER_FLAGS);
-    let faults = proptest::collection::vec(proptest::bool::weighted(0.4), FAULT_MODEL_FLAGS);
+/// The weather of a run: each kind on with its chance in `bias` — about 40% of runs for the
+/// swarm's (docs/fuzzing.md). The swarm's chances draw exactly as before guided search; other
+/// chances draw each kind from its own weighted coin.
+fn weather(bias: WeatherBias) -> impl Strategy<Value = Weather> {
+    let (flags, faults) = if bias.is_swarm() {
+        (
+            proptest::collection::vec(proptest::bool::weighted(0.4), WEATHER_FLAGS).boxed(),
+            proptest::collection::vec(proptest::bool::weighted(0.4), FAULT_MODEL_FLAGS).boxed(),
+        )
+    } else {
+        let coins = |range: std::ops::Range<usize>| {
+            range
+                .map(|i| proptest::bool::weighted(bias.chance(i)))
+                .collect::<Vec<_>>()
+                .boxed()
+        };
+        (
+            coins(0..WEATHER_FLAGS),
+            coins(WEATHER_FLAGS..WEATHER_FLAGS + FAULT_MODEL_FLAGS),
+        )
+    };
     (flags, faults).prop_map(|(f, g)| Weather {
         duplication: g[0],
         delays: g[1],
@@ -817,9 +836,15 @@ fn fault(w: &Weather, nodes: usize, core: usize, joiners: usize) -> BoxedStrateg
     proptest::strategy::Union::new(options).boxed()
 }
 
-/// The strategy of a whole run.
+/// The strategy of a whole run, the weather drawn with the swarm's chances.
 pub fn fuzz_case() -> impl Strategy<Value = FuzzCase> {
-    weather().prop_flat_map(|w| {
+    fuzz_case_with(WeatherBias::SWARM)
+}
+
+/// The strategy of a whole run, the weather drawn with `bias` (guided search,
+/// `crate::fuzz::guide`).
+pub fn fuzz_case_with(bias: WeatherBias) -> impl Strategy<Value = FuzzCase> {
+    weather(bias).prop_flat_map(|w| {
         let core = if w.restored { 1..=3usize } else { 3..=6usize };
         let joiners = if w.late_joiners {
             1..=3usize
@@ -1855,6 +1880,36 @@ pub fn toml_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::FAULT_KINDS;
+
+    /// Guided chances reach the kind they name: with kind `i` certain and every other kind
+    /// impossible, a drawn weather has kind `i` on and no other kind than those it switches on.
+    #[test]
+    fn each_guided_chance_steers_the_kind_it_names() {
+        use super::weather;
+        use crate::fuzz::guide::{kinds_on, WeatherBias, WEATHER_KINDS};
+        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::test_runner::TestRunner;
+        // Kinds another kind switches on: (kind, the kinds it turns on besides itself).
+        let implied = |kind: &str| -> Vec<usize> {
+            match kind {
+                "wipes" => vec![10],
+                "seed_splits" => vec![12],
+                "islands" => vec![14],
+                _ => vec![],
+            }
+        };
+        let mut runner = TestRunner::deterministic();
+        for (i, kind) in WEATHER_KINDS.iter().enumerate() {
+            let mut bias = WeatherBias([0; 32]);
+            bias.0[i] = 1000;
+            let w = weather(bias).new_tree(&mut runner).unwrap().current();
+            let on: Vec<usize> = (0..32).filter(|j| kinds_on(&w)[*j]).collect();
+            let mut expected = implied(kind);
+            expected.push(i);
+            expected.sort();
+            assert_eq!(on, expected, "kind {kind}");
+        }
+    }
 
     /// The fault kinds, in the order cases draw them: changing it changes what every seed
     /// generates, so it is pinned here (docs/determinism.md).
