@@ -162,10 +162,10 @@ enum Command {
         /// Print the planted bugs' names, one a line.
         #[arg(long)]
         list_bugs: bool,
-        /// How runs draw their weather: `swarm` (every kind on with chance 0.4) or `guided`
-        /// (chances steered, batch by batch, towards the coverage marks hit least; docs/fuzzing.md,
-        /// "Guided search").
-        #[arg(long, value_enum, default_value_t = Search::Swarm)]
+        /// How runs draw their weather: `guided` (the default: chances steered, batch by batch,
+        /// towards the coverage marks hit least; docs/fuzzing.md, "Guided search") or `swarm`
+        /// (every kind on with chance 0.4).
+        #[arg(long, value_enum, default_value_t = Search::Guided)]
         search: Search,
     },
     /// Explore every interleaving of small worlds of the reference model (docs/explore.md):
