@@ -13,6 +13,42 @@ fn names(list: &[&str]) -> Vec<Name> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// `node` initializes a cluster of its own, tag `tag(id)`, as init `init`: it is the only CMG and
+/// Meta Storage voter; the Meta Storage applies version 1 (index 1), the CMG commits the
+/// cluster-init (index 2).
+fn one_node_cluster(node: &str, init: u64, id: u128) -> Vec<Action> {
+    let mut run = vec![Action::InitSent {
+        node: node.into(),
+        init,
+        tag: tag(id),
+        cmg: names(&[node]),
+        ms: names(&[node]),
+    }];
+    for group in [Group::Cmg, Group::Ms] {
+        run.push(Action::GroupStarted {
+            node: node.into(),
+            group,
+            init,
+            from_vault: false,
+        });
+    }
+    run.push(Action::MsConfigApplied {
+        node: node.into(),
+        version: 1,
+        nodes: names(&[node]),
+        index: 1,
+    });
+    run.push(Action::ClusterInit {
+        node: node.into(),
+        init,
+        tag: tag(id),
+        cmg: names(&[node]),
+        ms_version: 1,
+        index: 2,
+    });
+    run
+}
+
 /// Three empty nodes, an init on a, b joins: every action the spec allows.
 fn sound_run() -> Vec<Action> {
     let mut run = Vec::new();
@@ -30,35 +66,7 @@ fn sound_run() -> Vec<Action> {
         launch: 11,
         tag: None,
     });
-    run.push(Action::InitSent {
-        node: "a".into(),
-        init: 7,
-        tag: tag(1),
-        cmg: names(&["a"]),
-        ms: names(&["a"]),
-    });
-    for group in [Group::Cmg, Group::Ms] {
-        run.push(Action::GroupStarted {
-            node: "a".into(),
-            group,
-            init: 7,
-            from_vault: false,
-        });
-    }
-    run.push(Action::MsConfigApplied {
-        node: "a".into(),
-        version: 1,
-        nodes: names(&["a"]),
-        index: 1,
-    });
-    run.push(Action::ClusterInit {
-        node: "a".into(),
-        init: 7,
-        tag: tag(1),
-        cmg: names(&["a"]),
-        ms_version: 1,
-        index: 2,
-    });
+    run.extend(one_node_cluster("a", 7, 1));
     run.push(Action::MsLeader {
         node: "a".into(),
         init: 7,
@@ -389,35 +397,7 @@ fn the_worlds_start_from_their_vaults_and_their_moves_are_the_models() {
 fn join_ready_sent_to_another_cluster_does_not_admit() {
     let mut run = sound_run();
     // c initializes a cluster of its own (init 8, tag 2) and validates b's same launch.
-    run.push(Action::InitSent {
-        node: "c".into(),
-        init: 8,
-        tag: tag(2),
-        cmg: names(&["c"]),
-        ms: names(&["c"]),
-    });
-    for group in [Group::Cmg, Group::Ms] {
-        run.push(Action::GroupStarted {
-            node: "c".into(),
-            group,
-            init: 8,
-            from_vault: false,
-        });
-    }
-    run.push(Action::MsConfigApplied {
-        node: "c".into(),
-        version: 1,
-        nodes: names(&["c"]),
-        index: 1,
-    });
-    run.push(Action::ClusterInit {
-        node: "c".into(),
-        init: 8,
-        tag: tag(2),
-        cmg: names(&["c"]),
-        ms_version: 1,
-        index: 2,
-    });
+    run.extend(one_node_cluster("c", 8, 2));
     run.push(Action::Validated {
         node: "c".into(),
         joiner: "b".into(),
