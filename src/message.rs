@@ -72,6 +72,12 @@ pub struct ClusterStateNotice {
     /// Whether the receiver (its name and launch) is in the leader's LT. A node that never got
     /// the answer to its join ready (its leader moved or died) learns from it that it joined.
     pub member: bool,
+    /// The receiver's launch the leader judged `member` for (the launch its physical topology
+    /// had at the receiver's address). Decision (fuzz seed 2087, found by guided search): a
+    /// notice sent to an earlier launch at that address — overtaken by a restart — says
+    /// nothing of the new launch's membership; the receiver takes `member` only for its own
+    /// launch (spec step 4: a restarted node is validated again).
+    pub receiver_launch: LaunchId,
 }
 
 /// Everything that travels between nodes and between the user and a node.

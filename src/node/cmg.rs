@@ -413,6 +413,7 @@ impl Node {
             tag: cluster.config.tag.clone(),
             lt_version: state.lt.version,
             member,
+            receiver_launch: launch,
         };
         self.emit(Event::ClusterStateSent {
             to: name.to_string(),

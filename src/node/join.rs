@@ -40,7 +40,10 @@ impl Node {
     /// A cluster state reached the node: the joiner's rule (`Joiner::on_cluster_state`,
     /// `src/join/cluster_state.rs`) decides from what the other components know, and this
     /// carries out its step.
-    pub(crate) fn on_cluster_state(&mut self, notice: ClusterStateNotice) {
+    pub(crate) fn on_cluster_state(&mut self, mut notice: ClusterStateNotice) {
+        // A notice judged for an earlier launch at this address says nothing of this one's
+        // membership (`ClusterStateNotice::receiver_launch`).
+        notice.member &= notice.receiver_launch == self.launch;
         let facts = ClusterStateFacts {
             admitted: self.topo.is_admitted(),
             cancelled: self.cancelled.decided(notice.cmg_instance),

@@ -29,6 +29,7 @@ fn notice(id: u128, term: u64) -> ClusterStateNotice {
         tag: tag(id),
         lt_version: 0,
         member: false,
+        receiver_launch: LaunchId(0),
     }
 }
 
