@@ -114,6 +114,24 @@ fn sound_run() -> Vec<Action> {
     run
 }
 
+/// In `run` (the sound run), b starts holding another cluster (tag 9, MS version 1) and its join
+/// request at `at` presents it.
+fn b_holds_another_cluster(run: &mut [Action], at: usize) {
+    run[1] = Action::Start {
+        node: "b".into(),
+        name: "b".into(),
+        launch: 11,
+        stored: Some(Stored {
+            tag: tag(9),
+            ms_version: Some(1),
+        }),
+    };
+    run[at] = Action::JoinRequest {
+        node: "b".into(),
+        stored: Some((tag(9), 1)),
+    };
+}
+
 /// Runs `run`; the index and rule of the first refusal.
 fn first_refusal(run: &[Action]) -> Option<(usize, Rule)> {
     let mut state = State::default();
@@ -159,19 +177,7 @@ fn validation_of_another_tag_is_refused() {
     let at = position(&run, |a| matches!(a, Action::JoinRequest { .. }));
     // b's vault holds another cluster: it presents it, and the CMG validates it anyway.
     let mut run = run;
-    run[1] = Action::Start {
-        node: "b".into(),
-        name: "b".into(),
-        launch: 11,
-        stored: Some(Stored {
-            tag: tag(9),
-            ms_version: Some(1),
-        }),
-    };
-    run[at] = Action::JoinRequest {
-        node: "b".into(),
-        stored: Some((tag(9), 1)),
-    };
+    b_holds_another_cluster(&mut run, at);
     let refusal = first_refusal(&run);
     // Pre-init let b in only because a was empty then: the CMG must judge the tag.
     assert_eq!(
@@ -323,19 +329,7 @@ fn a_planted_model_error_allows_what_the_rule_refuses() {
     // validation-ignores-tag.
     let mut run = sound_run();
     let at = position(&run, |a| matches!(a, Action::JoinRequest { .. }));
-    run[1] = Action::Start {
-        node: "b".into(),
-        name: "b".into(),
-        launch: 11,
-        stored: Some(Stored {
-            tag: tag(9),
-            ms_version: Some(1),
-        }),
-    };
-    run[at] = Action::JoinRequest {
-        node: "b".into(),
-        stored: Some((tag(9), 1)),
-    };
+    b_holds_another_cluster(&mut run, at);
     let mut flawed = State::default().with_flaw(Some(ModelFlaw::ValidationIgnoresTag));
     for a in &run[..=at + 1] {
         flawed.step(a).unwrap();
