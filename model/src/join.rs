@@ -41,10 +41,9 @@ impl State {
     ) -> Result<(), Refusal> {
         let n = self.node(name).clone();
         let launch = n.launch.unwrap_or_default();
-        let cluster = self.cluster_of_tag(tag).map(|(_, c)| c.clone());
-        let validated = cluster
-            .as_ref()
-            .is_some_and(|c| c.ever_validated.iter().any(|(_, l)| *l == launch));
+        // Read in place: a cluster holds its whole log, too big to copy at every step.
+        let cluster = self.cluster_of_tag(tag).map(|(_, c)| c);
+        let validated = cluster.is_some_and(|c| c.ever_validated.iter().any(|(_, l)| *l == launch));
         require(validated, Rule::AcceptanceFollowsValidation, || {
             format!("{name} (launch {launch:016x}) accepted into {tag}, which never validated it")
         })?;

@@ -302,7 +302,9 @@ impl State {
         members: &[(Name, u64)],
         index: u64,
     ) -> Result<(), Refusal> {
-        let c: Cluster = self.clusters.entry(init).or_default().clone();
+        // Read in place: a cluster holds its whole log, too big to copy at every step.
+        self.clusters.entry(init).or_default();
+        let c: &Cluster = &self.clusters[&init];
         let new: BTreeSet<(Name, u64)> = members.iter().cloned().collect();
         let old: BTreeSet<(Name, u64)> = c.lt.iter().map(|(n, l)| (n.clone(), *l)).collect();
         // One step per member that entered, left or was replaced (a new launch of its name).

@@ -262,16 +262,17 @@ impl State {
     }
 
     fn init_answered(&mut self, name: &str, tag: &crate::ids::Tag) -> Result<(), Refusal> {
-        let cluster = self.cluster_of_tag(tag).map(|(_, c)| c.clone());
+        // Read in place: a cluster holds its whole log, too big to copy at every step.
+        let cluster = self.cluster_of_tag(tag).map(|(_, c)| (c.ms_led, c.fate));
         require(cluster.is_some(), Rule::AnswerAfterCommit, || {
             format!("{name} answered an init with {tag}, whose cluster-init no replica applied")
         })?;
-        let cluster = cluster.unwrap_or_default();
-        require(cluster.ms_led, Rule::AnswerAfterCommit, || {
+        let (ms_led, fate) = cluster.unwrap_or_default();
+        require(ms_led, Rule::AnswerAfterCommit, || {
             format!("{name} answered an init with {tag} before its Meta Storage had a leader")
         })?;
         require(
-            cluster.fate != Some(crate::Fate::Cancelled),
+            fate != Some(crate::Fate::Cancelled),
             Rule::NoCancelOfAnsweredCluster,
             || format!("{name} answered an init with {tag}, whose cancel was committed"),
         )?;

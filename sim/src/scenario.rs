@@ -17,6 +17,7 @@
 
 pub mod at_event;
 pub mod error;
+mod init_ledger;
 pub mod model;
 mod raw;
 pub mod runner;

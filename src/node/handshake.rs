@@ -159,9 +159,15 @@ impl Node {
         // A CMG voter whose replica committed its cluster is not a newcomer either: "first
         // admitted wins" (`ConflictingTag`, from an empty node) does not halt it, however long
         // the rest of its CMG is away. A `TagMismatch` (the refuser holds another cluster) still
-        // halts it once it is not live: it was pointed at another cluster's nodes.
-        let voter = matches!(rejection.reason, RejectionReason::ConflictingTag { .. })
-            && self.holds_committed_cluster();
+        // halts it once it is not live: it was pointed at another cluster's nodes — unless its
+        // log says the init was answered to a user. A voter of an answered cluster is held by
+        // it (docs/protocol.md, rule (d) of "one cluster per node"): halting it can cost that
+        // cluster its CMG majority for good, for a refuser whose own cluster may never be
+        // answered (fuzz seed 4709: a cancelled init's voter halted the leader of an answered
+        // two-voter cluster, which never had a leader again).
+        let voter = (matches!(rejection.reason, RejectionReason::ConflictingTag { .. })
+            && self.holds_committed_cluster())
+            || self.voter_of_answered_cluster();
         // Planted bug: a member of a live cluster halts like a newcomer.
         let live = self.cfg.bug != Some(PlantedBug::RefusalHaltsMember)
             && (self.member_of_live_cluster() || voter);

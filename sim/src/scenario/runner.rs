@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::checkers::{Hazard, HazardKind, Violation};
 use crate::network::{LinkSettings, MessageFilter, RuleAction, RuleId, ALWAYS_PPM};
 use crate::scenario::at_event::{Armed, Fired, StepAction};
+use crate::scenario::init_ledger::InitLedger;
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
@@ -481,6 +482,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         let hygiene_due_ms = faults_stopped_ms + lt_hygiene_bound_ms(world.timing());
         let late_hygiene: Arc<Mutex<Vec<String>>> = Arc::default();
         let late = late_hygiene.clone();
+        let mut inits = InitLedger::default();
         let converged = world
             .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
                 w.check_hazards();
@@ -491,7 +493,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
                         return true;
                     }
                 }
-                w.violated() || liveness_problems(w, &sent_now, &answers_now).is_empty()
+                w.violated() || liveness_problems(w, &mut inits, &sent_now, &answers_now).is_empty()
             })
             .await;
         let late_hygiene = std::mem::take(&mut *late_hygiene.lock().expect("hygiene"));
@@ -504,7 +506,7 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             ));
         }
         if converged.is_err() && late_hygiene.is_empty() {
-            for problem in liveness_problems(&world, &sent_now, &answers) {
+            for problem in liveness_problems(&world, &mut inits, &sent_now, &answers) {
                 failures.push(format!(
                     "liveness: {problem} ({} ms after faults stopped)",
                     scenario.liveness.timeout_ms
@@ -1235,6 +1237,7 @@ fn lt_hygiene_problems(views: &BTreeMap<String, NodeView>) -> Vec<String> {
 /// What keeps the liveness property from holding now.
 fn liveness_problems(
     world: &World,
+    inits: &mut InitLedger,
     sent: &BTreeSet<String>,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
 ) -> Vec<String> {
@@ -1245,8 +1248,9 @@ fn liveness_problems(
             "{waiting} user command(s) still wait for an answer"
         ));
     }
-    problems.extend(unanswered_inits(world));
-    problems.extend(state_left_by_cancelled_inits(world));
+    inits.advance(world);
+    problems.extend(inits.unanswered_inits(world));
+    problems.extend(inits.state_left_by_cancelled_inits(world));
     let views = world.views();
     // A node started a moment ago has no state machine until its task first runs: it is not
     // joined yet, and the phase must wait for it rather than pass without judging it.
@@ -1357,115 +1361,6 @@ fn liveness_problems(
             problems.push(format!(
                 "{label} believes it joined, but no CMG leader has it in the LT"
             ));
-        }
-    }
-    problems
-}
-
-/// Init commands a running node received (since its last start) and has not answered.
-fn unanswered_inits(world: &World) -> Vec<String> {
-    let mut pending: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    world.with_trace(|trace| {
-        for entry in trace {
-            let TraceKind::Protocol(event) = &entry.kind else {
-                continue;
-            };
-            let requests = pending.entry(entry.node.clone()).or_default();
-            match event {
-                Event::Started { .. } => requests.clear(),
-                Event::InitReceived { request, .. } => {
-                    requests.insert(request.0);
-                }
-                Event::InitAnswered { request, .. } => {
-                    requests.remove(&request.0);
-                }
-                _ => {}
-            }
-        }
-    });
-    pending
-        .into_iter()
-        .filter(|(label, requests)| !requests.is_empty() && world.is_running(label))
-        .map(|(label, requests)| format!("{label} never answered init request(s) {requests:?}"))
-        .collect()
-}
-
-/// Groups and stored cluster states of a cancelled init that are still on a running node that
-/// has not halted, for cancels whose initiator still runs and for every cancel the CMG
-/// committed: a cancel must clear them (docs/spec.md §1, step 2, and the decision that it
-/// reaches every member) — unless the init was answered to a user, whose cancel is refused
-/// (docs/spec.md §5).
-fn state_left_by_cancelled_inits(world: &World) -> Vec<String> {
-    let mut launches: BTreeMap<String, joinsim::LaunchId> = BTreeMap::new();
-    let mut cancelled: Vec<(joinsim::InstanceId, String, joinsim::LaunchId)> = Vec::new();
-    let mut answered: std::collections::BTreeSet<joinsim::InstanceId> = Default::default();
-    let mut committed_cancels: BTreeSet<joinsim::InstanceId> = BTreeSet::new();
-    world.with_trace(|trace| {
-        for entry in trace {
-            let TraceKind::Protocol(event) = &entry.kind else {
-                continue;
-            };
-            match event {
-                Event::Started { launch, .. } => {
-                    launches.insert(entry.node.clone(), *launch);
-                }
-                Event::InitCancelled { init, .. } => {
-                    if let Some(launch) = launches.get(&entry.node) {
-                        cancelled.push((*init, entry.node.clone(), *launch));
-                    }
-                }
-                Event::InitFateApplied {
-                    instance,
-                    fate: Some(joinsim::InitFate::Answered),
-                    ..
-                } => {
-                    answered.insert(*instance);
-                }
-                Event::InitFateApplied {
-                    instance,
-                    fate: Some(joinsim::InitFate::Cancelled),
-                    ..
-                } => {
-                    committed_cancels.insert(*instance);
-                }
-                _ => {}
-            }
-        }
-    });
-    // Whose cancel must be complete: the cancels of an initiator that still runs (it keeps
-    // telling), and every cancel the CMG committed (a replica applied `InitCancelled` as the
-    // init's fate), whoever started it: the nodes that cleared it tell whoever still holds it
-    // (fuzz seed 20033506, where the initiator halted right after the commit).
-    let mut pending: BTreeMap<joinsim::InstanceId, String> = BTreeMap::new();
-    for (init, initiator, launch) in cancelled {
-        // A user was told this cluster exists: its cancel is refused (docs/spec.md §5).
-        if world.view(&initiator).map(|v| v.launch) == Some(launch) && !answered.contains(&init) {
-            pending
-                .entry(init)
-                .or_insert_with(|| format!("that {initiator} cancelled"));
-        }
-    }
-    for init in committed_cancels {
-        pending.insert(init, "whose cancel the CMG committed".to_string());
-    }
-    let mut problems = Vec::new();
-    for (init, why) in pending {
-        for label in world.labels() {
-            // A stopped (rejected) node keeps its vault for an operator.
-            if world.view(&label).is_none_or(|v| v.halted.is_some()) {
-                continue;
-            }
-            let vault = world.vault(&label);
-            let group = [vault.cmg.as_ref(), vault.ms.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|g| g.instance == init);
-            let local = vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
-            if group || local {
-                problems.push(format!(
-                    "{label} still holds state of the init {init:?} {why}"
-                ));
-            }
         }
     }
     problems
