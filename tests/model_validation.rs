@@ -31,6 +31,12 @@ fn the_planted_divergence_fails_as_model_divergence_with_its_rule() {
     let (kind, message) = classify(&result).expect("a failure");
     assert_eq!(kind, FailureKind::ModelDivergence);
     assert!(message.starts_with("model_divergence at "), "{message}");
+    // `joinsim run` and `check` print it, rule and event, in their text report too.
+    let report = joinsim_sim::campaign::format_result(&result);
+    assert!(
+        report.contains("  model_divergence at ") && report.contains("rule answer_after_commit"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -149,6 +149,10 @@ pub fn format_result(result: &SeedResult) -> String {
     for v in &result.violations {
         let _ = writeln!(out, "  invariant {v}");
     }
+    // Trace validation: the first event the reference model could not explain (docs/model.md).
+    if let Some(d) = &result.divergence {
+        let _ = writeln!(out, "  {d}");
+    }
     for f in &result.failures {
         let _ = writeln!(out, "  {f}");
     }
