@@ -70,6 +70,10 @@ fn hunt_and_replay_with(bug: &str, dir: &std::path::Path, extra: &[&str]) -> ser
         "--jobs",
         "1",
         "--json",
+        // A smaller shrink budget than the default 150 keeps CI's 24 hunts within its time;
+        // each file still replays alone and never grows.
+        "--shrink-budget",
+        "30",
     ];
     args.extend_from_slice(extra);
     let out = joinsim(&args);
@@ -79,6 +83,10 @@ fn hunt_and_replay_with(bug: &str, dir: &std::path::Path, extra: &[&str]) -> ser
     assert_eq!(summary["schema_version"], 1);
     let finding = &summary["findings"][0];
     assert_eq!(finding["replayed"], true, "{bug}: {summary}");
+    assert!(
+        finding["shrink_runs"].as_u64().unwrap() <= 31,
+        "{bug}: the shrink budget was not kept: {finding}"
+    );
     let (nodes, faults) = (&finding["nodes"], &finding["faults"]);
     assert!(
         nodes[1].as_u64() <= nodes[0].as_u64(),
@@ -192,6 +200,11 @@ fn a_guided_hunt_finding_replays_alone() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{command}"));
+    // The budget that shrank the file is part of the command (it is not the default 150).
+    assert!(
+        command.ends_with(" --bug lt-without-validation --shrink-budget 30"),
+        "{command}"
+    );
     assert!(
         runs > joinsim_sim::fuzz::guide::BATCH_RUNS,
         "found in the first batch, which draws as the swarm: {command}"
@@ -274,6 +287,8 @@ fn bad_options_are_bad_input() {
     for args in [
         vec!["fuzz", "--bug", "no-such-bug"],
         vec!["fuzz", "--search", "smart"],
+        vec!["fuzz", "--shrink-budget", "10001"],
+        vec!["fuzz", "--shrink-budget", "-1"],
         vec!["fuzz", "--shard", "3/2"],
         vec!["fuzz", "--shard", "x"],
         vec!["fuzz", "--time", "-1"],

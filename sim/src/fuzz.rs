@@ -7,5 +7,5 @@ pub mod guide;
 pub mod marks;
 
 pub use crate::failure::FailureKind;
-pub use campaign::{fuzz, Finding, FuzzOptions, Summary};
+pub use campaign::{fuzz, Finding, FuzzOptions, Summary, DEFAULT_SHRINK_BUDGET};
 pub use case::{fuzz_case, FuzzCase, Weather};

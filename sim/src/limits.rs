@@ -37,6 +37,9 @@ pub const FUZZ_RUNS: RangeInclusive<u64> = 1..=1_000_000_000;
 pub const FUZZ_TIME_S: RangeInclusive<u64> = 1..=604_800;
 /// Parallel runs (`--jobs`).
 pub const JOBS: RangeInclusive<u64> = 1..=256;
+/// Shrink attempts per finding (`fuzz --shrink-budget`): none (the finding is written as drawn)
+/// to ten thousand runs.
+pub const SHRINK_BUDGET: RangeInclusive<u64> = 0..=10_000;
 /// Shards of a campaign (`--shard I/N`).
 pub const SHARDS: RangeInclusive<u64> = 1..=100_000;
 

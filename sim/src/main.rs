@@ -167,6 +167,9 @@ enum Command {
         /// (every kind on with chance 0.4).
         #[arg(long, value_enum, default_value_t = Search::Guided)]
         search: Search,
+        /// Shrink attempts per finding, 0..=10000 (each one run; 0 writes the finding as drawn).
+        #[arg(long, default_value_t = joinsim_sim::fuzz::DEFAULT_SHRINK_BUDGET as u64, value_parser = clap::value_parser!(u64).range(limits::SHRINK_BUDGET))]
+        shrink_budget: u64,
     },
     /// Explore every interleaving of small worlds of the reference model (docs/explore.md):
     /// safety on every state, liveness at quiescence, interesting states reached; a broken
@@ -281,6 +284,7 @@ fn main() -> ExitCode {
             check_determinism,
             list_bugs,
             search,
+            shrink_budget,
         } => {
             if list_bugs {
                 for bug in <joinsim::PlantedBug as strum::IntoEnumIterator>::iter() {
@@ -323,7 +327,7 @@ fn main() -> ExitCode {
                 bug,
                 check_determinism,
                 stop_at_first: bug.is_some(),
-                shrink_budget: 150,
+                shrink_budget: shrink_budget as usize,
                 max_findings: 3,
                 progress: true,
                 guided: search == Search::Guided,
