@@ -278,24 +278,24 @@ pub const DEFAULT_SHRINK_BUDGET: usize = 150;
 /// The command a finding came from: the seed's one run for the swarm; for a guided campaign,
 /// whose chances depend on the runs before, the campaign up to that run.
 fn hunt_command(drawn: Drawn, options: &FuzzOptions) -> String {
-    let mut bug = options
+    let mut flags = options
         .bug
         .map(|b| format!(" --bug {b}"))
         .unwrap_or_default();
     // The budget decides how far the written file was shrunk: the command says it when it is
     // not the CLI's default.
     if options.shrink_budget != DEFAULT_SHRINK_BUDGET {
-        bug.push_str(&format!(" --shrink-budget {}", options.shrink_budget));
+        flags.push_str(&format!(" --shrink-budget {}", options.shrink_budget));
     }
     if options.guided {
         let (shard, shards) = options.shard;
         format!(
-            "joinsim fuzz --search guided --seed-start {} --shard {shard}/{shards} --runs {}{bug}",
+            "joinsim fuzz --search guided --seed-start {} --shard {shard}/{shards} --runs {}{flags}",
             options.seed_start,
             drawn.k + 1
         )
     } else {
-        format!("joinsim fuzz --seed-start {} --runs 1{bug}", drawn.seed)
+        format!("joinsim fuzz --seed-start {} --runs 1{flags}", drawn.seed)
     }
 }
 
