@@ -362,3 +362,49 @@ fn check_runs_a_directory_and_prints_the_table() {
     assert_eq!(scenarios[0]["seeds"], 2);
     assert_eq!(scenarios[0]["results"].as_array().unwrap().len(), 2);
 }
+
+/// `demo --runs N` makes N runs in one process and prints runs/s, the median run and totals;
+/// the runs' folded trace hashes are the same in every process (issue "Speed and scale").
+#[test]
+fn demo_runs_many_seeds_and_prints_runs_per_second() {
+    let batch = |args: &[&str]| {
+        let out = joinsim(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = batch(&["demo", "--runs", "12", "--seed", "3", "--nodes", "3"]);
+    assert!(
+        text.starts_with("demo: 12 runs of 3 + 1 nodes (seeds 3..15), 0 failed\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" runs/s on one core; one run: median "),
+        "{text}"
+    );
+    assert!(text.contains(" simulated s per wall s; "), "{text}");
+    let hashes = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("trace hashes (folded): "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    let again = batch(&["demo", "--runs", "12", "--seed", "3", "--nodes", "3"]);
+    assert_eq!(hashes(&text), hashes(&again));
+    let other = batch(&["demo", "--runs", "12", "--seed", "4", "--nodes", "3"]);
+    assert_ne!(
+        hashes(&text),
+        hashes(&other),
+        "another seed range, other runs"
+    );
+    for args in [
+        vec!["demo", "--runs", "0"],
+        vec!["demo", "--runs", "1000001"],
+        vec!["demo", "--runs", "2", "--seed", "18446744073709551615"],
+        vec!["demo", "--runs", "2", "--trace-out", "x.jsonl"],
+    ] {
+        let out = joinsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("--runs"), "{args:?}: {err}");
+    }
+}

@@ -145,3 +145,124 @@ pub fn format_demo(report: &RunReport<DemoOutcome>) -> String {
     let _ = writeln!(out, "trace-hash: {:016x}", report.trace_hash);
     out
 }
+
+/// What `joinsim demo --runs N` measured: the canonical run for seeds `seed_start..seed_start +
+/// runs`, one after another on one core, in one process.
+#[derive(Clone, Debug)]
+pub struct DemoBatch {
+    /// The first seed.
+    pub seed_start: u64,
+    /// Initial nodes of each run.
+    pub nodes: usize,
+    /// Runs made.
+    pub runs: u64,
+    /// Seeds whose run did not end with the init answered and every node joined.
+    pub failed_seeds: Vec<u64>,
+    /// Wall time of the whole batch (every run's runtime creation included).
+    pub wall: std::time::Duration,
+    /// Median wall time of one run, milliseconds.
+    pub median_wall_ms: f64,
+    /// Median simulated time of one run, seconds.
+    pub median_sim_s: f64,
+    /// Simulated seconds of all runs.
+    pub total_sim_s: f64,
+    /// Trace entries recorded, all runs.
+    pub events: u64,
+    /// Messages delivered, all runs.
+    pub deliveries: u64,
+    /// The runs' trace hashes folded in seed order (FNV-1a over each hash's bytes): equal in
+    /// every process for one build, seed range and node count.
+    pub hashes: u64,
+}
+
+/// Runs the canonical demo for `runs` seeds from `seed_start` with `nodes` initial nodes, one
+/// after another (issue "Speed and scale": a user measures runs/s without `cargo bench`).
+pub fn run_demos(seed_start: u64, runs: u64, nodes: usize) -> DemoBatch {
+    assert!(runs >= 1, "a batch needs a run");
+    let started = std::time::Instant::now();
+    let mut walls_ms = Vec::with_capacity(runs.min(1 << 20) as usize);
+    let mut sims_s = Vec::with_capacity(walls_ms.capacity());
+    let mut batch = DemoBatch {
+        seed_start,
+        nodes,
+        runs,
+        failed_seeds: Vec::new(),
+        wall: std::time::Duration::ZERO,
+        median_wall_ms: 0.0,
+        median_sim_s: 0.0,
+        total_sim_s: 0.0,
+        events: 0,
+        deliveries: 0,
+        hashes: 0xcbf2_9ce4_8422_2325,
+    };
+    for seed in seed_start..seed_start + runs {
+        let report = Sim::new(seed)
+            .nodes(nodes)
+            .keep_messages(false)
+            .run(move |world| demo_body(world, nodes));
+        if !(report.value.all_joined && report.value.init.is_ok()) {
+            batch.failed_seeds.push(seed);
+        }
+        walls_ms.push(report.wall_time.as_secs_f64() * 1e3);
+        sims_s.push(report.sim_time.as_secs_f64());
+        batch.events += report.entries;
+        batch.deliveries += report.deliveries;
+        for byte in report.trace_hash.to_le_bytes() {
+            batch.hashes = (batch.hashes ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    batch.wall = started.elapsed();
+    batch.total_sim_s = sims_s.iter().sum();
+    batch.median_wall_ms = median(&mut walls_ms);
+    batch.median_sim_s = median(&mut sims_s);
+    batch
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The batch's report: runs, failures, runs per second of wall time, medians, totals.
+pub fn format_demo_batch(batch: &DemoBatch) -> String {
+    let mut out = String::new();
+    let wall_s = batch.wall.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "demo: {} runs of {} + 1 nodes (seeds {}..{}), {} failed",
+        batch.runs,
+        batch.nodes,
+        batch.seed_start,
+        batch.seed_start + batch.runs,
+        batch.failed_seeds.len()
+    );
+    if !batch.failed_seeds.is_empty() {
+        let shown: Vec<String> = batch
+            .failed_seeds
+            .iter()
+            .take(20)
+            .map(u64::to_string)
+            .collect();
+        let _ = writeln!(out, "failed seeds: {}", shown.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "wall time: {wall_s:.3} s, {:.1} runs/s on one core; one run: median {:.3} ms wall, {:.3} s simulated",
+        batch.runs as f64 / wall_s.max(1e-9),
+        batch.median_wall_ms,
+        batch.median_sim_s
+    );
+    let _ = writeln!(
+        out,
+        "simulated: {:.1} s in all, {:.1} simulated s per wall s; {} events, {} deliveries",
+        batch.total_sim_s,
+        batch.total_sim_s / wall_s.max(1e-9),
+        batch.events,
+        batch.deliveries
+    );
+    if let Some(peak) = crate::memory::peak_resident_mib() {
+        let _ = writeln!(out, "peak memory: {peak:.1} MiB");
+    }
+    let _ = writeln!(out, "trace hashes (folded): {:016x}", batch.hashes);
+    out
+}

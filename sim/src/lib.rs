@@ -53,7 +53,9 @@ pub const LONG_VERSION: &str = concat!(
 );
 
 pub use checkers::{Checker, Hazard, HazardKind, Invariant, Violation};
-pub use demo::{format_demo, run_demo, run_demo_inside, DemoOutcome};
+pub use demo::{
+    format_demo, format_demo_batch, run_demo, run_demo_inside, run_demos, DemoBatch, DemoOutcome,
+};
 /// `#[joinsim_sim::test]`: an `async fn NAME(world: World)` as a seeded simulation test (see
 /// [`test_runner`]).
 pub use joinsim_macros::test;

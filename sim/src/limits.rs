@@ -12,6 +12,8 @@ pub const SEEDS: RangeInclusive<u64> = 1..=10_000;
 /// Nodes in a scenario file or a demo (`--nodes`). The largest finishes: 100 nodes all join in
 /// well under a minute of wall time (see the README's figures).
 pub const NODES: RangeInclusive<u64> = 1..=100;
+/// Runs of one `demo --runs N` (seeds S..S+N in one process).
+pub const DEMO_RUNS: RangeInclusive<u64> = 1..=1_000_000;
 /// Steps in a scenario file.
 pub const STEPS: RangeInclusive<u64> = 0..=1_000;
 /// `[[cluster]]` tables in a scenario file.

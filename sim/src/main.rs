@@ -105,6 +105,10 @@ enum Command {
         /// How many nodes start before init (1..=100).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(limits::NODES))]
         nodes: u64,
+        /// Run seeds SEED..SEED+N, one after another in this process, and print runs/s, the
+        /// median run and totals instead of one run's outcome (1..=1000000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(limits::DEMO_RUNS))]
+        runs: Option<u64>,
         #[command(flatten)]
         files: FileArgs,
     },
@@ -239,7 +243,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Demo { seed, nodes, files } => {
+        Command::Demo {
+            seed,
+            nodes,
+            runs,
+            files,
+        } => {
+            if let Some(runs) = runs {
+                if !files.files().is_empty() {
+                    return bad_input("--runs makes many runs: it takes no file of a run");
+                }
+                if seed.checked_add(runs).is_none() {
+                    return bad_input(format!(
+                        "--seed {seed} --runs {runs} passes the largest seed"
+                    ));
+                }
+                let batch = joinsim_sim::run_demos(seed, runs, nodes as usize);
+                print!("{}", joinsim_sim::format_demo_batch(&batch));
+                return if batch.failed_seeds.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                };
+            }
             let report = joinsim_sim::run_demo(seed, nodes as usize);
             print!("{}", joinsim_sim::format_demo(&report));
             let files = files.files();
