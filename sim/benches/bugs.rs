@@ -128,8 +128,7 @@ fn options(
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.get(values.len() / 2).copied()
+    joinsim_sim::stats::median(&mut values)
 }
 
 /// The hunts of one search over every range: (ranges it found the bug in, median runs, median

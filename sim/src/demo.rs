@@ -213,14 +213,9 @@ pub fn run_demos(seed_start: u64, runs: u64, nodes: usize) -> DemoBatch {
     }
     batch.wall = started.elapsed();
     batch.total_sim_s = sims_s.iter().sum();
-    batch.median_wall_ms = median(&mut walls_ms);
-    batch.median_sim_s = median(&mut sims_s);
+    batch.median_wall_ms = crate::stats::median(&mut walls_ms).unwrap_or(0.0);
+    batch.median_sim_s = crate::stats::median(&mut sims_s).unwrap_or(0.0);
     batch
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The batch's report: runs, failures, runs per second of wall time, medians, totals.

@@ -32,6 +32,7 @@ pub mod scenario;
 pub mod shell;
 pub mod sim;
 pub mod stall;
+pub mod stats;
 pub mod storage;
 pub mod test_runner;
 pub mod test_seeds;
