@@ -27,7 +27,7 @@ pub const NODE_PORT: u16 = 7000;
 /// beyond either, a message is dropped (and recorded so).
 pub const MAX_HELD_MESSAGES: usize = 10_000;
 
-/// What travels on the network: a protocol envelope's bytes with the message's trace id
+/// What travels on the network: a protocol envelope with the message's trace id
 /// ([`crate::trace::MessageRecord::id`]; 0 for raw bytes the trace does not follow, such as a
 /// corrupt message the user sends).
 #[derive(Clone, Debug)]
@@ -36,8 +36,42 @@ pub(crate) struct Packet {
     pub id: u64,
     /// The sender's address.
     pub from: Addr,
-    /// The envelope's wire bytes.
-    pub bytes: Arc<[u8]>,
+    /// What is carried.
+    pub payload: Payload,
+}
+
+/// What a packet carries. Nothing leaves the process, so a protocol envelope travels as a value
+/// (shared by the copies a `duplicate` rule makes and by a user's resends) and is never encoded;
+/// only raw bytes — the corrupt-message fault, `World::send_raw` — go through the wire decoder
+/// at arrival, where a node meets them as it would meet a corrupt frame.
+#[derive(Clone, Debug)]
+pub(crate) enum Payload {
+    /// A protocol envelope, as sent.
+    Envelope(Arc<Envelope>),
+    /// Raw wire bytes, decoded at arrival ([`Envelope::decode`]).
+    Bytes(Arc<[u8]>),
+}
+
+impl Payload {
+    /// The envelope, decoded from raw bytes if need be; `Err` for bytes that are no envelope
+    /// (`from` names the sender in the error). Takes the envelope without a copy when this is
+    /// its last holder.
+    pub fn open(self, from: &Addr) -> joinsim::Result<Envelope> {
+        match self {
+            Payload::Envelope(envelope) => {
+                Ok(Arc::try_unwrap(envelope).unwrap_or_else(|shared| (*shared).clone()))
+            }
+            Payload::Bytes(bytes) => Envelope::decode(&bytes, from),
+        }
+    }
+
+    /// The kind of the message carried, if it is one.
+    pub fn kind(&self) -> Option<joinsim::MessageKind> {
+        match self {
+            Payload::Envelope(envelope) => Some(envelope.msg.kind()),
+            Payload::Bytes(bytes) => Envelope::decode(bytes, &"").ok().map(|e| e.msg.kind()),
+        }
+    }
 }
 
 /// Converts a protocol address to a socket address.
@@ -162,7 +196,7 @@ pub(crate) async fn run_node(world: World, slot: Arc<NodeSlot>) {
         }
         for (id, envelope) in release_held(&world, &slot) {
             let sender = world.label_of(envelope.from);
-            let link = (sender.as_str(), slot.label.as_str());
+            let link = (&*sender, slot.label.as_str());
             let kind = envelope.msg.kind();
             world.message(&slot.label, id, link, kind, MessageFate::Released);
             let now_ms = slot.local_ms(world.now_us());
@@ -286,10 +320,9 @@ pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet) {
             return;
         }
         drop(inbox);
-        if let Ok(envelope) = Envelope::decode(&packet.bytes, &packet.from) {
+        if let Some(kind) = packet.payload.kind() {
             let sender = world.label_of(packet.from);
-            let link = (sender.as_str(), slot.label.as_str());
-            let kind = envelope.msg.kind();
+            let link = (&*sender, slot.label.as_str());
             world.message(&slot.label, packet.id, link, kind, MessageFate::Dropped);
         }
         return;
@@ -301,7 +334,7 @@ pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet) {
 /// drop), and makes the node's output real.
 fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
     let now_ms = slot.local_ms(world.now_us());
-    let output = match Envelope::decode(&packet.bytes, &packet.from) {
+    let output = match packet.payload.open(&packet.from) {
         Err(e) => {
             let mut guard = slot.node.lock().expect("node lock");
             let Some(node) = guard.as_mut() else { return };
@@ -310,7 +343,7 @@ fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
         Ok(envelope) => {
             let sender = world.label_of(packet.from);
             let kind = envelope.msg.kind();
-            let link = (sender.as_str(), slot.label.as_str());
+            let link = (&*sender, slot.label.as_str());
             let (id, at) = (packet.id, slot.label.as_str());
             match world.rule_action((&sender, &slot.label, kind), false) {
                 Some(RuleAction::Hold) => {
@@ -398,7 +431,7 @@ fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
     *held = kept;
     drop(held);
     for (id, sender, kind) in dropped {
-        let link = (sender.as_str(), slot.label.as_str());
+        let link = (&*sender, slot.label.as_str());
         world.message(&slot.label, id, link, kind, MessageFate::Dropped);
     }
     released
@@ -473,10 +506,10 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
     for (to, envelope) in output.messages {
         let id = world.next_message_id();
         let receiver = world.label_of(to);
-        let link = (slot.label.as_str(), receiver.as_str());
+        let link = (slot.label.as_str(), &*receiver);
         let kind = envelope.msg.kind();
         world.message(&slot.label, id, link, kind, MessageFate::Sent);
-        let bytes: Arc<[u8]> = envelope.encode().into();
-        world.transmit(Packet { id, from, bytes }, to, kind);
+        let payload = Payload::Envelope(Arc::new(envelope));
+        world.transmit(Packet { id, from, payload }, to, kind);
     }
 }

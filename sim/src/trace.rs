@@ -259,6 +259,42 @@ impl fmt::Display for TraceEntry {
     }
 }
 
+/// The parts of a [`MessageRecord`], borrowed ([`Trace::record_message`]). Encoded (and so
+/// hashed) exactly as the record: the same fields in the same order.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MessageParts<'a> {
+    /// [`MessageRecord::id`].
+    pub id: u64,
+    /// [`MessageRecord::from`].
+    pub from: &'a str,
+    /// [`MessageRecord::to`].
+    pub to: &'a str,
+    /// [`MessageRecord::kind`].
+    pub kind: MessageKind,
+    /// [`MessageRecord::fate`].
+    pub fate: MessageFate,
+}
+
+/// A [`TraceEntry`] of a message, borrowed: the same fields in the same order, so that its
+/// encoding is the entry's.
+#[derive(Serialize)]
+struct MessageEntryParts<'a> {
+    time_us: u64,
+    node: &'a str,
+    kind: MessageKindParts<'a>,
+}
+
+/// [`TraceKind`] with only its message variant, at the same position (bincode encodes a variant
+/// by its index): the variants before it stand in for `Protocol` and `Harness` and are never
+/// built.
+#[derive(Serialize)]
+#[allow(dead_code)]
+enum MessageKindParts<'a> {
+    Protocol,
+    Harness,
+    Message(MessageParts<'a>),
+}
+
 /// Folds the stable encoding of `value` into `hasher`.
 fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
     /// Hands bincode's output straight to the hasher (no buffer per entry).
@@ -347,6 +383,41 @@ impl Trace {
         }
     }
 
+    /// Records one moment of a message's life at `node` (the sender for `sent`, the receiver
+    /// otherwise), exactly as [`Trace::record`] would record the [`TraceEntry`] of a
+    /// [`TraceKind::Message`] made of these parts (same hash, same counts), but builds that entry
+    /// only when it is kept or logged: a campaign run, which keeps no message, copies no name.
+    pub fn record_message(&mut self, time_us: u64, node: &str, message: MessageParts<'_>) {
+        let keep = self.keep_messages && self.entries.len() < MAX_TRACE_ENTRIES;
+        if keep || tracing::enabled!(target: "joinsim::trace", tracing::Level::INFO) {
+            self.record(TraceEntry {
+                time_us,
+                node: node.to_string(),
+                kind: TraceKind::Message(MessageRecord {
+                    id: message.id,
+                    from: message.from.to_string(),
+                    to: message.to.to_string(),
+                    kind: message.kind,
+                    fate: message.fate,
+                }),
+            });
+            return;
+        }
+        self.recorded += 1;
+        if message.fate.is_delivery() {
+            self.deliveries += 1;
+            *self.deliveries_by_kind.entry(message.kind).or_default() += 1;
+        }
+        feed(
+            &mut self.hasher,
+            &MessageEntryParts {
+                time_us,
+                node,
+                kind: MessageKindParts::Message(message),
+            },
+        );
+    }
+
     /// The trace hash so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
@@ -427,6 +498,66 @@ pub fn first_divergence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_recorded_by_parts_hashes_and_counts_as_its_entry() {
+        let fates = [
+            MessageFate::Sent,
+            MessageFate::Delivered,
+            MessageFate::Dropped,
+        ];
+        let mut by_entry = Trace::new(false);
+        let mut by_parts = Trace::new(false);
+        let mut kept = Trace::new(true);
+        for (i, fate) in fates.into_iter().enumerate() {
+            let parts = MessageParts {
+                id: 7 + i as u64,
+                from: "n1",
+                to: "n22",
+                kind: MessageKind::Probe,
+                fate,
+            };
+            by_entry.record(TraceEntry {
+                time_us: 100 * i as u64,
+                node: "n1".into(),
+                kind: TraceKind::Message(MessageRecord {
+                    id: parts.id,
+                    from: parts.from.into(),
+                    to: parts.to.into(),
+                    kind: parts.kind,
+                    fate,
+                }),
+            });
+            by_parts.record_message(100 * i as u64, "n1", parts);
+            kept.record_message(100 * i as u64, "n1", parts);
+            assert_eq!(by_parts.hash(), by_entry.hash());
+        }
+        assert_eq!(kept.hash(), by_entry.hash());
+        assert_eq!(by_parts.recorded(), 3);
+        assert_eq!(by_parts.deliveries(), 1);
+        assert_eq!(by_parts.deliveries_by_kind(), by_entry.deliveries_by_kind());
+        assert!(by_parts.entries().is_empty());
+        assert_eq!(kept.entries(), by_entry_kept(&fates).as_slice());
+    }
+
+    /// The entries [`a_message_recorded_by_parts_hashes_and_counts_as_its_entry`] keeps.
+    fn by_entry_kept(fates: &[MessageFate]) -> Vec<TraceEntry> {
+        fates
+            .iter()
+            .enumerate()
+            .map(|(i, fate)| TraceEntry {
+                time_us: 100 * i as u64,
+                node: "n1".into(),
+                kind: TraceKind::Message(MessageRecord {
+                    id: 7 + i as u64,
+                    from: "n1".into(),
+                    to: "n22".into(),
+                    kind: MessageKind::Probe,
+                    fate: *fate,
+                }),
+            })
+            .collect()
+    }
 
     #[test]
     fn hash_depends_on_every_field() {

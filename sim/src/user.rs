@@ -13,7 +13,7 @@ use joinsim::{
 };
 use madsim::runtime::Handle;
 
-use crate::host::Packet;
+use crate::host::{Packet, Payload};
 use crate::trace::{HarnessEvent, MessageFate, TraceKind};
 use crate::world::{UserError, World, USER_IP};
 
@@ -112,7 +112,7 @@ impl World {
         let packet = Packet {
             id: 0,
             from,
-            bytes: bytes.into(),
+            payload: Payload::Bytes(bytes.into()),
         };
         self.transmit(packet, to, MessageKind::Probe);
     }
@@ -149,11 +149,11 @@ impl World {
                 from_launch: LaunchId(0),
                 msg,
             };
-            let bytes: Arc<[u8]> = envelope.encode().into();
+            let sent = Arc::new(envelope);
             // Like an operator's tool: resend the same request (same id) until an answer comes
             // or patience runs out. A node that already answered treats the repeat as a repeat.
             let resend = {
-                let (world, via, bytes) = (&world, &via, bytes.clone());
+                let (world, via, sent) = (&world, &via, sent.clone());
                 async move {
                     loop {
                         let id = world.next_message_id();
@@ -162,7 +162,7 @@ impl World {
                         let packet = Packet {
                             id,
                             from,
-                            bytes: bytes.clone(),
+                            payload: Payload::Envelope(sent.clone()),
                         };
                         world.transmit(packet, to, kind);
                         madsim::time::sleep(Duration::from_millis(USER_RESEND_MS)).await;
@@ -172,11 +172,11 @@ impl World {
             let wait = async {
                 loop {
                     let packet = next_arrival(&world, port).await;
-                    let Ok(reply) = Envelope::decode(&packet.bytes, &packet.from) else {
+                    let Ok(reply) = packet.payload.open(&packet.from) else {
                         continue;
                     };
                     let replier = world.label_of(packet.from);
-                    let link = (replier.as_str(), "user");
+                    let link = (&*replier, "user");
                     let fate = MessageFate::Delivered;
                     world.message("user", packet.id, link, reply.msg.kind(), fate);
                     let matches = match &reply.msg {

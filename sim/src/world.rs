@@ -24,7 +24,7 @@ use crate::network::{
 use crate::sim::NetSettings;
 use crate::storage::StorageFault;
 use crate::trace::{
-    HarnessEvent, MessageFate, MessageRecord, Trace, TraceEntry, TraceKind, VerdictRecord,
+    HarnessEvent, MessageFate, MessageParts, Trace, TraceEntry, TraceKind, VerdictRecord,
 };
 use crate::user::UserInbox;
 
@@ -84,7 +84,7 @@ pub(crate) struct WorldInner {
     t0: Instant,
     timing: Timing,
     slots: Mutex<BTreeMap<String, Arc<NodeSlot>>>,
-    labels_by_addr: Mutex<BTreeMap<Addr, String>>,
+    labels_by_addr: Mutex<BTreeMap<Addr, Arc<str>>>,
     rules: Mutex<MessageRules>,
     net: Mutex<NetworkModel>,
     /// The madsim machine that carries messages in flight (it outlives every node).
@@ -93,7 +93,9 @@ pub(crate) struct WorldInner {
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
     /// The labels of moved nodes at their former addresses (nobody listens there any more).
-    former_addrs: Mutex<BTreeMap<Addr, String>>,
+    former_addrs: Mutex<BTreeMap<Addr, Arc<str>>>,
+    /// The user's label, `user`, shared by every message to or from the user.
+    user_label: Arc<str>,
     /// The index of the next fresh address ([`ip_of`]).
     next_ip: AtomicU64,
     /// Steps that act at an event (see [`World::on_entry`]).
@@ -168,6 +170,7 @@ impl World {
                 next_user_port: AtomicU64::new(0),
                 next_ip: AtomicU64::new(specs.len() as u64),
                 former_addrs: Mutex::new(BTreeMap::new()),
+                user_label: Arc::from("user"),
                 hooks: Mutex::new(Vec::new()),
                 hooked: std::sync::atomic::AtomicBool::new(false),
                 trace: Mutex::new(Trace::new(keep_messages)),
@@ -255,7 +258,7 @@ impl World {
             .labels_by_addr
             .lock()
             .expect("labels lock")
-            .insert(addr, spec.label.clone());
+            .insert(addr, Arc::from(spec.label.as_str()));
         self.inner
             .slots
             .lock()
@@ -354,7 +357,7 @@ impl World {
             .lock()
             .expect("labels lock")
             .iter()
-            .map(|(a, l)| (l.clone(), *a))
+            .map(|(a, l)| (l.to_string(), *a))
             .collect();
         assert!(
             !addrs.contains_key(&spec.label),
@@ -384,12 +387,12 @@ impl World {
         {
             let mut labels = self.inner.labels_by_addr.lock().expect("labels lock");
             labels.remove(&old);
-            labels.insert(new, label.to_string());
+            labels.insert(new, Arc::from(label));
             self.inner
                 .former_addrs
                 .lock()
                 .expect("former lock")
-                .insert(old, label.to_string());
+                .insert(old, Arc::from(label));
         }
         // Seeds are names: every node that names this one as a seed resolves it anew.
         let slots: Vec<Arc<NodeSlot>> = self
@@ -860,10 +863,11 @@ impl World {
             1
         };
         if copies == 2 && packet.id != 0 {
-            let link = (sender.as_str(), receiver.as_str());
+            let link = (&*sender, &*receiver);
             self.message(&sender, packet.id, link, kind, MessageFate::Duplicated);
         }
-        for _ in 0..copies {
+        let mut packet = Some(packet);
+        for copy in 0..copies {
             let latency_us = {
                 let net = self.inner.net.lock().expect("net lock");
                 if net.is_cut(&sender, &receiver) {
@@ -879,7 +883,12 @@ impl World {
                 latency_us += min_ms * 1_000 + madsim::rand::random::<u64>() % (span_us + 1);
             }
             let world = self.clone();
-            let packet = packet.clone();
+            let packet = if copy + 1 == copies {
+                packet.take()
+            } else {
+                packet.clone()
+            }
+            .expect("a packet for every copy");
             let carrier = Handle::current()
                 .get_node(self.inner.network_node)
                 .expect("network node exists");
@@ -913,7 +922,7 @@ impl World {
             .slots
             .lock()
             .expect("slots lock")
-            .get(&receiver)
+            .get(&*receiver)
             .cloned();
         if let Some(slot) = slot.filter(|s| s.addr() == to) {
             arrive(self, &slot, packet);
@@ -930,27 +939,33 @@ impl World {
         (self.inner.next_user_port.fetch_add(1, Ordering::Relaxed) % 60_000 + 1) as u16
     }
 
-    pub(crate) fn label_of(&self, addr: Addr) -> String {
+    /// The label of the node at `addr` (kept at its former addresses after a move: a message
+    /// from before the move still names its sender), `user` for the user's machine, else the
+    /// address itself. Shared, not copied: it is asked for several times per message.
+    pub(crate) fn label_of(&self, addr: Addr) -> Arc<str> {
         if addr.ip == USER_IP {
-            return "user".into();
+            return self.inner.user_label.clone();
         }
-        self.inner
+        let key = Addr::new(addr.ip, NODE_PORT);
+        if let Some(label) = self
+            .inner
             .labels_by_addr
             .lock()
             .expect("labels lock")
-            .get(&Addr::new(addr.ip, NODE_PORT))
-            .cloned()
-            .or_else(|| {
-                // A node that moved keeps its label at its former addresses (in the trace, a
-                // message from before the move still names its sender).
-                self.inner
-                    .former_addrs
-                    .lock()
-                    .expect("former lock")
-                    .get(&Addr::new(addr.ip, NODE_PORT))
-                    .cloned()
-            })
-            .unwrap_or_else(|| addr.to_string())
+            .get(&key)
+        {
+            return label.clone();
+        }
+        if let Some(label) = self
+            .inner
+            .former_addrs
+            .lock()
+            .expect("former lock")
+            .get(&key)
+        {
+            return label.clone();
+        }
+        Arc::from(addr.to_string())
     }
 
     // --- User ---
@@ -1238,16 +1253,21 @@ impl World {
         kind: MessageKind,
         fate: MessageFate,
     ) {
-        self.record(
-            at,
-            TraceKind::Message(MessageRecord {
-                id,
-                from: from.to_string(),
-                to: to.to_string(),
-                kind,
-                fate,
-            }),
-        );
+        // A message's moment goes to the trace only: the checkers, the model and the hooks
+        // judge events and harness actions (`World::record`).
+        let parts = MessageParts {
+            id,
+            from,
+            to,
+            kind,
+            fate,
+        };
+        let now_us = self.now_us();
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .record_message(now_us, at, parts);
     }
 
     /// The trace hash so far.
