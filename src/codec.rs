@@ -68,8 +68,8 @@ mod tests {
         for value in &values {
             assert_eq!(digest(value), crate::hash::fnv1a_64(&encode(value)));
         }
-        let state = crate::cmg::CmgState::default();
-        assert_eq!(digest(&state), crate::hash::fnv1a_64(&encode(&state)));
+        let nested: Option<(Vec<(u8, String)>, bool)> = Some((vec![(1, "a".into()); 3], true));
+        assert_eq!(digest(&nested), crate::hash::fnv1a_64(&encode(&nested)));
         assert_ne!(digest(&values[0]), digest(&values[1]));
     }
 }

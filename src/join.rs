@@ -123,6 +123,8 @@ pub(crate) struct Joiner {
     cluster: Option<(ClusterTag, InstanceId)>,
     last_sent_ms: u64,
     last_learner_ask_ms: u64,
+    /// How many times it asked to be added as a learner since it was accepted.
+    learner_asks: u64,
     /// When it last asked its view whether its init was cancelled (`Node::ask_if_cancelled`).
     last_cancel_query_ms: u64,
     /// This launch's join attempt: a new one each time the node starts asking to be validated.
@@ -145,6 +147,7 @@ impl Joiner {
             cluster: None,
             last_sent_ms: 0,
             last_learner_ask_ms: 0,
+            learner_asks: 0,
             last_cancel_query_ms: 0,
             attempt: 0,
             since_ms: now_ms,
@@ -368,6 +371,7 @@ impl Joiner {
     pub fn accepted(&mut self, target_ms_version: u64, now_ms: u64) {
         self.enter(JoinPhase::Recovering { target_ms_version }, now_ms);
         self.last_learner_ask_ms = 0;
+        self.learner_asks = 0;
     }
 
     /// The Meta Storage version a recovering node catches up to (`None` when not recovering).
@@ -383,14 +387,16 @@ impl Joiner {
         self.enter(JoinPhase::ReadySent, now_ms);
     }
 
-    /// True (and the clock restarts) when a recovering node outside the Meta Storage's
-    /// configuration asks again to be added as a learner: every `ms_retry_ms`.
-    pub fn learner_ask_due(&mut self, now_ms: u64, ms_retry_ms: u64) -> bool {
+    /// When a recovering node outside the Meta Storage's configuration asks again to be added
+    /// as a learner (every `ms_retry_ms`): `Some(n)`, the number of asks before this one since
+    /// it was accepted (0 for the first), and the clock restarts; else `None`.
+    pub fn learner_ask_due(&mut self, now_ms: u64, ms_retry_ms: u64) -> Option<u64> {
         if now_ms >= self.last_learner_ask_ms + ms_retry_ms {
             self.last_learner_ask_ms = now_ms;
-            true
+            self.learner_asks += 1;
+            Some(self.learner_asks - 1)
         } else {
-            false
+            None
         }
     }
 

@@ -110,12 +110,15 @@ pub enum Message {
     Probe {
         /// The prober's own record.
         sender: MemberRecord,
+        /// The digest of the prober's view (`PhysicalTopology::view_digest`).
+        view: u64,
     },
     /// Answer to a probe, with the responder's view (anti-entropy).
     ProbeAck {
         /// The responder's own record.
         sender: MemberRecord,
-        /// The responder's view.
+        /// The responder's view (itself included); empty when it has the digest the probe
+        /// carried: the prober holds these very records.
         members: Vec<MemberRecord>,
     },
     /// A stopping node leaves the physical topology.

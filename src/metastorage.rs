@@ -75,6 +75,13 @@ pub enum MsChange {
     },
     /// Leaving a joint configuration.
     LeaveJoint,
+    /// Several nodes follow the log as learners, admitted in one membership change (issue 13:
+    /// one change per learner made a cluster of n nodes take n round trips of the leader to
+    /// admit them all).
+    AddLearners {
+        /// Who, sorted.
+        names: Vec<NodeName>,
+    },
 }
 
 impl MsState {

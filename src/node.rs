@@ -273,7 +273,7 @@ impl Node {
             Message::HandshakeAccepted { you, members } => self.on_handshake_accepted(you, members),
             Message::HandshakeRefused { rejection } => self.on_handshake_refused(from, rejection),
             Message::Announce { member } => self.on_announce(member),
-            Message::Probe { sender } => self.on_probe(from, sender),
+            Message::Probe { sender, view } => self.on_probe(from, sender, view),
             Message::ProbeAck { sender, members } => self.on_probe_ack(sender, members),
             Message::Leaving => self.on_leaving(from, from_launch),
             Message::InitRequest { request, params } => self.on_init_request(from, request, params),

@@ -33,15 +33,16 @@
 //! book, the CMG leader's reaction to a member that came or went) the node routes:
 //! `src/node/physical.rs` (the handshake: `src/node/handshake.rs`).
 
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+mod record;
+
+pub(crate) use record::record_digest;
+pub use record::{Identity, MemberRecord};
 
 use crate::config::Timing;
 use crate::error::RejectionReason;
-use crate::init::InitCommand;
-use crate::types::{
-    Addr, ClusterTag, InstanceId, LaunchId, NodeInfo, NodeName, ProductVersion, ProtocolVersion,
-};
+use crate::types::{Addr, LaunchId, NodeName, ProductVersion, ProtocolVersion};
 
 /// How many removed (address, launch) pairs a node remembers.
 const MAX_TOMBSTONES: usize = 1024;
@@ -50,71 +51,13 @@ const MAX_SEEN_EMPTY: usize = 4096;
 /// How many absent seeds and removed members a node probes per round.
 const MAX_REJOIN_PROBES: usize = 16;
 
-/// What a node says about itself in a handshake or probe.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    /// Name, address, launch, versions.
-    pub info: NodeInfo,
-    /// Its cluster tag, if it is initialized.
-    pub tag: Option<ClusterTag>,
-    /// Its Meta Storage version, if it is initialized.
-    pub ms_version: Option<u64>,
-    /// The init command its cluster was created with, if it is initialized.
-    pub init: Option<InitCommand>,
-    /// The incarnation of the CMG (else Meta Storage) replica its vault hosts, if any: a named
-    /// node of an init that is not initialized yet still holds that group's replica, and its
-    /// group's peers know it by it (docs/protocol.md, "Restart at another address": a moved
-    /// voter is known by its replica).
-    #[serde(default)]
-    pub replica_of: Option<InstanceId>,
-}
-
-/// A member of the physical topology: its identity and how it was admitted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    /// The member as last heard of.
-    pub identity: Identity,
-    /// The tag it presented when it was admitted (fixed for this launch).
-    pub admitted_tag: Option<ClusterTag>,
-    /// When it was admitted (milliseconds of the admitting node's clock).
-    pub admitted_at_ms: u64,
-    /// Who admitted it (itself, for a node that formed its own topology).
-    pub admitted_by: NodeName,
-    /// The admitter's tag at admission (`None`: an empty node admitted it).
-    pub admitter_tag: Option<ClusterTag>,
-}
-
-impl MemberRecord {
-    /// An initialized node that an empty node let in: the only kind of member that can conflict
-    /// with another one (the race "initialized nodes of different clusters entering an empty
-    /// cluster"). A node that admitted itself, or that an initialized node admitted (with the
-    /// same tag, by pre-init), is not such a member.
-    fn entered_empty_topology(&self) -> bool {
-        self.admitted_tag.is_some()
-            && self.admitter_tag.is_none()
-            && self.admitted_by != self.identity.info.name
-    }
-
-    fn admission_key(&self) -> (u64, &str) {
-        (self.admitted_at_ms, self.identity.info.name.as_str())
-    }
-
-    /// The member's address.
-    pub fn addr(&self) -> Addr {
-        self.identity.info.addr
-    }
-
-    /// The member's launch.
-    pub fn launch(&self) -> LaunchId {
-        self.identity.info.launch
-    }
-}
-
 /// One member in a node's view: its record and its failure-detection clocks (milliseconds of
 /// this node's clock).
 #[derive(Clone, Debug)]
 struct Member {
     record: MemberRecord,
+    /// [`record_digest`] of `record`.
+    digest: u64,
     last_heard_ms: u64,
     last_probe_ms: u64,
 }
@@ -122,6 +65,7 @@ struct Member {
 impl Member {
     fn new(record: MemberRecord, now_ms: u64) -> Member {
         Member {
+            digest: record_digest(&record),
             record,
             last_heard_ms: now_ms,
             last_probe_ms: now_ms,
@@ -171,6 +115,9 @@ pub(crate) struct PhysicalTopology {
     me: Option<MemberRecord>,
     /// Other members, by address.
     members: BTreeMap<Addr, Member>,
+    /// The wrapping sum of the members' digests ([`Member::digest`]), kept with every change:
+    /// half of [`PhysicalTopology::view_digest`].
+    members_digest: u64,
     tombstones: BTreeSet<(Addr, LaunchId)>,
     /// The tombstones, oldest first, each with the removed member's name.
     tombstone_order: VecDeque<(Addr, LaunchId, NodeName)>,
@@ -187,6 +134,7 @@ impl PhysicalTopology {
             entry: Entry::Admitted,
             me: None,
             members: BTreeMap::new(),
+            members_digest: 0,
             tombstones: BTreeSet::new(),
             tombstone_order: VecDeque::new(),
             last_rejoin_probe_ms: 0,
@@ -245,6 +193,17 @@ impl PhysicalTopology {
     /// Members' records, in address order.
     pub fn records(&self) -> impl Iterator<Item = &MemberRecord> {
         self.members.values().map(|m| &m.record)
+    }
+
+    /// The digest of the view this node would send in a probe ack — `me` (this node's own
+    /// record, its identity refreshed) and every member's record — whatever their order: two
+    /// nodes with equal digests hold the same records (but for a 64-bit collision). **Decision
+    /// (probe acks carry only a differing view, issue 13):** a probe carries the prober's
+    /// digest, and a responder whose view has the same digest answers without its members —
+    /// merging them would change nothing. Before, every ack carried the whole view: n² acks of
+    /// n records each per probe interval, most of the cost of a cluster of 50 nodes.
+    pub fn view_digest(&self, me: &MemberRecord) -> u64 {
+        self.members_digest.wrapping_add(record_digest(me))
     }
 
     /// Members' addresses, in order.
@@ -394,7 +353,15 @@ impl PhysicalTopology {
         let addr = record.addr();
         match self.members.get_mut(&addr) {
             Some(existing) if existing.record.launch() == record.launch() => {
-                existing.record.identity = record.identity;
+                if existing.record.identity != record.identity {
+                    existing.record.identity = record.identity;
+                    let digest = record_digest(&existing.record);
+                    self.members_digest = self
+                        .members_digest
+                        .wrapping_sub(existing.digest)
+                        .wrapping_add(digest);
+                    existing.digest = digest;
+                }
                 if direct {
                     existing.last_heard_ms = now_ms;
                 }
@@ -406,12 +373,19 @@ impl PhysicalTopology {
                 }
                 let old = existing.record.launch();
                 let old_name = existing.record.identity.info.name.clone();
+                let old_digest = existing.digest;
                 *existing = Member::new(record, now_ms);
+                self.members_digest = self
+                    .members_digest
+                    .wrapping_sub(old_digest)
+                    .wrapping_add(existing.digest);
                 self.bury(addr, old, old_name);
                 Merged::Replaced { old }
             }
             None => {
-                self.members.insert(addr, Member::new(record, now_ms));
+                let member = Member::new(record, now_ms);
+                self.members_digest = self.members_digest.wrapping_add(member.digest);
+                self.members.insert(addr, member);
                 Merged::Added
             }
         }
@@ -420,6 +394,7 @@ impl PhysicalTopology {
     /// Removes the member at `addr` and buries its launch, so that gossip does not bring it back.
     pub fn remove(&mut self, addr: Addr) -> Option<MemberRecord> {
         let member = self.members.remove(&addr)?;
+        self.members_digest = self.members_digest.wrapping_sub(member.digest);
         let name = member.record.identity.info.name.clone();
         self.bury(addr, member.record.launch(), name);
         Some(member.record)

@@ -227,12 +227,16 @@ fn nothing_is_sent_without_a_leader() {
 fn learner_asks_and_cancel_queries_have_their_clocks() {
     let mut j = Joiner::new(0);
     j.accepted(1, 0);
-    assert!(
+    assert_eq!(
         j.learner_ask_due(1_000, 50),
+        Some(0),
         "asked at once after acceptance"
     );
-    assert!(!j.learner_ask_due(1_049, 50));
-    assert!(j.learner_ask_due(1_050, 50));
+    assert_eq!(j.learner_ask_due(1_049, 50), None);
+    assert_eq!(j.learner_ask_due(1_050, 50), Some(1), "the second ask");
+    // A new acceptance counts the asks from 0 again.
+    j.accepted(2, 1_060);
+    assert_eq!(j.learner_ask_due(1_060, 50), Some(0));
     assert!(j.cancel_query_waited(100, 100));
     j.cancel_query_sent(100);
     assert!(!j.cancel_query_waited(199, 100));

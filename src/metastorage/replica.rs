@@ -4,6 +4,8 @@
 //! leadership to a voter. It returns what the node must report or record
 //! ([`MsApplied`], an answer to send); the node routes it (`src/node/ms.rs`).
 
+use std::collections::BTreeSet;
+
 use raft::eraftpb::{ConfChangeType, ConfChangeV2};
 
 use super::{reconfiguration, single, MsChange, MsCommand, MsState};
@@ -56,7 +58,15 @@ pub(crate) struct MsReplica {
     /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
     /// init was cancelled (`Node::join_tick`).
     heard_ms: u64,
+    /// On the leader: the nodes that asked to be learners and wait for the next membership
+    /// change, which admits them all at once (at most [`MAX_WAITING_LEARNERS`]; a node asked
+    /// for beyond that asks again later). Emptied when leadership is lost.
+    waiting_learners: BTreeSet<NodeName>,
 }
+
+/// The most nodes a Meta Storage leader keeps waiting to be admitted as learners in its next
+/// membership change.
+pub const MAX_WAITING_LEARNERS: usize = 1024;
 
 impl MsReplica {
     /// A replica of `group`, created with `plan`, opened at `now_ms`; its state is rebuilt as
@@ -67,6 +77,7 @@ impl MsReplica {
             state: MsState::default(),
             plan,
             heard_ms: now_ms,
+            waiting_learners: BTreeSet::new(),
         }
     }
 
@@ -143,6 +154,14 @@ impl MsReplica {
                             }
                             (index, false)
                         }
+                        Ok(MsChange::AddLearners { names }) => {
+                            for name in names {
+                                if !self.state.nodes.contains(&name) {
+                                    self.state.learners.insert(name);
+                                }
+                            }
+                            (index, false)
+                        }
                         Ok(MsChange::Reconfigure { version, nodes }) => {
                             let old_voters = self.state.nodes.clone();
                             let changed = self.state.set_config(version, &nodes, bug);
@@ -178,19 +197,59 @@ impl MsReplica {
         out
     }
 
-    /// The leader adds `name` as a learner, unless it is already a voter or a learner.
+    /// The leader adds `name` as a learner, unless it is already a voter or a learner: at once
+    /// when no membership change is pending, else with every other node that asked meanwhile,
+    /// in one change, as soon as the pending one is applied ([`MsReplica::tick_duties`]).
+    /// **Decision (learners admitted in batches, issue 13).**
     pub fn add_learner(&mut self, name: NodeName) {
         if !self.group.is_leader() {
+            self.waiting_learners.clear();
             return;
         }
-        let id = raft_id(&name);
-        if self.holds(id) {
+        if self.holds(raft_id(&name)) {
             return;
         }
+        if self.waiting_learners.len() < MAX_WAITING_LEARNERS {
+            self.waiting_learners.insert(name);
+        }
+        self.admit_waiting_learners();
+    }
+
+    /// The leader proposes one membership change that adds every waiting learner the group
+    /// does not hold yet, unless a change is pending or the group is joint (Raft: one change at
+    /// a time). A single learner is proposed as before (`MsChange::AddLearner`).
+    fn admit_waiting_learners(&mut self) {
+        if !self.group.is_leader() {
+            self.waiting_learners.clear();
+            return;
+        }
+        let conf = self.group.conf_state();
+        if self.group.has_pending_conf() || !conf.voters_outgoing.is_empty() {
+            return;
+        }
+        let names: Vec<NodeName> = std::mem::take(&mut self.waiting_learners)
+            .into_iter()
+            .filter(|n| {
+                let id = raft_id(n);
+                !conf.voters.contains(&id) && !conf.learners.contains(&id)
+            })
+            .collect();
         let mut change = ConfChangeV2::default();
-        change.set_changes(vec![single(id, ConfChangeType::AddLearnerNode)].into());
-        self.group
-            .propose_conf_change(encode(&MsChange::AddLearner { name }), change);
+        change.set_changes(
+            names
+                .iter()
+                .map(|n| single(raft_id(n), ConfChangeType::AddLearnerNode))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        let context = match names.len() {
+            0 => return,
+            1 => MsChange::AddLearner {
+                name: names[0].clone(),
+            },
+            _ => MsChange::AddLearners { names },
+        };
+        self.group.propose_conf_change(encode(&context), change);
     }
 
     /// The CMG leader asks for `nodes` at `version`. A replica that already applied `version`
@@ -245,9 +304,14 @@ impl MsReplica {
     /// Meta Storage duties on every tick: a leader left in a joint configuration leaves it
     /// (raft-rs does not when leadership changed before the joint change was applied), and a
     /// leader that is no longer a voter (demoted by a reconfiguration; raft-rs keeps it leading)
-    /// hands leadership to the first voter.
+    /// hands leadership to the first voter; any other leader admits the learners waiting
+    /// ([`MsReplica::add_learner`]). A replica that does not lead forgets who waited.
     pub fn tick_duties(&mut self) {
-        if !self.group.is_leader() || self.group.has_pending_conf() {
+        if !self.group.is_leader() {
+            self.waiting_learners.clear();
+            return;
+        }
+        if self.group.has_pending_conf() {
             return;
         }
         let conf = self.group.conf_state();
@@ -264,221 +328,11 @@ impl MsReplica {
             if let Some(next) = next {
                 self.group.transfer_leader(next);
             }
+        } else {
+            self.admit_waiting_learners();
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Timing;
-    use crate::raft_group::{discard_logger, GroupStep};
-    use crate::types::GroupKind;
-
-    fn names(list: &[&str]) -> Vec<NodeName> {
-        list.iter().map(|n| n.to_string()).collect()
-    }
-
-    /// Node `a`'s replica of a new Meta Storage whose voters are `voters` (`a` first), at
-    /// version 1, and what its first processing applied.
-    fn replica(voters: &[&str]) -> (MsReplica, Vec<MsApplied>) {
-        let first = MsCommand::Init {
-            version: 1,
-            nodes: names(voters),
-        };
-        let record =
-            RaftGroup::bootstrap_record(InstanceId(7), names(voters), None, vec![encode(&first)]);
-        let group = RaftGroup::open(
-            GroupKind::Ms,
-            "a",
-            &record,
-            &Timing::default(),
-            &discard_logger(),
-        )
-        .unwrap();
-        let mut ms = MsReplica::new(group, None, 0);
-        let applied = process(&mut ms);
-        (ms, applied)
-    }
-
-    fn process(ms: &mut MsReplica) -> Vec<MsApplied> {
-        let mut step = GroupStep::default();
-        ms.group_mut().process(&mut step).unwrap();
-        ms.apply(step.applied, None)
-    }
-
-    /// Node `a` alone: it campaigns and leads.
-    fn leader() -> MsReplica {
-        let (mut ms, _) = replica(&["a"]);
-        ms.group_mut().campaign();
-        process(&mut ms);
-        assert!(ms.group().is_leader());
-        ms
-    }
-
-    #[test]
-    fn the_first_entry_installs_the_initial_configuration() {
-        let (ms, applied) = replica(&["a", "b"]);
-        assert_eq!(ms.state().version, 1);
-        assert_eq!(ms.state().nodes, names(&["a", "b"]));
-        assert_eq!(ms.instance(), InstanceId(7));
-        assert!(matches!(applied[0], MsApplied::State { index: 1, .. }));
-        assert_eq!(
-            applied[1],
-            MsApplied::ConfigApplied {
-                version: 1,
-                nodes: names(&["a", "b"]),
-                index: 1
-            }
-        );
-        assert!(ms.holds(raft_id("b")));
-        assert!(!ms.holds(raft_id("c")));
-    }
-
-    #[test]
-    fn an_entry_that_does_not_decode_stops_the_replica_there() {
-        let (mut ms, _) = replica(&["a"]);
-        let applied = ms.apply(
-            vec![
-                Applied::Normal {
-                    index: 2,
-                    data: vec![0xff; 3],
-                },
-                Applied::Normal {
-                    index: 3,
-                    data: encode(&MsCommand::SetConfig {
-                        version: 5,
-                        nodes: names(&["a"]),
-                    }),
-                },
-            ],
-            None,
-        );
-        assert_eq!(applied.len(), 1);
-        assert!(matches!(applied[0], MsApplied::Failed { index: 2, .. }));
-        assert_eq!(ms.state().version, 1, "nothing after it was applied");
-    }
-
-    #[test]
-    fn an_older_version_changes_nothing_and_a_reconfiguration_demotes_leavers() {
-        let (mut ms, _) = replica(&["a", "b"]);
-        let stale = encode(&MsCommand::SetConfig {
-            version: 1,
-            nodes: names(&["z"]),
-        });
-        let applied = ms.apply(
-            vec![Applied::Normal {
-                index: 2,
-                data: stale,
-            }],
-            None,
-        );
-        assert!(matches!(applied[..], [MsApplied::State { index: 2, .. }]));
-        let change = MsChange::Reconfigure {
-            version: 2,
-            nodes: names(&["a", "c"]),
-        };
-        ms.apply(
-            vec![Applied::ConfChange {
-                index: 3,
-                context: encode(&change),
-            }],
-            None,
-        );
-        assert_eq!(ms.state().version, 2);
-        assert!(ms.state().learners.contains("b"));
-        let empty = ms.apply(
-            vec![Applied::ConfChange {
-                index: 4,
-                context: vec![],
-            }],
-            None,
-        );
-        assert!(empty.is_empty(), "a change without context is not reported");
-    }
-
-    #[test]
-    fn a_replica_that_applied_the_version_confirms_it_and_a_follower_does_nothing() {
-        let (mut ms, _) = replica(&["a", "b"]);
-        assert_eq!(ms.reconfigure(1, names(&["a"]), None), Some(1));
-        assert_eq!(ms.reconfigure(2, names(&["a"]), None), None);
-        assert_eq!(ms.group().last_index(), 1, "a follower proposes nothing");
-    }
-
-    #[test]
-    fn the_leader_applies_a_new_version_of_the_same_voters() {
-        let mut ms = leader();
-        assert_eq!(ms.reconfigure(2, names(&["a"]), None), None);
-        let applied = process(&mut ms);
-        assert!(applied.contains(&MsApplied::ConfigApplied {
-            version: 2,
-            nodes: names(&["a"]),
-            index: 3
-        }));
-        assert_eq!(ms.reconfigure(2, names(&["a"]), None), Some(2));
-    }
-
-    #[test]
-    fn the_leader_adds_a_learner_once() {
-        let mut ms = leader();
-        ms.add_learner("b".into());
-        process(&mut ms);
-        assert!(ms.state().learners.contains("b"));
-        assert!(ms.holds(raft_id("b")));
-        let last = ms.group().last_index();
-        ms.add_learner("b".into());
-        assert_eq!(ms.group().last_index(), last, "already a learner");
-    }
-
-    #[test]
-    fn a_leader_hears_itself_and_a_follower_goes_silent() {
-        let (mut follower, _) = replica(&["a", "b"]);
-        assert!(!follower.silent(99, 100));
-        assert!(follower.silent(100, 100));
-        follower.heard(100);
-        assert!(!follower.silent(199, 100));
-        let mut ms = leader();
-        assert!(!ms.silent(1_000, 100));
-    }
-
-    #[test]
-    fn the_planted_bug_carries_out_an_older_reconfiguration() {
-        let mut ms = leader();
-        assert_eq!(ms.reconfigure(3, names(&["a"]), None), None);
-        process(&mut ms);
-        assert_eq!(ms.state().version, 3);
-        assert_eq!(
-            ms.reconfigure(2, names(&["a"]), None),
-            Some(3),
-            "older: done"
-        );
-        let bug = Some(PlantedBug::LearnerChangesOutOfOrder);
-        assert_eq!(ms.reconfigure(2, names(&["a"]), bug), None, "proposed");
-        let mut step = GroupStep::default();
-        ms.group_mut().process(&mut step).unwrap();
-        let applied = ms.apply(step.applied, bug);
-        assert!(applied.contains(&MsApplied::ConfigApplied {
-            version: 2,
-            nodes: names(&["a"]),
-            index: 4
-        }));
-        assert_eq!(ms.state().version, 2, "the version went back");
-    }
-
-    #[test]
-    fn the_planted_bug_proposes_a_change_while_one_is_pending() {
-        let mut ms = leader();
-        ms.add_learner("b".into());
-        assert!(ms.group().has_pending_conf());
-        let last = ms.group().last_index();
-        assert_eq!(ms.reconfigure(2, names(&["a", "c"]), None), None);
-        assert_eq!(ms.group().last_index(), last, "one change at a time");
-        let bug = Some(PlantedBug::MsReconfigurationOverlaps);
-        assert_eq!(ms.reconfigure(2, names(&["a", "c"]), bug), None);
-        assert_eq!(
-            ms.group().last_index(),
-            last + 1,
-            "a second change proposed"
-        );
-    }
-}
+mod tests;

@@ -7,6 +7,8 @@
 //! `src/join/cluster_state.rs`; the facts about the node's own cluster it judges by are
 //! gathered in `src/node/membership.rs`.
 
+use std::collections::BTreeSet;
+
 use crate::cluster_config::ClusterConfig;
 use crate::cmg::{JoinAccept, JoinResult};
 use crate::error::{JoinReadyRefusal, Rejection, RejectionStage};
@@ -19,6 +21,12 @@ use crate::node::Node;
 use crate::raft_group::RaftGroup;
 use crate::types::{raft_id, Addr, GroupKind, LaunchId, NodeName};
 use crate::vault::{GroupRecord, LocalState, VaultWrite};
+
+/// Every how many learner asks a recovering node asks every member of its physical topology
+/// rather than only the Meta Storage voters it knows of (for a former voter that still leads
+/// for a moment after a reconfiguration): 4, so at most `4 × ms_retry_ms` pass before such a
+/// leader hears the ask.
+pub(crate) const LEARNER_ASK_WIDE_EVERY: u64 = 4;
 
 impl Node {
     /// The cluster the node followed is gone: it waits for a cluster state again.
@@ -322,17 +330,36 @@ impl Node {
             self.send_join_ready();
             return;
         }
-        if !member
-            && self
-                .joiner
-                .learner_ask_due(self.now_ms, self.timing.ms_retry_ms)
+        if member {
+            return;
+        }
+        if let Some(asked) = self
+            .joiner
+            .learner_ask_due(self.now_ms, self.timing.ms_retry_ms)
         {
-            // The leader may be a voter or, for a moment after a reconfiguration, a former one:
-            // ask every member of the physical topology; only the leader acts.
+            // Only the leader acts, and it is a Meta Storage voter — but for a moment after a
+            // reconfiguration, when a former voter may still lead. **Decision (learner requests
+            // to the voters, issue 13):** ask the voters this node knows of; every
+            // `LEARNER_ASK_WIDE_EVERY`-th ask, or when no voter's address is known, ask every
+            // member of the physical topology. (Asking every member every time made the asks
+            // grow as n² and half of all deliveries at 50 nodes.)
             let name = self.cfg.name.clone();
             let instance = ms.instance();
+            let mut voters: BTreeSet<&str> = ms.state().nodes.iter().map(String::as_str).collect();
+            if let Some(local) = &self.local {
+                voters.extend(local.config.ms_nodes.iter().map(String::as_str));
+            }
+            let voter_addrs: Vec<Addr> = voters
+                .into_iter()
+                .filter(|v| *v != self.cfg.name)
+                .filter_map(|v| self.addr_of(v))
+                .collect::<BTreeSet<Addr>>()
+                .into_iter()
+                .collect();
             self.mark(Mark::RecoveryAskedForLearner);
-            let members: Vec<Addr> = self.topo.addrs();
+            let wide = voter_addrs.is_empty()
+                || asked % LEARNER_ASK_WIDE_EVERY == LEARNER_ASK_WIDE_EVERY - 1;
+            let members: Vec<Addr> = if wide { self.topo.addrs() } else { voter_addrs };
             for addr in members {
                 self.send(
                     addr,

@@ -100,13 +100,18 @@ impl Node {
         if self.topo.rejoin_round_due(now, self.timing.rejoin_probe_ms) {
             probe.extend(self.rejoin_targets());
         }
+        if probe.is_empty() {
+            return;
+        }
         if let Some(sender) = self.my_record() {
+            let view = self.topo.view_digest(&sender);
             for addr in probe {
                 self.topo.probed(addr, now);
                 self.send(
                     addr,
                     Message::Probe {
                         sender: sender.clone(),
+                        view,
                     },
                 );
             }
@@ -140,12 +145,18 @@ impl Node {
         self.after_membership_change();
     }
 
-    pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord) {
+    /// A probe from `from`: the prober's record is merged, and the answer carries this node's
+    /// view unless it has the digest `view` the prober sent (the prober holds it already:
+    /// `PhysicalTopology::view_digest`).
+    pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord, view: u64) {
         let Some(me) = self.my_record() else {
             return;
         };
         self.merge_record(sender, true);
-        let members = self.known_records();
+        let members = match self.my_record() {
+            Some(mine) if self.topo.view_digest(&mine) == view => Vec::new(),
+            _ => self.known_records(),
+        };
         self.send(
             from,
             Message::ProbeAck {
@@ -350,3 +361,6 @@ impl Node {
         held
     }
 }
+
+#[cfg(test)]
+mod tests;

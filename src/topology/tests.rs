@@ -1,7 +1,7 @@
 //! Unit tests of `src/topology.rs`.
 
 use super::*;
-use crate::types::ClusterId;
+use crate::types::{ClusterId, ClusterTag, NodeInfo};
 
 fn tag(id: u128) -> ClusterTag {
     ClusterTag {
@@ -179,4 +179,42 @@ fn versions_are_checked_on_every_path() {
         entry_check(ProtocolVersion(1), ProductVersion::new(3, 1, 0), &joiner),
         Err(RejectionReason::ProductMismatch { .. })
     ));
+}
+
+/// Two views with the same records have the same digest whatever the order they were built
+/// in; any change of a member's identity, a replacement or a removal moves it, and undoing the
+/// change brings it back (the digest is kept, not recomputed).
+#[test]
+fn the_view_digest_follows_the_records_not_their_history() {
+    let me = record(1, 1, None, 0);
+    let mut a = PhysicalTopology::new();
+    a.merge(record(2, 1, None, 0), true, 0);
+    a.merge(record(3, 1, None, 0), true, 0);
+    let mut b = PhysicalTopology::new();
+    b.merge(record(3, 1, None, 0), false, 5);
+    b.merge(record(2, 1, None, 0), true, 7);
+    assert_eq!(a.view_digest(&me), b.view_digest(&me));
+    let same = a.view_digest(&me);
+    // Another own record, an identity refreshed, a newer launch, a removal: each moves it.
+    assert_ne!(a.view_digest(&record(1, 2, None, 0)), same);
+    let mut tagged = record(2, 1, None, 0);
+    tagged.identity.tag = Some(tag(1));
+    assert_eq!(a.merge(tagged, false, 0), Merged::Kept);
+    assert_ne!(a.view_digest(&me), same);
+    a.merge(record(2, 1, None, 0), false, 0);
+    assert_eq!(a.view_digest(&me), same, "back to the same records");
+    a.merge(record(3, 2, None, 9), true, 0);
+    assert_ne!(a.view_digest(&me), same);
+    b.merge(record(3, 2, None, 9), true, 0);
+    assert_eq!(a.view_digest(&me), b.view_digest(&me));
+    a.remove(Addr::new([10, 0, 0, 3], 7000));
+    assert_ne!(a.view_digest(&me), b.view_digest(&me));
+    let mut c = PhysicalTopology::new();
+    c.merge(record(2, 1, None, 0), true, 0);
+    assert_eq!(a.view_digest(&me), c.view_digest(&me));
+    assert_eq!(
+        PhysicalTopology::new().view_digest(&me),
+        record_digest(&me),
+        "an empty view is the node's own record"
+    );
 }
