@@ -102,7 +102,8 @@ fn out_of_range_numbers_are_bad_input() {
         vec!["run", f, "--seeds", "100000000000"],
         vec!["check", dir.to_str().unwrap(), "--seeds", "0"],
         vec!["demo", "--nodes", "0"],
-        vec!["demo", "--nodes", "101"],
+        vec!["demo", "--nodes", "1001"],
+        vec!["demo", "--nodes", "1001", "--runs", "2"],
     ] {
         let out = joinsim(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

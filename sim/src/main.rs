@@ -102,7 +102,7 @@ enum Command {
         /// The seed of the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// How many nodes start before init (1..=100).
+        /// How many nodes start before init (1..=1000).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(limits::NODES))]
         nodes: u64,
         /// Run seeds SEED..SEED+N, one after another in this process, and print runs/s, the
