@@ -29,6 +29,7 @@ pub mod network;
 pub mod record;
 pub mod render;
 pub mod scenario;
+pub mod seed_list;
 pub mod shell;
 pub mod sim;
 pub mod stall;
