@@ -28,6 +28,7 @@ pub mod model_check;
 pub mod network;
 pub mod record;
 pub mod render;
+pub mod scale;
 pub mod scenario;
 pub mod seed_list;
 pub mod shell;
