@@ -102,7 +102,8 @@ fn out_of_range_numbers_are_bad_input() {
         vec!["run", f, "--seeds", "100000000000"],
         vec!["check", dir.to_str().unwrap(), "--seeds", "0"],
         vec!["demo", "--nodes", "0"],
-        vec!["demo", "--nodes", "101"],
+        vec!["demo", "--nodes", "1001"],
+        vec!["demo", "--nodes", "1001", "--runs", "2"],
     ] {
         let out = joinsim(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -406,5 +407,95 @@ fn demo_runs_many_seeds_and_prints_runs_per_second() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains("--runs"), "{args:?}: {err}");
+    }
+}
+
+/// `demo --seeds SPEC` runs a list of seeds as `--runs` runs a range: the same report, the same
+/// folded hashes for the same seeds however they are written; every bad list is exit 2 naming
+/// its problem.
+#[test]
+fn demo_seeds_runs_a_seed_list_and_refuses_bad_lists() {
+    let batch = |args: &[&str]| {
+        let out = joinsim(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let hashes = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("trace hashes (folded): "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    let by_runs = batch(&["demo", "--runs", "4", "--seed", "3", "--nodes", "2"]);
+    let by_range = batch(&["demo", "--seeds", "3..7", "--nodes", "2"]);
+    let by_list = batch(&["demo", "--seeds", "6,4,3..4,5", "--nodes", "2"]);
+    assert!(
+        by_range.starts_with("demo: 4 runs of 2 + 1 nodes (seeds 3..7), 0 failed\n"),
+        "{by_range}"
+    );
+    assert!(by_list.starts_with("demo: 4 runs of 2 + 1 nodes (seeds 3..7), 0 failed\n"));
+    assert!(
+        by_list.contains(" runs/s on one core; one run: median "),
+        "{by_list}"
+    );
+    assert_eq!(hashes(&by_runs), hashes(&by_range));
+    assert_eq!(hashes(&by_runs), hashes(&by_list));
+    // A count N is seeds 0..N, as for `run --seeds N`.
+    let count = batch(&["demo", "--seeds", "3", "--nodes", "2"]);
+    assert!(count.starts_with("demo: 3 runs of 2 + 1 nodes (seeds 0..3), 0 failed\n"));
+    let scattered = batch(&["demo", "--seeds", "9, 2,5", "--nodes", "2"]);
+    assert!(
+        scattered.starts_with("demo: 3 runs of 2 + 1 nodes (seeds 2,5,9), 0 failed\n"),
+        "{scattered}"
+    );
+    assert_ne!(
+        hashes(&count),
+        hashes(&scattered),
+        "other seeds, other runs"
+    );
+    for (args, problem) in [
+        (vec!["demo", "--seeds", ""], "empty"),
+        (vec!["demo", "--seeds", "0"], "0 seeds"),
+        (vec!["demo", "--seeds", "7..3"], "reversed"),
+        (vec!["demo", "--seeds", "3..3"], "empty"),
+        (vec!["demo", "--seeds", "3,x"], "\"x\" is not a seed"),
+        (vec!["demo", "--seeds", "3,,4"], "empty item"),
+        (
+            vec!["demo", "--seeds", "99999999999999999999"],
+            "larger than the largest seed",
+        ),
+        (vec!["demo", "--seeds", "1000001"], "out of range"),
+        (
+            vec!["demo", "--seeds", "0..600000,1000000..1400001"],
+            "out of range",
+        ),
+        (vec!["demo", "--seeds", "0..4,2"], "seed 2 is listed twice"),
+        (
+            vec!["demo", "--seeds", "2", "--runs", "2"],
+            "cannot be used with",
+        ),
+        (
+            vec!["demo", "--seeds", "2", "--seed", "4"],
+            "cannot be used with",
+        ),
+        (
+            vec!["demo", "--seeds", "2", "--timeline", "x.html"],
+            "takes no file",
+        ),
+        (vec!["demo", "--seeds", "2", "--nodes", "1001"], "--nodes"),
+        // --nodes 1000 is accepted: the error is the bad list after it.
+        (
+            vec!["demo", "--nodes", "1000", "--seeds", "7..3"],
+            "reversed",
+        ),
+    ] {
+        let out = joinsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(problem), "{args:?}: {err}");
+        if problem != "--nodes" {
+            assert!(err.contains("--seeds"), "{args:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }

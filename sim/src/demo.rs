@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use joinsim::{ClusterTag, JoinPhase};
 
+use crate::seed_list::SeedList;
 use crate::sim::{RunReport, Sim};
 use crate::world::NodeSpec;
 
@@ -146,15 +147,15 @@ pub fn format_demo(report: &RunReport<DemoOutcome>) -> String {
     out
 }
 
-/// What `joinsim demo --runs N` measured: the canonical run for seeds `seed_start..seed_start +
-/// runs`, one after another on one core, in one process.
+/// What `joinsim demo --runs N` or `demo --seeds SPEC` measured: the canonical run for each seed
+/// of a list, one after another in ascending seed order on one core, in one process.
 #[derive(Clone, Debug)]
 pub struct DemoBatch {
-    /// The first seed.
-    pub seed_start: u64,
+    /// The seeds run (`--runs N --seed S`: the range `S..S+N`).
+    pub seeds: SeedList,
     /// Initial nodes of each run.
     pub nodes: usize,
-    /// Runs made.
+    /// Runs made: one per seed of [`DemoBatch::seeds`].
     pub runs: u64,
     /// Seeds whose run did not end with the init answered and every node joined.
     pub failed_seeds: Vec<u64>,
@@ -170,20 +171,21 @@ pub struct DemoBatch {
     pub events: u64,
     /// Messages delivered, all runs.
     pub deliveries: u64,
-    /// The runs' trace hashes folded in seed order (FNV-1a over each hash's bytes): equal in
-    /// every process for one build, seed range and node count.
+    /// The runs' trace hashes folded in ascending seed order (FNV-1a over each hash's bytes):
+    /// equal in every process for one build, set of seeds and node count.
     pub hashes: u64,
 }
 
-/// Runs the canonical demo for `runs` seeds from `seed_start` with `nodes` initial nodes, one
-/// after another (issue "Speed and scale": a user measures runs/s without `cargo bench`).
-pub fn run_demos(seed_start: u64, runs: u64, nodes: usize) -> DemoBatch {
-    assert!(runs >= 1, "a batch needs a run");
+/// Runs the canonical demo for every seed of `seeds`, in ascending order, with `nodes` initial
+/// nodes, one after another (issue "Speed and scale": a user measures runs/s without `cargo
+/// bench`). A [`SeedList`] holds at least one seed; `nodes` is at least 1 ([`run_demo`]).
+pub fn run_demos(seeds: &SeedList, nodes: usize) -> DemoBatch {
+    let runs = seeds.len();
     let started = std::time::Instant::now();
     let mut walls_ms = Vec::with_capacity(runs.min(1 << 20) as usize);
     let mut sims_s = Vec::with_capacity(walls_ms.capacity());
     let mut batch = DemoBatch {
-        seed_start,
+        seeds: seeds.clone(),
         nodes,
         runs,
         failed_seeds: Vec::new(),
@@ -195,7 +197,7 @@ pub fn run_demos(seed_start: u64, runs: u64, nodes: usize) -> DemoBatch {
         deliveries: 0,
         hashes: 0xcbf2_9ce4_8422_2325,
     };
-    for seed in seed_start..seed_start + runs {
+    for seed in seeds.iter() {
         let report = Sim::new(seed)
             .nodes(nodes)
             .keep_messages(false)
@@ -218,17 +220,20 @@ pub fn run_demos(seed_start: u64, runs: u64, nodes: usize) -> DemoBatch {
     batch
 }
 
-/// The batch's report: runs, failures, runs per second of wall time, medians, totals.
+/// The most parts (single seeds or ranges) of a batch's seed list its report's header names.
+const SHOWN_SEED_PARTS: usize = 10;
+
+/// The batch's report: runs, failures, runs per second of wall time, medians, totals. The header
+/// names the seeds (at most ten parts of a list, then how many more).
 pub fn format_demo_batch(batch: &DemoBatch) -> String {
     let mut out = String::new();
     let wall_s = batch.wall.as_secs_f64();
     let _ = writeln!(
         out,
-        "demo: {} runs of {} + 1 nodes (seeds {}..{}), {} failed",
+        "demo: {} runs of {} + 1 nodes (seeds {}), {} failed",
         batch.runs,
         batch.nodes,
-        batch.seed_start,
-        batch.seed_start + batch.runs,
+        batch.seeds.abbreviated(SHOWN_SEED_PARTS),
         batch.failed_seeds.len()
     );
     if !batch.failed_seeds.is_empty() {

@@ -34,6 +34,11 @@ fn seed_count(text: &str) -> Result<u64, String> {
     limits::check("the seed count", n, &limits::SEEDS)
 }
 
+/// `demo --seeds`: a seed list ([`joinsim_sim::seed_list`]) of [`limits::DEMO_RUNS`] seeds.
+fn demo_seed_list(text: &str) -> Result<joinsim_sim::seed_list::SeedList, String> {
+    joinsim_sim::seed_list::SeedList::parse(text, &limits::DEMO_RUNS)
+}
+
 /// `--time`: whole or fractional seconds within [`limits::FUZZ_TIME_S`].
 fn fuzz_time(text: &str) -> Result<std::time::Duration, String> {
     let seconds: f64 = text
@@ -105,16 +110,21 @@ enum Command {
     /// The canonical run: K empty nodes start, init goes to the first, all join, then one more
     /// empty node joins. Exit 0 when every node joined.
     Demo {
-        /// The seed of the run.
+        /// The seed of the run (with --runs: the first seed).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// How many nodes start before init (1..=100).
+        /// How many nodes start before init (1..=1000).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(limits::NODES))]
         nodes: u64,
         /// Run seeds SEED..SEED+N, one after another in this process, and print runs/s, the
         /// median run and totals instead of one run's outcome (1..=1000000).
         #[arg(long, value_parser = clap::value_parser!(u64).range(limits::DEMO_RUNS))]
         runs: Option<u64>,
+        /// Like --runs, for a list of seeds: N (seeds 0..N), A..B (half-open) or a comma list
+        /// of seeds and ranges such as 3,7,19 or 0..10,15 (each seed once, run in ascending
+        /// order; 1..=1000000 seeds).
+        #[arg(long, value_name = "SPEC", value_parser = demo_seed_list, conflicts_with_all = ["runs", "seed"])]
+        seeds: Option<joinsim_sim::seed_list::SeedList>,
         #[command(flatten)]
         files: FileArgs,
     },
@@ -253,18 +263,33 @@ fn main() -> ExitCode {
             seed,
             nodes,
             runs,
+            seeds,
             files,
         } => {
-            if let Some(runs) = runs {
-                if !files.files().is_empty() {
-                    return bad_input("--runs makes many runs: it takes no file of a run");
+            let batch_seeds = match (runs, seeds) {
+                (Some(runs), _) => {
+                    if !files.files().is_empty() {
+                        return bad_input("--runs makes many runs: it takes no file of a run");
+                    }
+                    match joinsim_sim::seed_list::SeedList::range(seed, runs) {
+                        Ok(list) => Some(list),
+                        Err(_) => {
+                            return bad_input(format!(
+                                "--seed {seed} --runs {runs} passes the largest seed"
+                            ))
+                        }
+                    }
                 }
-                if seed.checked_add(runs).is_none() {
-                    return bad_input(format!(
-                        "--seed {seed} --runs {runs} passes the largest seed"
-                    ));
+                (None, Some(list)) => {
+                    if !files.files().is_empty() {
+                        return bad_input("--seeds makes many runs: it takes no file of a run");
+                    }
+                    Some(list)
                 }
-                let batch = joinsim_sim::run_demos(seed, runs, nodes as usize);
+                (None, None) => None,
+            };
+            if let Some(batch_seeds) = batch_seeds {
+                let batch = joinsim_sim::run_demos(&batch_seeds, nodes as usize);
                 print!("{}", joinsim_sim::format_demo_batch(&batch));
                 return if batch.failed_seeds.is_empty() {
                     ExitCode::SUCCESS

@@ -30,7 +30,10 @@
 //! the timeline hold them all. Names are cut to [`NAME_CHARS`] characters and free texts (rule
 //! descriptions, rejection and verdict details) to [`TEXT_CHARS`], so that a diagram of plain
 //! names within the default bound stays far below Mermaid's default limit of 50,000 characters
-//! (`maxTextSize`), even with 100 nodes (the most a scenario has, `limits::NODES`).
+//! (`maxTextSize`), even with 100 nodes. The participants are declared whatever the bound, one
+//! line each (up to about 100 characters with an outcome): a run of several hundred nodes (a
+//! scenario or a demo has up to 1,000, `limits::NODES`) passes that default with its
+//! declarations alone, and the viewer must raise `maxTextSize` to draw it.
 //!
 //! **Escaping**: node names come from user files and may hold any character (only surrounding
 //! whitespace is refused). Participants are declared with generated ids (`p0`, `p1`, ... in lane

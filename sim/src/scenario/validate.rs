@@ -479,8 +479,35 @@ impl<'a, 'b> Builder<'a, 'b> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{at, HEAD};
+    use super::super::testing::{at, error_of, HEAD};
     use super::*;
+
+    /// A file with `n` nodes, `n1`..`nN`: node `i`'s table starts on line `2 * i + 1`.
+    fn with_nodes(n: u64) -> String {
+        let mut text = "name = \"t\"\ndescription = \"d\"\n".to_string();
+        for i in 1..=n {
+            text.push_str(&format!("[[node]]\nname = \"n{i}\"\n"));
+        }
+        text + "[expect]\n"
+    }
+
+    #[test]
+    fn a_scenario_has_up_to_a_thousand_nodes() {
+        let most = *limits::NODES.end();
+        assert_eq!(most, 1_000);
+        let s = parse_scenario("t.toml", &with_nodes(most)).unwrap();
+        assert_eq!(s.nodes.len() as u64, most);
+        let e = error_of(&with_nodes(most + 1));
+        assert!(
+            e.message.contains("a scenario has at most 1000 nodes"),
+            "{e}"
+        );
+        // The error points at the node past the bound.
+        assert!(
+            (2 * most + 3..=2 * most + 4).contains(&(e.line as u64)),
+            "{e}"
+        );
+    }
 
     #[test]
     fn a_valid_file_parses_with_defaults() {
