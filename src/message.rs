@@ -40,6 +40,14 @@ impl Envelope {
             .expect("envelope exceeds MAX_MESSAGE_BYTES")
     }
 
+    /// The envelope's size on the wire, in bytes, counted without encoding it; `None` when it
+    /// exceeds [`MAX_MESSAGE_BYTES`](crate::codec::MAX_MESSAGE_BYTES), which no receiver would
+    /// accept. The madsim world hands envelopes over as values (nothing leaves the process) and
+    /// checks this instead of encoding each one.
+    pub fn wire_len(&self) -> Option<u64> {
+        codec().serialized_size(self).ok()
+    }
+
     /// Decodes bytes received from `from` (formatted only into the error).
     pub fn decode(bytes: &[u8], from: &dyn fmt::Display) -> Result<Envelope> {
         codec()

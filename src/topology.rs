@@ -330,7 +330,10 @@ impl PhysicalTopology {
     /// admitter) lifts the tombstone.
     pub fn admit_check(&mut self, record: &MemberRecord, direct: bool) -> Option<bool> {
         let (addr, launch) = (record.addr(), record.launch());
-        if record.identity.tag.is_none() && self.seen_empty.len() < MAX_SEEN_EMPTY {
+        if record.identity.tag.is_none()
+            && self.seen_empty.len() < MAX_SEEN_EMPTY
+            && !self.seen_empty.contains(&record.identity.info.name)
+        {
             self.seen_empty.insert(record.identity.info.name.clone());
         }
         if self.tombstones.contains(&(addr, launch)) {

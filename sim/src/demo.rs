@@ -38,15 +38,24 @@ pub async fn run_demo_inside(nodes: usize) -> RunReport<DemoOutcome> {
         .await
 }
 
+/// Simulated time a demo step may take with `nodes` nodes: `base_ms`, or 100 ms per node when
+/// that is more (a cluster of 1,000 nodes forms and joins in more than a minute of simulated
+/// time; issue 13). The runs of up to 300 nodes keep the base.
+pub fn demo_patience_ms(base_ms: u64, nodes: usize) -> u64 {
+    base_ms.max(nodes as u64 * 100)
+}
+
 async fn demo_body(world: crate::World, nodes: usize) -> DemoOutcome {
     {
         world.start_all();
         // Wait until every node is in the first node's physical topology.
         let everyone = nodes;
         let _ = world
-            .wait_until("physical topology formed", 30_000, |w| {
-                w.view("n1").is_some_and(|v| v.physical.len() == everyone)
-            })
+            .wait_until(
+                "physical topology formed",
+                demo_patience_ms(30_000, nodes),
+                |w| w.view("n1").is_some_and(|v| v.physical.len() == everyone),
+            )
             .await;
         let init = world
             .init_default("n1", "demo")
@@ -54,7 +63,7 @@ async fn demo_body(world: crate::World, nodes: usize) -> DemoOutcome {
             .map_err(|e| e.to_string());
         let initial: Vec<String> = world.labels();
         let _ = world
-            .wait_until("all nodes joined", 60_000, |w| {
+            .wait_until("all nodes joined", demo_patience_ms(60_000, nodes), |w| {
                 initial.iter().all(|l| w.joined(&[l.as_str()]))
             })
             .await;
@@ -62,9 +71,11 @@ async fn demo_body(world: crate::World, nodes: usize) -> DemoOutcome {
         world.add_node(NodeSpec::new(&extra).seeds(&["n1"]));
         world.start(&extra);
         let _ = world
-            .wait_until("the extra node joined", 60_000, |w| {
-                w.joined(&[extra.as_str()])
-            })
+            .wait_until(
+                "the extra node joined",
+                demo_patience_ms(60_000, nodes),
+                |w| w.joined(&[extra.as_str()]),
+            )
             .await;
         let views = world.views();
         let lt = views
@@ -265,4 +276,17 @@ pub fn format_demo_batch(batch: &DemoBatch) -> String {
     }
     let _ = writeln!(out, "trace hashes (folded): {:016x}", batch.hashes);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demo_patience_ms;
+
+    #[test]
+    fn the_demo_waits_longer_only_for_clusters_past_its_base() {
+        assert_eq!(demo_patience_ms(60_000, 5), 60_000);
+        assert_eq!(demo_patience_ms(60_000, 600), 60_000);
+        assert_eq!(demo_patience_ms(60_000, 1_000), 100_000);
+        assert_eq!(demo_patience_ms(30_000, 1_000), 100_000);
+    }
 }

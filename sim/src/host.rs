@@ -509,6 +509,13 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
         let link = (slot.label.as_str(), &*receiver);
         let kind = envelope.msg.kind();
         world.message(&slot.label, id, link, kind, MessageFate::Sent);
+        // What encoding the envelope used to check: a message no receiver would accept is a
+        // fault of the state machine, not weather.
+        assert!(
+            envelope.wire_len().is_some(),
+            "node {}: a {kind:?} envelope exceeds MAX_MESSAGE_BYTES",
+            slot.label
+        );
         let payload = Payload::Envelope(Arc::new(envelope));
         world.transmit(Packet { id, from, payload }, to, kind);
     }

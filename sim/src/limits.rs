@@ -11,8 +11,8 @@ use std::ops::RangeInclusive;
 pub const SEEDS: RangeInclusive<u64> = 1..=10_000;
 /// Nodes in a scenario file or a demo (`--nodes`): up to the 1,000 of issue "Speed and scale".
 /// The bound keeps every address distinct (the world has 62,500) and every allocation small; it
-/// does not promise speed: today 50 nodes take seconds of wall time per run and 100 nodes about
-/// 40 s, growing faster than n^3 (`cargo bench -p joinsim-sim --bench scale` measures it).
+/// does not promise speed: today 100 nodes take 1–6 s of wall time per run and 200 nodes 12–17 s
+/// (`cargo bench -p joinsim-sim --bench scale` measures it; docs/performance.md).
 pub const NODES: RangeInclusive<u64> = 1..=1_000;
 /// Runs of one `demo --runs N` (seeds S..S+N in one process).
 pub const DEMO_RUNS: RangeInclusive<u64> = 1..=1_000_000;

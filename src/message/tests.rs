@@ -68,3 +68,23 @@ fn the_docs_list_exactly_the_message_kinds() {
         "docs/scenarios.md's message kinds for the message rules and MessageKind differ"
     );
 }
+
+/// `wire_len` counts what `encode` writes, and refuses what no receiver would accept (the madsim
+/// world checks it instead of encoding each envelope).
+#[test]
+fn wire_len_is_the_encoded_length_within_the_limit() {
+    let env = |name: String| Envelope {
+        from: Addr::new([10, 0, 0, 1], 7000),
+        from_launch: LaunchId(42),
+        msg: Message::MsAddLearner {
+            name,
+            instance: InstanceId(7),
+        },
+    };
+    for name in ["a".to_string(), "n".repeat(300)] {
+        let e = env(name);
+        assert_eq!(e.wire_len(), Some(e.encode().len() as u64));
+    }
+    let huge = env("x".repeat(MAX_MESSAGE_BYTES as usize + 1));
+    assert_eq!(huge.wire_len(), None);
+}

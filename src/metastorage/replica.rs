@@ -247,9 +247,14 @@ impl MsReplica {
             1 => MsChange::AddLearner {
                 name: names[0].clone(),
             },
-            _ => MsChange::AddLearners { names },
+            _ => MsChange::AddLearners {
+                names: names.clone(),
+            },
         };
-        self.group.propose_conf_change(encode(&context), change);
+        if !self.group.propose_conf_change(encode(&context), change) {
+            // raft-rs dropped it (a leadership transfer under way): they wait for the next one.
+            self.waiting_learners.extend(names);
+        }
     }
 
     /// The CMG leader asks for `nodes` at `version`. A replica that already applied `version`

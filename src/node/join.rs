@@ -339,7 +339,8 @@ impl Node {
         {
             // Only the leader acts, and it is a Meta Storage voter — but for a moment after a
             // reconfiguration, when a former voter may still lead. **Decision (learner requests
-            // to the voters, issue 13):** ask the voters this node knows of; every
+            // to the voters, issue 13):** ask the voters this node knows of, at the addresses
+            // its group knows them by (`peer_addr`: not a namesake of another cluster); every
             // `LEARNER_ASK_WIDE_EVERY`-th ask, or when no voter's address is known, ask every
             // member of the physical topology. (Asking every member every time made the asks
             // grow as n² and half of all deliveries at 50 nodes.)
@@ -352,7 +353,7 @@ impl Node {
             let voter_addrs: Vec<Addr> = voters
                 .into_iter()
                 .filter(|v| *v != self.cfg.name)
-                .filter_map(|v| self.addr_of(v))
+                .filter_map(|v| self.peer_addr(instance, v))
                 .collect::<BTreeSet<Addr>>()
                 .into_iter()
                 .collect();

@@ -149,13 +149,18 @@ impl Node {
     /// view unless it has the digest `view` the prober sent (the prober holds it already:
     /// `PhysicalTopology::view_digest`).
     pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord, view: u64) {
+        if self.my_record().is_none() {
+            return;
+        }
+        self.merge_record(sender, true);
+        // This node's record as it stands after the merge: the one the digest compared holds.
         let Some(me) = self.my_record() else {
             return;
         };
-        self.merge_record(sender, true);
-        let members = match self.my_record() {
-            Some(mine) if self.topo.view_digest(&mine) == view => Vec::new(),
-            _ => self.known_records(),
+        let members = if self.topo.view_digest(&me) == view {
+            Vec::new()
+        } else {
+            self.known_records()
         };
         self.send(
             from,
