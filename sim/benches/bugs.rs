@@ -17,10 +17,6 @@
 //! use every core (the runs to detection may move by a run or two with the jobs' timing; the
 //! wall seconds move with the machine's load).
 
-/// The allocator of the `joinsim` command-line tool (sim/src/main.rs), so that figures match it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -3,10 +3,6 @@
 //! `cargo bench -p joinsim-sim --bench demo [-- RUNS [NODES]]` (release build). Prints figures;
 //! asserts nothing about time.
 
-/// The allocator of the `joinsim` command-line tool (sim/src/main.rs), so that figures match it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::Instant;
 
 fn main() {

@@ -7,10 +7,6 @@
 //! does: a fresh thread and runtime per run, the invariant checker after every event, and the
 //! trace hash.
 
-/// The allocator of the `joinsim` command-line tool (sim/src/main.rs), so that figures match it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::Instant;
 
 use joinsim::testing::Network;

@@ -11,10 +11,6 @@
 //! longer than `--cap-s` (default 120) is killed: its size prints as over budget and the larger
 //! sizes as skipped. Prints figures; asserts nothing about time. See `joinsim_sim::scale`.
 
-/// The allocator of the `joinsim` command-line tool (sim/src/main.rs), so that figures match it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;

@@ -6,10 +6,6 @@
 //! 1..=32, default 4). Prints figures; asserts nothing about time. A run's own wall time already
 //! includes its validation (it is on in every run), so the share is validation / run.
 
-/// The allocator of the `joinsim` command-line tool (sim/src/main.rs), so that figures match it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::Path;
 use std::time::Instant;
 

@@ -11,12 +11,6 @@ use joinsim_sim::campaign::{self, ScenarioSummary};
 use joinsim_sim::fuzz::campaign as fuzz_campaign;
 use joinsim_sim::limits;
 
-/// mimalloc rather than the system's malloc: a run makes and drops many small values, and
-/// glibc's malloc took about a third of a demo run (docs/performance.md). Which allocator runs
-/// decides nothing in a simulation: no outcome depends on an address.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Deterministic simulation of the Apache Ignite 3 cluster join and initialization protocol.
 #[derive(Parser, Debug)]
 #[command(name = "joinsim", version = joinsim_sim::LONG_VERSION, about)]
