@@ -365,10 +365,7 @@ impl Trace {
         match &entry.kind {
             TraceKind::Verdict(_) => {}
             TraceKind::Message(m) => {
-                if m.fate.is_delivery() {
-                    self.deliveries += 1;
-                    *self.deliveries_by_kind.entry(m.kind).or_default() += 1;
-                }
+                self.count_delivery(m.kind, m.fate);
                 feed(&mut self.hasher, &entry);
                 keep = self.keep_messages;
             }
@@ -404,10 +401,7 @@ impl Trace {
             return;
         }
         self.recorded += 1;
-        if message.fate.is_delivery() {
-            self.deliveries += 1;
-            *self.deliveries_by_kind.entry(message.kind).or_default() += 1;
-        }
+        self.count_delivery(message.kind, message.fate);
         feed(
             &mut self.hasher,
             &MessageEntryParts {
@@ -416,6 +410,14 @@ impl Trace {
                 kind: MessageKindParts::Message(message),
             },
         );
+    }
+
+    /// Counts a message's moment of `fate` if it is a delivery (in all and by `kind`).
+    fn count_delivery(&mut self, kind: MessageKind, fate: MessageFate) {
+        if fate.is_delivery() {
+            self.deliveries += 1;
+            *self.deliveries_by_kind.entry(kind).or_default() += 1;
+        }
     }
 
     /// The trace hash so far.

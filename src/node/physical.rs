@@ -149,7 +149,7 @@ impl Node {
     /// view unless it has the digest `view` the prober sent (the prober holds it already:
     /// `PhysicalTopology::view_digest`).
     pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord, view: u64) {
-        if self.my_record().is_none() {
+        if !self.topo.is_admitted() {
             return;
         }
         self.merge_record(sender, true);
