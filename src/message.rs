@@ -7,6 +7,7 @@
 use bincode::Options;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::admin::{AdminCommand, AdminOutcome};
 use crate::cmg::JoinResult;
@@ -101,8 +102,8 @@ pub enum Message {
     HandshakeAccepted {
         /// The joiner's admission record.
         you: MemberRecord,
-        /// The contacted node's view.
-        members: Vec<MemberRecord>,
+        /// The contacted node's view (records shared, not copied: `Arc`).
+        members: Vec<Arc<MemberRecord>>,
     },
     /// Refused at pre-init validation, or evicted because a conflicting member was admitted first.
     HandshakeRefused {
@@ -112,22 +113,22 @@ pub enum Message {
     /// The admitting node tells the other members about a new member.
     Announce {
         /// The new member.
-        member: MemberRecord,
+        member: Arc<MemberRecord>,
     },
     /// Failure-detection probe.
     Probe {
         /// The prober's own record.
-        sender: MemberRecord,
+        sender: Arc<MemberRecord>,
         /// The digest of the prober's view (`PhysicalTopology::view_digest`).
         view: u64,
     },
     /// Answer to a probe, with the responder's view (anti-entropy).
     ProbeAck {
         /// The responder's own record.
-        sender: MemberRecord,
+        sender: Arc<MemberRecord>,
         /// The responder's view (itself included); empty when it has the digest the probe
         /// carried: the prober holds these very records.
-        members: Vec<MemberRecord>,
+        members: Vec<Arc<MemberRecord>>,
     },
     /// A stopping node leaves the physical topology.
     Leaving,

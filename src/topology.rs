@@ -34,15 +34,17 @@
 //! `src/node/physical.rs` (the handshake: `src/node/handshake.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
+mod admission;
 mod record;
 
+pub(crate) use admission::entry_check;
 pub(crate) use record::record_digest;
 pub use record::{Identity, MemberRecord};
 
 use crate::config::Timing;
-use crate::error::RejectionReason;
-use crate::types::{Addr, LaunchId, NodeName, ProductVersion, ProtocolVersion};
+use crate::types::{Addr, LaunchId, NodeName};
 
 /// How many removed (address, launch) pairs a node remembers.
 const MAX_TOMBSTONES: usize = 1024;
@@ -55,7 +57,9 @@ const MAX_REJOIN_PROBES: usize = 16;
 /// this node's clock).
 #[derive(Clone, Debug)]
 struct Member {
-    record: MemberRecord,
+    /// Shared with the messages that carry it and the views that hold it: a record is copied
+    /// only when its identity changes.
+    record: Arc<MemberRecord>,
     /// [`record_digest`] of `record`.
     digest: u64,
     last_heard_ms: u64,
@@ -63,7 +67,7 @@ struct Member {
 }
 
 impl Member {
-    fn new(record: MemberRecord, now_ms: u64) -> Member {
+    fn new(record: Arc<MemberRecord>, now_ms: u64) -> Member {
         Member {
             digest: record_digest(&record),
             record,
@@ -113,6 +117,14 @@ pub(crate) struct PhysicalTopology {
     entry: Entry,
     /// The node's own admission record, once admitted.
     me: Option<MemberRecord>,
+    /// The node's own record with its identity as last refreshed ([`current_me`]), shared by
+    /// the probes and acks that carry it.
+    ///
+    /// [`current_me`]: PhysicalTopology::current_me
+    me_now: Option<Arc<MemberRecord>>,
+    /// This launch's incarnation: the one its identity carries (raised by each handshake and
+    /// each change of the identity, [`Identity::incarnation`]).
+    incarnation: u64,
     /// Other members, by address.
     members: BTreeMap<Addr, Member>,
     /// The wrapping sum of the members' digests ([`Member::digest`]), kept with every change:
@@ -133,6 +145,8 @@ impl PhysicalTopology {
         PhysicalTopology {
             entry: Entry::Admitted,
             me: None,
+            me_now: None,
+            incarnation: 0,
             members: BTreeMap::new(),
             members_digest: 0,
             tombstones: BTreeSet::new(),
@@ -154,14 +168,46 @@ impl PhysicalTopology {
         self.me.as_ref()
     }
 
-    /// This node entered the topology with `record`.
+    /// This launch's incarnation ([`Identity::incarnation`]).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// This node's record with `identity` (its identity as it stands now, at any incarnation),
+    /// once admitted: the record a probe or an ack carries. When the identity differs from the
+    /// one last published, the incarnation rises by one and the record carries it; otherwise
+    /// the same shared record comes back.
+    pub fn current_me(&mut self, mut identity: Identity) -> Option<Arc<MemberRecord>> {
+        let me = self.me.as_ref()?;
+        identity.incarnation = self.incarnation;
+        let published = self.me_now.as_ref().map_or(&me.identity, |r| &r.identity);
+        if self.me_now.is_none() || *published != identity {
+            if *published != identity {
+                self.incarnation += 1;
+                identity.incarnation = self.incarnation;
+            }
+            let mut record = me.clone();
+            record.identity = identity;
+            self.me_now = Some(Arc::new(record));
+        }
+        self.me_now.clone()
+    }
+
+    /// This node entered the topology with `record` (its identity at the incarnation it was
+    /// admitted with).
     pub fn enter(&mut self, record: MemberRecord) {
+        self.incarnation = self.incarnation.max(record.identity.incarnation);
+        self.me_now = None;
         self.me = Some(record);
         self.entry = Entry::Admitted;
     }
 
-    /// A handshake went to `target` at `now_ms`.
+    /// A handshake goes to `target` at `now_ms` (call before building the handshake's
+    /// identity: it raises the incarnation).
     pub fn handshaking(&mut self, target: Addr, now_ms: u64) {
+        // Each handshake offers a new incarnation: two seeds that admit one launch from two
+        // handshakes (its identity changed between them) hand out records gossip can order.
+        self.incarnation += 1;
         self.entry = Entry::Handshaking {
             target,
             sent_ms: now_ms,
@@ -187,12 +233,17 @@ impl PhysicalTopology {
 
     /// The record of the member at `addr`.
     pub fn member(&self, addr: Addr) -> Option<&MemberRecord> {
-        self.members.get(&addr).map(|m| &m.record)
+        self.members.get(&addr).map(|m| &*m.record)
     }
 
     /// Members' records, in address order.
     pub fn records(&self) -> impl Iterator<Item = &MemberRecord> {
-        self.members.values().map(|m| &m.record)
+        self.members.values().map(|m| &*m.record)
+    }
+
+    /// Members' records, shared (for a message that carries the view), in address order.
+    pub fn shared_records(&self) -> impl Iterator<Item = Arc<MemberRecord>> + '_ {
+        self.members.values().map(|m| Arc::clone(&m.record))
     }
 
     /// The digest of the view this node would send in a probe ack — `me` (this node's own
@@ -324,6 +375,26 @@ impl PhysicalTopology {
 
     // --- Membership changes ---
 
+    /// The fast path of a merge: true when the view already holds this launch at `record`'s
+    /// incarnation or a higher one, so that neither [`admit_check`](Self::admit_check) nor
+    /// [`merge`](Self::merge) would change anything but the liveness a `direct` record proves
+    /// (refreshed here). Most records of a probe ack are such. False sends the record down the
+    /// full path: an unknown launch, a newer incarnation, or an empty record whose name
+    /// `admit_check` might still have to remember.
+    pub fn refresh_if_current(&mut self, record: &MemberRecord, direct: bool, now_ms: u64) -> bool {
+        let Some(held) = self.members.get_mut(&record.addr()) else {
+            return false;
+        };
+        let current = held.record.launch() == record.launch()
+            && held.record.identity.incarnation >= record.identity.incarnation
+            && (record.identity.tag.is_some()
+                || (held.record.identity.tag.is_none() && self.seen_empty.len() < MAX_SEEN_EMPTY));
+        if current && direct {
+            held.last_heard_ms = now_ms;
+        }
+        current
+    }
+
     /// The first look at a record on its way in: remembers an empty member's name, and says
     /// whether the record may enter (`Some`, with whether its launch is already a member) or is
     /// gossip about a removed launch (`None`). A `direct` record (from the member itself or its
@@ -352,12 +423,22 @@ impl PhysicalTopology {
     /// Adds or refreshes a member (after [`admit_check`](Self::admit_check) let it in). A
     /// `direct` record refreshes a known launch's liveness too. A record of another launch at a
     /// known address replaces the entry only when admitted later (a restart).
-    pub fn merge(&mut self, record: MemberRecord, direct: bool, now_ms: u64) -> Merged {
+    pub fn merge(
+        &mut self,
+        record: impl Into<Arc<MemberRecord>>,
+        direct: bool,
+        now_ms: u64,
+    ) -> Merged {
+        let record: Arc<MemberRecord> = record.into();
         let addr = record.addr();
         match self.members.get_mut(&addr) {
             Some(existing) if existing.record.launch() == record.launch() => {
-                if existing.record.identity != record.identity {
-                    existing.record.identity = record.identity;
+                if record.identity.incarnation > existing.record.identity.incarnation {
+                    if same_admission(&existing.record, &record) {
+                        existing.record = record;
+                    } else {
+                        Arc::make_mut(&mut existing.record).identity = record.identity.clone();
+                    }
                     let digest = record_digest(&existing.record);
                     self.members_digest = self
                         .members_digest
@@ -395,104 +476,22 @@ impl PhysicalTopology {
     }
 
     /// Removes the member at `addr` and buries its launch, so that gossip does not bring it back.
-    pub fn remove(&mut self, addr: Addr) -> Option<MemberRecord> {
+    pub fn remove(&mut self, addr: Addr) -> Option<Arc<MemberRecord>> {
         let member = self.members.remove(&addr)?;
         self.members_digest = self.members_digest.wrapping_sub(member.digest);
         let name = member.record.identity.info.name.clone();
         self.bury(addr, member.record.launch(), name);
         Some(member.record)
     }
-
-    // --- "First admitted wins" ---
-
-    /// The part of pre-init validation that an empty contacted node decides from its view: a
-    /// tag already present among members wins — unless the joiner is a member this node knew as
-    /// empty (initialized since by a cluster formed among us). `Err` names the earliest-admitted
-    /// member holding another tag.
-    pub fn first_tag_wins(&self, joiner: &Identity) -> Result<(), RejectionReason> {
-        let Some(joiner_tag) = &joiner.tag else {
-            return Ok(());
-        };
-        if self.seen_empty.contains(&joiner.info.name) {
-            return Ok(());
-        }
-        let mut tagged: Vec<&MemberRecord> = self
-            .records()
-            .filter(|r| r.identity.tag.is_some() && r.addr() != joiner.info.addr)
-            .collect();
-        if tagged.is_empty()
-            || tagged
-                .iter()
-                .any(|r| r.identity.tag.as_ref() == Some(joiner_tag))
-        {
-            return Ok(());
-        }
-        tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
-        let first = tagged[0];
-        Err(RejectionReason::ConflictingTag {
-            joiner: joiner_tag.clone(),
-            member: first.identity.info.name.clone(),
-            member_tag: first
-                .identity
-                .tag
-                .clone()
-                .unwrap_or_else(|| joiner_tag.clone()),
-        })
-    }
-
-    /// Conflicting admissions, as an empty node resolves them: among the initialized members
-    /// that empty nodes let in (and that this node never knew as empty), the earliest admitted
-    /// wins and every one admitted with another tag loses. `None` when there is nothing to
-    /// resolve: fewer than two such members, or a cluster was initialized among the members
-    /// (then the CMG decides). Losers in address order.
-    pub fn conflicting_admissions(&self) -> Option<(MemberRecord, Vec<MemberRecord>)> {
-        let initialized_here = self
-            .records()
-            .any(|r| r.admitted_tag.is_none() && r.identity.tag.is_some());
-        let mut tagged: Vec<&MemberRecord> = self
-            .records()
-            .filter(|r| r.entered_empty_topology())
-            .filter(|r| !self.seen_empty.contains(&r.identity.info.name))
-            .collect();
-        if initialized_here || tagged.len() < 2 {
-            return None;
-        }
-        tagged.sort_by(|a, b| a.admission_key().cmp(&b.admission_key()));
-        let winner = tagged[0].clone();
-        let losers = tagged
-            .into_iter()
-            .filter(|r| r.admitted_tag != winner.admitted_tag)
-            .cloned()
-            .collect();
-        Some((winner, losers))
-    }
 }
 
-/// The part of pre-init validation that holds on every path by which a member enters a node's
-/// view (handshake, announce, probe, probe ack, a merge after a heal): equal protocol versions
-/// and compatible product versions (`protocol` and `product` are the checking node's).
-/// **Decision (pre-init on every path):** a member met through gossip or a probe, not a
-/// handshake (say, a node that formed its own topology and is found by a rejoin probe), is
-/// checked the same way; tags are left to the rules of the handshake and the crossing-admissions
-/// eviction, and then to the CMG.
-pub(crate) fn entry_check(
-    protocol: ProtocolVersion,
-    product: ProductVersion,
-    joiner: &Identity,
-) -> Result<(), RejectionReason> {
-    if joiner.info.protocol != protocol {
-        return Err(RejectionReason::ProtocolMismatch {
-            joiner: joiner.info.protocol,
-            cluster: protocol,
-        });
-    }
-    if !joiner.info.product.compatible_with(&product) {
-        return Err(RejectionReason::ProductMismatch {
-            joiner: joiner.info.product,
-            cluster: product,
-        });
-    }
-    Ok(())
+/// True when two records of one launch tell the same admission (time, admitter, tags): a merge
+/// then takes the newer record whole instead of copying its identity into the old one.
+fn same_admission(a: &MemberRecord, b: &MemberRecord) -> bool {
+    a.admitted_at_ms == b.admitted_at_ms
+        && a.admitted_by == b.admitted_by
+        && a.admitted_tag == b.admitted_tag
+        && a.admitter_tag == b.admitter_tag
 }
 
 #[cfg(test)]

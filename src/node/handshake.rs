@@ -69,13 +69,14 @@ impl Node {
             tag: record.admitted_tag.clone(),
         });
         let members = self.known_records();
-        self.merge_record(record.clone(), true);
+        let shared = std::sync::Arc::new(record.clone());
+        self.merge_record(std::sync::Arc::clone(&shared), true);
         for addr in self.topo.addrs() {
             if addr != record.addr() {
                 self.send(
                     addr,
                     Message::Announce {
-                        member: record.clone(),
+                        member: std::sync::Arc::clone(&shared),
                     },
                 );
             }
@@ -116,7 +117,11 @@ impl Node {
         self.topo.first_tag_wins(joiner)
     }
 
-    pub(crate) fn on_handshake_accepted(&mut self, you: MemberRecord, members: Vec<MemberRecord>) {
+    pub(crate) fn on_handshake_accepted(
+        &mut self,
+        you: MemberRecord,
+        members: Vec<std::sync::Arc<MemberRecord>>,
+    ) {
         if self.topo.is_admitted() || you.identity.info.launch != self.launch {
             return;
         }

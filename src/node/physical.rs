@@ -5,6 +5,7 @@
 //! `src/node/handshake.rs`; the rules themselves are in `src/topology.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::bugs::PlantedBug;
 use crate::error::{Rejection, RejectionReason, RejectionStage};
@@ -17,29 +18,29 @@ use crate::topology::{Identity, MemberRecord, Merged, Sweep};
 use crate::types::{Addr, LaunchId, NodeName};
 
 impl Node {
-    /// This node's identity as it stands now.
+    /// This node's identity as it stands now, at its current incarnation (which
+    /// `PhysicalTopology::current_me` raises when the rest changed).
     pub(crate) fn identity(&self) -> Identity {
         Identity {
             info: self.info(),
             tag: self.local.as_ref().map(|l| l.config.tag.clone()),
-            ms_version: self.local.as_ref().map(|l| l.config.ms_version),
             init: self.local.as_ref().map(|l| l.init.clone()),
             replica_of: self.hosted_replica(),
+            incarnation: self.topo.incarnation(),
         }
     }
 
-    /// This node's record, with its identity refreshed.
-    fn my_record(&self) -> Option<MemberRecord> {
-        self.topo.me().cloned().map(|mut me| {
-            me.identity = self.identity();
-            me
-        })
+    /// This node's record, with its identity refreshed (shared: the same record while the
+    /// identity is unchanged).
+    fn my_record(&mut self) -> Option<Arc<MemberRecord>> {
+        let identity = self.identity();
+        self.topo.current_me(identity)
     }
 
     /// All admitted records this node knows, itself included.
-    pub(super) fn known_records(&self) -> Vec<MemberRecord> {
-        let mut all: Vec<MemberRecord> = self.my_record().into_iter().collect();
-        all.extend(self.topo.records().cloned());
+    pub(super) fn known_records(&mut self) -> Vec<Arc<MemberRecord>> {
+        let mut all: Vec<Arc<MemberRecord>> = self.my_record().into_iter().collect();
+        all.extend(self.topo.shared_records());
         all
     }
 
@@ -110,7 +111,7 @@ impl Node {
                 self.send(
                     addr,
                     Message::Probe {
-                        sender: sender.clone(),
+                        sender: Arc::clone(&sender),
                         view,
                     },
                 );
@@ -140,7 +141,7 @@ impl Node {
         self.topo.heard_from(addr, launch, self.now_ms);
     }
 
-    pub(crate) fn on_announce(&mut self, member: MemberRecord) {
+    pub(crate) fn on_announce(&mut self, member: Arc<MemberRecord>) {
         self.merge_record(member, false);
         self.after_membership_change();
     }
@@ -148,7 +149,7 @@ impl Node {
     /// A probe from `from`: the prober's record is merged, and the answer carries this node's
     /// view unless it has the digest `view` the prober sent (the prober holds it already:
     /// `PhysicalTopology::view_digest`).
-    pub(crate) fn on_probe(&mut self, from: Addr, sender: MemberRecord, view: u64) {
+    pub(crate) fn on_probe(&mut self, from: Addr, sender: Arc<MemberRecord>, view: u64) {
         if !self.topo.is_admitted() {
             return;
         }
@@ -172,7 +173,11 @@ impl Node {
         self.after_membership_change();
     }
 
-    pub(crate) fn on_probe_ack(&mut self, sender: MemberRecord, members: Vec<MemberRecord>) {
+    pub(crate) fn on_probe_ack(
+        &mut self,
+        sender: Arc<MemberRecord>,
+        members: Vec<Arc<MemberRecord>>,
+    ) {
         self.merge_record(sender, true);
         for record in members {
             self.merge_record(record, false);
@@ -188,10 +193,14 @@ impl Node {
 
     /// Adds or refreshes a member. `direct` when the record came from the member itself or from
     /// its admitter (it may override a tombstone).
-    pub(super) fn merge_record(&mut self, record: MemberRecord, direct: bool) {
+    pub(super) fn merge_record(&mut self, record: impl Into<Arc<MemberRecord>>, direct: bool) {
+        let record: Arc<MemberRecord> = record.into();
         let addr = record.addr();
         let launch = record.launch();
         if addr == self.cfg.addr || self.is_stopped() {
+            return;
+        }
+        if self.topo.refresh_if_current(&record, direct, self.now_ms) {
             return;
         }
         let Some(known_launch) = self.topo.admit_check(&record, direct) else {

@@ -14,8 +14,6 @@ pub struct Identity {
     pub info: NodeInfo,
     /// Its cluster tag, if it is initialized.
     pub tag: Option<ClusterTag>,
-    /// Its Meta Storage version, if it is initialized.
-    pub ms_version: Option<u64>,
     /// The init command its cluster was created with, if it is initialized.
     pub init: Option<InitCommand>,
     /// The incarnation of the CMG (else Meta Storage) replica its vault hosts, if any: a named
@@ -24,6 +22,13 @@ pub struct Identity {
     /// voter is known by its replica).
     #[serde(default)]
     pub replica_of: Option<InstanceId>,
+    /// How many times this launch has changed what it says about itself (SWIM's incarnation
+    /// number): 1 at its first handshake, one more at every handshake and every change of the
+    /// fields above. Of two records of one launch the one with the higher incarnation is the
+    /// newer; gossip never brings an older identity back (docs/protocol.md, "identities carry
+    /// an incarnation"; issue 13).
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 /// A member of the physical topology: its identity and how it was admitted.

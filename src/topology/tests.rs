@@ -1,7 +1,8 @@
 //! Unit tests of `src/topology.rs`.
 
 use super::*;
-use crate::types::{ClusterId, ClusterTag, NodeInfo};
+use crate::error::RejectionReason;
+use crate::types::{ClusterId, ClusterTag, NodeInfo, ProductVersion, ProtocolVersion};
 
 fn tag(id: u128) -> ClusterTag {
     ClusterTag {
@@ -24,9 +25,9 @@ fn record(n: u8, launch: u64, tag: Option<ClusterTag>, at_ms: u64) -> MemberReco
                 product: ProductVersion::new(3, 0, 0),
             },
             tag: tag.clone(),
-            ms_version: tag.as_ref().map(|_| 1),
             init: None,
             replica_of: None,
+            incarnation: 1,
         },
         admitted_tag: tag,
         admitted_at_ms: at_ms,
@@ -69,6 +70,51 @@ fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
     // The member itself (direct) comes back.
     assert_eq!(t.admit_check(&record(2, 2, None, 20), true), Some(false));
     assert!(!t.tombstones().contains(&(addr, LaunchId(2))));
+}
+
+#[test]
+fn the_higher_incarnation_wins_and_gossip_never_brings_an_older_identity_back() {
+    let mut t = PhysicalTopology::new();
+    let addr = Addr::new([10, 0, 0, 2], 7000);
+    t.merge(record(2, 1, None, 10), true, 0);
+    let mut newer = record(2, 1, None, 10);
+    newer.identity.tag = Some(tag(1));
+    newer.identity.incarnation = 2;
+    let before = t.view_digest(&record(1, 1, None, 0));
+    assert_eq!(t.merge(newer.clone(), false, 0), Merged::Kept);
+    assert_eq!(t.member(addr), Some(&newer));
+    assert_ne!(t.view_digest(&record(1, 1, None, 0)), before);
+    // The older identity (incarnation 1), heard again through gossip or even from the member
+    // itself (a delayed message), changes nothing.
+    let digest = t.view_digest(&record(1, 1, None, 0));
+    assert_eq!(t.merge(record(2, 1, None, 10), true, 0), Merged::Kept);
+    assert_eq!(t.member(addr), Some(&newer));
+    assert_eq!(t.view_digest(&record(1, 1, None, 0)), digest);
+}
+
+#[test]
+fn a_node_raises_its_incarnation_only_when_its_identity_changes() {
+    let mut t = PhysicalTopology::new();
+    assert_eq!(
+        t.current_me(record(1, 1, None, 0).identity),
+        None,
+        "not admitted"
+    );
+    t.handshaking(Addr::new([10, 0, 0, 9], 7000), 0);
+    assert_eq!(t.incarnation(), 1, "a handshake offers a new incarnation");
+    t.enter(record(1, 1, None, 0));
+    let first = t.current_me(record(1, 1, None, 0).identity).unwrap();
+    assert_eq!(first.identity.incarnation, 1);
+    // Unchanged: the same shared record, the same incarnation.
+    let again = t.current_me(record(1, 1, None, 0).identity).unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    // Initialized since: one more.
+    let tagged = t
+        .current_me(record(1, 1, Some(tag(1)), 0).identity)
+        .unwrap();
+    assert_eq!(tagged.identity.incarnation, 2);
+    assert_eq!(tagged.identity.tag, Some(tag(1)));
+    assert_eq!(tagged.admitted_at_ms, 0, "the admission stays");
 }
 
 #[test]
@@ -199,10 +245,15 @@ fn the_view_digest_follows_the_records_not_their_history() {
     assert_ne!(a.view_digest(&record(1, 2, None, 0)), same);
     let mut tagged = record(2, 1, None, 0);
     tagged.identity.tag = Some(tag(1));
-    assert_eq!(a.merge(tagged, false, 0), Merged::Kept);
+    tagged.identity.incarnation = 2;
+    assert_eq!(a.merge(tagged.clone(), false, 0), Merged::Kept);
     assert_ne!(a.view_digest(&me), same);
-    a.merge(record(2, 1, None, 0), false, 0);
-    assert_eq!(a.view_digest(&me), same, "back to the same records");
+    b.merge(tagged.clone(), false, 0);
+    assert_eq!(
+        a.view_digest(&me),
+        b.view_digest(&me),
+        "the same records again"
+    );
     a.merge(record(3, 2, None, 9), true, 0);
     assert_ne!(a.view_digest(&me), same);
     b.merge(record(3, 2, None, 9), true, 0);
@@ -210,7 +261,7 @@ fn the_view_digest_follows_the_records_not_their_history() {
     a.remove(Addr::new([10, 0, 0, 3], 7000));
     assert_ne!(a.view_digest(&me), b.view_digest(&me));
     let mut c = PhysicalTopology::new();
-    c.merge(record(2, 1, None, 0), true, 0);
+    c.merge(tagged, true, 0);
     assert_eq!(a.view_digest(&me), c.view_digest(&me));
     assert_eq!(
         PhysicalTopology::new().view_digest(&me),

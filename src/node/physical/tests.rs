@@ -1,6 +1,8 @@
 //! Unit tests of `src/node/physical.rs`: a probe ack carries the responder's view only when the
 //! prober does not hold it already.
 
+use std::sync::Arc;
+
 use crate::config::{NodeConfig, Timing};
 use crate::message::{Envelope, Message};
 use crate::node::Node;
@@ -31,7 +33,7 @@ fn lone(name: &str, n: u8) -> Node {
 }
 
 /// The members of the ack `node` answers a probe from `prober` carrying `view` with.
-fn ack_members(node: &mut Node, prober: &MemberRecord, view: u64) -> Vec<MemberRecord> {
+fn ack_members(node: &mut Node, prober: &Arc<MemberRecord>, view: u64) -> Vec<Arc<MemberRecord>> {
     let out = node.receive(
         100,
         Envelope {
@@ -43,7 +45,7 @@ fn ack_members(node: &mut Node, prober: &MemberRecord, view: u64) -> Vec<MemberR
             },
         },
     );
-    let acks: Vec<Vec<MemberRecord>> = out
+    let acks: Vec<Vec<Arc<MemberRecord>>> = out
         .messages
         .into_iter()
         .filter_map(|(to, e)| match e.msg {
