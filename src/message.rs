@@ -119,15 +119,17 @@ pub enum Message {
     Probe {
         /// The prober's own record.
         sender: Arc<MemberRecord>,
-        /// The digest of the prober's view (`PhysicalTopology::view_digest`).
-        view: u64,
+        /// The digest of the prober's view (`PhysicalTopology::view_digest`) on a sync probe
+        /// (at most one per member every `rejoin_probe_ms`), `None` on the others: only a sync
+        /// probe may get the responder's view back.
+        view: Option<u64>,
     },
     /// Answer to a probe, with the responder's view (anti-entropy).
     ProbeAck {
         /// The responder's own record.
         sender: Arc<MemberRecord>,
-        /// The responder's view (itself included); empty when it has the digest the probe
-        /// carried: the prober holds these very records.
+        /// The responder's view (itself included) when the probe was a sync probe with another
+        /// digest than the responder's view has; empty otherwise.
         members: Vec<Arc<MemberRecord>>,
     },
     /// A stopping node leaves the physical topology.

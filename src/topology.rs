@@ -64,6 +64,8 @@ struct Member {
     digest: u64,
     last_heard_ms: u64,
     last_probe_ms: u64,
+    /// When this node last sent the member a sync probe (one carrying its view digest).
+    last_sync_ms: u64,
 }
 
 impl Member {
@@ -73,6 +75,7 @@ impl Member {
             record,
             last_heard_ms: now_ms,
             last_probe_ms: now_ms,
+            last_sync_ms: now_ms,
         }
     }
 }
@@ -366,11 +369,26 @@ impl PhysicalTopology {
             .collect()
     }
 
-    /// A probe went to the member at `addr`.
-    pub fn probed(&mut self, addr: Addr, now_ms: u64) {
-        if let Some(m) = self.members.get_mut(&addr) {
-            m.last_probe_ms = now_ms;
+    /// A probe goes to the member at `addr`: true when it is a sync probe, the first in
+    /// `rejoin_probe_ms` — it carries this node's view digest, and the answer brings the
+    /// member's view when the two differ. **Decision (views are compared once per
+    /// `rejoin_probe_ms`, issue 13):** every probe used to carry the digest, and while nodes
+    /// join the views of any two members almost always differ somewhere, so nearly every ack
+    /// carried the whole view: n² acks of n records per probe interval. What a member says of
+    /// itself travels in every probe and ack anyway, and a new member's record in the
+    /// admitter's announcement and its own probes; the view exchange is the backstop (a healed
+    /// partition, a restarted member that knows nobody), and once per `rejoin_probe_ms` serves it.
+    /// A node that is not a member (a rejoin round's target) always gets a sync probe.
+    pub fn probed(&mut self, addr: Addr, now_ms: u64, rejoin_probe_ms: u64) -> bool {
+        let Some(m) = self.members.get_mut(&addr) else {
+            return true;
+        };
+        m.last_probe_ms = now_ms;
+        if now_ms.saturating_sub(m.last_sync_ms) >= rejoin_probe_ms {
+            m.last_sync_ms = now_ms;
+            return true;
         }
+        false
     }
 
     // --- Membership changes ---

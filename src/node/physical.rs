@@ -107,12 +107,12 @@ impl Node {
         if let Some(sender) = self.my_record() {
             let view = self.topo.view_digest(&sender);
             for addr in probe {
-                self.topo.probed(addr, now);
+                let sync = self.topo.probed(addr, now, self.timing.rejoin_probe_ms);
                 self.send(
                     addr,
                     Message::Probe {
                         sender: Arc::clone(&sender),
-                        view,
+                        view: sync.then_some(view),
                     },
                 );
             }
@@ -147,9 +147,9 @@ impl Node {
     }
 
     /// A probe from `from`: the prober's record is merged, and the answer carries this node's
-    /// view unless it has the digest `view` the prober sent (the prober holds it already:
-    /// `PhysicalTopology::view_digest`).
-    pub(crate) fn on_probe(&mut self, from: Addr, sender: Arc<MemberRecord>, view: u64) {
+    /// view when the probe is a sync probe whose digest `view` differs from this node's
+    /// (`PhysicalTopology::view_digest`, `PhysicalTopology::probed`).
+    pub(crate) fn on_probe(&mut self, from: Addr, sender: Arc<MemberRecord>, view: Option<u64>) {
         if !self.topo.is_admitted() {
             return;
         }
@@ -158,10 +158,9 @@ impl Node {
         let Some(me) = self.my_record() else {
             return;
         };
-        let members = if self.topo.view_digest(&me) == view {
-            Vec::new()
-        } else {
-            self.known_records()
+        let members = match view {
+            Some(view) if self.topo.view_digest(&me) != view => self.known_records(),
+            _ => Vec::new(),
         };
         self.send(
             from,

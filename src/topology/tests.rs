@@ -54,6 +54,23 @@ fn a_member_silent_too_long_is_dead_and_a_silent_one_is_probed() {
 }
 
 #[test]
+fn a_member_gets_one_sync_probe_per_rejoin_interval_and_a_stranger_always_does() {
+    let rejoin_ms = Timing::default().rejoin_probe_ms;
+    let mut t = PhysicalTopology::new();
+    t.merge(record(2, 1, None, 0), true, 1_000);
+    let addr = Addr::new([10, 0, 0, 2], 7000);
+    // Met at 1 s: its first probes compare nothing, until a rejoin interval has passed.
+    assert!(!t.probed(addr, 1_500, rejoin_ms));
+    assert!(t.probed(addr, 1_000 + rejoin_ms, rejoin_ms));
+    assert!(!t.probed(addr, 1_500 + rejoin_ms, rejoin_ms));
+    assert!(t.probed(addr, 1_000 + 2 * rejoin_ms, rejoin_ms));
+    // Not a member (a rejoin round's seed or removed member): every probe is a sync probe.
+    let stranger = Addr::new([10, 0, 0, 9], 7000);
+    assert!(t.probed(stranger, 1_500, rejoin_ms));
+    assert!(t.probed(stranger, 1_600, rejoin_ms));
+}
+
+#[test]
 fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
     let mut t = PhysicalTopology::new();
     let addr = Addr::new([10, 0, 0, 2], 7000);

@@ -1,5 +1,5 @@
-//! Unit tests of `src/node/physical.rs`: a probe ack carries the responder's view only when the
-//! prober does not hold it already.
+//! Unit tests of `src/node/physical.rs`: a probe ack carries the responder's view only to a sync
+//! probe whose prober does not hold it already.
 
 use std::sync::Arc;
 
@@ -33,7 +33,11 @@ fn lone(name: &str, n: u8) -> Node {
 }
 
 /// The members of the ack `node` answers a probe from `prober` carrying `view` with.
-fn ack_members(node: &mut Node, prober: &Arc<MemberRecord>, view: u64) -> Vec<Arc<MemberRecord>> {
+fn ack_members(
+    node: &mut Node,
+    prober: &Arc<MemberRecord>,
+    view: Option<u64>,
+) -> Vec<Arc<MemberRecord>> {
     let out = node.receive(
         100,
         Envelope {
@@ -58,15 +62,17 @@ fn ack_members(node: &mut Node, prober: &Arc<MemberRecord>, view: u64) -> Vec<Ar
 }
 
 #[test]
-fn a_probe_ack_carries_the_view_only_to_a_prober_that_lacks_it() {
+fn a_probe_ack_carries_the_view_only_to_a_sync_prober_that_lacks_it() {
     let mut a = lone("a", 1);
     let b = lone("b", 2).my_record().expect("b admitted itself");
     let a_record = a.my_record().expect("a admitted itself");
     // b holds exactly {b, a}: the view a holds once it merged b.
     let same = record_digest(&b).wrapping_add(record_digest(&a_record));
-    assert!(ack_members(&mut a, &b, same).is_empty());
+    assert!(ack_members(&mut a, &b, Some(same)).is_empty());
+    // A probe that is not a sync probe (no digest) gets no view, whatever b holds.
+    assert!(ack_members(&mut a, &b, None).is_empty());
     // Any other digest: b lacks something, and gets a's whole view (a itself, then b).
-    let members = ack_members(&mut a, &b, same ^ 1);
+    let members = ack_members(&mut a, &b, Some(same ^ 1));
     let names: Vec<&str> = members
         .iter()
         .map(|r| r.identity.info.name.as_str())
