@@ -499,3 +499,23 @@ fn demo_seeds_runs_a_seed_list_and_refuses_bad_lists() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// A reader that goes away before the tool writes (`joinsim demo --runs 3 | head -c 0`) ends it
+/// quietly by SIGPIPE, as any Unix tool, instead of a panic about a broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_reader_that_goes_away_ends_the_tool_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_joinsim"))
+        .args(["demo", "--runs", "3", "--nodes", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{out:?}");
+}

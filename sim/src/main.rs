@@ -250,6 +250,7 @@ fn bad_input(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     init_logging();
     match cli.command {
@@ -665,4 +666,16 @@ fn print_document(out: &mut impl std::io::Write, document: &impl serde::Serializ
         "{}",
         serde_json::to_string(document).expect("results serialize")
     );
+}
+
+/// A reader that goes away (`joinsim fuzz --json | head`) ends the process quietly, as it does
+/// any Unix tool, instead of `println!` panicking on the broken pipe: Rust starts programs with
+/// SIGPIPE ignored, and this puts back its default action.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; `signal` with
+    // `SIG_DFL` installs no handler of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
