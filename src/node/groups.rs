@@ -162,32 +162,33 @@ impl Node {
         if self.now_ms < self.last_empty_ask_ms + self.timing.ms_retry_ms {
             return;
         }
-        let Some(local) = self.local.clone() else {
+        if self.local.is_none() {
             return;
-        };
+        }
         let me = self.cfg.name.clone();
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
-            let (instance, empty, voters) = match kind {
+            // Only a replica with an empty log asks: the voter list is copied for it alone (it
+            // used to copy the node's whole local state at every tick).
+            let (instance, empty) = match kind {
                 GroupKind::Cmg => match self.cmg.as_ref() {
-                    Some(c) => (
-                        c.group().instance(),
-                        c.group().last_index() == 0,
-                        local.config.cmg_nodes.clone(),
-                    ),
+                    Some(c) => (c.group().instance(), c.group().last_index() == 0),
                     None => continue,
                 },
                 GroupKind::Ms => match self.ms.as_ref() {
-                    Some(m) => (
-                        m.group().instance(),
-                        m.group().last_index() == 0,
-                        local.config.ms_nodes.clone(),
-                    ),
+                    Some(m) => (m.group().instance(), m.group().last_index() == 0),
                     None => continue,
                 },
             };
             if !empty {
                 continue;
             }
+            let Some(config) = self.local.as_ref().map(|l| &l.config) else {
+                return;
+            };
+            let voters = match kind {
+                GroupKind::Cmg => config.cmg_nodes.clone(),
+                GroupKind::Ms => config.ms_nodes.clone(),
+            };
             self.last_empty_ask_ms = self.now_ms;
             for voter in voters.iter().filter(|v| **v != me) {
                 if let Some(addr) = self.peer_addr(instance, voter) {
