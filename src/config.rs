@@ -104,6 +104,28 @@ impl NodeConfig {
     }
 }
 
+/// How the physical topology finds failed members (docs/protocol.md, "Failure detection").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureDetector {
+    /// Every member probes every member it has not heard from in `probe_interval_ms`, and at
+    /// least every `rejoin_probe_ms`; a member silent for `failure_timeout_ms` is removed. Every
+    /// node judges every member itself, so a dead member leaves every view within
+    /// `failure_timeout_ms` of its last word — at the cost of n² probes per interval.
+    #[default]
+    AllPairs,
+    /// SWIM (Das, Gupta, Motivala 2002): each period of `probe_interval_ms` a member probes one
+    /// member, the next of a shuffled round of all of them; without an answer by half the period
+    /// it asks `SWIM_INDIRECT_PROBES` others to probe it, and without one by the period's end it
+    /// suspects it. A suspect that does not refute (a higher incarnation) within
+    /// `failure_timeout_ms` is removed. Suspicions, removals and new or changed records travel as
+    /// rumors piggybacked on probes and acks, each passed on a bounded number of times; a new
+    /// member's admission is a rumor too, not an announcement to every member. O(n) messages
+    /// per period; opt-in (issue 13) until the protocol's timers that assume the all-pairs bound
+    /// are reworked (docs/performance.md).
+    Swim,
+}
+
 /// Every timer of the protocol, in milliseconds of (simulated) time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
@@ -144,6 +166,9 @@ pub struct Timing {
     pub ms_retry_ms: u64,
     /// How long an admin command waits for the CMG before it fails.
     pub admin_timeout_ms: u64,
+    /// How failed members are found ([`FailureDetector`]; all pairs unless set).
+    #[serde(default)]
+    pub failure_detector: FailureDetector,
 }
 
 impl Default for Timing {
@@ -163,6 +188,7 @@ impl Default for Timing {
             init_timeout_ms: 5_000,
             ms_retry_ms: 500,
             admin_timeout_ms: 10_000,
+            failure_detector: FailureDetector::AllPairs,
         }
     }
 }

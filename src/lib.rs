@@ -88,7 +88,7 @@ pub use admin::{AdminCommand, AdminOutcome};
 pub use bugs::PlantedBug;
 pub use cluster_config::ClusterConfig;
 pub use cmg::{ClusterState, CmgState, InitFate, JoinResult, LogicalTopology};
-pub use config::{NodeConfig, Timing};
+pub use config::{FailureDetector, NodeConfig, Timing};
 pub use error::{
     AdminError, Error, InitError, JoinReadyRefusal, NodeList, Rejection, RejectionReason,
     RejectionStage, Result,

@@ -14,7 +14,7 @@ use crate::cmg::JoinResult;
 use crate::codec::options as codec;
 use crate::error::{AdminError, Error, InitError, JoinReadyRefusal, Rejection, Result};
 use crate::init::{GroupStatus, InitParams, InitPlan, StartOutcome};
-use crate::topology::{Identity, MemberRecord};
+use crate::topology::{Identity, MemberRecord, Rumor};
 use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 
 pub use crate::codec::MAX_MESSAGE_BYTES;
@@ -123,6 +123,13 @@ pub enum Message {
         /// (at most one per member every `rejoin_probe_ms`), `None` on the others: only a sync
         /// probe may get the responder's view back.
         view: Option<u64>,
+        /// SWIM's piggybacked rumors (empty with the all-pairs detector).
+        #[serde(default)]
+        rumors: Vec<Rumor>,
+        /// SWIM: the member that asked this node to probe (an indirect probe); the ack says so,
+        /// and the prober relays it.
+        #[serde(default)]
+        relay_for: Option<Addr>,
     },
     /// Answer to a probe, with the responder's view (anti-entropy).
     ProbeAck {
@@ -131,6 +138,25 @@ pub enum Message {
         /// The responder's view (itself included) when the probe was a sync probe with another
         /// digest than the responder's view has; empty otherwise.
         members: Vec<Arc<MemberRecord>>,
+        /// SWIM's piggybacked rumors (empty with the all-pairs detector).
+        #[serde(default)]
+        rumors: Vec<Rumor>,
+        /// The probe's `relay_for`, echoed.
+        #[serde(default)]
+        relay_for: Option<Addr>,
+    },
+    /// SWIM's indirect probe request (ping-req): probe `target` for the sender, which has had no
+    /// answer from it for half a period.
+    ProbeRequest {
+        /// The member to probe.
+        target: Addr,
+    },
+    /// SWIM: `target` (launch `launch`) answered the probe this node made for the receiver.
+    ProbeRelay {
+        /// The member that answered.
+        target: Addr,
+        /// Its launch.
+        launch: LaunchId,
     },
     /// A stopping node leaves the physical topology.
     Leaving,
@@ -413,6 +439,8 @@ pub enum MessageKind {
     AdminForward,
     AdminForwardResult,
     CancelQuery,
+    ProbeRequest,
+    ProbeRelay,
 }
 
 impl MessageKind {
@@ -438,6 +466,8 @@ impl Message {
             Message::Announce { .. } => MessageKind::Announce,
             Message::Probe { .. } => MessageKind::Probe,
             Message::ProbeAck { .. } => MessageKind::ProbeAck,
+            Message::ProbeRequest { .. } => MessageKind::ProbeRequest,
+            Message::ProbeRelay { .. } => MessageKind::ProbeRelay,
             Message::Leaving => MessageKind::Leaving,
             Message::InitRequest { .. } => MessageKind::InitRequest,
             Message::InitResponse { .. } => MessageKind::InitResponse,

@@ -40,6 +40,7 @@ mod leave;
 mod membership;
 mod ms;
 mod physical;
+mod swim;
 mod target;
 mod view;
 
@@ -273,8 +274,20 @@ impl Node {
             Message::HandshakeAccepted { you, members } => self.on_handshake_accepted(you, members),
             Message::HandshakeRefused { rejection } => self.on_handshake_refused(from, rejection),
             Message::Announce { member } => self.on_announce(member),
-            Message::Probe { sender, view } => self.on_probe(from, sender, view),
-            Message::ProbeAck { sender, members } => self.on_probe_ack(sender, members),
+            Message::Probe {
+                sender,
+                view,
+                rumors,
+                relay_for,
+            } => self.on_probe(from, sender, view, rumors, relay_for),
+            Message::ProbeAck {
+                sender,
+                members,
+                rumors,
+                relay_for,
+            } => self.on_probe_ack(sender, members, rumors, relay_for),
+            Message::ProbeRequest { target } => self.on_probe_request(from, target),
+            Message::ProbeRelay { target, launch } => self.on_probe_relay(target, launch),
             Message::Leaving => self.on_leaving(from, from_launch),
             Message::InitRequest { request, params } => self.on_init_request(from, request, params),
             Message::InitResponse { .. } | Message::AdminResponse { .. } => {}

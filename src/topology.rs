@@ -38,10 +38,14 @@ use std::sync::Arc;
 
 mod admission;
 mod record;
+mod rumor;
+mod swim;
 
 pub(crate) use admission::entry_check;
 pub(crate) use record::record_digest;
 pub use record::{Identity, MemberRecord};
+pub use rumor::Rumor;
+pub(crate) use swim::SwimTick;
 
 use crate::config::Timing;
 use crate::types::{Addr, LaunchId, NodeName};
@@ -103,6 +107,9 @@ pub(crate) enum Merged {
     },
     /// A new member.
     Added,
+    /// A known launch's record at a higher incarnation took the old one's place (its identity
+    /// changed, or it refuted a suspicion).
+    Refreshed,
 }
 
 /// What failure detection found at one tick ([`PhysicalTopology::sweep`]).
@@ -137,6 +144,8 @@ pub(crate) struct PhysicalTopology {
     /// The tombstones, oldest first, each with the removed member's name.
     tombstone_order: VecDeque<(Addr, LaunchId, NodeName)>,
     last_rejoin_probe_ms: u64,
+    /// SWIM's state (`FailureDetector::Swim`; idle otherwise).
+    swim: swim::Swim,
     /// Names this node has known as empty members: when such a name comes back with a tag, it is
     /// a member of this topology that a cluster formed among us initialized, not an intruder.
     seen_empty: BTreeSet<NodeName>,
@@ -155,6 +164,7 @@ impl PhysicalTopology {
             tombstones: BTreeSet::new(),
             tombstone_order: VecDeque::new(),
             last_rejoin_probe_ms: 0,
+            swim: swim::Swim::default(),
             seen_empty: BTreeSet::new(),
         }
     }
@@ -297,6 +307,7 @@ impl PhysicalTopology {
         if let Some(m) = self.members.get_mut(&addr) {
             if m.record.launch() == launch {
                 m.last_heard_ms = now_ms;
+                self.swim.suspects.remove(&addr);
             }
         }
     }
@@ -463,6 +474,11 @@ impl PhysicalTopology {
                         .wrapping_sub(existing.digest)
                         .wrapping_add(digest);
                     existing.digest = digest;
+                    self.swim.suspects.remove(&addr);
+                    if direct {
+                        existing.last_heard_ms = now_ms;
+                    }
+                    return Merged::Refreshed;
                 }
                 if direct {
                     existing.last_heard_ms = now_ms;
@@ -482,6 +498,7 @@ impl PhysicalTopology {
                     .wrapping_sub(old_digest)
                     .wrapping_add(existing.digest);
                 self.bury(addr, old, old_name);
+                self.swim.suspects.remove(&addr);
                 Merged::Replaced { old }
             }
             None => {
@@ -496,6 +513,7 @@ impl PhysicalTopology {
     /// Removes the member at `addr` and buries its launch, so that gossip does not bring it back.
     pub fn remove(&mut self, addr: Addr) -> Option<Arc<MemberRecord>> {
         let member = self.members.remove(&addr)?;
+        self.swim.suspects.remove(&addr);
         self.members_digest = self.members_digest.wrapping_sub(member.digest);
         let name = member.record.identity.info.name.clone();
         self.bury(addr, member.record.launch(), name);

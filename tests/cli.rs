@@ -519,3 +519,31 @@ fn a_reader_that_goes_away_ends_the_tool_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{out:?}");
 }
+
+/// `demo --detector swim` runs the demo with SWIM (every node joins, another trace than all
+/// pairs'); another detector's name is bad input.
+#[test]
+fn demo_takes_the_failure_detector() {
+    let hash = |args: &[&str]| {
+        let out = joinsim(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("trace-hash: "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    let swim = hash(&["demo", "--nodes", "4", "--detector", "swim"]);
+    let all_pairs = hash(&["demo", "--nodes", "4", "--detector", "all-pairs"]);
+    assert_eq!(
+        all_pairs,
+        hash(&["demo", "--nodes", "4"]),
+        "all pairs is the default"
+    );
+    assert_ne!(swim, all_pairs);
+    let out = joinsim(&["demo", "--detector", "gossip"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--detector"));
+}

@@ -23,6 +23,7 @@ mod robustness;
 mod scenario_language;
 mod stall;
 mod storage_faults;
+mod swim;
 mod test_seeds;
 mod trace_file;
 mod trace_hashes;

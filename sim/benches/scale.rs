@@ -4,7 +4,7 @@
 //! simulated seconds per run, whether every node joined, and the peak memory of measuring that
 //! size; then the growth exponents between successive sizes, to compare with n log n.
 //!
-//! `cargo bench -p joinsim-sim --bench scale [-- [SIZE ...] [--budget-s S] [--max-runs N]
+//! `cargo bench -p joinsim-sim --bench scale [-- [SIZE ...] [--detector all-pairs|swim] [--budget-s S] [--max-runs N]
 //! [--cap-s S]]` (release build). Each size runs seeds 0, 1, 2, ... in a child process of its own
 //! (this bench re-executed with `--one-size K`) until `--budget-s` wall seconds have passed
 //! (default 2) or `--max-runs` runs are made (default 1000), at least one run. A run that takes
@@ -44,7 +44,7 @@ fn measure_one_size(nodes: usize, args: &ScaleArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut seed = 0u64;
     loop {
-        let report = joinsim_sim::run_demo(seed, nodes);
+        let report = joinsim_sim::run_demo_detecting(seed, nodes, args.detector);
         let run = RunFigures {
             wall_ms: report.wall_time.as_secs_f64() * 1e3,
             events: report.entries,
@@ -83,7 +83,8 @@ fn measure_all(args: &ScaleArgs) -> ExitCode {
         }
     };
     println!(
-        "scale benchmark: the canonical demo (K nodes + 1 joiner, as `joinsim demo --nodes K`), release build"
+        "scale benchmark: the canonical demo (K nodes + 1 joiner, as `joinsim demo --nodes K`), release build, failure detector {:?}",
+        args.detector
     );
     println!(
         "per size: seeds 0.. until {} s of wall time or {} runs (at least one), in a child process; a run over {} s is killed",
@@ -118,6 +119,11 @@ fn measure_in_child(exe: &std::path::Path, nodes: usize, args: &ScaleArgs) -> Si
         .arg(args.budget_s.to_string())
         .arg("--max-runs")
         .arg(args.max_runs.to_string())
+        .arg("--detector")
+        .arg(match args.detector {
+            joinsim::FailureDetector::AllPairs => "all-pairs",
+            joinsim::FailureDetector::Swim => "swim",
+        })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use joinsim::{ClusterTag, JoinPhase};
+use joinsim::{ClusterTag, FailureDetector, JoinPhase, Timing};
 
 use crate::seed_list::SeedList;
 use crate::sim::{RunReport, Sim};
@@ -24,10 +24,29 @@ pub struct DemoOutcome {
 
 /// Runs the canonical demo with `nodes` initial nodes.
 pub fn run_demo(seed: u64, nodes: usize) -> RunReport<DemoOutcome> {
+    run_demo_detecting(seed, nodes, FailureDetector::AllPairs)
+}
+
+/// [`run_demo`] with the physical topology's failure detector `detector` (`joinsim demo
+/// --detector`).
+pub fn run_demo_detecting(
+    seed: u64,
+    nodes: usize,
+    detector: FailureDetector,
+) -> RunReport<DemoOutcome> {
     assert!(nodes >= 1, "the demo needs at least one node");
-    Sim::new(seed)
-        .nodes(nodes)
-        .run(move |world| demo_body(world, nodes))
+    with_detector(Sim::new(seed).nodes(nodes), detector).run(move |world| demo_body(world, nodes))
+}
+
+/// The builder with `detector`: the default timing is left untouched for the all-pairs one.
+fn with_detector(sim: Sim, detector: FailureDetector) -> Sim {
+    match detector {
+        FailureDetector::AllPairs => sim,
+        FailureDetector::Swim => sim.timing(Timing {
+            failure_detector: detector,
+            ..Timing::default()
+        }),
+    }
 }
 
 /// Runs the canonical demo inside the current madsim runtime.
@@ -191,6 +210,11 @@ pub struct DemoBatch {
 /// nodes, one after another (issue "Speed and scale": a user measures runs/s without `cargo
 /// bench`). A [`SeedList`] holds at least one seed; `nodes` is at least 1 ([`run_demo`]).
 pub fn run_demos(seeds: &SeedList, nodes: usize) -> DemoBatch {
+    run_demos_detecting(seeds, nodes, FailureDetector::AllPairs)
+}
+
+/// [`run_demos`] with the physical topology's failure detector `detector`.
+pub fn run_demos_detecting(seeds: &SeedList, nodes: usize, detector: FailureDetector) -> DemoBatch {
     let runs = seeds.len();
     let started = std::time::Instant::now();
     let mut walls_ms = Vec::with_capacity(runs.min(1 << 20) as usize);
@@ -209,9 +233,7 @@ pub fn run_demos(seeds: &SeedList, nodes: usize) -> DemoBatch {
         hashes: 0xcbf2_9ce4_8422_2325,
     };
     for seed in seeds.iter() {
-        let report = Sim::new(seed)
-            .nodes(nodes)
-            .keep_messages(false)
+        let report = with_detector(Sim::new(seed).nodes(nodes).keep_messages(false), detector)
             .run(move |world| demo_body(world, nodes));
         if !(report.value.all_joined && report.value.init.is_ok()) {
             batch.failed_seeds.push(seed);

@@ -57,7 +57,8 @@ pub const LONG_VERSION: &str = concat!(
 
 pub use checkers::{Checker, Hazard, HazardKind, Invariant, Violation};
 pub use demo::{
-    format_demo, format_demo_batch, run_demo, run_demo_inside, run_demos, DemoBatch, DemoOutcome,
+    format_demo, format_demo_batch, run_demo, run_demo_detecting, run_demo_inside, run_demos,
+    run_demos_detecting, DemoBatch, DemoOutcome,
 };
 /// `#[joinsim_sim::test]`: an `async fn NAME(world: World)` as a seeded simulation test (see
 /// [`test_runner`]).

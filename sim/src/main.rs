@@ -99,6 +99,22 @@ fn write_files(
     }
 }
 
+/// `--detector`'s values (`joinsim::FailureDetector`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DetectorArg {
+    AllPairs,
+    Swim,
+}
+
+impl From<DetectorArg> for joinsim::FailureDetector {
+    fn from(arg: DetectorArg) -> Self {
+        match arg {
+            DetectorArg::AllPairs => joinsim::FailureDetector::AllPairs,
+            DetectorArg::Swim => joinsim::FailureDetector::Swim,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The canonical run: K empty nodes start, init goes to the first, all join, then one more
@@ -119,6 +135,10 @@ enum Command {
         /// order; 1..=1000000 seeds).
         #[arg(long, value_name = "SPEC", value_parser = demo_seed_list, conflicts_with_all = ["runs", "seed"])]
         seeds: Option<joinsim_sim::seed_list::SeedList>,
+        /// The physical topology's failure detector: all-pairs (the protocol's default) or swim
+        /// (opt-in; docs/protocol.md, "Failure detection").
+        #[arg(long, value_enum, default_value_t = DetectorArg::AllPairs)]
+        detector: DetectorArg,
         #[command(flatten)]
         files: FileArgs,
     },
@@ -259,8 +279,10 @@ fn main() -> ExitCode {
             nodes,
             runs,
             seeds,
+            detector,
             files,
         } => {
+            let detector = joinsim::FailureDetector::from(detector);
             let batch_seeds = match (runs, seeds) {
                 (Some(runs), _) => {
                     if !files.files().is_empty() {
@@ -284,7 +306,8 @@ fn main() -> ExitCode {
                 (None, None) => None,
             };
             if let Some(batch_seeds) = batch_seeds {
-                let batch = joinsim_sim::run_demos(&batch_seeds, nodes as usize);
+                let batch =
+                    joinsim_sim::run_demos_detecting(&batch_seeds, nodes as usize, detector);
                 print!("{}", joinsim_sim::format_demo_batch(&batch));
                 return if batch.failed_seeds.is_empty() {
                     ExitCode::SUCCESS
@@ -292,7 +315,7 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 };
             }
-            let report = joinsim_sim::run_demo(seed, nodes as usize);
+            let report = joinsim_sim::run_demo_detecting(seed, nodes as usize, detector);
             print!("{}", joinsim_sim::format_demo(&report));
             let files = files.files();
             if !files.is_empty() {

@@ -40,21 +40,26 @@ pub struct ScaleArgs {
     pub cap_s: f64,
     /// `--one-size K`: this process is the child measuring size K.
     pub one_size: Option<usize>,
+    /// `--detector all-pairs|swim`: the physical topology's failure detector (default all
+    /// pairs).
+    pub detector: joinsim::FailureDetector,
 }
 
 /// How to call the bench, for its error messages.
 pub const USAGE: &str = "usage: cargo bench -p joinsim-sim --bench scale -- [SIZE ...] \
-[--budget-s SECONDS] [--max-runs N] [--cap-s SECONDS]";
+[--budget-s SECONDS] [--max-runs N] [--cap-s SECONDS] [--detector all-pairs|swim]";
 
 /// Parses the bench's arguments (without the program name): sizes as bare numbers, and
-/// `--budget-s S`, `--max-runs N`, `--cap-s S`, `--one-size K` (each also as `--flag=value`).
+/// `--budget-s S`, `--max-runs N`, `--cap-s S`, `--one-size K`, `--detector D` (each also as
+/// `--flag=value`).
 /// `--bench`, which `cargo bench` passes to every bench, is ignored. No size means
 /// [`DEFAULT_SIZES`].
 ///
 /// # Errors
 /// A message naming the argument: an unknown flag, a flag without its value, a size that is not
 /// a number or lies outside [`limits::NODES`], a number of seconds that is not positive and
-/// finite or is above [`MAX_SECONDS`], or runs outside [`limits::DEMO_RUNS`].
+/// finite or is above [`MAX_SECONDS`], runs outside [`limits::DEMO_RUNS`], or a detector other
+/// than `all-pairs` and `swim`.
 pub fn parse_args(args: &[String]) -> Result<ScaleArgs, String> {
     let mut parsed = ScaleArgs {
         sizes: Vec::new(),
@@ -62,6 +67,7 @@ pub fn parse_args(args: &[String]) -> Result<ScaleArgs, String> {
         max_runs: DEFAULT_MAX_RUNS,
         cap_s: DEFAULT_CAP_S,
         one_size: None,
+        detector: joinsim::FailureDetector::AllPairs,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -76,7 +82,7 @@ pub fn parse_args(args: &[String]) -> Result<ScaleArgs, String> {
             Some((name, value)) => (name, value.to_string()),
             None => {
                 let value = match flag {
-                    "budget-s" | "max-runs" | "cap-s" | "one-size" => rest
+                    "budget-s" | "max-runs" | "cap-s" | "one-size" | "detector" => rest
                         .next()
                         .ok_or_else(|| format!("--{flag} needs a value; {USAGE}"))?,
                     _ => return Err(format!("unknown argument {arg:?}; {USAGE}")),
@@ -95,6 +101,17 @@ pub fn parse_args(args: &[String]) -> Result<ScaleArgs, String> {
                 parsed.max_runs = limits::check("--max-runs", n, &limits::DEMO_RUNS)?;
             }
             "one-size" => parsed.one_size = Some(size(&value)?),
+            "detector" => {
+                parsed.detector = match value.as_str() {
+                    "all-pairs" => joinsim::FailureDetector::AllPairs,
+                    "swim" => joinsim::FailureDetector::Swim,
+                    _ => {
+                        return Err(format!(
+                            "--detector {value:?} is neither all-pairs nor swim; {USAGE}"
+                        ))
+                    }
+                }
+            }
             _ => return Err(format!("unknown argument {arg:?}; {USAGE}")),
         }
     }
@@ -439,6 +456,18 @@ mod tests {
         assert_eq!(parsed.cap_s, 30.0);
         assert_eq!(parsed.max_runs, 7);
         assert_eq!(args("--one-size 9").unwrap().one_size, Some(9));
+        assert_eq!(
+            args("--detector swim").unwrap().detector,
+            joinsim::FailureDetector::Swim
+        );
+        assert_eq!(
+            args("--detector=all-pairs").unwrap().detector,
+            joinsim::FailureDetector::AllPairs
+        );
+        assert!(args("--detector gossip")
+            .unwrap_err()
+            .contains("--detector"));
+        assert!(args("--detector").unwrap_err().contains("needs a value"));
         assert_eq!(args("1000").unwrap().sizes, [1000]);
     }
 

@@ -71,7 +71,13 @@ impl Node {
         let members = self.known_records();
         let shared = std::sync::Arc::new(record.clone());
         self.merge_record(std::sync::Arc::clone(&shared), true);
-        for addr in self.topo.addrs() {
+        // SWIM: the admission travels as a rumor (`merge_record` spread it), not to everyone.
+        let announced = if self.is_swim() {
+            Vec::new()
+        } else {
+            self.topo.addrs()
+        };
+        for addr in announced {
             if addr != record.addr() {
                 self.send(
                     addr,

@@ -14,7 +14,7 @@ use crate::init::HeldCluster;
 use crate::marks::Mark;
 use crate::message::Message;
 use crate::node::Node;
-use crate::topology::{Identity, MemberRecord, Merged, Sweep};
+use crate::topology::{Identity, MemberRecord, Merged, Rumor, Sweep};
 use crate::types::{Addr, LaunchId, NodeName};
 
 impl Node {
@@ -32,7 +32,7 @@ impl Node {
 
     /// This node's record, with its identity refreshed (shared: the same record while the
     /// identity is unchanged).
-    fn my_record(&mut self) -> Option<Arc<MemberRecord>> {
+    pub(super) fn my_record(&mut self) -> Option<Arc<MemberRecord>> {
         let identity = self.identity();
         self.topo.current_me(identity)
     }
@@ -93,6 +93,10 @@ impl Node {
         {
             self.send_handshake();
         }
+        if self.is_swim() {
+            self.swim_topology_tick();
+            return;
+        }
         let now = self.now_ms;
         let Sweep { dead, mut probe } = self.topo.sweep(now, &self.timing);
         for addr in dead {
@@ -113,6 +117,8 @@ impl Node {
                     Message::Probe {
                         sender: Arc::clone(&sender),
                         view: sync.then_some(view),
+                        rumors: Vec::new(),
+                        relay_for: None,
                     },
                 );
             }
@@ -121,7 +127,7 @@ impl Node {
 
     /// The rejoin round's targets: seeds and the known addresses of this node's own CMG voters
     /// (and removed members) not in the view; see `PhysicalTopology::rejoin_targets`.
-    fn rejoin_targets(&self) -> Vec<Addr> {
+    pub(super) fn rejoin_targets(&self) -> Vec<Addr> {
         let mut wanted: BTreeSet<Addr> = self.cfg.seeds.iter().copied().collect();
         if let Some(local) = &self.local {
             wanted.extend(
@@ -149,11 +155,19 @@ impl Node {
     /// A probe from `from`: the prober's record is merged, and the answer carries this node's
     /// view when the probe is a sync probe whose digest `view` differs from this node's
     /// (`PhysicalTopology::view_digest`, `PhysicalTopology::probed`).
-    pub(crate) fn on_probe(&mut self, from: Addr, sender: Arc<MemberRecord>, view: Option<u64>) {
+    pub(crate) fn on_probe(
+        &mut self,
+        from: Addr,
+        sender: Arc<MemberRecord>,
+        view: Option<u64>,
+        rumors: Vec<Rumor>,
+        relay_for: Option<Addr>,
+    ) {
         if !self.topo.is_admitted() {
             return;
         }
         self.merge_record(sender, true);
+        self.hear_rumors(rumors);
         // This node's record as it stands after the merge: the one the digest compared holds.
         let Some(me) = self.my_record() else {
             return;
@@ -162,11 +176,14 @@ impl Node {
             Some(view) if self.topo.view_digest(&me) != view => self.known_records(),
             _ => Vec::new(),
         };
+        let rumors = self.rumors_to_send();
         self.send(
             from,
             Message::ProbeAck {
                 sender: me,
                 members,
+                rumors,
+                relay_for,
             },
         );
         self.after_membership_change();
@@ -176,11 +193,24 @@ impl Node {
         &mut self,
         sender: Arc<MemberRecord>,
         members: Vec<Arc<MemberRecord>>,
+        rumors: Vec<Rumor>,
+        relay_for: Option<Addr>,
     ) {
+        if let Some(asker) = relay_for {
+            // An indirect probe this node made for `asker`: tell it the target answered.
+            self.send(
+                asker,
+                Message::ProbeRelay {
+                    target: sender.addr(),
+                    launch: sender.launch(),
+                },
+            );
+        }
         self.merge_record(sender, true);
         for record in members {
             self.merge_record(record, false);
         }
+        self.hear_rumors(rumors);
         self.after_membership_change();
     }
 
@@ -213,8 +243,14 @@ impl Node {
             }
         }
         let name = record.identity.info.name.clone();
-        match self.topo.merge(record, direct, self.now_ms) {
-            Merged::Kept => {}
+        let rumor = self.is_swim().then(|| Arc::clone(&record));
+        let merged = self.topo.merge(record, direct, self.now_ms);
+        if let Some(record) = rumor.filter(|_| merged != Merged::Kept) {
+            // SWIM: what changed this view is passed on.
+            self.spread(Rumor::Alive(record));
+        }
+        match merged {
+            Merged::Kept | Merged::Refreshed => {}
             Merged::Replaced { old } => {
                 self.emit(Event::MemberReplaced {
                     member: name,

@@ -98,7 +98,7 @@ fn the_higher_incarnation_wins_and_gossip_never_brings_an_older_identity_back() 
     newer.identity.tag = Some(tag(1));
     newer.identity.incarnation = 2;
     let before = t.view_digest(&record(1, 1, None, 0));
-    assert_eq!(t.merge(newer.clone(), false, 0), Merged::Kept);
+    assert_eq!(t.merge(newer.clone(), false, 0), Merged::Refreshed);
     assert_eq!(t.member(addr), Some(&newer));
     assert_ne!(t.view_digest(&record(1, 1, None, 0)), before);
     // The older identity (incarnation 1), heard again through gossip or even from the member
@@ -263,7 +263,7 @@ fn the_view_digest_follows_the_records_not_their_history() {
     let mut tagged = record(2, 1, None, 0);
     tagged.identity.tag = Some(tag(1));
     tagged.identity.incarnation = 2;
-    assert_eq!(a.merge(tagged.clone(), false, 0), Merged::Kept);
+    assert_eq!(a.merge(tagged.clone(), false, 0), Merged::Refreshed);
     assert_ne!(a.view_digest(&me), same);
     b.merge(tagged.clone(), false, 0);
     assert_eq!(

@@ -57,11 +57,13 @@ use crate::trace::{HarnessEvent, MessageFate, MessageRecord, TraceEntry, TraceKi
 /// The message kinds a diagram leaves out unless [`MermaidOptions::all_kinds`] is set: Raft
 /// traffic of both groups and the failure detector's probes, which outnumber the join protocol's
 /// messages many times over and say nothing about a join race by themselves.
-pub const BACKGROUND_KINDS: [MessageKind; 4] = [
+pub const BACKGROUND_KINDS: [MessageKind; 6] = [
     MessageKind::RaftCmg,
     MessageKind::RaftMs,
     MessageKind::Probe,
     MessageKind::ProbeAck,
+    MessageKind::ProbeRequest,
+    MessageKind::ProbeRelay,
 ];
 
 /// The rows (arrows and notes) a diagram draws unless asked otherwise: about 10,000 characters of

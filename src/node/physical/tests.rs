@@ -6,12 +6,17 @@ use std::sync::Arc;
 use crate::config::{NodeConfig, Timing};
 use crate::message::{Envelope, Message};
 use crate::node::Node;
-use crate::topology::{record_digest, MemberRecord};
+use crate::topology::{record_digest, MemberRecord, Rumor};
 use crate::types::{Addr, LaunchId};
 use crate::vault::Vault;
 
 /// Node `name` at 10.0.0.`n`, launch `n`, empty, with no seed: it admits itself at once.
 fn lone(name: &str, n: u8) -> Node {
+    lone_with(name, n, Timing::default())
+}
+
+/// [`lone`] with `timing`.
+fn lone_with(name: &str, n: u8, timing: Timing) -> Node {
     let cfg = NodeConfig {
         name: name.into(),
         addr: Addr::new([10, 0, 0, n], 7000),
@@ -20,15 +25,8 @@ fn lone(name: &str, n: u8) -> Node {
         seeds: Vec::new(),
         bug: None,
     };
-    let (node, _) = Node::new(
-        cfg,
-        Timing::default(),
-        LaunchId(u64::from(n)),
-        1,
-        &Vault::default(),
-        0,
-    )
-    .unwrap();
+    let (node, _) =
+        Node::new(cfg, timing, LaunchId(u64::from(n)), 1, &Vault::default(), 0).unwrap();
     node
 }
 
@@ -46,6 +44,8 @@ fn ack_members(
             msg: Message::Probe {
                 sender: prober.clone(),
                 view,
+                rumors: Vec::new(),
+                relay_for: None,
             },
         },
     );
@@ -79,4 +79,46 @@ fn a_probe_ack_carries_the_view_only_to_a_sync_prober_that_lacks_it() {
         .collect();
     assert_eq!(names, ["a", "b"]);
     assert_eq!(members, a.known_records());
+}
+
+/// SWIM: a node that hears it is suspected refutes — its ack carries its record at a higher
+/// incarnation, and the rumor that it is alive; an all-pairs node passes no rumor on.
+#[test]
+fn a_swim_node_refutes_a_suspicion_of_itself() {
+    let swim = Timing {
+        failure_detector: crate::config::FailureDetector::Swim,
+        ..Timing::default()
+    };
+    let mut a = lone_with("a", 1, swim);
+    let b = lone("b", 2).my_record().expect("b admitted itself");
+    let before = a.my_record().expect("admitted").identity.incarnation;
+    let suspicion = Rumor::Suspect {
+        addr: a.cfg.addr,
+        launch: a.launch,
+        incarnation: before,
+    };
+    let out = a.receive(
+        100,
+        Envelope {
+            from: b.addr(),
+            from_launch: b.launch(),
+            msg: Message::Probe {
+                sender: b.clone(),
+                view: None,
+                rumors: vec![suspicion],
+                relay_for: None,
+            },
+        },
+    );
+    let (sender, rumors) = out
+        .messages
+        .into_iter()
+        .find_map(|(_, e)| match e.msg {
+            Message::ProbeAck { sender, rumors, .. } => Some((sender, rumors)),
+            _ => None,
+        })
+        .expect("an ack");
+    assert!(sender.identity.incarnation > before);
+    assert!(rumors.iter().any(|r| matches!(r, Rumor::Alive(me)
+        if me.addr() == sender.addr() && me.identity.incarnation == sender.identity.incarnation)));
 }

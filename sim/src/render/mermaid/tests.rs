@@ -176,7 +176,7 @@ fn the_sample_run_draws_its_messages_faults_milestones_and_violation() {
         "{md}"
     );
     assert!(
-        md.contains("24 of 24 rows shown, 12 messages drawn in all; left out: 2 messages of Raft traffic and probes (`raft_cmg`, `raft_ms`, `probe`, `probe_ack`)"),
+        md.contains("24 of 24 rows shown, 12 messages drawn in all; left out: 2 messages of Raft traffic and probes (`raft_cmg`, `raft_ms`, `probe`, `probe_ack`, `probe_request`, `probe_relay`)"),
         "{md}"
     );
 }

@@ -76,6 +76,8 @@ pub fn style(kind: MessageKind) -> (Family, &'static str) {
         K::Leaving => (Family::Topology, "#08519c"),
         K::Probe => (Family::Probes, "#9e9e9e"),
         K::ProbeAck => (Family::Probes, "#b5b5b5"),
+        K::ProbeRequest => (Family::Probes, "#7f7f7f"),
+        K::ProbeRelay => (Family::Probes, "#cccccc"),
         K::InitRequest => (Family::Init, "#e6550d"),
         K::InitResponse => (Family::Init, "#fd8d3c"),
         K::StartGroups => (Family::Init, "#d94801"),
@@ -133,7 +135,9 @@ mod tests {
                 MessageKind::Probe,
                 MessageKind::ProbeAck,
                 MessageKind::RaftCmg,
-                MessageKind::RaftMs
+                MessageKind::RaftMs,
+                MessageKind::ProbeRequest,
+                MessageKind::ProbeRelay
             ]
         );
         let colours: BTreeSet<&str> = MessageKind::iter().map(|k| style(k).1).collect();
