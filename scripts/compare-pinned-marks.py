@@ -34,22 +34,31 @@ def pinned_seeds(path):
     return pinned, int(m.group(1)) if m else 32
 
 
+class RunFailed(Exception):
+    """A run that wrote no trace: the binary is not joinsim, or refused the file."""
+
+
 def marks(binary, path, seed, out):
-    """The set of marks one run hits."""
-    subprocess.run(
+    """The set of marks one run hits (a failed scenario run has marks too: exit 1 is fine)."""
+    if os.path.exists(out):
+        os.remove(out)
+    done = subprocess.run(
         [binary, "run", path, "--seed", str(seed), "--trace-out", out],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         check=False,
     )
+    if done.returncode not in (0, 1) or not os.path.exists(out):
+        raise RunFailed(
+            f"{binary} run {path} --seed {seed} exited {done.returncode} without a trace: "
+            f"{done.stderr.strip()[-500:]}"
+        )
     hit = set()
-    try:
-        with open(out, encoding="utf-8") as f:
-            for line in f:
-                if '"kind":"mark"' in line:
-                    hit.add(json.loads(line)["fields"]["value"])
-    except FileNotFoundError:
-        pass
+    with open(out, encoding="utf-8") as f:
+        for line in f:
+            if '"kind":"mark"' in line:
+                hit.add(json.loads(line)["fields"]["value"])
     return hit
 
 
@@ -61,10 +70,27 @@ def main():
     ap.add_argument("--search", type=int, default=200)
     args = ap.parse_args()
     for b in (args.old, args.new):
-        if not os.access(b, os.X_OK):
+        version = subprocess.run([b, "--version"], capture_output=True, text=True, check=False) \
+            if os.access(b, os.X_OK) else None
+        if version is None or version.returncode != 0 or "joinsim" not in version.stdout:
             print(f"error: {b} is not an executable joinsim binary", file=sys.stderr)
             return 2
-    out = os.path.join(tempfile.mkdtemp(), "trace.jsonl")
+    if not os.path.isdir(args.scenarios):
+        print(f"error: --scenarios {args.scenarios} is not a directory", file=sys.stderr)
+        return 2
+    if not 0 <= args.search <= 100_000:
+        print("error: --search must lie in 0..=100000", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            return compare(args, os.path.join(scratch, "trace.jsonl"))
+        except RunFailed as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+
+def compare(args, out):
+    """Every pinned seed, old marks against new; 0 when none is lost, 1 otherwise."""
     lost = 0
     checked = 0
     for name in sorted(os.listdir(args.scenarios)):

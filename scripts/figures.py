@@ -37,9 +37,12 @@ class Failed(Exception):
 
 def run(args, timeout_s=3600):
     """Runs a command in the repository; returns its stdout, raises Failed on a bad exit."""
-    done = subprocess.run(
-        args, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
-    )
+    try:
+        done = subprocess.run(
+            args, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Failed(f"{' '.join(args)}: {e}") from e
     if done.returncode != 0:
         raise Failed(f"{' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
     return done.stdout
@@ -72,6 +75,8 @@ def harness(runs, repeat):
         sync.append(grab(r"synchronous harness\s+([0-9.]+) runs/s", out, "harness runs/s"))
         world.append(grab(r"madsim world\s+([0-9.]+) runs/s", out, "madsim runs/s"))
     s, w = statistics.median(sync), statistics.median(world)
+    if w <= 0:
+        raise Failed("the madsim world measured 0 runs/s")
     return s, w, s / w
 
 
@@ -84,12 +89,15 @@ def fuzz(runs, repeat):
                 [JOINSIM, "fuzz", "--runs", str(runs), "--jobs", "2", "--seed-start", "0",
                  "--out", os.path.join(out_dir, str(i)), "--json"]
             )
-            report = json.loads(out)
-            if report.get("failures"):
-                raise Failed(f"the fuzz campaign failed: {report['failures']}")
-            rates.append(report["runs_per_s"])
-            sims.append(report["sim_s_per_wall_s"])
-            peaks.append(report["peak_memory_mib"])
+            try:
+                report = json.loads(out)
+                if report.get("failures"):
+                    raise Failed(f"the fuzz campaign failed: {report['failures']}")
+                rates.append(float(report["runs_per_s"]))
+                sims.append(float(report["sim_s_per_wall_s"]))
+                peaks.append(float(report["peak_memory_mib"] or 0.0))
+            except (ValueError, KeyError, TypeError) as e:
+                raise Failed(f"the fuzz report is not as docs/json.md says: {e}") from e
     return statistics.median(rates), statistics.median(sims), max(peaks)
 
 
@@ -123,7 +131,8 @@ def measure(opts):
     lines = [
         BEGIN,
         f"Measured by `scripts/figures.py` at {commit} on {os.cpu_count()} cores (release build;"
-        f" medians of {opts.repeat}; absolute figures move by ±20% on a shared machine, ratios less).",
+        f" medians of {opts.repeat}, peaks the largest; absolute figures move by ±20% on a shared"
+        " machine, ratios less).",
         "",
         "| figure | value | goal (issue 13) |",
         "|---|---|---|",
@@ -146,6 +155,20 @@ def measure(opts):
     return "\n".join(lines)
 
 
+def read_block_file(path):
+    """The text of `path` when it holds one figures block; None (with a message) otherwise."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"error: --write {path}: {e}", file=sys.stderr)
+        return None
+    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+        print(f"error: {path} must hold one {BEGIN} ... {END} block", file=sys.stderr)
+        return None
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--write", metavar="FILE")
@@ -157,7 +180,7 @@ def main():
         print("error: --repeat must lie in 1..=9", file=sys.stderr)
         return 2
     try:
-        opts.sizes = [int(s) for s in opts.sizes.split(",")]
+        opts.sizes = sorted({int(s) for s in opts.sizes.split(",")})
     except ValueError:
         print(f"error: --sizes {opts.sizes!r} is not a comma list of node counts", file=sys.stderr)
         return 2
@@ -165,24 +188,27 @@ def main():
         print("error: every size of --sizes must lie in 1..=1000", file=sys.stderr)
         return 2
     if opts.write:
-        try:
-            text = open(opts.write, encoding="utf-8").read()
-        except OSError as e:
-            print(f"error: --write {opts.write}: {e}", file=sys.stderr)
-            return 2
-        if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-            print(f"error: {opts.write} must hold one {BEGIN} ... {END} block", file=sys.stderr)
+        text = read_block_file(opts.write)
+        if text is None:
             return 2
     try:
         block = measure(opts)
-    except (Failed, subprocess.TimeoutExpired) as e:
+    except Failed as e:
         print(f"a measurement failed: {e}", file=sys.stderr)
         return 1
     if opts.write:
+        # Read again: the file may have changed during the minutes of measuring.
+        text = read_block_file(opts.write)
+        if text is None:
+            return 2
         before, rest = text.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
-        with open(opts.write, "w", encoding="utf-8") as f:
-            f.write(before + block + after)
+        try:
+            with open(opts.write, "w", encoding="utf-8") as f:
+                f.write(before + block + after)
+        except OSError as e:
+            print(f"error: --write {opts.write}: {e}", file=sys.stderr)
+            return 2
         print(f"wrote the figures into {opts.write}")
     else:
         print(block)

@@ -308,6 +308,7 @@ impl PhysicalTopology {
             if m.record.launch() == launch {
                 m.last_heard_ms = now_ms;
                 self.swim.suspects.remove(&addr);
+                self.swim_heard(addr, launch);
             }
         }
     }

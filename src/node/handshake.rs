@@ -70,7 +70,7 @@ impl Node {
         });
         let members = self.known_records();
         let shared = std::sync::Arc::new(record.clone());
-        self.merge_record(std::sync::Arc::clone(&shared), true);
+        self.merge_record_spreading(std::sync::Arc::clone(&shared), true, true);
         // SWIM: the admission travels as a rumor (`merge_record` spread it), not to everyone.
         let announced = if self.is_swim() {
             Vec::new()

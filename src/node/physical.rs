@@ -166,7 +166,7 @@ impl Node {
         if !self.topo.is_admitted() {
             return;
         }
-        self.merge_record(sender, true);
+        self.merge_record_spreading(sender, true, true);
         self.hear_rumors(rumors);
         // This node's record as it stands after the merge: the one the digest compared holds.
         let Some(me) = self.my_record() else {
@@ -196,7 +196,7 @@ impl Node {
         rumors: Vec<Rumor>,
         relay_for: Option<Addr>,
     ) {
-        if let Some(asker) = relay_for {
+        if let Some(asker) = relay_for.filter(|_| self.is_swim()) {
             // An indirect probe this node made for `asker`: tell it the target answered.
             self.send(
                 asker,
@@ -206,7 +206,7 @@ impl Node {
                 },
             );
         }
-        self.merge_record(sender, true);
+        self.merge_record_spreading(sender, true, true);
         for record in members {
             self.merge_record(record, false);
         }
@@ -223,6 +223,19 @@ impl Node {
     /// Adds or refreshes a member. `direct` when the record came from the member itself or from
     /// its admitter (it may override a tombstone).
     pub(super) fn merge_record(&mut self, record: impl Into<Arc<MemberRecord>>, direct: bool) {
+        self.merge_record_spreading(record, direct, false);
+    }
+
+    /// [`merge_record`](Self::merge_record), and with SWIM, when `spread` and the record changed
+    /// the view, the record is passed on as a rumor: a member's own record, an admission, a
+    /// rumor — not the records of a whole view (a handshake's answer, a sync ack), which would
+    /// flood the rumor queue with what its receivers mostly know.
+    pub(super) fn merge_record_spreading(
+        &mut self,
+        record: impl Into<Arc<MemberRecord>>,
+        direct: bool,
+        spread: bool,
+    ) {
         let record: Arc<MemberRecord> = record.into();
         let addr = record.addr();
         let launch = record.launch();
@@ -243,7 +256,7 @@ impl Node {
             }
         }
         let name = record.identity.info.name.clone();
-        let rumor = self.is_swim().then(|| Arc::clone(&record));
+        let rumor = (spread && self.is_swim()).then(|| Arc::clone(&record));
         let merged = self.topo.merge(record, direct, self.now_ms);
         if let Some(record) = rumor.filter(|_| merged != Merged::Kept) {
             // SWIM: what changed this view is passed on.

@@ -102,10 +102,21 @@ impl Node {
     /// the member (and is passed on). What changed nothing is not passed on again. The caller
     /// runs `after_membership_change` once it has merged everything the message carried.
     pub(super) fn hear_rumors(&mut self, rumors: Vec<Rumor>) {
+        if !self.is_swim() {
+            return;
+        }
         let (own, launch) = (self.cfg.addr, self.launch);
+        let mine = self.topo.incarnation();
         for rumor in rumors {
             match rumor {
-                Rumor::Alive(record) => self.merge_record(record, false),
+                Rumor::Alive(record) => self.merge_record_spreading(record, false, true),
+                // A suspicion of an older incarnation than this node's own is already refuted;
+                // a removal always is refuted.
+                Rumor::Suspect {
+                    addr,
+                    launch: their,
+                    incarnation,
+                } if addr == own && their == launch && incarnation < mine => {}
                 Rumor::Suspect {
                     addr,
                     launch: their,
@@ -155,6 +166,8 @@ impl Node {
 
     /// The member that this node asked others to probe answered one of them: it is alive.
     pub(crate) fn on_probe_relay(&mut self, target: Addr, launch: LaunchId) {
-        self.heard_from(target, launch);
+        if self.is_swim() && self.topo.probing(target) {
+            self.heard_from(target, launch);
+        }
     }
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::MemberRecord;
 use crate::types::{Addr, LaunchId};
 
-/// At most this many rumors wait to be passed on; the oldest go first when more arrive.
+/// At most this many rumors wait to be passed on; when more arrive, the one passed on most
+/// often already is dropped.
 pub(crate) const MAX_RUMORS: usize = 256;
 /// At most this many rumors ride on one probe or ack.
 pub(crate) const MAX_PIGGYBACK: usize = 6;
@@ -58,12 +59,23 @@ pub(crate) struct Rumors {
 
 impl Rumors {
     /// Starts passing on `rumor`: it replaces any older rumor about the same member and goes
-    /// first. At most [`MAX_RUMORS`] wait; the oldest is dropped.
+    /// first. At most [`MAX_RUMORS`] wait; past that, the rumor passed on most often already
+    /// (the last of them in the queue) is dropped.
     pub fn spread(&mut self, rumor: Rumor) {
         let addr = rumor.addr();
         self.queue.retain(|(r, _)| r.addr() != addr);
         self.queue.push_front((rumor, 0));
-        self.queue.truncate(MAX_RUMORS);
+        if self.queue.len() > MAX_RUMORS {
+            let most_sent = self
+                .queue
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, (_, sent))| (*sent, *i))
+                .map(|(i, _)| i);
+            if let Some(i) = most_sent {
+                self.queue.remove(i);
+            }
+        }
     }
 
     /// The rumors for one message: the first [`MAX_PIGGYBACK`] of the queue. Each counts one
@@ -158,5 +170,24 @@ mod tests {
         }
         rumors.spread(dead(200));
         assert_eq!(rumors.len(), MAX_RUMORS, "bounded");
+    }
+
+    #[test]
+    fn past_the_bound_the_rumor_passed_on_most_is_dropped_not_a_fresh_one() {
+        let mut rumors = Rumors::default();
+        for n in 0..=u8::MAX {
+            rumors.spread(dead(n));
+        }
+        let sent = rumors.take(1000);
+        assert_eq!(sent.len(), MAX_PIGGYBACK);
+        rumors.spread(Rumor::Dead {
+            addr: Addr::new([10, 0, 9, 9], 7000),
+            launch: LaunchId(1),
+        });
+        assert_eq!(rumors.len(), MAX_RUMORS);
+        let held = |r: &Rumor| rumors.queue.iter().any(|(q, _)| q == r);
+        assert!(held(&dead(0)), "the oldest, never sent, stays");
+        let dropped: Vec<&Rumor> = sent.iter().filter(|r| !held(r)).collect();
+        assert_eq!(dropped.len(), 1, "one of those sent once is dropped");
     }
 }

@@ -37,6 +37,8 @@ struct Pending {
     launch: LaunchId,
     sent_ms: u64,
     indirect_sent: bool,
+    /// A word from the target (any message, or a helper's relay) came after the probe.
+    answered: bool,
 }
 
 /// What one SWIM tick decided ([`PhysicalTopology::swim_tick`]).
@@ -65,9 +67,11 @@ impl PhysicalTopology {
             }
         }
         if let Some(mut pending) = self.swim.pending {
-            let answered = self.members.get(&pending.target).is_none_or(|m| {
-                m.record.launch() != pending.launch || m.last_heard_ms > pending.sent_ms
-            });
+            let answered = pending.answered
+                || self
+                    .members
+                    .get(&pending.target)
+                    .is_none_or(|m| m.record.launch() != pending.launch);
             if answered {
                 self.swim.pending = None;
             } else if now_ms >= pending.sent_ms + timing.probe_interval_ms {
@@ -97,13 +101,18 @@ impl PhysicalTopology {
             }
         }
         if self.swim.pending.is_none() && now_ms >= self.swim.next_probe_ms {
-            if let Some(target) = self.next_probe_target(rng) {
+            // A member about to be removed is not probed: the period goes to a live one.
+            if let Some(target) = self
+                .next_probe_target(rng)
+                .filter(|t| !out.dead.contains(t))
+            {
                 let launch = self.members[&target].record.launch();
                 self.swim.pending = Some(Pending {
                     target,
                     launch,
                     sent_ms: now_ms,
                     indirect_sent: false,
+                    answered: false,
                 });
                 self.swim.next_probe_ms = now_ms + timing.probe_interval_ms;
                 out.probe = Some(target);
@@ -130,6 +139,24 @@ impl PhysicalTopology {
             self.swim.order = order;
         }
         None
+    }
+
+    /// A word came from the member at `addr` of `launch`: it answers this period's probe, if
+    /// that probe went to it.
+    pub(crate) fn swim_heard(&mut self, addr: Addr, launch: LaunchId) {
+        if let Some(pending) = self.swim.pending.as_mut() {
+            if pending.target == addr && pending.launch == launch {
+                pending.answered = true;
+            }
+        }
+    }
+
+    /// True while this period's probe, unanswered, went to `target` (a helper's relay about
+    /// it counts; one about another member is stale).
+    pub(crate) fn probing(&self, target: Addr) -> bool {
+        self.swim
+            .pending
+            .is_some_and(|p| p.target == target && !p.answered)
     }
 
     /// Suspects the member at `addr` of launch `launch` from `now_ms`, when `incarnation` (the

@@ -121,4 +121,35 @@ fn a_swim_node_refutes_a_suspicion_of_itself() {
     assert!(sender.identity.incarnation > before);
     assert!(rumors.iter().any(|r| matches!(r, Rumor::Alive(me)
         if me.addr() == sender.addr() && me.identity.incarnation == sender.identity.incarnation)));
+    // An all-pairs node ignores rumors: no refutation, nothing passed on.
+    let mut c = lone("c", 3);
+    let before = c.my_record().expect("admitted").identity.incarnation;
+    let suspicion = Rumor::Suspect {
+        addr: c.cfg.addr,
+        launch: c.launch,
+        incarnation: before,
+    };
+    let out = c.receive(
+        100,
+        Envelope {
+            from: b.addr(),
+            from_launch: b.launch(),
+            msg: Message::Probe {
+                sender: b.clone(),
+                view: None,
+                rumors: vec![suspicion],
+                relay_for: None,
+            },
+        },
+    );
+    let (sender, rumors) = out
+        .messages
+        .into_iter()
+        .find_map(|(_, e)| match e.msg {
+            Message::ProbeAck { sender, rumors, .. } => Some((sender, rumors)),
+            _ => None,
+        })
+        .expect("an ack");
+    assert_eq!(sender.identity.incarnation, before);
+    assert!(rumors.is_empty());
 }
