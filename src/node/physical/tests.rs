@@ -81,75 +81,57 @@ fn a_probe_ack_carries_the_view_only_to_a_sync_prober_that_lacks_it() {
     assert_eq!(members, a.known_records());
 }
 
+/// The ack `node` sends to a probe from `prober` that carries the rumor that `node` is suspected
+/// at its current incarnation: the ack's sender record and rumors, and that incarnation.
+fn ack_to_a_suspicion(
+    node: &mut Node,
+    prober: &Arc<MemberRecord>,
+) -> (Arc<MemberRecord>, Vec<Rumor>, u64) {
+    let before = node.my_record().expect("admitted").identity.incarnation;
+    let suspicion = Rumor::Suspect {
+        addr: node.cfg.addr,
+        launch: node.launch,
+        incarnation: before,
+    };
+    let out = node.receive(
+        100,
+        Envelope {
+            from: prober.addr(),
+            from_launch: prober.launch(),
+            msg: Message::Probe {
+                sender: prober.clone(),
+                view: None,
+                rumors: vec![suspicion],
+                relay_for: None,
+            },
+        },
+    );
+    let (sender, rumors) = out
+        .messages
+        .into_iter()
+        .find_map(|(_, e)| match e.msg {
+            Message::ProbeAck { sender, rumors, .. } => Some((sender, rumors)),
+            _ => None,
+        })
+        .expect("an ack");
+    (sender, rumors, before)
+}
+
 /// SWIM: a node that hears it is suspected refutes — its ack carries its record at a higher
-/// incarnation, and the rumor that it is alive; an all-pairs node passes no rumor on.
+/// incarnation, and the rumor that it is alive; an all-pairs node ignores the rumor.
 #[test]
 fn a_swim_node_refutes_a_suspicion_of_itself() {
     let swim = Timing {
         failure_detector: crate::config::FailureDetector::Swim,
         ..Timing::default()
     };
-    let mut a = lone_with("a", 1, swim);
     let b = lone("b", 2).my_record().expect("b admitted itself");
-    let before = a.my_record().expect("admitted").identity.incarnation;
-    let suspicion = Rumor::Suspect {
-        addr: a.cfg.addr,
-        launch: a.launch,
-        incarnation: before,
-    };
-    let out = a.receive(
-        100,
-        Envelope {
-            from: b.addr(),
-            from_launch: b.launch(),
-            msg: Message::Probe {
-                sender: b.clone(),
-                view: None,
-                rumors: vec![suspicion],
-                relay_for: None,
-            },
-        },
-    );
-    let (sender, rumors) = out
-        .messages
-        .into_iter()
-        .find_map(|(_, e)| match e.msg {
-            Message::ProbeAck { sender, rumors, .. } => Some((sender, rumors)),
-            _ => None,
-        })
-        .expect("an ack");
+    let (sender, rumors, before) = ack_to_a_suspicion(&mut lone_with("a", 1, swim), &b);
     assert!(sender.identity.incarnation > before);
     assert!(rumors.iter().any(|r| matches!(r, Rumor::Alive(me)
         if me.addr() == sender.addr() && me.identity.incarnation == sender.identity.incarnation)));
     // An all-pairs node ignores rumors: no refutation, nothing passed on.
-    let mut c = lone("c", 3);
-    let before = c.my_record().expect("admitted").identity.incarnation;
-    let suspicion = Rumor::Suspect {
-        addr: c.cfg.addr,
-        launch: c.launch,
-        incarnation: before,
-    };
-    let out = c.receive(
-        100,
-        Envelope {
-            from: b.addr(),
-            from_launch: b.launch(),
-            msg: Message::Probe {
-                sender: b.clone(),
-                view: None,
-                rumors: vec![suspicion],
-                relay_for: None,
-            },
-        },
-    );
-    let (sender, rumors) = out
-        .messages
-        .into_iter()
-        .find_map(|(_, e)| match e.msg {
-            Message::ProbeAck { sender, rumors, .. } => Some((sender, rumors)),
-            _ => None,
-        })
-        .expect("an ack");
+    let (sender, rumors, before) = ack_to_a_suspicion(&mut lone("c", 3), &b);
     assert_eq!(sender.identity.incarnation, before);
     assert!(rumors.is_empty());
 }
