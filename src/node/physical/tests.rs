@@ -30,25 +30,27 @@ fn lone_with(name: &str, n: u8, timing: Timing) -> Node {
     node
 }
 
+/// A probe from `prober` carrying `view` and `rumors`.
+fn probe(prober: &Arc<MemberRecord>, view: Option<u64>, rumors: Vec<Rumor>) -> Envelope {
+    Envelope {
+        from: prober.addr(),
+        from_launch: prober.launch(),
+        msg: Message::Probe {
+            sender: prober.clone(),
+            view,
+            rumors,
+            relay_for: None,
+        },
+    }
+}
+
 /// The members of the ack `node` answers a probe from `prober` carrying `view` with.
 fn ack_members(
     node: &mut Node,
     prober: &Arc<MemberRecord>,
     view: Option<u64>,
 ) -> Vec<Arc<MemberRecord>> {
-    let out = node.receive(
-        100,
-        Envelope {
-            from: prober.addr(),
-            from_launch: prober.launch(),
-            msg: Message::Probe {
-                sender: prober.clone(),
-                view,
-                rumors: Vec::new(),
-                relay_for: None,
-            },
-        },
-    );
+    let out = node.receive(100, probe(prober, view, Vec::new()));
     let acks: Vec<Vec<Arc<MemberRecord>>> = out
         .messages
         .into_iter()
@@ -93,19 +95,7 @@ fn ack_to_a_suspicion(
         launch: node.launch,
         incarnation: before,
     };
-    let out = node.receive(
-        100,
-        Envelope {
-            from: prober.addr(),
-            from_launch: prober.launch(),
-            msg: Message::Probe {
-                sender: prober.clone(),
-                view: None,
-                rumors: vec![suspicion],
-                relay_for: None,
-            },
-        },
-    );
+    let out = node.receive(100, probe(prober, None, vec![suspicion]));
     let (sender, rumors) = out
         .messages
         .into_iter()
