@@ -7,6 +7,7 @@
 //! global RNG, and does no I/O.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::admin::AdminRequests;
 use crate::cmg::CmgReplica;
@@ -85,7 +86,7 @@ pub struct Node {
     halted: Option<Rejection>,
     /// When the node left on purpose (`Node::leave`): stopped for good, like `halted`.
     left_at_ms: Option<u64>,
-    local: Option<LocalState>,
+    local: Option<Arc<LocalState>>,
     topo: PhysicalTopology,
     cmg: Option<CmgReplica>,
     ms: Option<MsReplica>,
@@ -143,7 +144,7 @@ impl Node {
             now_ms,
             halted: None,
             left_at_ms: None,
-            local: vault.local.clone(),
+            local: vault.local.clone().map(Arc::new),
             topo: PhysicalTopology::new(),
             cmg: None,
             ms: None,

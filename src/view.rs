@@ -1,6 +1,8 @@
 //! A god's-eye view of one node: everything a test or checker may want to read, copied out of
 //! the node without changing it (by `Node::view`, in `src/node/view.rs`).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::cmg::{CmgState, LogicalTopology};
@@ -58,15 +60,15 @@ pub struct NodeView {
     /// The cancels it tells, in init order (at most `vault::MAX_RECORDED_CANCELS`).
     pub cancels: Vec<CancelInFlight>,
     /// Its vault's cluster state (present when initialized).
-    pub local: Option<LocalState>,
+    pub local: Option<Arc<LocalState>>,
     /// Its CMG replica.
     pub cmg: Option<GroupView>,
     /// Its CMG replica's state machine.
-    pub cmg_state: Option<CmgState>,
+    pub cmg_state: Option<Arc<CmgState>>,
     /// Its Meta Storage replica.
     pub ms: Option<GroupView>,
     /// Its Meta Storage replica's state machine.
-    pub ms_state: Option<MsState>,
+    pub ms_state: Option<Arc<MsState>>,
 }
 
 impl NodeView {

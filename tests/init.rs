@@ -106,7 +106,14 @@ fn empty_lists_default_to_the_first_names() {
                 w.init("n3", p).await.expect("init succeeds");
                 wait_joined(&w, &refs).await;
                 let leader = cmg_leader(&w).unwrap();
-                let cluster = w.view(&leader).unwrap().cmg_state.unwrap().cluster.unwrap();
+                let cluster = w
+                    .view(&leader)
+                    .unwrap()
+                    .cmg_state
+                    .unwrap()
+                    .cluster
+                    .clone()
+                    .unwrap();
                 (cluster.config.cmg_nodes, cluster.config.ms_nodes)
             });
             let (cmg, ms) = report.value;

@@ -15,6 +15,7 @@ use crate::event::Role;
 use crate::init_command::InitPlan;
 use crate::raft_group::{RaftGroup, RoleState};
 use crate::types::{InstanceId, LaunchId, NodeName};
+use std::sync::Arc;
 
 /// What applying one committed CMG command did to the replica's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub(crate) struct CmgReplica {
     /// The Raft group.
     group: RaftGroup,
     /// The replicated state, as applied so far.
-    state: CmgState,
+    state: Arc<CmgState>,
     /// The init plan the replica was created with (`None`: caught up from a leader, restored).
     plan: Option<InitPlan>,
     /// The leader's duties, while this replica leads.
@@ -59,7 +60,7 @@ impl CmgReplica {
     pub fn new(group: RaftGroup, plan: Option<InitPlan>) -> CmgReplica {
         CmgReplica {
             group,
-            state: CmgState::default(),
+            state: Arc::default(),
             plan,
             duties: None,
             fence_asked_ms: None,
@@ -71,7 +72,7 @@ impl CmgReplica {
     /// as if the state were persisted; nothing is reported.
     pub fn preload(&mut self, committed: impl Iterator<Item = CmgCommand>) {
         for command in committed {
-            self.state.apply(&command);
+            Arc::make_mut(&mut self.state).apply(&command);
         }
     }
 
@@ -88,6 +89,12 @@ impl CmgReplica {
     /// The replicated state, as applied so far.
     pub fn state(&self) -> &CmgState {
         &self.state
+    }
+
+    /// The replicated state, shared (copied on the replica's next write only while this copy
+    /// lives): how a [`crate::NodeView`] holds it without a copy.
+    pub fn shared_state(&self) -> Arc<CmgState> {
+        Arc::clone(&self.state)
     }
 
     /// The init plan the replica was created with (`None`: caught up from a leader, restored).
@@ -162,7 +169,7 @@ impl CmgReplica {
             .map(|(name, info)| (name.clone(), info.launch))
             .collect();
         let tag_before = self.state.cluster.as_ref().map(|c| c.config.tag.clone());
-        let outcome = self.state.apply_with(command, bug);
+        let outcome = Arc::make_mut(&mut self.state).apply_with(command, bug);
         // Invariant: the tag never changes once committed.
         if let Some(before) = &tag_before {
             assert_eq!(
@@ -183,7 +190,7 @@ impl CmgReplica {
                         && !self.state.lt.contains(name, *launch)
                 })
                 .collect(),
-            digest: digest(&self.state),
+            digest: digest(&*self.state),
         }
     }
 
@@ -195,8 +202,8 @@ impl CmgReplica {
             if self.duties.as_ref().map(|d| d.term()) != Some(change.term) {
                 self.duties = Some(LeaderDuties::new(change.term));
                 if bug == Some(PlantedBug::ForgetValidatedOnLeaderChange) {
-                    self.state.validated.clear();
-                    self.state.validated_attempts.clear();
+                    Arc::make_mut(&mut self.state).validated.clear();
+                    Arc::make_mut(&mut self.state).validated_attempts.clear();
                 }
             }
         } else {

@@ -5,6 +5,7 @@
 //! ([`MsApplied`], an answer to send); the node routes it (`src/node/ms.rs`).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use raft::eraftpb::{ConfChangeType, ConfChangeV2};
 
@@ -50,7 +51,7 @@ pub(crate) struct MsReplica {
     /// The Raft group (read through [`MsReplica::group`], driven through
     /// [`MsReplica::group_mut`]).
     group: RaftGroup,
-    state: MsState,
+    state: Arc<MsState>,
     /// The init plan the replica was created with (`None`: caught up from a leader, or
     /// restored).
     plan: Option<InitPlan>,
@@ -74,7 +75,7 @@ impl MsReplica {
     pub fn new(group: RaftGroup, plan: Option<InitPlan>, now_ms: u64) -> MsReplica {
         MsReplica {
             group,
-            state: MsState::default(),
+            state: Arc::default(),
             plan,
             heard_ms: now_ms,
             waiting_learners: BTreeSet::new(),
@@ -107,6 +108,12 @@ impl MsReplica {
         &self.state
     }
 
+    /// The replicated state, shared (copied on the replica's next write only while this copy
+    /// lives): how a [`crate::NodeView`] holds it without a copy.
+    pub fn shared_state(&self) -> Arc<MsState> {
+        Arc::clone(&self.state)
+    }
+
     /// A Raft message of this replica's incarnation arrived at `now_ms`.
     pub fn heard(&mut self, now_ms: u64) {
         self.heard_ms = now_ms;
@@ -137,7 +144,10 @@ impl MsReplica {
                     Ok(
                         MsCommand::Init { version, nodes }
                         | MsCommand::SetConfig { version, nodes },
-                    ) => (index, self.state.set_config(version, &nodes, bug)),
+                    ) => (
+                        index,
+                        Arc::make_mut(&mut self.state).set_config(version, &nodes, bug),
+                    ),
                     Err(detail) => {
                         out.push(MsApplied::Failed { index, detail });
                         return out;
@@ -150,25 +160,26 @@ impl MsReplica {
                     match decode::<MsChange>(&context) {
                         Ok(MsChange::AddLearner { name }) => {
                             if !self.state.nodes.contains(&name) {
-                                self.state.learners.insert(name);
+                                Arc::make_mut(&mut self.state).learners.insert(name);
                             }
                             (index, false)
                         }
                         Ok(MsChange::AddLearners { names }) => {
                             for name in names {
                                 if !self.state.nodes.contains(&name) {
-                                    self.state.learners.insert(name);
+                                    Arc::make_mut(&mut self.state).learners.insert(name);
                                 }
                             }
                             (index, false)
                         }
                         Ok(MsChange::Reconfigure { version, nodes }) => {
                             let old_voters = self.state.nodes.clone();
-                            let changed = self.state.set_config(version, &nodes, bug);
+                            let changed =
+                                Arc::make_mut(&mut self.state).set_config(version, &nodes, bug);
                             if changed {
                                 for n in old_voters {
                                     if !nodes.contains(&n) {
-                                        self.state.learners.insert(n);
+                                        Arc::make_mut(&mut self.state).learners.insert(n);
                                     }
                                 }
                             }
@@ -184,7 +195,7 @@ impl MsReplica {
             };
             out.push(MsApplied::State {
                 index,
-                digest: digest(&self.state),
+                digest: digest(&*self.state),
             });
             if changed {
                 out.push(MsApplied::ConfigApplied {

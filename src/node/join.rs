@@ -8,6 +8,7 @@
 //! gathered in `src/node/membership.rs`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::cluster_config::ClusterConfig;
 use crate::cmg::{JoinAccept, JoinResult};
@@ -260,14 +261,14 @@ impl Node {
             stored_ms_version: stored,
             cluster_ms_version: accept.config.ms_version,
         });
-        if self.local.as_ref() != Some(&new_local) {
+        if self.local.as_deref() != Some(&new_local) {
             if stored != Some(ms_version) {
                 self.emit(Event::MsVersionStored {
                     from: stored,
                     to: ms_version,
                 });
             }
-            self.local = Some(new_local.clone());
+            self.local = Some(Arc::new(new_local.clone()));
             self.write(VaultWrite::SetLocal(new_local));
         }
         for (name, addr) in &accept.addrs {

@@ -11,6 +11,7 @@ use crate::node::Node;
 use crate::raft_group::Applied;
 use crate::types::{Addr, GroupKind, InstanceId, NodeName};
 use crate::vault::VaultWrite;
+use std::sync::Arc;
 
 impl Node {
     /// Applies committed Meta Storage entries to the local state machine.
@@ -44,7 +45,7 @@ impl Node {
 
     /// Records a newer Meta Storage version in the vault, if the node is initialized.
     pub(crate) fn store_ms_config(&mut self, version: u64, nodes: Vec<NodeName>) {
-        let Some(local) = self.local.as_mut() else {
+        let Some(local) = self.local.as_mut().map(Arc::make_mut) else {
             return;
         };
         if version <= local.config.ms_version {

@@ -96,7 +96,7 @@ impl Node {
             cancelled: self.cancelled.contains(plan.init),
             hosted,
             joining,
-            local: self.local.as_ref(),
+            local: self.local.as_deref(),
             undecided: &undecided,
         };
         held_outcome(plan, holdings, self.cfg.bug)

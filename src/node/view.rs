@@ -56,9 +56,9 @@ impl Node {
             cancels: self.cancels.in_flight_view(),
             local: self.local.clone(),
             cmg: self.cmg.as_ref().map(|c| self.group_view(c.group())),
-            cmg_state: self.cmg.as_ref().map(|c| c.state().clone()),
+            cmg_state: self.cmg.as_ref().map(|c| c.shared_state()),
             ms: self.ms.as_ref().map(|m| self.group_view(m.group())),
-            ms_state: self.ms.as_ref().map(|m| m.state().clone()),
+            ms_state: self.ms.as_ref().map(|m| m.shared_state()),
         }
     }
 }

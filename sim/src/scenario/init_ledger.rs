@@ -121,18 +121,26 @@ impl InitLedger {
             pending.insert(*init, "whose cancel the CMG committed".to_string());
         }
         let mut problems = Vec::new();
+        if pending.is_empty() {
+            return problems;
+        }
+        // A stopped (rejected) node keeps its vault for an operator.
+        let judged: Vec<String> = world
+            .labels()
+            .into_iter()
+            .filter(|label| world.view(label).is_some_and(|v| v.halted.is_none()))
+            .collect();
         for (init, why) in pending {
-            for label in world.labels() {
-                // A stopped (rejected) node keeps its vault for an operator.
-                if world.view(&label).is_none_or(|v| v.halted.is_some()) {
-                    continue;
-                }
-                let vault = world.vault(&label);
-                let group = [vault.cmg.as_ref(), vault.ms.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|g| g.instance == init);
-                let local = vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
+            for label in &judged {
+                // Read in place: a vault holds the Raft logs.
+                let (group, local) = world.with_vault(label, |vault| {
+                    let group = [vault.cmg.as_ref(), vault.ms.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|g| g.instance == init);
+                    let local = vault.local.as_ref().is_some_and(|l| l.cmg_instance == init);
+                    (group, local)
+                });
                 if group || local {
                     problems.push(format!(
                         "{label} still holds state of the init {init:?} {why}"

@@ -1321,19 +1321,23 @@ fn liveness_problems(
         let own_seeds_stopped = seeds
             .iter()
             .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
-        let seekers: Vec<String> = world
-            .labels()
-            .into_iter()
-            .filter(|other| other != label && world.seeds_of(other).contains(label))
-            .collect();
-        let sought = seekers
-            .iter()
-            .any(|other| views.get(other).is_some_and(|v| v.halted.is_none()));
-        let refused_a_seeker = seekers
-            .iter()
-            .any(|other| views.get(other).is_some_and(|v| v.halted.is_some()));
-        if alone && empty && own_seeds_stopped && !sought && refused_a_seeker {
-            continue;
+        // The seekers are looked for only when the cheap conditions hold: this loop runs for
+        // every node at every poll of the liveness phase.
+        if alone && empty && own_seeds_stopped {
+            let seekers: Vec<String> = world
+                .labels()
+                .into_iter()
+                .filter(|other| other != label && world.seeds_of(other).contains(label))
+                .collect();
+            let sought = seekers
+                .iter()
+                .any(|other| views.get(other).is_some_and(|v| v.halted.is_none()));
+            let refused_a_seeker = seekers
+                .iter()
+                .any(|other| views.get(other).is_some_and(|v| v.halted.is_some()));
+            if !sought && refused_a_seeker {
+                continue;
+            }
         }
         // A CMG voter of an answered cluster waits for that cluster for good (docs/protocol.md,
         // "a voter of an answered cluster is held by it"): when a majority of its CMG does not

@@ -6,6 +6,7 @@ use crate::message::{Envelope, Message};
 use crate::node::{Node, Output};
 use crate::restore::RestoredCluster;
 use crate::types::{Addr, ClusterId, ClusterTag, InstanceId, LaunchId};
+use std::sync::Arc;
 
 /// The only Meta Storage voter of a restored cluster `a` (version 1), ticked until it leads its
 /// Meta Storage, and the time it was last ticked.
@@ -118,4 +119,40 @@ fn meta_storage_requests_of_another_incarnation_are_ignored() {
     let ms = view.ms_state.as_ref().unwrap();
     assert_eq!((ms.version, ms.nodes.clone()), (2, vec!["a1".to_string()]));
     assert!(ms.learners.contains("z9"), "{:?}", ms.learners);
+}
+
+/// Issue 13: a view holds the replicas' states and the local state without copying them (the
+/// harness takes every node's view every 20 ms), and a write after the view copies the state
+/// instead of changing what the view shows.
+#[test]
+fn views_share_the_node_state_until_the_node_writes() {
+    let (mut node, mut now) = lone_ms_leader();
+    let before = node.view();
+    let again = node.view();
+    let (ms, ms_again) = (before.ms_state.as_ref(), again.ms_state.as_ref());
+    assert!(Arc::ptr_eq(ms.unwrap(), ms_again.unwrap()), "no copy");
+    let (cmg, cmg_again) = (before.cmg_state.as_ref(), again.cmg_state.as_ref());
+    assert!(Arc::ptr_eq(cmg.unwrap(), cmg_again.unwrap()), "no copy");
+    let (local, local_again) = (before.local.as_ref(), again.local.as_ref());
+    assert!(Arc::ptr_eq(local.unwrap(), local_again.unwrap()), "no copy");
+
+    let reconfigure = from(Message::MsReconfigure {
+        version: 2,
+        nodes: vec!["a1".to_string()],
+        instance: before.ms.as_ref().unwrap().instance,
+    });
+    let _ = node.receive(now, reconfigure);
+    for _ in 0..20 {
+        now += 100;
+        let _ = node.tick(now);
+    }
+    let after = node.view();
+    assert_eq!(after.ms_state.as_ref().unwrap().version, 2);
+    assert_eq!(after.local.as_ref().unwrap().config.ms_version, 2);
+    assert_eq!(before.ms_state.as_ref().unwrap().version, 1, "the old view");
+    assert_eq!(
+        before.local.as_ref().unwrap().config.ms_version,
+        1,
+        "the old view"
+    );
 }
