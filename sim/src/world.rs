@@ -90,8 +90,9 @@ pub(crate) struct WorldInner {
     labels_by_addr: Mutex<BTreeMap<Addr, Arc<str>>>,
     rules: Mutex<MessageRules>,
     net: Mutex<NetworkModel>,
-    /// The madsim machine that carries messages in flight (it outlives every node).
-    network_node: madsim::task::NodeId,
+    /// The madsim machine that carries messages in flight (it outlives every node), kept as
+    /// its spawner: looking it up at every message cloned the runtime's handle.
+    carrier: madsim::runtime::NodeHandle,
     /// The user's open requests' mailboxes, by port.
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
@@ -153,7 +154,7 @@ impl World {
             .ip(IpAddr::V4(Ipv4Addr::from(USER_IP)))
             .build()
             .id();
-        let network_node = handle.create_node().name("network").build().id();
+        let carrier = handle.create_node().name("network").build();
         let settings = LinkSettings {
             latency_min_ms: net.latency_min_ms,
             latency_max_ms: net.latency_max_ms,
@@ -169,7 +170,7 @@ impl World {
                 labels_by_addr: Mutex::new(BTreeMap::new()),
                 rules: Mutex::new(MessageRules::default()),
                 net: Mutex::new(NetworkModel::new(settings)),
-                network_node,
+                carrier,
                 user_inboxes: Mutex::new(BTreeMap::new()),
                 next_user_port: AtomicU64::new(0),
                 next_ip: AtomicU64::new(specs.len() as u64),
@@ -903,10 +904,7 @@ impl World {
                 packet.clone()
             }
             .expect("a packet for every copy");
-            let carrier = Handle::current()
-                .get_node(self.inner.network_node)
-                .expect("network node exists");
-            drop(carrier.spawn(async move {
+            drop(self.inner.carrier.spawn(async move {
                 madsim::time::sleep(Duration::from_micros(latency_us)).await;
                 world.arrive_at(packet, to);
             }));
@@ -1031,7 +1029,7 @@ impl World {
             handle.kill(id);
         }
         handle.kill(self.inner.user);
-        handle.kill(self.inner.network_node);
+        handle.kill(self.inner.carrier.id());
         self.inner.hooks.lock().expect("hooks lock").clear();
         self.inner
             .user_inboxes

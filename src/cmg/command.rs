@@ -59,8 +59,8 @@ pub enum CmgCommand {
 /// Encoded (in `JoinResponse`) in its original field order: tag, CMG voters, Meta Storage
 /// voters, initial Meta Storage voters, Meta Storage version, incarnation, addresses
 /// ([`super::wire::JoinAccept`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "super::wire::JoinAccept", into = "super::wire::JoinAccept")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "super::wire::JoinAccept")]
 pub struct JoinAccept {
     /// The cluster's configuration: its Meta Storage version is the one (Y) the joiner must
     /// catch up to.

@@ -20,8 +20,8 @@ use crate::types::{
 /// Encoded (in log entries' outcomes, and in the `ReplicaState` digest hashed into the trace) in
 /// its original field order: tag, product, protocol, CMG voters, Meta Storage voters, initial
 /// Meta Storage voters, Meta Storage version, incarnation, addresses ([`super::wire::ClusterState`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "super::wire::ClusterState", into = "super::wire::ClusterState")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "super::wire::ClusterState")]
 pub struct ClusterState {
     /// The cluster's configuration: tag (never changes once committed), CMG voters, Meta Storage
     /// voters now, and Meta Storage version (1 at init, +1 at every committed change of the

@@ -21,7 +21,9 @@ use crate::marks::Mark;
 use crate::message::{ClusterStateNotice, Message};
 use crate::node::Node;
 use crate::raft_group::{Applied, RoleState};
-use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeName};
+use crate::topology::MemberRecord;
+use crate::types::{Addr, GroupKind, InstanceId, LaunchId};
+use std::sync::Arc;
 
 impl Node {
     /// True when this node's CMG replica leads (and does the leader's duties).
@@ -365,16 +367,19 @@ impl Node {
     }
 
     fn send_cluster_state_to_members(&mut self, force: bool) {
-        let targets: Vec<(NodeName, Addr, LaunchId)> = self.physical_members();
-        for (name, addr, launch) in targets {
-            self.send_cluster_state(&name, addr, launch, force);
+        // The records are shared, not copied: this runs at every tick of a CMG leader.
+        let (me, addr, launch) = (self.cfg.name.clone(), self.cfg.addr, self.launch);
+        self.send_cluster_state(&me, addr, launch, force);
+        let members: Vec<Arc<MemberRecord>> = self.topo.shared_records().collect();
+        for member in members {
+            let info = &member.identity.info;
+            self.send_cluster_state(&info.name, info.addr, info.launch, force);
         }
     }
 
     fn send_cluster_state(&mut self, name: &str, addr: Addr, launch: LaunchId, force: bool) {
         let now = self.now_ms;
         let retry = self.timing.cluster_state_retry_ms;
-        let leader = self.info();
         let bug = self.cfg.bug;
         let Some(cmg) = self.cmg.as_mut() else { return };
         let cmg_instance = cmg.group().instance();
@@ -405,13 +410,15 @@ impl Node {
             return;
         }
         let term = duties.term();
+        let (cmg_nodes, tag) = (cluster.config.cmg_nodes.clone(), cluster.config.tag.clone());
+        let lt_version = state.lt.version;
         let notice = ClusterStateNotice {
             term,
-            leader,
+            leader: self.info(),
             cmg_instance,
-            cmg_nodes: cluster.config.cmg_nodes.clone(),
-            tag: cluster.config.tag.clone(),
-            lt_version: state.lt.version,
+            cmg_nodes,
+            tag,
+            lt_version,
             member,
             receiver_launch: launch,
         };
