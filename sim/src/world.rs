@@ -155,6 +155,7 @@ impl World {
             .build()
             .id();
         let carrier = handle.create_node().name("network").build();
+        let time = madsim::time::TimeHandle::current();
         let settings = LinkSettings {
             latency_min_ms: net.latency_min_ms,
             latency_max_ms: net.latency_max_ms,
@@ -163,8 +164,8 @@ impl World {
         let checker = Checker::with_timing(BTreeMap::new(), &timing);
         let world = World {
             inner: Arc::new(WorldInner {
-                time: madsim::time::TimeHandle::current(),
-                t0: madsim::time::TimeHandle::current().elapsed(),
+                t0: time.elapsed(),
+                time,
                 timing,
                 slots: Mutex::new(BTreeMap::new()),
                 labels_by_addr: Mutex::new(BTreeMap::new()),

@@ -202,8 +202,9 @@ impl CmgReplica {
             if self.duties.as_ref().map(|d| d.term()) != Some(change.term) {
                 self.duties = Some(LeaderDuties::new(change.term));
                 if bug == Some(PlantedBug::ForgetValidatedOnLeaderChange) {
-                    Arc::make_mut(&mut self.state).validated.clear();
-                    Arc::make_mut(&mut self.state).validated_attempts.clear();
+                    let state = Arc::make_mut(&mut self.state);
+                    state.validated.clear();
+                    state.validated_attempts.clear();
                 }
             }
         } else {

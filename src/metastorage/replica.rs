@@ -173,13 +173,13 @@ impl MsReplica {
                             (index, false)
                         }
                         Ok(MsChange::Reconfigure { version, nodes }) => {
-                            let old_voters = self.state.nodes.clone();
-                            let changed =
-                                Arc::make_mut(&mut self.state).set_config(version, &nodes, bug);
+                            let state = Arc::make_mut(&mut self.state);
+                            let old_voters = state.nodes.clone();
+                            let changed = state.set_config(version, &nodes, bug);
                             if changed {
                                 for n in old_voters {
                                     if !nodes.contains(&n) {
-                                        Arc::make_mut(&mut self.state).learners.insert(n);
+                                        state.learners.insert(n);
                                     }
                                 }
                             }
