@@ -206,6 +206,13 @@ impl PhysicalTopology {
         self.me_now.clone()
     }
 
+    /// The record [`PhysicalTopology::current_me`] last handed out, if the node is admitted and
+    /// one was: `current_me` with an equal identity returns it unchanged.
+    pub fn published_me(&self) -> Option<&Arc<MemberRecord>> {
+        self.me.as_ref()?;
+        self.me_now.as_ref()
+    }
+
     /// This node entered the topology with `record` (its identity at the incarnation it was
     /// admitted with).
     pub fn enter(&mut self, record: MemberRecord) {

@@ -697,7 +697,7 @@ impl World {
 
     /// Links currently cut, as (from, to) labels.
     pub fn cut_links(&self) -> BTreeSet<(String, String)> {
-        self.inner.net.lock().expect("net lock").cut_links().clone()
+        self.inner.net.lock().expect("net lock").cut_links()
     }
 
     /// Sets the default latency range (milliseconds, inclusive) and loss rate of every message

@@ -33,8 +33,30 @@ impl Node {
     /// This node's record, with its identity refreshed (shared: the same record while the
     /// identity is unchanged).
     pub(super) fn my_record(&mut self) -> Option<Arc<MemberRecord>> {
+        // The fast path: the published record still says what `identity()` would say (no copy
+        // of the init command and names at every probe; issue 13).
+        if let Some(published) = self.topo.published_me() {
+            if self.identity_is(&published.identity) {
+                return Some(published.clone());
+            }
+        }
         let identity = self.identity();
         self.topo.current_me(identity)
+    }
+
+    /// True when `identity` equals what [`Node::identity`] builds now, read in place.
+    fn identity_is(&self, identity: &Identity) -> bool {
+        let info = &identity.info;
+        let local = self.local.as_ref();
+        info.name == self.cfg.name
+            && info.addr == self.cfg.addr
+            && info.launch == self.launch
+            && info.protocol == self.cfg.protocol
+            && info.product == self.cfg.product
+            && identity.tag.as_ref() == local.map(|l| &l.config.tag)
+            && identity.init.as_ref() == local.map(|l| &l.init)
+            && identity.replica_of == self.hosted_replica()
+            && identity.incarnation == self.topo.incarnation()
     }
 
     /// All admitted records this node knows, itself included.

@@ -63,11 +63,14 @@ impl LinkSettings {
 }
 
 /// The network's state: default settings, per-link settings, cut links.
+///
+/// Links are kept by sender, then receiver, so that a message's lookup borrows its labels
+/// instead of building an owned key (issue 13).
 #[derive(Clone, Debug, Default)]
 pub struct NetworkModel {
     default: LinkSettings,
-    links: BTreeMap<(String, String), LinkSettings>,
-    cut: BTreeSet<(String, String)>,
+    links: BTreeMap<String, BTreeMap<String, LinkSettings>>,
+    cut: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl NetworkModel {
@@ -92,7 +95,9 @@ impl NetworkModel {
     /// Gives the link `from -> to` (one direction) its own settings.
     pub fn set_link(&mut self, from: &str, to: &str, settings: LinkSettings) {
         self.links
-            .insert((from.to_string(), to.to_string()), settings);
+            .entry(from.to_string())
+            .or_default()
+            .insert(to.to_string(), settings);
     }
 
     /// Forgets every link's own settings.
@@ -103,29 +108,38 @@ impl NetworkModel {
     /// The settings of `from -> to`.
     pub fn settings(&self, from: &str, to: &str) -> LinkSettings {
         self.links
-            .get(&(from.to_string(), to.to_string()))
+            .get(from)
+            .and_then(|to_settings| to_settings.get(to))
             .copied()
             .unwrap_or(self.default)
     }
 
     /// Cuts `from -> to`; false when it was cut already.
     pub fn cut(&mut self, from: &str, to: &str) -> bool {
-        self.cut.insert((from.to_string(), to.to_string()))
+        self.cut
+            .entry(from.to_string())
+            .or_default()
+            .insert(to.to_string())
     }
 
-    /// Restores every link; returns the ones that were cut.
+    /// Restores every link; returns the ones that were cut, as `(from, to)` in order.
     pub fn heal(&mut self) -> BTreeSet<(String, String)> {
-        std::mem::take(&mut self.cut)
+        let cut = self.cut_links();
+        self.cut.clear();
+        cut
     }
 
     /// True when `from -> to` is cut.
     pub fn is_cut(&self, from: &str, to: &str) -> bool {
-        !self.cut.is_empty() && self.cut.contains(&(from.to_string(), to.to_string()))
+        self.cut.get(from).is_some_and(|tos| tos.contains(to))
     }
 
-    /// The cut links.
-    pub fn cut_links(&self) -> &BTreeSet<(String, String)> {
-        &self.cut
+    /// The cut links, as `(from, to)` in order.
+    pub fn cut_links(&self) -> BTreeSet<(String, String)> {
+        self.cut
+            .iter()
+            .flat_map(|(from, tos)| tos.iter().map(move |to| (from.clone(), to.clone())))
+            .collect()
     }
 
     /// Draws the latency of one message on `from -> to`, in microseconds, with `draw` giving a
