@@ -68,6 +68,7 @@ pub mod message;
 pub mod metastorage;
 pub mod node;
 pub mod raft_group;
+pub mod raft_payload;
 pub mod restore;
 pub mod rng;
 pub mod testing;

@@ -18,6 +18,7 @@ use crate::topology::{Identity, MemberRecord, Rumor};
 use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
 
 pub use crate::codec::MAX_MESSAGE_BYTES;
+pub use crate::raft_payload::RaftPayload;
 pub use crate::types::RequestId;
 
 /// A message with its sender.
@@ -46,6 +47,22 @@ impl Envelope {
     /// accept. The madsim world hands envelopes over as values (nothing leaves the process) and
     /// checks this instead of encoding each one.
     pub fn wire_len(&self) -> Option<u64> {
+        if let Message::Raft {
+            group,
+            instance,
+            from_name,
+            payload: payload @ RaftPayload::Message(_),
+        } = &self.msg
+        {
+            return crate::raft_payload::raft_envelope_len(
+                self.from,
+                self.from_launch,
+                *group,
+                *instance,
+                from_name,
+                payload,
+            );
+        }
         codec().serialized_size(self).ok()
     }
 
@@ -239,7 +256,7 @@ pub enum Message {
     },
 
     // --- Raft groups ---
-    /// A raft-rs message (protobuf bytes) for a group incarnation.
+    /// A raft-rs message for a group incarnation (protobuf bytes on the wire).
     Raft {
         /// The group.
         group: GroupKind,
@@ -247,8 +264,8 @@ pub enum Message {
         instance: InstanceId,
         /// The sender's name, so the receiver learns where to answer.
         from_name: NodeName,
-        /// `eraftpb::Message`, protobuf-encoded.
-        payload: Vec<u8>,
+        /// The `eraftpb::Message`: a value in the process, protobuf-encoded on the wire.
+        payload: RaftPayload,
     },
 
     /// A node's replica of a group started with an empty log (its vault was wiped or it is new);

@@ -20,6 +20,7 @@ use raft::{Config, RawNode, StateRole};
 use crate::config::Timing;
 use crate::error::{Error, Result};
 use crate::init_command::InitPlan;
+use crate::raft_payload::RaftPayload;
 use crate::types::{raft_id, GroupKind, InstanceId, NodeName};
 use crate::vault::{EntryKind, EntryRecord, GroupRecord, HardStateRecord, VaultWrite};
 
@@ -38,8 +39,9 @@ pub(crate) enum Applied {
 /// What one round of processing produced.
 #[derive(Debug, Default)]
 pub(crate) struct GroupStep {
-    /// Raft messages: destination Raft id and protobuf bytes.
-    pub messages: Vec<(u64, Vec<u8>)>,
+    /// Raft messages: destination Raft id and the message (a value, encoded only if it leaves
+    /// the process).
+    pub messages: Vec<(u64, RaftPayload)>,
     /// Vault writes, to be made durable before the messages are sent.
     pub writes: Vec<VaultWrite>,
     /// Committed entries, in log order.
@@ -194,11 +196,12 @@ impl RaftGroup {
     }
 
     /// Steps a message received from a peer.
-    pub fn step(&mut self, payload: &[u8]) -> Result<()> {
-        let mut msg =
-            RaftMessage::parse_from_bytes(payload).map_err(|e| Error::CorruptRaftMessage {
+    pub fn step(&mut self, payload: RaftPayload) -> Result<()> {
+        let mut msg = payload
+            .into_message()
+            .map_err(|detail| Error::CorruptRaftMessage {
                 group: self.kind,
-                detail: e.to_string(),
+                detail,
             })?;
         if msg.to != self.raw.raft.id {
             return Ok(());
@@ -398,13 +401,11 @@ impl RaftGroup {
     }
 
     fn collect_messages(&self, messages: Vec<RaftMessage>, out: &mut GroupStep) {
-        for msg in messages {
-            // Encoding an in-memory protobuf message into a Vec cannot fail.
-            let bytes = msg
-                .write_to_bytes()
-                .expect("protobuf encoding of a raft message failed");
-            out.messages.push((msg.to, bytes));
-        }
+        out.messages.extend(
+            messages
+                .into_iter()
+                .map(|msg| (msg.to, RaftPayload::from(msg))),
+        );
     }
 
     fn apply_committed(&mut self, entries: Vec<Entry>, out: &mut GroupStep) -> Result<()> {

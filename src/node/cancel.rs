@@ -260,7 +260,7 @@ mod tests {
                 group: GroupKind::Cmg,
                 instance,
                 from_name: "a1".into(),
-                payload: Vec::new(),
+                payload: crate::message::RaftPayload::Bytes(Vec::new()),
             },
         };
         let told = |out: &Output| {

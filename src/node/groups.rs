@@ -9,7 +9,7 @@ use crate::codec::decode;
 use crate::error::Result;
 use crate::event::Event;
 use crate::marks::Mark;
-use crate::message::Message;
+use crate::message::{Message, RaftPayload};
 use crate::metastorage::MsReplica;
 use crate::node::Node;
 use crate::raft_group::{GroupStep, RaftGroup};
@@ -26,7 +26,7 @@ impl Node {
         group: GroupKind,
         instance: InstanceId,
         from_name: NodeName,
-        payload: Vec<u8>,
+        payload: RaftPayload,
     ) {
         self.learn_addr(&from_name, from);
         let now_ms = self.now_ms;
@@ -50,7 +50,7 @@ impl Node {
             self.tell_replica_of_cancelled(from, instance);
             return;
         };
-        if let Err(e) = replica.step(&payload) {
+        if let Err(e) = replica.step(payload) {
             self.mark(Mark::CorruptMessage);
             self.emit(Event::CorruptMessage {
                 from,
