@@ -396,6 +396,24 @@ impl Node {
         self.out.messages.push((to, envelope));
     }
 
+    /// True when the node is in the logical topology by its own account (what
+    /// [`NodeView::is_joined`](crate::view::NodeView::is_joined) says, read in place).
+    pub fn is_joined(&self) -> bool {
+        matches!(self.joiner.phase(), crate::join::JoinPhase::Joined { .. })
+    }
+
+    /// True when the node halted on a rejection ([`NodeView::halted`](crate::view::NodeView)
+    /// is set), read in place.
+    pub fn is_halted(&self) -> bool {
+        self.halted.is_some()
+    }
+
+    /// How many members the node's physical topology has, itself included (the length of
+    /// [`NodeView::physical`](crate::view::NodeView)), counted in place.
+    pub fn physical_len(&self) -> usize {
+        1 + self.topo.records().count()
+    }
+
     /// This node's identity.
     pub fn info(&self) -> NodeInfo {
         self.cfg.info(self.launch)

@@ -73,7 +73,7 @@ async fn demo_body(world: crate::World, nodes: usize) -> DemoOutcome {
             .wait_until(
                 "physical topology formed",
                 demo_patience_ms(30_000, nodes),
-                |w| w.view("n1").is_some_and(|v| v.physical.len() == everyone),
+                |w| w.with_node("n1", |n| n.physical_len() == everyone) == Some(true),
             )
             .await;
         let init = world

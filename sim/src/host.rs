@@ -123,6 +123,12 @@ impl NodeSlot {
             .map(|n| n.view())
     }
 
+    /// Applies `f` to the node's state machine in place, without a view's copies; `None` when
+    /// it has none (not started, or killed).
+    pub fn with_node<R>(&self, f: impl FnOnce(&Node) -> R) -> Option<R> {
+        self.node.lock().expect("node lock").as_ref().map(f)
+    }
+
     pub fn is_running(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }

@@ -314,22 +314,26 @@ impl Sim {
 impl World {
     /// True when every running node is in the logical topology by its own account.
     pub fn all_joined(&self) -> bool {
-        let views = self.views();
-        !views.is_empty() && views.values().all(|v| v.is_joined())
+        let joined: Vec<bool> = self
+            .labels()
+            .iter()
+            .filter_map(|l| self.with_node(l, |n| n.is_joined()))
+            .collect();
+        !joined.is_empty() && joined.iter().all(|j| *j)
     }
 
     /// True when each of these nodes runs and is joined.
     pub fn joined(&self, labels: &[&str]) -> bool {
         labels
             .iter()
-            .all(|l| self.view(l).is_some_and(|v| v.is_joined()))
+            .all(|l| self.with_node(l, |n| n.is_joined()).unwrap_or(false))
     }
 
     /// True when each of these nodes has stopped with a rejection.
     pub fn halted(&self, labels: &[&str]) -> bool {
         labels
             .iter()
-            .all(|l| self.view(l).is_some_and(|v| v.halted.is_some()))
+            .all(|l| self.with_node(l, |n| n.is_halted()).unwrap_or(false))
     }
 }
 
@@ -356,6 +360,57 @@ mod tests {
             report.value.upgrade().is_none(),
             "the world outlived its run (tasks leaked)"
         );
+    }
+
+    /// What `joined`, `halted`, `all_joined` and the demo read in place is what a view says,
+    /// at every moment of a run that forms, inits, joins and halts a node.
+    #[test]
+    fn reads_in_place_agree_with_the_views() {
+        let report = Sim::new(8).nodes(3).run(|world| async move {
+            let agree = |w: &World| {
+                for label in w.labels() {
+                    let view = w.view(&label);
+                    let read =
+                        w.with_node(&label, |n| (n.is_joined(), n.is_halted(), n.physical_len()));
+                    let seen = view.map(|v| (v.is_joined(), v.halted.is_some(), v.physical.len()));
+                    assert_eq!(read, seen, "{label}");
+                }
+            };
+            agree(&world);
+            world.start_all();
+            let mut states = std::collections::BTreeSet::new();
+            for _ in 0..200 {
+                agree(&world);
+                states.insert((world.joined(&["n1", "n2", "n3"]), world.all_joined()));
+                if world.labels().len() == 3 && world.all_joined() {
+                    break;
+                }
+                if world.view("n1").is_some_and(|v| v.physical.len() == 3) {
+                    let _ = world.init_default("n1", "t").await;
+                }
+                world.sleep_ms(20).await;
+            }
+            // A node with a version nobody accepts halts.
+            world.add_node(
+                crate::world::NodeSpec::new("n4")
+                    .seeds(&["n1"])
+                    .product(joinsim::ProductVersion::new(9, 0, 0)),
+            );
+            world.start("n4");
+            let halted = world
+                .wait_until("n4 halted", 30_000, |w| w.halted(&["n4"]))
+                .await;
+            agree(&world);
+            (states, halted.is_ok(), world.all_joined())
+        });
+        let (states, halted, all_joined) = report.value;
+        assert!(
+            states.contains(&(false, false)),
+            "seen before the join: {states:?}"
+        );
+        assert!(states.contains(&(true, true)), "seen joined: {states:?}");
+        assert!(halted, "the incompatible node halted");
+        assert!(!all_joined, "a halted node is not joined");
     }
 
     #[test]

@@ -615,6 +615,14 @@ impl World {
         self.slot(label).view()
     }
 
+    /// Applies `f` to the node's state machine in place (`None` when it has none, as
+    /// [`World::view`] is `None`): a condition polled every 20 ms reads what it needs without
+    /// copying the node's state into a view (issue 13). Panics on an unknown label, as
+    /// [`World::view`] does.
+    pub fn with_node<R>(&self, label: &str, f: impl FnOnce(&joinsim::Node) -> R) -> Option<R> {
+        self.slot(label).with_node(f)
+    }
+
     /// The labels of a node's seeds.
     pub fn seeds_of(&self, label: &str) -> Vec<String> {
         self.slot(label).seed_labels.clone()
