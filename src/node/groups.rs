@@ -99,7 +99,9 @@ impl Node {
             GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
             GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
         };
-        if let Some(instance) = instance {
+        if let Some(instance) = instance.filter(|_| !step.messages.is_empty()) {
+            // The name is copied once per batch of messages, not at every call (most calls
+            // send nothing).
             let me = self.cfg.name.clone();
             for (to, payload) in step.messages {
                 if let Some(addr) = self
@@ -165,7 +167,6 @@ impl Node {
         if self.local.is_none() {
             return;
         }
-        let me = self.cfg.name.clone();
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
             // Only a replica with an empty log asks: the voter list is copied for it alone (it
             // used to copy the node's whole local state at every tick).
@@ -190,6 +191,7 @@ impl Node {
                 GroupKind::Ms => config.ms_nodes.clone(),
             };
             self.last_empty_ask_ms = self.now_ms;
+            let me = self.cfg.name.clone();
             for voter in voters.iter().filter(|v| **v != me) {
                 if let Some(addr) = self.peer_addr(instance, voter) {
                     self.send(

@@ -486,14 +486,17 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         let converged = world
             .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
                 w.check_hazards();
+                // One copy of the views per poll serves both judgments.
+                let views = w.views();
                 if w.now_ms() >= hygiene_due_ms {
-                    let problems = lt_hygiene_problems(&w.views());
+                    let problems = lt_hygiene_problems(&views);
                     if !problems.is_empty() {
                         *late.lock().expect("hygiene") = problems;
                         return true;
                     }
                 }
-                w.violated() || liveness_problems(w, &mut inits, &sent_now, &answers_now).is_empty()
+                w.violated()
+                    || liveness_problems(w, &views, &mut inits, &sent_now, &answers_now).is_empty()
             })
             .await;
         let late_hygiene = std::mem::take(&mut *late_hygiene.lock().expect("hygiene"));
@@ -506,7 +509,8 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             ));
         }
         if converged.is_err() && late_hygiene.is_empty() {
-            for problem in liveness_problems(&world, &mut inits, &sent_now, &answers) {
+            let views = world.views();
+            for problem in liveness_problems(&world, &views, &mut inits, &sent_now, &answers) {
                 failures.push(format!(
                     "liveness: {problem} ({} ms after faults stopped)",
                     scenario.liveness.timeout_ms
@@ -1234,9 +1238,11 @@ fn lt_hygiene_problems(views: &BTreeMap<String, NodeView>) -> Vec<String> {
     problems
 }
 
-/// What keeps the liveness property from holding now.
+/// What keeps the liveness property from holding now, judged on `views` (the world's views of
+/// this moment, [`World::views`]).
 fn liveness_problems(
     world: &World,
+    views: &BTreeMap<String, NodeView>,
     inits: &mut InitLedger,
     sent: &BTreeSet<String>,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
@@ -1251,7 +1257,6 @@ fn liveness_problems(
     inits.advance(world);
     problems.extend(inits.unanswered_inits(world));
     problems.extend(inits.state_left_by_cancelled_inits(world));
-    let views = world.views();
     // A node started a moment ago has no state machine until its task first runs: it is not
     // joined yet, and the phase must wait for it rather than pass without judging it.
     for label in world.labels() {
@@ -1286,8 +1291,8 @@ fn liveness_problems(
     }
     // LT hygiene (docs/spec.md §5): a member that is down leaves the LT within a bound that the
     // liveness timeout exceeds (docs/protocol.md, "LT hygiene"), whoever leads.
-    problems.extend(lt_hygiene_problems(&views));
-    for (label, view) in &views {
+    problems.extend(lt_hygiene_problems(views));
+    for (label, view) in views {
         if let Some(rejection) = &view.halted {
             if !rejection.reason.is_consistent() {
                 problems.push(format!("{label} was falsely rejected: {rejection}"));
