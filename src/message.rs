@@ -15,7 +15,9 @@ use crate::codec::options as codec;
 use crate::error::{AdminError, Error, InitError, JoinReadyRefusal, Rejection, Result};
 use crate::init::{GroupStatus, InitParams, InitPlan, StartOutcome};
 use crate::topology::{Identity, MemberRecord, Rumor};
-use crate::types::{Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
+use crate::types::{
+    Addr, ClusterTag, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName, SharedName,
+};
 
 pub use crate::codec::MAX_MESSAGE_BYTES;
 pub use crate::raft_payload::RaftPayload;
@@ -262,8 +264,9 @@ pub enum Message {
         group: GroupKind,
         /// The incarnation.
         instance: InstanceId,
-        /// The sender's name, so the receiver learns where to answer.
-        from_name: NodeName,
+        /// The sender's name, so the receiver learns where to answer (shared, not copied: it
+        /// rides on every Raft message).
+        from_name: SharedName,
         /// The `eraftpb::Message`: a value in the process, protobuf-encoded on the wire.
         payload: RaftPayload,
     },

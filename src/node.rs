@@ -24,7 +24,7 @@ use crate::metastorage::MsReplica;
 use crate::raft_group::discard_logger;
 use crate::rng::Rng;
 use crate::topology::PhysicalTopology;
-use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName};
+use crate::types::{Addr, GroupKind, InstanceId, LaunchId, NodeInfo, NodeName, SharedName};
 use crate::vault::{LocalState, Vault, VaultWrite};
 
 mod addresses;
@@ -79,6 +79,8 @@ pub struct Output {
 /// One cluster node.
 pub struct Node {
     cfg: NodeConfig,
+    /// `cfg.name`, shared with every Raft message the node sends.
+    shared_name: SharedName,
     timing: Timing,
     launch: LaunchId,
     rng: Rng,
@@ -115,7 +117,7 @@ pub struct Node {
     /// Where each peer of a hosted group listens, by (incarnation, name): learnt from the
     /// group's own traffic and from the cluster's word (`src/node/addresses.rs`, "a group's
     /// peers are where its own messages come from"); at most `MAX_PEER_ADDRS` entries.
-    peer_addrs: BTreeMap<(InstanceId, NodeName), Addr>,
+    peer_addrs: BTreeMap<InstanceId, BTreeMap<NodeName, Addr>>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
     last_empty_ask_ms: u64,
@@ -137,6 +139,7 @@ impl Node {
         cfg.validate()?;
         timing.validate()?;
         let mut node = Node {
+            shared_name: SharedName::from(cfg.name.as_str()),
             cfg,
             timing,
             launch,

@@ -11,6 +11,11 @@ use crate::error::Error;
 /// topology know nodes by name.
 pub type NodeName = String;
 
+/// A node's name shared rather than copied: the sender's name on every Raft message, which a
+/// copy per message made a tenth of a run's allocations (issue 13). Serialized as a string,
+/// exactly as a [`NodeName`] (serde's `rc` feature), so the wire bytes are the same.
+pub type SharedName = std::sync::Arc<str>;
+
 /// A network address (IPv4 and port). Physical identity: the physical topology knows nodes by
 /// address, and every message is sent to one.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -165,22 +165,31 @@ impl Node {
         if !self.hosts(instance) {
             return;
         }
-        let key = (instance, name.to_string());
-        if self.peer_addrs.get(&key) == Some(&addr) {
+        // Looked up by the borrowed name; the name is copied only into a new entry.
+        let known = self.peer_addrs.get(&instance).and_then(|m| m.get(name));
+        if known == Some(&addr) {
             return;
         }
-        if !self.peer_addrs.contains_key(&key) && self.peer_addrs.len() >= MAX_PEER_ADDRS {
+        if known.is_none() && self.peer_addr_count() >= MAX_PEER_ADDRS {
             let (cmg, ms) = (
                 self.cmg.as_ref().map(|c| c.group().instance()),
                 self.ms.as_ref().map(|m| m.instance()),
             );
             self.peer_addrs
-                .retain(|(i, _), _| Some(*i) == cmg || Some(*i) == ms);
-            if self.peer_addrs.len() >= MAX_PEER_ADDRS {
+                .retain(|i, _| Some(*i) == cmg || Some(*i) == ms);
+            if self.peer_addr_count() >= MAX_PEER_ADDRS {
                 return;
             }
         }
-        self.peer_addrs.insert(key, addr);
+        self.peer_addrs
+            .entry(instance)
+            .or_default()
+            .insert(name.to_string(), addr);
+    }
+
+    /// Peer addresses remembered, over every incarnation.
+    fn peer_addr_count(&self) -> usize {
+        self.peer_addrs.values().map(|m| m.len()).sum()
     }
 
     /// Where the group of incarnation `instance` sends its messages to `name`: where that
@@ -190,7 +199,8 @@ impl Node {
     /// node's old address was written to for ever.)
     pub(crate) fn peer_addr(&self, instance: InstanceId, name: &str) -> Option<Addr> {
         self.peer_addrs
-            .get(&(instance, name.to_string()))
+            .get(&instance)
+            .and_then(|m| m.get(name))
             .copied()
             .filter(|addr| {
                 (*addr == self.cfg.addr && name == self.cfg.name)

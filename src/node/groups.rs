@@ -13,7 +13,7 @@ use crate::message::{Message, RaftPayload};
 use crate::metastorage::MsReplica;
 use crate::node::Node;
 use crate::raft_group::{GroupStep, RaftGroup};
-use crate::types::{raft_id, Addr, GroupKind, InstanceId, NodeName};
+use crate::types::{raft_id, Addr, GroupKind, InstanceId, SharedName};
 use crate::vault::{EntryKind, GroupRecord, VaultWrite};
 
 /// Bound on the rounds of group processing and local delivery within one input.
@@ -25,7 +25,7 @@ impl Node {
         from: Addr,
         group: GroupKind,
         instance: InstanceId,
-        from_name: NodeName,
+        from_name: SharedName,
         payload: RaftPayload,
     ) {
         self.learn_addr(&from_name, from);
@@ -99,10 +99,7 @@ impl Node {
             GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
             GroupKind::Ms => self.ms.as_ref().map(|m| m.group().instance()),
         };
-        if let Some(instance) = instance.filter(|_| !step.messages.is_empty()) {
-            // The name is copied once per batch of messages, not at every call (most calls
-            // send nothing).
-            let me = self.cfg.name.clone();
+        if let Some(instance) = instance {
             for (to, payload) in step.messages {
                 if let Some(addr) = self
                     .names_by_raft_id
@@ -114,7 +111,7 @@ impl Node {
                         Message::Raft {
                             group: kind,
                             instance,
-                            from_name: me.clone(),
+                            from_name: self.shared_name.clone(),
                             payload,
                         },
                     );
