@@ -57,7 +57,9 @@ mod user;
 mod tests;
 
 pub use log::{HarnessAction, LogEntry, LogKind, MAX_LOG_ENTRIES};
-pub use network::{node_addr, Network, Step, StepKind, Timeout, MAX_STEPS_PER_RUN, NODE_PORT};
+pub use network::{
+    node_addr, Network, OutputObserver, Step, StepKind, Timeout, MAX_STEPS_PER_RUN, NODE_PORT,
+};
 pub use queue::MAX_QUEUED;
 pub use setup::{NetworkBuilder, NodeSetup, DEFAULT_LATENCY_MS, MAX_NODES};
 pub use user::{

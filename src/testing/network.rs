@@ -148,7 +148,13 @@ pub struct Network {
     unroutable: BTreeMap<Addr, u64>,
     /// Nodes moved to another address so far (`Network::restart_at_new_addr`).
     pub(crate) moves: usize,
+    /// Shown every node output before it is applied ([`Network::observe_outputs`]).
+    observer: Option<OutputObserver>,
 }
+
+/// A function shown every node output before the network applies it: the node's label, the
+/// simulated time in microseconds, and the output ([`Network::observe_outputs`]).
+pub type OutputObserver = Box<dyn FnMut(&str, u64, &Output)>;
 
 impl Network {
     /// A builder: `Network::builder().nodes(3).seed(7).build()`.
@@ -176,6 +182,7 @@ impl Network {
             deliveries: 0,
             unroutable: BTreeMap::new(),
             moves: 0,
+            observer: None,
         };
         net.set_latency(b.latency_ms.0, b.latency_ms.1, b.loss);
         // Every address first, so that seeds may name nodes added after them.
@@ -213,6 +220,15 @@ impl Network {
             node: node.to_string(),
             kind,
         });
+    }
+
+    /// Shows `observer` every node output (vault writes, events, messages) before the network
+    /// applies it, with the node's label and the simulated time in microseconds; replaces an
+    /// observer set before. What a host does besides running the protocol — checking invariants,
+    /// hashing a trace — can be done there (the `harness` bench does the madsim world's host
+    /// work so; issue 13).
+    pub fn observe_outputs(&mut self, observer: impl FnMut(&str, u64, &Output) + 'static) {
+        self.observer = Some(Box::new(observer));
     }
 
     // --- Time ---
@@ -282,6 +298,9 @@ impl Network {
     /// # Panics
     /// When the node wrote an invalid vault change (a protocol bug).
     pub(crate) fn apply_output(&mut self, index: usize, output: Output) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer(&self.slots[index].label, self.now_us, &output);
+        }
         let Output {
             writes,
             messages,

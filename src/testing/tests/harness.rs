@@ -115,3 +115,46 @@ fn restart_keeps_the_vault_and_the_election_timeout_with_a_new_launch() {
         .collect();
     assert_eq!(timeouts, vec![net.election_ticks_of("n2"); 2]);
 }
+
+#[test]
+fn the_output_observer_sees_every_event_and_message_before_it_is_applied() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut net = Network::builder().seed(3).nodes(3).build();
+    /// Events shown, messages shown, (label, time) of each output with events.
+    type Seen = (u64, u64, Vec<(String, u64)>);
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let record = seen.clone();
+    net.observe_outputs(move |label, at_us, output| {
+        let mut seen = record.borrow_mut();
+        seen.0 += output.events.len() as u64;
+        seen.1 += output.messages.len() as u64;
+        if !output.events.is_empty() {
+            seen.2.push((label.to_string(), at_us));
+        }
+    });
+    net.start_all();
+    net.run_for(2_000);
+    let (events, messages, moments) = seen.borrow().clone();
+    let logged = net
+        .log()
+        .iter()
+        .filter(|e| matches!(e.kind, LogKind::Protocol { .. }))
+        .count() as u64;
+    assert_eq!(
+        events, logged,
+        "every protocol event the log holds was shown first"
+    );
+    assert!(
+        messages >= net.deliveries(),
+        "{messages} messages shown, {} delivered",
+        net.deliveries()
+    );
+    // Shown with the node's label and the time the log gives the same events.
+    let first_logged = net
+        .log()
+        .iter()
+        .find(|e| matches!(e.kind, LogKind::Protocol { .. }))
+        .map(|e| (e.node.clone(), e.at_us));
+    assert_eq!(moments.first().cloned(), first_logged);
+}
