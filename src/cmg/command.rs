@@ -101,8 +101,13 @@ pub enum CmgOutcome {
         /// What differs.
         detail: String,
     },
-    /// A join request was applied.
+    /// A join request was applied and refused, or asked to wait or to try again.
     Join(JoinResult),
+    /// A join request was validated. The acceptance the joiner gets
+    /// ([`crate::cmg::CmgState::join_accept`]) is built only by the leader that answers it: every
+    /// replica applies the join, and a copy of the cluster's configuration per replica was a
+    /// twentieth of a run's allocations (issue 13).
+    JoinAccepted,
     /// A join ready was applied: the LT version, or why not.
     JoinReady(Result<u64, JoinReadyRefusal>),
     /// These (name, launch) pairs left the LT.

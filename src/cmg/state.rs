@@ -128,6 +128,14 @@ pub struct CmgState {
 }
 
 impl CmgState {
+    /// What the cluster gives a validated joiner (docs/protocol.md Step 4): its configuration,
+    /// the Meta Storage voters at init, the groups' incarnation and the members' addresses.
+    /// `None` before the cluster is committed. Built by the leader that answers a join
+    /// ([`CmgOutcome::JoinAccepted`]), not by every replica that applies it.
+    pub fn join_accept(&self) -> Option<JoinAccept> {
+        self.cluster.as_ref().map(ClusterState::accept)
+    }
+
     /// The address at which this cluster knows the node named `name`: its validation's (the
     /// latest admission decision of the CMG, docs/protocol.md Step 4), else its LT entry's;
     /// `None` when the cluster holds no node of that name. Within a cluster names are unique
@@ -239,7 +247,6 @@ impl CmgState {
         if revoked {
             return CmgOutcome::Join(JoinResult::StaleAttempt);
         }
-        let accept = cluster.accept();
         if bug == Some(PlantedBug::RejoinRemovesOwnLtEntry)
             && self.lt.contains(&info.name, info.launch)
         {
@@ -253,7 +260,7 @@ impl CmgState {
             self.validated.insert(info.name.clone(), info.clone());
             self.validated_attempts.insert(info.name.clone(), attempt);
         }
-        CmgOutcome::Join(JoinResult::Accepted(accept))
+        CmgOutcome::JoinAccepted
     }
 
     fn apply_join_ready(

@@ -181,7 +181,7 @@ fn every_rejection_reason() {
         stored: Some((tag, 1)),
         attempt: 1,
     });
-    assert!(matches!(out, CmgOutcome::Join(JoinResult::Accepted(_))));
+    assert!(matches!(out, CmgOutcome::JoinAccepted));
 }
 
 #[test]
@@ -290,10 +290,7 @@ fn a_revoked_attempt_is_never_validated_again() {
             attempt,
         })
     };
-    assert!(matches!(
-        join(&mut s, 3),
-        CmgOutcome::Join(JoinResult::Accepted(_))
-    ));
+    assert!(matches!(join(&mut s, 3), CmgOutcome::JoinAccepted));
     s.apply(&CmgCommand::NodesLeave {
         nodes: vec![("a".into(), LaunchId(1))],
     });
@@ -310,10 +307,7 @@ fn a_revoked_attempt_is_never_validated_again() {
     }
     assert!(s.validated.is_empty(), "a stale attempt validates nothing");
     assert!(matches!(ready(&mut s, 3), CmgOutcome::JoinReady(Err(_))));
-    assert!(matches!(
-        join(&mut s, 4),
-        CmgOutcome::Join(JoinResult::Accepted(_))
-    ));
+    assert!(matches!(join(&mut s, 4), CmgOutcome::JoinAccepted));
     assert!(matches!(ready(&mut s, 3), CmgOutcome::JoinReady(Err(_))));
     assert_eq!(ready(&mut s, 4), CmgOutcome::JoinReady(Ok(1)));
     // Another launch of the name is not held to the old launch's attempts.
@@ -326,7 +320,7 @@ fn a_revoked_attempt_is_never_validated_again() {
             stored: None,
             attempt: 1,
         }),
-        CmgOutcome::Join(JoinResult::Accepted(_))
+        CmgOutcome::JoinAccepted
     ));
 }
 
@@ -435,10 +429,7 @@ fn a_rejoin_of_a_member_keeps_its_lt_entry() {
     let mut s = initialized();
     join_into_lt(&mut s, &["d"]);
     let version = s.lt.version;
-    assert!(matches!(
-        s.apply(&join),
-        CmgOutcome::Join(JoinResult::Accepted(_))
-    ));
+    assert!(matches!(s.apply(&join), CmgOutcome::JoinAccepted));
     assert!(s.lt.contains("d", LaunchId(1)));
     assert_eq!(s.lt.version, version);
     assert!(s.validated.is_empty());
@@ -451,4 +442,22 @@ fn a_rejoin_of_a_member_keeps_its_lt_entry() {
     assert!(!s.lt.members.contains_key("d"), "its own entry removed");
     assert_eq!(s.lt.version, version + 1);
     assert!(s.validated.contains_key("d"));
+}
+
+#[test]
+fn the_acceptance_is_the_committed_clusters_and_only_after_init() {
+    assert_eq!(CmgState::default().join_accept(), None);
+    let mut s = initialized();
+    let out = s.apply(&CmgCommand::Join {
+        info: info("y", 1),
+        stored: None,
+        attempt: 1,
+    });
+    assert!(matches!(out, CmgOutcome::JoinAccepted));
+    let cluster = s.cluster.clone().expect("initialized");
+    let accept = s.join_accept().expect("a committed cluster");
+    assert_eq!(accept.config, cluster.config);
+    assert_eq!(accept.initial_ms_nodes, cluster.initial_ms_nodes);
+    assert_eq!(accept.instance, cluster.instance);
+    assert_eq!(accept.addrs, cluster.addrs);
 }

@@ -137,7 +137,7 @@ impl Node {
                     index,
                 });
             }
-            (CmgCommand::Join { info, .. }, CmgOutcome::Join(JoinResult::Accepted(_))) => {
+            (CmgCommand::Join { info, .. }, CmgOutcome::JoinAccepted) => {
                 // The cluster now knows the name at this address (`learn_addr`: the CMG says
                 // who a name is in its cluster).
                 self.learn_addr(&info.name, info.addr);
@@ -221,6 +221,17 @@ impl Node {
         };
         let Some(to) = duties.take_pending(&key) else {
             return;
+        };
+        let outcome = match outcome {
+            // The acceptance is built here, by the leader that answers, from the state the join
+            // was applied to (nothing was applied since).
+            CmgOutcome::JoinAccepted => {
+                let accept = self.cmg.as_ref().and_then(|c| c.state().join_accept());
+                CmgOutcome::Join(JoinResult::Accepted(
+                    accept.expect("a validated join has a committed cluster"),
+                ))
+            }
+            other => other,
         };
         match (key, outcome) {
             (PendingKey::Join(_, launch, attempt), CmgOutcome::Join(result)) => {
