@@ -528,6 +528,8 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
         }
     }
     let from = slot.addr();
+    // The sender's label as the network names it ([`World::label_of`]), looked up once.
+    let sender = (!output.messages.is_empty()).then(|| world.label_of(from));
     for (to, envelope) in output.messages {
         let id = world.next_message_id();
         let receiver = world.label_of(to);
@@ -542,7 +544,8 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
             slot.label
         );
         let payload = Payload::Envelope(Arc::new(envelope));
-        world.transmit(Packet { id, from, payload }, to, kind);
+        let sender = sender.clone().expect("looked up when there are messages");
+        world.transmit_between(Packet { id, from, payload }, to, kind, (sender, receiver));
     }
 }
 

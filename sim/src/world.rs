@@ -878,8 +878,20 @@ impl World {
     /// link's loss rate; otherwise it arrives after its drawn latency (plus a `delay` rule's),
     /// twice if a `duplicate` rule says so (each copy with its own latency and loss).
     pub(crate) fn transmit(&self, packet: Packet, to: Addr, kind: MessageKind) {
-        let sender = self.label_of(packet.from);
-        let receiver = self.label_of(to);
+        let labels = (self.label_of(packet.from), self.label_of(to));
+        self.transmit_between(packet, to, kind, labels);
+    }
+
+    /// [`World::transmit`] with the labels of the sender's and the receiver's addresses
+    /// ([`World::label_of`]) looked up by the caller at this instant: a node's output looks its
+    /// own up once, not once per message.
+    pub(crate) fn transmit_between(
+        &self,
+        packet: Packet,
+        to: Addr,
+        kind: MessageKind,
+        (sender, receiver): (Arc<str>, Arc<str>),
+    ) {
         let send_rule = self.rule_action((&sender, &receiver, kind), true);
         let copies = if send_rule == Some(RuleAction::Duplicate) {
             2
