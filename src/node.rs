@@ -253,6 +253,25 @@ impl Node {
         std::mem::take(&mut self.out)
     }
 
+    /// Hands back an output the host has applied: its buffers, emptied here, serve the next
+    /// call's output (their capacity, not their contents), so that a call does not allocate
+    /// them anew (issue 13, "reuse output buffers between steps"). Optional: a host that drops
+    /// its outputs loses nothing but the allocations. Ignored while the node holds output of
+    /// its own (none is held between calls).
+    pub fn recycle(&mut self, mut output: Output) {
+        let Output {
+            writes,
+            messages,
+            events,
+        } = &self.out;
+        if writes.is_empty() && messages.is_empty() && events.is_empty() {
+            output.writes.clear();
+            output.messages.clear();
+            output.events.clear();
+            self.out = output;
+        }
+    }
+
     /// The host's seed names resolve to these addresses now (a seed node moved to another host:
     /// docs/network.md, "Graceful leave and address change"). Seeds are probed every
     /// `seed_probe_ms` until the node is in a physical topology; the new list is used from the
@@ -430,5 +449,56 @@ impl Node {
     /// This start's launch id.
     pub fn launch(&self) -> LaunchId {
         self.launch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_output_lends_its_buffers_and_none_of_its_contents() {
+        let seed = Addr::new([10, 0, 0, 1], 7000);
+        let cfg = NodeConfig {
+            name: "b".into(),
+            addr: Addr::new([10, 0, 0, 2], 7000),
+            product: Default::default(),
+            protocol: Default::default(),
+            seeds: vec![seed],
+            bug: None,
+        };
+        let (mut node, _) =
+            Node::new(cfg, Timing::default(), LaunchId(3), 1, &Vault::empty(), 0).unwrap();
+        let mut junk = Output::default();
+        junk.messages.reserve(64);
+        junk.messages.push((
+            seed,
+            Envelope {
+                from: seed,
+                from_launch: LaunchId(1),
+                msg: Message::Leaving,
+            },
+        ));
+        junk.events.push(Event::CorruptMessage {
+            from: seed,
+            detail: "junk".into(),
+        });
+        let capacity = junk.messages.capacity();
+        node.recycle(junk);
+        let out = node.tick(10_000);
+        assert!(out.messages.capacity() >= capacity, "the buffer was lent");
+        assert!(
+            out.messages.iter().any(|(to, _)| *to == seed),
+            "the node asked its seed: {:?}",
+            out.messages
+        );
+        assert!(out
+            .messages
+            .iter()
+            .all(|(_, e)| !matches!(e.msg, Message::Leaving)));
+        assert!(!out
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::CorruptMessage { .. })));
     }
 }

@@ -465,7 +465,19 @@ fn release_held(world: &World, slot: &NodeSlot) -> Vec<(u64, Envelope)> {
 /// Makes a node's output real: vault writes, then trace events, then messages (handed to the
 /// network, all at this instant). Stops as soon as incarnation `incarnation` no longer runs (a
 /// step acting at one of the events killed it): what follows is lost with the node.
-pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, output: Output) {
+pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, mut output: Output) {
+    apply(world, slot, incarnation, &mut output);
+    // The emptied buffers serve the node's next output (`Node::recycle`).
+    if slot.alive(incarnation) {
+        if let Some(node) = slot.node.lock().expect("node lock").as_mut() {
+            node.recycle(output);
+        }
+    }
+}
+
+/// [`apply_output`]'s work: takes the events and messages out of `output` as it goes (what an
+/// early return leaves is dropped with the buffers' contents).
+fn apply(world: &World, slot: &NodeSlot, incarnation: u64, output: &mut Output) {
     if !slot.alive(incarnation) {
         return;
     }
@@ -503,7 +515,7 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
             // decided, which the checkers judge) happened; only its messages never leave. (A
             // torn write's events are not: its last record is refused at the next start.)
             if fault == StorageFault::CrashAfterWrite {
-                for event in output.events {
+                for event in output.events.drain(..) {
                     world.record(&slot.label, TraceKind::Protocol(event));
                     if !slot.alive(incarnation) {
                         return;
@@ -521,7 +533,7 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
             return;
         }
     }
-    for event in output.events {
+    for event in output.events.drain(..) {
         world.record(&slot.label, TraceKind::Protocol(event));
         if !slot.alive(incarnation) {
             return;
@@ -530,7 +542,7 @@ pub(crate) fn apply_output(world: &World, slot: &NodeSlot, incarnation: u64, out
     let from = slot.addr();
     // The sender's label as the network names it ([`World::label_of`]), looked up once.
     let sender = (!output.messages.is_empty()).then(|| world.label_of(from));
-    for (to, envelope) in output.messages {
+    for (to, envelope) in output.messages.drain(..) {
         let id = world.next_message_id();
         let receiver = world.label_of(to);
         let link = (slot.label.as_str(), &*receiver);

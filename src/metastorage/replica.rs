@@ -234,6 +234,10 @@ impl MsReplica {
             self.waiting_learners.clear();
             return;
         }
+        if self.waiting_learners.is_empty() {
+            // Nothing to propose (the configuration is not copied for nothing at every tick).
+            return;
+        }
         let conf = self.group.conf_state();
         if self.group.has_pending_conf() || !conf.voters_outgoing.is_empty() {
             return;
