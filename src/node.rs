@@ -450,6 +450,45 @@ impl Node {
     pub fn launch(&self) -> LaunchId {
         self.launch
     }
+
+    /// The rejection the node halted on, if any ([`NodeView::halted`](crate::view::NodeView)),
+    /// read in place.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.halted.as_ref()
+    }
+
+    /// True when the node is in a physical topology (`NodeView::in_topology`), read in place.
+    pub fn in_topology(&self) -> bool {
+        self.topo.is_admitted()
+    }
+
+    /// The node's local state (`NodeView::local`), shared, not copied.
+    pub fn local_state(&self) -> Option<Arc<LocalState>> {
+        self.local.clone()
+    }
+
+    /// Its CMG replica's state (`NodeView::cmg_state`), shared, not copied.
+    pub fn cmg_state(&self) -> Option<Arc<crate::cmg::CmgState>> {
+        self.cmg.as_ref().map(|c| c.shared_state())
+    }
+
+    /// True when it hosts a replica of group `kind` (`NodeView::cmg` or `NodeView::ms` is set).
+    pub fn has_replica(&self, kind: GroupKind) -> bool {
+        match kind {
+            GroupKind::Cmg => self.cmg.is_some(),
+            GroupKind::Ms => self.ms.is_some(),
+        }
+    }
+
+    /// True when its CMG replica leads (`NodeView::is_cmg_leader`), read in place.
+    pub fn is_cmg_leader(&self) -> bool {
+        self.cmg.as_ref().is_some_and(|c| c.group().is_leader())
+    }
+
+    /// Where its join stands (`NodeView::join`), read in place.
+    pub fn join_phase(&self) -> &crate::join::JoinPhase {
+        self.joiner.phase()
+    }
 }
 
 #[cfg(test)]

@@ -79,10 +79,7 @@ impl NodeView {
 
     /// The LT of its CMG replica, if it hosts one with a cluster state.
     pub fn lt(&self) -> Option<&LogicalTopology> {
-        self.cmg_state
-            .as_ref()
-            .filter(|s| s.cluster.is_some())
-            .map(|s| &s.lt)
+        self.cmg_state.as_deref().and_then(CmgState::committed_lt)
     }
 
     /// True when the node stopped for good: halted on a rejection, or left on purpose.

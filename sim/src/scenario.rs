@@ -18,6 +18,7 @@
 pub mod at_event;
 pub mod error;
 mod init_ledger;
+mod liveness_facts;
 pub mod model;
 mod raw;
 pub mod runner;

@@ -128,6 +128,12 @@ pub struct CmgState {
 }
 
 impl CmgState {
+    /// The logical topology once a cluster is committed (`None` before: the LT of a replica
+    /// without a cluster state means nothing).
+    pub fn committed_lt(&self) -> Option<&LogicalTopology> {
+        self.cluster.as_ref().map(|_| &self.lt)
+    }
+
     /// What the cluster gives a validated joiner (docs/protocol.md Step 4): its configuration,
     /// the Meta Storage voters at init, the groups' incarnation and the members' addresses.
     /// `None` before the cluster is committed. Built by the leader that answers a join

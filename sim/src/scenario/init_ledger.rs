@@ -109,7 +109,7 @@ impl InitLedger {
         let mut pending: BTreeMap<InstanceId, String> = BTreeMap::new();
         for (init, initiator, launch) in &self.cancelled {
             // A user was told this cluster exists: its cancel is refused (docs/spec.md §5).
-            if world.view(initiator).map(|v| v.launch) == Some(*launch)
+            if world.with_node(initiator, |n| n.launch()) == Some(*launch)
                 && !self.answered.contains(init)
             {
                 pending
@@ -128,7 +128,7 @@ impl InitLedger {
         let judged: Vec<String> = world
             .labels()
             .into_iter()
-            .filter(|label| world.view(label).is_some_and(|v| v.halted.is_none()))
+            .filter(|label| world.with_node(label, |n| !n.is_halted()) == Some(true))
             .collect();
         for (init, why) in pending {
             for label in &judged {

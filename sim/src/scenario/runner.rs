@@ -14,6 +14,7 @@ use crate::checkers::{Hazard, HazardKind, Violation};
 use crate::network::{LinkSettings, MessageFilter, RuleAction, RuleId, ALWAYS_PPM};
 use crate::scenario::at_event::{Armed, Fired, StepAction};
 use crate::scenario::init_ledger::InitLedger;
+use crate::scenario::liveness_facts::{live_nodes, LiveNode};
 use crate::scenario::model::{
     Action, AnswerExpectation, Condition, NodeOutcome, Scenario, Target, Trigger,
 };
@@ -486,17 +487,17 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
         let converged = world
             .wait_until("liveness", scenario.liveness.timeout_ms, |w| {
                 w.check_hazards();
-                // One copy of the views per poll serves both judgments.
-                let views = w.views();
+                // One reading of the nodes per poll serves both judgments.
+                let nodes = live_nodes(w);
                 if w.now_ms() >= hygiene_due_ms {
-                    let problems = lt_hygiene_problems(&views);
+                    let problems = lt_hygiene_problems(&nodes);
                     if !problems.is_empty() {
                         *late.lock().expect("hygiene") = problems;
                         return true;
                     }
                 }
                 w.violated()
-                    || liveness_problems(w, &views, &mut inits, &sent_now, &answers_now).is_empty()
+                    || liveness_problems(w, &nodes, &mut inits, &sent_now, &answers_now).is_empty()
             })
             .await;
         let late_hygiene = std::mem::take(&mut *late_hygiene.lock().expect("hygiene"));
@@ -509,8 +510,8 @@ async fn execute(world: World, scenario: Arc<Scenario>) -> Outcome {
             ));
         }
         if converged.is_err() && late_hygiene.is_empty() {
-            let views = world.views();
-            for problem in liveness_problems(&world, &views, &mut inits, &sent_now, &answers) {
+            let nodes = live_nodes(&world);
+            for problem in liveness_problems(&world, &nodes, &mut inits, &sent_now, &answers) {
                 failures.push(format!(
                     "liveness: {problem} ({} ms after faults stopped)",
                     scenario.liveness.timeout_ms
@@ -1217,15 +1218,15 @@ pub fn lt_hygiene_bound_ms(timing: &joinsim::Timing) -> u64 {
 
 /// Every (member, launch) that is down (not running, or halted) but still in the LT of a node
 /// whose CMG replica leads.
-fn lt_hygiene_problems(views: &BTreeMap<String, NodeView>) -> Vec<String> {
-    let live: BTreeSet<(&str, joinsim::LaunchId)> = views
+fn lt_hygiene_problems(nodes: &BTreeMap<String, LiveNode>) -> Vec<String> {
+    let live: BTreeSet<(&str, joinsim::LaunchId)> = nodes
         .values()
         .filter(|v| v.halted.is_none())
         .map(|v| (v.name.as_str(), v.launch))
         .collect();
     let mut problems = Vec::new();
-    for (leader, view) in views.iter().filter(|(_, v)| v.is_cmg_leader()) {
-        let Some(lt) = view.lt() else { continue };
+    for (leader, node) in nodes.iter().filter(|(_, v)| v.cmg_leader) {
+        let Some(lt) = node.lt() else { continue };
         for (name, member) in &lt.members {
             if !live.contains(&(name.as_str(), member.launch)) {
                 problems.push(format!(
@@ -1238,11 +1239,11 @@ fn lt_hygiene_problems(views: &BTreeMap<String, NodeView>) -> Vec<String> {
     problems
 }
 
-/// What keeps the liveness property from holding now, judged on `views` (the world's views of
-/// this moment, [`World::views`]).
+/// What keeps the liveness property from holding now, judged on `views` (what every running
+/// node says of itself at this moment, [`live_nodes`]).
 fn liveness_problems(
     world: &World,
-    views: &BTreeMap<String, NodeView>,
+    views: &BTreeMap<String, LiveNode>,
     inits: &mut InitLedger,
     sent: &BTreeSet<String>,
     answers: &Arc<Mutex<BTreeMap<String, Answer>>>,
@@ -1283,7 +1284,7 @@ fn liveness_problems(
         });
     let lts: Vec<&joinsim::LogicalTopology> = views
         .values()
-        .filter(|v| v.is_cmg_leader())
+        .filter(|v| v.cmg_leader)
         .filter_map(|v| v.lt())
         .collect();
     if committed && lts.is_empty() {
@@ -1319,10 +1320,8 @@ fn liveness_problems(
         // seed 21007575: a seedless node refused the only node that named it, for its version).
         // Kept narrow on purpose: a member, a replica holder or a node nobody ever sought is
         // still judged, so a protocol that evicts or loses a node is not excused.
-        let alone = view.in_topology
-            && view.physical.len() == 1
-            && view.physical[0] == (view.name.clone(), view.launch);
-        let empty = view.local.is_none() && view.cmg.is_none() && view.ms.is_none();
+        let alone = view.in_topology && view.alone();
+        let empty = view.local.is_none() && !view.hosts_cmg() && !view.hosts_ms;
         let own_seeds_stopped = seeds
             .iter()
             .all(|s| views.get(s).is_none_or(|v| v.halted.is_some()));
