@@ -327,13 +327,13 @@ async fn resume_if_paused(world: &World, slot: &Arc<NodeSlot>, incarnation: u64)
         if !slot.alive(incarnation) {
             return;
         }
-        process(world, slot, incarnation, packet);
+        process(world, slot, incarnation, packet, None);
     }
 }
 
 /// A message arrives at the node (called by the network at the instant of arrival). Lost when
 /// the node is down; kept for later while it is paused; otherwise handled at once.
-pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet) {
+pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet, sender: Arc<str>) {
     if !slot.is_running() || slot.node.lock().expect("node lock").is_none() {
         return;
     }
@@ -346,18 +346,24 @@ pub(crate) fn arrive(world: &World, slot: &Arc<NodeSlot>, packet: Packet) {
         }
         drop(inbox);
         if let Some(kind) = packet.payload.kind() {
-            let sender = world.label_of(packet.from);
             let link = (&*sender, slot.label.as_str());
             world.message(&slot.label, packet.id, link, kind, MessageFate::Dropped);
         }
         return;
     }
-    process(world, slot, incarnation, packet);
+    process(world, slot, incarnation, packet, Some(sender));
 }
 
 /// Gives one arrived message to the running node: decodes it, applies the arrival rules (hold,
-/// drop), and makes the node's output real.
-fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
+/// drop), and makes the node's output real. `sender` is the label of the packet's sender
+/// ([`World::label_of`]) when the caller looked it up at this instant.
+fn process(
+    world: &World,
+    slot: &NodeSlot,
+    incarnation: u64,
+    packet: Packet,
+    sender: Option<Arc<str>>,
+) {
     let now_ms = slot.local_ms(world.now_us());
     let output = match packet.payload.open(&packet.from) {
         Err(e) => {
@@ -366,7 +372,7 @@ fn process(world: &World, slot: &NodeSlot, incarnation: u64, packet: Packet) {
             node.corrupt_message(packet.from, &e)
         }
         Ok(envelope) => {
-            let sender = world.label_of(packet.from);
+            let sender = sender.unwrap_or_else(|| world.label_of(packet.from));
             let kind = envelope.msg.kind();
             let link = (&*sender, slot.label.as_str());
             let (id, at) = (packet.id, slot.label.as_str());

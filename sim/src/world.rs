@@ -958,7 +958,7 @@ impl World {
             .get(&*receiver)
             .cloned();
         if let Some(slot) = slot.filter(|s| s.addr() == to) {
-            arrive(self, &slot, packet);
+            arrive(self, &slot, packet, sender);
         }
     }
 
