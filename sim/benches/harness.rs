@@ -17,9 +17,8 @@
 
 use std::time::Instant;
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use joinsim::testing::{node_addr, Network, StepKind};
 use joinsim::{Addr, Output, ProductVersion, ProtocolVersion};
@@ -138,7 +137,7 @@ impl HostWork {
 /// delivery (what [`Network::wait_until`] does, plus that part of the host work).
 fn step_until(
     net: &mut Network,
-    host: &RefCell<HostWork>,
+    host: &Mutex<HostWork>,
     done: impl Fn(&Network) -> bool,
     timeout_ms: u64,
 ) -> bool {
@@ -151,7 +150,9 @@ fn step_until(
             return false;
         };
         if let StepKind::Delivered { from, to, kind } = &step.what {
-            host.borrow_mut().delivered(step.at_us, from, to, *kind);
+            host.lock()
+                .expect("host work")
+                .delivered(step.at_us, from, to, *kind);
         }
     }
     true
@@ -160,10 +161,13 @@ fn step_until(
 /// The canonical run on the synchronous network with the madsim world's host work besides.
 fn on_harness_with_host_work(seed: u64, nodes: usize) -> (bool, u64, u64) {
     let mut net = Network::builder().seed(seed).nodes(nodes).build();
-    let host = Rc::new(RefCell::new(HostWork::new(nodes)));
+    let host = Arc::new(Mutex::new(HostWork::new(nodes)));
     let observer = host.clone();
     net.observe_outputs(move |label, at_us, output| {
-        observer.borrow_mut().output(label, at_us, output)
+        observer
+            .lock()
+            .expect("host work")
+            .output(label, at_us, output)
     });
     net.start_all();
     let formed = step_until(
@@ -174,7 +178,7 @@ fn on_harness_with_host_work(seed: u64, nodes: usize) -> (bool, u64, u64) {
     );
     let init = formed && net.init_default("n1", "demo").is_ok();
     let joined = init && step_until(&mut net, &host, |n| n.all_joined(), PATIENCE_MS);
-    let host = host.borrow();
+    let host = host.lock().expect("host work");
     assert_eq!(
         host.findings, 0,
         "seed {seed}: the host work found a violation or a model divergence in a sound run"

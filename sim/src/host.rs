@@ -581,6 +581,6 @@ mod tests {
         // madsim moves a node's task future at every spawn and restart: what the start builds
         // stays out of it (5,152 bytes when the start was part of the task, 192 after).
         let bytes = future_size(run_node);
-        assert!(bytes <= 1024, "the node task's future takes {bytes} bytes");
+        assert!(bytes <= 384, "the node task's future takes {bytes} bytes");
     }
 }

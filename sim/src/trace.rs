@@ -277,28 +277,6 @@ pub struct MessageParts<'a> {
     pub fate: MessageFate,
 }
 
-/// A [`TraceEntry`] of a message, borrowed: the same fields in the same order, so that its
-/// encoding is the entry's (what [`feed_message`] writes directly; its unit test compares).
-#[cfg(test)]
-#[derive(Serialize)]
-struct MessageEntryParts<'a> {
-    time_us: u64,
-    node: &'a str,
-    kind: MessageKindParts<'a>,
-}
-
-/// [`TraceKind`] with only its message variant, at the same position (bincode encodes a variant
-/// by its index): the variants before it stand in for `Protocol` and `Harness` and are never
-/// built.
-#[cfg(test)]
-#[derive(Serialize)]
-#[allow(dead_code)]
-enum MessageKindParts<'a> {
-    Protocol,
-    Harness,
-    Message(MessageParts<'a>),
-}
-
 /// Folds the stable encoding of `value` into `hasher`.
 fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
     /// Hands bincode's output straight to the hasher (no buffer per entry).
@@ -315,13 +293,13 @@ fn feed(hasher: &mut Fnv64, value: &impl Serialize) {
     bincode::serialize_into(Feed(hasher), value).expect("trace records always encode");
 }
 
-/// Folds into `hasher` exactly the bytes [`feed`] gives the [`MessageEntryParts`] of a
-/// message's moment — bincode's encoding: integers fixed-width little-endian, a string as its
+/// Folds into `hasher` exactly the bytes [`feed`] gives the [`TraceEntry`] of a message's
+/// moment ([`TraceKind::Message`] of the [`MessageRecord`] of `message`) — bincode's encoding: integers fixed-width little-endian, a string as its
 /// `u64` length and its bytes, an enum's variant as its `u32` index — written directly instead
 /// of through serde, since a message's moments are most of a run's trace (issue 13). Unit test
 /// `the_direct_message_feed_is_serdes`: the same hash for every kind and fate.
 fn feed_message(hasher: &mut Fnv64, time_us: u64, node: &str, message: &MessageParts<'_>) {
-    /// `MessageKindParts::Message`'s variant index.
+    /// [`TraceKind::Message`]'s variant index.
     const MESSAGE_VARIANT: u32 = 2;
     let feed_str = |hasher: &mut Fnv64, text: &str| {
         hasher.write(&(text.len() as u64).to_le_bytes());
@@ -538,10 +516,16 @@ mod tests {
                     let mut direct = Fnv64::default();
                     feed_message(&mut direct, time_us, node, &parts);
                     let mut serde = Fnv64::default();
-                    let entry = MessageEntryParts {
+                    let entry = TraceEntry {
                         time_us,
-                        node,
-                        kind: MessageKindParts::Message(parts),
+                        node: node.to_string(),
+                        kind: TraceKind::Message(MessageRecord {
+                            id: parts.id,
+                            from: parts.from.into(),
+                            to: parts.to.into(),
+                            kind,
+                            fate,
+                        }),
                     };
                     feed(&mut serde, &entry);
                     assert_eq!(

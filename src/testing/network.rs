@@ -154,7 +154,7 @@ pub struct Network {
 
 /// A function shown every node output before the network applies it: the node's label, the
 /// simulated time in microseconds, and the output ([`Network::observe_outputs`]).
-pub type OutputObserver = Box<dyn FnMut(&str, u64, &Output)>;
+pub type OutputObserver = Box<dyn FnMut(&str, u64, &Output) + Send>;
 
 impl Network {
     /// A builder: `Network::builder().nodes(3).seed(7).build()`.
@@ -227,7 +227,7 @@ impl Network {
     /// observer set before. What a host does besides running the protocol — checking invariants,
     /// hashing a trace — can be done there (the `harness` bench does the madsim world's host
     /// work so; issue 13).
-    pub fn observe_outputs(&mut self, observer: impl FnMut(&str, u64, &Output) + 'static) {
+    pub fn observe_outputs(&mut self, observer: impl FnMut(&str, u64, &Output) + Send + 'static) {
         self.observer = Some(Box::new(observer));
     }
 

@@ -118,15 +118,14 @@ fn restart_keeps_the_vault_and_the_election_timeout_with_a_new_launch() {
 
 #[test]
 fn the_output_observer_sees_every_event_and_message_before_it_is_applied() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
     let mut net = Network::builder().seed(3).nodes(3).build();
     /// Events shown, messages shown, (label, time) of each output with events.
     type Seen = (u64, u64, Vec<(String, u64)>);
-    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let record = seen.clone();
     net.observe_outputs(move |label, at_us, output| {
-        let mut seen = record.borrow_mut();
+        let mut seen = record.lock().expect("seen");
         seen.0 += output.events.len() as u64;
         seen.1 += output.messages.len() as u64;
         if !output.events.is_empty() {
@@ -135,7 +134,7 @@ fn the_output_observer_sees_every_event_and_message_before_it_is_applied() {
     });
     net.start_all();
     net.run_for(2_000);
-    let (events, messages, moments) = seen.borrow().clone();
+    let (events, messages, moments) = seen.lock().expect("seen").clone();
     let logged = net
         .log()
         .iter()
@@ -157,4 +156,20 @@ fn the_output_observer_sees_every_event_and_message_before_it_is_applied() {
         .find(|e| matches!(e.kind, LogKind::Protocol { .. }))
         .map(|e| (e.node.clone(), e.at_us));
     assert_eq!(moments.first().cloned(), first_logged);
+}
+
+#[test]
+fn a_network_with_an_observer_can_move_to_another_thread() {
+    fn movable<T: Send>(_: &T) {}
+    let mut net = Network::builder().seed(4).nodes(2).build();
+    net.observe_outputs(|_, _, _| {});
+    movable(&net);
+    let net = std::thread::spawn(move || {
+        net.start_all();
+        net.run_for(500);
+        net
+    })
+    .join()
+    .expect("the network ran on another thread");
+    assert_eq!(net.now_ms(), 500);
 }
