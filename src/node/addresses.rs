@@ -28,6 +28,13 @@ impl Node {
     /// Meta Storage leader sent a validated namesake's learner traffic to a CMG voter of the
     /// other cluster, and the namesake never caught up).
     pub(crate) fn learn_addr(&mut self, name: &str, addr: Addr) {
+        // Already known there, with its Raft id: whatever the rules below decide, nothing
+        // changes (they only ever write these two entries), so they are not evaluated — a
+        // group's every message comes here.
+        if self.addrs.get(name) == Some(&addr) && self.names_by_raft_id.contains_key(&raft_id(name))
+        {
+            return;
+        }
         // This node's own name is at its own address, whatever a plan or a cluster state
         // recorded for it (an address it had before it moved: docs/protocol.md, "Restart at
         // another address").
