@@ -62,6 +62,11 @@ pub(crate) struct RaftGroup {
     instance: InstanceId,
     raw: RawNode<MemStorage>,
     observed: RoleState,
+    /// True when [`RaftGroup::process`] last found nothing ready and raft-rs has not been
+    /// called since: nothing can be ready, so the next `process` returns at once (most drives of
+    /// a group find nothing; raft-rs's `has_ready` was asked at every one). Every method that
+    /// calls into raft-rs clears it.
+    settled: bool,
 }
 
 impl RaftGroup {
@@ -176,6 +181,7 @@ impl RaftGroup {
             instance: record.instance,
             raw,
             observed,
+            settled: false,
         })
     }
 
@@ -186,11 +192,13 @@ impl RaftGroup {
 
     /// Advances the replica's logical clock by one tick.
     pub fn tick(&mut self) {
+        self.settled = false;
         self.raw.tick();
     }
 
     /// Starts an election now.
     pub fn campaign(&mut self) {
+        self.settled = false;
         // Only fails for a replica that is not promotable, which then simply does not campaign.
         let _ = self.raw.campaign();
     }
@@ -206,6 +214,7 @@ impl RaftGroup {
         if msg.to != self.raw.raft.id {
             return Ok(());
         }
+        self.settled = false;
         // A replica that lost its log (a wiped vault) hears a leader that believes it holds
         // entries up to the commit index; raft-rs treats that as fatal. The replica instead keeps
         // its commit within its log and lets the leader's append probing refill it.
@@ -233,12 +242,14 @@ impl RaftGroup {
         }
         progress.matched = 0;
         progress.become_probe();
+        self.settled = false;
         self.raw.raft.send_append(id);
         true
     }
 
     /// Proposes an application command. False when this replica is not the leader.
     pub fn propose(&mut self, data: Vec<u8>) -> bool {
+        self.settled = false;
         self.is_leader() && self.raw.propose(vec![], data).is_ok()
     }
 
@@ -248,6 +259,7 @@ impl RaftGroup {
         if !self.is_leader() || self.raw.raft.has_pending_conf() {
             return false;
         }
+        self.settled = false;
         self.raw.propose_conf_change(context, change).is_ok()
     }
 
@@ -263,12 +275,14 @@ impl RaftGroup {
         if !self.is_leader() {
             return false;
         }
+        self.settled = false;
         self.raw.raft.pending_conf_index = self.raw.raft.raft_log.applied;
         self.raw.propose_conf_change(context, change).is_ok()
     }
 
     /// Hands leadership to `to` (a voter).
     pub fn transfer_leader(&mut self, to: u64) {
+        self.settled = false;
         self.raw.transfer_leader(to);
     }
 
@@ -352,8 +366,12 @@ impl RaftGroup {
 
     /// Handles every pending `Ready`: persists, collects messages, applies committed entries.
     pub fn process(&mut self, out: &mut GroupStep) -> Result<()> {
+        if self.settled {
+            return Ok(());
+        }
         for _ in 0..MAX_READY_ROUNDS {
             if !self.raw.has_ready() {
+                self.settled = true;
                 return Ok(());
             }
             let mut ready = self.raw.ready();
@@ -526,5 +544,37 @@ mod tests {
         }
         assert!(seen.len() > 1, "{seen:?}");
         assert!(seen.iter().all(|t| (10..20).contains(t)), "{seen:?}");
+    }
+
+    /// A settled group answers `process` at once with nothing; every call into raft-rs
+    /// unsettles it, so what that call made ready is processed.
+    #[test]
+    fn a_settled_group_wakes_at_the_next_call_into_raft_rs() {
+        let timing = Timing {
+            fixed_election_ticks: Some(10),
+            ..Timing::default()
+        };
+        let mut group = open(&timing);
+        let mut drained = GroupStep::default();
+        group.process(&mut drained).unwrap();
+        assert!(group.settled, "nothing more was ready");
+        let mut step = GroupStep::default();
+        group.process(&mut step).unwrap();
+        assert!(step.messages.is_empty() && step.writes.is_empty());
+        // Ticks until the election timeout: the campaign's vote requests are processed.
+        let mut votes = 0;
+        for _ in 0..12 {
+            group.tick();
+            assert!(!group.settled);
+            let mut step = GroupStep::default();
+            group.process(&mut step).unwrap();
+            votes += step.messages.len();
+        }
+        assert!(votes >= 2, "{votes} vote requests to the two other voters");
+        // A campaign on request wakes it too (the next term's requests).
+        group.campaign();
+        let mut step = GroupStep::default();
+        group.process(&mut step).unwrap();
+        assert!(!step.messages.is_empty(), "a campaign asks for votes");
     }
 }
