@@ -379,14 +379,15 @@ mod tests {
             agree(&world);
             world.start_all();
             let mut states = std::collections::BTreeSet::new();
+            let mut inited = false;
             for _ in 0..200 {
                 agree(&world);
                 states.insert((world.joined(&["n1", "n2", "n3"]), world.all_joined()));
                 if world.labels().len() == 3 && world.all_joined() {
                     break;
                 }
-                if world.view("n1").is_some_and(|v| v.physical.len() == 3) {
-                    let _ = world.init_default("n1", "t").await;
+                if !inited && world.view("n1").is_some_and(|v| v.physical.len() == 3) {
+                    inited = world.init_default("n1", "t").await.is_ok();
                 }
                 world.sleep_ms(20).await;
             }

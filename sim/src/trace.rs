@@ -261,9 +261,9 @@ impl fmt::Display for TraceEntry {
     }
 }
 
-/// The parts of a [`MessageRecord`], borrowed ([`Trace::record_message`]). Encoded (and so
-/// hashed) exactly as the record: the same fields in the same order.
-#[derive(Clone, Copy, Debug, Serialize)]
+/// The parts of a [`MessageRecord`], borrowed ([`Trace::record_message`]), hashed exactly as
+/// the record would be ([`feed_message`]).
+#[derive(Clone, Copy, Debug)]
 pub struct MessageParts<'a> {
     /// [`MessageRecord::id`].
     pub id: u64,
