@@ -316,6 +316,23 @@ impl Joiner {
         true
     }
 
+    /// The node's address book moved `name` to `addr` (`Node::learn_addr`): if `name` is the
+    /// leader it follows, its messages go there from now on. **Decision (a joiner's leader is
+    /// addressed where its name lives):** the address a joiner took from a cluster state or a
+    /// redirect goes stale when the leader restarts at another address; its join requests and
+    /// join readies were then lost at the old one for ever (fuzz seed 31411059: a CMG voter in
+    /// the LT whose join ready answer was lost, and whose leader moved, never joined). True when
+    /// the joiner's leader moved.
+    pub fn leader_moved(&mut self, name: &str, addr: Addr) -> bool {
+        match self.leader.as_mut() {
+            Some((leader, at)) if leader.as_str() == name && *at != addr => {
+                *at = addr;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The message the joiner waits for an answer to, if any.
     pub fn awaiting(&self) -> Option<JoinSend> {
         match self.phase {

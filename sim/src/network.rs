@@ -3,9 +3,11 @@
 //! the instant it arrives; the model (latency per link, loss, partitions) is in [`model`], the
 //! rules a test or the fuzzer sets (hold, drop, duplicate, delay) in [`rules`].
 
+pub mod delivery;
 pub mod model;
 pub mod rules;
 
+pub use delivery::{DeliveryQueue, MAX_IN_FLIGHT};
 pub use model::{LinkSettings, NetworkModel, MAX_LATENCY_MS};
 pub use rules::{
     MessageFilter, MessageRules, RuleAction, RuleId, ALWAYS_PPM, MAX_DELAY_MS, MAX_RULES,

@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use joinsim::{Addr, MessageKind, NodeConfig, NodeName, NodeView, PlantedBug, Timing, Vault};
@@ -17,8 +20,9 @@ use crate::checkers::{committed_logs_agree, Checker, Hazard, Invariant, NodeFact
 use crate::clock::NodeClock;
 use crate::host::{arrive, run_node, NodeSlot, Packet, NODE_PORT};
 use crate::model_check::{Divergence, TraceValidator};
+use crate::network::delivery::Wait;
 use crate::network::{
-    LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
+    DeliveryQueue, LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
 };
 use crate::sim::NetSettings;
 use crate::storage::StorageFault;
@@ -90,9 +94,11 @@ pub(crate) struct WorldInner {
     labels_by_addr: Mutex<BTreeMap<Addr, Arc<str>>>,
     rules: Mutex<MessageRules>,
     net: Mutex<NetworkModel>,
-    /// The madsim machine that carries messages in flight (it outlives every node), kept as
-    /// its spawner: looking it up at every message cloned the runtime's handle.
+    /// The madsim machine whose one task, the pump ([`World::pump`]), hands the messages in
+    /// flight over (it outlives every node).
     carrier: madsim::runtime::NodeHandle,
+    /// The messages in flight, by arrival time (`network::delivery`).
+    deliveries: Mutex<DeliveryQueue<(Packet, Addr)>>,
     /// The user's open requests' mailboxes, by port.
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
@@ -172,6 +178,7 @@ impl World {
                 rules: Mutex::new(MessageRules::default()),
                 net: Mutex::new(NetworkModel::new(settings)),
                 carrier,
+                deliveries: Mutex::new(DeliveryQueue::default()),
                 user_inboxes: Mutex::new(BTreeMap::new()),
                 next_user_port: AtomicU64::new(0),
                 next_ip: AtomicU64::new(specs.len() as u64),
@@ -197,6 +204,7 @@ impl World {
         for spec in specs {
             world.create_slot(spec, &addrs);
         }
+        drop(world.inner.carrier.spawn(world.clone().pump()));
         world
     }
 
@@ -918,17 +926,74 @@ impl World {
                 let span_us = (max_ms - min_ms) * 1_000;
                 latency_us += min_ms * 1_000 + madsim::rand::random::<u64>() % (span_us + 1);
             }
-            let world = self.clone();
             let packet = if copy + 1 == copies {
                 packet.take()
             } else {
                 packet.clone()
             }
             .expect("a packet for every copy");
-            drop(self.inner.carrier.spawn(async move {
-                madsim::time::sleep(Duration::from_micros(latency_us)).await;
-                world.arrive_at(packet, to);
-            }));
+            let arrival_us = self.now_us() + latency_us;
+            let pushed = self
+                .inner
+                .deliveries
+                .lock()
+                .expect("deliveries lock")
+                .push(arrival_us, (packet, to));
+            match pushed {
+                Ok(Some(pump)) => pump.wake(),
+                Ok(None) => {}
+                Err((lost, _)) => {
+                    if lost.id != 0 {
+                        let link = (&*sender, &*receiver);
+                        self.message(&sender, lost.id, link, kind, MessageFate::Dropped);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The network's one task: hands every message in flight over at its arrival, in (arrival,
+    /// send) order, and sleeps until the next arrival in between (`network::delivery`). Runs on
+    /// the carrier machine until the world's end kills it.
+    async fn pump(self) {
+        loop {
+            let now_us = self.now_us();
+            loop {
+                let due = self
+                    .inner
+                    .deliveries
+                    .lock()
+                    .expect("deliveries lock")
+                    .pop_due(now_us);
+                let Some((packet, to)) = due else { break };
+                self.arrive_at(packet, to);
+            }
+            std::future::poll_fn(|cx| {
+                let now_us = self.now_us();
+                let wait = self
+                    .inner
+                    .deliveries
+                    .lock()
+                    .expect("deliveries lock")
+                    .next_wait(now_us, cx.waker());
+                match wait {
+                    Wait::Due => Poll::Ready(()),
+                    Wait::Arm(arrival_us) => {
+                        // A madsim sleep sets its timer when first polled; the timer outlives the
+                        // sleep and wakes this task at the arrival.
+                        let mut sleep = self
+                            .inner
+                            .time
+                            .sleep(Duration::from_micros(arrival_us - now_us));
+                        match Pin::new(&mut sleep).poll(cx) {
+                            Poll::Ready(()) => Poll::Ready(()),
+                            Poll::Pending => Poll::Pending,
+                        }
+                    }
+                    Wait::Idle => Poll::Pending,
+                }
+            })
+            .await;
         }
     }
 
@@ -1051,6 +1116,11 @@ impl World {
         }
         handle.kill(self.inner.user);
         handle.kill(self.inner.carrier.id());
+        self.inner
+            .deliveries
+            .lock()
+            .expect("deliveries lock")
+            .clear();
         self.inner.hooks.lock().expect("hooks lock").clear();
         self.inner
             .user_inboxes

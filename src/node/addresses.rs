@@ -112,6 +112,7 @@ impl Node {
         }
         if self.addrs.get(name) != Some(&addr) {
             self.addrs.insert(name.to_string(), addr);
+            self.joiner.leader_moved(name, addr);
         }
         self.names_by_raft_id
             .entry(raft_id(name))
