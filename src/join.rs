@@ -117,6 +117,9 @@ pub(crate) struct Joiner {
     phase: JoinPhase,
     /// The CMG leader it talks to.
     leader: Option<(NodeName, Addr)>,
+    /// The CMG voters of the cluster it follows, as its last cluster state named them: whom it
+    /// asks when its leader has left its view ([`Joiner::ask_voter`]).
+    voters: Vec<NodeName>,
     /// Highest leader term seen per cluster tag.
     terms: BTreeMap<ClusterTag, u64>,
     /// The cluster (tag, CMG incarnation) it follows (read through [`Joiner::cluster`]).
@@ -143,6 +146,7 @@ impl Joiner {
         Joiner {
             phase: JoinPhase::Waiting,
             leader: None,
+            voters: Vec::new(),
             terms: BTreeMap::new(),
             cluster: None,
             last_sent_ms: 0,
@@ -262,6 +266,9 @@ impl Joiner {
         }
         self.terms.insert(notice.tag.clone(), notice.term);
         self.leader = Some((notice.leader.name.clone(), notice.leader.addr));
+        if self.voters != notice.cmg_nodes {
+            self.voters.clone_from(&notice.cmg_nodes);
+        }
         // Decision (a notice says whether its receiver is a member, docs/protocol.md Step 4):
         // a node the leader has in its LT is joined, whatever answer it missed; a joined node
         // ignores a notice sent before it joined (older than its LT version), which reached it
@@ -331,6 +338,22 @@ impl Joiner {
             }
             _ => false,
         }
+    }
+
+    /// The CMG voters of the cluster it follows (its last cluster state's `cmg_nodes`).
+    pub fn voters(&self) -> &[NodeName] {
+        &self.voters
+    }
+
+    /// Its leader has left the node's view: the joiner turns to `voter` (a CMG voter of the
+    /// cluster it follows, in the view), which answers if it leads and redirects it to the
+    /// leader it knows otherwise (`on_not_leader` takes a redirect from the node it asked).
+    /// **Decision (a joiner whose leader left its view asks a voter; found with fuzz seed
+    /// 31411059's class):** a joiner in the LT whose join ready answer was lost, and whose
+    /// leader died, sent its join ready to the dead leader for ever: the new leader tells LT
+    /// members its cluster state only once, at its election, and that notice may be lost too.
+    pub fn ask_voter(&mut self, voter: (NodeName, Addr)) {
+        self.leader = Some(voter);
     }
 
     /// The message the joiner waits for an answer to, if any.

@@ -5,11 +5,11 @@
 //! against it. All controls act at the current simulated instant.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::future::Future;
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -22,7 +22,8 @@ use crate::host::{arrive, run_node, NodeSlot, Packet, NODE_PORT};
 use crate::model_check::{Divergence, TraceValidator};
 use crate::network::delivery::Wait;
 use crate::network::{
-    DeliveryQueue, LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId, ALWAYS_PPM,
+    DeliveryQueue, LinkSettings, MessageFilter, MessageRules, NetworkModel, RuleAction, RuleId,
+    ALWAYS_PPM,
 };
 use crate::sim::NetSettings;
 use crate::storage::StorageFault;
@@ -980,11 +981,14 @@ impl World {
                     Wait::Due => Poll::Ready(()),
                     Wait::Arm(arrival_us) => {
                         // A madsim sleep sets its timer when first polled; the timer outlives the
-                        // sleep and wakes this task at the arrival.
-                        let mut sleep = self
-                            .inner
-                            .time
-                            .sleep(Duration::from_micros(arrival_us - now_us));
+                        // sleep and wakes this task at the arrival. `sleep` waits at least 1 ms
+                        // (tokio's rule); `reset` sets the exact deadline, so that an arrival
+                        // less than 1 ms away is not late.
+                        let time = &self.inner.time;
+                        let deadline =
+                            time.now_instant() + Duration::from_micros(arrival_us - now_us);
+                        let mut sleep = time.sleep(Duration::ZERO);
+                        Pin::new(&mut sleep).reset(deadline);
                         match Pin::new(&mut sleep).poll(cx) {
                             Poll::Ready(()) => Poll::Ready(()),
                             Poll::Pending => Poll::Pending,

@@ -336,9 +336,15 @@ fn a_joiners_leader_is_addressed_where_its_name_moved() {
     let mut j = Joiner::new(0);
     j.follow(&notice(1, 1, 3), 0, 100);
     assert!(!j.leader_moved("n2", addr(9)), "another name moves nothing");
-    assert!(!j.leader_moved("n1", addr(1)), "the same address is no move");
+    assert!(
+        !j.leader_moved("n1", addr(1)),
+        "the same address is no move"
+    );
     assert!(j.leader_moved("n1", addr(9)));
     let to = j.sending(JoinSend::Request, 5).unwrap();
     assert_eq!((to.name.as_str(), to.addr), ("n1", addr(9)));
-    assert!(!Joiner::new(0).leader_moved("n1", addr(9)), "no leader, nothing to move");
+    assert!(
+        !Joiner::new(0).leader_moved("n1", addr(9)),
+        "no leader, nothing to move"
+    );
 }

@@ -151,6 +151,27 @@ impl Node {
         }
     }
 
+    /// Where a join resend goes when the joiner's leader has left the view: the first CMG voter
+    /// of the followed cluster (in its cluster state's order) that the view holds, other than
+    /// the gone leader and this node. `None`: the leader is in the view (or is this node), or
+    /// no such voter is.
+    fn voter_in_sight(&self) -> Option<(NodeName, Addr)> {
+        let (leader, addr) = self.joiner.leader()?;
+        if *leader == self.cfg.name || self.topo.member(*addr).is_some() {
+            return None;
+        }
+        self.joiner
+            .voters()
+            .iter()
+            .filter(|v| *v != leader && **v != self.cfg.name)
+            .find_map(|v| {
+                self.topo
+                    .records()
+                    .find(|r| r.identity.info.name == *v)
+                    .map(|r| (v.clone(), r.addr()))
+            })
+    }
+
     fn send_to_leader(&mut self, what: JoinSend) {
         match what {
             JoinSend::Request => self.send_join_request(),
@@ -408,7 +429,12 @@ impl Node {
             .joiner
             .resend_due(self.now_ms, self.timing.join_retry_ms)
         {
-            Some(next) => self.send_to_leader(next),
+            Some(next) => {
+                if let Some(voter) = self.voter_in_sight() {
+                    self.joiner.ask_voter(voter);
+                }
+                self.send_to_leader(next)
+            }
             // A recovering node checks its Meta Storage (any other phase: nothing to do).
             None => self.check_recovery(),
         }

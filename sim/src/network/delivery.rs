@@ -177,7 +177,11 @@ mod tests {
         for (arrival_us, name) in [(30, "c"), (10, "a1"), (20, "b"), (10, "a2"), (10, "a3")] {
             q.push(arrival_us, name).expect("room");
         }
-        assert_eq!(q.pop_due(5), None, "nothing is due before the first arrival");
+        assert_eq!(
+            q.pop_due(5),
+            None,
+            "nothing is due before the first arrival"
+        );
         let mut order = Vec::new();
         while let Some(name) = q.pop_due(25) {
             order.push(name);
@@ -193,11 +197,20 @@ mod tests {
         let (count, w) = waker();
         let mut q = DeliveryQueue::default();
         assert_eq!(q.next_wait(0, &w), Wait::Idle, "nothing in flight");
-        assert!(q.push(50, "x").expect("room").is_some(), "an idle pump wakes");
+        assert!(
+            q.push(50, "x").expect("room").is_some(),
+            "an idle pump wakes"
+        );
         assert_eq!(q.next_wait(0, &w), Wait::Arm(50));
         assert_eq!(q.next_wait(0, &w), Wait::Idle, "the timer for 50 is set");
-        assert!(q.push(70, "y").expect("room").is_none(), "a later arrival does not wake");
-        let earlier = q.push(20, "z").expect("room").expect("an earlier arrival wakes");
+        assert!(
+            q.push(70, "y").expect("room").is_none(),
+            "a later arrival does not wake"
+        );
+        let earlier = q
+            .push(20, "z")
+            .expect("room")
+            .expect("an earlier arrival wakes");
         earlier.wake();
         assert_eq!(count.0.load(AtomicOrdering::Relaxed), 1);
         assert_eq!(q.next_wait(0, &w), Wait::Arm(20));
@@ -207,7 +220,11 @@ mod tests {
             q.push(10, "late").expect("room").is_none(),
             "a handing-over pump has no waker to wake"
         );
-        assert_eq!(q.next_wait(20, &w), Wait::Due, "a send due by now is handed over");
+        assert_eq!(
+            q.next_wait(20, &w),
+            Wait::Due,
+            "a send due by now is handed over"
+        );
         assert_eq!(q.pop_due(20), Some("late"));
         assert_eq!(q.next_wait(20, &w), Wait::Arm(50));
         q.clear();
