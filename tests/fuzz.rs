@@ -509,7 +509,7 @@ fn rare_marks_are_reached_by_the_scenarios_their_rarity_names() {
         ),
         (
             "race-paused-joiner-revalidated-by-a-stale-join-request",
-            1,
+            16,
             &["joined_via_cluster_state", "cluster_state_stale"],
         ),
         (
@@ -519,7 +519,7 @@ fn rare_marks_are_reached_by_the_scenarios_their_rarity_names() {
         ),
         (
             "duplicate-name-waits-for-a-holder-a-new-leader-cannot-see",
-            15,
+            9,
             &["join_redirected"],
         ),
         (

@@ -50,7 +50,9 @@ fn lt_hygiene_is_checked_at_its_bound() {
     let bound_ms = joinsim_sim::scenario::runner::lt_hygiene_bound_ms(&joinsim::Timing::default());
     assert!((9_000..=10_000).contains(&bound_ms), "{bound_ms}");
     let mut late = 0;
-    for seed in 0..8 {
+    // Seeds 22 and 29 of 0..32 fail at the bound since the network hands messages over from
+    // one queue (issue 13, docs/determinism.md); before, some seed of 0..8 did.
+    for seed in 0..32 {
         let result = joinsim_sim::run_scenario(&scenario, seed, false);
         if let Some(f) = result
             .failures
@@ -61,7 +63,7 @@ fn lt_hygiene_is_checked_at_its_bound() {
             late += 1;
         }
     }
-    assert!(late > 0, "no seed of 0..8 failed at the bound");
+    assert!(late > 0, "no seed of 0..32 failed at the bound");
 }
 
 /// With the planted bug `accept-duplicate-name` and liveness off, a namesake of a live CMG voter

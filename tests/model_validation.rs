@@ -5,7 +5,11 @@
 use joinsim_sim::failure::{classify, FailureKind};
 use joinsim_sim::scenario::{parse_scenario, run_scenario};
 
-/// The shrunk finding of the planted divergence's hunt (seed 67), with its bug or without.
+/// The shrunk finding of the planted divergence's hunt (seed 67), with its bug or without. The
+/// tests run it at seed 13: since the network hands messages over from one queue (issue 13,
+/// docs/determinism.md), seed 67 no longer answers before the Meta Storage leader; seed 13 does.
+const SEED: u64 = 13;
+
 fn finding(with_bug: bool) -> joinsim_sim::scenario::Scenario {
     let mut text = include_str!("data/planted-divergence-answer-before-ms-leader.toml").to_string();
     if !with_bug {
@@ -17,7 +21,7 @@ fn finding(with_bug: bool) -> joinsim_sim::scenario::Scenario {
 
 #[test]
 fn the_planted_divergence_fails_as_model_divergence_with_its_rule() {
-    let result = run_scenario(&finding(true), 67, false);
+    let result = run_scenario(&finding(true), SEED, false);
     let divergence = result.divergence.clone().expect("a model divergence");
     assert_eq!(divergence.rule, "answer_after_commit");
     assert_eq!(divergence.node, "a3");
@@ -41,7 +45,7 @@ fn the_planted_divergence_fails_as_model_divergence_with_its_rule() {
 
 #[test]
 fn without_the_bug_the_run_is_explained_to_its_end() {
-    let result = run_scenario(&finding(false), 67, false);
+    let result = run_scenario(&finding(false), SEED, false);
     assert_eq!(result.divergence, None);
     assert!(result.passed, "{:?}", result.failures);
 }

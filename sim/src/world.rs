@@ -941,7 +941,9 @@ impl World {
                 .expect("deliveries lock")
                 .push(arrival_us, (packet, to));
             match pushed {
-                Ok(Some(pump)) => pump.wake(),
+                // A message that arrives at once has nothing to wait for: the pump runs now.
+                Ok(Some(pump)) if latency_us == 0 => pump.wake(),
+                Ok(Some(pump)) => self.set_timer(arrival_us, &pump),
                 Ok(None) => {}
                 Err((lost, _)) => {
                     if lost.id != 0 {
@@ -951,6 +953,21 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Sets a madsim timer that wakes the pump (`waker`) at `arrival_us`, which lies ahead. A
+    /// madsim sleep sets its timer when first polled, and the timer outlives the sleep; `sleep`
+    /// waits at least 1 ms (tokio's rule), and `reset` sets the exact deadline, so that an
+    /// arrival less than 1 ms away is not late.
+    fn set_timer(&self, arrival_us: u64, waker: &std::task::Waker) {
+        let time = &self.inner.time;
+        let ahead_us = arrival_us.saturating_sub(self.now_us());
+        let mut sleep = time.sleep(Duration::ZERO);
+        Pin::new(&mut sleep).reset(time.now_instant() + Duration::from_micros(ahead_us));
+        let pending = Pin::new(&mut sleep)
+            .poll(&mut std::task::Context::from_waker(waker))
+            .is_pending();
+        assert!(pending, "a delivery timer is set for an arrival ahead");
     }
 
     /// The network's one task: hands every message in flight over at its arrival, in (arrival,
@@ -980,19 +997,8 @@ impl World {
                 match wait {
                     Wait::Due => Poll::Ready(()),
                     Wait::Arm(arrival_us) => {
-                        // A madsim sleep sets its timer when first polled; the timer outlives the
-                        // sleep and wakes this task at the arrival. `sleep` waits at least 1 ms
-                        // (tokio's rule); `reset` sets the exact deadline, so that an arrival
-                        // less than 1 ms away is not late.
-                        let time = &self.inner.time;
-                        let deadline =
-                            time.now_instant() + Duration::from_micros(arrival_us - now_us);
-                        let mut sleep = time.sleep(Duration::ZERO);
-                        Pin::new(&mut sleep).reset(deadline);
-                        match Pin::new(&mut sleep).poll(cx) {
-                            Poll::Ready(()) => Poll::Ready(()),
-                            Poll::Pending => Poll::Pending,
-                        }
+                        self.set_timer(arrival_us, cx.waker());
+                        Poll::Pending
                     }
                     Wait::Idle => Poll::Pending,
                 }

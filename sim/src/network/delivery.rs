@@ -6,15 +6,16 @@
 //! message, a quarter of a fuzz run's allocations. Now a sent message is pushed on a
 //! [`DeliveryQueue`] ordered by (arrival time, send order), and one task of the network's machine
 //! (the *pump*, `World::pump`) sleeps until the earliest arrival, hands over every message due
-//! by then in that order, and sleeps again. It sets one madsim timer per distinct earliest
-//! arrival; a send that arrives before the timer the pump waits on wakes the pump, which sets an
-//! earlier one (the later timer, when it fires, wakes the pump for nothing).
+//! by then in that order, and sleeps again. There is one madsim timer per distinct arrival time
+//! that was ever the earliest, each waking the pump once: a send that arrives before every timer
+//! set sets its own at once, with the waiting pump's waker (the pump is not polled for it), and
+//! the pump sets a timer only for an earliest arrival that has none ([`DeliveryQueue::pending`]).
 //!
 //! Two messages that arrive at the same instant are handed over in the order they were sent
 //! (docs/network.md, "A message's life").
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::task::Waker;
 
 /// At most this many messages are in flight at once in one world; one more is lost at its send
@@ -58,8 +59,9 @@ pub struct DeliveryQueue<T> {
     heap: BinaryHeap<InFlight<T>>,
     /// How many sends the queue has taken: the next send's place.
     sends: u64,
-    /// The arrival (simulated µs) the pump's timer is set for, if the pump waits on one.
-    armed_us: Option<u64>,
+    /// The arrivals (simulated µs) a timer is set for that has not fired yet. Each is the
+    /// arrival of a message in flight, so there are at most [`MAX_IN_FLIGHT`].
+    pending: BTreeSet<u64>,
     /// The pump's waker while it waits (none while it hands messages over).
     waker: Option<Waker>,
 }
@@ -69,7 +71,7 @@ impl<T> Default for DeliveryQueue<T> {
         DeliveryQueue {
             heap: BinaryHeap::new(),
             sends: 0,
-            armed_us: None,
+            pending: BTreeSet::new(),
             waker: None,
         }
     }
@@ -97,9 +99,10 @@ impl<T> DeliveryQueue<T> {
         self.heap.is_empty()
     }
 
-    /// Puts `item` on its way to arrive at `arrival_us`. Gives back the pump's waker when the pump
-    /// must wake to set an earlier timer (wake it after releasing the queue's lock), and `Err`
-    /// with the item when [`MAX_IN_FLIGHT`] messages are already in flight.
+    /// Puts `item` on its way to arrive at `arrival_us`. Gives back the waiting pump's waker
+    /// when a timer must be set for this arrival — it is earlier than every timer set — which
+    /// the caller sets at once with that waker (the queue counts it as set); `Err` with the item
+    /// when [`MAX_IN_FLIGHT`] messages are already in flight.
     pub fn push(&mut self, arrival_us: u64, item: T) -> Result<Option<Waker>, T> {
         if self.heap.len() >= MAX_IN_FLIGHT {
             return Err(item);
@@ -111,8 +114,24 @@ impl<T> DeliveryQueue<T> {
             sent,
             item,
         });
-        let earlier = self.armed_us.is_none_or(|armed| arrival_us < armed);
-        Ok(if earlier { self.waker.take() } else { None })
+        let Some(waker) = self.waker.as_ref() else {
+            // The pump hands messages over now and looks at the queue before it waits again.
+            return Ok(None);
+        };
+        if self
+            .pending
+            .first()
+            .is_some_and(|first| *first <= arrival_us)
+        {
+            return Ok(None);
+        }
+        self.pending.insert(arrival_us);
+        Ok(Some(waker.clone()))
+    }
+
+    /// The arrivals a timer is set for that has not fired yet, earliest first.
+    pub fn pending(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pending.iter().copied()
     }
 
     /// The earliest message if it arrives at or before `now_us`.
@@ -123,11 +142,14 @@ impl<T> DeliveryQueue<T> {
         self.heap.pop().map(|m| m.item)
     }
 
-    /// What the waiting pump does at `now_us`; it keeps `waker` to be woken by an earlier send.
-    /// [`Wait::Arm`] records the timer as set.
+    /// What the pump does at `now_us`, about to wait; it keeps `waker` for the timers a send
+    /// sets. [`Wait::Arm`] records the timer as set. Timers of arrivals up to `now_us` have
+    /// fired (madsim fires every timer up to its clock before it polls a task).
     pub fn next_wait(&mut self, now_us: u64, waker: &Waker) -> Wait {
+        while self.pending.first().is_some_and(|first| *first <= now_us) {
+            self.pending.pop_first();
+        }
         let Some(head_us) = self.heap.peek().map(|m| m.arrival_us) else {
-            self.armed_us = None;
             self.waker = Some(waker.clone());
             return Wait::Idle;
         };
@@ -136,17 +158,17 @@ impl<T> DeliveryQueue<T> {
             return Wait::Due;
         }
         self.waker = Some(waker.clone());
-        if self.armed_us == Some(head_us) {
-            return Wait::Idle;
+        if self.pending.insert(head_us) {
+            Wait::Arm(head_us)
+        } else {
+            Wait::Idle
         }
-        self.armed_us = Some(head_us);
-        Wait::Arm(head_us)
     }
 
     /// Forgets every message in flight and the pump's waker (the world's end).
     pub fn clear(&mut self) {
         self.heap.clear();
-        self.armed_us = None;
+        self.pending.clear();
         self.waker = None;
     }
 }
@@ -193,32 +215,45 @@ mod tests {
     }
 
     #[test]
-    fn the_pump_sets_one_timer_per_earliest_arrival_and_wakes_only_for_an_earlier_one() {
-        let (count, w) = waker();
+    fn one_timer_per_arrival_set_by_the_send_or_by_the_pump() {
+        let (_, w) = waker();
         let mut q = DeliveryQueue::default();
-        assert_eq!(q.next_wait(0, &w), Wait::Idle, "nothing in flight");
+        assert!(
+            q.push(5, "early").expect("room").is_none(),
+            "a handing-over pump sets none"
+        );
+        assert_eq!(
+            q.next_wait(0, &w),
+            Wait::Arm(5),
+            "the pump sets it before it waits"
+        );
+        assert_eq!(q.next_wait(0, &w), Wait::Idle, "once");
+        assert_eq!(q.next_wait(5, &w), Wait::Due);
+        assert_eq!(q.pop_due(5), Some("early"));
+        assert_eq!(q.next_wait(5, &w), Wait::Idle, "nothing in flight");
         assert!(
             q.push(50, "x").expect("room").is_some(),
-            "an idle pump wakes"
+            "the send sets the first timer"
         );
-        assert_eq!(q.next_wait(0, &w), Wait::Arm(50));
-        assert_eq!(q.next_wait(0, &w), Wait::Idle, "the timer for 50 is set");
+        assert_eq!(q.next_wait(5, &w), Wait::Idle, "its timer is set");
         assert!(
             q.push(70, "y").expect("room").is_none(),
-            "a later arrival does not wake"
+            "a later arrival waits its turn"
         );
-        let earlier = q
-            .push(20, "z")
-            .expect("room")
-            .expect("an earlier arrival wakes");
-        earlier.wake();
-        assert_eq!(count.0.load(AtomicOrdering::Relaxed), 1);
-        assert_eq!(q.next_wait(0, &w), Wait::Arm(20));
+        assert!(
+            q.push(50, "x2").expect("room").is_none(),
+            "an arrival with a timer"
+        );
+        assert!(
+            q.push(20, "z").expect("room").is_some(),
+            "an earlier arrival sets its own"
+        );
+        assert_eq!(q.pending().collect::<Vec<_>>(), [20, 50]);
         assert_eq!(q.next_wait(20, &w), Wait::Due);
         assert_eq!(q.pop_due(20), Some("z"));
         assert!(
             q.push(10, "late").expect("room").is_none(),
-            "a handing-over pump has no waker to wake"
+            "a handing-over pump: no timer from the send"
         );
         assert_eq!(
             q.next_wait(20, &w),
@@ -226,10 +261,23 @@ mod tests {
             "a send due by now is handed over"
         );
         assert_eq!(q.pop_due(20), Some("late"));
-        assert_eq!(q.next_wait(20, &w), Wait::Arm(50));
+        assert_eq!(q.next_wait(20, &w), Wait::Idle, "50 still has its timer");
+        assert_eq!(
+            q.pending().collect::<Vec<_>>(),
+            [50],
+            "20's timer has fired"
+        );
+        assert_eq!(q.next_wait(50, &w), Wait::Due);
+        assert_eq!((q.pop_due(50), q.pop_due(50)), (Some("x"), Some("x2")));
+        assert_eq!(
+            q.next_wait(50, &w),
+            Wait::Arm(70),
+            "70 never was the earliest"
+        );
         q.clear();
         assert!(q.is_empty());
-        assert_eq!(q.next_wait(20, &w), Wait::Idle);
+        assert_eq!(q.pending().count(), 0);
+        assert_eq!(q.next_wait(70, &w), Wait::Idle);
     }
 
     #[test]
