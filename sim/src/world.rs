@@ -99,7 +99,7 @@ pub(crate) struct WorldInner {
     /// flight over (it outlives every node).
     carrier: madsim::runtime::NodeHandle,
     /// The messages in flight, by arrival time (`network::delivery`).
-    deliveries: Mutex<DeliveryQueue<(Packet, Addr)>>,
+    deliveries: Mutex<DeliveryQueue<Carried>>,
     /// The user's open requests' mailboxes, by port.
     user_inboxes: Mutex<BTreeMap<u16, UserInbox>>,
     next_user_port: AtomicU64,
@@ -123,6 +123,16 @@ pub(crate) struct WorldInner {
     next_message: AtomicU64,
     user_patience_ms: u64,
     bug: Option<PlantedBug>,
+}
+
+/// A packet on its way to `to`, with the labels of its link as [`World::label_of`] named them at
+/// the send: an address keeps its label for good (a moved node's old address keeps its label),
+/// so the arrival need not look them up again.
+struct Carried {
+    packet: Packet,
+    to: Addr,
+    sender: Arc<str>,
+    receiver: Arc<str>,
 }
 
 /// A hook on the trace (see [`World::on_entry`]): called right after each entry that is not a
@@ -934,18 +944,21 @@ impl World {
             }
             .expect("a packet for every copy");
             let arrival_us = self.now_us() + latency_us;
-            let pushed = self
-                .inner
-                .deliveries
-                .lock()
-                .expect("deliveries lock")
-                .push(arrival_us, (packet, to));
+            let pushed = self.inner.deliveries.lock().expect("deliveries lock").push(
+                arrival_us,
+                Carried {
+                    packet,
+                    to,
+                    sender: sender.clone(),
+                    receiver: receiver.clone(),
+                },
+            );
             match pushed {
                 // A message that arrives at once has nothing to wait for: the pump runs now.
                 Ok(Some(pump)) if latency_us == 0 => pump.wake(),
                 Ok(Some(pump)) => self.set_timer(arrival_us, &pump),
                 Ok(None) => {}
-                Err((lost, _)) => {
+                Err(Carried { packet: lost, .. }) => {
                     if lost.id != 0 {
                         let link = (&*sender, &*receiver);
                         self.message(&sender, lost.id, link, kind, MessageFate::Dropped);
@@ -983,8 +996,8 @@ impl World {
                     .lock()
                     .expect("deliveries lock")
                     .pop_due(now_us);
-                let Some((packet, to)) = due else { break };
-                self.arrive_at(packet, to);
+                let Some(carried) = due else { break };
+                self.arrive_at(carried);
             }
             std::future::poll_fn(|cx| {
                 let now_us = self.now_us();
@@ -1009,9 +1022,13 @@ impl World {
 
     /// A packet reaches `to`: lost if the link is cut now or nobody listens there; else given
     /// to the user's request or to the node at that address.
-    fn arrive_at(&self, packet: Packet, to: Addr) {
-        let sender = self.label_of(packet.from);
-        let receiver = self.label_of(to);
+    fn arrive_at(&self, carried: Carried) {
+        let Carried {
+            packet,
+            to,
+            sender,
+            receiver,
+        } = carried;
         if self
             .inner
             .net
