@@ -943,6 +943,9 @@ impl World {
                 packet.clone()
             }
             .expect("a packet for every copy");
+            // At least a microsecond on the way: a message answered at the instant it arrives
+            // would otherwise let two nodes exchange messages for ever without time passing.
+            let latency_us = latency_us.max(1);
             let arrival_us = self.now_us() + latency_us;
             let pushed = self.inner.deliveries.lock().expect("deliveries lock").push(
                 arrival_us,
@@ -954,8 +957,6 @@ impl World {
                 },
             );
             match pushed {
-                // A message that arrives at once has nothing to wait for: the pump runs now.
-                Ok(Some(pump)) if latency_us == 0 => pump.wake(),
                 Ok(Some(pump)) => self.set_timer(arrival_us, &pump),
                 Ok(None) => {}
                 Err(Carried { packet: lost, .. }) => {

@@ -112,7 +112,14 @@ impl Node {
         }
         if self.addrs.get(name) != Some(&addr) {
             self.addrs.insert(name.to_string(), addr);
-            self.joiner.leader_moved(name, addr);
+            // The joiner follows its leader's name only to a node of the cluster it follows.
+            if self
+                .topo
+                .member(addr)
+                .is_some_and(|r| self.of_followed_cluster(r))
+            {
+                self.joiner.leader_moved(name, addr);
+            }
         }
         self.names_by_raft_id
             .entry(raft_id(name))

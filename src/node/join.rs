@@ -20,6 +20,7 @@ use crate::marks::Mark;
 use crate::message::{ClusterStateNotice, Message, MessageKind};
 use crate::node::Node;
 use crate::raft_group::RaftGroup;
+use crate::topology::MemberRecord;
 use crate::types::{raft_id, Addr, GroupKind, LaunchId, NodeName};
 use crate::vault::{GroupRecord, LocalState, VaultWrite};
 
@@ -167,9 +168,20 @@ impl Node {
             .find_map(|v| {
                 self.topo
                     .records()
-                    .find(|r| r.identity.info.name == *v)
+                    .find(|r| r.identity.info.name == *v && self.of_followed_cluster(r))
                     .map(|r| (v.clone(), r.addr()))
             })
+    }
+
+    /// True when `record` is a node of the cluster the joiner follows: it holds that cluster's
+    /// tag, or hosts a replica of its CMG incarnation (a voter that moved before its init
+    /// committed). A namesake of another cluster, or an empty duplicate, is not asked and not
+    /// followed (`voter_in_sight`, `Joiner::leader_moved`).
+    pub(crate) fn of_followed_cluster(&self, record: &MemberRecord) -> bool {
+        let Some((tag, instance)) = self.joiner.cluster() else {
+            return false;
+        };
+        record.identity.tag.as_ref() == Some(tag) || record.identity.replica_of == Some(*instance)
     }
 
     fn send_to_leader(&mut self, what: JoinSend) {
@@ -484,3 +496,6 @@ impl Node {
         self.answer_all_stopped();
     }
 }
+
+#[cfg(test)]
+mod tests;
