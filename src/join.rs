@@ -125,7 +125,9 @@ pub(crate) struct Joiner {
     /// The cluster (tag, CMG incarnation) it follows (read through [`Joiner::cluster`]).
     cluster: Option<(ClusterTag, InstanceId)>,
     last_sent_ms: u64,
-    last_learner_ask_ms: u64,
+    /// When it last asked to be added as a Meta Storage learner (`None`: not since it was
+    /// accepted, so the first ask is due at once).
+    last_learner_ask_ms: Option<u64>,
     /// How many times it asked to be added as a learner since it was accepted.
     learner_asks: u64,
     /// When it last asked its view whether its init was cancelled (`Node::ask_if_cancelled`).
@@ -138,6 +140,9 @@ pub(crate) struct Joiner {
     last_sent: Option<JoinMessage>,
     /// The last message of [`JOIN_REPLY_KINDS`] received.
     last_received: Option<JoinMessage>,
+    /// The last cluster state that reached the node before it was in its physical topology, and
+    /// when (ms): acted on once the node enters it ([`Joiner::take_early`]).
+    early: Option<(Box<ClusterStateNotice>, u64)>,
 }
 
 impl Joiner {
@@ -150,13 +155,14 @@ impl Joiner {
             terms: BTreeMap::new(),
             cluster: None,
             last_sent_ms: 0,
-            last_learner_ask_ms: 0,
+            last_learner_ask_ms: None,
             learner_asks: 0,
             last_cancel_query_ms: 0,
             attempt: 0,
             since_ms: now_ms,
             last_sent: None,
             last_received: None,
+            early: None,
         }
     }
 
@@ -410,7 +416,7 @@ impl Joiner {
     /// asking to be a learner at once if it must.
     pub fn accepted(&mut self, target_ms_version: u64, now_ms: u64) {
         self.enter(JoinPhase::Recovering { target_ms_version }, now_ms);
-        self.last_learner_ask_ms = 0;
+        self.last_learner_ask_ms = None;
         self.learner_asks = 0;
     }
 
@@ -431,8 +437,11 @@ impl Joiner {
     /// as a learner (every `ms_retry_ms`): `Some(n)`, the number of asks before this one since
     /// it was accepted (0 for the first), and the clock restarts; else `None`.
     pub fn learner_ask_due(&mut self, now_ms: u64, ms_retry_ms: u64) -> Option<u64> {
-        if now_ms >= self.last_learner_ask_ms + ms_retry_ms {
-            self.last_learner_ask_ms = now_ms;
+        if self
+            .last_learner_ask_ms
+            .is_none_or(|last_ms| now_ms >= last_ms + ms_retry_ms)
+        {
+            self.last_learner_ask_ms = Some(now_ms);
             self.learner_asks += 1;
             Some(self.learner_asks - 1)
         } else {

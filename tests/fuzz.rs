@@ -519,7 +519,7 @@ fn rare_marks_are_reached_by_the_scenarios_their_rarity_names() {
         ),
         (
             "duplicate-name-waits-for-a-holder-a-new-leader-cannot-see",
-            9,
+            2,
             &["join_redirected"],
         ),
         (

@@ -77,15 +77,44 @@ fn a_killed_member_leaves_every_view_and_the_live_ones_stay() {
     }
 }
 
+/// Deliveries in 10 s of simulated time of a formed 50-node physical topology (no init: the
+/// failure detector's own traffic) under `detector`.
+fn steady_deliveries(detector: FailureDetector) -> u64 {
+    const NODES: usize = 50;
+    let timing = Timing {
+        failure_detector: detector,
+        ..Timing::default()
+    };
+    Sim::new(1)
+        .nodes(NODES)
+        .timing(timing)
+        .run(move |w| async move {
+            w.start_all();
+            w.wait_until("views formed", 60_000, move |w| {
+                (1..=NODES).all(|i| {
+                    w.view(&format!("n{i}"))
+                        .is_some_and(|v| v.physical.len() == NODES)
+                })
+            })
+            .await
+            .expect("the topology forms");
+            let before: u64 = w.deliveries_by_kind().values().sum();
+            w.sleep_ms(10_000).await;
+            let after: u64 = w.deliveries_by_kind().values().sum();
+            after - before
+        })
+        .value
+}
+
 #[test]
 fn swim_sends_far_fewer_messages_than_all_pairs_at_fifty_nodes() {
-    let all_pairs = run_demo_detecting(1, 50, FailureDetector::AllPairs);
-    let swim = run_demo_detecting(1, 50, FailureDetector::Swim);
-    assert!(all_pairs.value.all_joined && swim.value.all_joined);
+    // Whole demos no longer compare: at 50 nodes a demo is over in about a second of simulated
+    // time, mostly the joins' own traffic. The detectors differ in what a formed topology sends
+    // every second.
+    let all_pairs = steady_deliveries(FailureDetector::AllPairs);
+    let swim = steady_deliveries(FailureDetector::Swim);
     assert!(
-        swim.deliveries * 2 < all_pairs.deliveries,
-        "swim {} against all pairs {} deliveries",
-        swim.deliveries,
-        all_pairs.deliveries
+        swim * 4 < all_pairs,
+        "swim {swim} against all pairs {all_pairs} deliveries in 10 s"
     );
 }

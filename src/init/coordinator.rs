@@ -71,6 +71,9 @@ pub(crate) struct InitAttempt {
     phase: Phase,
     started_ms: u64,
     last_sent_ms: u64,
+    /// The CMG nodes were asked to record the answer at least once: the first ask goes out as
+    /// soon as the commit and a Meta Storage leader are seen, later ones are paced.
+    answer_asked: bool,
 }
 
 impl InitAttempt {
@@ -252,6 +255,7 @@ impl InitCoordinator {
             phase: Phase::Starting,
             started_ms: now_ms,
             last_sent_ms: now_ms,
+            answer_asked: false,
             plan,
         };
         self.attempts.insert(attempt.plan.init, attempt);
@@ -384,9 +388,10 @@ impl InitCoordinator {
                 let detail = format!("the init of {} was cancelled", cluster.config.tag);
                 StatusStep::Cancel(InitError::NodeFailed { node, detail })
             }
-            // Ask the CMG leader to record the answer first (docs/spec.md §5). Paced like every
-            // resend (init_retry_ms): a reply per query would flood.
-            None if now_ms >= attempt.last_sent_ms + retry_ms => {
+            // Ask the CMG leader to record the answer first (docs/spec.md §5): at once the first
+            // time, then paced like every resend (init_retry_ms): a reply per query would flood.
+            None if !attempt.answer_asked || now_ms >= attempt.last_sent_ms + retry_ms => {
+                attempt.answer_asked = true;
                 attempt.last_sent_ms = now_ms;
                 StatusStep::RecordAnswer {
                     to: attempt.cmg_addrs(),
@@ -395,6 +400,18 @@ impl InitCoordinator {
             }
             None => StatusStep::Nothing,
         }
+    }
+
+    /// The attempts waiting for the commit of incarnation `instance` (by init id, ascending): a
+    /// replica of it on this node changed what a status reply would say (its cluster state, its
+    /// init's fate, its Meta Storage leader), so the initiator asks itself at once rather than
+    /// at its next `init_retry_ms` (docs/protocol.md Step 2.5).
+    pub(crate) fn awaiting(&self, instance: InstanceId) -> Vec<InstanceId> {
+        self.attempts
+            .iter()
+            .filter(|(_, a)| a.watch == instance && matches!(a.phase, Phase::AwaitCommit { .. }))
+            .map(|(init, _)| *init)
+            .collect()
     }
 
     /// Ends the attempt of `init` with `result` for its user.
@@ -459,6 +476,7 @@ impl InitCoordinator {
                         // asks the CMG leader to record the answer.
                         let answering = (attempt.committed.is_some() && attempt.ms_leader)
                             .then_some(attempt.watch);
+                        attempt.answer_asked |= answering.is_some();
                         due.push((*init, InitDue::QueryStatus { to, answering }));
                         attempt.last_sent_ms = now_ms;
                     }

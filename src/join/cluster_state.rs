@@ -46,7 +46,8 @@ pub(crate) struct ClusterStateFacts {
 /// What the node does with a cluster state ([`Joiner::on_cluster_state`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ClusterStateStep {
-    /// Nothing: the node is not in its physical topology yet (the leader resends).
+    /// Nothing yet: the node is not in its physical topology; the notice is kept and acted on
+    /// when it enters it ([`Joiner::take_early`]; the leader also resends).
     NotAdmitted,
     /// The node cancelled this init on its side: it tells the leader (`CancelInit`, `decided`)
     /// and does not join a cluster that no longer exists.
@@ -70,7 +71,8 @@ impl Joiner {
     /// in order:
     ///
     /// 1. Decision (step 1 before step 3): a node acts on a cluster state only once it is in
-    ///    the physical topology (the notice can overtake the admission; the leader resends).
+    ///    the physical topology (the notice can overtake the admission): the last such notice is
+    ///    kept and acted on when the node enters it ([`Joiner::take_early`]).
     /// 2. A leader of a cluster whose init this node cancelled on its side missed the cancel: it
     ///    is told, and the node does not join it.
     /// 3. A term below the highest seen for the notice's tag is stale.
@@ -84,6 +86,7 @@ impl Joiner {
         timing: &Timing,
     ) -> ClusterStateStep {
         if !facts.admitted {
+            self.early = Some((Box::new(notice.clone()), now_ms));
             return ClusterStateStep::NotAdmitted;
         }
         if let Some(decided) = facts.cancelled {
@@ -96,6 +99,16 @@ impl Joiner {
             return ClusterStateStep::Foreign;
         }
         ClusterStateStep::Follow(self.follow(notice, now_ms, timing.failure_timeout_ms))
+    }
+}
+
+impl Joiner {
+    /// The node entered its physical topology at `now_ms`: the cluster state that overtook its
+    /// admission, if one came within the last `retry_ms` (`cluster_state_retry_ms`; an older one
+    /// the leader has resent since, or gave up on). Taken once.
+    pub fn take_early(&mut self, now_ms: u64, retry_ms: u64) -> Option<ClusterStateNotice> {
+        let (notice, at_ms) = self.early.take()?;
+        (now_ms <= at_ms + retry_ms).then_some(*notice)
     }
 }
 

@@ -237,6 +237,12 @@ fn learner_asks_and_cancel_queries_have_their_clocks() {
     // A new acceptance counts the asks from 0 again.
     j.accepted(2, 1_060);
     assert_eq!(j.learner_ask_due(1_060, 50), Some(0));
+    // At once even within the first `ms_retry_ms` of the clock (a node accepted 10 ms into a
+    // run asked only at 500 ms, the first ask measured from time 0).
+    let mut early = Joiner::new(0);
+    early.accepted(1, 10);
+    assert_eq!(early.learner_ask_due(10, 500), Some(0));
+    assert_eq!(early.learner_ask_due(509, 500), None);
     assert!(j.cancel_query_waited(100, 100));
     j.cancel_query_sent(100);
     assert!(!j.cancel_query_waited(199, 100));

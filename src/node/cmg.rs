@@ -136,6 +136,7 @@ impl Node {
                     cmg_nodes: state.config.cmg_nodes.clone(),
                     index,
                 });
+                self.ask_own_status(instance);
             }
             (CmgCommand::Join { info, .. }, CmgOutcome::JoinAccepted) => {
                 // The cluster now knows the name at this address (`learn_addr`: the CMG says
@@ -177,6 +178,7 @@ impl Node {
                     fate: *fate,
                     index,
                 });
+                self.ask_own_status(instance);
             }
             (_, CmgOutcome::MsChanged(Ok((version, nodes)))) => {
                 self.mark(Mark::MsReconfigured);

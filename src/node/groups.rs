@@ -141,6 +141,7 @@ impl Node {
                 GroupKind::Cmg => self.on_cmg_role_change(change),
                 GroupKind::Ms => {
                     let leader = self.name_of_raft_id(change.leader);
+                    let known = leader.is_some();
                     self.emit(Event::RoleChanged {
                         group: GroupKind::Ms,
                         instance: instance.unwrap_or(InstanceId(0)),
@@ -148,6 +149,9 @@ impl Node {
                         term: change.term,
                         leader,
                     });
+                    if let (true, Some(instance)) = (known, instance) {
+                        self.ask_own_status(instance);
+                    }
                 }
             }
             return true;

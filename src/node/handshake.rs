@@ -138,6 +138,12 @@ impl Node {
             self.merge_record(record, true);
         }
         self.after_membership_change();
+        // Decision (step 1 before step 3): a cluster state that overtook the admission is acted
+        // on now rather than at the leader's next resend (`cluster_state_retry_ms`).
+        let retry_ms = self.timing.cluster_state_retry_ms;
+        if let Some(notice) = self.joiner.take_early(self.now_ms, retry_ms) {
+            self.on_cluster_state(notice);
+        }
     }
 
     pub(crate) fn on_handshake_refused(&mut self, from: Addr, rejection: Rejection) {

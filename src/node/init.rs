@@ -268,6 +268,19 @@ impl Node {
         }
     }
 
+    /// A replica of incarnation `instance` on this node changed what its status says (the
+    /// cluster-init or the init's fate applied, a Meta Storage leader known): an init this node
+    /// runs that waits for that incarnation asks itself now (`StatusQuery` through the loopback)
+    /// instead of at its next `init_retry_ms`, so the user hears as soon as the CMG recorded the
+    /// answer (docs/protocol.md Step 2.5).
+    pub(crate) fn ask_own_status(&mut self, instance: InstanceId) {
+        for init in self.inits.awaiting(instance) {
+            let me = self.cfg.addr;
+            let answering = None;
+            self.send(me, Message::StatusQuery { init, answering });
+        }
+    }
+
     pub(crate) fn on_status_reply(&mut self, from: Addr, init: InstanceId, status: GroupStatus) {
         let fenced = self
             .cmg

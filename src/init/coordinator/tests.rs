@@ -96,17 +96,24 @@ fn the_user_is_answered_only_once_the_cmg_recorded_the_answer() {
         ms_leader: Some("b".into()),
         init_fate: None,
     };
-    // Paced: the last query went out at 10.
+    // The first sight of the commit and a Meta Storage leader asks at once, though the last
+    // query went out at 10; later asks are paced.
+    let record = StatusStep::RecordAnswer {
+        to: vec![addr(1), addr(2)],
+        watch: i,
+    };
     assert_eq!(
         c.on_status_reply(i, addr(1), committed.clone(), 11, 300),
-        StatusStep::Nothing
+        record
     );
     assert_eq!(
-        c.on_status_reply(i, addr(1), committed.clone(), 310, 300),
-        StatusStep::RecordAnswer {
-            to: vec![addr(1), addr(2)],
-            watch: i
-        }
+        c.on_status_reply(i, addr(2), committed.clone(), 12, 300),
+        StatusStep::Nothing,
+        "paced after the first ask"
+    );
+    assert_eq!(
+        c.on_status_reply(i, addr(1), committed.clone(), 311, 300),
+        record
     );
     let answered = GroupStatus {
         init_fate: Some(InitFate::Answered),
@@ -121,6 +128,28 @@ fn the_user_is_answered_only_once_the_cmg_recorded_the_answer() {
         }
     );
     assert!(!c.in_flight(USER, RequestId(1)));
+}
+
+#[test]
+fn only_attempts_awaiting_the_commit_of_an_incarnation_are_awaiting_it() {
+    let mut c = running(1);
+    assert_eq!(c.awaiting(InstanceId(1)), vec![InstanceId(1)]);
+    assert!(c.awaiting(InstanceId(2)).is_empty(), "another incarnation");
+    let mut starting = InitCoordinator::new();
+    starting.start(plan(1), USER, RequestId(1), 0);
+    assert!(
+        starting.awaiting(InstanceId(1)).is_empty(),
+        "an attempt still starting its groups waits for no commit yet"
+    );
+    let answered = GroupStatus {
+        cmg_instance: Some(InstanceId(1)),
+        cluster: Some(cluster_of(&plan(1))),
+        ms_instance: Some(InstanceId(1)),
+        ms_leader: Some("b".into()),
+        init_fate: Some(InitFate::Answered),
+    };
+    c.on_status_reply(InstanceId(1), addr(1), answered, 20, 300);
+    assert!(c.awaiting(InstanceId(1)).is_empty(), "answered and removed");
 }
 
 #[test]

@@ -86,6 +86,29 @@ fn a_node_outside_the_physical_topology_ignores_a_cluster_state() {
 }
 
 #[test]
+fn a_cluster_state_that_overtook_the_admission_is_kept_for_it() {
+    let mut j = Joiner::new(0);
+    let outside = ClusterStateFacts::default();
+    step(&mut j, &notice(1, 1), &outside, 100);
+    step(&mut j, &notice(1, 2), &outside, 150);
+    assert_eq!(
+        j.take_early(160, 1_000),
+        Some(notice(1, 2)),
+        "the last one that came"
+    );
+    assert_eq!(j.take_early(160, 1_000), None, "taken once");
+    step(&mut j, &notice(1, 3), &outside, 200);
+    assert_eq!(
+        j.take_early(1_201, 1_000),
+        None,
+        "older than a resend interval: the leader resent it or gave up"
+    );
+    // An admitted node acts at once and keeps nothing.
+    step(&mut j, &notice(1, 4), &facts(OwnCluster::default()), 300);
+    assert_eq!(j.take_early(300, 1_000), None);
+}
+
+#[test]
 fn the_leader_of_an_init_this_node_cancelled_is_told_and_not_followed() {
     let mut j = Joiner::new(0);
     for decided in [false, true] {

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::config::{NodeConfig, Timing};
+use crate::message::Envelope;
+use crate::node::Output;
 use crate::topology::Identity;
 use crate::types::{
     ClusterId, ClusterTag, InstanceId, LaunchId, NodeInfo, ProductVersion, ProtocolVersion,
@@ -42,9 +44,8 @@ fn record(name: &str, n: u8, tag: Option<ClusterTag>, replica_of: Option<u64>) -
     }
 }
 
-/// An empty node `j` at 10.0.0.9 whose joiner follows cluster 1 (CMG incarnation 1, voters
-/// n1, n2, n3) through leader n1 at 10.0.0.1.
-fn joining_node() -> Node {
+/// A fresh empty node `j` at 10.0.0.9 (launch 9) seeding n1 at 10.0.0.1, outside any topology.
+fn fresh_node() -> Node {
     let cfg = NodeConfig {
         name: "j".into(),
         addr: addr(9),
@@ -53,8 +54,15 @@ fn joining_node() -> Node {
         seeds: vec![addr(1)],
         bug: None,
     };
-    let (mut node, _) = Node::new(cfg, Timing::default(), LaunchId(9), 1, &Vault::empty(), 0)
+    let (node, _) = Node::new(cfg, Timing::default(), LaunchId(9), 1, &Vault::empty(), 0)
         .expect("a valid node");
+    node
+}
+
+/// An empty node `j` at 10.0.0.9 whose joiner follows cluster 1 (CMG incarnation 1, voters
+/// n1, n2, n3) through leader n1 at 10.0.0.1.
+fn joining_node() -> Node {
+    let mut node = fresh_node();
     let notice = ClusterStateNotice {
         term: 2,
         leader: record("n1", 1, Some(tag(1)), None).identity.info,
@@ -113,4 +121,46 @@ fn a_joiner_whose_leader_left_its_view_asks_a_voter_of_its_cluster() {
     node.topo
         .merge(record("n1", 1, Some(tag(1)), None), true, 0);
     assert_eq!(node.voter_in_sight(), None, "the leader is in the view");
+}
+
+/// Decision (step 1 before step 3, docs/protocol.md Step 3): a cluster state that overtakes the
+/// node's admission is acted on when the admission comes, not at the leader's resend a
+/// `cluster_state_retry_ms` later (the demo's late joiner waited 1.1 s for it).
+#[test]
+fn a_cluster_state_that_overtook_the_admission_is_acted_on_at_the_admission() {
+    let mut node = fresh_node();
+    let leader = record("n1", 1, Some(tag(1)), None);
+    let notice = ClusterStateNotice {
+        term: 2,
+        leader: leader.identity.info.clone(),
+        cmg_instance: InstanceId(1),
+        cmg_nodes: vec!["n1".into()],
+        tag: tag(1),
+        lt_version: 0,
+        member: false,
+        receiver_launch: LaunchId(9),
+    };
+    let from_n1 = |msg| Envelope {
+        from: addr(1),
+        from_launch: LaunchId(1),
+        msg,
+    };
+    let sends_join_request = |out: &Output| {
+        out.messages
+            .iter()
+            .any(|(to, e)| *to == addr(1) && matches!(e.msg, Message::JoinRequest { .. }))
+    };
+    let early = node.receive(10, from_n1(Message::ClusterState(notice)));
+    assert!(!sends_join_request(&early), "not in the topology yet");
+    let mut you = record("j", 9, None, None);
+    you.identity.info.launch = LaunchId(9);
+    let accepted = Message::HandshakeAccepted {
+        you,
+        members: vec![std::sync::Arc::new(leader)],
+    };
+    let admitted = node.receive(12, from_n1(accepted));
+    assert!(
+        sends_join_request(&admitted),
+        "the kept cluster state is followed as the node enters the topology"
+    );
 }
