@@ -92,7 +92,7 @@ impl RaftGroup {
             .collect();
         GroupRecord {
             instance,
-            plan,
+            plan: plan.map(std::sync::Arc::new),
             initial_voters: voters,
             hard_state: HardStateRecord {
                 term: 1,

@@ -83,7 +83,7 @@ pub struct GroupRecord {
     /// The incarnation.
     pub instance: InstanceId,
     /// The init this replica was started by, if any: a CMG leader proposes its cluster-init.
-    pub plan: Option<InitPlan>,
+    pub plan: Option<std::sync::Arc<InitPlan>>,
     /// Voters of the group when it was created. The log's membership changes apply on top.
     pub initial_voters: Vec<NodeName>,
     /// Hard state.

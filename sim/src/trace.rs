@@ -321,6 +321,9 @@ pub struct Trace {
     /// Whether message entries are kept (they are hashed either way): off for campaign runs,
     /// whose memory must stay flat (a run's messages are most of its entries).
     keep_messages: bool,
+    /// Whether the other entries (events, harness actions, verdicts) are kept: off only for a
+    /// run whose report keeps nothing but its summary (`Sim::summary_only`).
+    keep_events: bool,
     /// Entries recorded (kept or not), verdicts included.
     recorded: u64,
     entries: Vec<TraceEntry>,
@@ -348,6 +351,7 @@ impl Trace {
     pub fn new(keep_messages: bool) -> Trace {
         Trace {
             keep_messages,
+            keep_events: true,
             recorded: 0,
             entries: Vec::new(),
             hash_after: Vec::new(),
@@ -355,6 +359,12 @@ impl Trace {
             deliveries: 0,
             deliveries_by_kind: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// From now on keeps no entry that is not a message either (they are still hashed and
+    /// counted): for a run whose report is its summary only.
+    pub fn keep_no_events(&mut self) {
+        self.keep_events = false;
     }
 
     /// Entries recorded so far, kept or not.
@@ -365,7 +375,7 @@ impl Trace {
     /// Records an entry (a message's delivery is counted too).
     pub fn record(&mut self, entry: TraceEntry) {
         self.recorded += 1;
-        let mut keep = true;
+        let mut keep = self.keep_events;
         match &entry.kind {
             TraceKind::Verdict(_) => {}
             TraceKind::Message(m) => {
@@ -660,6 +670,20 @@ mod tests {
         assert_eq!(
             (lean.entries().len(), lean.recorded(), lean.deliveries()),
             (1, 2, 1)
+        );
+        // A summary-only run's trace keeps nothing and hashes and counts alike.
+        let mut summary = Trace::new(false);
+        summary.keep_no_events();
+        summary.record(entry(1, "n1", HarnessEvent::NodeStarted));
+        summary.record(message(MessageFate::Delivered));
+        assert_eq!(summary.hash(), delivered.hash());
+        assert_eq!(
+            (
+                summary.entries().len(),
+                summary.recorded(),
+                summary.deliveries()
+            ),
+            (0, 2, 1)
         );
     }
 }

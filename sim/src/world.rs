@@ -1354,12 +1354,24 @@ impl World {
     /// Compares every replica's committed log with every other replica's of the same group
     /// incarnation (from the vaults), and records a violation if two differ.
     pub fn check_committed_logs(&self) {
-        let vaults: BTreeMap<String, Vault> = self
-            .labels()
-            .into_iter()
-            .map(|l| (l.clone(), self.vault(&l)))
+        // Every vault read in place, locked in label order (no other lock is taken meanwhile).
+        let slots: Vec<(String, Arc<NodeSlot>)> = self
+            .inner
+            .slots
+            .lock()
+            .expect("slots lock")
+            .iter()
+            .map(|(l, s)| (l.clone(), s.clone()))
             .collect();
-        if let Err(detail) = committed_logs_agree(&vaults) {
+        let guards: Vec<_> = slots
+            .iter()
+            .map(|(l, s)| (l.as_str(), s.vault.lock().expect("vault lock")))
+            .collect();
+        let vaults: Vec<(&str, &Vault)> = guards.iter().map(|(l, g)| (*l, &**g)).collect();
+        let agree = committed_logs_agree(&vaults);
+        drop(vaults);
+        drop(guards);
+        if let Err(detail) = agree {
             self.push_violation(Violation {
                 invariant: Invariant::AlwaysCommittedLogsAgree,
                 time_us: self.now_us(),
@@ -1419,6 +1431,16 @@ impl World {
     /// Applies `f` to the trace entries without copying them.
     pub fn with_trace<R>(&self, f: impl FnOnce(&[TraceEntry]) -> R) -> R {
         f(self.inner.trace.lock().expect("trace lock").entries())
+    }
+
+    /// The trace keeps no entry from now on (all are still hashed, counted and judged):
+    /// `Sim::summary_only`.
+    pub(crate) fn keep_no_events(&self) {
+        self.inner
+            .trace
+            .lock()
+            .expect("trace lock")
+            .keep_no_events();
     }
 
     /// Messages delivered so far, by kind.

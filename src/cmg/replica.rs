@@ -46,7 +46,7 @@ pub(crate) struct CmgReplica {
     /// The replicated state, as applied so far.
     state: Arc<CmgState>,
     /// The init plan the replica was created with (`None`: caught up from a leader, restored).
-    plan: Option<InitPlan>,
+    plan: Option<Arc<InitPlan>>,
     /// The leader's duties, while this replica leads.
     duties: Option<LeaderDuties>,
     /// Set while an undecided cancel fences this replica: the time it last asked the group's
@@ -57,7 +57,7 @@ pub(crate) struct CmgReplica {
 impl CmgReplica {
     /// A replica of `group`, created with `plan`, not fenced, not leading; its state is rebuilt
     /// as the group applies its log from index 1.
-    pub fn new(group: RaftGroup, plan: Option<InitPlan>) -> CmgReplica {
+    pub fn new(group: RaftGroup, plan: Option<Arc<InitPlan>>) -> CmgReplica {
         CmgReplica {
             group,
             state: Arc::default(),
@@ -99,7 +99,7 @@ impl CmgReplica {
 
     /// The init plan the replica was created with (`None`: caught up from a leader, restored).
     pub fn plan(&self) -> Option<&InitPlan> {
-        self.plan.as_ref()
+        self.plan.as_deref()
     }
 
     /// True while an undecided cancel fences this replica (docs/protocol.md Step 2.6, "the
@@ -223,7 +223,7 @@ impl CmgReplica {
         {
             return;
         }
-        let Some(plan) = self.plan.clone() else {
+        let Some(plan) = self.plan.as_deref().cloned() else {
             return;
         };
         let taken = self.group.propose(encode(&CmgCommand::ClusterInit(plan)));

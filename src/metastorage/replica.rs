@@ -54,7 +54,7 @@ pub(crate) struct MsReplica {
     state: Arc<MsState>,
     /// The init plan the replica was created with (`None`: caught up from a leader, or
     /// restored).
-    plan: Option<InitPlan>,
+    plan: Option<Arc<InitPlan>>,
     /// When this replica last heard its group (a Raft message of its incarnation arrived) or led
     /// it: a joined node whose group stays silent for `2 × failure_timeout_ms` asks whether its
     /// init was cancelled (`Node::join_tick`).
@@ -72,7 +72,7 @@ pub const MAX_WAITING_LEARNERS: usize = 1024;
 impl MsReplica {
     /// A replica of `group`, created with `plan`, opened at `now_ms`; its state is rebuilt as
     /// the group applies its log from index 1.
-    pub fn new(group: RaftGroup, plan: Option<InitPlan>, now_ms: u64) -> MsReplica {
+    pub fn new(group: RaftGroup, plan: Option<Arc<InitPlan>>, now_ms: u64) -> MsReplica {
         MsReplica {
             group,
             state: Arc::default(),
@@ -85,7 +85,7 @@ impl MsReplica {
     /// The init plan the replica was created with (`None`: caught up from a leader, or
     /// restored); the init glue compares it with a requested init.
     pub fn plan(&self) -> Option<&InitPlan> {
-        self.plan.as_ref()
+        self.plan.as_deref()
     }
 
     /// The Raft group.

@@ -84,12 +84,13 @@ impl Check for AlwaysCommittedLogsAgree {
 }
 
 /// Compares the committed prefixes of every replica's durable log, group by group and
-/// incarnation by incarnation; the error says where two differ.
-pub fn committed_logs_agree(vaults: &BTreeMap<String, Vault>) -> Result<(), String> {
+/// incarnation by incarnation; the error says where two differ. `vaults`: (label, vault) in
+/// label order, read in place (the world lends its vaults locked, without copies).
+pub fn committed_logs_agree(vaults: &[(&str, &Vault)]) -> Result<(), String> {
     for kind in [GroupKind::Cmg, GroupKind::Ms] {
-        let mut by_instance: BTreeMap<InstanceId, Vec<(&String, &joinsim::vault::GroupRecord)>> =
+        let mut by_instance: BTreeMap<InstanceId, Vec<(&str, &joinsim::vault::GroupRecord)>> =
             BTreeMap::new();
-        for (label, vault) in vaults {
+        for &(label, vault) in vaults {
             if let Some(record) = vault.group(kind) {
                 by_instance
                     .entry(record.instance)
@@ -98,19 +99,38 @@ pub fn committed_logs_agree(vaults: &BTreeMap<String, Vault>) -> Result<(), Stri
             }
         }
         for (instance, replicas) in by_instance {
-            for (i, (a_label, a)) in replicas.iter().enumerate() {
-                for (b_label, b) in replicas.iter().skip(i + 1) {
-                    let common = a.hard_state.commit.min(b.hard_state.commit) as usize;
-                    for index in 0..common.min(a.entries.len()).min(b.entries.len()) {
-                        let (x, y) = (&a.entries[index], &b.entries[index]);
-                        if x.term != y.term || x.data != y.data || x.context != y.context {
-                            return Err(format!(
-                                "{kind} {instance:?}: committed entry {} differs between {a_label} (term {}) and {b_label} (term {})",
-                                index + 1,
-                                x.term,
-                                y.term
-                            ));
-                        }
+            // Each replica is compared with the one that committed most (its log covers every
+            // other committed prefix): two replicas that agree with it agree with each other on
+            // their common committed prefix. A reference whose log is shorter than its commit
+            // index (a vault the rules refuse) falls back to every pair.
+            let reference = replicas
+                .iter()
+                .max_by_key(|(_, r)| r.hard_state.commit)
+                .filter(|(_, r)| r.entries.len() as u64 >= r.hard_state.commit);
+            let pairs: Vec<(usize, usize)> = match reference {
+                Some(reference) => {
+                    let r = replicas
+                        .iter()
+                        .position(|x| std::ptr::eq(x, reference))
+                        .expect("the reference is a replica");
+                    (0..replicas.len()).filter(|i| *i != r).map(|i| (i, r)).collect()
+                }
+                None => (0..replicas.len())
+                    .flat_map(|i| (i + 1..replicas.len()).map(move |j| (i, j)))
+                    .collect(),
+            };
+            for (i, j) in pairs {
+                let ((a_label, a), (b_label, b)) = (replicas[i], replicas[j]);
+                let common = a.hard_state.commit.min(b.hard_state.commit) as usize;
+                for index in 0..common.min(a.entries.len()).min(b.entries.len()) {
+                    let (x, y) = (&a.entries[index], &b.entries[index]);
+                    if x.term != y.term || x.data != y.data || x.context != y.context {
+                        return Err(format!(
+                            "{kind} {instance:?}: committed entry {} differs between {a_label} (term {}) and {b_label} (term {})",
+                            index + 1,
+                            x.term,
+                            y.term
+                        ));
                     }
                 }
             }
@@ -174,12 +194,10 @@ mod tests {
             cmg_fenced: None,
             cleared: Vec::new(),
         };
-        let mut vaults = BTreeMap::new();
-        vaults.insert("a".to_string(), vault(1));
-        vaults.insert("b".to_string(), vault(1));
-        assert!(committed_logs_agree(&vaults).is_ok());
-        vaults.insert("c".to_string(), vault(2));
-        assert!(committed_logs_agree(&vaults).is_err());
+        let (one, two) = (vault(1), vault(1));
+        assert!(committed_logs_agree(&[("a", &one), ("b", &two)]).is_ok());
+        let other = vault(2);
+        assert!(committed_logs_agree(&[("a", &one), ("b", &two), ("c", &other)]).is_err());
     }
 
     #[test]
@@ -204,5 +222,50 @@ mod tests {
             feed(differ).unwrap().invariant,
             Invariant::AlwaysCommittedLogsAgree
         );
+    }
+
+    #[test]
+    fn a_divergence_below_the_longest_commit_is_found_by_its_reference_or_by_pairs() {
+        use joinsim::vault::{EntryKind, EntryRecord, GroupRecord, HardStateRecord};
+        // A replica whose log holds `terms` (entry i at index i + 1) and commits `commit`.
+        let vault = |terms: &[u64], commit: u64| Vault {
+            local: None,
+            cmg: Some(GroupRecord {
+                instance: I,
+                plan: None,
+                initial_voters: vec!["a".into()],
+                hard_state: HardStateRecord {
+                    term: 1,
+                    vote: 0,
+                    commit,
+                },
+                entries: terms
+                    .iter()
+                    .enumerate()
+                    .map(|(i, term)| EntryRecord {
+                        index: i as u64 + 1,
+                        term: *term,
+                        kind: EntryKind::Normal,
+                        data: vec![1],
+                        context: vec![],
+                    })
+                    .collect(),
+            }),
+            ms: None,
+            cancels: Vec::new(),
+            cmg_fenced: None,
+            cleared: Vec::new(),
+        };
+        let (a, b, c) = (vault(&[1, 1], 2), vault(&[1, 2], 2), vault(&[1, 1, 1], 3));
+        assert!(committed_logs_agree(&[("a", &a), ("c", &c)]).is_ok());
+        let found = committed_logs_agree(&[("a", &a), ("b", &b), ("c", &c)]);
+        assert!(found.unwrap_err().contains("committed entry 2"));
+        // The replica that commits most holds fewer entries than its commit index: every pair.
+        let short = vault(&[1], 3);
+        let found = committed_logs_agree(&[("a", &a), ("b", &b), ("s", &short)]);
+        assert!(found.unwrap_err().contains("between a (term 1) and b (term 2)"));
+        // Entries past a commit index are not compared.
+        let (x, y) = (vault(&[1, 1], 1), vault(&[1, 2], 1));
+        assert!(committed_logs_agree(&[("x", &x), ("y", &y)]).is_ok());
     }
 }

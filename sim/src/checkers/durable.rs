@@ -48,19 +48,29 @@ impl DurableReplica {
     }
 }
 
-/// Every replica's durable log, by (label, group), and the committed prefix of each group
+/// Every replica's durable log, by label and group, and the committed prefix of each group
 /// incarnation.
 #[derive(Clone, Debug, Default)]
 pub struct DurableLogs {
-    replicas: BTreeMap<(String, GroupKind), DurableReplica>,
+    /// By label: the CMG replica's log, then the Meta Storage replica's ([`slot`]). Looked up by
+    /// a borrowed label: a vault write costs no copy of its node's name.
+    replicas: BTreeMap<String, [Option<DurableReplica>; 2]>,
     /// The committed prefix of each group incarnation: each entry from index 1.
     committed: BTreeMap<(GroupKind, InstanceId), Vec<EntryDigest>>,
+}
+
+/// Where a group's replica sits in a label's pair.
+fn slot(kind: GroupKind) -> usize {
+    match kind {
+        GroupKind::Cmg => 0,
+        GroupKind::Ms => 1,
+    }
 }
 
 impl DurableLogs {
     /// The durable replica of `group` in `label`'s vault, if it holds one.
     pub fn replica(&self, label: &str, group: GroupKind) -> Option<&DurableReplica> {
-        self.replicas.get(&(label.to_string(), group))
+        self.replicas.get(label)?[slot(group)].as_ref()
     }
 
     /// The committed prefix of this group incarnation, as far as any replica committed it.
@@ -90,8 +100,11 @@ impl DurableLogs {
         at: usize,
         entry: EntryDigest,
     ) -> bool {
-        self.replicas.iter().any(|((l, k), r)| {
-            l != label && *k == group && r.instance == instance && r.entries.get(at) == Some(&entry)
+        self.replicas.iter().any(|(l, pair)| {
+            l != label
+                && pair[slot(group)]
+                    .as_ref()
+                    .is_some_and(|r| r.instance == instance && r.entries.get(at) == Some(&entry))
         })
     }
 
@@ -101,53 +114,69 @@ impl DurableLogs {
             if let Some(record) = vault.group(kind) {
                 let mut replica = DurableReplica::of(record);
                 self.merge_committed(kind, &mut replica);
-                self.replicas.insert((label.to_string(), kind), replica);
+                self.put(label, kind, replica);
             }
         }
     }
 
     /// Forgets everything `label`'s vault held (a wipe).
     pub fn wipe(&mut self, label: &str) {
-        self.replicas.retain(|(l, _), _| l != label);
+        self.replicas.remove(label);
+    }
+
+    /// `label`'s replica of `kind` is `replica` now.
+    fn put(&mut self, label: &str, kind: GroupKind, replica: DurableReplica) {
+        if let Some(pair) = self.replicas.get_mut(label) {
+            pair[slot(kind)] = Some(replica);
+            return;
+        }
+        let mut pair = [None, None];
+        pair[slot(kind)] = Some(replica);
+        self.replicas.insert(label.to_string(), pair);
+    }
+
+    /// Takes `label`'s replica of `kind` out (while its write is merged; [`DurableLogs::put`]
+    /// returns it).
+    fn take(&mut self, label: &str, kind: GroupKind) -> Option<DurableReplica> {
+        self.replicas.get_mut(label)?[slot(kind)].take()
     }
 
     /// Applies one vault write of `label`.
     pub fn record(&mut self, label: &str, write: &VaultWrite) {
-        let key = |kind: &GroupKind| (label.to_string(), *kind);
         match write {
             VaultWrite::CreateGroup(kind, record) => {
                 let mut replica = DurableReplica::of(record);
                 self.merge_committed(*kind, &mut replica);
-                self.replicas.insert(key(kind), replica);
+                self.put(label, *kind, replica);
             }
-            VaultWrite::DestroyGroup(kind, instance)
-                if self
-                    .replicas
-                    .get(&key(kind))
-                    .is_some_and(|r| r.instance == *instance) =>
-            {
-                self.replicas.remove(&key(kind));
+            VaultWrite::DestroyGroup(kind, instance) => {
+                if let Some(pair) = self.replicas.get_mut(label) {
+                    let held = &mut pair[slot(*kind)];
+                    if held.as_ref().is_some_and(|r| r.instance == *instance) {
+                        *held = None;
+                    }
+                }
             }
             VaultWrite::HardState(kind, hard_state) => {
-                let Some(mut replica) = self.replicas.remove(&key(kind)) else {
+                let Some(mut replica) = self.take(label, *kind) else {
                     return;
                 };
                 replica.commit = hard_state.commit;
                 self.merge_committed(*kind, &mut replica);
-                self.replicas.insert(key(kind), replica);
+                self.put(label, *kind, replica);
             }
             VaultWrite::Append(kind, new) => {
                 let Some(first) = new.first().map(|e| e.index) else {
                     return;
                 };
-                let Some(mut replica) = self.replicas.remove(&key(kind)) else {
+                let Some(mut replica) = self.take(label, *kind) else {
                     return;
                 };
                 replica.entries.truncate((first - 1) as usize);
                 replica.entries.extend(new.iter().map(entry_digest));
                 replica.merged = replica.merged.min(replica.entries.len());
                 self.merge_committed(*kind, &mut replica);
-                self.replicas.insert(key(kind), replica);
+                self.put(label, *kind, replica);
             }
             _ => {}
         }
@@ -163,14 +192,16 @@ impl DurableLogs {
             return;
         }
         let instance = replica.instance;
-        let mut recorded = self.committed.remove(&(kind, instance)).unwrap_or_default();
+        let recorded = self.committed.entry((kind, instance)).or_default();
         for at in replica.merged..upto {
             let mine = replica.entries[at];
             match recorded.get(at).copied() {
                 None => recorded.push(mine),
                 Some(theirs) if theirs != mine => {
-                    if !self.replicas.iter().any(|((_, k), r)| {
-                        *k == kind && r.instance == instance && r.entries.get(at) == Some(&theirs)
+                    if !self.replicas.values().any(|pair| {
+                        pair[slot(kind)].as_ref().is_some_and(|r| {
+                            r.instance == instance && r.entries.get(at) == Some(&theirs)
+                        })
                     }) {
                         recorded[at] = mine;
                     }
@@ -179,6 +210,5 @@ impl DurableLogs {
             }
         }
         replica.merged = upto;
-        self.committed.insert((kind, instance), recorded);
     }
 }
