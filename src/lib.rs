@@ -57,6 +57,7 @@ pub mod cluster_config;
 pub mod cmg;
 mod codec;
 pub mod config;
+pub mod early_raft;
 pub mod error;
 pub mod event;
 pub mod hash;

@@ -120,6 +120,8 @@ pub struct Node {
     peer_addrs: BTreeMap<InstanceId, BTreeMap<NodeName, Addr>>,
     names_by_raft_id: BTreeMap<u64, NodeName>,
     loopback: VecDeque<Message>,
+    /// Raft traffic for replicas not created yet (`src/early_raft.rs`).
+    early_raft: crate::early_raft::EarlyRaft,
     last_empty_ask_ms: u64,
     logger: slog::Logger,
     out: Output,
@@ -164,6 +166,7 @@ impl Node {
             peer_addrs: BTreeMap::new(),
             names_by_raft_id: BTreeMap::new(),
             loopback: VecDeque::new(),
+            early_raft: crate::early_raft::EarlyRaft::new(),
             last_empty_ask_ms: 0,
             logger: discard_logger(),
             out: Output::default(),

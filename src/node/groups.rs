@@ -6,6 +6,7 @@
 use crate::bugs::PlantedBug;
 use crate::cmg::{CmgCommand, CmgReplica};
 use crate::codec::decode;
+use crate::early_raft::EarlyMessage;
 use crate::error::Result;
 use crate::event::Event;
 use crate::marks::Mark;
@@ -47,6 +48,23 @@ impl Node {
                 }),
         };
         let Some(replica) = replica.filter(|r| r.instance() == instance) else {
+            let hosted = match group {
+                GroupKind::Cmg => self.cmg.as_ref().map(|c| c.group().instance()),
+                GroupKind::Ms => self.ms.as_ref().map(|m| m.instance()),
+            };
+            if hosted != Some(instance) && self.cancelled.decided(instance).is_none() {
+                // Decision (Raft traffic ahead of its replica, `src/early_raft.rs`): kept for
+                // the replica this node may be about to create.
+                self.early_raft.hold(EarlyMessage {
+                    at_ms: now_ms,
+                    from,
+                    group,
+                    instance,
+                    from_name,
+                    payload,
+                });
+                return;
+            }
             self.tell_replica_of_cancelled(from, instance);
             return;
         };
@@ -283,6 +301,16 @@ impl Node {
         self.write(VaultWrite::CreateGroup(kind, Box::new(record.clone())));
         if let Err(e) = self.open_group(kind, &record, false) {
             self.fail_replica(kind, 0, e.to_string());
+            return;
+        }
+        // The traffic that reached this node ahead of the replica is its now (an election
+        // timeout bounds its age: a candidate campaigns again after one).
+        let max_age_ms = self.timing.election_ticks as u64 * self.timing.tick_ms;
+        let early = self
+            .early_raft
+            .take(kind, record.instance, self.now_ms, max_age_ms);
+        for m in early {
+            self.on_raft(m.from, m.group, m.instance, m.from_name, m.payload);
         }
     }
 
