@@ -91,13 +91,29 @@ impl Node {
 
     fn send_handshake(&mut self) {
         let own = self.cfg.addr;
-        let seeds: Vec<Addr> = self
+        let mut seeds: Vec<Addr> = self
             .cfg
             .seeds
             .iter()
             .copied()
             .filter(|s| *s != own)
             .collect();
+        // Decision (a node no seed answers turns to its own CMG's voters, fuzz seeds 1418,
+        // 50045683; docs/protocol.md Step 1): before admission each handshake raises the
+        // incarnation, so once a failure timeout's worth of handshakes went unanswered, the
+        // voters its replica or vault knows are candidates too. Its seeds may all be gone for
+        // good (the only seed halted on a refusal), while the voters that hold its cluster live.
+        let unanswered = self.topo.incarnation();
+        if !seeds.is_empty()
+            && unanswered.saturating_mul(self.timing.handshake_retry_ms)
+                >= self.timing.failure_timeout_ms
+        {
+            for addr in self.own_voter_addrs() {
+                if !seeds.contains(&addr) {
+                    seeds.push(addr);
+                }
+            }
+        }
         let Some(target) = self.rng.pick(&seeds).copied() else {
             self.admit_self();
             return;
@@ -106,6 +122,36 @@ impl Node {
         self.emit(Event::HandshakeSent { to: target });
         let joiner = self.identity();
         self.send(target, Message::Handshake { joiner });
+    }
+
+    /// The addresses of the CMG voters of this node's own cluster (its replica's cluster state
+    /// and init plan, its vault's configuration through the address book), itself left out, in
+    /// address order.
+    fn own_voter_addrs(&self) -> Vec<Addr> {
+        let me = self.cfg.name.as_str();
+        // Voters other than itself (a node that moved is named at its old address there).
+        let others = |voters: &[NodeName], addrs: &BTreeMap<NodeName, Addr>| -> Vec<Addr> {
+            addrs
+                .iter()
+                .filter(|(n, _)| n.as_str() != me && voters.contains(n))
+                .map(|(_, a)| *a)
+                .collect()
+        };
+        let mut addrs = BTreeSet::new();
+        if let Some(cmg) = self.cmg.as_ref() {
+            if let Some(cluster) = cmg.state().cluster.as_ref() {
+                addrs.extend(others(&cluster.config.cmg_nodes, &cluster.addrs));
+            }
+            if let Some(plan) = cmg.plan() {
+                addrs.extend(others(&plan.config.cmg_nodes, &plan.addrs));
+            }
+        }
+        if let Some(local) = self.local.as_ref() {
+            let voters = local.config.cmg_nodes.iter().filter(|n| n.as_str() != me);
+            addrs.extend(voters.filter_map(|n| self.addr_of(n)));
+        }
+        addrs.remove(&self.cfg.addr);
+        addrs.into_iter().collect()
     }
 
     pub(crate) fn topology_tick(&mut self) {

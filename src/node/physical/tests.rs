@@ -125,3 +125,72 @@ fn a_swim_node_refutes_a_suspicion_of_itself() {
     assert_eq!(sender.identity.incarnation, before);
     assert!(rumors.is_empty());
 }
+
+/// Decision (a node no seed answers turns to its own CMG's voters, docs/protocol.md Step 1;
+/// scenario `voters-whose-only-seed-halted-turn-to-each-other`): `j`, a CMG voter of a restored
+/// cluster (voters j, n2, n3) whose only seed (10.0.0.1) never answers, hand-shakes with that
+/// seed alone until a failure timeout of handshakes went unanswered, then with its fellow
+/// voters too — never with itself, even at the address its cluster knew it by.
+#[test]
+fn a_node_no_seed_answers_hand_shakes_with_its_own_cmg_voters_after_a_failure_timeout() {
+    use crate::cluster_config::ClusterConfig;
+    use crate::restore::RestoredCluster;
+    use crate::types::{ClusterId, ClusterTag};
+    let addr = |n: u8| Addr::new([10, 0, 0, n], 7000);
+    let voters = vec!["j".to_string(), "n2".to_string(), "n3".to_string()];
+    let cluster = RestoredCluster {
+        config: ClusterConfig {
+            tag: ClusterTag {
+                name: "c".into(),
+                id: ClusterId(7),
+            },
+            cmg_nodes: voters.clone(),
+            ms_nodes: voters,
+            ms_version: 1,
+        },
+        product: Default::default(),
+        protocol: Default::default(),
+        // j's old address (it moved to 10.0.0.9).
+        addrs: [("j", 4), ("n2", 2), ("n3", 3)]
+            .into_iter()
+            .map(|(n, i)| (n.to_string(), addr(i)))
+            .collect(),
+    };
+    let cfg = NodeConfig::new(
+        "j".into(),
+        addr(9),
+        Default::default(),
+        Default::default(),
+        vec![addr(1)],
+    );
+    let timing = Timing::default();
+    let vault = cluster.vault_of("j", 1);
+    let (mut node, first) = Node::new(cfg, timing.clone(), LaunchId(9), 1, &vault, 0).unwrap();
+    let targets = |out: &crate::node::Output| -> Vec<Addr> {
+        out.messages
+            .iter()
+            .filter(|(_, e)| matches!(e.msg, Message::Handshake { .. }))
+            .map(|(to, _)| *to)
+            .collect()
+    };
+    let mut sent: Vec<(u64, Addr)> = targets(&first).into_iter().map(|a| (0, a)).collect();
+    for now_ms in (timing.tick_ms..=20_000).step_by(timing.tick_ms as usize) {
+        let out = node.tick(now_ms);
+        sent.extend(targets(&out).into_iter().map(|a| (now_ms, a)));
+    }
+    let widened_ms = timing.failure_timeout_ms;
+    assert!(
+        sent.iter()
+            .filter(|(at, _)| *at < widened_ms)
+            .all(|(_, to)| *to == addr(1)),
+        "only the seed before a failure timeout: {sent:?}"
+    );
+    assert!(
+        sent.iter().any(|(_, to)| *to == addr(2) || *to == addr(3)),
+        "a fellow voter after it: {sent:?}"
+    );
+    assert!(
+        sent.iter().all(|(_, to)| *to != addr(4) && *to != addr(9)),
+        "never itself: {sent:?}"
+    );
+}
