@@ -8,8 +8,8 @@
 //! joiner whose learner replica is about to start. **Decision (docs/protocol.md Step 2, "Raft
 //! traffic ahead of its replica", issue 13):** a node keeps such messages, for incarnations it
 //! has not cancelled, and hands them to the replica when it creates it; it keeps at most
-//! [`MAX_EARLY_RAFT`] of them, each for at most an election timeout (a candidate campaigns
-//! again after one, so older traffic is superseded). Raft tolerates any delay of a message, so
+//! [`MAX_EARLY_RAFT`] of them (the oldest dropped first) and hands over only those younger than
+//! an election timeout (a candidate campaigns again after one, so older traffic is superseded). Raft tolerates any delay of a message, so
 //! handing a kept one over late is as safe as a slow link.
 
 use std::collections::VecDeque;

@@ -159,6 +159,13 @@ impl Node {
         if !(handshaking || from_member || by_version || !self.topo.is_admitted()) {
             return;
         }
+        // Decision (a fallback voter's refusal is no verdict, docs/protocol.md Step 1): the
+        // address of its own CMG's voter that a node no seed answered turns to may be stale —
+        // another node may listen there now — so a refusal from one that is neither a seed nor
+        // a member only ends that handshake; the node tries again at the next retry.
+        if handshaking && !from_member && !by_version && !self.cfg.seeds.contains(&from) {
+            return;
+        }
         // Decision (a refusal never halts a live cluster, docs/spec.md §5): "first admitted wins"
         // decides between newcomers; a node that is already a member of a live cluster of its
         // own is not a newcomer, so a refusal by tag leaves it running. The refuser keeps it out

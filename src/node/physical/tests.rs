@@ -193,4 +193,31 @@ fn a_node_no_seed_answers_hand_shakes_with_its_own_cmg_voters_after_a_failure_ti
         sent.iter().all(|(_, to)| *to != addr(4) && *to != addr(9)),
         "never itself: {sent:?}"
     );
+    // A refusal from the fallback voter it hand-shakes with now (another cluster's node may
+    // listen at that stale address) only ends that handshake: the node does not halt.
+    let (_, fallback) = *sent.last().expect("handshakes were sent");
+    assert_ne!(fallback, addr(1), "the last handshake went to a voter");
+    let refusal = Message::HandshakeRefused {
+        rejection: crate::error::Rejection {
+            stage: crate::error::RejectionStage::PreInit,
+            by: "other".into(),
+            reason: crate::error::RejectionReason::TagMismatch {
+                joiner: cluster.config.tag.clone(),
+                cluster: ClusterTag {
+                    name: "other".into(),
+                    id: ClusterId(8),
+                },
+            },
+        },
+    };
+    let envelope = Envelope {
+        from: fallback,
+        from_launch: LaunchId(77),
+        msg: refusal,
+    };
+    node.receive(20_001, envelope);
+    assert!(
+        !node.is_halted(),
+        "a fallback voter's refusal is no verdict"
+    );
 }
