@@ -215,7 +215,7 @@ fn a_node_no_seed_answers_hand_shakes_with_its_own_cmg_voters_after_a_failure_ti
         from_launch: LaunchId(77),
         msg: refusal,
     };
-    node.receive(20_001, envelope);
+    let _output = node.receive(20_001, envelope);
     assert!(
         !node.is_halted(),
         "a fallback voter's refusal is no verdict"
