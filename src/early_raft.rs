@@ -8,8 +8,9 @@
 //! joiner whose learner replica is about to start. **Decision (docs/protocol.md Step 2, "Raft
 //! traffic ahead of its replica", issue 13):** a node keeps such messages, for incarnations it
 //! has not cancelled, and hands them to the replica when it creates it; it keeps at most
-//! [`MAX_EARLY_RAFT`] of them (the oldest dropped first) and hands over only those younger than
-//! an election timeout (a candidate campaigns again after one, so older traffic is superseded). Raft tolerates any delay of a message, so
+//! [`MAX_EARLY_RAFT`] of them (the oldest dropped first), forgets those older than an election
+//! timeout (a candidate campaigns again after one, so older traffic is superseded) and hands the
+//! rest over. Raft tolerates any delay of a message, so
 //! handing a kept one over late is as safe as a slow link.
 
 use std::collections::VecDeque;
@@ -51,8 +52,13 @@ impl EarlyRaft {
         EarlyRaft::default()
     }
 
-    /// Keeps `message`, dropping the oldest kept one when [`MAX_EARLY_RAFT`] are kept.
-    pub fn hold(&mut self, message: EarlyMessage) {
+    /// Keeps `message` (arrived at `message.at_ms`), first forgetting every kept one older than
+    /// `max_age_ms` (it would not be handed over), then dropping the oldest when
+    /// [`MAX_EARLY_RAFT`] are kept: stale traffic of a group this node will never host does not
+    /// crowd out a young vote request.
+    pub fn hold(&mut self, message: EarlyMessage, max_age_ms: u64) {
+        let now_ms = message.at_ms;
+        self.held.retain(|m| now_ms <= m.at_ms + max_age_ms);
         if self.held.len() == MAX_EARLY_RAFT {
             self.held.pop_front();
         }
@@ -108,10 +114,10 @@ mod tests {
     #[test]
     fn kept_messages_go_to_their_replica_in_arrival_order_while_young() {
         let mut early = EarlyRaft::new();
-        early.hold(message(10, GroupKind::Ms, 1));
-        early.hold(message(11, GroupKind::Cmg, 1));
-        early.hold(message(12, GroupKind::Ms, 1));
-        early.hold(message(13, GroupKind::Ms, 2));
+        early.hold(message(10, GroupKind::Ms, 1), 1_000);
+        early.hold(message(11, GroupKind::Cmg, 1), 1_000);
+        early.hold(message(12, GroupKind::Ms, 1), 1_000);
+        early.hold(message(13, GroupKind::Ms, 2), 1_000);
         let taken = early.take(GroupKind::Ms, InstanceId(1), 20, 1_000);
         assert_eq!(
             taken.iter().map(|m| m.at_ms).collect::<Vec<_>>(),
@@ -133,10 +139,16 @@ mod tests {
     fn at_most_max_early_raft_are_kept_the_oldest_dropped_first() {
         let mut early = EarlyRaft::new();
         for at_ms in 0..(MAX_EARLY_RAFT as u64 + 3) {
-            early.hold(message(at_ms, GroupKind::Cmg, 1));
+            early.hold(message(at_ms, GroupKind::Cmg, 1), 1_000);
         }
         assert_eq!(early.len(), MAX_EARLY_RAFT);
         let taken = early.take(GroupKind::Cmg, InstanceId(1), 100, 1_000);
         assert_eq!(taken.first().map(|m| m.at_ms), Some(3));
+        // Old traffic is forgotten as new comes, so it never crowds out a young message.
+        for at_ms in 0..MAX_EARLY_RAFT as u64 {
+            early.hold(message(at_ms, GroupKind::Ms, 9), 1_000);
+        }
+        early.hold(message(5_000, GroupKind::Cmg, 2), 1_000);
+        assert_eq!(early.len(), 1, "the stale ones are gone");
     }
 }

@@ -55,14 +55,16 @@ impl Node {
             if hosted != Some(instance) && self.cancelled.decided(instance).is_none() {
                 // Decision (Raft traffic ahead of its replica, `src/early_raft.rs`): kept for
                 // the replica this node may be about to create.
-                self.early_raft.hold(EarlyMessage {
+                let max_age_ms = self.timing.election_ticks as u64 * self.timing.tick_ms;
+                let early = EarlyMessage {
                     at_ms: now_ms,
                     from,
                     group,
                     instance,
                     from_name,
                     payload,
-                });
+                };
+                self.early_raft.hold(early, max_age_ms);
                 return;
             }
             self.tell_replica_of_cancelled(from, instance);
