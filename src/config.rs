@@ -194,6 +194,12 @@ impl Default for Timing {
 }
 
 impl Timing {
+    /// The shortest election timeout, in ms (`election_ticks × tick_ms`): after it a candidate
+    /// campaigns again, so Raft traffic older than it is superseded (`src/early_raft.rs`).
+    pub fn election_timeout_ms(&self) -> u64 {
+        self.election_ticks as u64 * self.tick_ms
+    }
+
     /// Checks the timers are usable: positive, heartbeat shorter than the election timeout, a
     /// fixed election timeout (if any) within `[election_ticks, 2 * election_ticks)`, and the
     /// failure timeout longer than the probe interval.

@@ -55,7 +55,7 @@ impl Node {
             if hosted != Some(instance) && self.cancelled.decided(instance).is_none() {
                 // Decision (Raft traffic ahead of its replica, `src/early_raft.rs`): kept for
                 // the replica this node may be about to create.
-                let max_age_ms = self.timing.election_ticks as u64 * self.timing.tick_ms;
+                let max_age_ms = self.timing.election_timeout_ms();
                 let early = EarlyMessage {
                     at_ms: now_ms,
                     from,
@@ -307,7 +307,7 @@ impl Node {
         }
         // The traffic that reached this node ahead of the replica is its now (an election
         // timeout bounds its age: a candidate campaigns again after one).
-        let max_age_ms = self.timing.election_ticks as u64 * self.timing.tick_ms;
+        let max_age_ms = self.timing.election_timeout_ms();
         let early = self
             .early_raft
             .take(kind, record.instance, self.now_ms, max_age_ms);
