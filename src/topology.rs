@@ -33,13 +33,14 @@
 //! book, the CMG leader's reaction to a member that came or went) the node routes:
 //! `src/node/physical.rs` (the handshake: `src/node/handshake.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 mod admission;
 mod record;
 mod rumor;
 mod swim;
+mod tombstones;
 
 pub(crate) use admission::entry_check;
 pub(crate) use record::record_digest;
@@ -50,8 +51,6 @@ pub(crate) use swim::SwimTick;
 use crate::config::Timing;
 use crate::types::{Addr, LaunchId, NodeName};
 
-/// How many removed (address, launch) pairs a node remembers.
-const MAX_TOMBSTONES: usize = 1024;
 /// How many names of empty members a node remembers.
 const MAX_SEEN_EMPTY: usize = 4096;
 /// How many absent seeds and removed members a node probes per round.
@@ -140,9 +139,8 @@ pub(crate) struct PhysicalTopology {
     /// The wrapping sum of the members' digests ([`Member::digest`]), kept with every change:
     /// half of [`PhysicalTopology::view_digest`].
     members_digest: u64,
-    tombstones: BTreeSet<(Addr, LaunchId)>,
-    /// The tombstones, oldest first, each with the removed member's name.
-    tombstone_order: VecDeque<(Addr, LaunchId, NodeName)>,
+    /// The removed members.
+    tombstones: tombstones::Tombstones,
     last_rejoin_probe_ms: u64,
     /// SWIM's state (`FailureDetector::Swim`; idle otherwise).
     swim: swim::Swim,
@@ -161,8 +159,7 @@ impl PhysicalTopology {
             incarnation: 0,
             members: BTreeMap::new(),
             members_digest: 0,
-            tombstones: BTreeSet::new(),
-            tombstone_order: VecDeque::new(),
+            tombstones: tombstones::Tombstones::default(),
             last_rejoin_probe_ms: 0,
             swim: swim::Swim::default(),
             seen_empty: BTreeSet::new(),
@@ -291,20 +288,13 @@ impl PhysicalTopology {
     }
 
     /// Every (address, launch) removed from the view and still remembered (at most
-    /// `MAX_TOMBSTONES`): the facts the CMG leader's LT hygiene judges by.
+    /// `tombstones::MAX_TOMBSTONES`): the facts the CMG leader's LT hygiene judges by.
     pub fn tombstones(&self) -> &BTreeSet<(Addr, LaunchId)> {
-        &self.tombstones
+        self.tombstones.set()
     }
 
     fn bury(&mut self, addr: Addr, launch: LaunchId, name: NodeName) {
-        if self.tombstones.insert((addr, launch)) {
-            self.tombstone_order.push_back((addr, launch, name));
-            if self.tombstone_order.len() > MAX_TOMBSTONES {
-                if let Some((a, l, _)) = self.tombstone_order.pop_front() {
-                    self.tombstones.remove(&(a, l));
-                }
-            }
-        }
+        self.tombstones.bury(addr, launch, name);
     }
 
     // --- Failure detection ---
@@ -359,27 +349,25 @@ impl PhysicalTopology {
     /// how the two sides of a healed partition, a restarted member, or voters of one cluster
     /// that each formed a topology of their own after their seeds refused them, are found again.
     ///
-    /// **Decision (a name that lives elsewhere is not looked for, docs/protocol.md "Restart at
-    /// another address"):** a removed member whose name is `own_name` (this node's own earlier
-    /// instance, which it met at its old address after it moved) or the name of a member in the
-    /// view (at another address: the node moved to another host, or restarted elsewhere) is not
-    /// probed: the name is found, and probing its old address would go on for ever.
+    /// Which removed members are looked for: [`tombstones::Tombstones::looked_for`] (decision
+    /// "a name that lives elsewhere is not looked for"; a namesake of this node only while
+    /// gossip reported it alive within `reported_within_ms` of `now_ms`).
     pub fn rejoin_targets(
         &self,
         mut wanted: BTreeSet<Addr>,
         own: Addr,
-        own_name: &str,
+        now_ms: u64,
+        reported_within_ms: u64,
     ) -> Vec<Addr> {
+        let own_name = self.me.as_ref().map(|m| m.identity.info.name.as_str());
         let live_names: BTreeSet<&str> = self
             .records()
             .map(|r| r.identity.info.name.as_str())
             .collect();
+        let namesake_window = (now_ms, reported_within_ms);
         wanted.extend(
-            self.tombstone_order
-                .iter()
-                .rev()
-                .filter(|(_, _, name)| name != own_name && !live_names.contains(name.as_str()))
-                .map(|(a, _, _)| *a),
+            self.tombstones
+                .looked_for(own_name, &live_names, namesake_window),
         );
         wanted
             .into_iter()
@@ -434,9 +422,15 @@ impl PhysicalTopology {
 
     /// The first look at a record on its way in: remembers an empty member's name, and says
     /// whether the record may enter (`Some`, with whether its launch is already a member) or is
-    /// gossip about a removed launch (`None`). A `direct` record (from the member itself or its
-    /// admitter) lifts the tombstone.
-    pub fn admit_check(&mut self, record: &MemberRecord, direct: bool) -> Option<bool> {
+    /// gossip about a removed launch (`None`; when the launch is named like this node, the
+    /// report is remembered at `now_ms` for [`rejoin_targets`](Self::rejoin_targets)). A
+    /// `direct` record (from the member itself or its admitter) lifts the tombstone.
+    pub fn admit_check(
+        &mut self,
+        record: &MemberRecord,
+        direct: bool,
+        now_ms: u64,
+    ) -> Option<bool> {
         let (addr, launch) = (record.addr(), record.launch());
         if record.identity.tag.is_none()
             && self.seen_empty.len() < MAX_SEEN_EMPTY
@@ -444,11 +438,19 @@ impl PhysicalTopology {
         {
             self.seen_empty.insert(record.identity.info.name.clone());
         }
-        if self.tombstones.contains(&(addr, launch)) {
+        if self.tombstones.contains(addr, launch) {
             if !direct {
+                let name = &record.identity.info.name;
+                if self
+                    .me
+                    .as_ref()
+                    .is_some_and(|m| m.identity.info.name == *name)
+                {
+                    self.tombstones.report(addr, launch, now_ms);
+                }
                 return None;
             }
-            self.tombstones.remove(&(addr, launch));
+            self.tombstones.lift(addr, launch);
         }
         Some(
             self.members

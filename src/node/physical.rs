@@ -206,8 +206,14 @@ impl Node {
                     .filter_map(|n| self.addr_of(n)),
             );
         }
-        self.topo
-            .rejoin_targets(wanted, self.cfg.addr, &self.cfg.name)
+        // A namesake reported alive within two view exchanges (one per `rejoin_probe_ms` per
+        // member) is looked for.
+        self.topo.rejoin_targets(
+            wanted,
+            self.cfg.addr,
+            self.now_ms,
+            2 * self.timing.rejoin_probe_ms,
+        )
     }
 
     /// Any message from a member proves it is alive.
@@ -313,7 +319,7 @@ impl Node {
         if self.topo.refresh_if_current(&record, direct, self.now_ms) {
             return;
         }
-        let Some(known_launch) = self.topo.admit_check(&record, direct) else {
+        let Some(known_launch) = self.topo.admit_check(&record, direct, self.now_ms) else {
             return;
         };
         // Planted bug: only the handshake checks versions.

@@ -83,9 +83,12 @@ fn a_restart_replaces_its_entry_and_gossip_never_revives_a_removed_launch() {
     );
     assert!(t.tombstones().contains(&(addr, LaunchId(1))));
     assert_eq!(t.remove(addr).map(|r| r.launch()), Some(LaunchId(2)));
-    assert_eq!(t.admit_check(&record(2, 2, None, 20), false), None);
+    assert_eq!(t.admit_check(&record(2, 2, None, 20), false, 20), None);
     // The member itself (direct) comes back.
-    assert_eq!(t.admit_check(&record(2, 2, None, 20), true), Some(false));
+    assert_eq!(
+        t.admit_check(&record(2, 2, None, 20), true, 20),
+        Some(false)
+    );
     assert!(!t.tombstones().contains(&(addr, LaunchId(2))));
 }
 
@@ -150,7 +153,7 @@ fn an_empty_node_lets_in_only_the_tag_its_members_hold() {
         "{refused:?}"
     );
     // A name known as empty (initialized among us since) is let in.
-    assert_eq!(t.admit_check(&record(4, 1, None, 0), true), Some(false));
+    assert_eq!(t.admit_check(&record(4, 1, None, 0), true, 0), Some(false));
     assert_eq!(
         t.first_tag_wins(&record(4, 1, Some(tag(2)), 0).identity),
         Ok(())
@@ -191,7 +194,7 @@ fn rejoin_targets_are_absent_seeds_and_removed_members() {
         Addr::new([10, 0, 0, 9], 7000),
     ];
     assert_eq!(
-        t.rejoin_targets(seeds.into_iter().collect(), own, "n1"),
+        t.rejoin_targets(seeds.into_iter().collect(), own, 0, 4_000),
         vec![
             Addr::new([10, 0, 0, 3], 7000),
             Addr::new([10, 0, 0, 9], 7000)
@@ -200,7 +203,10 @@ fn rejoin_targets_are_absent_seeds_and_removed_members() {
     assert!(t.rejoin_round_due(100, 100));
     assert!(!t.rejoin_round_due(150, 100));
     let many: BTreeSet<Addr> = (10..40).map(|i| Addr::new([10, 0, 0, i], 7000)).collect();
-    assert_eq!(t.rejoin_targets(many, own, "n1").len(), MAX_REJOIN_PROBES);
+    assert_eq!(
+        t.rejoin_targets(many, own, 0, 4_000).len(),
+        MAX_REJOIN_PROBES
+    );
 }
 
 #[test]
@@ -210,23 +216,50 @@ fn a_removed_member_whose_name_lives_elsewhere_is_not_probed() {
     let at = |n: u8| Addr::new([10, 0, 0, n], 7000);
     t.merge(record(3, 1, None, 0), true, 0);
     t.remove(at(3));
-    assert_eq!(t.rejoin_targets(BTreeSet::new(), own, "n1"), vec![at(3)]);
+    assert_eq!(
+        t.rejoin_targets(BTreeSet::new(), own, 10, 4_000),
+        vec![at(3)]
+    );
     // n3 moved to 10.0.0.7: its old address is no longer looked for.
     let mut moved = record(7, 2, None, 10);
     moved.identity.info.name = "n3".into();
     t.merge(moved, true, 10);
-    assert!(t.rejoin_targets(BTreeSet::new(), own, "n1").is_empty());
-    // A removed member of this node's own name (its instance before it moved) neither.
-    assert!(t.rejoin_targets(BTreeSet::new(), own, "n3").is_empty());
+    assert!(t.rejoin_targets(BTreeSet::new(), own, 10, 4_000).is_empty());
     t.remove(at(7));
     assert_eq!(
-        t.rejoin_targets(BTreeSet::new(), own, "n1"),
+        t.rejoin_targets(BTreeSet::new(), own, 10, 4_000),
         vec![at(3), at(7)]
     );
+}
+
+/// A removed member named like the node itself is looked for only while gossip reports it
+/// alive (a live namesake, fuzz seeds 40003492 and 60013849), not when nobody does (the node's
+/// own instance before a move).
+#[test]
+fn a_removed_namesake_is_probed_while_gossip_reports_it() {
+    let mut t = PhysicalTopology::new();
+    let own = Addr::new([10, 0, 0, 1], 7000);
+    let six = Addr::new([10, 0, 0, 6], 7000);
+    t.enter(record(1, 1, None, 0));
+    let mut namesake = record(6, 6, None, 0);
+    namesake.identity.info.name = "n1".into();
+    t.merge(namesake.clone(), false, 0);
+    t.remove(six);
+    assert!(t
+        .rejoin_targets(BTreeSet::new(), own, 100, 4_000)
+        .is_empty());
+    assert_eq!(t.admit_check(&namesake, false, 1_000), None);
     assert_eq!(
-        t.rejoin_targets(BTreeSet::new(), own, "n3"),
-        Vec::<Addr>::new()
+        t.rejoin_targets(BTreeSet::new(), own, 1_500, 4_000),
+        vec![six]
     );
+    assert_eq!(
+        t.rejoin_targets(BTreeSet::new(), own, 5_000, 4_000),
+        vec![six]
+    );
+    assert!(t
+        .rejoin_targets(BTreeSet::new(), own, 5_001, 4_000)
+        .is_empty());
 }
 
 #[test]

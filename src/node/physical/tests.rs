@@ -221,3 +221,63 @@ fn a_node_no_seed_answers_hand_shakes_with_its_own_cmg_voters_after_a_failure_ti
         "a fallback voter's refusal is no verdict"
     );
 }
+
+/// Decision (a name that lives elsewhere is not looked for, docs/protocol.md "Restart at another
+/// address"; fuzz seeds 40003492, 60013849): a node removes a namesake it cannot hear (a
+/// duplicate of its name, cut off by a partition); while others' views still report the
+/// namesake alive, the node probes it at every rejoin round, so that the two meet again once
+/// the partition heals. One nobody reports (the node's own instance before a move) is not looked
+/// for. Before, a removed member of the node's own name was never looked for, and a duplicate
+/// its CMG leader had removed never heard a cluster state.
+#[test]
+fn a_removed_namesake_others_report_alive_is_looked_for_at_rejoin_rounds() {
+    let mut a = lone("a", 1);
+    let b = lone("b", 2).my_record().expect("b admitted itself");
+    let namesake = lone("a", 6)
+        .my_record()
+        .expect("the namesake admitted itself");
+    let _ = a.receive(100, probe(&namesake, None, Vec::new()));
+    let _ = a.receive(100, probe(&b, None, Vec::new()));
+    let probes_to_namesake = |out: &crate::node::Output| {
+        out.messages
+            .iter()
+            .any(|(to, e)| *to == namesake.addr() && matches!(e.msg, Message::Probe { .. }))
+    };
+    let (mut removed_at_ms, mut probed_unreported, mut probed_reported) = (None, false, false);
+    for now_ms in (200..=16_000).step_by(100) {
+        // b keeps hearing from both: its acks carry the namesake, and itself, alive.
+        let _ = a.receive(now_ms, probe(&b, None, Vec::new()));
+        if now_ms >= 8_000 && now_ms % 1_000 == 0 {
+            let ack = Envelope {
+                from: b.addr(),
+                from_launch: b.launch(),
+                msg: Message::ProbeAck {
+                    sender: b.clone(),
+                    members: vec![b.clone(), namesake.clone()],
+                    rumors: Vec::new(),
+                    relay_for: None,
+                },
+            };
+            let _ = a.receive(now_ms, ack);
+        }
+        let out = a.tick(now_ms);
+        if out.events.iter().any(
+            |e| matches!(e, crate::event::Event::MemberRemoved { member, .. } if member == "a"),
+        ) {
+            removed_at_ms = Some(now_ms);
+        }
+        if removed_at_ms.is_some_and(|at| now_ms > at) && probes_to_namesake(&out) {
+            if now_ms < 8_000 {
+                probed_unreported = true;
+            } else {
+                probed_reported = true;
+            }
+        }
+    }
+    assert!(
+        removed_at_ms.is_some_and(|at| at < 8_000),
+        "the silent namesake is removed"
+    );
+    assert!(!probed_unreported, "not looked for while nobody reports it");
+    assert!(probed_reported, "looked for once others report it alive");
+}
