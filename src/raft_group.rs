@@ -67,6 +67,10 @@ pub(crate) struct RaftGroup {
     /// a group find nothing; raft-rs's `has_ready` was asked at every one). Every method that
     /// calls into raft-rs clears it.
     settled: bool,
+    /// True when the last heartbeat of the current term (or a later one) named a commit index
+    /// beyond this replica's log: its leader believes this Raft id holds entries it does not
+    /// hold ([`RaftGroup::leader_overestimates`]).
+    overestimated: bool,
 }
 
 impl RaftGroup {
@@ -182,6 +186,7 @@ impl RaftGroup {
             raw,
             observed,
             settled: false,
+            overestimated: false,
         })
     }
 
@@ -215,11 +220,19 @@ impl RaftGroup {
             return Ok(());
         }
         self.settled = false;
-        // A replica that lost its log (a wiped vault) hears a leader that believes it holds
-        // entries up to the commit index; raft-rs treats that as fatal. The replica instead keeps
-        // its commit within its log and lets the leader's append probing refill it.
+        // A replica that lost its log (a wiped vault), or whose Raft id another instance used
+        // (a namesake that acknowledged entries this one never had), hears a leader that believes
+        // it holds entries up to the commit index; raft-rs treats that as fatal. The replica
+        // instead keeps its commit within its log and notes the overestimate, so that it asks the
+        // leader to replicate to it again (`Node::empty_replica_tick`, `ReplicaEmpty`): a
+        // heartbeat commit is at most what the leader believes the peer holds, and raft-rs's
+        // leader sends entries on a heartbeat answer only when that belief is behind its log.
         if msg.get_msg_type() == MessageType::MsgHeartbeat {
-            msg.commit = msg.commit.min(self.raw.raft.raft_log.last_index());
+            let last = self.raw.raft.raft_log.last_index();
+            if msg.term >= self.raw.raft.term {
+                self.overestimated = msg.commit > last;
+            }
+            msg.commit = msg.commit.min(last);
         }
         // raft-rs refuses local message types and responses from unknown peers; both are noise
         // that a replica must survive, not errors of the protocol.
@@ -347,6 +360,14 @@ impl RaftGroup {
         self.raw.raft.raft_log.all_entries().iter().any(|e| {
             e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal && matches(&e.data)
         })
+    }
+
+    /// True when the leader's last heartbeat (of this term or a later one) said it believes this
+    /// replica holds more of the log than it does: the replica must ask to be replicated to
+    /// again (fuzz seed 60014523: a learner's Raft id acknowledged entries through a namesake
+    /// that held the name while it was down).
+    pub fn leader_overestimates(&self) -> bool {
+        self.overestimated
     }
 
     /// Last log index.

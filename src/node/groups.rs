@@ -179,8 +179,10 @@ impl Node {
         progressed
     }
 
-    /// A replica with an empty log asks the voters of its group (the leader acts) to replicate to
-    /// it from the start, every `ms_retry_ms`, until it holds an entry.
+    /// A replica with an empty log, or whose leader believes it holds more than it does
+    /// (`RaftGroup::leader_overestimates`, docs/protocol.md "Replicas that lost their log"), asks
+    /// the voters of its group (the leader acts) to replicate to it from the start, every
+    /// `ms_retry_ms`, until it holds what the leader believes.
     pub(super) fn empty_replica_tick(&mut self) {
         if self.now_ms < self.last_empty_ask_ms + self.timing.ms_retry_ms {
             return;
@@ -189,15 +191,21 @@ impl Node {
             return;
         }
         for kind in [GroupKind::Cmg, GroupKind::Ms] {
-            // Only a replica with an empty log asks: the voter list is copied for it alone (it
+            // Only a replica that lacks entries asks: the voter list is copied for it alone (it
             // used to copy the node's whole local state at every tick).
+            let lacking = |g: &crate::raft_group::RaftGroup| {
+                (
+                    g.instance(),
+                    g.last_index() == 0 || g.leader_overestimates(),
+                )
+            };
             let (instance, empty) = match kind {
                 GroupKind::Cmg => match self.cmg.as_ref() {
-                    Some(c) => (c.group().instance(), c.group().last_index() == 0),
+                    Some(c) => lacking(c.group()),
                     None => continue,
                 },
                 GroupKind::Ms => match self.ms.as_ref() {
-                    Some(m) => (m.group().instance(), m.group().last_index() == 0),
+                    Some(m) => lacking(m.group()),
                     None => continue,
                 },
             };

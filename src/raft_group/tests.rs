@@ -62,3 +62,47 @@ fn a_settled_group_wakes_at_the_next_call_into_raft_rs() {
     group.process(&mut step).unwrap();
     assert!(!step.messages.is_empty(), "a campaign asks for votes");
 }
+
+/// A heartbeat from `from` at `term` to `group`, naming `commit`.
+fn heartbeat(group: &RaftGroup, from: &str, term: u64, commit: u64) -> RaftPayload {
+    let mut msg = RaftMessage::default();
+    msg.set_msg_type(MessageType::MsgHeartbeat);
+    msg.from = crate::types::raft_id(from);
+    msg.to = group.id();
+    msg.term = term;
+    msg.commit = commit;
+    RaftPayload::Message(Box::new(msg))
+}
+
+/// A heartbeat whose commit lies beyond the replica's log (its leader believes this Raft id
+/// holds entries another instance acknowledged; fuzz seed 60014523) marks the leader's
+/// overestimate, kept within the log as before; a heartbeat within the log clears it, and one
+/// of an older term changes nothing.
+#[test]
+fn a_heartbeat_beyond_the_log_marks_the_leaders_overestimate() {
+    let voters = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let record = RaftGroup::bootstrap_record(InstanceId(1), voters, None, vec![vec![1], vec![2]]);
+    let timing = Timing {
+        fixed_election_ticks: Some(10),
+        ..Timing::default()
+    };
+    let mut b = RaftGroup::open(GroupKind::Ms, "b", &record, &timing, &discard_logger()).unwrap();
+    assert_eq!(b.last_index(), 2);
+    assert!(!b.leader_overestimates());
+    b.step(heartbeat(&b, "a", 2, 4)).unwrap();
+    assert!(
+        b.leader_overestimates(),
+        "the leader believes b holds 4 of 2"
+    );
+    assert_eq!(b.commit_index(), 2, "the commit stays within the log");
+    b.step(heartbeat(&b, "c", 1, 2)).unwrap();
+    assert!(
+        b.leader_overestimates(),
+        "a stale term's heartbeat changes nothing"
+    );
+    b.step(heartbeat(&b, "a", 2, 2)).unwrap();
+    assert!(
+        !b.leader_overestimates(),
+        "a heartbeat within the log clears it"
+    );
+}
