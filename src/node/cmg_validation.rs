@@ -49,6 +49,9 @@ impl Node {
         if !self.leader_or_redirect(from) {
             return;
         }
+        // The judgement below reads the leader's sight: first what its failure detector says
+        // now (`Node::forget_the_dead`).
+        self.forget_the_dead();
         // The leader's judgement (src/cmg/namesake.rs): only a node it sees, never under the
         // name of another live node (refused for good, before any command is proposed and
         // before the name's address is learnt), never while another launch's join under that

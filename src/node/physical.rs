@@ -193,6 +193,23 @@ impl Node {
         }
     }
 
+    /// Removes now the members the next tick would find dead (all-pairs detection: silent for
+    /// `failure_timeout_ms`), so that a judgement made on a message sees what the node's own
+    /// failure detector says now. **Decision (a leader judges a join on a fresh view, fuzz seed
+    /// 50037096):** a node back from a pause handles what waited in its inbox before its first
+    /// tick; a CMG leader that judged a moved voter's join then still saw the voter's old
+    /// instance — silent through the whole pause — as a live holder of the name, and refused the
+    /// voter for good (`duplicate_name`), leaving a CMG of two without its majority. SWIM's
+    /// members are judged by suspicion at its own ticks and are left alone here.
+    pub(crate) fn forget_the_dead(&mut self) {
+        if self.is_swim() {
+            return;
+        }
+        for addr in self.topo.sweep(self.now_ms, &self.timing).dead {
+            self.remove_member(addr, RemovalCause::Dead);
+        }
+    }
+
     /// The rejoin round's targets: seeds and the known addresses of this node's own CMG voters
     /// (and removed members) not in the view; see `PhysicalTopology::rejoin_targets`.
     pub(super) fn rejoin_targets(&self) -> Vec<Addr> {
