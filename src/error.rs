@@ -200,6 +200,21 @@ pub enum InitError {
         /// The bound.
         max: usize,
     },
+    /// A repeat of the command the receiving node's own cluster was created with, whose answer
+    /// the node could not confirm in time (a named node did not answer): the node started
+    /// nothing and cancels nothing (docs/protocol.md Step 2.1, "an initialized initiator answers
+    /// a repeat with its own cluster"). Last of the variants, so that the others keep their
+    /// encoding.
+    #[error(
+        "init repeats the command this node's cluster was created with, and its answer could not \
+         be confirmed: node {node:?} did not answer ({waiting_for}); nothing was started or cancelled"
+    )]
+    RepeatUnconfirmed {
+        /// The node that did not answer.
+        node: NodeName,
+        /// What was awaited.
+        waiting_for: String,
+    },
 }
 
 /// Where a node was turned away. Its name ([`RejectionStage::kind`]: `pre_init`, `join`; read

@@ -214,6 +214,13 @@ pub enum Mark {
     ReplicaFailed,
     /// A node received bytes that did not decode.
     CorruptMessage,
+
+    // --- Added later, last so that the marks above keep their encoding (trace hashes) ---
+    /// An initialized node took an init for a repeat of its own cluster's init command and
+    /// watches that cluster instead of starting one (Step 2.1).
+    InitRepeatOfOwnCluster,
+    /// A repeat of a node's own cluster's init was answered `repeat_unconfirmed`.
+    InitErrorRepeatUnconfirmed,
 }
 
 impl Mark {
@@ -242,6 +249,8 @@ impl Mark {
             Mark::CmgUnfenced => Rare,
             // 3/1000, 25/6000.
             Mark::InitDeferred => Rare,
+            // 2/1000, 10/6000: a repeat at an initialized node whose named nodes do not answer.
+            Mark::InitErrorRepeatUnconfirmed => Rare,
             // 6/1000, 37/6000.
             Mark::CancelQueryAnswered => Rare,
             // 6/1000, 29/6000.
@@ -295,6 +304,7 @@ impl Mark {
             | Mark::RefusalIgnoredLiveMember
             | Mark::RefusedMemberFormedOwnTopology
             | Mark::InitStarted
+            | Mark::InitRepeatOfOwnCluster
             | Mark::InitAnsweredOk
             | Mark::InitErrorNotInPhysicalTopology
             | Mark::InitErrorDuplicateMember
@@ -376,6 +386,7 @@ impl Mark {
             InitError::Timeout { .. } => Mark::InitErrorTimeout,
             InitError::NodeStopped { .. } => Mark::InitErrorNodeStopped,
             InitError::Busy { .. } => Mark::InitErrorBusy,
+            InitError::RepeatUnconfirmed { .. } => Mark::InitErrorRepeatUnconfirmed,
         }
     }
 
@@ -393,7 +404,8 @@ impl Mark {
             | InitError::DuplicateMember { .. }
             | InitError::ForeignTag { .. }
             | InitError::NodeStopped { .. }
-            | InitError::Busy { .. } => None,
+            | InitError::Busy { .. }
+            | InitError::RepeatUnconfirmed { .. } => None,
         }
     }
 }

@@ -74,6 +74,10 @@ pub(crate) struct InitAttempt {
     /// The CMG nodes were asked to record the answer at least once: the first ask goes out as
     /// soon as the commit and a Meta Storage leader are seen, later ones are paced.
     answer_asked: bool,
+    /// A repeat of the initiator's own cluster's init command (docs/protocol.md Step 2.1,
+    /// "an initialized initiator answers a repeat with its own cluster"): no groups were
+    /// started, so nothing is cancelled when it fails.
+    repeat: bool,
 }
 
 impl InitAttempt {
@@ -85,6 +89,12 @@ impl InitAttempt {
     /// The plan sent to the named nodes.
     pub(crate) fn plan(&self) -> &InitPlan {
         &self.plan
+    }
+
+    /// The attempt only watches the initiator's own cluster (a repeat of its init command): it
+    /// started no groups, so a failure is answered without a cancel.
+    pub(crate) fn is_repeat(&self) -> bool {
+        self.repeat
     }
 
     fn target_of(&self, addr: Addr) -> Option<NodeName> {
@@ -256,6 +266,45 @@ impl InitCoordinator {
             started_ms: now_ms,
             last_sent_ms: now_ms,
             answer_asked: false,
+            repeat: false,
+            plan,
+        };
+        self.attempts.insert(attempt.plan.init, attempt);
+        to
+    }
+
+    /// Starts an attempt for `user`'s `request` that repeats the init command of the cluster
+    /// this node holds, whose incarnation is `held` (docs/protocol.md Step 2.1, "an initialized
+    /// initiator answers a repeat with its own cluster"): the initiator is itself a holder of an
+    /// equal init, as a target answering `Existing` is, so the attempt starts no groups — every
+    /// named node counts as running — and waits for the commit of `held` at once. `plan.init`
+    /// only names the attempt. Returns whom to ask for their status: the plan's nodes.
+    pub(crate) fn start_repeat(
+        &mut self,
+        plan: InitPlan,
+        held: InstanceId,
+        user: Addr,
+        request: RequestId,
+        now_ms: u64,
+    ) -> Vec<Addr> {
+        let to = plan.addrs.values().copied().collect();
+        let attempt = InitAttempt {
+            request,
+            user,
+            targets: plan
+                .addrs
+                .keys()
+                .map(|n| (n.clone(), TargetState::Running))
+                .collect(),
+            watch: held,
+            committed: None,
+            ms_leader: false,
+            fate: None,
+            phase: Phase::AwaitCommit { since_ms: now_ms },
+            started_ms: now_ms,
+            last_sent_ms: now_ms,
+            answer_asked: false,
+            repeat: true,
             plan,
         };
         self.attempts.insert(attempt.plan.init, attempt);

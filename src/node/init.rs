@@ -131,6 +131,23 @@ impl Node {
                 return;
             }
         };
+        // An initialized node that got this far was asked for the very command its cluster was
+        // created with (`resolve_params` refuses any other): it answers with its own cluster
+        // and starts nothing (docs/protocol.md Step 2.1, "an initialized initiator answers a
+        // repeat with its own cluster").
+        // (The planted bug `init-not-idempotent` takes the repeat for a new init here too.)
+        let repeat_kept = self.cfg.bug != Some(crate::bugs::PlantedBug::InitNotIdempotent);
+        if let Some(local) = self.local.as_deref().filter(|_| repeat_kept) {
+            if resolved
+                .difference(&self.held_init_command(local))
+                .is_none()
+            {
+                let held = local.cmg_instance;
+                let config = local.config.clone();
+                self.watch_own_cluster(from, request, resolved, config, held, &members);
+                return;
+            }
+        }
         let init = InstanceId(self.rng.nonzero_u64());
         let tag = ClusterTag {
             name: resolved.cluster_name.clone(),
@@ -168,6 +185,64 @@ impl Node {
         }
     }
 
+    /// A repeat of the init command this node's cluster (incarnation `held`, configuration
+    /// `config`) was created with: the node is itself a holder of an equal init, as a named
+    /// node answering `Existing` is, so it draws no new cluster and sends no `StartGroups` —
+    /// a named node that holds nothing (wiped, or an empty namesake of the cluster's voter)
+    /// would start a second cluster of the same command. It asks the named nodes, where its own
+    /// cluster reaches them (its replicas' peers, its address book, else its view), for
+    /// `held`'s status, and answers the cluster's tag once the CMG recorded the answer, as
+    /// after `Existing` (Step 2.5).
+    fn watch_own_cluster(
+        &mut self,
+        from: Addr,
+        request: RequestId,
+        resolved: crate::init::InitCommand,
+        config: ClusterConfig,
+        held: InstanceId,
+        members: &[(NodeName, Addr)],
+    ) {
+        let named: BTreeSet<NodeName> = resolved
+            .cmg_nodes
+            .iter()
+            .chain(resolved.ms_nodes.iter())
+            .cloned()
+            .collect();
+        let addrs: BTreeMap<NodeName, Addr> = named
+            .into_iter()
+            .filter_map(|n| {
+                let addr = if n == self.cfg.name {
+                    Some(self.cfg.addr)
+                } else {
+                    self.peer_addr(held, &n)
+                        .or_else(|| members.iter().find(|(m, _)| *m == n).map(|(_, a)| *a))
+                };
+                addr.map(|a| (n, a))
+            })
+            .collect();
+        let plan = InitPlan {
+            // Names the attempt only: no group of it is ever started.
+            init: InstanceId(self.rng.nonzero_u64()),
+            config: ClusterConfig {
+                cmg_nodes: resolved.cmg_nodes.clone(),
+                ms_nodes: resolved.ms_nodes.clone(),
+                ms_version: 1,
+                ..config
+            },
+            product: self.cfg.product,
+            protocol: self.cfg.protocol,
+            initiator: self.cfg.name.clone(),
+            addrs,
+        };
+        self.mark(Mark::InitRepeatOfOwnCluster);
+        let init = plan.init;
+        let now = self.now_ms;
+        for addr in self.inits.start_repeat(plan, held, from, request, now) {
+            let answering = None;
+            self.send(addr, Message::StatusQuery { init, answering });
+        }
+    }
+
     /// Answers `user`'s init `request` with `result` (and reports it).
     pub(crate) fn answer_init(
         &mut self,
@@ -193,6 +268,20 @@ impl Node {
             return;
         };
         let (user, request) = attempt.user_request();
+        if attempt.is_repeat() {
+            // A repeat of this node's own cluster's init started no groups: nothing to cancel
+            // (its cluster is not this attempt's to cancel). The user hears why at once.
+            let error = match error {
+                InitError::Timeout { node, waiting_for }
+                | InitError::NodeFailed {
+                    node,
+                    detail: waiting_for,
+                } => InitError::RepeatUnconfirmed { node, waiting_for },
+                other => other,
+            };
+            self.answer_init(user, request, Err(error));
+            return;
+        }
         let plan = attempt.plan();
         let mut pending: BTreeSet<Addr> = self.topo.addrs().into_iter().collect();
         pending.extend(plan.addrs.values().copied());

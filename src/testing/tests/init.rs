@@ -242,6 +242,72 @@ fn more_inits_in_flight_than_the_bound_are_refused_busy() {
     busy_and_timeouts();
 }
 
+/// Decision (an initialized initiator answers a repeat with its own cluster, fuzz seed
+/// 50021286): the repeat of a cluster's init reaches n2, an initialized node not named in it,
+/// while the only CMG voter n1 is down and an empty node named n1 (label d1) stands in n2's
+/// view. n2 starts nothing — before, it drew a new tag and d1 started a second cluster of the
+/// same command, whose tag the user got — and, n1 not answering, tells the user it could not
+/// confirm the answer and that nothing was started or cancelled. Once d1 is gone and n1 back,
+/// a repeat returns the first tag. The refusal, returned.
+fn repeat_unconfirmed() -> InitError {
+    let mut net = Network::builder()
+        .seed(19)
+        .nodes(3)
+        .node(NodeSetup::new("n1").label("d1").seeds(&["n2"]))
+        .build();
+    let first = form_cluster(&mut net, &["n1", "n2", "n3"], &["n1"]);
+    net.kill("n1");
+    net.start("d1");
+    let d1 = net.view("d1").expect("d1 runs").launch;
+    net.wait_until(
+        |n| {
+            n.view("n2").is_some_and(|v| {
+                let named: Vec<_> = v.physical.iter().filter(|(m, _)| m == "n1").collect();
+                named == [&("n1".to_string(), d1)]
+            })
+        },
+        PATIENCE_MS,
+    )
+    .expect("n2's view holds d1 alone under the name n1");
+    let got = refused(net.init("n2", params("test", &["n1"], &["n1"])));
+    assert!(
+        matches!(&got, InitError::RepeatUnconfirmed { node, .. } if node == "n1"),
+        "{got:?}"
+    );
+    assert!(
+        !net.events("d1")
+            .any(|(_, e)| matches!(e, crate::Event::GroupStarted { .. })),
+        "d1 starts no group"
+    );
+    let repeat_mark = crate::Event::Mark(crate::Mark::InitRepeatOfOwnCluster);
+    assert!(net.events("n2").any(|(_, e)| *e == repeat_mark));
+    // The namesake gone and n1 back, the repeat is answered with the first tag.
+    net.kill("d1");
+    net.restart("n1");
+    wait_joined(&mut net, &["n1"]);
+    let n1 = net.view("n1").expect("n1 runs").launch;
+    net.wait_until(
+        |n| {
+            n.view("n2").is_some_and(|v| {
+                let named: Vec<_> = v.physical.iter().filter(|(m, _)| m == "n1").collect();
+                named == [&("n1".to_string(), n1)]
+            })
+        },
+        PATIENCE_MS,
+    )
+    .expect("n2's view holds n1 alone under its name");
+    let again = net
+        .init("n2", params("test", &["n1"], &["n1"]))
+        .expect("the repeat succeeds once n1 answers");
+    assert_eq!(again, first);
+    got
+}
+
+#[test]
+fn a_repeat_via_an_initialized_node_starts_nothing_and_returns_the_first_tag() {
+    repeat_unconfirmed();
+}
+
 /// Every init error kind, from the runs above and the coordinator's unit test of a target that
 /// fails to start its groups (`NodeFailed`): this test fails when a kind is added without a run
 /// that reaches it.
@@ -255,6 +321,7 @@ fn every_init_error_kind_is_reached() {
         crate::init::a_failed_target(),
     ]);
     errors.extend(busy_and_timeouts());
+    errors.push(repeat_unconfirmed());
     let mut reached: Vec<&str> = errors.iter().map(|e| e.kind()).collect();
     reached.sort_unstable();
     reached.dedup();
