@@ -242,6 +242,20 @@ fn more_inits_in_flight_than_the_bound_are_refused_busy() {
     busy_and_timeouts();
 }
 
+/// Runs until `viewer`'s physical topology holds `name` once, as `launch`.
+fn wait_named_once(net: &mut Network, viewer: &str, name: &str, launch: crate::LaunchId) {
+    net.wait_until(
+        |n| {
+            n.view(viewer).is_some_and(|v| {
+                let named: Vec<_> = v.physical.iter().filter(|(m, _)| m == name).collect();
+                named == [&(name.to_string(), launch)]
+            })
+        },
+        PATIENCE_MS,
+    )
+    .unwrap_or_else(|e| panic!("{viewer}'s view holds {name} once, as {launch:?}: {e}"));
+}
+
 /// Decision (an initialized initiator answers a repeat with its own cluster, fuzz seed
 /// 50021286): the repeat of a cluster's init reaches n2, an initialized node not named in it,
 /// while the only CMG voter n1 is down and an empty node named n1 (label d1) stands in n2's
@@ -259,16 +273,7 @@ fn repeat_unconfirmed() -> InitError {
     net.kill("n1");
     net.start("d1");
     let d1 = net.view("d1").expect("d1 runs").launch;
-    net.wait_until(
-        |n| {
-            n.view("n2").is_some_and(|v| {
-                let named: Vec<_> = v.physical.iter().filter(|(m, _)| m == "n1").collect();
-                named == [&("n1".to_string(), d1)]
-            })
-        },
-        PATIENCE_MS,
-    )
-    .expect("n2's view holds d1 alone under the name n1");
+    wait_named_once(&mut net, "n2", "n1", d1);
     let got = refused(net.init("n2", params("test", &["n1"], &["n1"])));
     assert!(
         matches!(&got, InitError::RepeatUnconfirmed { node, .. } if node == "n1"),
@@ -286,16 +291,7 @@ fn repeat_unconfirmed() -> InitError {
     net.restart("n1");
     wait_joined(&mut net, &["n1"]);
     let n1 = net.view("n1").expect("n1 runs").launch;
-    net.wait_until(
-        |n| {
-            n.view("n2").is_some_and(|v| {
-                let named: Vec<_> = v.physical.iter().filter(|(m, _)| m == "n1").collect();
-                named == [&("n1".to_string(), n1)]
-            })
-        },
-        PATIENCE_MS,
-    )
-    .expect("n2's view holds n1 alone under its name");
+    wait_named_once(&mut net, "n2", "n1", n1);
     let again = net
         .init("n2", params("test", &["n1"], &["n1"]))
         .expect("the repeat succeeds once n1 answers");
