@@ -147,6 +147,7 @@ mod tests {
             admitted_at_ms: Some(1_000),
             members,
             buried,
+            silent: BTreeSet::new(),
         }
     }
 

@@ -343,6 +343,7 @@ impl Node {
                 .map(|r| (r.addr(), (r.identity.info.name.as_str(), r.launch())))
                 .collect(),
             buried: self.topo.tombstones(),
+            silent: std::collections::BTreeSet::new(),
         }
     }
 

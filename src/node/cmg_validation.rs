@@ -49,16 +49,16 @@ impl Node {
         if !self.leader_or_redirect(from) {
             return;
         }
-        // The judgement below reads the leader's sight: first what its failure detector says
-        // now (`Node::forget_the_dead`).
-        self.forget_the_dead();
         // The leader's judgement (src/cmg/namesake.rs): only a node it sees, never under the
         // name of another live node (refused for good, before any command is proposed and
         // before the name's address is learnt), never while another launch's join under that
         // name is in flight.
         let Some(cmg) = self.cmg.as_ref() else { return };
         let Some(duties) = cmg.duties() else { return };
-        let sight = self.leader_sight();
+        // What its failure detector says now: a member silent for a failure timeout is not
+        // alive, though no tick has swept it yet (`LeaderSight::silent`).
+        let mut sight = self.leader_sight();
+        sight.silent = self.silent_members();
         let book_addr = self.addr_of(&info.name);
         let vault = JoinerVault::of(stored.as_ref().map(|(tag, _)| tag), replica_of, cmg.state());
         let step = join_request_step(

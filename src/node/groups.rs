@@ -196,7 +196,9 @@ impl Node {
             let lacking = |g: &crate::raft_group::RaftGroup| {
                 (
                     g.instance(),
-                    g.last_index() == 0 || g.leader_overestimates(),
+                    // A leader is never told it holds less than it does (a flag from a
+                    // heartbeat heard before its election would otherwise stay set).
+                    g.last_index() == 0 || (g.leader_overestimates() && !g.is_leader()),
                 )
             };
             let (instance, empty) = match kind {

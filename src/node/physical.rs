@@ -193,21 +193,19 @@ impl Node {
         }
     }
 
-    /// Removes now the members the next tick would find dead (all-pairs detection: silent for
-    /// `failure_timeout_ms`), so that a judgement made on a message sees what the node's own
-    /// failure detector says now. **Decision (a leader judges a join on a fresh view, fuzz seed
-    /// 50037096):** a node back from a pause handles what waited in its inbox before its first
-    /// tick; a CMG leader that judged a moved voter's join then still saw the voter's old
-    /// instance — silent through the whole pause — as a live holder of the name, and refused the
-    /// voter for good (`duplicate_name`), leaving a CMG of two without its majority. SWIM's
-    /// members are judged by suspicion at its own ticks and are left alone here.
-    pub(crate) fn forget_the_dead(&mut self) {
+    /// The members the failure detector finds silent for `failure_timeout_ms` now, which the
+    /// next tick's sweep will remove (all-pairs detection; SWIM judges by suspicion at its own
+    /// ticks: none). The view is left as it is: a member whose message waits behind in the
+    /// inbox of a node back from a pause is heard before that tick (`LeaderSight::silent`).
+    pub(crate) fn silent_members(&self) -> std::collections::BTreeSet<Addr> {
         if self.is_swim() {
-            return;
+            return Default::default();
         }
-        for addr in self.topo.sweep(self.now_ms, &self.timing).dead {
-            self.remove_member(addr, RemovalCause::Dead);
-        }
+        self.topo
+            .sweep(self.now_ms, &self.timing)
+            .dead
+            .into_iter()
+            .collect()
     }
 
     /// The rejoin round's targets: seeds and the known addresses of this node's own CMG voters

@@ -44,6 +44,11 @@ impl Tombstones {
     /// Buries `launch` at `addr` (named `name`), forgetting the oldest past [`MAX_TOMBSTONES`].
     pub(super) fn bury(&mut self, addr: Addr, launch: LaunchId, name: NodeName) {
         if self.set.insert((addr, launch)) {
+            // A launch buried again after a direct record lifted its tombstone keeps one entry
+            // (moved to the back): else the older entry's eviction would forget the live
+            // tombstone.
+            self.order
+                .retain(|t| !(t.addr == addr && t.launch == launch));
             self.order.push_back(Tombstone {
                 addr,
                 launch,

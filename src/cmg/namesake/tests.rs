@@ -72,6 +72,7 @@ fn sight<'a>(
             .map(|(at, name, launch)| (addr(*at), (*name, LaunchId(*launch))))
             .collect(),
         buried,
+        silent: BTreeSet::new(),
     }
 }
 
@@ -140,6 +141,21 @@ fn a_live_holder_at_another_address_refuses_the_joiner() {
     assert_eq!(
         step(&s, &info("z", 9, 1), false, &view),
         JoinRequestStep::Refuse { holder: addr(3) }
+    );
+}
+
+/// Decision (a leader judges a join on what its failure detector says now, fuzz seed
+/// 50037096): a holder in the view but silent for a failure timeout (not swept yet: the leader
+/// is back from a pause) is not a live holder — the joiner waits instead of being refused.
+#[test]
+fn a_silent_holder_makes_the_joiner_wait_not_refused() {
+    let s = held_in_lt(info("z", 3, 1));
+    let none = BTreeSet::new();
+    let mut view = sight(&[(3, "z", 1), (9, "z", 1)], &none);
+    view.silent.insert(addr(3));
+    assert_eq!(
+        step(&s, &info("z", 9, 1), false, &view),
+        JoinRequestStep::Wait
     );
 }
 
