@@ -221,6 +221,9 @@ pub enum Mark {
     InitRepeatOfOwnCluster,
     /// A repeat of a node's own cluster's init was answered `repeat_unconfirmed`.
     InitErrorRepeatUnconfirmed,
+    /// A node withheld a pre-init refusal by tag that cited its own cluster while a cancel of
+    /// that cluster was under way (Step 2.6, "a cancel under way is no ground for a refusal").
+    PreInitRefusalWithheldCancelUnderWay,
 }
 
 impl Mark {
@@ -251,6 +254,10 @@ impl Mark {
             Mark::InitDeferred => Rare,
             // 2/1000, 10/6000: a repeat at an initialized node whose named nodes do not answer.
             Mark::InitErrorRepeatUnconfirmed => Rare,
+            // 0/1000, 4/6000: a joiner of another tag hand-shaking with a node whose own
+            // cluster's cancel is under way; scenario
+            // `cmg-voter-not-halted-by-a-refusal-citing-a-cluster-being-cancelled`.
+            Mark::PreInitRefusalWithheldCancelUnderWay => Rare,
             // 6/1000, 37/6000.
             Mark::CancelQueryAnswered => Rare,
             // 6/1000, 29/6000.

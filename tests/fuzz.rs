@@ -476,7 +476,7 @@ fn the_fault_model_weather_reaches_every_kind() {
 fn rare_marks_are_reached_by_the_scenarios_their_rarity_names() {
     use joinsim::Rarity;
     use joinsim_sim::fuzz::marks::{marks_of, registry};
-    let table: [(&str, u64, &[&str]); 9] = [
+    let table: [(&str, u64, &[&str]); 11] = [
         (
             "init-invalid-parameters",
             0,
@@ -526,6 +526,16 @@ fn rare_marks_are_reached_by_the_scenarios_their_rarity_names() {
             "fault-power-loss-of-the-initiator-during-a-cancel",
             0,
             &["lazy_write_lost"],
+        ),
+        (
+            "cmg-voter-not-halted-by-a-refusal-citing-a-cluster-being-cancelled",
+            0,
+            &["pre_init_refusal_withheld_cancel_under_way"],
+        ),
+        (
+            "init-repeat-via-an-initialized-node-starts-no-second-cluster",
+            0,
+            &["init_error_repeat_unconfirmed"],
         ),
     ];
     for (file, seed, marks) in table {

@@ -40,6 +40,20 @@ impl Node {
             return;
         }
         if let Err(reason) = self.pre_init_check(&joiner) {
+            // Decision (a cancel under way is no ground for a refusal, at pre-init too;
+            // docs/protocol.md Step 2.6): a refusal by tag that cites this node's own cluster
+            // while a cancel of that cluster is under way here (its fate unknown: a cancel
+            // noted undecided, its CMG replica fenced, or a cancel in its log) is withheld. The
+            // cluster may be cleared a moment later, and the refused node — say a CMG voter of
+            // the one cluster that survives — halts for good on a tag that no longer exists
+            // (fuzz seed 80015786). The joiner resends its handshake every
+            // `handshake_retry_ms` and is judged once the fate is known, as an init request is.
+            if matches!(reason, RejectionReason::TagMismatch { .. })
+                && self.held_undecided_init().is_some()
+            {
+                self.mark(Mark::PreInitRefusalWithheldCancelUnderWay);
+                return;
+            }
             if let Some(mark) = Mark::of_pre_init_refusal(&reason) {
                 self.mark(mark);
             }

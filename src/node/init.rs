@@ -75,7 +75,7 @@ impl Node {
 
     /// The init of the cluster this node holds, if a cancel of it is under way here (its fate
     /// unknown): no init request is judged against it yet.
-    fn held_undecided_init(&mut self) -> Option<InstanceId> {
+    pub(super) fn held_undecided_init(&mut self) -> Option<InstanceId> {
         let held = self.local.as_ref().map(|l| l.cmg_instance)?;
         self.undecided_inits().contains(&held).then_some(held)
     }
