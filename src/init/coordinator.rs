@@ -287,27 +287,15 @@ impl InitCoordinator {
         request: RequestId,
         now_ms: u64,
     ) -> Vec<Addr> {
-        let to = plan.addrs.values().copied().collect();
-        let attempt = InitAttempt {
-            request,
-            user,
-            targets: plan
-                .addrs
-                .keys()
-                .map(|n| (n.clone(), TargetState::Running))
-                .collect(),
-            watch: held,
-            committed: None,
-            ms_leader: false,
-            fate: None,
-            phase: Phase::AwaitCommit { since_ms: now_ms },
-            started_ms: now_ms,
-            last_sent_ms: now_ms,
-            answer_asked: false,
-            repeat: true,
-            plan,
-        };
-        self.attempts.insert(attempt.plan.init, attempt);
+        let init = plan.init;
+        let to = self.start(plan, user, request, now_ms);
+        let attempt = self.attempts.get_mut(&init).expect("just started");
+        for state in attempt.targets.values_mut() {
+            *state = TargetState::Running;
+        }
+        attempt.watch = held;
+        attempt.phase = Phase::AwaitCommit { since_ms: now_ms };
+        attempt.repeat = true;
         to
     }
 
